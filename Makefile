@@ -1,0 +1,44 @@
+# Thin wrapper over CMake. `make run` and `make test` take a fresh machine all the way.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+CLANG_BUILD ?= build-clang
+JOBS       ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure run test bench asan clang format clean
+
+all: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+configure:
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+deps:
+	bash scripts/deps.sh
+
+run: deps all
+	$(BUILD)/bin/zepto report
+
+test: deps all
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: deps all
+	bash bench/run.sh $(BUILD)
+
+# AddressSanitizer + UBSan build; runs the unit and integration tests again.
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DZEPTO_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure -j $(JOBS) -LE nosan
+
+# clang build with warnings as errors (gcc and clang must both be clean).
+clang: deps
+	CC=clang cmake -S . -B $(CLANG_BUILD) -DZEPTO_WERROR=ON
+	cmake --build $(CLANG_BUILD) -j $(JOBS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD)

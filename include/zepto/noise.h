@@ -1,0 +1,191 @@
+/*
+ * zepto noise: the Selfish detour benchmark, re-made.
+ *
+ * A recorder runs one pinned thread per CPU in a loop that only reads the clock; every gap longer
+ * than the threshold is a detour, time the CPU spent away from the application. A trace holds the
+ * detours of every CPU with the facts needed to read them later (host, clock, threshold, loop
+ * times); the analysis turns a trace into rates, noise fractions, a histogram and the periodic
+ * signatures that explain the noise (a timer tick, a daemon waking every second).
+ *
+ * All times are nanoseconds counted from the start of the recording unless a name says otherwise.
+ */
+#ifndef ZEPTO_NOISE_H
+#define ZEPTO_NOISE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "zepto/zepto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct zb_json; /* base/json.h */
+
+/* ---- traces ------------------------------------------------------------------------------ */
+
+#define ZN_TRACE_MAGIC   "ZEPTONT\0" /* 8 bytes at the start of every trace file */
+#define ZN_TRACE_VERSION 1
+
+struct zn_detour {
+    uint64_t start_ns;    /* when the loop last ran before the gap */
+    uint64_t duration_ns; /* length of the gap */
+};
+
+enum {
+    ZN_CPU_TRUNCATED = 1u << 0, /* the detour buffer filled; counts stay exact, the list stops */
+};
+
+struct zn_cpu_trace {
+    uint32_t cpu;             /* CPU number */
+    uint32_t flags;           /* ZN_CPU_* */
+    uint64_t measured_ns;     /* how long this CPU's loop ran */
+    uint64_t loops;           /* iterations of the loop (clock reads) */
+    uint64_t loop_min_ps;     /* fastest iteration seen during calibration, picoseconds */
+    uint64_t loop_tail_ps;    /* 99.99th percentile iteration during calibration, picoseconds */
+    uint64_t detours;         /* exact count, also past a full buffer */
+    uint64_t detour_ns;       /* exact total time in detours */
+    uint64_t detour_min_ns;   /* exact shortest detour (0 when none) */
+    uint64_t detour_max_ns;   /* exact longest detour */
+    uint64_t truncated_at_ns; /* when the buffer filled (ZN_CPU_TRUNCATED) */
+    uint64_t stored;          /* detours in d[] (== detours unless truncated) */
+    struct zn_detour *d;      /* sorted by start */
+};
+
+enum {
+    ZN_TRACE_INTERRUPTED = 1u << 0,   /* stopped early (Ctrl-C); everything recorded is kept */
+    ZN_TRACE_AUTO_THRESHOLD = 1u << 1 /* the threshold was chosen by `auto` */
+};
+
+struct zn_trace {
+    char host[64];
+    char kernel[64];
+    char cpu_model[128];
+    char clock[16];          /* "tsc" or "monotonic" */
+    uint64_t clock_hz;       /* ticks per second of that clock */
+    uint64_t start_unix_ns;  /* wall-clock time of the start (CLOCK_REALTIME) */
+    uint64_t start_mono_ns;  /* the same instant on CLOCK_MONOTONIC, to align with other tools */
+    uint64_t duration_ns;    /* duration asked for */
+    uint64_t threshold_ns;   /* gaps longer than this were detours */
+    uint32_t flags;          /* ZN_TRACE_* */
+    uint32_t ncpu;
+    struct zn_cpu_trace *cpu;
+};
+
+void zn_trace_free(struct zn_trace *t);
+
+/* Writes t to path in the binary format of docs/FORMATS.md (atomically: a temporary file is
+ * renamed into place). */
+int zn_trace_write(const struct zn_trace *t, const char *path, struct zepto_err *err);
+
+/* Reads and fully validates a trace file: magic, version, sizes, checksum, ordering. */
+int zn_trace_read(const char *path, struct zn_trace **out, struct zepto_err *err);
+
+/* The same from memory (used by zn_trace_read and the fuzzer). */
+int zn_trace_decode(const void *buf, size_t len, struct zn_trace **out, struct zepto_err *err);
+
+/* ---- recording --------------------------------------------------------------------------- */
+
+struct zn_record_opts {
+    const int *cpus;         /* CPUs to record on */
+    unsigned ncpu;
+    uint64_t duration_ns;    /* how long to record */
+    uint64_t threshold_ns;   /* 0: auto */
+    uint64_t buffer_detours; /* detours kept per CPU; 0: a default sized for the duration */
+    int clock;               /* 0 auto, 1 tsc, 2 monotonic (enum zb_clock_kind) */
+};
+
+/* Called from the thread that runs zn_recorder_run, about once a second: phase is "calibrating"
+ * or "recording"; done and total are nanoseconds of that phase. */
+typedef void (*zn_progress_fn)(void *arg, const char *phase, uint64_t done_ns, uint64_t total_ns);
+
+struct zn_recorder;
+
+int zn_recorder_new(const struct zn_record_opts *opts, struct zn_recorder **out,
+                    struct zepto_err *err);
+/* Calibrates, records, and returns when the duration is over or zn_recorder_stop was called. */
+int zn_recorder_run(struct zn_recorder *rec, zn_progress_fn progress, void *arg,
+                    struct zepto_err *err);
+/* Ends the recording early; everything recorded so far is kept. Async-signal-safe. */
+void zn_recorder_stop(struct zn_recorder *rec);
+/* Which clock is in use and why (valid after zn_recorder_new). */
+const char *zn_recorder_clock_note(const struct zn_recorder *rec);
+/* The recorded trace; the caller owns it. NULL before a successful run or when already taken. */
+struct zn_trace *zn_recorder_take_trace(struct zn_recorder *rec);
+void zn_recorder_free(struct zn_recorder *rec);
+
+/* ---- analysis ---------------------------------------------------------------------------- */
+
+#define ZN_HIST_BINS      28 /* 10 ns .. 10 s in 1-2-5 steps, the last bin open-ended */
+#define ZN_MAX_SIGNATURES 8
+
+struct zn_hist {
+    uint64_t lo_ns[ZN_HIST_BINS];    /* bin i holds detours in [lo_ns[i], lo_ns[i+1]) */
+    uint64_t count[ZN_HIST_BINS];    /* detours in the bin */
+    uint64_t total_ns[ZN_HIST_BINS]; /* their time */
+};
+
+/* A periodic signature: detours that recur with a fixed period. */
+struct zn_signature {
+    double period_ns;         /* fitted period */
+    uint64_t detours;         /* detours that belong to it */
+    uint64_t detour_ns;       /* their total time */
+    uint64_t length_ns;       /* their median length */
+    double noise_share;       /* fraction of all detour time that it explains (0..1) */
+    double regularity;        /* fraction of its cycles in which a detour was found (0..1) */
+    char cpus[64];            /* CPUs it was seen on ("0-1") */
+};
+
+struct zn_cpu_summary {
+    uint32_t cpu;              /* CPU number; UINT32_MAX for the node summary */
+    uint64_t measured_ns;      /* time measured (summed over CPUs for the node) */
+    uint64_t detours;          /* exact */
+    uint64_t detour_ns;        /* exact */
+    double rate_per_s;         /* detours per second (summed over CPUs for the node) */
+    double noise_fraction;     /* detour time / time measured (0..1) */
+    uint64_t min_ns, median_ns, p99_ns, max_ns; /* detour lengths; quantiles from stored ones */
+    uint64_t loop_min_ps;      /* fastest loop iteration (the node: the slowest CPU's) */
+    bool truncated;            /* quantiles and signatures cover only the stored detours */
+    uint64_t truncated_at_ns;  /* earliest time a buffer filled */
+    uint64_t stored;
+    struct zn_hist hist;
+    unsigned nsig;
+    struct zn_signature sig[ZN_MAX_SIGNATURES]; /* by noise share, largest first */
+};
+
+struct zn_summary {
+    const struct zn_trace *trace; /* the trace analysed (not owned) */
+    struct zn_cpu_summary node;
+    unsigned ncpu;
+    struct zn_cpu_summary *cpu;
+};
+
+int zn_analyse(const struct zn_trace *t, struct zn_summary **out, struct zepto_err *err);
+void zn_summary_free(struct zn_summary *s);
+
+/* Writes the summary as one JSON object (the `analyse --json` document). */
+void zn_summary_json(const struct zn_summary *s, struct zb_json *j);
+
+/* Histogram of detour lengths (exposed for tests and plots). */
+void zn_hist_build(const struct zn_detour *d, uint64_t n, struct zn_hist *h);
+
+/* Periodic signatures in one CPU's detours (sorted by start) over a span of span_ns; fills at
+ * most max signatures, largest noise share first, and returns how many. */
+unsigned zn_find_signatures(const struct zn_detour *d, uint64_t n, uint64_t span_ns,
+                            struct zn_signature *out, unsigned max);
+
+/* ---- export ------------------------------------------------------------------------------ */
+
+enum zn_export_format { ZN_EXPORT_CSV, ZN_EXPORT_LOGGOPSIM };
+
+/* Writes the detours of the CPUs in `cpus` (all when ncpu is 0): CSV `cpu,start_ns,duration_ns`,
+ * or LogGOPSim's `start<TAB>duration` (one CPU only). */
+int zn_export(const struct zn_trace *t, enum zn_export_format fmt, const int *cpus, unsigned ncpu,
+              FILE *out, struct zepto_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

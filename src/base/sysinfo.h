@@ -1,0 +1,28 @@
+/*
+ * Facts about the machine that traces and reports carry: host name, kernel, CPU model and flags.
+ */
+#ifndef ZEPTO_BASE_SYSINFO_H
+#define ZEPTO_BASE_SYSINFO_H
+
+#include <stddef.h>
+
+struct zb_sysinfo {
+    char host[64];
+    char kernel[64];
+    char cpu_model[128];
+    unsigned cpus_online;
+};
+
+/* Fills what it can; fields it cannot read are "unknown". Never fails. */
+void zb_sysinfo_get(struct zb_sysinfo *si);
+
+/* Copies the first "flags" line of /proc/cpuinfo (the value only); -errno when there is none. */
+int zb_sysinfo_cpu_flags(char *buf, size_t len);
+
+/* The value of the first "key : value" line with that key in a /proc-style file; -errno if none. */
+int zb_sysinfo_read_key(const char *path, const char *key, char *buf, size_t len);
+
+/* The first line of a small file (e.g. under /sys or /proc), without its newline. */
+int zb_sysinfo_read_line(const char *path, char *buf, size_t len);
+
+#endif

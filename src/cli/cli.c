@@ -1,0 +1,82 @@
+/*
+ * Shared helpers of the CLI: error lines, option parsing, subcommand dispatch, progress.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "zepto %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_USAGE;
+}
+
+int cli_fail(const char *cmd, const struct zepto_err *err)
+{
+    fprintf(stderr, "zepto %s: %s\n", cmd, err->msg[0] ? err->msg : "failed");
+    return EXIT_FAIL;
+}
+
+int cli_getopt(const char *cmd, int argc, char **argv, const char *optstring,
+               const struct option *longopts)
+{
+    opterr = 0;
+    int c = getopt_long(argc, argv, optstring, longopts, NULL);
+    if (c == '?') {
+        const char *arg = argv[optind - 1];
+        if (optopt && !(arg[0] == '-' && arg[1] == '-'))
+            cli_usage_error(cmd, "unknown option '-%c' (see --help)", optopt);
+        else
+            cli_usage_error(cmd, "unknown option '%s' (see --help)", arg);
+    } else if (c == ':') {
+        cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+        c = '?';
+    }
+    return c;
+}
+
+int cli_dispatch(const char *group, const struct cli_cmd *cmds, int argc, char **argv,
+                 const char *group_help)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(group_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    for (const struct cli_cmd *c = cmds; c->name; c++)
+        if (!strcmp(argv[1], c->name))
+            return c->run(argc - 1, argv + 1);
+    return cli_usage_error(group, "unknown command '%s' (see 'zepto %s --help')", argv[1], group);
+}
+
+static bool progress_shown;
+
+void cli_progress(const char *what, uint64_t done_ns, uint64_t total_ns)
+{
+    static char last[128];
+    if (!isatty(STDERR_FILENO))
+        return;
+    uint64_t left = done_ns < total_ns ? total_ns - done_ns : 0;
+    char line[128];
+    snprintf(line, sizeof(line), "%s: %llu s left", what,
+             (unsigned long long)((left + 999999999u) / 1000000000u));
+    if (!strcmp(line, last))
+        return;
+    snprintf(last, sizeof(last), "%s", line);
+    fprintf(stderr, "\r\033[K%s", line);
+    progress_shown = true;
+}
+
+void cli_progress_done(void)
+{
+    if (progress_shown)
+        fputs("\r\033[K", stderr);
+    progress_shown = false;
+}

@@ -1,0 +1,29 @@
+/*
+ * `zepto noise`: the subcommands of the noise part.
+ */
+#include "cli/cli.h"
+
+static const char help[] =
+    "usage: zepto noise COMMAND [ARGS...]\n"
+    "\n"
+    "The Selfish detour benchmark: time taken from the application by the OS, per CPU.\n"
+    "\n"
+    "commands:\n"
+    "  record    record detours on some CPUs        zepto noise record -d 10s -o node.znt\n"
+    "  analyse   rates, histogram, periodic causes   zepto noise analyse node.znt\n"
+    "  export    detours as CSV or LogGOPSim input   zepto noise export node.znt --format csv\n"
+    "\n"
+    "Each command has --help.\n";
+
+static const struct cli_cmd cmds[] = {
+    {"record", "record detours", cli_noise_record},
+    {"analyse", "analyse a trace", cli_noise_analyse},
+    {"analyze", "analyse a trace", cli_noise_analyse},
+    {"export", "export a trace", cli_noise_export},
+    {0},
+};
+
+int cli_noise(int argc, char **argv)
+{
+    return cli_dispatch("noise", cmds, argc, argv, help);
+}

@@ -1,0 +1,70 @@
+/*
+ * `zepto report [-o DIR] [--quick]`: characterise this node; progress with the time left on
+ * stderr, the path of the report at the end.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "zepto/report.h"
+
+#define CMD "report"
+
+static const char usage[] =
+    "usage: zepto report [-o DIR] [--quick]\n"
+    "\n"
+    "Characterises this node with every part of Zepto and writes DIR/index.html (with SVG plots\n"
+    "made by gnuplot) and DIR/report.json. Today: OS noise on every CPU.\n"
+    "\n"
+    "  -o, --output DIR   where to write (default ./zepto-report)\n"
+    "      --quick        short measurements (about 3 s instead of 11 s)\n"
+    "\n"
+    "example:\n"
+    "  zepto report --quick -o /tmp/node-report && xdg-open /tmp/node-report/index.html\n";
+
+static void progress(void *arg, const char *probe, const char *what, uint64_t left_ns)
+{
+    (void)arg;
+    char line[256];
+    snprintf(line, sizeof(line), "report [%s] %s", probe, what);
+    cli_progress(line, 0, left_ns);
+}
+
+int cli_report(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'},
+        {"quick", no_argument, 0, 'Q'},
+        {"help", no_argument, 0, 'h'},
+        {0},
+    };
+    struct zepto_report_opts o = {.dir = "zepto-report"};
+    int c;
+    optind = 1;
+    while ((c = cli_getopt(CMD, argc, argv, ":o:h", longopts)) != -1) {
+        switch (c) {
+        case 'o':
+            if (!*optarg)
+                return cli_usage_error(CMD, "-o: empty directory name");
+            o.dir = optarg;
+            break;
+        case 'Q': o.quick = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+
+    uint64_t est = zepto_report_estimate_ns(&o);
+    fprintf(stderr, "zepto report: characterising this node, about %llu s\n",
+            (unsigned long long)((est + 999999999u) / 1000000000u));
+    struct zepto_err err = {0};
+    int rc = zepto_report_run(&o, progress, NULL, &err);
+    cli_progress_done();
+    if (rc)
+        return cli_fail(CMD, &err);
+    printf("report written to %s/index.html\n", o.dir);
+    return 0;
+}

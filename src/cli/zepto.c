@@ -1,0 +1,58 @@
+/*
+ * zepto: the one command of the toolkit. Dispatches to the subcommand groups.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/settings.h"
+#include "cli/cli.h"
+
+static const char help[] =
+    "usage: zepto COMMAND [ARGS...]\n"
+    "\n"
+    "ZeptoOS ideas for today's Linux HPC nodes.\n"
+    "\n"
+    "commands:\n"
+    "  noise    record, analyse and export OS noise (the Selfish detour benchmark)\n"
+    "  report   characterise this node and write an HTML report\n"
+    "\n"
+    "options:\n"
+    "  --help       this text\n"
+    "  --version    version and the git commit it was built from\n"
+    "\n"
+    "example:\n"
+    "  zepto noise record -d 10s -o node.znt && zepto noise analyse node.znt\n"
+    "  zepto report --quick\n"
+    "\n"
+    "Each command has --help. Environment:\n";
+
+static void print_help(FILE *f)
+{
+    fputs(help, f);
+    const struct zb_setting_info *s = zb_settings();
+    for (int i = 0; i < ZB_SET_COUNT; i++)
+        fprintf(f, "  %s=%s\n      %s\n", s[i].env, s[i].values, s[i].help);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        print_help(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("zepto %s (commit %s)\n", zepto_version, zepto_commit);
+        return 0;
+    }
+    if (!strcmp(cmd, "noise"))
+        return cli_noise(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cli_report(argc - 1, argv + 1);
+    fprintf(stderr, "zepto: unknown command '%s' (see 'zepto --help')\n", cmd);
+    return EXIT_USAGE;
+}

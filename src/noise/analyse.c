@@ -1,0 +1,195 @@
+/*
+ * From a trace to a summary: per CPU and for the node, the time measured, the detour count,
+ * rate and noise fraction (exact, also when a buffer filled), the length quantiles and histogram
+ * and the periodic signatures (from the stored detours).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cpuset.h"
+#include "zepto/noise.h"
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank quantile of sorted values. */
+static uint64_t quantile(const uint64_t *v, uint64_t n, double q)
+{
+    if (!n)
+        return 0;
+    uint64_t rank = (uint64_t)ceil(q * (double)n);
+    return v[rank ? rank - 1 : 0];
+}
+
+static void fill_quantiles(struct zn_cpu_summary *s, uint64_t *lens, uint64_t n)
+{
+    qsort(lens, n, sizeof(*lens), cmp_u64);
+    s->median_ns = quantile(lens, n, 0.5);
+    s->p99_ns = quantile(lens, n, 0.99);
+}
+
+static void summarise_cpu(const struct zn_cpu_trace *c, struct zn_cpu_summary *s, uint64_t *lens)
+{
+    memset(s, 0, sizeof(*s));
+    s->cpu = c->cpu;
+    s->measured_ns = c->measured_ns;
+    s->detours = c->detours;
+    s->detour_ns = c->detour_ns;
+    s->rate_per_s = c->measured_ns ? (double)c->detours * 1e9 / (double)c->measured_ns : 0;
+    s->noise_fraction = c->measured_ns ? (double)c->detour_ns / (double)c->measured_ns : 0;
+    s->min_ns = c->detour_min_ns;
+    s->max_ns = c->detour_max_ns;
+    s->loop_min_ps = c->loop_min_ps;
+    s->truncated = c->flags & ZN_CPU_TRUNCATED;
+    s->truncated_at_ns = c->truncated_at_ns;
+    s->stored = c->stored;
+    for (uint64_t k = 0; k < c->stored; k++)
+        lens[k] = c->d[k].duration_ns;
+    fill_quantiles(s, lens, c->stored);
+    zn_hist_build(c->d, c->stored, &s->hist);
+    uint64_t span = s->truncated ? c->truncated_at_ns : c->measured_ns;
+    s->nsig = zn_find_signatures(c->d, c->stored, span, s->sig, ZN_MAX_SIGNATURES);
+    for (unsigned i = 0; i < s->nsig; i++)
+        snprintf(s->sig[i].cpus, sizeof(s->sig[i].cpus), "%u", c->cpu);
+}
+
+/* Node signatures: per-CPU signatures whose periods agree within 2 % are one. */
+static void merge_signatures(struct zn_summary *sum)
+{
+    struct zn_cpu_summary *node = &sum->node;
+    struct group {
+        struct zn_signature s;
+        struct zb_cpuset cpus;
+        double weight;     /* detours, for the weighted period */
+        uint64_t best_len; /* length of the CPU signature with most detours */
+        uint64_t best_n;
+    } *g = calloc((size_t)sum->ncpu * ZN_MAX_SIGNATURES, sizeof(*g));
+    if (!g)
+        return;
+    unsigned ng = 0;
+    for (unsigned c = 0; c < sum->ncpu; c++) {
+        for (unsigned k = 0; k < sum->cpu[c].nsig; k++) {
+            const struct zn_signature *s = &sum->cpu[c].sig[k];
+            unsigned i = 0;
+            while (i < ng && fabs(g[i].s.period_ns - s->period_ns) > 0.02 * s->period_ns)
+                i++;
+            if (i == ng) {
+                memset(&g[ng], 0, sizeof(g[ng]));
+                ng++;
+            }
+            double w = (double)s->detours;
+            g[i].s.period_ns = (g[i].s.period_ns * g[i].weight + s->period_ns * w) /
+                               (g[i].weight + w);
+            g[i].s.regularity = (g[i].s.regularity * g[i].weight + s->regularity * w) /
+                                (g[i].weight + w);
+            g[i].weight += w;
+            g[i].s.detours += s->detours;
+            g[i].s.detour_ns += s->detour_ns;
+            if (s->detours > g[i].best_n) {
+                g[i].best_n = s->detours;
+                g[i].best_len = s->length_ns;
+            }
+            zb_cpuset_add(&g[i].cpus, sum->cpu[c].cpu);
+        }
+    }
+    /* Keep the largest by time. */
+    for (unsigned i = 0; i < ng; i++)
+        for (unsigned j = i + 1; j < ng; j++)
+            if (g[j].s.detour_ns > g[i].s.detour_ns) {
+                struct group t = g[i];
+                g[i] = g[j];
+                g[j] = t;
+            }
+    node->nsig = ng < ZN_MAX_SIGNATURES ? ng : ZN_MAX_SIGNATURES;
+    for (unsigned i = 0; i < node->nsig; i++) {
+        node->sig[i] = g[i].s;
+        node->sig[i].length_ns = g[i].best_len;
+        node->sig[i].noise_share =
+            node->detour_ns ? (double)g[i].s.detour_ns / (double)node->detour_ns : 0;
+        zb_cpuset_format(&g[i].cpus, node->sig[i].cpus, sizeof(node->sig[i].cpus));
+    }
+    free(g);
+}
+
+int zn_analyse(const struct zn_trace *t, struct zn_summary **out, struct zepto_err *err)
+{
+    *out = NULL;
+    struct zn_summary *sum = calloc(1, sizeof(*sum));
+    uint64_t total_stored = 0, max_stored = 0;
+    for (uint32_t i = 0; i < t->ncpu; i++) {
+        total_stored += t->cpu[i].stored;
+        if (t->cpu[i].stored > max_stored)
+            max_stored = t->cpu[i].stored;
+    }
+    uint64_t *lens = malloc((total_stored ? total_stored : 1) * sizeof(uint64_t));
+    if (sum)
+        sum->cpu = calloc(t->ncpu ? t->ncpu : 1, sizeof(*sum->cpu));
+    if (!sum || !sum->cpu || !lens) {
+        free(lens);
+        zn_summary_free(sum);
+        return zepto_fail(err, ENOMEM, "out of memory analysing %u CPUs", t->ncpu);
+    }
+    sum->trace = t;
+    sum->ncpu = t->ncpu;
+
+    struct zn_cpu_summary *node = &sum->node;
+    node->cpu = UINT32_MAX;
+    node->min_ns = UINT64_MAX;
+    node->truncated_at_ns = UINT64_MAX;
+    uint64_t at = 0;
+    for (uint32_t i = 0; i < t->ncpu; i++) {
+        struct zn_cpu_summary *s = &sum->cpu[i];
+        summarise_cpu(&t->cpu[i], s, lens);
+        node->measured_ns += s->measured_ns;
+        node->detours += s->detours;
+        node->detour_ns += s->detour_ns;
+        node->rate_per_s += s->rate_per_s;
+        node->stored += s->stored;
+        if (s->detours && s->min_ns < node->min_ns)
+            node->min_ns = s->min_ns;
+        if (s->max_ns > node->max_ns)
+            node->max_ns = s->max_ns;
+        if (s->loop_min_ps > node->loop_min_ps)
+            node->loop_min_ps = s->loop_min_ps;
+        if (s->truncated) {
+            node->truncated = true;
+            if (s->truncated_at_ns < node->truncated_at_ns)
+                node->truncated_at_ns = s->truncated_at_ns;
+        }
+        for (unsigned b = 0; b < ZN_HIST_BINS; b++) {
+            node->hist.lo_ns[b] = s->hist.lo_ns[b];
+            node->hist.count[b] += s->hist.count[b];
+            node->hist.total_ns[b] += s->hist.total_ns[b];
+        }
+    }
+    if (!node->detours)
+        node->min_ns = 0;
+    if (!node->truncated)
+        node->truncated_at_ns = 0;
+    node->noise_fraction =
+        node->measured_ns ? (double)node->detour_ns / (double)node->measured_ns : 0;
+    if (!t->ncpu)
+        zn_hist_build(NULL, 0, &node->hist);
+
+    for (uint32_t i = 0; i < t->ncpu; i++)
+        for (uint64_t k = 0; k < t->cpu[i].stored; k++)
+            lens[at++] = t->cpu[i].d[k].duration_ns;
+    fill_quantiles(node, lens, at);
+    merge_signatures(sum);
+    free(lens);
+    *out = sum;
+    return 0;
+}
+
+void zn_summary_free(struct zn_summary *s)
+{
+    if (!s)
+        return;
+    free(s->cpu);
+    free(s);
+}

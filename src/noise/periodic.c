@@ -1,0 +1,491 @@
+/*
+ * Periodic signatures: which detours recur with a fixed period, and how much of the noise they
+ * explain (a timer tick, a daemon waking once a second).
+ *
+ * 1. Candidates. For every detour, the lags to its next few successors go into a log-scale lag
+ *    histogram (200 bins per decade, ~1.2 % wide), the k-th successor with weight 1/k so that a
+ *    train of period P peaks at P rather than equally at 2P, 3P... One histogram covers all
+ *    detours, and one per length class (factors of 4) pairs only detours of similar length, so
+ *    that a rare 300 us source is not drowned by a dense 2 us one. The highest local maxima of
+ *    each histogram are the candidates.
+ * 2. Chains. For a candidate period P, chains are followed through the detours: from a detour at
+ *    t, the nearest unused detour within a tolerance of t + P continues the chain (up to two
+ *    missing cycles are bridged), and the running period estimate follows the chain so that an
+ *    inexact candidate converges. Chains of at least three detours are kept.
+ * 3. One phase. Chains that overlap in time belong to different phases, which means either a
+ *    multiple of the true period (at 4P, four interleaved chains cover a train of period P) or
+ *    several sources. Only a set of chains that do not overlap is kept, the longest first, so
+ *    that a multiple of the period finds only its share of the detours.
+ * 4. Choice. A candidate is a signature when its chains found a detour in most of the cycles they
+ *    span (regularity), clearly more often than chains through detours at random times would at
+ *    that density, and clearly more often than chains at two unrelated periods do. The candidate
+ *    with the most detours x regularity wins (its fractions P/2 ... P/8 are tried too, as the
+ *    histograms may have missed the fundamental), its detours are removed, and the search starts
+ *    again for the next signature.
+ * The period reported is the least-squares fit of detour time against cycle number over the
+ * chains kept. Cost: O(N log N) per candidate and a few dozen candidates per signature.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zepto/noise.h"
+
+#define MIN_PERIOD_NS 20000.0 /* shorter periods are not looked for */
+#define BINS_PER_DECADE 200
+#define SUCCESSORS 16     /* lags per detour that go into a histogram */
+#define NCLASS 12         /* length classes: [100 ns * 4^k, 100 ns * 4^(k+1)) */
+#define PEAKS_PER_HIST 4  /* candidates taken from each histogram */
+#define MAX_MISSES 2      /* missing cycles a chain may bridge */
+#define MIN_CHAIN 3       /* detours in a chain that is kept */
+#define MIN_DETOURS 5     /* detours in a signature */
+#define MIN_REGULARITY 0.5
+#define OVER_RANDOM 0.25  /* regularity above what random detours give */
+#define CONTRAST 0.2      /* regularity above that at unrelated periods */
+#define MAX_DIVISOR 8     /* P/2 .. P/8 are tried for the best candidate */
+
+struct chain {
+    uint64_t off, len;  /* members[off .. off+len) */
+    uint64_t hits;      /* steps that found a detour (len - 1) */
+    uint64_t cycles;    /* steps in all, found or bridged */
+    double t0, t1;      /* first and last detour */
+    double sxy, sxx;    /* centred least-squares sums of time against cycle number */
+};
+
+struct result {
+    double period_ns;
+    uint64_t members;
+    uint64_t hits;
+    uint64_t cycles;
+    double score;
+};
+
+struct finder {
+    const struct zn_detour *d;
+    uint64_t n;
+    uint64_t span;
+    bool *alive;         /* not yet explained by a signature */
+    bool *used;          /* scratch: taken by a chain of the current candidate */
+    uint64_t *members;   /* scratch: members of all chains, chain after chain */
+    uint64_t *cyc;       /* scratch: cycle number of each member of the current chain */
+    struct chain *chains;
+    uint64_t nchains;
+    uint64_t *order;     /* scratch: chain indexes by length */
+    uint64_t *kept;      /* scratch: indexes of kept chains, by start time */
+    uint64_t nkept;
+    uint64_t *sel;       /* members of the kept chains of the current candidate */
+    uint64_t nsel;
+    uint64_t *best;      /* members of the best candidate so far */
+    uint64_t nbest;
+};
+
+static unsigned length_class(uint64_t len)
+{
+    unsigned c = 0;
+    for (uint64_t edge = 400; len >= edge && c + 1 < NCLASS; edge *= 4)
+        c++;
+    return c;
+}
+
+static bool in_class(uint64_t len, int cls)
+{
+    return cls < 0 || abs((int)length_class(len) - cls) <= 1;
+}
+
+static double tolerance(double period)
+{
+    double tol = period * 0.02;
+    if (tol < 500)
+        tol = 500;
+    if (tol > period * 0.1)
+        tol = period * 0.1;
+    return tol;
+}
+
+static bool eligible(const struct finder *f, uint64_t i, int cls)
+{
+    return f->alive[i] && !f->used[i] && in_class(f->d[i].duration_ns, cls);
+}
+
+/* First index with start >= t. */
+static uint64_t lower_bound(const struct finder *f, double t)
+{
+    uint64_t lo = 0, hi = f->n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if ((double)f->d[mid].start_ns < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The eligible detour nearest to t within tol, or UINT64_MAX. */
+static uint64_t nearest(const struct finder *f, double t, double tol, int cls)
+{
+    uint64_t best = UINT64_MAX;
+    double best_dist = tol;
+    for (uint64_t i = lower_bound(f, t - tol); i < f->n && (double)f->d[i].start_ns <= t + tol;
+         i++) {
+        double dist = fabs((double)f->d[i].start_ns - t);
+        if (dist <= best_dist && eligible(f, i, cls)) {
+            best = i;
+            best_dist = dist;
+        }
+    }
+    return best;
+}
+
+/* Follows one chain from detour i; returns its length (members appended at f->members + off). */
+static uint64_t follow(struct finder *f, uint64_t i, double P, double tol, int cls,
+                       struct chain *c)
+{
+    uint64_t *m = f->members + c->off;
+    uint64_t len = 0, misses = 0, cycle = 0;
+    m[len] = i;
+    f->cyc[len++] = 0;
+    f->used[i] = true;
+    double first = (double)f->d[i].start_ns, last = first, per = P;
+    for (;;) {
+        double target = last + per * (double)(misses + 1);
+        uint64_t j = nearest(f, target, tol, cls);
+        if (j == UINT64_MAX) {
+            if (++misses > MAX_MISSES || target > (double)f->span)
+                break;
+            continue;
+        }
+        cycle += misses + 1;
+        misses = 0;
+        f->used[j] = true;
+        m[len] = j;
+        f->cyc[len++] = cycle;
+        last = (double)f->d[j].start_ns;
+        per = (last - first) / (double)cycle;
+    }
+    c->len = len;
+    c->hits = len - 1;
+    c->cycles = cycle;
+    c->t0 = first;
+    c->t1 = last;
+    double mx = 0, my = 0;
+    for (uint64_t k = 0; k < len; k++) {
+        mx += (double)f->cyc[k];
+        my += (double)f->d[m[k]].start_ns;
+    }
+    mx /= (double)len;
+    my /= (double)len;
+    c->sxy = c->sxx = 0;
+    for (uint64_t k = 0; k < len; k++) {
+        double x = (double)f->cyc[k] - mx;
+        c->sxy += x * ((double)f->d[m[k]].start_ns - my);
+        c->sxx += x * x;
+    }
+    return len;
+}
+
+static int by_length_desc(const void *a, const void *b, void *arg)
+{
+    const struct chain *ch = arg;
+    uint64_t x = ch[*(const uint64_t *)a].len, y = ch[*(const uint64_t *)b].len;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Whether chain c overlaps (within tol) one of the kept chains; kept is sorted by start. */
+static bool overlaps(const struct finder *f, const struct chain *c, double tol, uint64_t *pos)
+{
+    uint64_t lo = 0, hi = f->nkept;
+    while (lo < hi) {
+        uint64_t mid = (lo + hi) / 2;
+        if (f->chains[f->kept[mid]].t0 < c->t0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *pos = lo;
+    if (lo > 0 && f->chains[f->kept[lo - 1]].t1 + tol >= c->t0)
+        return true;
+    if (lo < f->nkept && c->t1 + tol >= f->chains[f->kept[lo]].t0)
+        return true;
+    return false;
+}
+
+/* All chains of period ~P; keeps one phase (chains that do not overlap, longest first). */
+static void evaluate(struct finder *f, double P, int cls, struct result *r)
+{
+    double tol = tolerance(P);
+    memset(r, 0, sizeof(*r));
+    memset(f->used, 0, f->n * sizeof(bool));
+    f->nchains = 0;
+    uint64_t used_members = 0;
+
+    for (uint64_t i = 0; i < f->n; i++) {
+        if (!eligible(f, i, cls))
+            continue;
+        struct chain *c = &f->chains[f->nchains];
+        c->off = used_members;
+        uint64_t len = follow(f, i, P, tol, cls, c);
+        if (len < MIN_CHAIN) {
+            for (uint64_t k = 1; k < len; k++) /* give them back to later chains */
+                f->used[f->members[c->off + k]] = false;
+            continue;
+        }
+        used_members += len;
+        f->nchains++;
+    }
+
+    for (uint64_t k = 0; k < f->nchains; k++)
+        f->order[k] = k;
+    qsort_r(f->order, f->nchains, sizeof(uint64_t), by_length_desc, f->chains);
+    f->nkept = 0;
+    f->nsel = 0;
+    double sxy = 0, sxx = 0;
+    for (uint64_t k = 0; k < f->nchains; k++) {
+        const struct chain *c = &f->chains[f->order[k]];
+        uint64_t pos;
+        if (overlaps(f, c, tol, &pos))
+            continue;
+        memmove(f->kept + pos + 1, f->kept + pos, (f->nkept - pos) * sizeof(uint64_t));
+        f->kept[pos] = f->order[k];
+        f->nkept++;
+        memcpy(f->sel + f->nsel, f->members + c->off, c->len * sizeof(uint64_t));
+        f->nsel += c->len;
+        r->hits += c->hits;
+        r->cycles += c->cycles;
+        sxy += c->sxy;
+        sxx += c->sxx;
+    }
+    r->members = f->nsel;
+    r->period_ns = sxx > 0 ? sxy / sxx : P;
+}
+
+/* The regularity that chains through detours at random times would show, when each target
+ * catches one with probability p and up to MAX_MISSES missing cycles are bridged. */
+static double random_regularity(double p)
+{
+    if (p >= 1)
+        return 1;
+    double found = 0, cycles = 0, miss = 1;
+    for (int k = 1; k <= MAX_MISSES + 1; k++) {
+        found += miss * p;
+        cycles += k * miss * p;
+        miss *= 1 - p;
+    }
+    return cycles > 0 ? found / cycles : 0;
+}
+
+static double regularity(const struct result *r)
+{
+    return r->cycles ? (double)r->hits / (double)r->cycles : 0;
+}
+
+/* members x regularity when the chains are regular enough to be a signature, else 0. */
+static double judge(const struct finder *f, const struct result *r, int cls)
+{
+    if (r->members < MIN_DETOURS || !r->cycles)
+        return 0;
+    uint64_t eligible_n = 0;
+    for (uint64_t i = 0; i < f->n; i++)
+        eligible_n += f->alive[i] && in_class(f->d[i].duration_ns, cls);
+    /* Probability that a random detour falls within the tolerance of a target by chance. */
+    double p = 2 * tolerance(r->period_ns) * (double)eligible_n / (double)f->span;
+    double reg = regularity(r);
+    if (reg < MIN_REGULARITY || reg < random_regularity(p) + OVER_RANDOM)
+        return 0;
+    return (double)r->members * reg;
+}
+
+/* The null test: chains at periods that are no simple ratio of P must be clearly less regular,
+ * or the "period" only reflects how dense the detours are. */
+static bool stands_out(struct finder *f, double P, int cls, double reg)
+{
+    static const double off[] = {0.77, 1.29};
+    for (unsigned i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+        struct result r;
+        evaluate(f, P * off[i], cls, &r);
+        if (r.members >= MIN_DETOURS && regularity(&r) + CONTRAST > reg)
+            return false;
+    }
+    return true;
+}
+
+static void bin_lag(double *h, unsigned nb, double lo, double lag, double w)
+{
+    if (lag < MIN_PERIOD_NS)
+        return;
+    double b = (log10(lag) - lo) * BINS_PER_DECADE;
+    if (b < nb)
+        h[(unsigned)b] += w;
+}
+
+/* Lag histograms over the alive detours; writes up to max candidates (period, class). */
+static unsigned candidates(const struct finder *f, double *per, int *cls, unsigned max)
+{
+    double lo = log10(MIN_PERIOD_NS), hi = log10((double)f->span / 3);
+    if (hi <= lo)
+        return 0;
+    unsigned nb = (unsigned)ceil((hi - lo) * BINS_PER_DECADE) + 1;
+    double *h = calloc((size_t)(NCLASS + 1) * nb, sizeof(double));
+    uint64_t *ring = calloc((size_t)NCLASS * SUCCESSORS, sizeof(uint64_t));
+    uint64_t *count = calloc(NCLASS, sizeof(uint64_t));
+    unsigned out = 0;
+    if (!h || !ring || !count)
+        goto done;
+
+    /* Global: each detour with its next SUCCESSORS alive detours. Per class: with the previous
+     * SUCCESSORS detours of its own class (a ring of indexes per class). */
+    for (uint64_t i = 0; i < f->n; i++) {
+        if (!f->alive[i])
+            continue;
+        double ti = (double)f->d[i].start_ns;
+        unsigned k = 0;
+        for (uint64_t j = i + 1; j < f->n && k < SUCCESSORS; j++)
+            if (f->alive[j])
+                bin_lag(h, nb, lo, (double)f->d[j].start_ns - ti, 1.0 / ++k);
+        unsigned c = length_class(f->d[i].duration_ns);
+        uint64_t *r = ring + (size_t)c * SUCCESSORS;
+        uint64_t seen = count[c] < SUCCESSORS ? count[c] : SUCCESSORS;
+        for (uint64_t back = 1; back <= seen; back++) {
+            uint64_t prev = r[(count[c] - back) % SUCCESSORS];
+            bin_lag(h + (size_t)(c + 1) * nb, nb, lo, ti - (double)f->d[prev].start_ns,
+                    1.0 / (double)back);
+        }
+        r[count[c] % SUCCESSORS] = i;
+        count[c]++;
+    }
+
+    for (unsigned g = 0; g <= NCLASS && out < max; g++) {
+        if (g > 0 && count[g - 1] < MIN_DETOURS)
+            continue;
+        const double *hg = h + (size_t)g * nb;
+        /* Smoothed over three bins; the highest local maxima become candidates. */
+        double ceiling = INFINITY;
+        for (unsigned picked = 0; picked < PEAKS_PER_HIST && out < max; picked++) {
+            double best = 0;
+            unsigned best_b = 0;
+            for (unsigned b = 1; b + 1 < nb; b++) {
+                double s = hg[b - 1] + hg[b] + hg[b + 1];
+                if (s < 2 || s >= ceiling || hg[b] < hg[b - 1] || hg[b] < hg[b + 1])
+                    continue;
+                if (s > best) {
+                    best = s;
+                    best_b = b;
+                }
+            }
+            if (best <= 0)
+                break;
+            ceiling = best;
+            /* Centre of mass of the three bins. */
+            double b = best_b + (hg[best_b + 1] - hg[best_b - 1]) / best + 0.5;
+            per[out] = pow(10, lo + b / BINS_PER_DECADE);
+            cls[out] = g == 0 ? -1 : (int)g - 1;
+            out++;
+        }
+    }
+done:
+    free(h);
+    free(ring);
+    free(count);
+    return out;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_time(const void *a, const void *b)
+{
+    const struct zn_signature *x = a, *y = b;
+    return x->detour_ns < y->detour_ns ? 1 : x->detour_ns > y->detour_ns ? -1 : 0;
+}
+
+/* Evaluates candidate (P, cls) and keeps it in *best when it scores higher. */
+static void consider(struct finder *f, double P, int cls, struct result *best, int *best_cls)
+{
+    if (P < MIN_PERIOD_NS)
+        return;
+    struct result r;
+    evaluate(f, P, cls, &r);
+    r.score = judge(f, &r, cls);
+    if (r.score > best->score) {
+        *best = r;
+        *best_cls = cls;
+        memcpy(f->best, f->sel, f->nsel * sizeof(uint64_t));
+        f->nbest = f->nsel;
+    }
+}
+
+unsigned zn_find_signatures(const struct zn_detour *d, uint64_t n, uint64_t span_ns,
+                            struct zn_signature *out, unsigned max)
+{
+    enum { MAXCAND = (NCLASS + 1) * PEAKS_PER_HIST };
+    struct finder f = {.d = d, .n = n, .span = span_ns};
+    unsigned nsig = 0;
+    if (n < MIN_DETOURS || !span_ns || !max)
+        return 0;
+    f.alive = malloc(n * sizeof(bool));
+    f.used = malloc(n * sizeof(bool));
+    f.members = malloc(n * sizeof(uint64_t));
+    f.cyc = malloc(n * sizeof(uint64_t));
+    f.chains = malloc(n * sizeof(struct chain));
+    f.order = malloc(n * sizeof(uint64_t));
+    f.kept = malloc(n * sizeof(uint64_t));
+    f.sel = malloc(n * sizeof(uint64_t));
+    f.best = malloc(n * sizeof(uint64_t));
+    uint64_t *lens = malloc(n * sizeof(uint64_t));
+    if (!f.alive || !f.used || !f.members || !f.cyc || !f.chains || !f.order || !f.kept ||
+        !f.sel || !f.best || !lens)
+        goto done;
+    memset(f.alive, 1, n * sizeof(bool));
+    uint64_t total_ns = 0;
+    for (uint64_t i = 0; i < n; i++)
+        total_ns += d[i].duration_ns;
+
+    while (nsig < max) {
+        double per[MAXCAND];
+        int cls[MAXCAND];
+        unsigned nc = candidates(&f, per, cls, MAXCAND);
+        struct result best = {0};
+        int best_cls = -1;
+        for (unsigned c = 0; c < nc; c++)
+            consider(&f, per[c], cls[c], &best, &best_cls);
+        if (best.score <= 0)
+            break;
+        /* The histograms can favour a multiple of the period: try its fractions. */
+        double P = best.period_ns;
+        for (unsigned k = 2; k <= MAX_DIVISOR; k++)
+            consider(&f, P / k, best_cls, &best, &best_cls);
+        if (!stands_out(&f, best.period_ns, best_cls, regularity(&best)))
+            break;
+
+        struct zn_signature *s = &out[nsig++];
+        memset(s, 0, sizeof(*s));
+        s->period_ns = best.period_ns;
+        s->detours = f.nbest;
+        s->regularity = regularity(&best);
+        for (uint64_t k = 0; k < f.nbest; k++) {
+            uint64_t i = f.best[k];
+            f.alive[i] = false;
+            s->detour_ns += d[i].duration_ns;
+            lens[k] = d[i].duration_ns;
+        }
+        qsort(lens, f.nbest, sizeof(uint64_t), cmp_u64);
+        s->length_ns = lens[f.nbest / 2];
+        s->noise_share = total_ns ? (double)s->detour_ns / (double)total_ns : 0;
+    }
+    qsort(out, nsig, sizeof(*out), cmp_time);
+done:
+    free(f.alive);
+    free(f.used);
+    free(f.members);
+    free(f.cyc);
+    free(f.chains);
+    free(f.order);
+    free(f.kept);
+    free(f.sel);
+    free(f.best);
+    free(lens);
+    return nsig;
+}

@@ -1,0 +1,354 @@
+/*
+ * Noise trace files: the binary, versioned, checksummed format of docs/FORMATS.md.
+ *
+ * Every integer is little-endian. A file is a fixed header, one fixed-size record per CPU, the
+ * detours of each CPU in the order of the records, and a CRC-32 of everything before it. The
+ * reader checks every size against the file length before it allocates, so a truncated or
+ * corrupted file is an error, never a crash.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "zepto/noise.h"
+
+#define HEADER_SIZE 344u
+#define CPU_REC_SIZE 88u
+#define DETOUR_SIZE 16u
+#define MAX_CPUS 4096u
+
+/* ---- little-endian fields ---- */
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void put_str(unsigned char *p, size_t field, const char *s)
+{
+    memset(p, 0, field);
+    size_t n = strnlen(s, field - 1);
+    memcpy(p, s, n);
+}
+
+/* Copies a NUL-padded field; fails when it has no terminating NUL. */
+static int get_str(const unsigned char *p, size_t field, char *out)
+{
+    if (!memchr(p, 0, field))
+        return -1;
+    memcpy(out, p, field);
+    return 0;
+}
+
+void zn_trace_free(struct zn_trace *t)
+{
+    if (!t)
+        return;
+    for (uint32_t i = 0; t->cpu && i < t->ncpu; i++)
+        free(t->cpu[i].d);
+    free(t->cpu);
+    free(t);
+}
+
+/* ---- writing ---- */
+
+struct out {
+    FILE *f;
+    uLong crc;
+};
+
+static void emit(struct out *o, const void *p, size_t n)
+{
+    fwrite(p, 1, n, o->f);
+    o->crc = crc32(o->crc, p, (uInt)n);
+}
+
+int zn_trace_write(const struct zn_trace *t, const char *path, struct zepto_err *err)
+{
+    unsigned char h[HEADER_SIZE] = {0};
+    memcpy(h, ZN_TRACE_MAGIC, 8);
+    put_u32(h + 8, ZN_TRACE_VERSION);
+    put_u32(h + 12, HEADER_SIZE);
+    put_u32(h + 16, CPU_REC_SIZE);
+    put_u32(h + 20, DETOUR_SIZE);
+    put_u32(h + 24, t->flags);
+    put_u32(h + 28, t->ncpu);
+    put_u64(h + 32, t->clock_hz);
+    put_u64(h + 40, t->start_unix_ns);
+    put_u64(h + 48, t->duration_ns);
+    put_u64(h + 56, t->threshold_ns);
+    put_u64(h + 64, t->start_mono_ns);
+    put_str(h + 72, 64, t->host);
+    put_str(h + 136, 64, t->kernel);
+    put_str(h + 200, 128, t->cpu_model);
+    put_str(h + 328, 16, t->clock);
+
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+        return zepto_fail(err, ENAMETOOLONG, "%s: path too long", path);
+    struct out o = {fopen(tmp, "we"), crc32(0, Z_NULL, 0)};
+    if (!o.f)
+        return zepto_fail(err, errno, "%s: %s", path, strerror(errno));
+
+    emit(&o, h, sizeof(h));
+    for (uint32_t i = 0; i < t->ncpu; i++) {
+        const struct zn_cpu_trace *c = &t->cpu[i];
+        unsigned char r[CPU_REC_SIZE] = {0};
+        put_u32(r + 0, c->cpu);
+        put_u32(r + 4, c->flags);
+        put_u64(r + 8, c->measured_ns);
+        put_u64(r + 16, c->loops);
+        put_u64(r + 24, c->loop_min_ps);
+        put_u64(r + 32, c->loop_tail_ps);
+        put_u64(r + 40, c->detours);
+        put_u64(r + 48, c->detour_ns);
+        put_u64(r + 56, c->detour_min_ns);
+        put_u64(r + 64, c->detour_max_ns);
+        put_u64(r + 72, c->truncated_at_ns);
+        put_u64(r + 80, c->stored);
+        emit(&o, r, sizeof(r));
+    }
+    for (uint32_t i = 0; i < t->ncpu; i++) {
+        const struct zn_cpu_trace *c = &t->cpu[i];
+        unsigned char block[DETOUR_SIZE * 256];
+        size_t used = 0;
+        for (uint64_t k = 0; k < c->stored; k++) {
+            put_u64(block + used, c->d[k].start_ns);
+            put_u64(block + used + 8, c->d[k].duration_ns);
+            used += DETOUR_SIZE;
+            if (used == sizeof(block) || k + 1 == c->stored) {
+                emit(&o, block, used);
+                used = 0;
+            }
+        }
+    }
+    unsigned char crc[4];
+    put_u32(crc, (uint32_t)o.crc);
+    fwrite(crc, 1, 4, o.f);
+
+    int failed = ferror(o.f) || fflush(o.f) || fsync(fileno(o.f));
+    int saved = errno ? errno : EIO;
+    if (fclose(o.f))
+        failed = 1;
+    if (failed || rename(tmp, path)) {
+        if (!failed)
+            saved = errno;
+        unlink(tmp);
+        return zepto_fail(err, saved, "%s: %s", path, strerror(saved));
+    }
+    return 0;
+}
+
+/* ---- reading ---- */
+
+static int bad(struct zepto_err *err, const char *what)
+{
+    return zepto_fail(err, EINVAL, "corrupted trace: %s", what);
+}
+
+static int check_cpu(const struct zn_trace *t, const struct zn_cpu_trace *c, struct zepto_err *err)
+{
+    if (c->cpu >= MAX_CPUS)
+        return bad(err, "CPU number out of range");
+    if (c->stored > c->detours)
+        return bad(err, "more detours stored than counted");
+    if (!(c->flags & ZN_CPU_TRUNCATED) && c->stored != c->detours)
+        return bad(err, "detours missing from a CPU whose buffer did not fill");
+    if (c->flags & ~(uint32_t)ZN_CPU_TRUNCATED)
+        return bad(err, "unknown CPU flags");
+    uint64_t sum = 0, prev_start = 0;
+    for (uint64_t k = 0; k < c->stored; k++) {
+        const struct zn_detour *d = &c->d[k];
+        if (d->start_ns < prev_start)
+            return bad(err, "detours out of order");
+        if (d->duration_ns < c->detour_min_ns || d->duration_ns > c->detour_max_ns)
+            return bad(err, "a detour outside the recorded min/max");
+        if (d->start_ns > c->measured_ns)
+            return bad(err, "a detour starts after the end of the recording");
+        if (d->duration_ns > UINT64_MAX - sum)
+            return bad(err, "detour time overflows");
+        sum += d->duration_ns;
+        prev_start = d->start_ns;
+    }
+    /* Each length was rounded to whole nanoseconds on its own: allow 1 ns each. */
+    if (sum > c->detour_ns + c->stored)
+        return bad(err, "stored detours exceed the recorded total");
+    /* Each detour lies inside the measured time; 1 ns each is left for rounding of ticks. */
+    if (c->detour_ns > c->measured_ns + c->detours)
+        return bad(err, "more detour time than time measured");
+    if (c->detours && c->detour_min_ns < t->threshold_ns)
+        return bad(err, "a detour below the threshold");
+    return 0;
+}
+
+int zn_trace_decode(const void *buf, size_t len, struct zn_trace **out, struct zepto_err *err)
+{
+    const unsigned char *p = buf;
+    *out = NULL;
+    if (len < 8 || memcmp(p, ZN_TRACE_MAGIC, 8))
+        return zepto_fail(err, EINVAL, "not a zepto noise trace (bad magic)");
+    if (len < 16)
+        return zepto_fail(err, EINVAL, "truncated trace (%zu bytes)", len);
+    uint32_t version = get_u32(p + 8);
+    if (version != ZN_TRACE_VERSION)
+        return zepto_fail(err, EPROTO, "trace version %u, this zepto reads version %u", version,
+                          ZN_TRACE_VERSION);
+    if (len < HEADER_SIZE + 4)
+        return zepto_fail(err, EINVAL, "truncated trace (%zu bytes, the header alone is %u)", len,
+                          HEADER_SIZE);
+    if (get_u32(p + 12) != HEADER_SIZE || get_u32(p + 16) != CPU_REC_SIZE ||
+        get_u32(p + 20) != DETOUR_SIZE)
+        return bad(err, "header sizes do not match version 1");
+    uint32_t ncpu = get_u32(p + 28);
+    if (ncpu == 0 || ncpu > MAX_CPUS)
+        return bad(err, "CPU count out of range");
+
+    /* Sizes first, then the checksum, then allocation. */
+    size_t recs = (size_t)HEADER_SIZE + (size_t)ncpu * CPU_REC_SIZE;
+    if (len < recs + 4)
+        return zepto_fail(err, EINVAL, "truncated trace (%zu bytes, CPU records need %zu)", len,
+                          recs + 4);
+    uint64_t total_stored = 0;
+    for (uint32_t i = 0; i < ncpu; i++) {
+        uint64_t stored = get_u64(p + HEADER_SIZE + (size_t)i * CPU_REC_SIZE + 80);
+        if (stored > (len - recs) / DETOUR_SIZE || total_stored + stored > (len - recs) / DETOUR_SIZE)
+            return zepto_fail(err, EINVAL, "truncated trace (%zu bytes, fewer than its detours)",
+                              len);
+        total_stored += stored;
+    }
+    size_t expect = recs + (size_t)total_stored * DETOUR_SIZE + 4;
+    if (len < expect)
+        return zepto_fail(err, EINVAL, "truncated trace (%zu bytes, expected %zu)", len, expect);
+    if (len > expect)
+        return bad(err, "trailing bytes after the checksum");
+    uint32_t crc = (uint32_t)crc32(crc32(0, Z_NULL, 0), p, (uInt)(len - 4));
+    if (crc != get_u32(p + len - 4))
+        return bad(err, "checksum mismatch");
+
+    struct zn_trace *t = calloc(1, sizeof(*t));
+    if (!t)
+        return zepto_fail(err, ENOMEM, "out of memory");
+    t->flags = get_u32(p + 24);
+    t->ncpu = ncpu;
+    t->clock_hz = get_u64(p + 32);
+    t->start_unix_ns = get_u64(p + 40);
+    t->duration_ns = get_u64(p + 48);
+    t->threshold_ns = get_u64(p + 56);
+    t->start_mono_ns = get_u64(p + 64);
+    int rc = 0;
+    if (get_str(p + 72, 64, t->host) || get_str(p + 136, 64, t->kernel) ||
+        get_str(p + 200, 128, t->cpu_model) || get_str(p + 328, 16, t->clock))
+        rc = bad(err, "unterminated text field");
+    else if (strcmp(t->clock, "tsc") && strcmp(t->clock, "monotonic"))
+        rc = bad(err, "unknown clock");
+    else if (!t->clock_hz)
+        rc = bad(err, "zero clock frequency");
+    else if (t->flags & ~(uint32_t)(ZN_TRACE_INTERRUPTED | ZN_TRACE_AUTO_THRESHOLD))
+        rc = bad(err, "unknown trace flags");
+    else if (!(t->cpu = calloc(ncpu, sizeof(*t->cpu))))
+        rc = zepto_fail(err, ENOMEM, "out of memory");
+    if (rc)
+        goto fail;
+
+    const unsigned char *d = p + recs;
+    for (uint32_t i = 0; i < ncpu; i++) {
+        const unsigned char *r = p + HEADER_SIZE + (size_t)i * CPU_REC_SIZE;
+        struct zn_cpu_trace *c = &t->cpu[i];
+        c->cpu = get_u32(r + 0);
+        c->flags = get_u32(r + 4);
+        c->measured_ns = get_u64(r + 8);
+        c->loops = get_u64(r + 16);
+        c->loop_min_ps = get_u64(r + 24);
+        c->loop_tail_ps = get_u64(r + 32);
+        c->detours = get_u64(r + 40);
+        c->detour_ns = get_u64(r + 48);
+        c->detour_min_ns = get_u64(r + 56);
+        c->detour_max_ns = get_u64(r + 64);
+        c->truncated_at_ns = get_u64(r + 72);
+        c->stored = get_u64(r + 80);
+        if (c->stored && !(c->d = malloc((size_t)c->stored * sizeof(*c->d)))) {
+            rc = zepto_fail(err, ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (uint64_t k = 0; k < c->stored; k++, d += DETOUR_SIZE) {
+            c->d[k].start_ns = get_u64(d);
+            c->d[k].duration_ns = get_u64(d + 8);
+        }
+        for (uint32_t j = 0; j < i; j++)
+            if (t->cpu[j].cpu == c->cpu) {
+                rc = bad(err, "a CPU appears twice");
+                goto fail;
+            }
+        if ((rc = check_cpu(t, c, err)))
+            goto fail;
+    }
+    *out = t;
+    return 0;
+fail:
+    zn_trace_free(t);
+    return rc;
+}
+
+int zn_trace_read(const char *path, struct zn_trace **out, struct zepto_err *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rbe");
+    if (!f)
+        return zepto_fail(err, errno, "%s: %s", path, strerror(errno));
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 1 << 16;
+            unsigned char *nb = realloc(buf, ncap);
+            if (!nb) {
+                rc = zepto_fail(err, ENOMEM, "%s: out of memory", path);
+                goto out;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(f)) {
+        rc = zepto_fail(err, EIO, "%s: read error: %s", path, strerror(errno));
+        goto out;
+    }
+    rc = zn_trace_decode(buf, len, out, err);
+    if (rc)
+        zepto_err_prefix(err, "%s", path);
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,11 @@
+/*
+ * The sections of `zepto report`, in page order. A new part adds its probe here.
+ */
+#include "report/probe.h"
+
+extern const struct zr_probe zr_probe_noise;
+
+const struct zr_probe *const zr_probes[] = {
+    &zr_probe_noise,
+    NULL,
+};
