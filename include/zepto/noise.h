@@ -63,13 +63,13 @@ struct zn_trace {
     char host[64];
     char kernel[64];
     char cpu_model[128];
-    char clock[16];          /* "tsc" or "monotonic" */
-    uint64_t clock_hz;       /* ticks per second of that clock */
-    uint64_t start_unix_ns;  /* wall-clock time of the start (CLOCK_REALTIME) */
-    uint64_t start_mono_ns;  /* the same instant on CLOCK_MONOTONIC, to align with other tools */
-    uint64_t duration_ns;    /* duration asked for */
-    uint64_t threshold_ns;   /* gaps longer than this were detours */
-    uint32_t flags;          /* ZN_TRACE_* */
+    char clock[16];         /* "tsc" or "monotonic" */
+    uint64_t clock_hz;      /* ticks per second of that clock */
+    uint64_t start_unix_ns; /* wall-clock time of the start (CLOCK_REALTIME) */
+    uint64_t start_mono_ns; /* the same instant on CLOCK_MONOTONIC, to align with other tools */
+    uint64_t duration_ns;   /* duration asked for */
+    uint64_t threshold_ns;  /* gaps longer than this were detours */
+    uint32_t flags;         /* ZN_TRACE_* */
     uint32_t ncpu;
     struct zn_cpu_trace *cpu;
 };
@@ -89,7 +89,7 @@ int zn_trace_decode(const void *buf, size_t len, struct zn_trace **out, struct z
 /* ---- recording --------------------------------------------------------------------------- */
 
 struct zn_record_opts {
-    const int *cpus;         /* CPUs to record on */
+    const int *cpus; /* CPUs to record on */
     unsigned ncpu;
     uint64_t duration_ns;    /* how long to record */
     uint64_t threshold_ns;   /* 0: auto */
@@ -129,26 +129,29 @@ struct zn_hist {
 
 /* A periodic signature: detours that recur with a fixed period. */
 struct zn_signature {
-    double period_ns;         /* fitted period */
-    uint64_t detours;         /* detours that belong to it */
-    uint64_t detour_ns;       /* their total time */
-    uint64_t length_ns;       /* their median length */
-    double noise_share;       /* fraction of all detour time that it explains (0..1) */
-    double regularity;        /* fraction of its cycles in which a detour was found (0..1) */
-    char cpus[64];            /* CPUs it was seen on ("0-1") */
+    double period_ns;   /* fitted period */
+    uint64_t detours;   /* detours that belong to it */
+    uint64_t detour_ns; /* their total time */
+    uint64_t length_ns; /* their median length */
+    double noise_share; /* fraction of all detour time that it explains (0..1) */
+    double regularity;  /* fraction of its cycles in which a detour was found (0..1) */
+    char cpus[64];      /* CPUs it was seen on ("0-1") */
 };
 
 struct zn_cpu_summary {
-    uint32_t cpu;              /* CPU number; UINT32_MAX for the node summary */
-    uint64_t measured_ns;      /* time measured (summed over CPUs for the node) */
-    uint64_t detours;          /* exact */
-    uint64_t detour_ns;        /* exact */
-    double rate_per_s;         /* detours per second (summed over CPUs for the node) */
-    double noise_fraction;     /* detour time / time measured (0..1) */
+    uint32_t cpu;          /* CPU number; UINT32_MAX for the node summary */
+    uint64_t measured_ns;  /* time measured (summed over CPUs for the node) */
+    uint64_t detours;      /* exact */
+    uint64_t detour_ns;    /* exact */
+    double rate_per_s;     /* detours per second (summed over CPUs for the node) */
+    double noise_fraction; /* detour time / time measured (0..1) */
     uint64_t min_ns, median_ns, p99_ns, max_ns; /* detour lengths; quantiles from stored ones */
-    uint64_t loop_min_ps;      /* fastest loop iteration (the node: the slowest CPU's) */
-    bool truncated;            /* quantiles and signatures cover only the stored detours */
-    uint64_t truncated_at_ns;  /* earliest time a buffer filled */
+    uint64_t loop_min_ps;     /* fastest loop iteration (the node: the slowest CPU's) */
+    uint64_t loop_tail_ps;    /* 99.99th percentile iteration in calibration (node: largest) */
+    uint64_t loop_mean_ps;    /* mean iteration of the recording, detours left out (node:
+                                 largest) */
+    bool truncated;           /* quantiles and signatures cover only the stored detours */
+    uint64_t truncated_at_ns; /* earliest time a buffer filled */
     uint64_t stored;
     struct zn_hist hist;
     unsigned nsig;

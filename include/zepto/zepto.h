@@ -22,7 +22,8 @@ struct zepto_err {
     char msg[ZEPTO_ERR_MSG_MAX]; /* one line, no trailing newline, names the input */
 };
 
-/* Records an error (printf-style) and returns -code, so that callers can `return zepto_fail(...)`. */
+/* Records an error (printf-style) and returns -code, so that callers can `return zepto_fail(...)`.
+ */
 int zepto_fail(struct zepto_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

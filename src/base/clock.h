@@ -25,7 +25,7 @@
 #endif
 
 enum zb_clock_kind {
-    ZB_CLOCK_AUTO = 0,      /* only as a request: TSC when usable, else monotonic */
+    ZB_CLOCK_AUTO = 0, /* only as a request: TSC when usable, else monotonic */
     ZB_CLOCK_TSC = 1,
     ZB_CLOCK_MONOTONIC = 2,
 };

@@ -79,15 +79,13 @@ int zb_cpuset_parse(const char *s, struct zb_cpuset *set, struct zepto_err *err)
         if (rc == -ERANGE)
             return zepto_fail(err, ERANGE, "'%s': CPU numbers must be below %d", s, ZB_CPU_MAX);
         if (rc)
-            return zepto_fail(err, EINVAL, "'%s': not a CPU list (expected e.g. 0-3,6 or all)",
-                              s);
+            return zepto_fail(err, EINVAL, "'%s': not a CPU list (expected e.g. 0-3,6 or all)", s);
         hi = lo;
         if (*p == '-') {
             p++;
             rc = parse_cpu(&p, &hi);
             if (rc == -ERANGE)
-                return zepto_fail(err, ERANGE, "'%s': CPU numbers must be below %d", s,
-                                  ZB_CPU_MAX);
+                return zepto_fail(err, ERANGE, "'%s': CPU numbers must be below %d", s, ZB_CPU_MAX);
             if (rc)
                 return zepto_fail(err, EINVAL, "'%s': a range needs an end (e.g. 0-3)", s);
             if (hi < lo)
@@ -98,8 +96,7 @@ int zb_cpuset_parse(const char *s, struct zb_cpuset *set, struct zepto_err *err)
         if (!*p)
             return 0;
         if (*p != ',' || !p[1])
-            return zepto_fail(err, EINVAL, "'%s': not a CPU list (expected e.g. 0-3,6 or all)",
-                              s);
+            return zepto_fail(err, EINVAL, "'%s': not a CPU list (expected e.g. 0-3,6 or all)", s);
         p++;
     }
 }
@@ -129,8 +126,9 @@ int zb_cpuset_parse_allowed(const char *s, const struct zb_cpuset *allowed, stru
     for (unsigned c = 0; c < ZB_CPU_MAX; c++) {
         if (zb_cpuset_has(set, c) && !zb_cpuset_has(allowed, c)) {
             char have[256];
-            return zepto_fail(err, ERANGE, "'%s': CPU %u is not available (this process may use %s)",
-                              s, c, zb_cpuset_format(allowed, have, sizeof(have)));
+            return zepto_fail(err, ERANGE,
+                              "'%s': CPU %u is not available (this process may use %s)", s, c,
+                              zb_cpuset_format(allowed, have, sizeof(have)));
         }
     }
     return 0;

@@ -15,12 +15,12 @@
 
 struct zb_json {
     FILE *f;
-    bool pretty;                          /* newlines and two-space indents */
-    int depth;                            /* open objects and arrays */
-    bool has_items[ZB_JSON_MAX_DEPTH];    /* this level already holds an element */
-    bool in_object[ZB_JSON_MAX_DEPTH];    /* the level is an object (keys expected) */
-    bool after_key;                       /* a key was written; its value comes next */
-    int error;                            /* first error, as a negative errno */
+    bool pretty;                       /* newlines and two-space indents */
+    int depth;                         /* open objects and arrays */
+    bool has_items[ZB_JSON_MAX_DEPTH]; /* this level already holds an element */
+    bool in_object[ZB_JSON_MAX_DEPTH]; /* the level is an object (keys expected) */
+    bool after_key;                    /* a key was written; its value comes next */
+    int error;                         /* first error, as a negative errno */
 };
 
 void zb_json_init(struct zb_json *j, FILE *f, bool pretty);

@@ -98,8 +98,7 @@ int zb_parse_duration_ns(const char *s, uint64_t *ns, struct zepto_err *err)
     if (rc == -ERANGE)
         return zepto_fail(err, ERANGE, "'%s': duration too large", s);
     if (rc)
-        return zepto_fail(err, EINVAL, "'%s': not a duration (expected e.g. 10s, 500ms, 300us)",
-                          s);
+        return zepto_fail(err, EINVAL, "'%s': not a duration (expected e.g. 10s, 500ms, 300us)", s);
     if (!*d.end)
         return zepto_fail(err, EINVAL, "'%s': missing unit (ns, us, ms or s)", s);
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
@@ -141,8 +140,8 @@ int zb_parse_size(const char *s, uint64_t *bytes, struct zepto_err *err)
         }
         const char *rest = u + 1;
         if (!mult || (*rest && strcasecmp(rest, "B") && strcasecmp(rest, "iB")))
-            return zepto_fail(err, EINVAL, "'%s': unknown size suffix '%s' (use K, M, G or T)",
-                              s, u);
+            return zepto_fail(err, EINVAL, "'%s': unknown size suffix '%s' (use K, M, G or T)", s,
+                              u);
     }
     rc = scale_decimal(&d, mult, UINT64_MAX, bytes);
     if (rc == -EDOM)
@@ -192,16 +191,22 @@ int zb_parse_double(const char *s, double min, double max, double *out, struct z
 
 const char *zb_fmt_duration(uint64_t ns, char *buf, unsigned len)
 {
-    /* Each unit is used up to where its rounded figure would read 1000. */
+    /* Each unit is used up to where its rounded figure would read 1000; whole figures are
+     * printed without decimals ("5 us", "4.50 us"). */
+    static const struct {
+        double below; /* ns */
+        double unit;  /* ns per unit */
+        const char *name;
+    } units[] = {{1e3, 1, "ns"}, {999995.0, 1e3, "us"}, {999995000.0, 1e6, "ms"}, {0, 1e9, "s"}};
     double v = (double)ns;
-    if (ns < 1000)
-        snprintf(buf, len, "%llu ns", (unsigned long long)ns);
-    else if (v < 999995.0)
-        snprintf(buf, len, "%.2f us", v / 1e3);
-    else if (v < 999995000.0)
-        snprintf(buf, len, "%.2f ms", v / 1e6);
+    size_t i = 0;
+    while (units[i].below && v >= units[i].below)
+        i++;
+    uint64_t per = (uint64_t)units[i].unit;
+    if (ns % per == 0)
+        snprintf(buf, len, "%llu %s", (unsigned long long)(ns / per), units[i].name);
     else
-        snprintf(buf, len, "%.3f s", v / 1e9);
+        snprintf(buf, len, i == 3 ? "%.3f %s" : "%.2f %s", v / units[i].unit, units[i].name);
     return buf;
 }
 
@@ -210,7 +215,8 @@ const char *zb_fmt_size(uint64_t bytes, char *buf, unsigned len)
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
     double v = (double)bytes;
     unsigned u = 0;
-    while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+    /* Bytes print whole; a larger unit takes over where "%.1f" would round up to 1024.0. */
+    while (v >= (u ? 1023.95 : 1024) && u + 1 < sizeof(units) / sizeof(units[0])) {
         v /= 1024;
         u++;
     }

@@ -86,8 +86,7 @@ int zb_spawn_wait(pid_t pid, int *status, struct zepto_err *err)
     return 0;
 }
 
-int zb_run(char *const argv[], const struct zb_spawn_opts *opts, int *status,
-           struct zepto_err *err)
+int zb_run(char *const argv[], const struct zb_spawn_opts *opts, int *status, struct zepto_err *err)
 {
     pid_t pid;
     int rc = zb_spawn(argv, opts, &pid, err);

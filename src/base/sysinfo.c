@@ -18,8 +18,8 @@ int zb_sysinfo_read_key(const char *path, const char *key, char *buf, size_t len
     size_t klen = strlen(key);
     int rc = -ENOENT;
     while (fgets(line, sizeof(line), f)) {
-        if (strncmp(line, key, klen) || (line[klen] != ' ' && line[klen] != '\t' &&
-                                         line[klen] != ':'))
+        if (strncmp(line, key, klen) ||
+            (line[klen] != ' ' && line[klen] != '\t' && line[klen] != ':'))
             continue;
         char *v = strchr(line + klen, ':');
         if (!v)

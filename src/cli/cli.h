@@ -13,7 +13,7 @@
 #include "zepto/zepto.h"
 
 #define EXIT_USAGE 2 /* malformed command line */
-#define EXIT_FAIL 1  /* the command ran and failed */
+#define EXIT_FAIL  1 /* the command ran and failed */
 
 /* A subcommand: its full name ("noise record") and its entry point. */
 struct cli_cmd {

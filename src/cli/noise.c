@@ -13,6 +13,9 @@ static const char help[] =
     "  analyse   rates, histogram, periodic causes   zepto noise analyse node.znt\n"
     "  export    detours as CSV or LogGOPSim input   zepto noise export node.znt --format csv\n"
     "\n"
+    "example:\n"
+    "  zepto noise record -d 30s -o node.znt && zepto noise analyse node.znt\n"
+    "\n"
     "Each command has --help.\n";
 
 static const struct cli_cmd cmds[] = {

@@ -28,8 +28,10 @@ static const char usage[] =
 int cli_noise_export(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"format", required_argument, 0, 'f'}, {"output", required_argument, 0, 'o'},
-        {"cpus", required_argument, 0, 'c'},   {"help", no_argument, 0, 'h'},
+        {"format", required_argument, 0, 'f'},
+        {"output", required_argument, 0, 'o'},
+        {"cpus", required_argument, 0, 'c'},
+        {"help", no_argument, 0, 'h'},
         {0},
     };
     const char *format = NULL, *out = NULL, *cpulist = NULL;
@@ -92,6 +94,6 @@ int cli_noise_export(int argc, char **argv)
         unlink(out);
     zn_trace_free(t);
     if (rc && (rc == -ENOENT || rc == -EINVAL))
-        return cli_usage_error(CMD, "-c %s", err.msg);
+        return cli_usage_error(CMD, "-c %s: %s", cpulist ? cpulist : "", err.msg);
     return rc ? cli_fail(CMD, &err) : 0;
 }

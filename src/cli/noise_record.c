@@ -52,11 +52,16 @@ static void progress(void *arg, const char *phase, uint64_t done, uint64_t total
 int cli_noise_record(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"duration", required_argument, 0, 'd'}, {"cpus", required_argument, 0, 'c'},
-        {"threshold", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
-        {"json", no_argument, 0, 'j'},           {"buffer", required_argument, 0, 'b'},
-        {"clock", required_argument, 0, 'k'},    {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},           {0},
+        {"duration", required_argument, 0, 'd'},
+        {"cpus", required_argument, 0, 'c'},
+        {"threshold", required_argument, 0, 't'},
+        {"output", required_argument, 0, 'o'},
+        {"json", no_argument, 0, 'j'},
+        {"buffer", required_argument, 0, 'b'},
+        {"clock", required_argument, 0, 'k'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0},
     };
     struct zepto_err err = {0};
     struct zb_cpuset allowed, cpus;
@@ -121,8 +126,8 @@ int cli_noise_record(int argc, char **argv)
     if (zn_recorder_new(&o, &rec, &err))
         return cli_fail(CMD, &err);
     if (!quiet && !json)
-        fprintf(stderr, "zepto noise record: %u CPU%s, clock %s\n", o.ncpu,
-                o.ncpu == 1 ? "" : "s", zn_recorder_clock_note(rec));
+        fprintf(stderr, "zepto noise record: %u CPU%s, clock %s\n", o.ncpu, o.ncpu == 1 ? "" : "s",
+                zn_recorder_clock_note(rec));
 
     active = rec;
     struct sigaction sa = {.sa_handler = on_sigint, .sa_flags = SA_RESETHAND};

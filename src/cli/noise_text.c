@@ -14,9 +14,9 @@
 
 static void row(FILE *f, const char *label, const struct zn_cpu_summary *s)
 {
-    fprintf(f, "%-5s %10s %9" PRIu64 " %9.1f %8.4f%% %9s %9s %9s %9s\n", label,
-            D(s->measured_ns), s->detours, s->rate_per_s, 100.0 * s->noise_fraction,
-            D(s->min_ns), D(s->median_ns), D(s->p99_ns), D(s->max_ns));
+    fprintf(f, "%-5s %10s %9" PRIu64 " %9.1f %8.4f%% %9s %9s %9s %9s\n", label, D(s->measured_ns),
+            s->detours, s->rate_per_s, 100.0 * s->noise_fraction, D(s->min_ns), D(s->median_ns),
+            D(s->p99_ns), D(s->max_ns));
 }
 
 static void histogram(FILE *f, const struct zn_cpu_summary *s)
@@ -41,8 +41,8 @@ static void histogram(FILE *f, const struct zn_cpu_summary *s)
         if (b + 1 < ZN_HIST_BINS)
             zb_fmt_duration(s->hist.lo_ns[b + 1], to, sizeof(to));
         int bar = most ? (int)((s->hist.count[b] * 40 + most - 1) / most) : 0;
-        double share = s->detour_ns ? 100.0 * (double)s->hist.total_ns[b] / (double)s->detour_ns
-                                    : 0;
+        double share =
+            s->detour_ns ? 100.0 * (double)s->hist.total_ns[b] / (double)s->detour_ns : 0;
         fprintf(f, "%10s  %-10s %9" PRIu64 " %6.1f%%  %.*s\n", D(s->hist.lo_ns[b]), to,
                 s->hist.count[b], share, bar, "########################################");
     }
@@ -55,8 +55,8 @@ static void signatures(FILE *f, const struct zn_cpu_summary *s)
         fprintf(f, "  none found\n");
         return;
     }
-    fprintf(f, "%12s %10s %9s %7s %11s  %s\n", "period", "length", "detours", "share",
-            "regularity", "CPUs");
+    fprintf(f, "%12s %10s %9s %7s %11s  %s\n", "period", "length", "detours", "share", "regularity",
+            "CPUs");
     for (unsigned i = 0; i < s->nsig; i++) {
         const struct zn_signature *g = &s->sig[i];
         fprintf(f, "%12s %10s %9" PRIu64 " %6.1f%% %10.0f%%  %s\n", D((uint64_t)g->period_ns),

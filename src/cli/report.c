@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "zepto/report.h"
@@ -58,8 +59,9 @@ int cli_report(int argc, char **argv)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
 
     uint64_t est = zepto_report_estimate_ns(&o);
-    fprintf(stderr, "zepto report: characterising this node, about %llu s\n",
-            (unsigned long long)((est + 999999999u) / 1000000000u));
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "zepto report: characterising this node, about %llu s\n",
+                (unsigned long long)((est + 999999999u) / 1000000000u));
     struct zepto_err err = {0};
     int rc = zepto_report_run(&o, progress, NULL, &err);
     cli_progress_done();

@@ -45,6 +45,9 @@ static void summarise_cpu(const struct zn_cpu_trace *c, struct zn_cpu_summary *s
     s->min_ns = c->detour_min_ns;
     s->max_ns = c->detour_max_ns;
     s->loop_min_ps = c->loop_min_ps;
+    s->loop_tail_ps = c->loop_tail_ps;
+    if (c->loops > c->detours && c->measured_ns > c->detour_ns)
+        s->loop_mean_ps = (c->measured_ns - c->detour_ns) * 1000 / (c->loops - c->detours);
     s->truncated = c->flags & ZN_CPU_TRUNCATED;
     s->truncated_at_ns = c->truncated_at_ns;
     s->stored = c->stored;
@@ -83,10 +86,10 @@ static void merge_signatures(struct zn_summary *sum)
                 ng++;
             }
             double w = (double)s->detours;
-            g[i].s.period_ns = (g[i].s.period_ns * g[i].weight + s->period_ns * w) /
-                               (g[i].weight + w);
-            g[i].s.regularity = (g[i].s.regularity * g[i].weight + s->regularity * w) /
-                                (g[i].weight + w);
+            g[i].s.period_ns =
+                (g[i].s.period_ns * g[i].weight + s->period_ns * w) / (g[i].weight + w);
+            g[i].s.regularity =
+                (g[i].s.regularity * g[i].weight + s->regularity * w) / (g[i].weight + w);
             g[i].weight += w;
             g[i].s.detours += s->detours;
             g[i].s.detour_ns += s->detour_ns;
@@ -156,6 +159,10 @@ int zn_analyse(const struct zn_trace *t, struct zn_summary **out, struct zepto_e
             node->max_ns = s->max_ns;
         if (s->loop_min_ps > node->loop_min_ps)
             node->loop_min_ps = s->loop_min_ps;
+        if (s->loop_tail_ps > node->loop_tail_ps)
+            node->loop_tail_ps = s->loop_tail_ps;
+        if (s->loop_mean_ps > node->loop_mean_ps)
+            node->loop_mean_ps = s->loop_mean_ps;
         if (s->truncated) {
             node->truncated = true;
             if (s->truncated_at_ns < node->truncated_at_ns)

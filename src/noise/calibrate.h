@@ -8,19 +8,22 @@
 
 #include "base/clock.h"
 
-/* How the `auto` threshold is chosen from the calibration of every CPU (see docs/noise.md):
- * the larger of ZN_AUTO_LOOP_MULT times the loop time and ZN_AUTO_TAIL_MULT times the 99.99th
- * percentile of the loop time, and never below ZN_AUTO_FLOOR_NS. */
-#define ZN_AUTO_LOOP_MULT 20
+/* How the `auto` threshold is chosen from the calibration of every CPU (see docs/noise.md): the
+ * end of the clock read's tail (the first value b above the 99.99th percentile such that the
+ * calibration saw at most one gap in (b, 4b], a window at least 8 clock steps wide), but at least
+ * ZN_AUTO_LOOP_MULT loop times and ZN_AUTO_FLOOR_NS. When no such b exists below LINEAR_TICKS / 4
+ * (a very noisy CPU), the tail is ZN_AUTO_TAIL_MULT times the 99.99th percentile; when even that
+ * percentile lies beyond the histogram (the calibration lost its CPU), the tail is unknown (0). */
+#define ZN_AUTO_LOOP_MULT 10
 #define ZN_AUTO_TAIL_MULT 8
 #define ZN_AUTO_FLOOR_NS  100
 
 struct zn_calib {
-    uint64_t samples;    /* loop iterations measured */
-    uint64_t min_ticks;  /* smallest non-zero gap between two reads (the clock's step or the
-                            loop time, whichever is larger) */
-    uint64_t mean_ps;    /* mean loop time, picoseconds */
-    uint64_t tail_ticks; /* 99.99th percentile of the gap */
+    uint64_t samples;     /* loop iterations measured */
+    uint64_t min_ticks;   /* smallest non-zero gap between two reads (the clock's step or the
+                             loop time, whichever is larger) */
+    uint64_t p9999_ticks; /* 99.99th percentile of the gap */
+    uint64_t tail_ticks;  /* end of the tail: above it, two octaves with at most one gap */
 };
 
 /* Runs the measuring loop for dur_ticks on the calling thread and fills c. No allocation. */

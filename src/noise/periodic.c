@@ -16,14 +16,18 @@
  *    multiple of the true period (at 4P, four interleaved chains cover a train of period P) or
  *    several sources. Only a set of chains that do not overlap is kept, the longest first, so
  *    that a multiple of the period finds only its share of the detours.
- * 4. Choice. A candidate is a signature when its chains found a detour in most of the cycles they
- *    span (regularity), clearly more often than chains through detours at random times would at
- *    that density, and clearly more often than chains at two unrelated periods do. The candidate
- *    with the most detours x regularity wins (its fractions P/2 ... P/8 are tried too, as the
- *    histograms may have missed the fundamental), its detours are removed, and the search starts
- *    again for the next signature.
- * The period reported is the least-squares fit of detour time against cycle number over the
- * chains kept. Cost: O(N log N) per candidate and a few dozen candidates per signature.
+ * 4. Choice. A candidate is a signature when its chains span at least a quarter of the recording
+ *    (a steady source, not a burst), found a detour in at least half of the cycles they span
+ *    (regularity), hold clearly more detours than chains through detours at random times would,
+ *    or else are clearly more regular than those, and are clearly more regular than chains at
+ *    two unrelated periods, or find four times as many detours. The candidate with the most detours
+ * x regularity wins (its fractions P/2 ... P/8 are tried too, as the histograms may have missed the
+ * fundamental), its detours are removed, and the search starts again for the next signature. Of the
+ * chosen chains' detours, those more than 8 times longer or shorter than their median are given
+ * back: they began with the source's detour but are something else (two detours merged, a tick and
+ * an injected detour). The period reported is the least-squares fit of detour time against cycle
+ * number over the chains kept. Cost: O(N log N) per candidate and a few dozen candidates per
+ * signature.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -31,29 +35,33 @@
 
 #include "zepto/noise.h"
 
-#define MIN_PERIOD_NS 20000.0 /* shorter periods are not looked for */
+#define MIN_PERIOD_NS   20000.0 /* shorter periods are not looked for */
 #define BINS_PER_DECADE 200
-#define SUCCESSORS 16     /* lags per detour that go into a histogram */
-#define NCLASS 12         /* length classes: [100 ns * 4^k, 100 ns * 4^(k+1)) */
-#define PEAKS_PER_HIST 4  /* candidates taken from each histogram */
-#define MAX_MISSES 2      /* missing cycles a chain may bridge */
-#define MIN_CHAIN 3       /* detours in a chain that is kept */
-#define MIN_DETOURS 5     /* detours in a signature */
-#define MIN_REGULARITY 0.5
-#define OVER_RANDOM 0.25  /* regularity above what random detours give */
-#define CONTRAST 0.2      /* regularity above that at unrelated periods */
-#define MAX_DIVISOR 8     /* P/2 .. P/8 are tried for the best candidate */
+#define SUCCESSORS      16 /* lags per detour that go into a histogram */
+#define NCLASS          12 /* length classes: [100 ns * 4^k, 100 ns * 4^(k+1)) */
+#define PEAKS_PER_HIST  4  /* candidates taken from each histogram */
+#define MAX_MISSES      2  /* missing cycles a chain may bridge */
+#define MIN_CHAIN       3  /* detours in a chain that is kept */
+#define MIN_DETOURS     5  /* detours in a signature */
+#define MIN_REGULARITY  0.5
+#define OVER_RANDOM     0.25 /* regularity above what random detours give */
+#define CHANCE_FACTOR   4.0  /* members beyond what random chains hold that need no OVER_RANDOM */
+#define CONTRAST        0.2  /* regularity above that at unrelated periods */
+#define MAX_DIVISOR     8    /* P/2 .. P/8 are tried for the best candidate */
+#define MIN_COVERAGE    0.25 /* a signature recurs through at least this share of the recording */
+#define LENGTH_SPREAD   8    /* members within this factor of the typical length */
 
 struct chain {
-    uint64_t off, len;  /* members[off .. off+len) */
-    uint64_t hits;      /* steps that found a detour (len - 1) */
-    uint64_t cycles;    /* steps in all, found or bridged */
-    double t0, t1;      /* first and last detour */
-    double sxy, sxx;    /* centred least-squares sums of time against cycle number */
+    uint64_t off, len; /* members[off .. off+len) */
+    uint64_t hits;     /* steps that found a detour (len - 1) */
+    uint64_t cycles;   /* steps in all, found or bridged */
+    double t0, t1;     /* first and last detour */
+    double sxy, sxx;   /* centred least-squares sums of time against cycle number */
 };
 
 struct result {
     double period_ns;
+    double covered_ns; /* time spanned by the kept chains */
     uint64_t members;
     uint64_t hits;
     uint64_t cycles;
@@ -64,18 +72,18 @@ struct finder {
     const struct zn_detour *d;
     uint64_t n;
     uint64_t span;
-    bool *alive;         /* not yet explained by a signature */
-    bool *used;          /* scratch: taken by a chain of the current candidate */
-    uint64_t *members;   /* scratch: members of all chains, chain after chain */
-    uint64_t *cyc;       /* scratch: cycle number of each member of the current chain */
+    bool *alive;       /* not yet explained by a signature */
+    bool *used;        /* scratch: taken by a chain of the current candidate */
+    uint64_t *members; /* scratch: members of all chains, chain after chain */
+    uint64_t *cyc;     /* scratch: cycle number of each member of the current chain */
     struct chain *chains;
     uint64_t nchains;
-    uint64_t *order;     /* scratch: chain indexes by length */
-    uint64_t *kept;      /* scratch: indexes of kept chains, by start time */
+    uint64_t *order; /* scratch: chain indexes by length */
+    uint64_t *kept;  /* scratch: indexes of kept chains, by start time */
     uint64_t nkept;
-    uint64_t *sel;       /* members of the kept chains of the current candidate */
+    uint64_t *sel; /* members of the kept chains of the current candidate */
     uint64_t nsel;
-    uint64_t *best;      /* members of the best candidate so far */
+    uint64_t *best; /* members of the best candidate so far */
     uint64_t nbest;
 };
 
@@ -138,8 +146,7 @@ static uint64_t nearest(const struct finder *f, double t, double tol, int cls)
 }
 
 /* Follows one chain from detour i; returns its length (members appended at f->members + off). */
-static uint64_t follow(struct finder *f, uint64_t i, double P, double tol, int cls,
-                       struct chain *c)
+static uint64_t follow(struct finder *f, uint64_t i, double P, double tol, int cls, struct chain *c)
 {
     uint64_t *m = f->members + c->off;
     uint64_t len = 0, misses = 0, cycle = 0;
@@ -252,6 +259,7 @@ static void evaluate(struct finder *f, double P, int cls, struct result *r)
         f->nsel += c->len;
         r->hits += c->hits;
         r->cycles += c->cycles;
+        r->covered_ns += c->t1 - c->t0 + P;
         sxy += c->sxy;
         sxx += c->sxx;
     }
@@ -274,6 +282,18 @@ static double random_regularity(double p)
     return cycles > 0 ? found / cycles : 0;
 }
 
+/* How many of n detours at random times chains of MIN_CHAIN or more would hold, when each target
+ * catches one with probability p: a chain goes on while one of its next MAX_MISSES + 1 targets
+ * catches a detour (probability h), so its length is geometric, and the detours of shorter
+ * chains are given back. */
+static double random_members(double p, uint64_t n)
+{
+    double h = 1 - pow(1 - (p < 1 ? p : 1), MAX_MISSES + 1), shorter = 0, hk = 1;
+    for (int len = 1; len < MIN_CHAIN; len++, hk *= h)
+        shorter += len * hk;
+    return (1 - (1 - h) * (1 - h) * shorter) * (double)n;
+}
+
 static double regularity(const struct result *r)
 {
     return r->cycles ? (double)r->hits / (double)r->cycles : 0;
@@ -282,7 +302,7 @@ static double regularity(const struct result *r)
 /* members x regularity when the chains are regular enough to be a signature, else 0. */
 static double judge(const struct finder *f, const struct result *r, int cls)
 {
-    if (r->members < MIN_DETOURS || !r->cycles)
+    if (r->members < MIN_DETOURS || !r->cycles || r->covered_ns < MIN_COVERAGE * (double)f->span)
         return 0;
     uint64_t eligible_n = 0;
     for (uint64_t i = 0; i < f->n; i++)
@@ -290,20 +310,27 @@ static double judge(const struct finder *f, const struct result *r, int cls)
     /* Probability that a random detour falls within the tolerance of a target by chance. */
     double p = 2 * tolerance(r->period_ns) * (double)eligible_n / (double)f->span;
     double reg = regularity(r);
-    if (reg < MIN_REGULARITY || reg < random_regularity(p) + OVER_RANDOM)
+    if (reg < MIN_REGULARITY)
+        return 0;
+    /* Chains through random detours that exist at all are at least 1/2 regular (they end after
+     * MAX_MISSES + 1 misses), so this margin alone would refuse every source that misses a
+     * quarter of its cycles. It is needed only where random chains could hold the members. */
+    if ((double)r->members < CHANCE_FACTOR * random_members(p, eligible_n) &&
+        reg < random_regularity(p) + OVER_RANDOM)
         return 0;
     return (double)r->members * reg;
 }
 
-/* The null test: chains at periods that are no simple ratio of P must be clearly less regular,
- * or the "period" only reflects how dense the detours are. */
-static bool stands_out(struct finder *f, double P, int cls, double reg)
+/* The null test: chains at periods that are no simple ratio of P must be clearly less regular
+ * or find far fewer detours, or the "period" only reflects how dense the detours are. */
+static bool stands_out(struct finder *f, const struct result *best, int cls)
 {
     static const double off[] = {0.77, 1.29};
     for (unsigned i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
         struct result r;
-        evaluate(f, P * off[i], cls, &r);
-        if (r.members >= MIN_DETOURS && regularity(&r) + CONTRAST > reg)
+        evaluate(f, best->period_ns * off[i], cls, &r);
+        if (r.members >= MIN_DETOURS && 4 * r.members >= best->members &&
+            regularity(&r) + CONTRAST > regularity(best))
             return false;
     }
     return true;
@@ -435,8 +462,8 @@ unsigned zn_find_signatures(const struct zn_detour *d, uint64_t n, uint64_t span
     f.sel = malloc(n * sizeof(uint64_t));
     f.best = malloc(n * sizeof(uint64_t));
     uint64_t *lens = malloc(n * sizeof(uint64_t));
-    if (!f.alive || !f.used || !f.members || !f.cyc || !f.chains || !f.order || !f.kept ||
-        !f.sel || !f.best || !lens)
+    if (!f.alive || !f.used || !f.members || !f.cyc || !f.chains || !f.order || !f.kept || !f.sel ||
+        !f.best || !lens)
         goto done;
     memset(f.alive, 1, n * sizeof(bool));
     uint64_t total_ns = 0;
@@ -444,35 +471,63 @@ unsigned zn_find_signatures(const struct zn_detour *d, uint64_t n, uint64_t span
         total_ns += d[i].duration_ns;
 
     while (nsig < max) {
-        double per[MAXCAND];
+        double per[MAXCAND], score[MAXCAND];
         int cls[MAXCAND];
         unsigned nc = candidates(&f, per, cls, MAXCAND);
+        for (unsigned c = 0; c < nc; c++) {
+            struct result r;
+            evaluate(&f, per[c], cls[c], &r);
+            score[c] = judge(&f, &r, cls[c]);
+        }
+        /* The best candidate that, with its fractions, passes the null test. */
         struct result best = {0};
         int best_cls = -1;
-        for (unsigned c = 0; c < nc; c++)
-            consider(&f, per[c], cls[c], &best, &best_cls);
+        for (;;) {
+            unsigned top = nc;
+            for (unsigned c = 0; c < nc; c++)
+                if (score[c] > 0 && (top == nc || score[c] > score[top]))
+                    top = c;
+            if (top == nc)
+                break;
+            score[top] = 0;
+            memset(&best, 0, sizeof(best));
+            consider(&f, per[top], cls[top], &best, &best_cls);
+            /* The histograms can favour a multiple of the period: try its fractions. */
+            double P = best.period_ns;
+            for (unsigned k = 2; k <= MAX_DIVISOR; k++)
+                consider(&f, P / k, best_cls, &best, &best_cls);
+            if (best.score > 0 && stands_out(&f, &best, best_cls))
+                break;
+            best.score = 0;
+        }
         if (best.score <= 0)
             break;
-        /* The histograms can favour a multiple of the period: try its fractions. */
-        double P = best.period_ns;
-        for (unsigned k = 2; k <= MAX_DIVISOR; k++)
-            consider(&f, P / k, best_cls, &best, &best_cls);
-        if (!stands_out(&f, best.period_ns, best_cls, regularity(&best)))
-            break;
+
+        /* A detour that only began with the source's but is far longer or shorter than its
+         * typical one is something else that happened at that moment (two detours merged): it
+         * stays for the next signatures. */
+        for (uint64_t k = 0; k < f.nbest; k++)
+            lens[k] = d[f.best[k]].duration_ns;
+        qsort(lens, f.nbest, sizeof(uint64_t), cmp_u64);
+        uint64_t typical = lens[f.nbest / 2], kept = 0;
+        for (uint64_t k = 0; k < f.nbest; k++) {
+            uint64_t len = d[f.best[k]].duration_ns;
+            if (len <= typical * LENGTH_SPREAD && len * LENGTH_SPREAD >= typical)
+                f.best[kept++] = f.best[k];
+        }
+        f.nbest = kept;
 
         struct zn_signature *s = &out[nsig++];
         memset(s, 0, sizeof(*s));
         s->period_ns = best.period_ns;
         s->detours = f.nbest;
         s->regularity = regularity(&best);
+        s->length_ns = typical;
         for (uint64_t k = 0; k < f.nbest; k++) {
             uint64_t i = f.best[k];
             f.alive[i] = false;
             s->detour_ns += d[i].duration_ns;
-            lens[k] = d[i].duration_ns;
         }
-        qsort(lens, f.nbest, sizeof(uint64_t), cmp_u64);
-        s->length_ns = lens[f.nbest / 2];
         s->noise_share = total_ns ? (double)s->detour_ns / (double)total_ns : 0;
     }
     qsort(out, nsig, sizeof(*out), cmp_time);

@@ -25,11 +25,11 @@
 #include "noise/calibrate.h"
 #include "zepto/noise.h"
 
-#define CALIBRATION_NS 200000000ull /* loop calibration per CPU, before recording */
-#define START_MARGIN_NS 2000000ull  /* common start this far after the go signal */
-#define DEFAULT_RATE 50000ull       /* detours per second the default buffer holds */
-#define MIN_BUFFER 65536ull
-#define MAX_BUFFER (1ull << 22)
+#define CALIBRATION_NS  200000000ull /* loop calibration per CPU, before recording */
+#define START_MARGIN_NS 2000000ull   /* common start this far after the go signal */
+#define DEFAULT_RATE    50000ull     /* detours per second the default buffer holds */
+#define MIN_BUFFER      65536ull
+#define MAX_BUFFER      (1ull << 22)
 
 struct cpu_ctx {
     struct zn_recorder *rec;
@@ -43,7 +43,7 @@ struct cpu_ctx {
     uint64_t auto_thr; /* ticks */
 
     /* results, in ticks */
-    uint64_t last;      /* clock at the end of the loop */
+    uint64_t last; /* clock at the end of the loop */
     uint64_t loops, detours, total, min, max, stored, full_at;
     bool full;
 
@@ -57,12 +57,12 @@ struct zn_recorder {
     struct zb_clock clk;
     struct cpu_ctx *ctx;
 
-    _Atomic unsigned ready; /* threads that finished setting up */
-    _Atomic int go;         /* 1: record; -1: give up */
-    uint64_t thr;           /* ticks; written before go */
-    uint64_t start;         /* ticks; written before go */
-    uint64_t start_mono;    /* the same instant on CLOCK_MONOTONIC */
-    uint64_t start_unix;    /* and on CLOCK_REALTIME */
+    _Atomic unsigned ready;            /* threads that finished setting up */
+    _Atomic int go;                    /* 1: record; -1: give up */
+    uint64_t thr;                      /* ticks; written before go */
+    uint64_t start;                    /* ticks; written before go */
+    uint64_t start_mono;               /* the same instant on CLOCK_MONOTONIC */
+    uint64_t start_unix;               /* and on CLOCK_REALTIME */
     _Alignas(64) _Atomic uint64_t end; /* ticks; lowered to 0 by zn_recorder_stop */
     _Atomic int stopped;
     char pad[64 - sizeof(_Atomic int)];
@@ -242,7 +242,20 @@ static void wait_ready(struct zn_recorder *rec, unsigned started, zn_progress_fn
     }
 }
 
-/* Sleeps through the recording, waking once a second for progress (only when asked: every
+/* Waits until CLOCK_MONOTONIC reaches `until` or the first recorder thread has ended; true in
+ * the second case. Waiting on the thread rather than sleeping makes zn_recorder_stop() end the
+ * wait at once also when it is called from another thread (a signal would interrupt a sleep; a
+ * call from another thread would not). */
+static bool wait_loops(struct zn_recorder *rec, uint64_t until)
+{
+    struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
+    if (pthread_clockjoin_np(rec->ctx[0].thread, NULL, CLOCK_MONOTONIC, &ts))
+        return false;
+    rec->ctx[0].started = false; /* joined */
+    return true;
+}
+
+/* Waits through the recording, waking once a second for progress (only when asked: every
  * wake-up of this thread is a detour on some CPU). */
 static void wait_end(struct zn_recorder *rec, uint64_t end_mono, uint64_t total_ns,
                      zn_progress_fn progress, void *arg)
@@ -255,7 +268,8 @@ static void wait_end(struct zn_recorder *rec, uint64_t end_mono, uint64_t total_
         if (progress)
             progress(arg, "recording", now > begin ? now - begin : 0, total_ns);
         uint64_t next = progress ? now + 1000000000u : end_mono;
-        sleep_until(next < end_mono ? next : end_mono);
+        if (wait_loops(rec, next < end_mono ? next : end_mono))
+            return;
     }
 }
 
@@ -357,7 +371,8 @@ int zn_recorder_run(struct zn_recorder *rec, zn_progress_fn progress, void *arg,
     rec->start_mono = now_mono + START_MARGIN_NS;
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
-    rec->start_unix = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec + START_MARGIN_NS;
+    rec->start_unix =
+        (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec + START_MARGIN_NS;
     uint64_t end = rec->start + zb_clock_from_ns(&rec->clk, rec->opts.duration_ns);
     /* A stop during calibration leaves end at 0: the loops end at their first iteration. */
     uint64_t expected = UINT64_MAX;

@@ -33,6 +33,8 @@ static void cpu_json(struct zb_json *j, const struct zn_cpu_summary *s)
     zb_json_kv_u64(j, "p99_ns", s->p99_ns);
     zb_json_kv_u64(j, "max_ns", s->max_ns);
     zb_json_kv_f64(j, "loop_min_ns", (double)s->loop_min_ps / 1000.0);
+    zb_json_kv_f64(j, "loop_tail_ns", (double)s->loop_tail_ps / 1000.0);
+    zb_json_kv_f64(j, "loop_mean_ns", (double)s->loop_mean_ps / 1000.0);
     zb_json_kv_bool(j, "truncated", s->truncated);
     if (s->truncated)
         zb_json_kv_u64(j, "truncated_at_ns", s->truncated_at_ns);

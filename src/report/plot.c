@@ -67,8 +67,7 @@ void zr_plot(const struct zr_ctx *ctx, FILE *html, const char *stem, const char 
         return;
     }
     if (status) {
-        snprintf(why, sizeof(why), "gnuplot exited with status %d; see plots/%s.log", status,
-                 stem);
+        snprintf(why, sizeof(why), "gnuplot exited with status %d; see plots/%s.log", status, stem);
         missing(html, alt, why);
         return;
     }

@@ -16,10 +16,10 @@
 struct zb_json;
 
 struct zr_ctx {
-    const char *dir;      /* where the report is written */
-    bool quick;           /* --quick */
-    const char *gnuplot;  /* gnuplot program, or NULL when there is none */
-    char no_plots[160];   /* why there are no plots (when gnuplot is NULL) */
+    const char *dir;     /* where the report is written */
+    bool quick;          /* --quick */
+    const char *gnuplot; /* gnuplot program, or NULL when there is none */
+    char no_plots[160];  /* why there are no plots (when gnuplot is NULL) */
     /* Progress of the running probe: what it does and the time it has left. */
     void (*progress)(const struct zr_ctx *ctx, const char *what, uint64_t left_ns);
     void *progress_arg;

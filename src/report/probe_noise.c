@@ -14,8 +14,8 @@
 #include "report/probe.h"
 #include "zepto/noise.h"
 
-#define SCATTER_MAX_POINTS 40000 /* more make the SVG slow to open */
-#define CALIBRATION_NS 400000000ull /* TSC and loop calibration before the recording */
+#define SCATTER_MAX_POINTS 40000        /* more make the SVG slow to open */
+#define CALIBRATION_NS     400000000ull /* TSC and loop calibration before the recording */
 
 struct noise_state {
     struct zn_trace *trace;
@@ -100,7 +100,8 @@ static void summary(const void *state, char *buf, size_t len)
 {
     const struct noise_state *s = state;
     const struct zn_cpu_summary *n = &s->sum->node;
-    int used = snprintf(buf, len, "%.4f %% of CPU time taken by the OS; %.0f detours/s per CPU, "
+    int used = snprintf(buf, len,
+                        "%.4f %% of CPU time taken by the OS; %.0f detours/s per CPU, "
                         "median %s, longest %s",
                         100 * n->noise_fraction, n->rate_per_s / (s->sum->ncpu ? s->sum->ncpu : 1),
                         D(n->median_ns), D(n->max_ns));
@@ -227,8 +228,9 @@ static void html(const void *state, const struct zr_ctx *ctx, FILE *f)
     fprintf(f, "</table>\n");
     for (unsigned i = 0; i < sum->ncpu; i++)
         if (sum->cpu[i].truncated)
-            fprintf(f, "<p class=\"error\">CPU %u: the detour buffer filled at %s; counts and "
-                       "noise fraction are exact, the rest covers what was stored.</p>\n",
+            fprintf(f,
+                    "<p class=\"error\">CPU %u: the detour buffer filled at %s; counts and "
+                    "noise fraction are exact, the rest covers what was stored.</p>\n",
                     sum->cpu[i].cpu, D(sum->cpu[i].truncated_at_ns));
 
     fprintf(f, "<h3>Detour lengths</h3>\n");

@@ -73,7 +73,8 @@ static void init_ctx(struct zr_ctx *ctx, const struct zepto_report_opts *opts)
     else
         snprintf(ctx->no_plots, sizeof(ctx->no_plots),
                  "gnuplot ('%s') was not found; install gnuplot-nox (scripts/deps.sh does) and "
-                 "run the report again", gp);
+                 "run the report again",
+                 gp);
 }
 
 uint64_t zepto_report_estimate_ns(const struct zepto_report_opts *opts)

@@ -73,11 +73,14 @@ static void *inject(void *arg)
         if (at + inj->length_ns > end)
             break;
         sleep_until(at);
-        uint64_t s = inj_now_ns(), e = s;
-        while (e - s < inj->length_ns)
-            e = inj_now_ns();
+        uint64_t s = inj_now_ns(), e = s, gap = 0;
+        while (e - s < inj->length_ns) {
+            uint64_t now = inj_now_ns();
+            gap = now - e > gap ? now - e : gap;
+            e = now;
+        }
         if (inj->n < inj->cap)
-            inj->spans[inj->n++] = (struct inj_span){s, e};
+            inj->spans[inj->n++] = (struct inj_span){s, e, gap};
     }
     return NULL;
 }

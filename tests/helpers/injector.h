@@ -13,8 +13,10 @@
 #include <stdint.h>
 
 struct inj_span {
-    uint64_t start_ns; /* CLOCK_MONOTONIC when the injector began to spin */
-    uint64_t end_ns;   /* when it stopped */
+    uint64_t start_ns;   /* CLOCK_MONOTONIC when the injector began to spin */
+    uint64_t end_ns;     /* when it stopped */
+    uint64_t max_gap_ns; /* longest gap between two clock reads of the spin: above a few us,
+                            something (the hypervisor, an interrupt) took the CPU mid-spin */
 };
 
 struct injector {

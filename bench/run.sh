@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make bench`: the measurements behind docs/BENCHMARKS.md. Prints each figure with the command
+# that produced it; raw output goes to bench/out/. Long: about 3 minutes.
+set -euo pipefail
+build=${1:-build}
+bin="$build/bin"
+out=bench/out
+mkdir -p "$out"
+cpu=$(($(nproc) - 1))
+
+section() { printf '\n## %s\n$ %s\n' "$1" "$2"; }
+
+section "Recorder loop vs bare clock-read loop" "$bin/bench_loop_ratio $cpu 5"
+"$bin/bench_loop_ratio" "$cpu" 5 | tee "$out/loop_ratio.txt"
+
+section "Detection of injected detours (every 7 ms, 3 s each)" "$bin/bench_detect $cpu"
+"$bin/bench_detect" "$cpu" | tee "$out/detect.txt" || echo "(skipped: see above)"
+
+section "auto threshold: per-CPU loop time, clock tail, threshold, sub-microsecond detours" \
+    "$bin/zepto noise record -q -d 5s -o $out/threshold.znt --json"
+for i in 1 2 3; do
+    "$bin/zepto" noise record -q -d 5s -o "$out/threshold.znt" --json >"$out/threshold.json"
+    jq -r '"threshold \(.threshold_ns) ns; " + ([.cpus[] | "CPU \(.cpu): loop \(.loop_min_ns) ns, tail \(.loop_tail_ns) ns, \(.detours) detours"] | join("; "))' "$out/threshold.json"
+    "$bin/zepto" noise export "$out/threshold.znt" --format csv |
+        awk -F, -v n="$(nproc)" 'NR > 1 { all++; if ($3 < 1000) { sub1++; t += $3 } }
+            END { printf "  detours under 1 us: %.1f per CPU-second (%.2f %% of detours, %.5f %% of the time)\n",
+                  sub1 / (5 * n), 100 * sub1 / all, 100 * t / (5e9 * n) }'
+done
+
+section "zepto report timings" "/usr/bin/time -f %e $bin/zepto report [--quick] -o $out/report"
+for mode in --quick ""; do
+    start=$(date +%s%N)
+    # shellcheck disable=SC2086
+    "$bin/zepto" report $mode -o "$out/report" >/dev/null
+    awk -v m="$mode" -v ns=$(($(date +%s%N) - start)) 'BEGIN { printf "zepto report %-8s %.1f s\n", m, ns / 1e9 }'
+done
+
+section "Fuzzing the trace decoder (60 s)" "ctest -R fuzz.trace with ZEPTO_FUZZ_SECONDS=60"
+if [ -x "$bin/fuzz_trace" ]; then
+    ZEPTO="$bin/zepto" FUZZER="$bin/fuzz_trace" FUZZ_SECONDS=60 WORK="$out/fuzz" \
+        bash tests/fuzz/run_fuzz.sh
+fi

@@ -1,0 +1,12 @@
+# Runs a libFuzzer target for $FUZZ_SECONDS from a seed corpus: a real trace recorded by $ZEPTO.
+# Fails when the fuzzer finds a crash, a leak or undefined behaviour.
+set -eu
+rm -rf "$WORK"
+mkdir -p "$WORK/corpus"
+"$ZEPTO" noise record -q -c 0 -d 50ms --buffer 64 -o "$WORK/corpus/seed.znt" >/dev/null
+cd "$WORK"
+"$FUZZER" -max_total_time="$FUZZ_SECONDS" -max_len=65536 -print_final_stats=1 corpus 2>"$WORK/log" || {
+    tail -40 "$WORK/log" >&2
+    exit 1
+}
+grep -E "stat::number_of_executed_units|Done" "$WORK/log" | tail -2

@@ -1,0 +1,46 @@
+# Shared helpers of the shell integration tests. Sourced; expects $ZEPTO and $WORK.
+set -u
+: "${ZEPTO:?ZEPTO must name the zepto binary}"
+: "${WORK:?WORK must name a scratch directory}"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+failures=0
+
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+# expect_status CODE PATTERN CMD...: CMD exits with CODE and prints exactly one line on stderr,
+# matching the extended regex PATTERN.
+expect_status() {
+    local code=$1 pattern=$2
+    shift 2
+    local err="$WORK/stderr" status=0
+    "$@" >"$WORK/stdout" 2>"$err" || status=$?
+    local lines
+    lines=$(wc -l <"$err")
+    if [ "$status" -ne "$code" ]; then
+        fail "'$*' exited $status, expected $code; stderr: $(cat "$err")"
+    elif [ "$lines" -ne 1 ]; then
+        fail "'$*' printed $lines lines on stderr, expected one: $(cat "$err")"
+    elif ! grep -Eq -- "$pattern" "$err"; then
+        fail "'$*' stderr '$(cat "$err")' does not match /$pattern/"
+    fi
+}
+
+# expect_ok CMD...: CMD exits 0.
+expect_ok() {
+    local status=0
+    "$@" >"$WORK/stdout" 2>"$WORK/stderr" || status=$?
+    [ "$status" -eq 0 ] || fail "'$*' exited $status: $(cat "$WORK/stderr")"
+}
+
+finish() {
+    if [ "$failures" -ne 0 ]; then
+        echo "$failures failure(s)" >&2
+        exit 1
+    fi
+    echo ok
+    exit 0
+}

@@ -1,0 +1,34 @@
+# zepto report --quick writes index.html with the tables and SVG plots, and report.json; without
+# gnuplot it still writes the tables and says why the plots are missing.
+. "$(dirname "$0")/lib.sh"
+
+if ! command -v gnuplot >/dev/null; then
+    echo "SKIP: gnuplot is not installed (scripts/deps.sh installs gnuplot-nox)"
+    exit 77
+fi
+dir="$WORK/r"
+expect_ok "$ZEPTO" report --quick -o "$dir"
+grep -q "report written to $dir/index.html" "$WORK/stdout" || fail "report path not printed"
+for f in index.html report.json noise-histogram.svg noise-scatter.svg data/noise.znt; do
+    [ -s "$dir/$f" ] || fail "$f missing"
+done
+jq -e '.sections.noise.summary.node.noise_fraction >= 0 and .quick == true' "$dir/report.json" \
+    >/dev/null || fail "report.json lacks the noise summary"
+grep -q '<img src="noise-histogram.svg"' "$dir/index.html" || fail "histogram not on the page"
+grep -q '<img src="noise-scatter.svg"' "$dir/index.html" || fail "scatter not on the page"
+grep -q '<h2>Summary</h2>' "$dir/index.html" || fail "no summary"
+grep -q '<svg' "$dir/noise-histogram.svg" || fail "histogram is not SVG"
+expect_ok "$ZEPTO" noise analyse "$dir/data/noise.znt"
+
+# Without gnuplot: tables, and the reason.
+dir2="$WORK/r2"
+expect_ok env ZEPTO_GNUPLOT=/nonexistent/gnuplot "$ZEPTO" report --quick -o "$dir2"
+grep -q "Plot missing" "$dir2/index.html" || fail "no 'Plot missing' note"
+grep -q "/nonexistent/gnuplot" "$dir2/index.html" || fail "the note does not say why"
+grep -q "<table>" "$dir2/index.html" || fail "no tables without gnuplot"
+[ ! -e "$dir2/noise-histogram.svg" ] || fail "a plot without gnuplot?"
+
+# An output path that is a file.
+: >"$WORK/afile"
+expect_status 1 "afile: (not a directory|Not a directory)" "$ZEPTO" report --quick -o "$WORK/afile"
+finish
