@@ -78,7 +78,8 @@ void zn_calibrate_loop(const struct zb_clock *clk, uint64_t dur_ticks, struct zn
 
 uint64_t zn_auto_threshold_ticks(const struct zb_clock *clk, const struct zn_calib *c)
 {
-    uint64_t thr = c->tail_ticks;
+    /* An unknown tail (a disturbed calibration) gets the conservative ZN_AUTO_UNKNOWN_NS. */
+    uint64_t thr = c->tail_ticks ? c->tail_ticks : zb_clock_from_ns(clk, ZN_AUTO_UNKNOWN_NS);
     if (c->min_ticks * ZN_AUTO_LOOP_MULT > thr)
         thr = c->min_ticks * ZN_AUTO_LOOP_MULT;
     uint64_t floor = zb_clock_from_ns(clk, ZN_AUTO_FLOOR_NS);

@@ -14,9 +14,11 @@
  * ZN_AUTO_LOOP_MULT loop times and ZN_AUTO_FLOOR_NS. When no such b exists below LINEAR_TICKS / 4
  * (a very noisy CPU), the tail is ZN_AUTO_TAIL_MULT times the 99.99th percentile; when even that
  * percentile lies beyond the histogram (the calibration lost its CPU), the tail is unknown (0). */
-#define ZN_AUTO_LOOP_MULT 10
-#define ZN_AUTO_TAIL_MULT 8
-#define ZN_AUTO_FLOOR_NS  100
+#define ZN_AUTO_LOOP_MULT  10
+#define ZN_AUTO_TAIL_MULT  8
+#define ZN_AUTO_FLOOR_NS   100
+#define ZN_AUTO_TRIES      3
+#define ZN_AUTO_UNKNOWN_NS 1000
 
 struct zn_calib {
     uint64_t samples;     /* loop iterations measured */

@@ -144,7 +144,12 @@ static void *cpu_main(void *arg)
     } else {
         /* Touch every page now, on this CPU, so the loop takes no page fault when it stores. */
         memset(c->buf, 0, c->cap * sizeof(*c->buf));
-        zn_calibrate_loop(&rec->clk, zb_clock_from_ns(&rec->clk, CALIBRATION_NS), &c->calib);
+        /* A calibration that lost its CPU tells no tail: try again (see calibrate.h). */
+        for (int i = 0; i < ZN_AUTO_TRIES; i++) {
+            zn_calibrate_loop(&rec->clk, zb_clock_from_ns(&rec->clk, CALIBRATION_NS), &c->calib);
+            if (c->calib.tail_ticks)
+                break;
+        }
         c->auto_thr = zn_auto_threshold_ticks(&rec->clk, &c->calib);
     }
     atomic_fetch_add_explicit(&rec->ready, 1, memory_order_release);

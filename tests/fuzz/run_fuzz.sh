@@ -1,6 +1,7 @@
 # Runs a libFuzzer target for $FUZZ_SECONDS from a seed corpus: a real trace recorded by $ZEPTO.
 # Fails when the fuzzer finds a crash, a leak or undefined behaviour.
 set -eu
+WORK=$(realpath -m "$WORK")
 rm -rf "$WORK"
 mkdir -p "$WORK/corpus"
 "$ZEPTO" noise record -q -c 0 -d 50ms --buffer 64 -o "$WORK/corpus/seed.znt" >/dev/null

@@ -1,8 +1,9 @@
 /*
  * Proves the loop calibration of src/noise/calibrate.c: the `auto` threshold is the largest of
- * the end of the clock read's tail, ZN_AUTO_LOOP_MULT loop times and ZN_AUTO_FLOOR_NS (each made
- * to dominate in turn, expectations computed from the macros of calibrate.h), in ticks of the
- * clock used; and a real 20 ms calibration fills every field consistently.
+ * the end of the clock read's tail (ZN_AUTO_UNKNOWN_NS when it is unknown), ZN_AUTO_LOOP_MULT
+ * loop times and ZN_AUTO_FLOOR_NS (each made to dominate in turn, expectations computed from the
+ * macros of calibrate.h), in ticks of the clock used; and a real 20 ms calibration fills every
+ * field consistently.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,12 +54,16 @@ static void threshold_never_below_the_floor(void **state)
     assert_true(1 * ZN_AUTO_LOOP_MULT < ZN_AUTO_FLOOR_NS && c.tail_ticks < ZN_AUTO_FLOOR_NS);
     assert_int_equal(zn_auto_threshold_ticks(&ghz, &c), ZN_AUTO_FLOOR_NS);
 
-    /* No calibration at all, or a tail that could not be told (0): still the floor. */
+    /* No calibration at all, or a tail that could not be told (0): the conservative
+     * ZN_AUTO_UNKNOWN_NS, unless the loop multiple is larger. */
     struct zn_calib none = {0};
-    assert_int_equal(zn_auto_threshold_ticks(&ghz, &none), ZN_AUTO_FLOOR_NS);
+    assert_int_equal(zn_auto_threshold_ticks(&ghz, &none),
+                     max3(0, ZN_AUTO_UNKNOWN_NS, ZN_AUTO_FLOOR_NS));
     struct zn_calib unknown_tail = {.samples = 10, .min_ticks = 20, .p9999_ticks = 4096};
     assert_int_equal(zn_auto_threshold_ticks(&ghz, &unknown_tail),
-                     max3(20 * ZN_AUTO_LOOP_MULT, 0, ZN_AUTO_FLOOR_NS));
+                     max3(20 * ZN_AUTO_LOOP_MULT, ZN_AUTO_UNKNOWN_NS, ZN_AUTO_FLOOR_NS));
+    struct zn_calib slow_loop = {.samples = 10, .min_ticks = 200, .p9999_ticks = 4096};
+    assert_int_equal(zn_auto_threshold_ticks(&ghz, &slow_loop), 200 * ZN_AUTO_LOOP_MULT);
 }
 
 static void threshold_in_ticks_of_a_faster_clock(void **state)
