@@ -2,6 +2,7 @@
 # Fails when the fuzzer finds a crash, a leak or undefined behaviour.
 set -eu
 WORK=$(realpath -m "$WORK")
+FUZZER=$(realpath "$FUZZER")
 rm -rf "$WORK"
 mkdir -p "$WORK/corpus"
 "$ZEPTO" noise record -q -c 0 -d 50ms --buffer 64 -o "$WORK/corpus/seed.znt" >/dev/null
