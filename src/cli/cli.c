@@ -43,6 +43,15 @@ int cli_getopt(const char *cmd, int argc, char **argv, const char *optstring,
     return c;
 }
 
+int cli_one_operand(const char *cmd, int argc, char **argv, const char *name)
+{
+    if (optind >= argc)
+        return cli_usage_error(cmd, "missing %s (see --help)", name);
+    if (optind + 1 < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    return 0;
+}
+
 int cli_dispatch(const char *group, const struct cli_cmd *cmds, int argc, char **argv,
                  const char *group_help)
 {

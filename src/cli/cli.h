@@ -33,6 +33,10 @@ int cli_fail(const char *cmd, const struct zepto_err *err);
 int cli_getopt(const char *cmd, int argc, char **argv, const char *optstring,
                const struct option *longopts);
 
+/* Checks that exactly one operand (named `name` in the message) follows the options; prints the
+ * error and returns nonzero otherwise. The operand is argv[optind]. */
+int cli_one_operand(const char *cmd, int argc, char **argv, const char *name);
+
 /* Runs the subcommand of `group` named by argv[1], or prints the group's help. */
 int cli_dispatch(const char *group, const struct cli_cmd *cmds, int argc, char **argv,
                  const char *group_help);

@@ -35,10 +35,8 @@ int cli_noise_analyse(int argc, char **argv)
         default: return EXIT_USAGE;
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(CMD, "missing TRACE (see --help)");
-    if (optind + 1 < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
+    if (cli_one_operand(CMD, argc, argv, "TRACE"))
+        return EXIT_USAGE;
 
     struct zepto_err err = {0};
     struct zn_trace *t;
