@@ -9,6 +9,7 @@ packages=(
   zlib1g-dev                                          # crc32 of trace files
   gnuplot-nox                                         # SVG plots in zepto report
   jq                                                  # JSON checks in the integration tests
+  libopenmpi-dev openmpi-bin                          # MPI: zepto noise collective
 )
 
 missing=()

@@ -179,6 +179,158 @@ void zn_hist_build(const struct zn_detour *d, uint64_t n, struct zn_hist *h);
 unsigned zn_find_signatures(const struct zn_detour *d, uint64_t n, uint64_t span_ns,
                             struct zn_signature *out, unsigned max);
 
+/* ---- noise sources: synthetic specs and looping detour patterns -------------------------- */
+
+/* `period=P,duration=D[,jitter=J]`: a detour of D every P, each start moved later by a uniform
+ * random amount in [0, J). */
+struct zn_synthetic {
+    uint64_t period_ns;
+    uint64_t duration_ns;
+    uint64_t jitter_ns;
+};
+
+/* Parses a synthetic spec; rejects unknown or repeated keys, a zero period, a duration that is
+ * zero or longer than the period, a jitter that would let detours overlap. */
+int zn_synthetic_parse(const char *spec, struct zn_synthetic *out, struct zepto_err *err);
+
+/* Detours that repeat every loop_ns: one traced CPU, or a synthetic spec drawn over many
+ * periods. Starts are sorted and lie in [0, loop_ns). */
+struct zn_pattern {
+    uint64_t loop_ns;
+    uint64_t n;
+    uint64_t *start_ns;
+    uint64_t *len_ns;
+};
+
+/* The pattern of trace CPU record `index`, lengths multiplied by scale; it loops over the time
+ * that CPU measured (or until its buffer filled). */
+int zn_pattern_from_trace(const struct zn_trace *t, unsigned index, double scale,
+                          struct zn_pattern *p, struct zepto_err *err);
+/* A synthetic spec drawn for enough periods that the pattern loops rarely (jitter from seed). */
+int zn_pattern_from_synthetic(const struct zn_synthetic *s, double scale, uint64_t seed,
+                              struct zn_pattern *p, struct zepto_err *err);
+void zn_pattern_free(struct zn_pattern *p);
+/* Share of the time the pattern takes (sum of lengths / loop). */
+double zn_pattern_fraction(const struct zn_pattern *p);
+
+/* Which record of trace t plays on `cpu`, the position-th CPU of the player: the record of that
+ * CPU when the trace has one, else record position % ncpu. */
+unsigned zn_trace_record_for(const struct zn_trace *t, int cpu, unsigned position);
+
+/* A position in a pattern, for a consumer whose time runs on: the next detour starts at
+ * next_ns (consumer time) and lasts len_ns. */
+struct zn_cursor {
+    const struct zn_pattern *p;
+    uint64_t idx;     /* the next detour in p */
+    uint64_t base_ns; /* consumer time at which the current loop of p began */
+};
+
+/* Consumer time t0 is pattern position offset_ns (taken modulo the loop). */
+void zn_cursor_init(struct zn_cursor *c, const struct zn_pattern *p, uint64_t offset_ns,
+                    uint64_t t0_ns);
+/* The next detour (UINT64_MAX when the pattern has none). */
+uint64_t zn_cursor_next(const struct zn_cursor *c, uint64_t *len_ns);
+void zn_cursor_advance(struct zn_cursor *c);
+
+enum zn_phase {
+    ZN_PHASE_SYNC,  /* every CPU and every process at the same pattern position at one instant */
+    ZN_PHASE_RANDOM /* each an independent random position */
+};
+int zn_phase_parse(const char *s, enum zn_phase *phase, struct zepto_err *err);
+
+/* ---- play: inject detours into running programs ----------------------------------------- */
+
+struct zn_play_opts {
+    const struct zn_trace *trace;         /* detours to replay, or NULL for synthetic */
+    const struct zn_synthetic *synthetic; /* when trace is NULL */
+    const int *cpus;                      /* CPUs to inject on */
+    unsigned ncpu;
+    enum zn_phase phase;                  /* sync: the pattern runs on CLOCK_REALTIME, position
+                                             = wall time modulo its loop, the same in every
+                                             process of synchronised hosts */
+    double scale;                         /* detour lengths multiplied by this */
+    uint64_t seed;                        /* random phases and jitter; 0: from time and pid */
+    uint64_t duration_ns;                 /* stop injecting after this long; 0: at stop */
+    bool keep_log;                        /* keep every injection (zn_player_log) */
+};
+
+/* One injection, CLOCK_MONOTONIC. */
+struct zn_injection {
+    uint32_t cpu;
+    uint64_t due_ns;   /* when it should have started */
+    uint64_t start_ns; /* when the injector began to spin */
+    uint64_t end_ns;   /* when it stopped */
+    uint64_t want_ns;  /* length asked for */
+};
+
+struct zn_play_cpu {
+    int cpu;
+    uint64_t detours;      /* injected */
+    uint64_t injected_ns;  /* total spin time */
+    uint64_t late_median_ns, late_p99_ns, late_max_ns; /* start - due */
+    int64_t error_median_ns, error_p99_ns, error_max_ns; /* spin - length asked for */
+};
+
+struct zn_play_report {
+    bool realtime;       /* the injectors ran at SCHED_FIFO */
+    char priority[160];  /* the priority they ran at, or why not SCHED_FIFO */
+    uint64_t ran_ns;     /* time injected */
+    unsigned ncpu;
+    struct zn_play_cpu *cpu;
+    struct zn_play_cpu all; /* over all CPUs (cpu = -1) */
+};
+
+struct zn_player;
+
+/* Validates, then starts one injector thread per CPU (pinned, SCHED_FIFO when allowed). */
+int zn_player_start(const struct zn_play_opts *opts, struct zn_player **out,
+                    struct zepto_err *err);
+/* Notes for the user known at start: SCHED_FIFO refused, RT throttling below the noise asked
+ * for. Empty when there is nothing to say. */
+const char *zn_player_notes(const struct zn_player *pl);
+/* Whether the injectors are done (duration reached). */
+bool zn_player_done(const struct zn_player *pl);
+/* Stops the injectors (each finishes its current detour), waits for them and fills rep. */
+int zn_player_finish(struct zn_player *pl, struct zn_play_report *rep, struct zepto_err *err);
+/* The injections (with keep_log), valid after zn_player_finish until zn_player_free. */
+const struct zn_injection *zn_player_log(const struct zn_player *pl, uint64_t *n);
+void zn_play_report_free(struct zn_play_report *rep);
+void zn_player_free(struct zn_player *pl);
+
+/* ---- simulate: the effect of noise on collectives at scale ------------------------------- */
+
+enum zn_sim_algo { ZN_ALGO_RECURSIVE_DOUBLING, ZN_ALGO_BINOMIAL, ZN_ALGO_DISSEMINATION };
+int zn_sim_algo_parse(const char *s, enum zn_sim_algo *algo, struct zepto_err *err);
+const char *zn_sim_algo_name(enum zn_sim_algo algo);
+
+struct zn_sim_opts {
+    uint64_t ranks;
+    enum zn_sim_algo algo;
+    unsigned iters;
+    double latency_ns;  /* L: network latency of a message */
+    double overhead_ns; /* o: CPU time to send or to receive a message (noise delays it) */
+    double compute_ns;  /* CPU time before the collective in every iteration */
+    double window_ns;   /* 0: iterations back to back; else iteration k starts on every rank at
+                           a common time, window_ns (x a random 1..1.5) after the previous one,
+                           as `zepto noise collective` measures */
+    enum zn_phase phase;
+    uint64_t seed;
+    const struct zn_pattern *patterns; /* rank r replays patterns[r % npatterns]; none: no noise */
+    unsigned npatterns;
+};
+
+struct zn_sim_result {
+    double noiseless_ns;  /* closed-form time of one iteration without noise */
+    double mean_ns, median_ns, p99_ns, max_ns; /* per iteration, with noise */
+    double slowdown;      /* mean / noiseless */
+    uint64_t rounds;      /* message rounds per iteration */
+    double seconds;       /* time the simulation took */
+};
+
+/* The time of one noiseless iteration, in closed form. */
+double zn_sim_closed_form_ns(const struct zn_sim_opts *o);
+int zn_simulate(const struct zn_sim_opts *o, struct zn_sim_result *r, struct zepto_err *err);
+
 /* ---- export ------------------------------------------------------------------------------ */
 
 enum zn_export_format { ZN_EXPORT_CSV, ZN_EXPORT_LOGGOPSIM };

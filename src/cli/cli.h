@@ -54,6 +54,9 @@ int cli_report(int argc, char **argv);
 int cli_noise_record(int argc, char **argv);
 int cli_noise_analyse(int argc, char **argv);
 int cli_noise_export(int argc, char **argv);
+int cli_noise_play(int argc, char **argv);
+int cli_noise_collective(int argc, char **argv);
+int cli_noise_simulate(int argc, char **argv);
 
 /* The human-readable form of a noise summary (analyse, record). */
 struct zn_summary;

@@ -12,6 +12,12 @@ static const char help[] =
     "  record    record detours on some CPUs        zepto noise record -d 10s -o node.znt\n"
     "  analyse   rates, histogram, periodic causes   zepto noise analyse node.znt\n"
     "  export    detours as CSV or LogGOPSim input   zepto noise export node.znt --format csv\n"
+    "  play      inject recorded or synthetic detours into a program\n"
+    "            zepto noise play --synthetic period=1ms,duration=50us -c 0 -- ./app\n"
+    "  collective  time MPI collectives with and without injected noise (under mpirun)\n"
+    "            mpirun -np 4 zepto noise collective --inject period=1ms,duration=50us\n"
+    "  simulate  predict the slowdown of a collective at N ranks from a noise trace\n"
+    "            zepto noise simulate node.znt --ranks 1000000 --phase random\n"
     "\n"
     "example:\n"
     "  zepto noise record -d 30s -o node.znt && zepto noise analyse node.znt\n"
@@ -23,6 +29,9 @@ static const struct cli_cmd cmds[] = {
     {"analyse", "analyse a trace", cli_noise_analyse},
     {"analyze", "analyse a trace", cli_noise_analyse},
     {"export", "export a trace", cli_noise_export},
+    {"play", "inject detours", cli_noise_play},
+    {"collective", "time MPI collectives under noise", cli_noise_collective},
+    {"simulate", "simulate collectives under noise", cli_noise_simulate},
     {0},
 };
 

@@ -9,7 +9,8 @@
  *    that a rare 300 us source is not drowned by a dense 2 us one. The highest local maxima of
  *    each histogram are the candidates.
  * 2. Chains. For a candidate period P, chains are followed through the detours: from a detour at
- *    t, the nearest unused detour within a tolerance of t + P continues the chain (up to two
+ *    t, the unused detour within a tolerance of t + P that is nearest and most alike in length
+ *    continues the chain (up to two
  *    missing cycles are bridged), and the running period estimate follows the chain so that an
  *    inexact candidate converges. Chains of at least three detours are kept.
  * 3. One phase. Chains that overlap in time belong to different phases, which means either a
@@ -23,7 +24,7 @@
  *    two unrelated periods, or find four times as many detours. The candidate with the most detours
  * x regularity wins (its fractions P/2 ... P/8 are tried too, as the histograms may have missed the
  * fundamental), its detours are removed, and the search starts again for the next signature. Of the
- * chosen chains' detours, those more than 8 times longer or shorter than their median are given
+ * chosen chains' detours, those more than 4 times longer or shorter than their median are given
  * back: they began with the source's detour but are something else (two detours merged, a tick and
  * an injected detour). The period reported is the least-squares fit of detour time against cycle
  * number over the chains kept. Cost: O(N log N) per candidate and a few dozen candidates per
@@ -49,7 +50,7 @@
 #define CONTRAST        0.2  /* regularity above that at unrelated periods */
 #define MAX_DIVISOR     8    /* P/2 .. P/8 are tried for the best candidate */
 #define MIN_COVERAGE    0.25 /* a signature recurs through at least this share of the recording */
-#define LENGTH_SPREAD   8    /* members within this factor of the typical length */
+#define LENGTH_SPREAD   4    /* members within this factor of the typical length */
 
 struct chain {
     uint64_t off, len; /* members[off .. off+len) */
@@ -129,17 +130,22 @@ static uint64_t lower_bound(const struct finder *f, double t)
     return lo;
 }
 
-/* The eligible detour nearest to t within tol, or UINT64_MAX. */
-static uint64_t nearest(const struct finder *f, double t, double tol, int cls)
+/* The eligible detour within tol of t that fits best, or UINT64_MAX: the cost is the distance
+ * in units of tol plus how far its length is from `like` (natural log of the ratio), so that
+ * a chain through 300 us detours does not take a 40 us tick that happens to be closer. */
+static uint64_t nearest(const struct finder *f, double t, double tol, int cls, uint64_t like)
 {
     uint64_t best = UINT64_MAX;
-    double best_dist = tol;
+    double best_cost = INFINITY;
     for (uint64_t i = lower_bound(f, t - tol); i < f->n && (double)f->d[i].start_ns <= t + tol;
          i++) {
-        double dist = fabs((double)f->d[i].start_ns - t);
-        if (dist <= best_dist && eligible(f, i, cls)) {
+        if (!eligible(f, i, cls))
+            continue;
+        double cost = fabs((double)f->d[i].start_ns - t) / tol +
+                      fabs(log((double)f->d[i].duration_ns / (double)like));
+        if (cost < best_cost) {
             best = i;
-            best_dist = dist;
+            best_cost = cost;
         }
     }
     return best;
@@ -156,7 +162,7 @@ static uint64_t follow(struct finder *f, uint64_t i, double P, double tol, int c
     double first = (double)f->d[i].start_ns, last = first, per = P;
     for (;;) {
         double target = last + per * (double)(misses + 1);
-        uint64_t j = nearest(f, target, tol, cls);
+        uint64_t j = nearest(f, target, tol, cls, f->d[m[len - 1]].duration_ns);
         if (j == UINT64_MAX) {
             if (++misses > MAX_MISSES || target > (double)f->span)
                 break;
