@@ -251,6 +251,10 @@ struct zn_play_opts {
     double scale;                         /* detour lengths multiplied by this */
     uint64_t seed;                        /* random phases and jitter; 0: from time and pid */
     uint64_t duration_ns;                 /* stop injecting after this long; 0: at stop */
+    bool have_epoch;                      /* sync phase on CLOCK_MONOTONIC instead: position =
+                                             (now - epoch_mono_ns) modulo the loop (for
+                                             processes that agreed on an epoch, e.g. by MPI) */
+    uint64_t epoch_mono_ns;
     bool keep_log;                        /* keep every injection (zn_player_log) */
 };
 

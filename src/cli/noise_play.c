@@ -283,17 +283,20 @@ int cli_noise_play(int argc, char **argv)
         char list[256];
         if (!quiet)
             report_text(&rep, zb_cpuset_format(&set, list, sizeof(list)));
-        if (json || report) {
-            FILE *f = json ? stdout : fopen(report, "we");
+        for (int k = 0; k < 2 && !frc; k++) {
+            const char *to = k == 0 ? (json ? "-" : NULL) : report;
+            if (!to)
+                continue;
+            FILE *f = k == 0 ? stdout : fopen(to, "we");
             if (!f) {
-                frc = zepto_fail(&err, errno, "%s: %s", report, strerror(errno));
-            } else {
-                struct zb_json j;
-                zb_json_init(&j, f, true);
-                report_json(&j, &rep);
-                if (zb_json_finish(&j) || (!json && fclose(f)))
-                    frc = zepto_fail(&err, EIO, "%s: write error", json ? "stdout" : report);
+                frc = zepto_fail(&err, errno, "%s: %s", to, strerror(errno));
+                break;
             }
+            struct zb_json j;
+            zb_json_init(&j, f, true);
+            report_json(&j, &rep);
+            if (zb_json_finish(&j) || (k == 1 && fclose(f)))
+                frc = zepto_fail(&err, EIO, "%s: write error", k == 0 ? "stdout" : to);
         }
         if (!frc && log)
             frc = write_log(pl, log, &err);

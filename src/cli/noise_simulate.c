@@ -1,7 +1,363 @@
-/* placeholder: being written */
+/*
+ * `zepto noise simulate`: predict what a node's noise does to a collective at N ranks, by
+ * simulating the collective's messages with every rank replaying a recorded or synthetic detour
+ * pattern (the model is in src/noise/simulate.c).
+ */
+#include <errno.h>
+#include <float.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "base/parse.h"
 #include "cli/cli.h"
+#include "zepto/noise.h"
+
+#define CMD "noise simulate"
+
+#define MAX_ITERS 10000000ull /* the per-iteration times are kept in memory */
+#define MAX_SCALE 1e6
+
+static const char usage[] =
+    "usage: zepto noise simulate (TRACE | --synthetic SPEC) --ranks N [--op allreduce|barrier]\n"
+    "                            [--algo recursive-doubling|binomial|dissemination]\n"
+    "                            [--latency L] [--overhead O] [--compute W] [--window W]\n"
+    "                            [--iters N] [--phase sync|random] [--scale X] [--seed S]\n"
+    "                            [--json]\n"
+    "\n"
+    "Simulates a collective at N ranks (LogGOP-style: a message costs the sender and the\n"
+    "receiver O of CPU time and needs L on the wire), every rank replaying a detour pattern that\n"
+    "steals its CPU, and predicts the slowdown against the same collective without noise.\n"
+    "Rank r replays CPU record r % (CPUs in TRACE) of the trace, or the synthetic pattern.\n"
+    "\n"
+    "  TRACE                 a trace from `zepto noise record -o`\n"
+    "  --synthetic SPEC      period=P,duration=D[,jitter=J]: a detour of D every P\n"
+    "  --ranks N             ranks to simulate (1 to 2^32)\n"
+    "  --op OP               allreduce (default) or barrier\n"
+    "  --algo A              recursive-doubling (allreduce default), binomial (reduce and\n"
+    "                        broadcast) or dissemination (barrier default)\n"
+    "  --latency L           network latency of a message (default 1us)\n"
+    "  --overhead O          CPU time to send or to receive a message (default 200ns)\n"
+    "  --compute W           CPU time before the collective in every iteration (default 0)\n"
+    "  --window W            0 (default): iterations back to back; else iteration k starts on\n"
+    "                        every rank at a common time, W x a random 1..1.5 after the last\n"
+    "  --iters N             iterations (default 100)\n"
+    "  --phase sync|random   every rank at the same pattern position at time 0, or each at its\n"
+    "                        own random position (default random)\n"
+    "  --scale X             detour lengths multiplied by X (default 1)\n"
+    "  --seed S              random phases, jitter and windows (default 1: runs repeat)\n"
+    "  --json                one JSON object on stdout (keys carry their unit: *_ns, *_s)\n"
+    "\n"
+    "example:\n"
+    "  zepto noise simulate --synthetic period=1ms,duration=10us --ranks 1000000\n"
+    "  zepto noise simulate node.znt --ranks 65536 --op barrier --json | jq .slowdown\n";
+
+struct params {
+    const char *trace, *synthetic;
+    const char *op;
+    bool algo_given, json, help;
+    double scale;
+    struct zn_sim_opts o;
+};
+
+/* A duration option into *ns. */
+static int duration_opt(const char *name, const char *arg, double *ns)
+{
+    struct zepto_err err = {0};
+    uint64_t v;
+    if (zb_parse_duration_ns(arg, &v, &err))
+        return cli_usage_error(CMD, "--%s %s", name, err.msg);
+    *ns = (double)v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct params *p)
+{
+    static const struct option longopts[] = {
+        {"synthetic", required_argument, 0, 'y'},
+        {"ranks", required_argument, 0, 'n'},
+        {"op", required_argument, 0, 'p'},
+        {"algo", required_argument, 0, 'a'},
+        {"latency", required_argument, 0, 'L'},
+        {"overhead", required_argument, 0, 'O'},
+        {"compute", required_argument, 0, 'W'},
+        {"window", required_argument, 0, 'w'},
+        {"iters", required_argument, 0, 'i'},
+        {"phase", required_argument, 0, 'f'},
+        {"scale", required_argument, 0, 'x'},
+        {"seed", required_argument, 0, 's'},
+        {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},
+        {0},
+    };
+    struct zepto_err err = {0};
+    uint64_t v;
+    int c;
+
+    optind = 1;
+    while ((c = cli_getopt(CMD, argc, argv, ":h", longopts)) != -1) {
+        switch (c) {
+        case 'y': p->synthetic = optarg; break;
+        case 'n':
+            if (zb_parse_u64(optarg, 1, 1ull << 32, &p->o.ranks, &err))
+                return cli_usage_error(CMD, "--ranks %s", err.msg);
+            break;
+        case 'p':
+            if (strcmp(optarg, "allreduce") && strcmp(optarg, "barrier"))
+                return cli_usage_error(CMD, "--op '%s': use allreduce or barrier", optarg);
+            p->op = optarg;
+            break;
+        case 'a':
+            if (zn_sim_algo_parse(optarg, &p->o.algo, &err))
+                return cli_usage_error(CMD, "--algo %s", err.msg);
+            p->algo_given = true;
+            break;
+        case 'L':
+            if (duration_opt("latency", optarg, &p->o.latency_ns))
+                return EXIT_USAGE;
+            break;
+        case 'O':
+            if (duration_opt("overhead", optarg, &p->o.overhead_ns))
+                return EXIT_USAGE;
+            break;
+        case 'W':
+            if (duration_opt("compute", optarg, &p->o.compute_ns))
+                return EXIT_USAGE;
+            break;
+        case 'w':
+            if (duration_opt("window", optarg, &p->o.window_ns))
+                return EXIT_USAGE;
+            break;
+        case 'i':
+            if (zb_parse_u64(optarg, 1, MAX_ITERS, &v, &err))
+                return cli_usage_error(CMD, "--iters %s", err.msg);
+            p->o.iters = (unsigned)v;
+            break;
+        case 'f':
+            if (zn_phase_parse(optarg, &p->o.phase, &err))
+                return cli_usage_error(CMD, "--phase %s", err.msg);
+            break;
+        case 'x':
+            if (zb_parse_double(optarg, -DBL_MAX, DBL_MAX, &p->scale, &err))
+                return cli_usage_error(CMD, "--scale %s", err.msg);
+            if (p->scale <= 0 || p->scale > MAX_SCALE)
+                return cli_usage_error(CMD, "--scale '%s': must be above 0 and at most %g", optarg,
+                                       MAX_SCALE);
+            break;
+        case 's':
+            if (zb_parse_u64(optarg, 0, UINT64_MAX, &p->o.seed, &err))
+                return cli_usage_error(CMD, "--seed %s", err.msg);
+            break;
+        case 'j': p->json = true; break;
+        case 'h': p->help = true; return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        p->trace = argv[optind];
+    if (optind + 1 < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
+    if (p->trace && p->synthetic)
+        return cli_usage_error(CMD, "give TRACE '%s' or --synthetic '%s', not both", p->trace,
+                               p->synthetic);
+    if (!p->trace && !p->synthetic)
+        return cli_usage_error(CMD, "missing TRACE or --synthetic SPEC (see --help)");
+    if (!p->o.ranks)
+        return cli_usage_error(CMD, "missing --ranks N (see --help)");
+    bool barrier = !strcmp(p->op, "barrier");
+    if (!p->algo_given)
+        p->o.algo = barrier ? ZN_ALGO_DISSEMINATION : ZN_ALGO_RECURSIVE_DOUBLING;
+    else if (!barrier && p->o.algo == ZN_ALGO_DISSEMINATION)
+        return cli_usage_error(CMD, "--algo dissemination is a barrier: use --op barrier, or "
+                                    "recursive-doubling or binomial for allreduce");
+    return 0;
+}
+
+/* The patterns the ranks replay: one per CPU record of the trace, or the synthetic one. */
+static int load_patterns(const struct params *p, struct zn_pattern **out, unsigned *n)
+{
+    struct zepto_err err = {0};
+    *out = NULL;
+    *n = 0;
+    if (p->synthetic) {
+        struct zn_synthetic spec;
+        if (zn_synthetic_parse(p->synthetic, &spec, &err))
+            return cli_usage_error(CMD, "--synthetic %s", err.msg);
+        struct zn_pattern *pat = calloc(1, sizeof(*pat));
+        if (!pat) {
+            zepto_fail(&err, ENOMEM, "out of memory");
+            return cli_fail(CMD, &err);
+        }
+        if (zn_pattern_from_synthetic(&spec, p->scale, p->o.seed, pat, &err)) {
+            free(pat);
+            return cli_fail(CMD, &err);
+        }
+        *out = pat;
+        *n = 1;
+        return 0;
+    }
+    struct zn_trace *t;
+    if (zn_trace_read(p->trace, &t, &err))
+        return cli_fail(CMD, &err);
+    if (!t->ncpu) {
+        zepto_fail(&err, EINVAL, "%s: the trace holds no CPU record", p->trace);
+        zn_trace_free(t);
+        return cli_fail(CMD, &err);
+    }
+    struct zn_pattern *pat = calloc(t->ncpu, sizeof(*pat));
+    if (!pat) {
+        zepto_fail(&err, ENOMEM, "out of memory for %u patterns", t->ncpu);
+        zn_trace_free(t);
+        return cli_fail(CMD, &err);
+    }
+    for (unsigned i = 0; i < t->ncpu; i++) {
+        if (zn_pattern_from_trace(t, i, p->scale, &pat[i], &err)) {
+            zepto_err_prefix(&err, "%s", p->trace);
+            for (unsigned k = 0; k < i; k++)
+                zn_pattern_free(&pat[k]);
+            free(pat);
+            zn_trace_free(t);
+            return cli_fail(CMD, &err);
+        }
+    }
+    *out = pat;
+    *n = t->ncpu;
+    zn_trace_free(t);
+    return 0;
+}
+
+static void free_patterns(struct zn_pattern *pat, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        zn_pattern_free(&pat[i]);
+    free(pat);
+}
+
+/* The patterns' mean noise fraction: what one rank loses on average. */
+static double mean_fraction(const struct zn_pattern *pat, unsigned n)
+{
+    double f = 0;
+    for (unsigned i = 0; i < n; i++)
+        f += zn_pattern_fraction(&pat[i]);
+    return n ? f / n : 0;
+}
+
+static const char *dur(double ns, char *buf)
+{
+    return zb_fmt_duration(ns > 0 ? (uint64_t)(ns + 0.5) : 0, buf, 32);
+}
+
+static void print_human(const struct params *p, double fraction, unsigned npat,
+                        const struct zn_sim_result *r)
+{
+    const struct zn_sim_opts *o = &p->o;
+    char a[32], b[32], c[32], d[32];
+    printf("ranks       %llu, %s by %s, %llu message rounds per iteration\n",
+           (unsigned long long)o->ranks, p->op, zn_sim_algo_name(o->algo),
+           (unsigned long long)r->rounds);
+    if (p->synthetic)
+        printf("noise       synthetic %s", p->synthetic);
+    else
+        printf("noise       %s, %u CPU pattern%s", p->trace, npat, npat == 1 ? "" : "s");
+    printf(" (%.3f %% of the time), phase %s, seed %llu\n", 100 * fraction,
+           o->phase == ZN_PHASE_SYNC ? "sync" : "random", (unsigned long long)o->seed);
+    printf("model       latency %s, overhead %s, compute %s, ", dur(o->latency_ns, a),
+           dur(o->overhead_ns, b), dur(o->compute_ns, c));
+    if (o->window_ns > 0)
+        printf("window %s, %u iterations\n", dur(o->window_ns, d), o->iters);
+    else
+        printf("back to back, %u iterations\n", o->iters);
+    printf("noiseless   %s per iteration\n", dur(r->noiseless_ns, a));
+    printf("with noise  mean %s, median %s, p99 %s, max %s\n", dur(r->mean_ns, a),
+           dur(r->median_ns, b), dur(r->p99_ns, c), dur(r->max_ns, d));
+    printf("slowdown    %.3fx\n", r->slowdown);
+    printf("simulated   in %.2f s\n", r->seconds);
+}
+
+static int print_json(const struct params *p, double fraction, unsigned npat,
+                      const struct zn_sim_result *r)
+{
+    const struct zn_sim_opts *o = &p->o;
+    struct zb_json j;
+    zb_json_init(&j, stdout, true);
+    zb_json_obj_begin(&j);
+    zb_json_kv_u64(&j, "ranks", o->ranks);
+    zb_json_kv_str(&j, "op", p->op);
+    zb_json_kv_str(&j, "algorithm", zn_sim_algo_name(o->algo));
+    zb_json_kv_u64(&j, "rounds", r->rounds);
+    zb_json_kv_u64(&j, "iterations", o->iters);
+    if (p->synthetic)
+        zb_json_kv_str(&j, "synthetic", p->synthetic);
+    else
+        zb_json_kv_str(&j, "trace", p->trace);
+    zb_json_kv_u64(&j, "patterns", npat);
+    zb_json_kv_f64(&j, "noise_fraction", fraction);
+    zb_json_kv_f64(&j, "scale", p->scale);
+    zb_json_kv_str(&j, "phase", o->phase == ZN_PHASE_SYNC ? "sync" : "random");
+    zb_json_kv_u64(&j, "seed", o->seed);
+    zb_json_kv_f64(&j, "latency_ns", o->latency_ns);
+    zb_json_kv_f64(&j, "overhead_ns", o->overhead_ns);
+    zb_json_kv_f64(&j, "compute_ns", o->compute_ns);
+    zb_json_kv_f64(&j, "window_ns", o->window_ns);
+    zb_json_kv_f64(&j, "noiseless_ns", r->noiseless_ns);
+    zb_json_kv_f64(&j, "mean_ns", r->mean_ns);
+    zb_json_kv_f64(&j, "median_ns", r->median_ns);
+    zb_json_kv_f64(&j, "p99_ns", r->p99_ns);
+    zb_json_kv_f64(&j, "max_ns", r->max_ns);
+    zb_json_kv_f64(&j, "slowdown", r->slowdown);
+    zb_json_kv_f64(&j, "simulation_s", r->seconds);
+    zb_json_obj_end(&j);
+    return zb_json_finish(&j) ? EXIT_FAIL : 0;
+}
+
 int cli_noise_simulate(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    return cli_usage_error("noise simulate", "not yet");
+    struct params p = {
+        .op = "allreduce",
+        .scale = 1,
+        .o = {.iters = 100,
+              .latency_ns = 1000,
+              .overhead_ns = 200,
+              .phase = ZN_PHASE_RANDOM,
+              .seed = 1},
+    };
+    int rc = parse_args(argc, argv, &p);
+    if (rc)
+        return rc;
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+
+    struct zn_pattern *pat;
+    unsigned npat;
+    rc = load_patterns(&p, &pat, &npat);
+    if (rc)
+        return rc;
+    for (unsigned i = 0; i < npat; i++) {
+        double f = zn_pattern_fraction(&pat[i]);
+        if (f >= 1) {
+            free_patterns(pat, npat);
+            return cli_usage_error(CMD,
+                                   "--scale %g: the detours of pattern %u would take %.0f %% "
+                                   "of the time; the simulation needs less than 100 %%",
+                                   p.scale, i, 100 * f);
+        }
+    }
+    p.o.patterns = pat;
+    p.o.npatterns = npat;
+
+    struct zepto_err err = {0};
+    struct zn_sim_result r;
+    if (zn_simulate(&p.o, &r, &err)) {
+        free_patterns(pat, npat);
+        return cli_fail(CMD, &err);
+    }
+    double fraction = mean_fraction(pat, npat);
+    free_patterns(pat, npat);
+    if (p.json)
+        return print_json(&p, fraction, npat, &r);
+    print_human(&p, fraction, npat, &r);
+    return 0;
 }

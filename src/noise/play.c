@@ -6,7 +6,8 @@
  * (pthread_cond_clockwait on CLOCK_MONOTONIC: an absolute hrtimer like clock_nanosleep, but one
  * that zn_player_finish can cut short) and then spins on the clock for the detour's length,
  * keeping the CPU from everything of lower priority. The length is kept even when the wake-up
- * comes late; a detour that is entirely past by the time the thread wakes is skipped and counted.
+ * comes late; a detour whose successor is already due when the thread wakes (the thread was kept
+ * from its CPU) is skipped and counted, so that detours are not bunched.
  *
  * What the application loses per detour is the spin plus the preemption around it (the timer
  * interrupt, two context switches: ~45 us on the project's VM, see docs/BENCHMARKS.md); the
@@ -154,7 +155,12 @@ static void *inject(void *arg)
         if (wait_until(in, due))
             break;
         uint64_t start = zb_mono_read();
-        if (start >= due + len) { /* entirely past: replaying it now would bunch detours */
+        /* Behind by a whole detour (the next one is due already: the thread was kept from its
+         * CPU): skip this one rather than bunch detours together. */
+        struct zn_cursor peek = in->cursor;
+        uint64_t next_len;
+        zn_cursor_advance(&peek);
+        if (start >= zn_cursor_next(&peek, &next_len)) {
             in->skipped++;
             zn_cursor_advance(&in->cursor);
             continue;
@@ -242,7 +248,9 @@ static int setup(struct zn_player *pl, struct zepto_err *err)
                 o->phase == ZN_PHASE_SYNC ? SYNC_SEED : zb_rand_next(&in->rng), &in->pattern, err);
         if (rc)
             return rc;
-        uint64_t offset = o->phase == ZN_PHASE_SYNC ? wall_ns % in->pattern.loop_ns
+        /* Sync: the position is a function of the shared clock, the same in every process. */
+        uint64_t shared = o->have_epoch ? pl->t0 - o->epoch_mono_ns : wall_ns;
+        uint64_t offset = o->phase == ZN_PHASE_SYNC ? shared % in->pattern.loop_ns
                                                     : zb_rand_below(&in->rng, in->pattern.loop_ns);
         zn_cursor_init(&in->cursor, &in->pattern, offset, pl->t0);
     }
