@@ -1,7 +1,8 @@
 /*
  * The report's noise section: records detours on every CPU (10 s, or 2 s with --quick), keeps
  * the trace in data/noise.znt, and shows the summary, the per-CPU table, the histogram of detour
- * lengths, detours over time, and the periodic signatures.
+ * lengths, detours over time, the slowdown the noise predicts for allreduce at 10^2..10^6 ranks
+ * (sync and random phase), and the periodic signatures.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,12 +15,24 @@
 #include "report/probe.h"
 #include "zepto/noise.h"
 
-#define SCATTER_MAX_POINTS 40000        /* more make the SVG slow to open */
-#define CALIBRATION_NS     400000000ull /* TSC and loop calibration before the recording */
+#define SCATTER_MAX_POINTS 40000         /* more make the SVG slow to open */
+#define CALIBRATION_NS     400000000ull  /* TSC and loop calibration before the recording */
+#define SCALE_POINTS       5             /* 10^2 .. 10^6 ranks */
+#define SCALE_COMPUTE_NS   1000000.0     /* a bulk-synchronous step: 1 ms compute, one allreduce */
+#define SCALE_SIM_NS       7000000000ull /* what the predictions take here (quick: a third) */
+
+/* The slowdown this node's noise predicts for allreduce at scale. */
+struct scale_point {
+    uint64_t ranks;
+    double slowdown[2]; /* sync, random */
+};
 
 struct noise_state {
     struct zn_trace *trace;
     struct zn_summary *sum;
+    struct scale_point scale[SCALE_POINTS];
+    unsigned scale_iters;
+    char scale_error[256];
 };
 
 #define D(ns) zb_fmt_duration((ns), (char[24]){0}, 24)
@@ -31,7 +44,61 @@ static uint64_t duration_ns(const struct zr_ctx *ctx)
 
 static uint64_t estimate(const struct zr_ctx *ctx)
 {
-    return duration_ns(ctx) + CALIBRATION_NS;
+    return duration_ns(ctx) + CALIBRATION_NS + (ctx->quick ? SCALE_SIM_NS / 3 : SCALE_SIM_NS);
+}
+
+/* Allreduce (recursive doubling) at 10^2..10^6 ranks, each rank replaying one CPU of the trace,
+ * in sync and random phase: the `zepto noise simulate` model, one step of 1 ms compute. */
+static void predict_scale(struct noise_state *s, const struct zr_ctx *ctx)
+{
+    struct zepto_err err = {0};
+    const struct zn_trace *t = s->trace;
+    struct zn_pattern *pat = calloc(t->ncpu, sizeof(*pat));
+    if (!pat) {
+        snprintf(s->scale_error, sizeof(s->scale_error), "out of memory");
+        return;
+    }
+    unsigned n = 0;
+    for (; n < t->ncpu; n++)
+        if (zn_pattern_from_trace(t, n, 1.0, &pat[n], &err)) {
+            snprintf(s->scale_error, sizeof(s->scale_error), "%s", err.msg);
+            goto out;
+        }
+    s->scale_iters = ctx->quick ? 10 : 30;
+    uint64_t ranks = 100;
+    for (unsigned i = 0; i < SCALE_POINTS; i++, ranks *= 10) {
+        s->scale[i].ranks = ranks;
+        for (int ph = 0; ph < 2; ph++) {
+            char what[96];
+            snprintf(what, sizeof(what), "simulating allreduce at %llu ranks (%s phase)",
+                     (unsigned long long)ranks, ph ? "random" : "sync");
+            ctx->progress(ctx, what,
+                          (ctx->quick ? SCALE_SIM_NS / 3 : SCALE_SIM_NS) * (SCALE_POINTS - i) /
+                              SCALE_POINTS);
+            struct zn_sim_opts o = {
+                .ranks = ranks,
+                .algo = ZN_ALGO_RECURSIVE_DOUBLING,
+                .iters = s->scale_iters,
+                .latency_ns = 1000,
+                .overhead_ns = 200,
+                .compute_ns = SCALE_COMPUTE_NS,
+                .phase = ph ? ZN_PHASE_RANDOM : ZN_PHASE_SYNC,
+                .seed = 1,
+                .patterns = pat,
+                .npatterns = t->ncpu,
+            };
+            struct zn_sim_result r;
+            if (zn_simulate(&o, &r, &err)) {
+                snprintf(s->scale_error, sizeof(s->scale_error), "%s", err.msg);
+                goto out;
+            }
+            s->scale[i].slowdown[ph] = r.slowdown;
+        }
+    }
+out:
+    for (unsigned i = 0; i < n; i++)
+        zn_pattern_free(&pat[i]);
+    free(pat);
 }
 
 struct relay {
@@ -82,6 +149,7 @@ static int run(const struct zr_ctx *ctx, void **state, struct zepto_err *err)
         free(s);
         return rc;
     }
+    predict_scale(s, ctx);
     *state = s;
     return 0;
 }
@@ -93,7 +161,70 @@ static void json(const void *state, struct zb_json *j)
     zb_json_kv_str(j, "trace", "data/noise.znt");
     zb_json_key(j, "summary");
     zn_summary_json(s->sum, j);
+    zb_json_key(j, "predicted_allreduce");
+    zb_json_obj_begin(j);
+    zb_json_kv_str(j, "model",
+                   "zepto noise simulate: recursive doubling, L 1us, o 200ns, "
+                   "1 ms compute per step");
+    zb_json_kv_u64(j, "iterations", s->scale_iters);
+    if (s->scale_error[0])
+        zb_json_kv_str(j, "error", s->scale_error);
+    zb_json_key(j, "points");
+    zb_json_arr_begin(j);
+    for (unsigned i = 0; !s->scale_error[0] && i < SCALE_POINTS; i++) {
+        zb_json_obj_begin(j);
+        zb_json_kv_u64(j, "ranks", s->scale[i].ranks);
+        zb_json_kv_f64(j, "slowdown_sync", s->scale[i].slowdown[0]);
+        zb_json_kv_f64(j, "slowdown_random", s->scale[i].slowdown[1]);
+        zb_json_obj_end(j);
+    }
+    zb_json_arr_end(j);
     zb_json_obj_end(j);
+    zb_json_obj_end(j);
+}
+
+static void scale_plot(const struct noise_state *s, const struct zr_ctx *ctx, FILE *html)
+{
+    if (s->scale_error[0]) {
+        fprintf(html, "<p class=\"error\">The prediction failed: ");
+        zr_html_escape(html, s->scale_error);
+        fprintf(html, "</p>\n");
+        return;
+    }
+    fprintf(html,
+            "<p>What this node's noise does to a bulk-synchronous code at scale: every rank "
+            "computes for 1 ms and joins an allreduce (recursive doubling, latency 1 us, "
+            "overhead 200 ns a message), each rank replaying one CPU of the trace above, %u "
+            "steps (<code>zepto noise simulate</code>). <em>sync</em>: every rank's noise at "
+            "the same instant; <em>random</em>: each rank at its own phase, as on nodes whose "
+            "timers are not aligned.</p>\n"
+            "<table><tr><th>ranks</th><th>slowdown, sync</th><th>slowdown, random</th></tr>\n",
+            s->scale_iters);
+    struct zepto_err err = {0};
+    FILE *f = zr_open(ctx, "data/noise-scale.dat", &err);
+    if (f)
+        fprintf(f, "# ranks slowdown_sync slowdown_random\n");
+    for (unsigned i = 0; i < SCALE_POINTS; i++) {
+        fprintf(html, "<tr><td>%llu</td><td>%.3f</td><td>%.3f</td></tr>\n",
+                (unsigned long long)s->scale[i].ranks, s->scale[i].slowdown[0],
+                s->scale[i].slowdown[1]);
+        if (f)
+            fprintf(f, "%llu %.6f %.6f\n", (unsigned long long)s->scale[i].ranks,
+                    s->scale[i].slowdown[0], s->scale[i].slowdown[1]);
+    }
+    fprintf(html, "</table>\n");
+    if (!f) {
+        fprintf(html, "<p class=\"noplot\">%s</p>\n", err.msg);
+        return;
+    }
+    fclose(f);
+    zr_plot(ctx, html, "noise-scale", "Predicted allreduce slowdown at scale (this node's noise)",
+            "set logscale x\nset logscale y\nset format x '10^{%L}'\n"
+            "set xlabel 'ranks'\nset ylabel 'slowdown (time / noiseless time)'\n"
+            "set key top left\n"
+            "plot 'data/noise-scale.dat' using 1:3 with linespoints pt 7 lc rgb '#c0392b' "
+            "title 'random phase', '' using 1:2 with linespoints pt 5 lc rgb '#4a7ab5' "
+            "title 'sync phase'");
 }
 
 static void summary(const void *state, char *buf, size_t len)
@@ -237,6 +368,9 @@ static void html(const void *state, const struct zr_ctx *ctx, FILE *f)
     histogram_plot(s, ctx, f);
     fprintf(f, "<h3>Detours over time</h3>\n");
     scatter_plot(s, ctx, f);
+
+    fprintf(f, "<h3>Predicted effect at scale</h3>\n");
+    scale_plot(s, ctx, f);
 
     fprintf(f, "<h3>Periodic signatures</h3>\n");
     if (!sum->node.nsig) {

@@ -9,13 +9,21 @@ fi
 dir="$WORK/r"
 expect_ok "$ZEPTO" report --quick -o "$dir"
 grep -q "report written to $dir/index.html" "$WORK/stdout" || fail "report path not printed"
-for f in index.html report.json noise-histogram.svg noise-scatter.svg data/noise.znt; do
+for f in index.html report.json noise-histogram.svg noise-scatter.svg noise-scale.svg \
+    data/noise.znt data/noise-scale.dat; do
     [ -s "$dir/$f" ] || fail "$f missing"
 done
 jq -e '.sections.noise.summary.node.noise_fraction >= 0 and .quick == true' "$dir/report.json" \
     >/dev/null || fail "report.json lacks the noise summary"
 grep -q '<img src="noise-histogram.svg"' "$dir/index.html" || fail "histogram not on the page"
 grep -q '<img src="noise-scatter.svg"' "$dir/index.html" || fail "scatter not on the page"
+grep -q '<img src="noise-scale.svg"' "$dir/index.html" || fail "scale plot not on the page"
+# The prediction at 10^2..10^6 ranks: sync stays flat, random does not fall below it.
+jq -e '.sections.noise.predicted_allreduce.points as $p | ($p | length) == 5 and
+       $p[0].ranks == 100 and $p[4].ranks == 1000000 and
+       ([$p[] | .slowdown_sync >= 1 and .slowdown_random >= .slowdown_sync * 0.999] | all) and
+       ($p[4].slowdown_sync / $p[0].slowdown_sync) < 1.05' "$dir/report.json" >/dev/null ||
+    fail "predicted_allreduce: $(jq -c .sections.noise.predicted_allreduce "$dir/report.json")"
 grep -q '<h2>Summary</h2>' "$dir/index.html" || fail "no summary"
 grep -q '<svg' "$dir/noise-histogram.svg" || fail "histogram is not SVG"
 expect_ok "$ZEPTO" noise analyse "$dir/data/noise.znt"
