@@ -27,6 +27,25 @@ for i in 1 2 3; do
                   sub1 / (5 * n), 100 * sub1 / all, 100 * t / (5e9 * n) }'
 done
 
+section "noise play: injection lateness and length error (100 us every 1 ms, 5 s)" \
+    "$bin/zepto noise play --synthetic period=1ms,duration=100us -c $cpu -d 5s --json [-- fixed_work]"
+n=$(taskset -c "$cpu" "$bin/fixed_work" --calibrate 5000)
+for mode in idle busy; do
+    if [ "$mode" = idle ]; then
+        "$bin/zepto" noise play -q --synthetic period=1ms,duration=100us -c "$cpu" -d 5s --json >"$out/play-$mode.json"
+    else
+        "$bin/zepto" noise play -q --synthetic period=1ms,duration=100us -c "$cpu" \
+            --report "$out/play-$mode.json" -- "$bin/fixed_work" "$n" >/dev/null
+    fi
+    jq -r --arg m "$mode" '"CPU \($m): \(.all.detours) detours, \(.all.noise_fraction * 100 | . * 1000 | round / 1000) % of the time; start late median \(.all.late_median_ns) ns, p99 \(.all.late_p99_ns) ns, max \(.all.late_max_ns) ns; length error median \(.all.length_error_median_ns) ns, p99 \(.all.length_error_p99_ns) ns, max \(.all.length_error_max_ns) ns (\(.priority))"' "$out/play-$mode.json"
+done
+
+section "noise collective: 2 ranks, synthetic noise, measured and predicted" "bash bench/collective.sh $build"
+bash bench/collective.sh "$build" | tee "$out/collective.txt"
+
+section "noise simulate: speed" "bash bench/sim_speed.sh $build"
+bash bench/sim_speed.sh "$build" | tee "$out/sim_speed.txt"
+
 section "zepto report timings" "/usr/bin/time -f %e $bin/zepto report [--quick] -o $out/report"
 for mode in --quick ""; do
     start=$(date +%s%N)
