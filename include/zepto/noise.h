@@ -245,17 +245,17 @@ struct zn_play_opts {
     const struct zn_synthetic *synthetic; /* when trace is NULL */
     const int *cpus;                      /* CPUs to inject on */
     unsigned ncpu;
-    enum zn_phase phase;                  /* sync: the pattern runs on CLOCK_REALTIME, position
-                                             = wall time modulo its loop, the same in every
-                                             process of synchronised hosts */
-    double scale;                         /* detour lengths multiplied by this */
-    uint64_t seed;                        /* random phases and jitter; 0: from time and pid */
-    uint64_t duration_ns;                 /* stop injecting after this long; 0: at stop */
-    bool have_epoch;                      /* sync phase on CLOCK_MONOTONIC instead: position =
-                                             (now - epoch_mono_ns) modulo the loop (for
-                                             processes that agreed on an epoch, e.g. by MPI) */
+    enum zn_phase phase;  /* sync: the pattern runs on CLOCK_REALTIME, position
+                             = wall time modulo its loop, the same in every
+                             process of synchronised hosts */
+    double scale;         /* detour lengths multiplied by this */
+    uint64_t seed;        /* random phases and jitter; 0: from time and pid */
+    uint64_t duration_ns; /* stop injecting after this long; 0: at stop */
+    bool have_epoch;      /* sync phase on CLOCK_MONOTONIC instead: position =
+                             (now - epoch_mono_ns) modulo the loop (for
+                             processes that agreed on an epoch, e.g. by MPI) */
     uint64_t epoch_mono_ns;
-    bool keep_log;                        /* keep every injection (zn_player_log) */
+    bool keep_log; /* keep every injection (zn_player_log) */
 };
 
 /* One injection, CLOCK_MONOTONIC. */
@@ -269,16 +269,16 @@ struct zn_injection {
 
 struct zn_play_cpu {
     int cpu;
-    uint64_t detours;      /* injected */
-    uint64_t injected_ns;  /* total spin time */
-    uint64_t late_median_ns, late_p99_ns, late_max_ns; /* start - due */
+    uint64_t detours;                                    /* injected */
+    uint64_t injected_ns;                                /* total spin time */
+    uint64_t late_median_ns, late_p99_ns, late_max_ns;   /* start - due */
     int64_t error_median_ns, error_p99_ns, error_max_ns; /* spin - length asked for */
 };
 
 struct zn_play_report {
-    bool realtime;       /* the injectors ran at SCHED_FIFO */
-    char priority[160];  /* the priority they ran at, or why not SCHED_FIFO */
-    uint64_t ran_ns;     /* time injected */
+    bool realtime;      /* the injectors ran at SCHED_FIFO */
+    char priority[160]; /* the priority they ran at, or why not SCHED_FIFO */
+    uint64_t ran_ns;    /* time injected */
     unsigned ncpu;
     struct zn_play_cpu *cpu;
     struct zn_play_cpu all; /* over all CPUs (cpu = -1) */
@@ -287,8 +287,7 @@ struct zn_play_report {
 struct zn_player;
 
 /* Validates, then starts one injector thread per CPU (pinned, SCHED_FIFO when allowed). */
-int zn_player_start(const struct zn_play_opts *opts, struct zn_player **out,
-                    struct zepto_err *err);
+int zn_player_start(const struct zn_play_opts *opts, struct zn_player **out, struct zepto_err *err);
 /* Notes for the user known at start: SCHED_FIFO refused, RT throttling below the noise asked
  * for. Empty when there is nothing to say. */
 const char *zn_player_notes(const struct zn_player *pl);
@@ -324,11 +323,11 @@ struct zn_sim_opts {
 };
 
 struct zn_sim_result {
-    double noiseless_ns;  /* closed-form time of one iteration without noise */
+    double noiseless_ns;                       /* closed-form time of one iteration without noise */
     double mean_ns, median_ns, p99_ns, max_ns; /* per iteration, with noise */
-    double slowdown;      /* mean / noiseless */
-    uint64_t rounds;      /* message rounds per iteration */
-    double seconds;       /* time the simulation took */
+    double slowdown;                           /* mean / noiseless */
+    uint64_t rounds;                           /* message rounds per iteration */
+    double seconds;                            /* time the simulation took */
 };
 
 /* The time of one noiseless iteration, in closed form. */

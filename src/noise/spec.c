@@ -17,7 +17,8 @@ int zn_synthetic_parse(const char *spec, struct zn_synthetic *out, struct zepto_
 
     memset(out, 0, sizeof(*out));
     if (!spec || !*spec)
-        return zepto_fail(err, EINVAL, "empty noise spec (expected period=P,duration=D[,jitter=J])");
+        return zepto_fail(err, EINVAL,
+                          "empty noise spec (expected period=P,duration=D[,jitter=J])");
     for (const char *p = spec; *p;) {
         size_t len = strcspn(p, ",");
         if (len == 0 || len >= sizeof(item))
@@ -55,9 +56,8 @@ int zn_synthetic_parse(const char *spec, struct zn_synthetic *out, struct zepto_
     if (val[1] >= val[0])
         return zepto_fail(err, EINVAL, "'%s': the duration must be shorter than the period", spec);
     if (val[1] + val[2] > val[0])
-        return zepto_fail(err, EINVAL,
-                          "'%s': duration + jitter exceed the period (detours would overlap)",
-                          spec);
+        return zepto_fail(
+            err, EINVAL, "'%s': duration + jitter exceed the period (detours would overlap)", spec);
     out->period_ns = val[0];
     out->duration_ns = val[1];
     out->jitter_ns = val[2];

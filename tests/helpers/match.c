@@ -71,8 +71,8 @@ int match_check(const struct match *m, uint64_t length, double expected, uint64_
            " recorded\n",
            expected, m->injected, m->matched);
     if (fabs((double)m->matched - expected) > 0.1 * expected) {
-        printf("FAIL: %" PRIu64 " injected detours recorded, expected %.1f +- 10 %%\n",
-               m->matched, expected);
+        printf("FAIL: %" PRIu64 " injected detours recorded, expected %.1f +- 10 %%\n", m->matched,
+               expected);
         failures++;
     }
     for (uint64_t i = 0; i < m->matched; i++) {

@@ -24,9 +24,9 @@
 #include "match.h"
 #include "zepto/noise.h"
 
-#define PERIOD_NS 7000000ull
-#define LENGTH_NS 300000ull
-#define RECORD_NS 3000000000ull
+#define PERIOD_NS     7000000ull
+#define LENGTH_NS     300000ull
+#define RECORD_NS     3000000000ull
 #define CAL_LENGTH_NS 20000ull
 #define CAL_RECORD_NS 1000000000ull
 
@@ -115,8 +115,7 @@ int main(int argc, char **argv)
     if (zn_analyse(t, &sum, &err) == 0) {
         for (unsigned i = 0; i < sum->node.nsig; i++) {
             printf("signature: period %.1f us, length %llu ns, %llu detours, share %.3f\n",
-                   sum->node.sig[i].period_ns / 1e3,
-                   (unsigned long long)sum->node.sig[i].length_ns,
+                   sum->node.sig[i].period_ns / 1e3, (unsigned long long)sum->node.sig[i].length_ns,
                    (unsigned long long)sum->node.sig[i].detours, sum->node.sig[i].noise_share);
             named |= fabs(sum->node.sig[i].period_ns - PERIOD_NS) <= 500000;
         }

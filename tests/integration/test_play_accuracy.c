@@ -31,10 +31,10 @@ static struct zn_trace *play_and_record(const char *zepto, const char *dir, int 
     snprintf(cpus, sizeof(cpus), "%d", cpu);
     snprintf(trace, sizeof(trace), "%s/play-%llu.znt", dir, (unsigned long long)length);
     snprintf(log, sizeof(log), "%s/play-%llu.csv", dir, (unsigned long long)length);
-    char *argv[] = {(char *)zepto, "noise", "play",   "--synthetic", spec,  "-c",
-                    cpus,          "-q",    "--log",  log,           "--",  (char *)zepto,
-                    "noise",       "record", "-q",    "-c",          cpus,  "-d",
-                    (char *)dur,   "-o",    trace,    NULL};
+    char *argv[] = {(char *)zepto, "noise",  "play",  "--synthetic", spec, "-c",
+                    cpus,          "-q",     "--log", log,           "--", (char *)zepto,
+                    "noise",       "record", "-q",    "-c",          cpus, "-d",
+                    (char *)dur,   "-o",     trace,   NULL};
     struct zb_spawn_opts so = {.stdout_path = "/dev/null"};
     struct zepto_err err = {0};
     int status = -1;
