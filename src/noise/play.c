@@ -195,11 +195,13 @@ static void check_throttling(struct zn_player *pl)
         double f = zn_pattern_fraction(&pl->inj[i].pattern);
         if (f > cap) {
             size_t used = strlen(pl->notes);
-            snprintf(pl->notes + used, sizeof(pl->notes) - used,
-                     "%sCPU %d: the noise asked for takes %.1f %% of the CPU, but RT throttling "
-                     "(sched_rt_runtime_us=%ld of sched_rt_period_us=%ld) lets SCHED_FIFO "
-                     "threads take at most %.1f %%; the rest will not be injected",
-                     used ? "\n" : "", pl->inj[i].cpu, 100 * f, runtime, period, 100 * cap);
+            snprintf(
+                pl->notes + used, sizeof(pl->notes) - used,
+                "%sCPU %d: the noise asked for takes %.1f %% of the CPU, but RT throttling "
+                "(sched_rt_runtime_us=%ld of sched_rt_period_us=%ld) lets SCHED_FIFO "
+                "threads take at most %.1f %% when other tasks want the CPU: the rest may not be "
+                "injected",
+                used ? "\n" : "", pl->inj[i].cpu, 100 * f, runtime, period, 100 * cap);
             return;
         }
     }

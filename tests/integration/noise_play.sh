@@ -56,4 +56,20 @@ ps -eLo cls,comm | awk '$1 == "FF" && $2 ~ /zepto/ { found = 1 } END { exit foun
 expect_ok "$ZEPTO" noise record -q -c 0 -d 300ms -o "$WORK/t.znt"
 expect_ok play --trace "$WORK/t.znt" --scale 2 --phase random -d 500ms --json --report "$WORK/r.json"
 jq -e '.all.detours > 0' "$WORK/r.json" >/dev/null || fail "trace replay injected nothing"
+# Noise above what RT throttling allows: one warning naming the limit, then it runs.
+expect_ok play --synthetic period=1ms,duration=990us -c 0 -d 200ms
+grep -q "RT throttling (sched_rt_runtime_us=" "$WORK/stderr" ||
+    [ "$(cat /proc/sys/kernel/sched_rt_runtime_us)" = -1 ] || fail "no RT throttling warning"
+
+# Without the privilege for SCHED_FIFO: said once, injects anyway, the report shows it.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+    expect_ok setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all \
+        "$ZEPTO" noise play --synthetic period=5ms,duration=100us -c 0 -d 300ms --json
+    [ "$(grep -c "SCHED_FIFO refused" "$WORK/stderr")" -eq 2 ] ||
+        fail "no note (or more than one) when SCHED_FIFO is refused: $(cat "$WORK/stderr")"
+    jq -e '.realtime == false and (.priority | test("SCHED_FIFO refused")) and .all.detours > 0' \
+        "$WORK/stdout" >/dev/null || fail "unprivileged report: $(jq -c . "$WORK/stdout")"
+else
+    echo "note: the unprivileged case needs root and setpriv to drop privileges; not run"
+fi
 finish
