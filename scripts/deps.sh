@@ -10,6 +10,7 @@ packages=(
   gnuplot-nox                                         # SVG plots in zepto report
   jq                                                  # JSON checks in the integration tests
   libopenmpi-dev openmpi-bin                          # MPI: zepto noise collective
+  libmimalloc-dev                                     # bigmem: the allocator of the region
 )
 
 missing=()

@@ -43,6 +43,19 @@ int cli_getopt(const char *cmd, int argc, char **argv, const char *optstring,
     return c;
 }
 
+int cli_self_dir(char *buf, size_t len)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+    if (n <= 0)
+        return -1;
+    buf[n] = 0;
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return -1;
+    slash[1] = 0;
+    return 0;
+}
+
 int cli_one_operand(const char *cmd, int argc, char **argv, const char *name)
 {
     if (optind >= argc)

@@ -49,6 +49,7 @@ void cli_progress_done(void);
 /* Subcommand groups. */
 int cli_noise(int argc, char **argv);
 int cli_report(int argc, char **argv);
+int cli_bigmem(int argc, char **argv);
 
 /* noise subcommands */
 int cli_noise_record(int argc, char **argv);
@@ -57,6 +58,14 @@ int cli_noise_export(int argc, char **argv);
 int cli_noise_play(int argc, char **argv);
 int cli_noise_collective(int argc, char **argv);
 int cli_noise_simulate(int argc, char **argv);
+
+/* bigmem subcommands */
+int cli_bigmem_run(int argc, char **argv);
+int cli_bigmem_info(int argc, char **argv);
+int cli_bigmem_bench(int argc, char **argv);
+
+/* The directory of the running zepto binary, with a trailing slash (for its helpers). */
+int cli_self_dir(char *buf, size_t len);
 
 /* The human-readable form of a noise summary (analyse, record). */
 struct zn_summary;

@@ -17,14 +17,9 @@
 int cli_noise_collective(int argc, char **argv)
 {
     char self[PATH_MAX], path[PATH_MAX + sizeof(PROGRAM)];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
+    if (cli_self_dir(self, sizeof(self)))
         return fprintf(stderr, "zepto %s: /proc/self/exe: %s\n", CMD, strerror(errno)), EXIT_FAIL;
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (slash)
-        slash[1] = 0;
-    snprintf(path, sizeof(path), "%s%s", slash ? self : "", PROGRAM);
+    snprintf(path, sizeof(path), "%s%s", self, PROGRAM);
     argv[0] = path;
     (void)argc;
     execv(path, argv);

@@ -13,7 +13,8 @@ static const char help[] =
     "ZeptoOS ideas for today's Linux HPC nodes.\n"
     "\n"
     "commands:\n"
-    "  noise    record, analyse and export OS noise (the Selfish detour benchmark)\n"
+    "  noise    record, analyse, export, play and simulate OS noise (the Selfish benchmark)\n"
+    "  bigmem   run unmodified programs in big memory (huge pages, pre-faulted, pinned)\n"
     "  report   characterise this node and write an HTML report\n"
     "\n"
     "options:\n"
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "noise"))
         return cli_noise(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bigmem"))
+        return cli_bigmem(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cli_report(argc - 1, argv + 1);
     fprintf(stderr, "zepto: unknown command '%s' (see 'zepto --help')\n", cmd);

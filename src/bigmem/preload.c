@@ -1,0 +1,423 @@
+/*
+ * libzepto-bigmem.so: preloaded by `zepto bigmem run`, it serves the program's whole malloc
+ * family from one big-memory region.
+ *
+ * The region is reserved on the first call into the malloc family or in the constructor,
+ * whichever comes first (lazily, under a guard): read the ZEPTO_BIGMEM_* settings and the
+ * machine's pools, plan, map, pre-fault and optionally pin the region, and hand it to mimalloc as
+ * an arena with mi_option_limit_os_alloc set, so that mimalloc takes no memory from anywhere else.
+ * mimalloc is told the region is "large" OS memory, and its decommit and reset options are off:
+ * freed memory is never given back to the kernel, so it never faults in again.
+ *
+ * Allocations made while the region is being set up (the dynamic loader, stdio in our own
+ * messages) come from a small static bump area and are never freed. When the region is full:
+ * with ZEPTO_BIGMEM_STRICT, allocation fails with ENOMEM; otherwise it falls back to glibc's
+ * malloc and says so once. free, realloc and malloc_usable_size tell the three apart by address.
+ *
+ * Messages go to stderr with write(2): nothing here may allocate before the region exists.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <mimalloc.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "base/parse.h"
+#include "base/settings.h"
+#include "zepto/bigmem.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define BOOT_SIZE (512u << 10) /* allocations before the region exists */
+
+/* glibc's own allocator, for the fallback (libc comes before libmimalloc in the lookup order:
+ * it is a dependency of the program, mimalloc only of this library). */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+enum { UNSET, STARTING, READY, NO_REGION };
+
+/* Process-wide state: the preload has no caller to hand it to. */
+static _Atomic int state = UNSET;
+static _Atomic pid_t starter; /* the thread setting the region up */
+static struct zbm_region region;
+static struct zbm_plan plan;
+static enum zbm_pages asked = ZBM_AUTO;
+static bool strict, verbose;
+static _Atomic uint64_t in_use, peak;
+static _Atomic int fallback_said;
+static uint64_t faults_at_start;
+
+static _Alignas(64) unsigned char boot[BOOT_SIZE];
+static _Atomic size_t boot_used;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char buf[768];
+    int n = snprintf(buf, sizeof(buf), "zepto bigmem: ");
+    va_list ap;
+    va_start(ap, fmt);
+    n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof(buf) - 2)
+        n = (int)sizeof(buf) - 2;
+    buf[n++] = '\n';
+    ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
+    (void)w;
+}
+
+static bool in_region(const void *p)
+{
+    return region.base && (uintptr_t)p - (uintptr_t)region.base < region.size;
+}
+
+static bool in_boot(const void *p)
+{
+    return (uintptr_t)p - (uintptr_t)boot < sizeof(boot);
+}
+
+/* Bump allocation with the size in the 16 bytes before the block; never freed. */
+static void *boot_alloc(size_t size, size_t align)
+{
+    if (align < 16)
+        align = 16;
+    for (;;) {
+        size_t used = atomic_load(&boot_used);
+        size_t start = (used + 16 + align - 1) & ~(align - 1);
+        if (start + size > sizeof(boot) || start + size < start)
+            return NULL;
+        if (atomic_compare_exchange_weak(&boot_used, &used, start + size)) {
+            memcpy(boot + start - sizeof(size_t), &size, sizeof(size_t));
+            return boot + start;
+        }
+    }
+}
+
+static size_t boot_size(const void *p)
+{
+    size_t size;
+    memcpy(&size, (const unsigned char *)p - sizeof(size_t), sizeof(size_t));
+    return size;
+}
+
+static uint64_t faults_now(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
+}
+
+static bool flag(enum zb_setting s)
+{
+    const char *v = zb_setting(s, "0");
+    return v[0] && strcmp(v, "0");
+}
+
+static void report_at_exit(void)
+{
+    if (!verbose)
+        return;
+    char size[32], peak_s[32], pages[96];
+    double huge = 0;
+    if (atomic_load(&state) != READY) {
+        say("no region; the program ran on ordinary memory");
+        return;
+    }
+    zbm_region_check(&region, pages, sizeof(pages), &huge);
+    say("pages %s (asked %s), region %s at %p%s, peak in use %s, page faults after start-up "
+        "%llu, set up in %.1f ms%s",
+        pages, zbm_pages_name(asked), zb_fmt_size(region.size, size, sizeof(size)),
+        region.base, region.pinned ? " pinned" : "",
+        zb_fmt_size(atomic_load(&peak), peak_s, sizeof(peak_s)),
+        (unsigned long long)(faults_now() - faults_at_start), (double)region.map_ns / 1e6,
+        atomic_load(&fallback_said) ? "; ran out and used ordinary memory too" : "");
+}
+
+static void set_up(void)
+{
+    struct zepto_err err = {0};
+    struct zbm_system sys;
+    enum zbm_pages want = ZBM_AUTO;
+    uint64_t size = 0;
+
+    strict = flag(ZB_SET_BIGMEM_STRICT);
+    verbose = flag(ZB_SET_BIGMEM_VERBOSE);
+    const char *v = zb_setting(ZB_SET_BIGMEM_PAGES, NULL);
+    if (v && zbm_pages_parse(v, &want, &err))
+        goto fail;
+    asked = want;
+    v = zb_setting(ZB_SET_BIGMEM_SIZE, NULL);
+    if (v && zb_parse_size(v, &size, &err))
+        goto fail;
+    if (zbm_system_read(&sys, zb_setting(ZB_SET_SYSROOT, ""), &err) ||
+        zbm_plan_make(&sys, want, size, strict, &plan, &err) ||
+        zbm_region_map(&plan, flag(ZB_SET_BIGMEM_PIN), &region, &err))
+        goto fail;
+    if (plan.fell_back)
+        say("%s", plan.why);
+
+    /* mimalloc: only this region, never decommitted or reset. */
+    mi_option_set(mi_option_allow_decommit, 0);
+    mi_option_set(mi_option_page_reset, 0);
+    mi_option_set(mi_option_abandoned_page_decommit, 0);
+    mi_option_set(mi_option_limit_os_alloc, 1);
+    if (!mi_manage_os_memory_ex(region.base, region.size, true, true, true, -1, false, NULL)) {
+        zepto_fail(&err, EINVAL, "mimalloc refused the region");
+        zbm_region_unmap(&region);
+        goto fail;
+    }
+    faults_at_start = faults_now();
+    atexit(report_at_exit);
+    atomic_store(&state, READY);
+    return;
+fail:
+    if (strict) {
+        say("%s (strict: not running the program)", err.msg);
+        _exit(1);
+    }
+    say("%s; running on ordinary memory", err.msg);
+    atomic_store(&state, NO_REGION);
+}
+
+/* True when the region (or the decision not to have one) is settled; false inside the set-up,
+ * on the thread doing it. */
+static bool ready(void)
+{
+    int s = atomic_load_explicit(&state, memory_order_acquire);
+    if (s >= READY)
+        return true;
+    pid_t me = gettid();
+    if (s == STARTING && atomic_load(&starter) == me)
+        return false;
+    int expected = UNSET;
+    if (atomic_compare_exchange_strong(&state, &expected, STARTING)) {
+        atomic_store(&starter, me);
+        set_up();
+        return true;
+    }
+    while (atomic_load_explicit(&state, memory_order_acquire) == STARTING)
+        sched_yield();
+    return true;
+}
+
+__attribute__((constructor)) static void bigmem_init(void)
+{
+    ready();
+}
+
+static void account(void *p, bool add)
+{
+    uint64_t n = mi_usable_size(p);
+    if (add) {
+        uint64_t now = atomic_fetch_add_explicit(&in_use, n, memory_order_relaxed) + n;
+        uint64_t old = atomic_load_explicit(&peak, memory_order_relaxed);
+        while (now > old &&
+               !atomic_compare_exchange_weak_explicit(&peak, &old, now, memory_order_relaxed,
+                                                      memory_order_relaxed))
+            ;
+    } else {
+        atomic_fetch_sub_explicit(&in_use, n, memory_order_relaxed);
+    }
+}
+
+/* The region is full: NULL with ENOMEM when strict, else say so once and use glibc. */
+static bool may_fall_back(void)
+{
+    if (strict) {
+        errno = ENOMEM;
+        return false;
+    }
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&fallback_said, &expected, 1)) {
+        char a[32];
+        say("the %s region is full; further allocations use ordinary memory",
+            zb_fmt_size(region.size, a, sizeof(a)));
+    }
+    return true;
+}
+
+static void *from_region(void *p)
+{
+    if (p)
+        account(p, true);
+    return p;
+}
+
+EXPORT void *malloc(size_t size)
+{
+    if (!ready())
+        return boot_alloc(size, 16);
+    if (atomic_load(&state) == READY) {
+        void *p = from_region(mi_malloc(size));
+        if (p || !may_fall_back())
+            return p;
+    }
+    return __libc_malloc(size);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!ready())
+        return boot_alloc(total, 16); /* the static area is zero and never reused */
+    if (atomic_load(&state) == READY) {
+        void *p = from_region(mi_calloc(n, size));
+        if (p || !may_fall_back())
+            return p;
+    }
+    return __libc_calloc(n, size);
+}
+
+static void *aligned(size_t align, size_t size, void *(*fallback)(size_t, size_t))
+{
+    if (!ready())
+        return boot_alloc(size, align);
+    if (atomic_load(&state) == READY) {
+        void *p = from_region(mi_malloc_aligned(size, align));
+        if (p || !may_fall_back())
+            return p;
+    }
+    return fallback(align, size);
+}
+
+EXPORT void free(void *p)
+{
+    if (!p || in_boot(p))
+        return;
+    if (in_region(p)) {
+        account(p, false);
+        mi_free(p);
+        return;
+    }
+    __libc_free(p);
+}
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+    if (!p)
+        return 0;
+    if (in_boot(p))
+        return boot_size(p);
+    if (in_region(p))
+        return mi_usable_size(p);
+    /* glibc's own, found past this library (dlsym may allocate: the region is up by now). */
+    static size_t (*glibc)(void *);
+    if (!glibc)
+        *(void **)&glibc = dlsym(RTLD_NEXT, "malloc_usable_size");
+    return glibc ? glibc(p) : 0;
+}
+
+EXPORT void *realloc(void *p, size_t size)
+{
+    if (!p)
+        return malloc(size);
+    if (size == 0) {
+        free(p);
+        return NULL;
+    }
+    if (in_boot(p) || (in_region(p) && atomic_load(&state) == READY)) {
+        if (in_region(p)) {
+            size_t old = mi_usable_size(p);
+            void *q = mi_realloc(p, size);
+            if (q) {
+                atomic_fetch_sub_explicit(&in_use, old, memory_order_relaxed);
+                return from_region(q);
+            }
+            if (!may_fall_back())
+                return NULL;
+        }
+        /* From the boot area, or the region is full: move the block. */
+        void *q = in_boot(p) ? malloc(size) : __libc_malloc(size);
+        if (!q)
+            return NULL;
+        size_t have = in_boot(p) ? boot_size(p) : mi_usable_size(p);
+        memcpy(q, p, have < size ? have : size);
+        free(p);
+        return q;
+    }
+    return __libc_realloc(p, size);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+    if (align < sizeof(void *) || (align & (align - 1)))
+        return EINVAL;
+    void *p = aligned(align, size, __libc_memalign);
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t size)
+{
+    if (!align || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned(align, size, __libc_memalign);
+}
+
+EXPORT void *memalign(size_t align, size_t size)
+{
+    if (!align || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned(align, size, __libc_memalign);
+}
+
+static size_t page_size(void)
+{
+    static size_t ps;
+    if (!ps)
+        ps = (size_t)sysconf(_SC_PAGESIZE);
+    return ps;
+}
+
+static void *valloc_fallback(size_t align, size_t size)
+{
+    (void)align;
+    return __libc_valloc(size);
+}
+
+EXPORT void *valloc(size_t size)
+{
+    return aligned(page_size(), size, valloc_fallback);
+}
+
+EXPORT void *pvalloc(size_t size)
+{
+    size_t ps = page_size(), rounded = (size + ps - 1) / ps * ps;
+    if (rounded < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return aligned(ps, rounded ? rounded : ps, valloc_fallback);
+}
+
+EXPORT bool zepto_bigmem_region(void **start, size_t *size)
+{
+    if (!ready() || atomic_load(&state) != READY)
+        return false;
+    *start = region.base;
+    *size = region.size;
+    return true;
+}
