@@ -34,7 +34,7 @@ const char *zbm_pages_name(enum zbm_pages p);
 
 /* One hugetlb pool (/sys/kernel/mm/hugepages/hugepages-<size>kB). */
 struct zbm_pool {
-    uint64_t page_size; /* bytes */
+    uint64_t page_size;                      /* bytes */
     uint64_t total, free, reserved, surplus; /* pages */
 };
 
@@ -46,11 +46,11 @@ struct zbm_system {
     struct zbm_pool pool[ZBM_MAX_POOLS]; /* by page size, largest first */
     char thp_enabled[16];                /* "always", "madvise", "never", or "" if no THP */
     char thp_defrag[24];
-    uint64_t thp_size;                   /* bytes, 0 if unknown */
-    uint64_t mem_total, mem_available;   /* bytes */
-    uint64_t memlock;                    /* RLIMIT_MEMLOCK in bytes; UINT64_MAX: unlimited */
-    bool can_lock_all;                   /* CAP_IPC_LOCK (root): the limit does not apply */
-    unsigned local_ranks;                /* MPI ranks on this node sharing the memory (>= 1) */
+    uint64_t thp_size;                 /* bytes, 0 if unknown */
+    uint64_t mem_total, mem_available; /* bytes */
+    uint64_t memlock;                  /* RLIMIT_MEMLOCK in bytes; UINT64_MAX: unlimited */
+    bool can_lock_all;                 /* CAP_IPC_LOCK (root): the limit does not apply */
+    unsigned local_ranks;              /* MPI ranks on this node sharing the memory (>= 1) */
 };
 
 /* Reads /proc and /sys under `root` ("" for the real ones; tests give a fake tree). Fails, with
@@ -62,11 +62,11 @@ const struct zbm_pool *zbm_pool_of(const struct zbm_system *s, uint64_t page_siz
 
 /* The choice made for a run. */
 struct zbm_plan {
-    enum zbm_pages pages;  /* what will be used: 1G, 2M, THP or 4K */
-    uint64_t page_size;    /* bytes: 1 GiB, 2 MiB, or the THP/base page size */
-    uint64_t size;         /* region size, a multiple of ZBM_BLOCK and of page_size */
-    bool fell_back;        /* the page size asked for could not be had */
-    char why[320];         /* one sentence: what was chosen and why */
+    enum zbm_pages pages; /* what will be used: 1G, 2M, THP or 4K */
+    uint64_t page_size;   /* bytes: 1 GiB, 2 MiB, or the THP/base page size */
+    uint64_t size;        /* region size, a multiple of ZBM_BLOCK and of page_size */
+    bool fell_back;       /* the page size asked for could not be had */
+    char why[320];        /* one sentence: what was chosen and why */
 };
 
 /* Chooses page size and region size. want: ZBM_AUTO or a page size; size 0: the default (the
@@ -77,13 +77,13 @@ int zbm_plan_make(const struct zbm_system *s, enum zbm_pages want, uint64_t size
 
 /* A mapped region. */
 struct zbm_region {
-    void *base;          /* ZBM_ALIGN-aligned */
+    void *base; /* ZBM_ALIGN-aligned */
     uint64_t size;
-    void *reservation;   /* the PROT_NONE reservation around it */
+    void *reservation; /* the PROT_NONE reservation around it */
     uint64_t reserved;
     enum zbm_pages pages;
     bool pinned;
-    uint64_t map_ns;     /* time to map and pre-fault (and pin) */
+    uint64_t map_ns; /* time to map and pre-fault (and pin) */
 };
 
 /* Maps a region as planned: reserves address space, maps the pages at an aligned address inside

@@ -64,8 +64,8 @@ static uint64_t fit(const struct zbm_system *s, enum zbm_pages k, uint64_t want_
          * other get the same; each takes what is free when it starts. */
         uint64_t unit = unit_of(*page_size), have = p->free * *page_size;
         uint64_t share = p->total * *page_size / ranks;
-        uint64_t size = want_size ? round_up(want_size, unit)
-                                  : (share < have ? share : have) / unit * unit;
+        uint64_t size =
+            want_size ? round_up(want_size, unit) : (share < have ? share : have) / unit * unit;
         return size && size <= have ? size : 0;
     }
     if (k == ZBM_THP && !thp_usable(s))
@@ -112,8 +112,7 @@ static void explain(const struct zbm_system *s, enum zbm_pages k, uint64_t want_
                  "/sys/kernel/mm/transparent_hugepage/enabled)",
                  s->thp_enabled[0] ? s->thp_enabled : "not built in");
     else
-        snprintf(out, len, "%s is more than the %s available",
-                 zb_fmt_size(want_size, a, sizeof(a)),
+        snprintf(out, len, "%s is more than the %s available", zb_fmt_size(want_size, a, sizeof(a)),
                  zb_fmt_size(s->mem_available, b, sizeof(b)));
 }
 

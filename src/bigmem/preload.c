@@ -11,13 +11,15 @@
  *
  * Allocations made while the region is being set up (the dynamic loader, stdio in our own
  * messages) come from a small static bump area and are never freed. When the region is full:
- * with ZEPTO_BIGMEM_STRICT, allocation fails with ENOMEM; otherwise it falls back to glibc's
- * malloc and says so once. free, realloc and malloc_usable_size tell the three apart by address.
+ * with ZEPTO_BIGMEM_STRICT, allocation fails with ENOMEM; otherwise mimalloc is allowed to take
+ * ordinary memory from the kernel from then on, and that is said once. Every block other than
+ * the bump area's is mimalloc's, so free and realloc need no other allocator. (An earlier version
+ * fell back to glibc's malloc; glibc aborts at thread exit when its arenas are used that way.)
  *
  * Messages go to stderr with write(2): nothing here may allocate before the region exists.
  */
-#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <mimalloc.h>
 #include <pthread.h>
@@ -34,18 +36,8 @@
 #include "base/settings.h"
 #include "zepto/bigmem.h"
 
-#define EXPORT __attribute__((visibility("default")))
+#define EXPORT    __attribute__((visibility("default")))
 #define BOOT_SIZE (512u << 10) /* allocations before the region exists */
-
-/* glibc's own allocator, for the fallback (libc comes before libmimalloc in the lookup order:
- * it is a dependency of the program, mimalloc only of this library). */
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-extern void *__libc_memalign(size_t, size_t);
-extern void *__libc_valloc(size_t);
-extern void *__libc_pvalloc(size_t);
 
 enum { UNSET, STARTING, READY, NO_REGION };
 
@@ -58,6 +50,7 @@ static enum zbm_pages asked = ZBM_AUTO;
 static bool strict, verbose;
 static _Atomic uint64_t in_use, peak;
 static _Atomic int fallback_said;
+static int err_fd = STDERR_FILENO; /* our own copy of stderr, for the line at exit */
 static uint64_t faults_at_start;
 
 static _Alignas(64) unsigned char boot[BOOT_SIZE];
@@ -75,13 +68,8 @@ static void say(const char *fmt, ...)
     if (n > (int)sizeof(buf) - 2)
         n = (int)sizeof(buf) - 2;
     buf[n++] = '\n';
-    ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
+    ssize_t w = write(err_fd, buf, (size_t)n);
     (void)w;
-}
-
-static bool in_region(const void *p)
-{
-    return region.base && (uintptr_t)p - (uintptr_t)region.base < region.size;
 }
 
 static bool in_boot(const void *p)
@@ -139,9 +127,8 @@ static void report_at_exit(void)
     zbm_region_check(&region, pages, sizeof(pages), &huge);
     say("pages %s (asked %s), region %s at %p%s, peak in use %s, page faults after start-up "
         "%llu, set up in %.1f ms%s",
-        pages, zbm_pages_name(asked), zb_fmt_size(region.size, size, sizeof(size)),
-        region.base, region.pinned ? " pinned" : "",
-        zb_fmt_size(atomic_load(&peak), peak_s, sizeof(peak_s)),
+        pages, zbm_pages_name(asked), zb_fmt_size(region.size, size, sizeof(size)), region.base,
+        region.pinned ? " pinned" : "", zb_fmt_size(atomic_load(&peak), peak_s, sizeof(peak_s)),
         (unsigned long long)(faults_now() - faults_at_start), (double)region.map_ns / 1e6,
         atomic_load(&fallback_said) ? "; ran out and used ordinary memory too" : "");
 }
@@ -174,13 +161,23 @@ static void set_up(void)
     mi_option_set(mi_option_page_reset, 0);
     mi_option_set(mi_option_abandoned_page_decommit, 0);
     mi_option_set(mi_option_limit_os_alloc, 1);
+    /* A thread's first segments are "eagerly delayed" and may not use large-page arenas, which
+     * would send every new thread to the kernel: no delay. */
+    mi_option_set(mi_option_eager_commit_delay, 0);
     if (!mi_manage_os_memory_ex(region.base, region.size, true, true, true, -1, false, NULL)) {
         zepto_fail(&err, EINVAL, "mimalloc refused the region");
         zbm_region_unmap(&region);
         goto fail;
     }
     faults_at_start = faults_now();
-    atexit(report_at_exit);
+    if (verbose) {
+        /* Programs may close stderr in their own exit handlers (gnulib's close_stdout does),
+         * which run before ours: keep a copy. */
+        int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (fd >= 0)
+            err_fd = fd;
+        atexit(report_at_exit);
+    }
     atomic_store(&state, READY);
     return;
 fail:
@@ -224,19 +221,19 @@ static void account(void *p, bool add)
     if (add) {
         uint64_t now = atomic_fetch_add_explicit(&in_use, n, memory_order_relaxed) + n;
         uint64_t old = atomic_load_explicit(&peak, memory_order_relaxed);
-        while (now > old &&
-               !atomic_compare_exchange_weak_explicit(&peak, &old, now, memory_order_relaxed,
-                                                      memory_order_relaxed))
+        while (now > old && !atomic_compare_exchange_weak_explicit(
+                                &peak, &old, now, memory_order_relaxed, memory_order_relaxed))
             ;
     } else {
         atomic_fetch_sub_explicit(&in_use, n, memory_order_relaxed);
     }
 }
 
-/* The region is full: NULL with ENOMEM when strict, else say so once and use glibc. */
-static bool may_fall_back(void)
+/* mimalloc returned NULL. In the region: when strict, that is ENOMEM; otherwise say once that
+ * the region is full and let mimalloc take ordinary memory from now on (true: try again). */
+static bool may_grow(void)
 {
-    if (strict) {
+    if (atomic_load(&state) != READY || strict) {
         errno = ENOMEM;
         return false;
     }
@@ -245,11 +242,12 @@ static bool may_fall_back(void)
         char a[32];
         say("the %s region is full; further allocations use ordinary memory",
             zb_fmt_size(region.size, a, sizeof(a)));
+        mi_option_set(mi_option_limit_os_alloc, 0);
     }
     return true;
 }
 
-static void *from_region(void *p)
+static void *counted(void *p)
 {
     if (p)
         account(p, true);
@@ -260,12 +258,10 @@ EXPORT void *malloc(size_t size)
 {
     if (!ready())
         return boot_alloc(size, 16);
-    if (atomic_load(&state) == READY) {
-        void *p = from_region(mi_malloc(size));
-        if (p || !may_fall_back())
-            return p;
-    }
-    return __libc_malloc(size);
+    void *p = mi_malloc(size);
+    if (!p && may_grow())
+        p = mi_malloc(size);
+    return counted(p);
 }
 
 EXPORT void *calloc(size_t n, size_t size)
@@ -277,51 +273,35 @@ EXPORT void *calloc(size_t n, size_t size)
     }
     if (!ready())
         return boot_alloc(total, 16); /* the static area is zero and never reused */
-    if (atomic_load(&state) == READY) {
-        void *p = from_region(mi_calloc(n, size));
-        if (p || !may_fall_back())
-            return p;
-    }
-    return __libc_calloc(n, size);
+    void *p = mi_calloc(n, size);
+    if (!p && may_grow())
+        p = mi_calloc(n, size);
+    return counted(p);
 }
 
-static void *aligned(size_t align, size_t size, void *(*fallback)(size_t, size_t))
+static void *aligned(size_t align, size_t size)
 {
     if (!ready())
         return boot_alloc(size, align);
-    if (atomic_load(&state) == READY) {
-        void *p = from_region(mi_malloc_aligned(size, align));
-        if (p || !may_fall_back())
-            return p;
-    }
-    return fallback(align, size);
+    void *p = mi_malloc_aligned(size, align);
+    if (!p && may_grow())
+        p = mi_malloc_aligned(size, align);
+    return counted(p);
 }
 
 EXPORT void free(void *p)
 {
     if (!p || in_boot(p))
         return;
-    if (in_region(p)) {
-        account(p, false);
-        mi_free(p);
-        return;
-    }
-    __libc_free(p);
+    account(p, false);
+    mi_free(p);
 }
 
 EXPORT size_t malloc_usable_size(void *p)
 {
     if (!p)
         return 0;
-    if (in_boot(p))
-        return boot_size(p);
-    if (in_region(p))
-        return mi_usable_size(p);
-    /* glibc's own, found past this library (dlsym may allocate: the region is up by now). */
-    static size_t (*glibc)(void *);
-    if (!glibc)
-        *(void **)&glibc = dlsym(RTLD_NEXT, "malloc_usable_size");
-    return glibc ? glibc(p) : 0;
+    return in_boot(p) ? boot_size(p) : mi_usable_size(p);
 }
 
 EXPORT void *realloc(void *p, size_t size)
@@ -332,34 +312,30 @@ EXPORT void *realloc(void *p, size_t size)
         free(p);
         return NULL;
     }
-    if (in_boot(p) || (in_region(p) && atomic_load(&state) == READY)) {
-        if (in_region(p)) {
-            size_t old = mi_usable_size(p);
-            void *q = mi_realloc(p, size);
-            if (q) {
-                atomic_fetch_sub_explicit(&in_use, old, memory_order_relaxed);
-                return from_region(q);
-            }
-            if (!may_fall_back())
-                return NULL;
+    if (in_boot(p)) {
+        void *q = malloc(size);
+        if (q) {
+            size_t have = boot_size(p);
+            memcpy(q, p, have < size ? have : size);
         }
-        /* From the boot area, or the region is full: move the block. */
-        void *q = in_boot(p) ? malloc(size) : __libc_malloc(size);
-        if (!q)
-            return NULL;
-        size_t have = in_boot(p) ? boot_size(p) : mi_usable_size(p);
-        memcpy(q, p, have < size ? have : size);
-        free(p);
         return q;
     }
-    return __libc_realloc(p, size);
+    size_t old = mi_usable_size(p);
+    void *q = mi_realloc(p, size);
+    if (!q && may_grow())
+        q = mi_realloc(p, size);
+    if (q) {
+        atomic_fetch_sub_explicit(&in_use, old, memory_order_relaxed);
+        account(q, true);
+    }
+    return q;
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
     if (align < sizeof(void *) || (align & (align - 1)))
         return EINVAL;
-    void *p = aligned(align, size, __libc_memalign);
+    void *p = aligned(align, size);
     if (!p)
         return ENOMEM;
     *out = p;
@@ -372,7 +348,7 @@ EXPORT void *aligned_alloc(size_t align, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    return aligned(align, size, __libc_memalign);
+    return aligned(align, size);
 }
 
 EXPORT void *memalign(size_t align, size_t size)
@@ -381,7 +357,7 @@ EXPORT void *memalign(size_t align, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    return aligned(align, size, __libc_memalign);
+    return aligned(align, size);
 }
 
 static size_t page_size(void)
@@ -392,15 +368,9 @@ static size_t page_size(void)
     return ps;
 }
 
-static void *valloc_fallback(size_t align, size_t size)
-{
-    (void)align;
-    return __libc_valloc(size);
-}
-
 EXPORT void *valloc(size_t size)
 {
-    return aligned(page_size(), size, valloc_fallback);
+    return aligned(page_size(), size);
 }
 
 EXPORT void *pvalloc(size_t size)
@@ -410,7 +380,7 @@ EXPORT void *pvalloc(size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return aligned(ps, rounded ? rounded : ps, valloc_fallback);
+    return aligned(ps, rounded ? rounded : ps);
 }
 
 EXPORT bool zepto_bigmem_region(void **start, size_t *size)

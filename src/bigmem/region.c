@@ -49,8 +49,8 @@ int zbm_region_map(const struct zbm_plan *plan, bool pin, struct zbm_region *r,
     uint64_t t0 = now_ns();
     uint64_t align = plan->page_size > ZBM_ALIGN ? plan->page_size : ZBM_ALIGN;
     r->reserved = plan->size + align;
-    r->reservation = mmap(NULL, r->reserved, PROT_NONE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    r->reservation =
+        mmap(NULL, r->reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r->reservation == MAP_FAILED) {
         r->reservation = NULL;
         return zepto_fail(err, errno, "reserving %s of address space: %s",

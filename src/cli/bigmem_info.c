@@ -12,15 +12,16 @@
 
 #define CMD "bigmem info"
 
-static const char usage[] = "usage: zepto bigmem info [--json]\n"
-                            "\n"
-                            "Huge-page pools per page size (total, free, reserved, surplus), the\n"
-                            "transparent huge page mode and defrag setting, the memlock limit, the\n"
-                            "memory available, the MPI ranks of this node sharing it, and what\n"
-                            "`zepto bigmem run --pages auto` would choose here, and why.\n"
-                            "\n"
-                            "example:\n"
-                            "  zepto bigmem info --json | jq .auto\n";
+static const char usage[] =
+    "usage: zepto bigmem info [--json]\n"
+    "\n"
+    "Huge-page pools per page size (total, free, reserved, surplus), the\n"
+    "transparent huge page mode and defrag setting, the memlock limit, the\n"
+    "memory available, the MPI ranks of this node sharing it, and what\n"
+    "`zepto bigmem run --pages auto` would choose here, and why.\n"
+    "\n"
+    "example:\n"
+    "  zepto bigmem info --json | jq .auto\n";
 
 int cli_bigmem_info(int argc, char **argv)
 {

@@ -57,9 +57,12 @@ static int find_lib(char *path, size_t len)
 int cli_bigmem_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"size", required_argument, 0, 's'}, {"pages", required_argument, 0, 'p'},
-        {"pin", no_argument, 0, 'P'},        {"strict", no_argument, 0, 'S'},
-        {"verbose", no_argument, 0, 'v'},    {"help", no_argument, 0, 'h'},
+        {"size", required_argument, 0, 's'},
+        {"pages", required_argument, 0, 'p'},
+        {"pin", no_argument, 0, 'P'},
+        {"strict", no_argument, 0, 'S'},
+        {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},
         {0},
     };
     struct zepto_err err = {0};
