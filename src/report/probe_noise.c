@@ -101,10 +101,6 @@ out:
     free(pat);
 }
 
-struct relay {
-    const struct zr_ctx *ctx;
-};
-
 static void progress(void *arg, const char *phase, uint64_t done, uint64_t total)
 {
     const struct zr_ctx *ctx = arg;
