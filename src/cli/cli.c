@@ -56,6 +56,23 @@ int cli_self_dir(char *buf, size_t len)
     return 0;
 }
 
+int cli_json_option(const char *cmd, int argc, char **argv, const char *usage, bool *json)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0}};
+    int c;
+    *json = false;
+    optind = 1;
+    while ((c = cli_getopt(cmd, argc, argv, ":h", longopts)) != -1) {
+        switch (c) {
+        case 'j': *json = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
 int cli_one_operand(const char *cmd, int argc, char **argv, const char *name)
 {
     if (optind >= argc)

@@ -33,6 +33,10 @@ int cli_fail(const char *cmd, const struct zepto_err *err);
 int cli_getopt(const char *cmd, int argc, char **argv, const char *optstring,
                const struct option *longopts);
 
+/* Parses the options of a command that has only --json and --help: -1 to go on (operands from
+ * optind), or the exit code to return (0 after --help, EXIT_USAGE after a bad option). */
+int cli_json_option(const char *cmd, int argc, char **argv, const char *usage, bool *json);
+
 /* Checks that exactly one operand (named `name` in the message) follows the options; prints the
  * error and returns nonzero otherwise. The operand is argv[optind]. */
 int cli_one_operand(const char *cmd, int argc, char **argv, const char *name);

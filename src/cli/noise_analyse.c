@@ -23,18 +23,10 @@ static const char usage[] =
 
 int cli_noise_analyse(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0}};
-    bool json = false;
-    int c;
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, ":h", longopts)) != -1) {
-        switch (c) {
-        case 'j': json = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
-        }
-    }
+    bool json;
+    int rc = cli_json_option(CMD, argc, argv, usage, &json);
+    if (rc >= 0)
+        return rc;
     if (cli_one_operand(CMD, argc, argv, "TRACE"))
         return EXIT_USAGE;
 

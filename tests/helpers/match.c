@@ -7,7 +7,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cpuset.h"
+#include "base/spawn.h"
 #include "match.h"
+
+int driver_setup(int argc, char **argv, const char *needs)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s ZEPTO WORKDIR\n", argv[0]);
+        exit(2);
+    }
+    const char *why;
+    if (!inj_fifo_allowed(&why)) {
+        printf("SKIP: SCHED_FIFO refused (%s); %s needs it\n", why, needs);
+        exit(77);
+    }
+    struct zb_cpuset allowed;
+    int cpus[ZB_CPU_MAX];
+    zb_cpuset_allowed(&allowed, NULL);
+    return cpus[zb_cpuset_list(&allowed, cpus, ZB_CPU_MAX) - 1];
+}
+
+struct zn_trace *run_and_read(char *const argv[], const char *trace)
+{
+    struct zb_spawn_opts so = {.stdout_path = "/dev/null"};
+    struct zepto_err err = {0};
+    int status = -1;
+    if (zb_run(argv, &so, &status, &err) || status) {
+        fprintf(stderr, "%s %s %s failed (status %d) %s\n", argv[0], argv[1], argv[2], status,
+                err.msg);
+        exit(1);
+    }
+    struct zn_trace *t;
+    if (zn_trace_read(trace, &t, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
+    return t;
+}
 
 void match_spans(const struct zn_trace *t, const struct inj_span *spans, uint64_t n,
                  struct match *m)

@@ -33,6 +33,14 @@ void match_cost(const struct match *m, uint64_t *median, uint64_t *p99);
  * and each failure; returns the number of failed checks. */
 int match_check(const struct match *m, uint64_t length, double expected, uint64_t cost_p99);
 
+/* What the injection drivers share: checks `DRIVER ZEPTO WORKDIR` and that SCHED_FIFO is
+ * allowed (else prints why and exits 77: skipped), and returns the CPU to work on (the last one
+ * this process may use). */
+int driver_setup(int argc, char **argv, const char *needs);
+
+/* Runs argv (stdout to /dev/null), then reads the trace it wrote; exits 1 on any failure. */
+struct zn_trace *run_and_read(char *const argv[], const char *trace);
+
 /* Reads a `zepto noise play --log` CSV into spans (malloc'd); -1 on error. */
 int read_play_log(const char *path, struct inj_span **spans, uint64_t *n);
 

@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/cpuset.h"
-#include "base/spawn.h"
 #include "injector.h"
 #include "match.h"
 #include "zepto/noise.h"
@@ -47,38 +45,14 @@ static struct zn_trace *record_with_injection(const char *zepto, const char *dir
     }
     char *argv[] = {(char *)zepto, "noise", "record", "-q",  "-c", cpus,
                     "-d",          dur,     "-o",     trace, NULL};
-    struct zb_spawn_opts so = {.stdout_path = "/dev/null"};
-    struct zepto_err err = {0};
-    int status = -1;
-    if (zb_run(argv, &so, &status, &err) || status) {
-        fprintf(stderr, "zepto noise record failed (status %d) %s\n", status, err.msg);
-        exit(1);
-    }
+    struct zn_trace *t = run_and_read(argv, trace);
     inj_join(inj);
-    struct zn_trace *t;
-    if (zn_trace_read(trace, &t, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        exit(1);
-    }
     return t;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s ZEPTO WORKDIR\n", argv[0]);
-        return 2;
-    }
-    const char *why;
-    if (!inj_fifo_allowed(&why)) {
-        printf("SKIP: SCHED_FIFO refused (%s); the ground-truth injector needs it\n", why);
-        return 77;
-    }
-    struct zb_cpuset allowed;
-    int cpus[ZB_CPU_MAX];
-    zb_cpuset_allowed(&allowed, NULL);
-    unsigned n = zb_cpuset_list(&allowed, cpus, ZB_CPU_MAX);
-    int cpu = cpus[n - 1], failures = 0;
+    int cpu = driver_setup(argc, argv, "the ground-truth injector"), failures = 0;
 
     printf("pipe ping-pong context switch on CPU %d: %.0f ns\n", cpu,
            inj_context_switch_ns(cpu, 20000));

@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/cpuset.h"
-#include "base/spawn.h"
 #include "injector.h"
 #include "match.h"
 #include "zepto/noise.h"
@@ -35,18 +33,7 @@ static struct zn_trace *play_and_record(const char *zepto, const char *dir, int 
                     cpus,          "-q",     "--log", log,           "--", (char *)zepto,
                     "noise",       "record", "-q",    "-c",          cpus, "-d",
                     (char *)dur,   "-o",     trace,   NULL};
-    struct zb_spawn_opts so = {.stdout_path = "/dev/null"};
-    struct zepto_err err = {0};
-    int status = -1;
-    if (zb_run(argv, &so, &status, &err) || status) {
-        fprintf(stderr, "zepto noise play ... record failed (status %d) %s\n", status, err.msg);
-        exit(1);
-    }
-    struct zn_trace *t;
-    if (zn_trace_read(trace, &t, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        exit(1);
-    }
+    struct zn_trace *t = run_and_read(argv, trace);
     if (read_play_log(log, spans, n)) {
         fprintf(stderr, "%s: cannot read the play log\n", log);
         exit(1);
@@ -56,19 +43,7 @@ static struct zn_trace *play_and_record(const char *zepto, const char *dir, int 
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s ZEPTO WORKDIR\n", argv[0]);
-        return 2;
-    }
-    const char *why;
-    if (!inj_fifo_allowed(&why)) {
-        printf("SKIP: SCHED_FIFO refused (%s); play's accuracy needs it\n", why);
-        return 77;
-    }
-    struct zb_cpuset allowed;
-    int cpus[ZB_CPU_MAX];
-    zb_cpuset_allowed(&allowed, NULL);
-    int cpu = cpus[zb_cpuset_list(&allowed, cpus, ZB_CPU_MAX) - 1];
+    int cpu = driver_setup(argc, argv, "play's accuracy");
 
     struct inj_span *spans;
     uint64_t n, cost_med, cost_p99;
