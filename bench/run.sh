@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: the measurements behind docs/BENCHMARKS.md. Prints each figure with the command
-# that produced it; raw output goes to bench/out/. Long: about 3 minutes.
+# that produced it; raw output goes to bench/out/. Long: about 15 minutes.
 set -euo pipefail
 build=${1:-build}
 bin="$build/bin"
@@ -45,6 +45,16 @@ bash bench/collective.sh "$build" | tee "$out/collective.txt"
 
 section "noise simulate: speed" "bash bench/sim_speed.sh $build"
 bash bench/sim_speed.sh "$build" | tee "$out/sim_speed.txt"
+
+section "bigmem: in-process page-size comparison (1 GiB table, 3 rounds)" "$bin/zepto bigmem bench --size 1G"
+"$bin/zepto" bigmem bench --size 1G | tee "$out/bigmem_bench.txt"
+
+section "bigmem against its peers (512 MiB, 5 rounds); region start-up" "bash bench/bigmem_peers.sh $build 512M 5"
+if [ "$(id -u)" -eq 0 ]; then
+    bash bench/bigmem_peers.sh "$build" 512M 5 | tee "$out/bigmem_peers.txt"
+else
+    echo "(skipped: the peers need root to reserve huge pages and to switch THP to always)"
+fi
 
 section "zepto report timings" "/usr/bin/time -f %e $bin/zepto report [--quick] -o $out/report"
 for mode in --quick ""; do

@@ -8,7 +8,8 @@
  * choice of page size and region size (the plan), mapping a region, and asking a running program
  * for its region.
  *
- * Everything here is safe to call from the preload's constructor: no allocation, no stdio.
+ * The pool, plan and region functions are safe to call from the preload's constructor: no
+ * allocation, no stdio. The benchmark (last section) is not: it allocates its tables.
  */
 #ifndef ZEPTO_BIGMEM_H
 #define ZEPTO_BIGMEM_H
@@ -101,6 +102,166 @@ int zbm_region_check(const struct zbm_region *r, char *out, size_t len, double *
 bool zepto_bigmem_region(void **start, size_t *size);
 typedef bool (*zepto_bigmem_region_fn)(void **start, size_t *size);
 #define ZEPTO_BIGMEM_REGION_SYMBOL "zepto_bigmem_region"
+
+/* ---- The benchmark -------------------------------------------------------------------------
+ *
+ * The big-memory benchmark: HPCC RandomAccess (GUPS) and a dependent pointer chase on one table
+ * held in each of four kinds of memory, measured in one process, the kinds interleaved round by
+ * round so that a noisy machine moves them all alike. `zepto bigmem bench`, the report's bigmem
+ * section and bench/gups.c (the same loops under other allocators) share it.
+ *
+ * The kinds:
+ *   4K      mmap + MADV_NOHUGEPAGE; faulted in page by page when the table is first written
+ *   THP     mmap aligned to 2 MiB + MADV_HUGEPAGE; faulted in (2 MiB at a time) when first written
+ *   2M      mmap MAP_HUGETLB | MAP_HUGE_2MB from the hugetlb pool; faulted in when first written
+ *   bigmem  zbm_region_map() with a plan for 2 MiB pages, pre-faulted while mapping: what
+ *           libzepto-bigmem.so does before main(); the plan's fallback when the pool is short
+ *
+ * "Run-time" page faults are those taken after the allocation call returned: for the first three
+ * kinds the first touch, for bigmem none but what the loops take.
+ *
+ * The kernels take no lock and allocate nothing; the runner allocates nothing but the tables.
+ * Nothing here prints.
+ */
+
+#define ZBM_GUPS_STREAMS     128 /* HPCC's independent update streams */
+#define ZBM_BENCH_MAX_ROUNDS 25
+#define ZBM_BENCH_MIN_SIZE   (2ull << 20) /* one 2 MiB page */
+#define ZBM_HUGE_2M          (2ull << 20)
+
+enum zbm_kind { ZBM_KIND_4K, ZBM_KIND_THP, ZBM_KIND_2M, ZBM_KIND_BIGMEM, ZBM_KINDS };
+
+/* "4K", "THP", "2M", "bigmem". */
+const char *zbm_kind_name(enum zbm_kind k);
+
+/* --- The kernels, on a table of `words` 64-bit words (a power of two) --- */
+
+/* The HPCC generator advanced n steps from its start (HPCC_starts). */
+uint64_t zbm_hpcc_starts(int64_t n);
+
+/* t[i] = i: RandomAccess's initial table, and the table's first touch. */
+void zbm_gups_fill(uint64_t *t, uint64_t words);
+
+/* RandomAccess's update loop: `updates` (a multiple of 128) xor-updates at the HPCC sequence's
+ * addresses, in 128 independent streams as HPCC's single-CPU core runs them. */
+void zbm_gups_update(uint64_t *t, uint64_t words, uint64_t updates);
+
+/* RandomAccess's verification: the same updates again, serially, then the words that are not
+ * back to t[i] == i. HPCC accepts up to 1 % of the table. The table is left undone. */
+uint64_t zbm_gups_verify(uint64_t *t, uint64_t words, uint64_t updates);
+
+/* Links the table's 64-byte lines into one random cycle (word 0 of each line holds the word index
+ * of the next line) and follows it `steps` times from line 0; returns where it ended, which the
+ * caller must use so that the walk is not optimised away. */
+void zbm_chase_fill(uint64_t *t, uint64_t words);
+uint64_t zbm_chase_walk(const uint64_t *t, uint64_t steps);
+
+/* What the timed part measured on one table. */
+struct zbm_loops {
+    uint64_t updates;     /* in: GUPS updates (a multiple of 128) */
+    uint64_t chase_steps; /* in: dependent loads timed */
+    double gups;          /* giga-updates per second */
+    uint64_t errors;      /* words wrong after the verification */
+    double chase_ns;      /* ns per dependent load */
+    uint64_t loop_faults; /* page faults (minor + major) during the update loop and the chase */
+};
+
+/* On a table already filled by zbm_gups_fill(): timed updates, the verification (untimed), the
+ * chase links (untimed) and the timed chase. */
+void zbm_loops_run(uint64_t *t, uint64_t words, struct zbm_loops *l);
+
+/* Standard sizes: updates = 4 per word (HPCC's NUPDATE); chase steps = one per line, at most
+ * 2^22 (about half a second of misses). */
+uint64_t zbm_default_updates(uint64_t words);
+uint64_t zbm_default_chase_steps(uint64_t words);
+
+/* Page faults of this process so far (getrusage: minor + major). */
+uint64_t zbm_faults(void);
+
+/* --- The in-process comparison --- */
+
+struct zbm_bench_opts {
+    uint64_t size;        /* table bytes; rounded down to a power of two (>= ZBM_BENCH_MIN_SIZE) */
+    unsigned rounds;      /* 1..ZBM_BENCH_MAX_ROUNDS */
+    uint64_t updates;     /* 0: zbm_default_updates() */
+    uint64_t chase_steps; /* 0: zbm_default_chase_steps() */
+    const char *sysroot;  /* for zbm_system_read ("" or NULL: the real /proc and /sys) */
+    /* Called before each run: what it is, and runs done of total. */
+    void (*progress)(void *arg, const char *what, unsigned done, unsigned total);
+    void *progress_arg;
+};
+
+/* One kind in one round. */
+struct zbm_bench_run {
+    unsigned round, position; /* position in that round's order (0 first) */
+    uint64_t alloc_ns;        /* the allocation call (bigmem: zbm_region_map, pre-faulting) */
+    uint64_t touch_ns;        /* the first write of the whole table (zbm_gups_fill) */
+    uint64_t alloc_faults, touch_faults;
+    struct zbm_loops loops;
+};
+
+struct zbm_bench_kind {
+    enum zbm_kind kind;
+    bool ran;             /* false: skipped or failed, `note` says why */
+    bool fell_back;       /* bigmem: the plan's fallback was used (note says which, and why) */
+    char note[400];       /* why skipped, or how it fell back; "" otherwise */
+    char pages[96];       /* the pages the kernel gave, from /proc/self/smaps (first run) */
+    double huge_fraction; /* 0..1 of the table in huge pages */
+    unsigned nruns;
+    struct zbm_bench_run run[ZBM_BENCH_MAX_ROUNDS];
+    /* Medians over the runs. */
+    double gups, chase_ns;
+    double alloc_ns, touch_ns, alloc_touch_ns;
+    double alloc_touch_faults, runtime_faults, loop_faults;
+    uint64_t errors_max; /* worst run */
+    /* Speed-up over 4K (4K's figure / this kind's time, or this kind's GUPS / 4K's): higher is
+     * faster; 0 when 4K did not run. */
+    double gups_speedup, chase_speedup, alloc_touch_speedup;
+};
+
+struct zbm_bench_result {
+    uint64_t table_bytes, words, updates, chase_steps;
+    unsigned rounds;
+    uint64_t pool_pages_needed; /* 2 MiB pages the 2M and bigmem kinds need (one at a time) */
+    struct zbm_bench_kind kind[ZBM_KINDS];
+};
+
+/* The table size for a requested size (a power of two of words, 0 if below the minimum), and the
+ * 2 MiB pages the hugetlb kinds need for it. */
+uint64_t zbm_bench_table_bytes(uint64_t size);
+uint64_t zbm_bench_pool_pages(uint64_t table_bytes);
+
+/* Runs every kind `rounds` times, in a rotating order, and fills r (caller-owned: it is large).
+ * A kind that cannot be had is skipped with the reason in its note; a run that fails marks the
+ * kind failed and the others go on. Fails only when nothing could run. */
+int zbm_bench_run(const struct zbm_bench_opts *o, struct zbm_bench_result *r,
+                  struct zepto_err *err);
+
+/* HPCC's check: at most 1 % of the table wrong after the verification, in every run. */
+bool zbm_bench_verified(const struct zbm_bench_kind *kd, uint64_t words);
+
+struct zb_json;
+struct zbm_pool_change;
+
+/* The result as one JSON object (medians, speed-ups, every run), with what was done to the pool
+ * (ch may be NULL) and why the hugetlb kinds could not have it (pool_note, may be NULL). */
+void zbm_bench_json(const struct zbm_bench_result *r, const struct zbm_pool_change *ch,
+                    const char *pool_note, struct zb_json *j);
+
+/* --- The 2 MiB pool, raised for a run and put back --- */
+
+struct zbm_pool_change {
+    bool changed;            /* nr_hugepages was raised and will be restored */
+    uint64_t before, during; /* nr_hugepages */
+};
+
+/* Makes sure the 2 MiB hugetlb pool has `pages` free pages. When it has not and we are root, it
+ * raises nr_hugepages (leaving `keep_free` bytes of memory available), and restores the old value
+ * in zbm_pool_restore(), at exit, and on SIGINT, SIGTERM and SIGHUP (then re-raised). Fails with
+ * -EPERM when not root, -ENOMEM when memory or the kernel falls short (nothing left changed). */
+int zbm_pool_reserve(uint64_t pages, uint64_t keep_free, const char *sysroot,
+                     struct zbm_pool_change *ch, struct zepto_err *err);
+void zbm_pool_restore(void);
 
 #ifdef __cplusplus
 }

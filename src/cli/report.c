@@ -16,10 +16,11 @@ static const char usage[] =
     "usage: zepto report [-o DIR] [--quick]\n"
     "\n"
     "Characterises this node with every part of Zepto and writes DIR/index.html (with SVG plots\n"
-    "made by gnuplot) and DIR/report.json. Today: OS noise on every CPU.\n"
+    "made by gnuplot) and DIR/report.json: OS noise on every CPU and what it predicts for\n"
+    "allreduce at scale; huge-page pools and a page-size benchmark (bigmem).\n"
     "\n"
     "  -o, --output DIR   where to write (default ./zepto-report)\n"
-    "      --quick        short measurements (about 3 s instead of 11 s)\n"
+    "      --quick        short measurements (about 6 s instead of 25 s)\n"
     "\n"
     "example:\n"
     "  zepto report --quick -o /tmp/node-report && xdg-open /tmp/node-report/index.html\n";

@@ -4,8 +4,10 @@
 #include "report/probe.h"
 
 extern const struct zr_probe zr_probe_noise;
+extern const struct zr_probe zr_probe_bigmem;
 
 const struct zr_probe *const zr_probes[] = {
     &zr_probe_noise,
+    &zr_probe_bigmem,
     NULL,
 };

@@ -39,4 +39,22 @@ grep -q "<table>" "$dir2/index.html" || fail "no tables without gnuplot"
 # An output path that is a file.
 : >"$WORK/afile"
 expect_status 1 "afile: (not a directory|Not a directory)" "$ZEPTO" report --quick -o "$WORK/afile"
+
+# The bigmem section: the pools, THP, and the bench's speed-ups over 4K as a chart.
+jq -e '.sections.bigmem | (.pools | type) == "array" and (.thp_enabled | type) == "string" and
+       (.bench.kinds | length) == 4 and .bench.kinds[0].gups_speedup_vs_4k == 1 and
+       ([.bench.kinds[] | select(.ran) | .gups_speedup_vs_4k > 0 and .chase_speedup_vs_4k > 0 and
+         .verified] | all) and .bench.kinds[3].ran' "$dir/report.json" >/dev/null ||
+    fail "report.json bigmem: $(jq -c '.sections.bigmem | del(.bench.kinds[].runs)' "$dir/report.json")"
+grep -q '<img src="bigmem-bench.svg"' "$dir/index.html" || fail "bigmem chart not on the page"
+grep -q '<section id="bigmem">' "$dir/index.html" || fail "no bigmem section"
+grep -q '<svg' "$dir/bigmem-bench.svg" || fail "bigmem chart is not SVG"
+# The report leaves the 2 MiB pool as it found it (it may raise it only for its run).
+pool=/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages
+if [ -r "$pool" ]; then
+    found=$(jq '.sections.bigmem.pools[] | select(.page_size_bytes == 2097152) | .total_pages' \
+        "$dir/report.json")
+    [ "$found" = "$(cat "$pool")" ] ||
+        fail "nr_hugepages is $(cat "$pool") after the report, the report found $found"
+fi
 finish
