@@ -11,6 +11,7 @@ packages=(
   jq                                                  # JSON checks in the integration tests
   libopenmpi-dev openmpi-bin                          # MPI: zepto noise collective
   libmimalloc-dev                                     # bigmem: the allocator of the region
+  libsodium-dev                                       # zoid: HMAC-SHA256 token handshake, nonces
 )
 
 missing=()

@@ -54,6 +54,7 @@ void cli_progress_done(void);
 int cli_noise(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_bigmem(int argc, char **argv);
+int cli_zoid(int argc, char **argv);
 
 /* noise subcommands */
 int cli_noise_record(int argc, char **argv);
@@ -67,6 +68,11 @@ int cli_noise_simulate(int argc, char **argv);
 int cli_bigmem_run(int argc, char **argv);
 int cli_bigmem_info(int argc, char **argv);
 int cli_bigmem_bench(int argc, char **argv);
+
+/* zoid subcommands */
+int cli_zoid_serve(int argc, char **argv);
+int cli_zoid_gen(int argc, char **argv);
+int cli_zoid_bench(int argc, char **argv);
 
 /* The directory of the running zepto binary, with a trailing slash (for its helpers). */
 int cli_self_dir(char *buf, size_t len);

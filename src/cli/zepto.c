@@ -15,6 +15,7 @@ static const char help[] =
     "commands:\n"
     "  noise    record, analyse, export, play and simulate OS noise (the Selfish benchmark)\n"
     "  bigmem   run unmodified programs in big memory (huge pages, pre-faulted, pinned)\n"
+    "  zoid     forward function calls to an I/O node daemon (serve, gen, bench)\n"
     "  report   characterise this node and write an HTML report\n"
     "\n"
     "options:\n"
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
         return cli_noise(argc - 1, argv + 1);
     if (!strcmp(cmd, "bigmem"))
         return cli_bigmem(argc - 1, argv + 1);
+    if (!strcmp(cmd, "zoid"))
+        return cli_zoid(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cli_report(argc - 1, argv + 1);
     fprintf(stderr, "zepto: unknown command '%s' (see 'zepto --help')\n", cmd);

@@ -1,0 +1,116 @@
+/*
+ * ZOID function-call forwarding: the client side, and what client and daemon share.
+ *
+ * A compute node calls functions that run in `zepto zoid serve` on its I/O node, as if they were
+ * local. Calls travel as frames over a transport (`unix:PATH`, `tcp:HOST:PORT`); several calls
+ * may be in flight on one connection at once, from many threads, each matched to its reply by
+ * its call id. Bulk data goes from the caller's memory to the socket and back without a staging
+ * copy (the request and the reply are iovecs). Usually nobody calls zoid_call() directly: the
+ * stubs that `zepto zoid gen` writes from an annotated C header do.
+ *
+ * Return convention of zoid_call(): 0 when the remote function returned success, a positive errno
+ * when it ran and failed (the errno it gave), a negative errno when the call did not complete here
+ * (-ETIMEDOUT, -ECONNRESET when the daemon went away, -EINTR when a signal interrupted the wait:
+ * the connection stays usable, -EMSGSIZE when the reply did not fit the reply iovecs).
+ */
+#ifndef ZEPTO_ZOID_H
+#define ZEPTO_ZOID_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "zepto/zepto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the wire (docs/FORMATS.md) ----------------------------------------------------------- */
+
+#define ZOID_MAGIC       0x44494F5Au /* "ZOID" in the first four bytes */
+#define ZOID_VERSION     1
+#define ZOID_HEADER_SIZE 32
+
+enum zoid_kind {
+    ZOID_CALL = 1,      /* client -> daemon: run plugin.function with the payload */
+    ZOID_REPLY = 2,     /* daemon -> client: the result of call id; error = 0 or an errno */
+    ZOID_ASYNC = 3,     /* daemon -> client: data a plugin sends on its own (streaming) */
+    ZOID_CHALLENGE = 4, /* daemon -> client, first frame: nonce, whether a token is needed */
+    ZOID_AUTH = 5,      /* client -> daemon: HMAC-SHA256(token, nonce), or empty */
+    ZOID_WELCOME = 6,   /* daemon -> client: the limits of this connection */
+    ZOID_REFUSED = 7,   /* daemon -> client, then close: error says why */
+};
+
+struct zoid_header {
+    uint32_t magic;
+    uint8_t version;
+    uint8_t kind;      /* enum zoid_kind */
+    uint16_t flags;    /* 0 */
+    uint16_t plugin;   /* plugin id (0: the core plugin) */
+    uint16_t function; /* function index in the plugin */
+    int32_t error;     /* REPLY/REFUSED: 0 or a positive errno */
+    uint64_t call;     /* call id, chosen by the client, echoed in the reply */
+    uint32_t length;   /* payload bytes that follow */
+    uint32_t reserved; /* 0 */
+};
+
+/* Encodes h into 32 bytes; decodes and checks magic, version, kind and length <= max_payload. */
+void zoid_header_encode(const struct zoid_header *h, unsigned char out[ZOID_HEADER_SIZE]);
+int zoid_header_decode(const unsigned char in[ZOID_HEADER_SIZE], uint32_t max_payload,
+                       struct zoid_header *h, struct zepto_err *err);
+
+/* The core plugin (id 0), always loaded: what `zepto zoid bench` and health checks call. */
+enum zoid_core_function {
+    ZOID_CORE_NULL = 0,   /* nothing in, nothing out */
+    ZOID_CORE_ECHO = 1,   /* the payload back */
+    ZOID_CORE_SINK = 2,   /* payload in, nothing back */
+    ZOID_CORE_SOURCE = 3, /* a u64 count in, that many bytes back */
+    ZOID_CORE_WHOAMI = 4, /* nothing in; uid, gid, pid (3 x u32/i32) and verified (u32) back */
+    ZOID_CORE_SLEEP = 5,  /* a u64 of nanoseconds in (at most 10 s), back after that long */
+    ZOID_CORE_FUNCTIONS
+};
+
+/* ---- the client --------------------------------------------------------------------------- */
+
+struct zoid_client;
+
+struct zoid_client_opts {
+    const char *token_file; /* for tcp: the shared token (mode 0600); NULL: $ZOID_TOKEN_FILE */
+    int timeout_ms;         /* per call unless given; 0: 30 s; -1: none */
+    int connect_timeout_ms; /* 0: 5 s */
+};
+
+/* Connects to addr ("unix:PATH" or "tcp:HOST:PORT"; NULL: $ZOID_SERVER) and does the
+ * handshake. */
+int zoid_connect(const char *addr, const struct zoid_client_opts *opts, struct zoid_client **out,
+                 struct zepto_err *err);
+
+/* One call: the request payload is the concatenation of req[0..nreq), the reply payload is
+ * scattered into rep[0..nrep) in order; *rep_len gets its length. timeout_ms: 0 for the
+ * client's default, -1 for none. Thread-safe; calls from many threads are pipelined. */
+int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const struct iovec *req,
+              int nreq, const struct iovec *rep, int nrep, size_t *rep_len, int timeout_ms);
+
+/* Data a plugin sends on its own: delivered to fn from whichever thread reads the connection
+ * (a call's, or the one started by zoid_listen). */
+typedef void (*zoid_async_fn)(void *arg, uint16_t plugin, uint16_t function, const void *data,
+                              size_t len);
+void zoid_on_async(struct zoid_client *c, zoid_async_fn fn, void *arg);
+/* Reads the connection until `timeout_ms` passes or an async frame arrives (for a client that
+ * makes no calls but wants a plugin's stream); 0, -ETIMEDOUT, or a connection error. */
+int zoid_poll(struct zoid_client *c, int timeout_ms);
+
+/* The limits the daemon announced. */
+uint32_t zoid_max_payload(const struct zoid_client *c);
+
+void zoid_close(struct zoid_client *c);
+
+/* A message for any code zoid_call() returns. */
+const char *zoid_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

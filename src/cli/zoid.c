@@ -1,0 +1,33 @@
+/*
+ * `zepto zoid`: the subcommands of the ZOID function-forwarding part.
+ */
+#include "cli/cli.h"
+
+static const char help[] =
+    "usage: zepto zoid COMMAND [ARGS...]\n"
+    "\n"
+    "ZOID function-call forwarding: a daemon on the I/O node runs the functions that programs on\n"
+    "compute nodes call, as if they were local.\n"
+    "\n"
+    "commands:\n"
+    "  serve   the daemon               zepto zoid serve --listen unix:/run/zoid.sock --export "
+    "/io\n"
+    "  gen     stubs from a C header    zepto zoid gen kv.h -o build/kv\n"
+    "  bench   latency and bandwidth    zepto zoid bench --server unix:/run/zoid.sock\n"
+    "\n"
+    "example:\n"
+    "  zepto zoid serve --listen tcp:0.0.0.0:7000 --token-file /etc/zoid.token --export /scratch\n"
+    "\n"
+    "Each command has --help.\n";
+
+static const struct cli_cmd cmds[] = {
+    {"serve", "run the daemon", cli_zoid_serve},
+    {"gen", "generate stubs", cli_zoid_gen},
+    {"bench", "measure a daemon", cli_zoid_bench},
+    {0},
+};
+
+int cli_zoid(int argc, char **argv)
+{
+    return cli_dispatch("zoid", cmds, argc, argv, help);
+}

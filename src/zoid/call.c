@@ -1,0 +1,217 @@
+/*
+ * What a plugin function sees of a call: who is calling, its per-client state, and the reply it
+ * builds. A reply is a list of iovecs: bytes appended or reserved live in a buffer owned by the
+ * call (the iovecs keep offsets, because the buffer may move as it grows), bulk data stays where
+ * the plugin has it and goes to the socket without a copy, its release hook called once sent.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "zoid/daemon.h"
+
+#define SEND_TIMEOUT_MS 30000
+
+void zoid_call_init(struct zoid_call *c, struct zoid_peer *peer, unsigned slot, uint32_t max)
+{
+    memset(c, 0, sizeof(*c));
+    c->peer = peer;
+    c->slot = slot;
+    c->max_payload = max;
+}
+
+const struct zoid_identity *zoid_call_identity(const struct zoid_call *call)
+{
+    return &call->peer->id;
+}
+
+void **zoid_call_state(struct zoid_call *call)
+{
+    return &call->peer->state[call->slot];
+}
+
+static int grow_iov(struct zoid_call *c)
+{
+    if (c->niov < c->capiov)
+        return 0;
+    int cap = c->capiov ? 2 * c->capiov : 8;
+    struct iovec *iov = realloc(c->iov, (size_t)cap * sizeof(*iov));
+    if (!iov)
+        return ENOMEM;
+    c->iov = iov;
+    size_t *off = realloc(c->buf_off, (size_t)cap * sizeof(*off));
+    if (!off)
+        return ENOMEM;
+    c->buf_off = off;
+    c->capiov = cap;
+    return 0;
+}
+
+/* Room for len more bytes in the owned buffer, as the end of the last iovec when it is ours. */
+static void *owned(struct zoid_call *c, size_t len)
+{
+    if (c->length + len > c->max_payload)
+        return NULL;
+    if (c->buf_len + len > c->buf_cap) {
+        size_t cap = c->buf_cap ? c->buf_cap : 256;
+        while (cap < c->buf_len + len)
+            cap *= 2;
+        unsigned char *b = realloc(c->buf, cap);
+        if (!b)
+            return NULL;
+        c->buf = b;
+        c->buf_cap = cap;
+    }
+    bool extend = c->niov && c->buf_off[c->niov - 1] != SIZE_MAX &&
+                  c->buf_off[c->niov - 1] + c->iov[c->niov - 1].iov_len == c->buf_len;
+    if (extend) {
+        c->iov[c->niov - 1].iov_len += len;
+    } else {
+        if (grow_iov(c))
+            return NULL;
+        c->buf_off[c->niov] = c->buf_len;
+        c->iov[c->niov++] = (struct iovec){NULL, len};
+    }
+    void *p = c->buf + c->buf_len;
+    c->buf_len += len;
+    c->length += len;
+    return p;
+}
+
+void *zoid_reply_reserve(struct zoid_call *call, size_t len)
+{
+    return owned(call, len);
+}
+
+int zoid_reply_append(struct zoid_call *call, const void *data, size_t len)
+{
+    if (!len)
+        return 0;
+    if (call->length + len > call->max_payload)
+        return EMSGSIZE;
+    void *p = owned(call, len);
+    if (!p)
+        return ENOMEM;
+    memcpy(p, data, len);
+    return 0;
+}
+
+int zoid_reply_bulk(struct zoid_call *call, const void *data, size_t len, void (*release)(void *),
+                    void *arg)
+{
+    int rc = 0;
+    if (call->length + len > call->max_payload)
+        rc = EMSGSIZE;
+    else if (grow_iov(call))
+        rc = ENOMEM;
+    if (!rc && release && call->nrelease == call->caprelease) {
+        int cap = call->caprelease ? 2 * call->caprelease : 4;
+        void *r = realloc(call->release, (size_t)cap * sizeof(*call->release));
+        if (!r)
+            rc = ENOMEM;
+        else {
+            call->release = r;
+            call->caprelease = cap;
+        }
+    }
+    if (rc) {
+        if (release)
+            release(arg); /* the plugin hands the memory over either way */
+        return rc;
+    }
+    call->buf_off[call->niov] = SIZE_MAX;
+    call->iov[call->niov++] = (struct iovec){(void *)data, len};
+    call->length += len;
+    if (release) {
+        call->release[call->nrelease].fn = release;
+        call->release[call->nrelease++].arg = arg;
+    }
+    return 0;
+}
+
+int zoid_peer_send(struct zoid_peer *p, const struct zoid_header *h, const struct iovec *iov, int n)
+{
+    unsigned char hdr[ZOID_HEADER_SIZE];
+    zoid_header_encode(h, hdr);
+    struct iovec stack[9], *all = n < 8 ? stack : malloc((size_t)(n + 1) * sizeof(*all));
+    if (!all)
+        return -ENOMEM;
+    all[0] = (struct iovec){hdr, sizeof(hdr)};
+    if (n)
+        memcpy(all + 1, iov, (size_t)n * sizeof(*iov));
+    pthread_mutex_lock(&p->send_mu);
+    int rc = atomic_load(&p->closed) ? -ENOTCONN : p->t->sendv(p->fd, all, n + 1, SEND_TIMEOUT_MS);
+    if (rc && rc != -ENOTCONN) {
+        /* A client that does not read its replies for SEND_TIMEOUT_MS, or is gone: the loop
+         * sees the shutdown and releases it. */
+        atomic_store(&p->closed, true);
+        shutdown(p->fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&p->send_mu);
+    if (all != stack)
+        free(all);
+    return rc;
+}
+
+int zoid_call_finish(struct zoid_call *c, int error)
+{
+    struct zoid_header h = {.kind = ZOID_REPLY,
+                            .plugin = c->h.plugin,
+                            .function = c->h.function,
+                            .error = error,
+                            .call = c->h.call};
+    int n = 0;
+    if (!error) {
+        for (int i = 0; i < c->niov; i++)
+            if (c->buf_off[i] != SIZE_MAX)
+                c->iov[i].iov_base = c->buf + c->buf_off[i];
+        n = c->niov;
+        h.length = (uint32_t)c->length;
+    }
+    int rc = zoid_peer_send(c->peer, &h, c->iov, n);
+    for (int i = 0; i < c->nrelease; i++)
+        c->release[i].fn(c->release[i].arg);
+    free(c->iov);
+    free(c->buf_off);
+    free(c->buf);
+    free(c->release);
+    return rc;
+}
+
+struct zoid_peer *zoid_peer_get(struct zoid_call *call)
+{
+    atomic_fetch_add(&call->peer->refs, 1);
+    return call->peer;
+}
+
+void zoid_peer_put(struct zoid_peer *peer)
+{
+    zoid_peer_unref(peer);
+}
+
+int zoid_push(struct zoid_peer *peer, uint16_t plugin, uint16_t function, const void *data,
+              size_t len)
+{
+    if (atomic_load(&peer->closed))
+        return ENOTCONN;
+    if (len > peer->max_payload)
+        return EMSGSIZE;
+    struct zoid_header h = {
+        .kind = ZOID_ASYNC, .plugin = plugin, .function = function, .length = (uint32_t)len};
+    struct iovec iov = {(void *)data, len};
+    int rc = zoid_peer_send(peer, &h, &iov, len ? 1 : 0);
+    return rc ? (rc == -ENOTCONN ? ENOTCONN : -rc) : 0;
+}
+
+void zoid_peer_unref(struct zoid_peer *p)
+{
+    if (atomic_fetch_sub(&p->refs, 1) != 1)
+        return;
+    zoid_daemon_release_state(p->d, p);
+    if (p->fd >= 0)
+        p->t->close(p->fd);
+    free(p->payload);
+    pthread_mutex_destroy(&p->send_mu);
+    free(p);
+}

@@ -1,0 +1,109 @@
+/*
+ * The ZOID daemon's inner parts (private): connected clients (peers), the plugin table, calls
+ * in progress, and the worker pool. daemon.c runs the event loop and the workers, plugins.c
+ * loads and looks up plugins, call.c is what plugin functions see of a call.
+ */
+#ifndef ZEPTO_ZOID_DAEMON_H
+#define ZEPTO_ZOID_DAEMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "zepto/zoid.h"
+#include "zepto/zoid_plugin.h"
+#include "zoid/auth.h"
+#include "zoid/transport.h"
+
+#define ZOID_MAX_PLUGINS 64
+
+struct zoid_daemon_opts {
+    const char *listen;     /* address */
+    const char *export_dir; /* the tree the posix plugin serves (checked to exist) */
+    const char *plugin_dir; /* *.so loaded at start; NULL: none */
+    const char *token_file; /* required on tcp unless insecure */
+    bool insecure;          /* tcp without a token: loopback only */
+    unsigned threads;       /* workers; 0: the CPU count */
+    unsigned max_clients;   /* 0: 4096 */
+    uint32_t max_payload;   /* 0: 64 MiB */
+    uint32_t max_in_flight; /* per client; 0: 64 */
+    unsigned idle_s;        /* 0: 600 */
+};
+
+/* One loaded plugin. */
+struct zoid_slot {
+    const struct zoid_plugin *p;
+    void *handle; /* dlopen handle; NULL for the built-in core */
+    char path[256];
+};
+
+/* A connected client. Freed when the last reference goes (the loop's, and one per call). */
+struct zoid_peer {
+    int fd;
+    const struct zoid_transport *t;
+    struct zoid_daemon *d;
+    _Atomic int refs;
+    _Atomic bool closed;     /* the connection is gone: no more sends */
+    pthread_mutex_t send_mu; /* one frame at a time */
+    struct zoid_identity id;
+    bool welcomed; /* the handshake is done */
+    unsigned char nonce[ZOID_NONCE_BYTES];
+    uint64_t since_ns, last_ns;
+    _Atomic unsigned in_flight;
+    uint32_t max_payload;
+    /* The frame being read (the loop reads without blocking). */
+    unsigned char hdr[ZOID_HEADER_SIZE];
+    size_t hdr_got;
+    struct zoid_header h;
+    unsigned char *payload;
+    size_t payload_got;
+    void *state[ZOID_MAX_PLUGINS]; /* per plugin slot */
+    struct zoid_peer *next;        /* the loop's list */
+};
+
+/* A call in progress: what a plugin function builds its reply in. */
+struct zoid_call {
+    struct zoid_peer *peer;
+    unsigned slot;
+    struct zoid_header h;
+    unsigned char *payload;
+    /* The reply: iovecs over an owned buffer (appended, reserved) and bulk memory. */
+    struct iovec *iov;
+    int niov, capiov;
+    unsigned char *buf; /* appended bytes; iovecs point into it by offset until sent */
+    size_t buf_len, buf_cap;
+    size_t *buf_off; /* for each iovec: offset into buf, or SIZE_MAX for bulk */
+    uint64_t length;
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } * release;
+    int nrelease, caprelease;
+    uint32_t max_payload;
+};
+
+/* Plugin table (plugins.c). */
+int zoid_plugins_load(const char *dir, struct zoid_slot *slots, unsigned *n, struct zepto_err *err);
+void zoid_plugins_unload(struct zoid_slot *slots, unsigned n);
+int zoid_plugin_find(const struct zoid_slot *slots, unsigned n, uint16_t id);
+extern const struct zoid_plugin zoid_core_plugin;
+
+/* Calls (call.c). */
+void zoid_call_init(struct zoid_call *c, struct zoid_peer *peer, unsigned slot, uint32_t max);
+/* Sends the reply frame (header error `error`: the reply is then empty) and releases it. */
+int zoid_call_finish(struct zoid_call *c, int error);
+void zoid_peer_unref(struct zoid_peer *p);
+/* Sends one frame on a peer, under its send lock. */
+int zoid_peer_send(struct zoid_peer *p, const struct zoid_header *h, const struct iovec *iov,
+                   int n);
+
+/* The daemon (daemon.c). */
+struct zoid_daemon;
+int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err);
+/* Frees a peer's per-plugin state (client_gone hooks). */
+void zoid_daemon_release_state(struct zoid_daemon *d, struct zoid_peer *p);
+const char *zoid_daemon_export_dir(void);
+
+#endif

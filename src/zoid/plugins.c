@@ -1,0 +1,194 @@
+/*
+ * The plugin table: the built-in core plugin (id 0: null, echo, sink, source, whoami, sleep;
+ * what the benchmark, health checks and tests call), and every *.so of --plugin-dir, loaded with
+ * dlopen and described by its zoid_plugin_register(). A plugin whose description is wrong (API
+ * version, id taken, no functions) or whose init fails is not loaded, and the daemon says why.
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "zoid/daemon.h"
+
+/* ---- the core plugin ---- */
+
+static int core_null(struct zoid_call *call, const void *payload, size_t len)
+{
+    (void)call;
+    (void)payload;
+    (void)len;
+    return 0;
+}
+
+static int core_echo(struct zoid_call *call, const void *payload, size_t len)
+{
+    /* The request buffer lives until the reply is sent: send it back without a copy. */
+    return zoid_reply_bulk(call, payload, len, NULL, NULL);
+}
+
+static int core_sink(struct zoid_call *call, const void *payload, size_t len)
+{
+    return core_null(call, payload, len);
+}
+
+static const unsigned char zeros[1 << 16];
+
+static int core_source(struct zoid_call *call, const void *payload, size_t len)
+{
+    uint64_t n = 0;
+    if (len != sizeof(n))
+        return EPROTO;
+    memcpy(&n, payload, sizeof(n));
+    while (n) {
+        size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+        int rc = zoid_reply_bulk(call, zeros, k, NULL, NULL);
+        if (rc)
+            return rc;
+        n -= k;
+    }
+    return 0;
+}
+
+static int core_whoami(struct zoid_call *call, const void *payload, size_t len)
+{
+    (void)payload;
+    if (len)
+        return EPROTO;
+    const struct zoid_identity *id = zoid_call_identity(call);
+    uint32_t out[4] = {id->uid, id->gid, (uint32_t)id->pid, id->verified};
+    return zoid_reply_append(call, out, sizeof(out));
+}
+
+/* For tests of timeouts, interrupted calls and draining: a call that takes a while. */
+static int core_sleep(struct zoid_call *call, const void *payload, size_t len)
+{
+    (void)call;
+    uint64_t ns;
+    if (len != sizeof(ns))
+        return EPROTO;
+    memcpy(&ns, payload, sizeof(ns));
+    if (ns > 10000000000ull)
+        return EINVAL;
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    while (nanosleep(&ts, &ts) && errno == EINTR)
+        ;
+    return 0;
+}
+
+static const zoid_fn core_functions[ZOID_CORE_FUNCTIONS] = {core_null,   core_echo,   core_sink,
+                                                            core_source, core_whoami, core_sleep};
+static const char *const core_names[ZOID_CORE_FUNCTIONS] = {"null",   "echo",   "sink",
+                                                            "source", "whoami", "sleep"};
+
+const struct zoid_plugin zoid_core_plugin = {
+    .api = ZOID_PLUGIN_API,
+    .id = 0,
+    .name = "core",
+    .nfunctions = ZOID_CORE_FUNCTIONS,
+    .functions = core_functions,
+    .function_names = core_names,
+};
+
+/* ---- loading ---- */
+
+int zoid_plugin_find(const struct zoid_slot *slots, unsigned n, uint16_t id)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (slots[i].p->id == id)
+            return (int)i;
+    return -1;
+}
+
+static bool ends_with_so(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 3 && !strcmp(name + n - 3, ".so");
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int load_one(const char *path, struct zoid_slot *slots, unsigned *n, struct zepto_err *err)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return zepto_fail(err, ENOEXEC, "plugin %s: %s", path, dlerror());
+    zoid_register_fn reg;
+    *(void **)&reg = dlsym(h, ZOID_REGISTER_SYMBOL);
+    const struct zoid_plugin *p = reg ? reg() : NULL;
+    const char *why = NULL;
+    if (!reg)
+        why = "no " ZOID_REGISTER_SYMBOL "()";
+    else if (!p)
+        why = ZOID_REGISTER_SYMBOL "() returned NULL";
+    else if (p->api != ZOID_PLUGIN_API)
+        why = "built for another plugin API version";
+    else if (p->id == 0)
+        why = "id 0 belongs to the core plugin";
+    else if (!p->nfunctions || !p->functions || !p->name)
+        why = "no name or no functions";
+    else if (zoid_plugin_find(slots, *n, p->id) >= 0)
+        why = "its id is taken by another plugin";
+    else if (*n == ZOID_MAX_PLUGINS)
+        why = "too many plugins";
+    if (why) {
+        dlclose(h);
+        return zepto_fail(err, EINVAL, "plugin %s: %s", path, why);
+    }
+    if (p->init && p->init()) {
+        dlclose(h);
+        return zepto_fail(err, EIO, "plugin %s (%s): its init failed", path, p->name);
+    }
+    slots[*n].p = p;
+    slots[*n].handle = h;
+    snprintf(slots[*n].path, sizeof(slots[*n].path), "%s", path);
+    (*n)++;
+    return 0;
+}
+
+int zoid_plugins_load(const char *dir, struct zoid_slot *slots, unsigned *n, struct zepto_err *err)
+{
+    *n = 0;
+    slots[(*n)++] = (struct zoid_slot){.p = &zoid_core_plugin};
+    if (!dir)
+        return 0;
+    DIR *dh = opendir(dir);
+    if (!dh)
+        return zepto_fail(err, errno, "--plugin-dir %s: %s", dir, strerror(errno));
+    char *names[256];
+    unsigned count = 0;
+    struct dirent *e;
+    while ((e = readdir(dh)) && count < 256)
+        if (ends_with_so(e->d_name))
+            names[count++] = strdup(e->d_name);
+    closedir(dh);
+    qsort(names, count, sizeof(char *), cmp_names); /* a stable order: ids are checked in it */
+    int rc = 0;
+    for (unsigned i = 0; i < count; i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        if (!rc && names[i])
+            rc = load_one(path, slots, n, err);
+        free(names[i]);
+    }
+    if (rc)
+        zoid_plugins_unload(slots, *n);
+    return rc;
+}
+
+void zoid_plugins_unload(struct zoid_slot *slots, unsigned n)
+{
+    for (unsigned i = n; i-- > 0;) {
+        if (slots[i].p && slots[i].p->fini)
+            slots[i].p->fini();
+        if (slots[i].handle)
+            dlclose(slots[i].handle);
+        slots[i] = (struct zoid_slot){0};
+    }
+}

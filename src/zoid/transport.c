@@ -1,0 +1,418 @@
+/*
+ * The unix: and tcp: transports. Both are byte streams on socket descriptors; they differ in how
+ * they connect and listen and in who the peer is (SO_PEERCRED on unix sockets, the address on
+ * TCP). Sending and receiving go through scatter/gather calls so that bulk data moves between the
+ * socket and the caller's memory without a copy; partial transfers are resumed and EAGAIN waits
+ * in poll(). A signal interrupts only the wait for a frame (wait), never a frame half read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "zoid/transport.h"
+
+#define IOV_BATCH 64
+
+static int remaining_ms(uint64_t deadline)
+{
+    if (deadline == UINT64_MAX)
+        return -1;
+    uint64_t now = zb_mono_read();
+    return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+}
+
+static uint64_t deadline_of(int timeout_ms)
+{
+    return timeout_ms < 0 ? UINT64_MAX : zb_mono_read() + (uint64_t)timeout_ms * 1000000u;
+}
+
+/* Waits for `events` on fd; 0, -ETIMEDOUT, -EINTR, or the socket's error. */
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int rc = poll(&p, 1, remaining_ms(deadline));
+    if (rc < 0)
+        return -errno;
+    if (rc == 0)
+        return -ETIMEDOUT;
+    if ((p.revents & (POLLERR | POLLNVAL)) && !(p.revents & events))
+        return -ECONNRESET;
+    return 0;
+}
+
+/* Moves iov forward past `done` bytes; returns how many entries are left in *cur. */
+static int advance(struct iovec *cur, int n, size_t done)
+{
+    int i = 0;
+    while (i < n && done >= cur[i].iov_len)
+        done -= cur[i++].iov_len;
+    memmove(cur, cur + i, (size_t)(n - i) * sizeof(*cur));
+    n -= i;
+    if (n) {
+        cur[0].iov_base = (char *)cur[0].iov_base + done;
+        cur[0].iov_len -= done;
+    }
+    return n;
+}
+
+/* sendv/recvv on a copy of iov, IOV_BATCH entries at a time. */
+static int transfer(int fd, const struct iovec *iov, int n, int timeout_ms, bool out)
+{
+    uint64_t deadline = deadline_of(timeout_ms);
+    struct iovec cur[IOV_BATCH];
+    while (n > 0) {
+        int k = n < IOV_BATCH ? n : IOV_BATCH;
+        memcpy(cur, iov, (size_t)k * sizeof(*cur));
+        iov += k;
+        n -= k;
+        while (k > 0) {
+            /* Skip empty entries so that a zero-length read does not look like the end. */
+            if (cur[0].iov_len == 0) {
+                k = advance(cur, k, 0);
+                continue;
+            }
+            ssize_t r;
+            if (out) {
+                struct msghdr m = {.msg_iov = cur, .msg_iovlen = (size_t)k};
+                r = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+            } else {
+                r = readv(fd, cur, k);
+            }
+            if (r > 0) {
+                k = advance(cur, k, (size_t)r);
+                continue;
+            }
+            if (r == 0)
+                return -ECONNRESET; /* end of stream */
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return errno == EPIPE ? -ECONNRESET : -errno;
+            int rc = wait_fd(fd, out ? POLLOUT : POLLIN, deadline);
+            if (rc && rc != -EINTR)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int sock_wait(int fd, int timeout_ms)
+{
+    return wait_fd(fd, POLLIN, deadline_of(timeout_ms));
+}
+
+int zoid_sock_sendv(int fd, const struct iovec *iov, int n, int timeout_ms)
+{
+    return transfer(fd, iov, n, timeout_ms, true);
+}
+
+int zoid_sock_recvv(int fd, const struct iovec *iov, int n, int timeout_ms)
+{
+    return transfer(fd, iov, n, timeout_ms, false);
+}
+
+static void sock_close(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+static int nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) ? -errno : 0;
+}
+
+/* connect() with a timeout on a non-blocking socket. */
+static int connect_within(int fd, const struct sockaddr *sa, socklen_t len, int timeout_ms)
+{
+    if (nonblock(fd))
+        return -errno;
+    if (connect(fd, sa, len) == 0)
+        return 0;
+    if (errno != EINPROGRESS && errno != EAGAIN)
+        return -errno;
+    int rc = wait_fd(fd, POLLOUT, deadline_of(timeout_ms));
+    if (rc)
+        return rc;
+    int soerr = 0;
+    socklen_t sl = sizeof(soerr);
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+    return -soerr;
+}
+
+/* ---- unix: ---- */
+
+static int unix_sockaddr(const struct zoid_addr *a, struct sockaddr_un *sun, socklen_t *len)
+{
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    size_t n = strlen(a->path);
+    if (n == 0 || n >= sizeof(sun->sun_path))
+        return -ENAMETOOLONG;
+    memcpy(sun->sun_path, a->path, n);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return 0;
+}
+
+static int unix_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struct zepto_err *err)
+{
+    struct sockaddr_un sun;
+    socklen_t len;
+    if (unix_sockaddr(a, &sun, &len))
+        return zepto_fail(err, ENAMETOOLONG, "unix:%s: path too long", a->path);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return zepto_fail(err, errno, "socket: %s", strerror(errno));
+    int rc = connect_within(s, (struct sockaddr *)&sun, len, timeout_ms);
+    if (rc) {
+        close(s);
+        return zepto_fail(err, -rc, "unix:%s: %s", a->path, strerror(-rc));
+    }
+    *fd = s;
+    return 0;
+}
+
+static int unix_listen(const struct zoid_addr *a, int backlog, int *fd, struct zepto_err *err)
+{
+    struct sockaddr_un sun;
+    socklen_t len;
+    if (unix_sockaddr(a, &sun, &len))
+        return zepto_fail(err, ENAMETOOLONG, "unix:%s: path too long", a->path);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return zepto_fail(err, errno, "socket: %s", strerror(errno));
+    /* A socket file left by a daemon that died: remove it only when nobody answers on it. */
+    struct zoid_addr probe = *a;
+    int old;
+    if (unix_connect(&probe, 200, &old, NULL) == 0) {
+        close(old);
+        close(s);
+        return zepto_fail(err, EADDRINUSE, "unix:%s: a daemon is already listening there", a->path);
+    }
+    unlink(a->path);
+    if (bind(s, (struct sockaddr *)&sun, len) || listen(s, backlog)) {
+        int e = errno;
+        close(s);
+        return zepto_fail(err, e, "unix:%s: %s", a->path, strerror(e));
+    }
+    *fd = s;
+    return 0;
+}
+
+static int sock_accept(int lfd, int *fd)
+{
+    int s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (s < 0)
+        return -errno;
+    *fd = s;
+    return 0;
+}
+
+static void unix_identify(int fd, struct zoid_identity *id)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    memset(id, 0, sizeof(*id));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        id->uid = cred.uid;
+        id->gid = cred.gid;
+        id->pid = cred.pid;
+        id->verified = true;
+    } else {
+        id->pid = -1;
+    }
+    snprintf(id->peer, sizeof(id->peer), "unix:pid %d uid %u", id->pid, id->uid);
+}
+
+static bool unix_loopback(const struct zoid_addr *a)
+{
+    (void)a;
+    return true;
+}
+
+/* ---- tcp: ---- */
+
+static int tcp_resolve(const struct zoid_addr *a, bool passive, struct addrinfo **res,
+                       struct zepto_err *err)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0};
+    int rc = getaddrinfo(a->host[0] ? a->host : NULL, a->port, &hints, res);
+    if (rc)
+        return zepto_fail(err, EHOSTUNREACH, "tcp:%s:%s: %s", a->host, a->port, gai_strerror(rc));
+    return 0;
+}
+
+static void tcp_tune(int s)
+{
+    int one = 1;
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one,
+               sizeof(one)); /* calls are small and latency-bound */
+}
+
+static int tcp_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struct zepto_err *err)
+{
+    struct addrinfo *res;
+    int rc = tcp_resolve(a, false, &res, err), last = ECONNREFUSED;
+    if (rc)
+        return rc;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+            continue;
+        rc = connect_within(s, ai->ai_addr, ai->ai_addrlen, timeout_ms);
+        if (!rc) {
+            tcp_tune(s);
+            freeaddrinfo(res);
+            *fd = s;
+            return 0;
+        }
+        last = -rc;
+        close(s);
+    }
+    freeaddrinfo(res);
+    return zepto_fail(err, last, "tcp:%s:%s: %s", a->host, a->port, strerror(last));
+}
+
+static int tcp_listen(const struct zoid_addr *a, int backlog, int *fd, struct zepto_err *err)
+{
+    struct addrinfo *res;
+    int rc = tcp_resolve(a, true, &res, err), last = EADDRNOTAVAIL;
+    if (rc)
+        return rc;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (s < 0)
+            continue;
+        int one = 1;
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(s, ai->ai_addr, ai->ai_addrlen) == 0 && listen(s, backlog) == 0) {
+            freeaddrinfo(res);
+            *fd = s;
+            return 0;
+        }
+        last = errno;
+        close(s);
+    }
+    freeaddrinfo(res);
+    return zepto_fail(err, last, "tcp:%s:%s: %s", a->host, a->port, strerror(last));
+}
+
+static void tcp_identify(int fd, struct zoid_identity *id)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[64] = "?", port[16] = "?";
+    memset(id, 0, sizeof(*id));
+    tcp_tune(fd);
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
+        getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port, sizeof(port),
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+    /* A token holder acts with the daemon's own identity. */
+    id->uid = (uint32_t)getuid();
+    id->gid = (uint32_t)getgid();
+    id->pid = -1;
+    snprintf(id->peer, sizeof(id->peer), "tcp:%s:%s", host, port);
+}
+
+static bool tcp_loopback(const struct zoid_addr *a)
+{
+    struct addrinfo *res;
+    if (tcp_resolve(a, true, &res, NULL))
+        return false;
+    bool loop = true;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)ai->ai_addr;
+            loop &= (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        } else if (ai->ai_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ai->ai_addr;
+            loop &= IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+        } else {
+            loop = false;
+        }
+    }
+    freeaddrinfo(res);
+    return loop && a->host[0];
+}
+
+static const struct zoid_transport unix_transport = {
+    .scheme = "unix",
+    .connect = unix_connect,
+    .listen = unix_listen,
+    .accept = sock_accept,
+    .identify = unix_identify,
+    .is_loopback = unix_loopback,
+    .sendv = zoid_sock_sendv,
+    .recvv = zoid_sock_recvv,
+    .wait = sock_wait,
+    .close = sock_close,
+};
+
+static const struct zoid_transport tcp_transport = {
+    .scheme = "tcp",
+    .connect = tcp_connect,
+    .listen = tcp_listen,
+    .accept = sock_accept,
+    .identify = tcp_identify,
+    .is_loopback = tcp_loopback,
+    .sendv = zoid_sock_sendv,
+    .recvv = zoid_sock_recvv,
+    .wait = sock_wait,
+    .close = sock_close,
+};
+
+int zoid_addr_parse(const char *s, struct zoid_addr *a, const struct zoid_transport **t,
+                    struct zepto_err *err)
+{
+    memset(a, 0, sizeof(*a));
+    if (!s || !*s)
+        return zepto_fail(err, EINVAL, "empty address (use unix:PATH or tcp:HOST:PORT)");
+    if (!strncmp(s, "unix:", 5)) {
+        if (!s[5] || strlen(s + 5) >= sizeof(a->path))
+            return zepto_fail(err, EINVAL, "'%s': a unix socket path of 1 to %zu bytes", s,
+                              sizeof(a->path) - 1);
+        snprintf(a->scheme, sizeof(a->scheme), "unix");
+        snprintf(a->path, sizeof(a->path), "%s", s + 5);
+        *t = &unix_transport;
+        return 0;
+    }
+    if (!strncmp(s, "tcp:", 4)) {
+        const char *hp = s + 4, *colon;
+        if (*hp == '[') { /* [v6]:port */
+            const char *end = strchr(hp, ']');
+            if (!end || end[1] != ':')
+                return zepto_fail(err, EINVAL, "'%s': expected tcp:[ADDR]:PORT", s);
+            snprintf(a->host, sizeof(a->host), "%.*s", (int)(end - hp - 1), hp + 1);
+            colon = end + 1;
+        } else {
+            colon = strrchr(hp, ':');
+            if (!colon)
+                return zepto_fail(err, EINVAL, "'%s': expected tcp:HOST:PORT", s);
+            if ((size_t)(colon - hp) >= sizeof(a->host))
+                return zepto_fail(err, EINVAL, "'%s': host name too long", s);
+            snprintf(a->host, sizeof(a->host), "%.*s", (int)(colon - hp), hp);
+        }
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (!colon[1] || *end || port < 1 || port > 65535)
+            return zepto_fail(err, EINVAL, "'%s': the port must be 1 to 65535", s);
+        snprintf(a->scheme, sizeof(a->scheme), "tcp");
+        snprintf(a->port, sizeof(a->port), "%ld", port);
+        *t = &tcp_transport;
+        return 0;
+    }
+    return zepto_fail(err, EINVAL, "'%s': unknown transport (use unix:PATH or tcp:HOST:PORT)", s);
+}

@@ -1,0 +1,54 @@
+/*
+ * ZOID transports: where frames travel. A transport is a small table of functions (connect,
+ * listen, accept, send vector, receive vector, close, and who the peer is), chosen once from
+ * the address's scheme, so that a shared-memory or libfabric transport can be added later
+ * without touching the client or the daemon. unix: and tcp: both work on socket descriptors.
+ */
+#ifndef ZEPTO_ZOID_TRANSPORT_H
+#define ZEPTO_ZOID_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+#include "zepto/zepto.h"
+#include "zepto/zoid_plugin.h"
+
+struct zoid_addr {
+    char scheme[8]; /* "unix" or "tcp" */
+    char path[108]; /* unix */
+    char host[256]; /* tcp */
+    char port[8];   /* tcp */
+};
+
+struct zoid_transport {
+    const char *scheme;
+    /* A connected descriptor, within timeout_ms. */
+    int (*connect)(const struct zoid_addr *a, int timeout_ms, int *fd, struct zepto_err *err);
+    /* A listening descriptor (non-blocking). */
+    int (*listen)(const struct zoid_addr *a, int backlog, int *fd, struct zepto_err *err);
+    /* A new connection (non-blocking), -EAGAIN when none is waiting. */
+    int (*accept)(int lfd, int *fd);
+    /* Who is at the other end. */
+    void (*identify)(int fd, struct zoid_identity *id);
+    /* Whether the address is on this host only. */
+    bool (*is_loopback)(const struct zoid_addr *a);
+    /* Sends every byte of iov, waiting up to timeout_ms in total for room (-1: forever). */
+    int (*sendv)(int fd, const struct iovec *iov, int n, int timeout_ms);
+    /* Receives exactly the bytes of iov, waiting up to timeout_ms in total; -ECONNRESET at the
+     * end of the stream, -ETIMEDOUT. Signals do not interrupt it: a frame is never cut. */
+    int (*recvv)(int fd, const struct iovec *iov, int n, int timeout_ms);
+    /* Waits until data can be read: 0, -ETIMEDOUT, or -EINTR when a signal arrived. */
+    int (*wait)(int fd, int timeout_ms);
+    void (*close)(int fd);
+};
+
+/* Parses "unix:PATH" or "tcp:HOST:PORT" ("tcp:[::1]:PORT" for IPv6) and returns its transport. */
+int zoid_addr_parse(const char *s, struct zoid_addr *a, const struct zoid_transport **t,
+                    struct zepto_err *err);
+
+/* The stream helpers both socket transports use. */
+int zoid_sock_sendv(int fd, const struct iovec *iov, int n, int timeout_ms);
+int zoid_sock_recvv(int fd, const struct iovec *iov, int n, int timeout_ms);
+
+#endif
