@@ -460,8 +460,11 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
                 while (read(d->sigfd, &si, sizeof(si)) == sizeof(si))
                     if (si.ssi_signo != SIGPIPE && !draining) {
                         draining = true;
+                        pthread_mutex_lock(&d->mu);
+                        unsigned busy = d->busy;
+                        pthread_mutex_unlock(&d->mu);
                         logf_("%s: draining %u calls in flight", strsignal((int)si.ssi_signo),
-                              d->busy);
+                              busy);
                         epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->lfd, NULL);
                         for (struct zoid_peer *p = d->peers; p; p = p->next)
                             epoll_ctl(d->epfd, EPOLL_CTL_DEL, p->fd, NULL);
