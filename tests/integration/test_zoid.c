@@ -6,9 +6,12 @@
  * waiting client an error within a second, a timed-out or interrupted call leaves the connection
  * usable, garbage / truncated / oversized / half-sent frames close only their own connection,
  * the TCP token handshake accepts the right token and refuses a wrong one, and SIGTERM lets a call
- * in flight finish.
+ * in flight finish. With a test plugin (tests/helpers/zoid_test_plugin.c): per-client state kept
+ * between calls and released (client_gone) when a client closes or is killed, data pushed to a
+ * client asynchronously, a plugin's error reaching its caller, and a .so that is no plugin
+ * refused at start.
  *
- * usage: test_zoid ZEPTO WORKDIR
+ * usage: test_zoid ZEPTO WORKDIR PLUGINS   (PLUGINS/good holds the test plugin, PLUGINS/bad not)
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,7 +31,7 @@
 #include "base/spawn.h"
 #include "zepto/zoid.h"
 
-static const char *zepto, *dir;
+static const char *zepto, *dir, *plugins;
 static int failures;
 
 #define CHECK(cond, ...)                                                                           \
@@ -478,14 +481,127 @@ static void tokens(void)
     CHECK(status == 1, "--insecure on a non-loopback address is refused (status %d)", status);
 }
 
+/* ---- a plugin: state, pushes, errors ---- */
+
+#define TEST_PLUGIN 4242
+
+static uint32_t u32_call(struct zoid_client *c, uint16_t fn, int *rc)
+{
+    uint32_t v = 0;
+    struct iovec out = {&v, sizeof(v)};
+    size_t got = 0;
+    *rc = zoid_call(c, TEST_PLUGIN, fn, NULL, 0, &out, 1, &got, 0);
+    return v;
+}
+
+/* Waits (bounded) until the plugin has released `want` clients' state. */
+static uint32_t wait_released(struct zoid_client *c, uint32_t want)
+{
+    uint64_t give_up = now_ms() + 3000;
+    uint32_t v;
+    int rc;
+    while ((v = u32_call(c, 3, &rc)) < want && !rc && now_ms() < give_up) {
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    return v;
+}
+
+struct pushes {
+    unsigned frames;
+    size_t bytes;
+};
+
+static void on_push(void *arg, uint16_t plugin, uint16_t fn, const void *data, size_t len)
+{
+    struct pushes *p = arg;
+    (void)data;
+    if (plugin == TEST_PLUGIN && fn == 1) {
+        p->frames++;
+        p->bytes += len;
+    }
+}
+
+static void plugin_tests(void)
+{
+    struct daemon d;
+    char addr[320], pdir[320];
+    snprintf(addr, sizeof(addr), "unix:%s/plugin.sock", dir);
+    snprintf(pdir, sizeof(pdir), "--plugin-dir=%s/good", plugins);
+    start(&d, addr, pdir, NULL);
+    struct zoid_client *a = connect_to(addr, NULL, NULL), *b = connect_to(addr, NULL, NULL);
+    int rc;
+    uint32_t v1 = u32_call(a, 0, &rc), v2 = u32_call(a, 0, &rc), v3 = u32_call(a, 0, &rc);
+    CHECK(!rc && v1 == 1 && v2 == 2 && v3 == 3, "per-client state kept: %u %u %u", v1, v2, v3);
+    uint32_t vb = u32_call(b, 0, &rc);
+    CHECK(!rc && vb == 1, "another client has its own state: %u", vb);
+    uint32_t uid = u32_call(a, 4, &rc);
+    CHECK(!rc && uid == getuid(), "the plugin sees the caller's uid: %u", uid);
+    CHECK(zoid_call(a, TEST_PLUGIN, 2, NULL, 0, NULL, 0, NULL, 0) == EIO,
+          "a plugin's error reaches its caller");
+    CHECK(zoid_call(a, TEST_PLUGIN, 9, NULL, 0, NULL, 0, NULL, 0) == ENOSYS,
+          "a function the plugin does not have: ENOSYS");
+
+    struct pushes got = {0};
+    zoid_on_async(a, on_push, &got);
+    uint32_t n = 25;
+    struct iovec in = {&n, sizeof(n)};
+    rc = zoid_call(a, TEST_PLUGIN, 1, &in, 1, NULL, 0, NULL, 0);
+    CHECK(rc == 0 && got.frames == 25 && got.bytes == 25 * 1024,
+          "25 pushed frames arrive before the reply: rc %d, %u frames, %zu bytes", rc, got.frames,
+          got.bytes);
+
+    /* State released when a client closes, and when one is killed. */
+    uint32_t before = u32_call(a, 3, &rc);
+    zoid_close(b);
+    CHECK(wait_released(a, before + 1) == before + 1, "closing a client releases its state");
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct zoid_client *c = connect_to(addr, NULL, NULL);
+        int r;
+        u32_call(c, 0, &r); /* state exists now */
+        call_u64(c, ZOID_CORE_SLEEP, 3000000000ull, 0);
+        _exit(0);
+    }
+    struct timespec ts = {0, 300000000};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    CHECK(wait_released(a, before + 2) == before + 2,
+          "a client killed mid-call has its state released");
+    zoid_close(a);
+    CHECK(stop(&d, SIGTERM) == 0, "the daemon with a plugin stops cleanly");
+
+    /* A .so that is no plugin: the daemon does not start, and says which. */
+    char bad[320], log[320];
+    snprintf(bad, sizeof(bad), "%s/bad", plugins);
+    snprintf(log, sizeof(log), "%s/bad.log", dir);
+    char *argv[] = {(char *)zepto, "zoid",      "serve",        "--listen", addr,
+                    "--export",    (char *)dir, "--plugin-dir", bad,        NULL};
+    struct zb_spawn_opts so = {.stderr_path = log};
+    int status = -1;
+    zb_run(argv, &so, &status, NULL);
+    char text[512] = "";
+    FILE *f = fopen(log, "r");
+    if (f) {
+        size_t k = fread(text, 1, sizeof(text) - 1, f);
+        text[k] = 0;
+        fclose(f);
+    }
+    CHECK(status == 1 && strstr(text, "zoid_bad_plugin.so") &&
+              strstr(text, "no zoid_plugin_register"),
+          "a .so that is no plugin is refused: status %d, %s", status, text);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s ZEPTO WORKDIR\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s ZEPTO WORKDIR PLUGINS\n", argv[0]);
         return 2;
     }
     zepto = argv[1];
     dir = argv[2];
+    plugins = argv[3];
     signal(SIGPIPE, SIG_IGN);
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
@@ -515,6 +631,7 @@ int main(int argc, char **argv)
     daemon_killed();
     drains();
     tokens();
+    plugin_tests();
     printf("%s\n", failures ? "FAILED" : "ok");
     return failures ? 1 : 0;
 }
