@@ -56,6 +56,10 @@ else
     echo "(skipped: the peers need root to reserve huge pages and to switch THP to always)"
 fi
 
+section "zoid against raw sockets (unix and tcp loopback, 3 interleaved rounds)" \
+    "bash bench/zoid.sh $build 3"
+OUT="$out/zoid" bash bench/zoid.sh "$build" 3 | tee "$out/zoid.txt"
+
 section "zepto report timings" "/usr/bin/time -f %e $bin/zepto report [--quick] -o $out/report"
 for mode in --quick ""; do
     start=$(date +%s%N)
@@ -68,4 +72,10 @@ section "Fuzzing the trace decoder (60 s)" "ctest -R fuzz.trace with ZEPTO_FUZZ_
 if [ -x "$bin/fuzz_trace" ]; then
     ZEPTO="$bin/zepto" FUZZER="$bin/fuzz_trace" FUZZ_SECONDS=60 WORK="$out/fuzz" \
         bash tests/fuzz/run_fuzz.sh
+fi
+
+section "Fuzzing the zoid frame decoder and readers (60 s)" "ctest -R fuzz.zoid_frame with ZEPTO_FUZZ_SECONDS=60"
+if [ -x "$bin/fuzz_zoid_frame" ]; then
+    FUZZER="$bin/fuzz_zoid_frame" SEEDS=tests/fuzz/zoid_seeds.sh FUZZ_ARGS=-close_fd_mask=2 \
+        FUZZ_SECONDS=60 WORK="$out/fuzz-zoid" bash tests/fuzz/run_fuzz.sh
 fi

@@ -65,13 +65,13 @@ struct zg_func {
 };
 
 struct zg_plugin {
-    unsigned id;             /* 1..65535 */
-    char name[ZG_NAME_MAX];  /* for the daemon's logs */
-    char init[ZG_NAME_MAX];  /* hooks; "" when not given */
+    unsigned id;            /* 1..65535 */
+    char name[ZG_NAME_MAX]; /* for the daemon's logs */
+    char init[ZG_NAME_MAX]; /* hooks; "" when not given */
     char fini[ZG_NAME_MAX];
     char gone[ZG_NAME_MAX];
-    bool hook_declared[3];   /* init, fini, gone: declared in the header */
-    struct zg_func *funcs;   /* the remote functions, in header order (= function ids) */
+    bool hook_declared[3]; /* init, fini, gone: declared in the header */
+    struct zg_func *funcs; /* the remote functions, in header order (= function ids) */
     int nfuncs;
 };
 

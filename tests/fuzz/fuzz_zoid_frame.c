@@ -1,0 +1,255 @@
+/*
+ * libFuzzer target for ZOID frames: the header decoder and the two readers that take frames from
+ * the other end of a connection, each fed the fuzzer's bytes as everything that end sent.
+ *
+ *   every input     zoid_header_decode() on every 32-byte window; what it accepts must encode
+ *                   back to the same bytes, and be within the limit it was given.
+ *   first byte 0    the client: a zoid_client on one end of a socketpair, its handshake completed
+ *                   by hand (a valid CHALLENGE and WELCOME written first), then the input as the
+ *                   daemon's reply stream, then the end of the stream. A few calls of the core
+ *                   plugin must each return 0, a positive errno or a documented negative one,
+ *                   never crash, hang or write past the reply iovecs.
+ *   first byte odd  the daemon: the input as a client's stream to the daemon's frame reader
+ *                   (readable(), the handshake and the call queue), then the queued calls run as
+ *                   the workers would run them; bit 1 of the first byte makes the daemon want a
+ *                   token (the refusal path, since the fuzzer cannot forge the MAC).
+ *
+ * Both readers are static inside client.c and daemon.c, and building a client or a peer around a
+ * socketpair needs their private structs: the target includes the two files (and is linked
+ * without them). Whatever is written to a socketpair is there before the reader starts and ends
+ * with a shutdown, so a run never waits on time and is reproducible.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "zoid/client.c"
+#include "zoid/daemon.c"
+
+#define FUZZ_MAX_PAYLOAD (64u << 10) /* small: a reply never fills the socket buffer */
+#define FUZZ_CALL_MS     1000        /* a bound only: the stream ends, so calls never wait */
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const struct zoid_transport *unix_t;
+static volatile unsigned char async_sum; /* keeps the reads of async data */
+
+/* ---- the header decoder ---- */
+
+static void fuzz_headers(const uint8_t *data, size_t size)
+{
+    for (size_t off = 0; off + ZOID_HEADER_SIZE <= size; off++) {
+        uint32_t limit = off & 1 ? UINT32_MAX : FUZZ_MAX_PAYLOAD;
+        struct zoid_header h;
+        struct zepto_err err = {0};
+        if (zoid_header_decode(data + off, limit, &h, &err)) {
+            if (!err.msg[0])
+                abort(); /* a refusal always says why */
+            continue;
+        }
+        unsigned char again[ZOID_HEADER_SIZE];
+        zoid_header_encode(&h, again);
+        if (memcmp(again, data + off, ZOID_HEADER_SIZE) || h.length > limit)
+            abort();
+    }
+}
+
+/* ---- writing the other end's bytes ---- */
+
+static void put_frame(int fd, uint8_t kind, const void *payload, uint32_t len)
+{
+    struct zoid_header h = {.kind = kind, .length = len};
+    unsigned char hdr[ZOID_HEADER_SIZE];
+    zoid_header_encode(&h, hdr);
+    if (write(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr) ||
+        (len && write(fd, payload, len) != (ssize_t)len))
+        abort();
+}
+
+/* The input, as much as the socket holds (the rest is dropped), then the end of the stream. */
+static void put_stream(int fd, const uint8_t *data, size_t size)
+{
+    while (size) {
+        ssize_t n = send(fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        data += n;
+        size -= (size_t)n;
+    }
+    shutdown(fd, SHUT_WR);
+}
+
+/* Reads and drops what the reader under test sent to the other end. */
+static void discard(int fd)
+{
+    char buf[65536];
+    while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+        ;
+}
+
+/* ---- the client ---- */
+
+static void on_async(void *arg, uint16_t plugin, uint16_t function, const void *data, size_t len)
+{
+    (void)arg;
+    (void)plugin;
+    (void)function;
+    /* Touch every byte the client says it delivered (ASan checks the reads). */
+    for (size_t i = 0; i < len; i++)
+        async_sum += ((const unsigned char *)data)[i];
+}
+
+/* What zoid_call() may return (zepto/zoid.h): 0, the remote errno, or a local failure. */
+static void check_result(int rc, size_t got, size_t room)
+{
+    if (rc == 0 && got > room)
+        abort();
+    if (rc < 0 && rc != -ETIMEDOUT && rc != -ECONNRESET && rc != -EINTR && rc != -EMSGSIZE &&
+        rc != -EPROTO && rc != -ENOMEM)
+        abort();
+}
+
+/* A client as zoid_connect() makes one, on an already connected descriptor. */
+static struct zoid_client *client_on(int fd)
+{
+    struct zoid_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        abort();
+    c->t = unix_t;
+    c->fd = fd;
+    c->next_id = 1;
+    c->timeout_ms = FUZZ_CALL_MS;
+    pthread_mutex_init(&c->send_mu, NULL);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return c;
+}
+
+static void fuzz_client(const uint8_t *data, size_t size)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+        abort();
+    unsigned char chal[ZOID_NONCE_BYTES + 4] = {0}; /* no token wanted */
+    unsigned char lim[8] = {0};
+    for (int i = 0; i < 4; i++)
+        lim[i] = (unsigned char)(FUZZ_MAX_PAYLOAD >> (8 * i));
+    lim[4] = 4; /* calls in flight */
+    put_frame(sv[1], ZOID_CHALLENGE, chal, sizeof(chal));
+    put_frame(sv[1], ZOID_WELCOME, lim, sizeof(lim));
+    put_stream(sv[1], data, size);
+
+    fcntl(sv[0], F_SETFL, O_NONBLOCK); /* as zoid_connect leaves it */
+    struct zoid_client *c = client_on(sv[0]);
+    struct zepto_err err = {0};
+    if (handshake(c, NULL, &err))
+        abort(); /* the greeting above is valid */
+    zoid_on_async(c, on_async, NULL);
+
+    /* Call ids 1, 2, 3...: seeds answer them in order, the fuzzer in any order or not at all. */
+    size_t got = 0;
+    check_result(zoid_call(c, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, &got, FUZZ_CALL_MS), got, 0);
+    char ping[16] = "0123456789abcdef", a[8], b[5];
+    struct iovec req = {ping, sizeof(ping)}, rep[2] = {{a, sizeof(a)}, {b, sizeof(b)}};
+    check_result(zoid_call(c, 0, ZOID_CORE_ECHO, &req, 1, rep, 2, &got, FUZZ_CALL_MS), got,
+                 sizeof(a) + sizeof(b));
+    uint64_t n = 100;
+    char big[100];
+    struct iovec nreq = {&n, sizeof(n)}, brep = {big, sizeof(big)};
+    check_result(zoid_call(c, 0, ZOID_CORE_SOURCE, &nreq, 1, &brep, 1, &got, FUZZ_CALL_MS), got,
+                 sizeof(big));
+    int prc = zoid_poll(c, 0);
+    if (prc && prc != -ETIMEDOUT && prc != -ECONNRESET && prc != -EPROTO && prc != -ENOMEM)
+        abort();
+    check_result(zoid_call(c, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, &got, FUZZ_CALL_MS), got, 0);
+    zoid_close(c);
+    close(sv[1]);
+}
+
+/* ---- the daemon ---- */
+
+static struct zoid_daemon daemon_;
+
+static void daemon_init(void)
+{
+    daemon_.o.max_payload = FUZZ_MAX_PAYLOAD;
+    daemon_.o.max_in_flight = 6; /* the seeds' seventh call is refused: EBUSY */
+    daemon_.o.max_clients = 1;
+    daemon_.t = unix_t;
+    daemon_.lfd = daemon_.epfd = daemon_.sigfd = -1;
+    memcpy(daemon_.token.key, "fuzz-token", 10);
+    daemon_.token.len = 10;
+    pthread_mutex_init(&daemon_.mu, NULL);
+    pthread_cond_init(&daemon_.cv, NULL);
+    if (zoid_plugins_load(NULL, daemon_.slots, &daemon_.nslots, NULL))
+        abort();
+}
+
+static void fuzz_daemon(const uint8_t *data, size_t size, bool token)
+{
+    struct zoid_daemon *d = &daemon_;
+    d->need_token = token;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+        abort();
+    fcntl(sv[0], F_SETFL, O_NONBLOCK); /* as accepted sockets are */
+
+    /* A peer as accept_all() makes one; the challenge's nonce is all zeros. */
+    struct zoid_peer *p = calloc(1, sizeof(*p));
+    if (!p)
+        abort();
+    p->fd = sv[0];
+    p->t = d->t;
+    p->d = d;
+    p->refs = 1;
+    p->max_payload = d->o.max_payload;
+    pthread_mutex_init(&p->send_mu, NULL);
+    d->t->identify(sv[0], &p->id);
+    p->since_ns = p->last_ns = zb_mono_read();
+    put_stream(sv[1], data, size);
+
+    const char *why = NULL;
+    readable(d, p, &why);
+    discard(sv[1]);
+    /* The calls it queued, one at a time as a worker runs them. Sleep is answered at once: it
+     * only waits, and a fuzzer must not. */
+    while (d->head) {
+        struct job *j = d->head;
+        d->head = j->next;
+        if (!d->head)
+            d->tail = NULL;
+        if (j->h.plugin == 0 && j->h.function == ZOID_CORE_SLEEP && !j->error)
+            j->error = EPERM;
+        run_job(d, j);
+        free(j);
+        d->busy--;
+        discard(sv[1]);
+    }
+    /* As drop() does, without the epoll set. */
+    atomic_store(&p->closed, true);
+    zoid_peer_unref(p);
+    close(sv[1]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!unix_t) {
+        struct zoid_addr a;
+        if (zoid_addr_parse("unix:/fuzz", &a, &unix_t, NULL))
+            abort();
+        daemon_init();
+    }
+    fuzz_headers(data, size);
+    if (size == 0)
+        return 0;
+    if (data[0] & 1)
+        fuzz_daemon(data + 1, size - 1, data[0] & 2);
+    else
+        fuzz_client(data + 1, size - 1);
+    return 0;
+}

@@ -1,0 +1,752 @@
+/*
+ * Proves the code `zepto zoid gen` writes, end to end but without a daemon: the client stubs
+ * generated from zoid_gen_all.h are linked into this program, the generated dispatch and the
+ * implementation are a plugin loaded with dlopen (as the daemon loads it), and a fake transport
+ * defined here (zoid_connect, zoid_call, zoid_reply_*, zoid_call_identity, zoid_call_state) hands
+ * each request to the plugin's dispatch function and scatters its reply into the stub's iovecs.
+ *
+ * It checks every scalar type at its extremes, strings, arrays in every direction (zero-copy, 2-D,
+ * nullable, misaligned in the request and in the reply), objects, errno both ways, per-client
+ * state and the gone hook, the lazy connection (one connect for racing first calls), and that the
+ * dispatch refuses every malformed payload with EPROTO: every truncation and extension of every
+ * request the stubs made, and hand-built payloads with bad lengths, counts that overflow, bad flags
+ * and unterminated strings. Usage: test_zoid_gen_roundtrip PLUGIN.so
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "zepto/zoid.h"
+#include "zepto/zoid_codec.h"
+#include "zepto/zoid_plugin.h"
+#include "zoid_gen_all.h"
+#include "all_client.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);                        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+#define EQ_I(a, b)                                                                                 \
+    CHECK((long long)(a) == (long long)(b), "%lld != %lld", (long long)(a), (long long)(b))
+#define EQ_U(a, b)                                                                                 \
+    CHECK((unsigned long long)(a) == (unsigned long long)(b), "%llu != %llu",                      \
+          (unsigned long long)(a), (unsigned long long)(b))
+#define EQ_D(a, b)  CHECK((double)(a) == (double)(b), "%.17g != %.17g", (double)(a), (double)(b))
+#define EQ_ERRNO(e) CHECK(errno == (e), "errno %d (%s), expected %d", errno, strerror(errno), (e))
+
+/* ---- the fake transport ------------------------------------------------------------------- */
+
+struct zoid_client {
+    int id;
+    void *state; /* the plugin's per-client slot */
+};
+
+struct zoid_call {
+    struct zoid_client *client;
+    unsigned char *raw; /* reply buffer; the reply starts at raw + shift */
+    size_t len;
+};
+
+enum fault { NO_FAULT, FAIL_CALL, TRUNCATE_REQUEST, EXTEND_REQUEST, SHORT_REPLY, LONG_REPLY };
+
+static const struct zoid_plugin *plugin;
+static struct zoid_client clients[3] = {{1, NULL}, {2, NULL}, {3, NULL}};
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int connects, calls;
+static int connect_error; /* what zoid_connect returns (0: success) */
+static enum fault fault;
+static size_t shift;                 /* misalignment of request and reply buffers */
+static size_t max_payload = 1 << 20; /* the reply limit */
+static struct zoid_client *last_client;
+
+/* Requests the stubs made: replayed damaged at the end. */
+#define MAX_RECORDED 256
+static struct recorded {
+    uint16_t fn;
+    size_t len;
+    unsigned char *bytes;
+} recorded[MAX_RECORDED];
+static int nrecorded;
+
+static void record(uint16_t fn, const unsigned char *p, size_t len)
+{
+    int same = 0;
+    for (int i = 0; i < nrecorded; i++)
+        same += recorded[i].fn == fn;
+    if (same >= 3 || nrecorded == MAX_RECORDED || len > 65536)
+        return;
+    struct recorded *r = &recorded[nrecorded++];
+    r->fn = fn;
+    r->len = len;
+    r->bytes = malloc(len ? len : 1);
+    memcpy(r->bytes, p, len);
+}
+
+int zoid_connect(const char *addr, const struct zoid_client_opts *opts, struct zoid_client **out,
+                 struct zepto_err *err)
+{
+    (void)addr;
+    (void)opts;
+    (void)err;
+    connects++;
+    usleep(20000); /* a window for racing first calls */
+    errno = EINTR;
+    if (connect_error)
+        return connect_error;
+    *out = &clients[0];
+    return 0;
+}
+
+void *zoid_reply_reserve(struct zoid_call *call, size_t len)
+{
+    if (call->len + len > max_payload)
+        return NULL; /* as the daemon: over the frame limit, without errno */
+    unsigned char *raw = realloc(call->raw, shift + call->len + len);
+    if (!raw)
+        return NULL;
+    call->raw = raw;
+    void *p = raw + shift + call->len;
+    call->len += len;
+    return p;
+}
+
+int zoid_reply_append(struct zoid_call *call, const void *data, size_t len)
+{
+    void *p = zoid_reply_reserve(call, len);
+    if (!p)
+        return EMSGSIZE;
+    memcpy(p, data, len);
+    return 0;
+}
+
+int zoid_reply_bulk(struct zoid_call *call, const void *data, size_t len,
+                    void (*release)(void *arg), void *arg)
+{
+    int rc = zoid_reply_append(call, data, len);
+    if (release)
+        release(arg);
+    return rc;
+}
+
+const struct zoid_identity *zoid_call_identity(const struct zoid_call *call)
+{
+    static const struct zoid_identity id = {.uid = 4321, .gid = 99, .pid = 1, .verified = true};
+    (void)call;
+    return &id;
+}
+
+void **zoid_call_state(struct zoid_call *call)
+{
+    return &call->client->state;
+}
+
+/* Runs one dispatch function on exactly len bytes (a buffer of that size, so that the sanitizer
+ * sees any read beyond it), shifted by `shift`; the reply in *call. */
+static int dispatch(struct zoid_client *c, uint16_t fn, const unsigned char *p, size_t len,
+                    struct zoid_call *call)
+{
+    *call = (struct zoid_call){.client = c};
+    if (fn >= plugin->nfunctions)
+        return ENOSYS;
+    unsigned char *raw = malloc(shift + len ? shift + len : 1);
+    if (len)
+        memcpy(raw + shift, p, len);
+    int rc = plugin->functions[fn](call, len || shift ? raw + shift : NULL, len);
+    free(raw);
+    return rc;
+}
+
+int zoid_call(struct zoid_client *c, uint16_t plugin_id, uint16_t fn, const struct iovec *req,
+              int nreq, const struct iovec *rep, int nrep, size_t *rep_len, int timeout_ms)
+{
+    (void)timeout_ms;
+    pthread_mutex_lock(&mu);
+    calls++;
+    last_client = c;
+    *rep_len = 0;
+    if (fault == FAIL_CALL || plugin_id != plugin->id) {
+        pthread_mutex_unlock(&mu);
+        return fault == FAIL_CALL ? -ECONNRESET : ENOSYS;
+    }
+    size_t len = 0;
+    for (int i = 0; i < nreq; i++)
+        len += req[i].iov_len;
+    unsigned char *buf = malloc(len + 1), *at = buf;
+    for (int i = 0; i < nreq; i++) {
+        memcpy(at, req[i].iov_base, req[i].iov_len);
+        at += req[i].iov_len;
+    }
+    if (fault == NO_FAULT)
+        record(fn, buf, len);
+    if (fault == TRUNCATE_REQUEST && len)
+        len--;
+    if (fault == EXTEND_REQUEST)
+        buf[len++] = 0;
+    struct zoid_call call;
+    int rc = dispatch(c, fn, buf, len, &call);
+    errno = EAGAIN; /* as a transport may leave it: the stub must restore the caller's */
+    free(buf);
+    if (rc == 0) {
+        size_t n = call.len - (fault == SHORT_REPLY && call.len) + (fault == LONG_REPLY);
+        const unsigned char *src = call.raw ? call.raw + shift : NULL;
+        size_t room = 0, done = 0;
+        for (int i = 0; i < nrep; i++)
+            room += rep[i].iov_len;
+        if (n > room) {
+            rc = -EMSGSIZE;
+        } else {
+            for (int i = 0; i < nrep && done < n; i++) {
+                size_t k = rep[i].iov_len < n - done ? rep[i].iov_len : n - done;
+                memcpy(rep[i].iov_base, src + done, k);
+                done += k;
+            }
+            *rep_len = n;
+        }
+    }
+    free(call.raw);
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
+/* ---- through the stubs -------------------------------------------------------------------- */
+
+static void *first_call(void *arg)
+{
+    int v = (int)(intptr_t)arg;
+    return (void *)(intptr_t)(all_echo_int(v) == v);
+}
+
+static void lazy_connection(void)
+{
+    connect_error = -ECONNREFUSED;
+    errno = 0;
+    EQ_I(all_echo_int(5), -1);
+    EQ_ERRNO(ECONNREFUSED);
+    EQ_I(connects, 1);
+    EQ_I(calls, 0);
+
+    connect_error = 0;
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, first_call, (void *)(intptr_t)(i * 1000 - 3));
+    for (int i = 0; i < 8; i++) {
+        void *ok;
+        pthread_join(t[i], &ok);
+        CHECK(ok, "thread %d got a wrong answer", i);
+    }
+    EQ_I(connects, 2); /* one failed, then exactly one for eight racing threads */
+    CHECK(last_client == &clients[0], "calls went to client %d", last_client->id);
+}
+
+static void every_scalar_type(void)
+{
+    EQ_I(all_echo_char('a'), 'a');
+    EQ_I(all_echo_char((char)-100), (char)-100);
+    EQ_I(all_echo_schar(SCHAR_MIN), SCHAR_MIN);
+    EQ_U(all_echo_uchar(UCHAR_MAX), UCHAR_MAX);
+    EQ_I(all_echo_short(SHRT_MIN), SHRT_MIN);
+    EQ_U(all_echo_ushort(USHRT_MAX), USHRT_MAX);
+    EQ_I(all_echo_int(INT_MIN), INT_MIN);
+    EQ_U(all_echo_uint(UINT_MAX), UINT_MAX);
+    EQ_I(all_echo_long(LONG_MIN), LONG_MIN);
+    EQ_U(all_echo_ulong(ULONG_MAX), ULONG_MAX);
+    EQ_I(all_echo_llong(LLONG_MIN), LLONG_MIN);
+    EQ_U(all_echo_ullong(ULLONG_MAX), ULLONG_MAX);
+    EQ_I(all_echo_i8(INT8_MIN), INT8_MIN);
+    EQ_U(all_echo_u8(UINT8_MAX), UINT8_MAX);
+    EQ_I(all_echo_i16(INT16_MIN), INT16_MIN);
+    EQ_U(all_echo_u16(UINT16_MAX), UINT16_MAX);
+    EQ_I(all_echo_i32(INT32_MIN), INT32_MIN);
+    EQ_U(all_echo_u32(UINT32_MAX), UINT32_MAX);
+    EQ_I(all_echo_i64(INT64_MIN), INT64_MIN);
+    EQ_I(all_echo_i64(-2), -2);
+    EQ_U(all_echo_u64(UINT64_MAX - 5), UINT64_MAX - 5);
+    EQ_U(all_echo_size(SIZE_MAX), SIZE_MAX);
+    EQ_I(all_echo_ssize(-SSIZE_MAX - 1), -SSIZE_MAX - 1);
+    CHECK(all_echo_bool(true) == true, "true");
+    CHECK(all_echo_bool(false) == false, "false");
+    EQ_D(all_echo_float(-FLT_MAX), -FLT_MAX);
+    EQ_D(all_echo_float(FLT_MIN), FLT_MIN);
+    EQ_D(all_echo_double(DBL_MAX), DBL_MAX);
+    EQ_D(all_echo_double(-1e-300), -1e-300);
+    CHECK(signbit(all_echo_double(-0.0)), "-0.0 lost its sign");
+    CHECK(isnan(all_echo_double(NAN)), "NaN");
+    CHECK(isinf(all_echo_float(INFINITY)), "inf");
+    EQ_I(all_mix('z', -7, 65000, -123456789, UINT64_MAX - 1, 1.5f, -2.25, true, -42, 200), 1);
+    errno = 777;
+    all_nothing();
+    EQ_ERRNO(777); /* a call that succeeds leaves errno alone */
+}
+
+static void strings(void)
+{
+    EQ_U(all_strlen("hello"), 5);
+    EQ_U(all_strlen(""), 0);
+    size_t n = 100000;
+    char *big = malloc(n + 1);
+    memset(big, 'x', n);
+    big[n] = 0;
+    EQ_U(all_strlen(big), n); /* its own iovec */
+    free(big);
+    EQ_I(all_maybe_strlen(NULL), -2);
+    EQ_I(all_maybe_strlen("abc"), 3);
+    int before = calls;
+    errno = 0;
+    EQ_U(all_strlen(NULL), SIZE_MAX);
+    EQ_ERRNO(EFAULT);
+    EQ_I(calls, before); /* refused before anything was sent */
+}
+
+static void arrays(void)
+{
+    enum { N = 1000 };
+    int32_t v[N];
+    int64_t want = 0;
+    for (int i = 0; i < N; i++) {
+        v[i] = (i % 3 ? 1 : -1) * i * 1000;
+        want += v[i];
+    }
+    EQ_I(all_sum_i32(v, N), want);
+    EQ_I(all_sum_i32(NULL, 0), 0);
+    int before = calls;
+    errno = 0;
+    EQ_I(all_sum_i32(v, -1), -1);
+    EQ_ERRNO(EINVAL);
+    errno = 0;
+    EQ_I(all_sum_i32(NULL, 3), -1);
+    EQ_ERRNO(EFAULT);
+    EQ_I(calls, before);
+
+    uint16_t u[300];
+    memset(u, 0xAA, sizeof(u));
+    EQ_I(all_fill_u16(u, 300, 65400), 300);
+    for (int i = 0; i < 300; i++)
+        EQ_U(u[i], (uint16_t)(65400 + i));
+
+    double d[5] = {1, -2, 3.5, 1e300, -0.25};
+    all_double_f64(d, 5);
+    EQ_D(d[0], 2);
+    EQ_D(d[2], 7);
+    EQ_D(d[3], 2e300);
+    EQ_D(d[4], -0.5);
+
+    size_t mib = 1 << 19;
+    unsigned char *bytes = malloc(mib);
+    uint32_t sum = 0;
+    for (size_t i = 0; i < mib; i++) {
+        bytes[i] = (unsigned char)(i * 7);
+        sum += bytes[i];
+    }
+    EQ_U(all_bytesum(bytes, mib), sum);
+    EQ_U(all_bytesum(bytes, 3), 0 + 7 + 14);
+
+    unsigned char rd[1001];
+    memset(rd, 0xAA, sizeof(rd));
+    EQ_I(all_read(rd, 1000, 7), 500);
+    int bad = 0;
+    for (int i = 0; i < 1000; i++)
+        bad += rd[i] != (i < 500 ? (unsigned char)(7 + i) : 0);
+    EQ_I(bad, 0);         /* what the function did not write comes back zeroed */
+    EQ_U(rd[1000], 0xAA); /* and nothing beyond cap */
+
+    memcpy(rd, bytes, 64);
+    EQ_I(all_xor(rd, 64, 0x5A), 0);
+    bad = 0;
+    for (int i = 0; i < 64; i++)
+        bad += rd[i] != (bytes[i] ^ 0x5A);
+    EQ_I(bad, 0);
+    free(bytes);
+
+    float m[3 * 5], t[5 * 3];
+    for (int i = 0; i < 15; i++)
+        m[i] = (float)i + 0.5f;
+    memset(t, 0, sizeof(t));
+    EQ_I(all_transpose(m, t, 3, 5), 15);
+    bad = 0;
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 5; c++)
+            bad += t[c * 3 + r] != m[r * 5 + c];
+    EQ_I(bad, 0);
+    errno = 0;
+    EQ_I(all_transpose(m, t, 3, -5), -1);
+    EQ_ERRNO(EINVAL);
+
+    int64_t o[4] = {1, 2, 3, -10};
+    EQ_I(all_opt_sum(NULL, 4), -1);
+    EQ_I(all_opt_sum(o, 4), -4);
+    int32_t f[6] = {9, 9, 9, 9, 9, 9};
+    EQ_I(all_opt_fill(NULL, 6), -1);
+    EQ_I(all_opt_fill(f, 6), 0);
+    EQ_I(f[5], 25);
+
+    int32_t pk[3] = {5, 6, 7};
+    EQ_I(all_peek(pk, 3), 5);
+    CHECK(pk[0] == 5 && pk[1] == 6 && pk[2] == 7, "an in array came back changed");
+
+    double a[7], b[7], dot = 0;
+    for (int i = 0; i < 7; i++) {
+        a[i] = i + 0.25;
+        b[i] = 2 - i;
+        dot += a[i] * b[i];
+    }
+    /* Tags of every length put the arrays at every alignment in the request. */
+    EQ_D(all_dot("ab", a, b, 7), dot + 2000);
+    EQ_D(all_dot("abc", a, b, 7), dot + 3000);
+    EQ_D(all_dot("abcdefg", a, b, 7), dot + 7000);
+}
+
+static void objects(void)
+{
+    struct all_obj in = {.a = 11, .b = 0.5, .name = "twelve char"};
+    EQ_I(all_obj_in(&in), 1);
+    struct all_obj out;
+    memset(&out, 0xEE, sizeof(out));
+    EQ_I(all_obj_out(&out, -99), 0);
+    EQ_I(out.a, -99);
+    EQ_D(out.b, 3.75);
+    CHECK(!strcmp(out.name, "from daemon"), "name '%.13s'", out.name);
+    EQ_I(all_obj_inout(&in), 0);
+    EQ_I(in.a, 12);
+    EQ_D(in.b, 1.0);
+    CHECK(!strcmp(in.name, "Xwelve char"), "name '%s'", in.name);
+
+    int64_t x = 41;
+    EQ_I(all_incr(&x), 42);
+    EQ_I(x, 42);
+    uint8_t pa = 0;
+    double pb = 0;
+    all_pair(&pa, &pb);
+    EQ_U(pa, 250);
+    EQ_D(pb, -0.125);
+
+    struct all_obj o2 = {0};
+    EQ_I(all_opt_obj(NULL, NULL), 0);
+    EQ_I(all_opt_obj(&in, NULL), 1);
+    EQ_I(all_opt_obj(NULL, &o2), 2);
+    EQ_I(o2.a, -1);
+    EQ_I(all_opt_obj(&in, &o2), 3);
+    EQ_I(o2.a, 120);
+    long l = 7;
+    EQ_I(all_opt_incr(NULL), -1);
+    EQ_I(all_opt_incr(&l), 8);
+    EQ_I(l, 8);
+
+    int before = calls;
+    errno = 0;
+    EQ_I(all_obj_out(NULL, 1), -1);
+    EQ_ERRNO(EFAULT);
+    EQ_I(calls, before);
+}
+
+static void errno_and_failures(void)
+{
+    errno = 0;
+    EQ_I(all_fail(ENOENT), -1);
+    EQ_ERRNO(ENOENT);
+    errno = 0;
+    EQ_D(all_fail_double(EDOM), -1.5);
+    EQ_ERRNO(EDOM);
+    errno = 12345;
+    EQ_I(all_echo_int(3), 3);
+    EQ_ERRNO(12345);
+
+    fault = FAIL_CALL;
+    errno = 0;
+    EQ_I(all_echo_int(3), -1);
+    EQ_ERRNO(ECONNRESET);
+    errno = 0;
+    CHECK(isnan(all_echo_double(1)), "a failed double call returns NaN");
+    EQ_ERRNO(ECONNRESET);
+    errno = 0;
+    all_nothing();
+    EQ_ERRNO(ECONNRESET);
+    CHECK(all_echo_bool(true) == false, "a failed bool call returns false");
+    EQ_U(all_echo_size(1), SIZE_MAX);
+    EQ_U(all_echo_u8(1), UINT8_MAX);
+
+    static const enum fault proto[] = {TRUNCATE_REQUEST, EXTEND_REQUEST, SHORT_REPLY};
+    for (size_t i = 0; i < sizeof(proto) / sizeof(proto[0]); i++) {
+        fault = proto[i];
+        errno = 0;
+        EQ_I(all_echo_int(3), -1);
+        EQ_ERRNO(EPROTO);
+        errno = 0;
+        EQ_I(all_strlen("abc"), -1);
+        EQ_ERRNO(EPROTO);
+    }
+    fault = LONG_REPLY;
+    errno = 0;
+    EQ_I(all_echo_int(3), -1);
+    EQ_ERRNO(EMSGSIZE);
+    fault = NO_FAULT;
+
+    /* An out array beyond the reply limit: the daemon's EMSGSIZE, nothing written. */
+    size_t n = max_payload; /* 2 bytes each: twice the limit */
+    uint16_t *big = malloc(n * sizeof(*big));
+    errno = 0;
+    EQ_I(all_fill_u16(big, n, 0), -1);
+    EQ_ERRNO(EMSGSIZE);
+    free(big);
+}
+
+struct sum_job {
+    int base;
+    int ok;
+};
+
+static void *sum_thread(void *arg)
+{
+    struct sum_job *j = arg;
+    int32_t v[64];
+    for (int k = 0; k < 200; k++) {
+        int64_t want = 0;
+        for (int i = 0; i < 64; i++)
+            want += v[i] = j->base + k + i;
+        j->ok += all_sum_i32(v, 64) == want;
+    }
+    return NULL;
+}
+
+static void threads(void)
+{
+    pthread_t t[4];
+    struct sum_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct sum_job){.base = i * 100000};
+        pthread_create(&t[i], NULL, sum_thread, &jobs[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        EQ_I(jobs[i].ok, 200);
+    }
+}
+
+static void client_state(void)
+{
+    EQ_I(all_count(), 1);
+    EQ_I(all_count(), 2);
+    EQ_I(all_zoid_use(&clients[1]), 0);
+    EQ_I(all_count(), 1);
+    CHECK(last_client == &clients[1], "all_zoid_use was not honoured");
+    EQ_U(all_uid(), 4321);
+    EQ_I(all_zoid_use(&clients[0]), 0);
+    EQ_I(all_count(), 3);
+    EQ_I(all_released(), 1000); /* init ran once, nothing released yet */
+    /* The daemon calls client_gone with the slot of each client that goes. */
+    plugin->client_gone(clients[1].state);
+    clients[1].state = NULL;
+    EQ_I(all_released(), 1001);
+    plugin->client_gone(clients[0].state);
+    clients[0].state = NULL;
+    EQ_I(all_released(), 1002);
+}
+
+/* ---- malformed payloads, straight to the dispatch ----------------------------------------- */
+
+static int fn_id(const char *name)
+{
+    for (unsigned i = 0; i < plugin->nfunctions; i++)
+        if (!strcmp(plugin->function_names[i], name))
+            return (int)i;
+    fprintf(stderr, "no function %s\n", name);
+    exit(1);
+}
+
+/* The dispatch's answer to the payload p[0..len). */
+static int answer(const char *fn, const void *p, size_t len)
+{
+    struct zoid_call call;
+    int rc = dispatch(&clients[2], (uint16_t)fn_id(fn), p, len, &call);
+    free(call.raw);
+    return rc;
+}
+
+static void damaged_requests(void)
+{
+    EQ_I(nrecorded > 40, 1);
+    int bad = 0;
+    for (int i = 0; i < nrecorded; i++) {
+        struct recorded *r = &recorded[i];
+        struct zoid_call call;
+        for (size_t len = 0; len <= r->len + 1; len++) {
+            if (len == r->len)
+                continue;
+            unsigned char *p = calloc(1, len + 1);
+            memcpy(p, r->bytes, len < r->len ? len : r->len);
+            int rc = dispatch(&clients[2], r->fn, p, len, &call);
+            free(call.raw);
+            free(p);
+            if (rc != EPROTO) {
+                fprintf(stderr, "%s: %zu of %zu bytes gave %d, expected EPROTO\n",
+                        plugin->function_names[r->fn], len, r->len, rc);
+                bad++;
+            }
+        }
+    }
+    EQ_I(bad, 0);
+}
+
+static void handmade_payloads(void)
+{
+    unsigned char b[256];
+    struct zoid_writer w;
+
+    /* Strings: unterminated, empty, longer than the payload; flags out of range. */
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_u32(&w, 5);
+    zoid_put_bytes(&w, "hello", 5);
+    EQ_I(answer("all_strlen", b, w.len), EPROTO);
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_u32(&w, 0);
+    EQ_I(answer("all_strlen", b, w.len), EPROTO);
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_u32(&w, UINT32_MAX);
+    zoid_put_bytes(&w, "ab", 3);
+    EQ_I(answer("all_strlen", b, w.len), EPROTO);
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_u8(&w, 0); /* absent, yet a length */
+    zoid_put_u32(&w, 3);
+    zoid_put_bytes(&w, "ab", 3);
+    EQ_I(answer("all_maybe_strlen", b, w.len), EPROTO);
+    b[0] = 2; /* a present flag of 2 */
+    EQ_I(answer("all_maybe_strlen", b, w.len), EPROTO);
+    b[0] = 1;
+    EQ_I(answer("all_maybe_strlen", b, w.len), 0);
+    b[0] = 2;
+    EQ_I(answer("all_echo_bool", b, 1), EPROTO);
+
+    /* Counts: negative, larger than the payload, overflowing count x size or rows x cols. */
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_int(&w, -1, sizeof(int));
+    EQ_I(answer("all_sum_i32", b, w.len), EPROTO);
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_int(&w, INT_MAX, sizeof(int));
+    zoid_put_bytes(&w, "12345678", 8);
+    EQ_I(answer("all_sum_i32", b, w.len), EPROTO);
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_uint(&w, (SIZE_MAX / 8) + 1, sizeof(size_t)); /* x 8 overflows */
+    zoid_put_u32(&w, 1);
+    zoid_put_u8(&w, 0);
+    EQ_I(answer("all_dot", b, w.len), EPROTO);
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_int(&w, INT_MAX, sizeof(int)); /* rows x cols x 4 overflows */
+    zoid_put_int(&w, INT_MAX, sizeof(int));
+    EQ_I(answer("all_transpose", b, w.len), EPROTO);
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_int(&w, 1 << 16, sizeof(int)); /* 16 GiB that are not there */
+    zoid_put_int(&w, 1 << 16, sizeof(int));
+    EQ_I(answer("all_transpose", b, w.len), EPROTO);
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_int(&w, -3, sizeof(int));
+    zoid_put_int(&w, 2, sizeof(int));
+    EQ_I(answer("all_transpose", b, w.len), EPROTO);
+    /* An out array: its count is not checked against the request, only its size. */
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_uint(&w, SIZE_MAX, sizeof(size_t));
+    zoid_put_uint(&w, 1, sizeof(uint16_t));
+    EQ_I(answer("all_fill_u16", b, w.len), EPROTO);
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_uint(&w, (size_t)1 << 40, sizeof(size_t));
+    zoid_put_uint(&w, 1, sizeof(uint16_t));
+    EQ_I(answer("all_fill_u16", b, w.len), EMSGSIZE);
+
+    /* The documented layout, built by hand: fixed part (n, the tag's length), variable part
+     * (the tag, a), the zero-copy array b last; reply: the double, errno. */
+    double a[2] = {1.5, 2}, bb[2] = {4, -1};
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_uint(&w, 2, sizeof(size_t));
+    zoid_put_u32(&w, 2);
+    zoid_put_bytes(&w, "t", 2);
+    zoid_put_bytes(&w, a, sizeof(a));
+    zoid_put_bytes(&w, bb, sizeof(bb));
+    struct zoid_call call;
+    EQ_I(dispatch(&clients[2], (uint16_t)fn_id("all_dot"), b, w.len, &call), 0);
+    EQ_U(call.len, sizeof(double) + 4);
+    if (call.len == sizeof(double) + 4) {
+        EQ_D(zoid_load_f64(call.raw + shift), 1.5 * 4 - 2 + 1000);
+        EQ_I(zoid_load_int(call.raw + shift + sizeof(double), 4), 0);
+    }
+    free(call.raw);
+    /* Flags of both nullable objects in the fixed part, the in object in the variable part;
+     * the out object after errno in the reply. */
+    struct all_obj in = {.a = 3};
+    zoid_writer_init(&w, b, sizeof(b));
+    zoid_put_u8(&w, 1);
+    zoid_put_u8(&w, 1);
+    zoid_put_bytes(&w, &in, sizeof(in));
+    EQ_I(dispatch(&clients[2], (uint16_t)fn_id("all_opt_obj"), b, w.len, &call), 0);
+    EQ_U(call.len, sizeof(int) + 4 + sizeof(struct all_obj));
+    if (call.len == sizeof(int) + 4 + sizeof(struct all_obj)) {
+        struct all_obj out;
+        memcpy(&out, call.raw + shift + sizeof(int) + 4, sizeof(out));
+        EQ_I(zoid_load_int(call.raw + shift, sizeof(int)), 3);
+        EQ_I(out.a, 30);
+    }
+    free(call.raw);
+    EQ_I(answer("all_nothing", b, 1), EPROTO);
+    EQ_I(answer("all_nothing", NULL, 0), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s PLUGIN.so\n", argv[0]);
+        return 2;
+    }
+    void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        fprintf(stderr, "dlopen %s: %s\n", argv[1], dlerror());
+        return 1;
+    }
+    zoid_register_fn reg;
+    *(void **)&reg = dlsym(h, ZOID_REGISTER_SYMBOL);
+    plugin = reg ? reg() : NULL;
+    if (!plugin || plugin->api != ZOID_PLUGIN_API || plugin->id != ALL_ZOID_PLUGIN_ID ||
+        !plugin->init || !plugin->fini || !plugin->client_gone) {
+        fprintf(stderr, "%s: not the plugin of zoid_gen_all.h\n", argv[1]);
+        return 1;
+    }
+    if (plugin->init())
+        return 1;
+
+    lazy_connection();
+    for (shift = 0; shift < 4; shift += 3) {
+        every_scalar_type();
+        strings();
+        arrays();
+        objects();
+        errno_and_failures();
+    }
+    shift = 0;
+    threads();
+    client_state();
+    for (shift = 0; shift < 2; shift++) {
+        damaged_requests();
+        handmade_payloads();
+    }
+    plugin->fini();
+    for (int i = 0; i < nrecorded; i++)
+        free(recorded[i].bytes);
+    dlclose(h);
+    if (failures) {
+        fprintf(stderr, "%d failure(s)\n", failures);
+        return 1;
+    }
+    printf("ok: %d requests replayed damaged\n", nrecorded);
+    return 0;
+}
