@@ -125,15 +125,15 @@ int cli_noise_record(int argc, char **argv)
     struct zn_recorder *rec;
     if (zn_recorder_new(&o, &rec, &err))
         return cli_fail(CMD, &err);
-    if (!quiet && !json)
-        fprintf(stderr, "zepto noise record: %u CPU%s, clock %s\n", o.ncpu, o.ncpu == 1 ? "" : "s",
-                zn_recorder_clock_note(rec));
-
+    /* Handlers first: the line below tells a watcher that a signal now stops the recording. */
     active = rec;
     struct sigaction sa = {.sa_handler = on_sigint, .sa_flags = SA_RESETHAND};
     struct sigaction old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    if (!quiet && !json)
+        fprintf(stderr, "zepto noise record: %u CPU%s, clock %s\n", o.ncpu, o.ncpu == 1 ? "" : "s",
+                zn_recorder_clock_note(rec));
     int rc = zn_recorder_run(rec, progress, &quiet, &err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
