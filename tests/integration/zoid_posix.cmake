@@ -1,0 +1,1 @@
+# Tests of the posix plugin (the daemon side of POSIX forwarding).

@@ -1,0 +1,1 @@
+# Tests of libzoid-preload.so and `zepto zoid run`.
