@@ -12,6 +12,9 @@ packages=(
   libopenmpi-dev openmpi-bin                          # MPI: zepto noise collective
   libmimalloc-dev                                     # bigmem: the allocator of the region
   libsodium-dev                                       # zoid: HMAC-SHA256 token handshake, nonces
+  libfuse3-dev fuse3                                  # zoid: zepto zoid mount
+  sqlite3 fio                                         # zoid: real programs on forwarded files
+  libtraceevent-dev                                   # ktau: tracepoint record formats
 )
 
 missing=()

@@ -14,6 +14,9 @@ static const char help[] =
     "/io\n"
     "  gen     stubs from a C header    zepto zoid gen kv.h -o build/kv\n"
     "  bench   latency and bandwidth    zepto zoid bench --server unix:/run/zoid.sock\n"
+    "  run     forward a program's I/O  zepto zoid run --server unix:/run/zoid.sock --mount /io -- "
+    "cp a /io/b\n"
+    "  mount   FUSE mount of an export  zepto zoid mount --server unix:/run/zoid.sock /mnt/io\n"
     "\n"
     "example:\n"
     "  zepto zoid serve --listen tcp:0.0.0.0:7000 --token-file /etc/zoid.token --export /scratch\n"
@@ -24,6 +27,8 @@ static const struct cli_cmd cmds[] = {
     {"serve", "run the daemon", cli_zoid_serve},
     {"gen", "generate stubs", cli_zoid_gen},
     {"bench", "measure a daemon", cli_zoid_bench},
+    {"run", "run a program with forwarded I/O", cli_zoid_run},
+    {"mount", "mount an export with FUSE", cli_zoid_mount},
     {0},
 };
 

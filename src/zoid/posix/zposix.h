@@ -1,0 +1,118 @@
+/*
+ * The protocol of ZOID's POSIX forwarding: the functions the `posix` plugin of `zepto zoid serve`
+ * runs for a client, declared for `zepto zoid gen` (the comments after parameters are its
+ * annotations; docs/FORMATS.md, "ZOID annotations"). The build generates the client stubs
+ * (zposix_client.c, used by libzoid-preload.so and `zepto zoid mount`) and the dispatch
+ * (zposix_server.c, built into the daemon) from this header.
+ *
+ * Conventions, as the system calls they forward: a function returns -1 and sets errno on
+ * failure (a transport failure gives ECONNRESET, EPIPE, ETIMEDOUT or EPROTO, which the callers
+ * turn into EIO). Descriptors are remote handles: indexes into the calling session's table in the
+ * daemon, never kernel descriptors of the caller. A directory handle `dirh` is a handle of a
+ * directory or ZP_ROOT (the export); a `path` is relative to it and is resolved beneath the export
+ * (absolute paths, `..` above the export, absolute symlinks and /proc links fail with EXDEV or
+ * ELOOP, as openat2 RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS says). Flags, modes, `struct stat`,
+ * `struct statx`, `struct statfs`, `struct flock` and directory records (linux_dirent64) are
+ * Linux x86-64's: client and daemon share the ABI (docs/FORMATS.md).
+ *
+ * Every call runs under the caller's identity (fs uid/gid and supplementary groups of the peer)
+ * on a worker thread of the daemon.
+ */
+#ifndef ZEPTO_ZPOSIX_H
+#define ZEPTO_ZPOSIX_H
+
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/types.h>
+
+/* zoid: plugin 1 posix init=zp_server_init fini=zp_server_fini gone=zp_server_gone */
+
+#define ZP_ROOT         (-100) /* the export directory, as a dirh */
+#define ZP_VERSION      1      /* of this protocol, checked by zp_session_new */
+#define ZP_STRICT       0      /* consistency of a session: every write reaches the file */
+#define ZP_RELAXED      1      /* writes may be behind until fsync/close */
+#define ZP_CUR          (-1)   /* an offset meaning "at the handle's file position" */
+#define ZP_SECRET_BYTES 16     /* of a session's secret */
+#define ZP_UTIME_NOW    ((1l << 30) - 1) /* UTIME_NOW, as in utimensat */
+#define ZP_UTIME_OMIT   ((1l << 30) - 2) /* UTIME_OMIT */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- sessions ----------------------------------------------------------------------------- */
+
+/* Starts a session for this connection (its descriptor table) and returns the daemon's default
+ * consistency (ZP_STRICT or ZP_RELAXED). `secret` receives what another connection of the same
+ * uid needs to attach to this session (a forked child); *id its number. EPROTONOSUPPORT when
+ * version is not ZP_VERSION. */
+int zp_session_new(uint32_t version, uint64_t *id /* out */,
+                   uint8_t *secret /* out array(secret_len) */, uint32_t secret_len);
+
+/* Attaches this connection to an existing session (same uid, right secret): its handles become
+ * usable here. The session lives while one of its connections does. EPERM, ENOENT. */
+int zp_session_attach(uint64_t id, const uint8_t *secret /* array(secret_len) */,
+                      uint32_t secret_len);
+
+/* ---- descriptors -------------------------------------------------------------------------- */
+
+/* open(2) beneath dirh: the new handle, or -1. O_CLOEXEC is the caller's business (ignored). */
+int zp_openat(int dirh, const char *path /* string */, int flags, uint32_t mode);
+int zp_close(int h);
+/* A second handle on the same open file description (dup; offsets and flags shared). */
+int zp_dup(int h);
+
+/* Reads up to n bytes at off (ZP_CUR: at and advancing the file position). The bytes read;
+ * the rest of buf comes back zeroed. */
+ssize_t zp_pread(int h, void *buf /* out array(n) zerocopy */, size_t n, int64_t off);
+/* Writes n bytes at off (ZP_CUR: at the file position, or the end with O_APPEND). */
+ssize_t zp_pwrite(int h, const void *buf /* array(n) zerocopy */, size_t n, int64_t off);
+int64_t zp_lseek(int h, int64_t off, int whence);
+int zp_fsync(int h, int datasync);
+int zp_ftruncate(int h, int64_t len);
+int zp_fallocate(int h, int mode, int64_t off, int64_t len);
+
+/* fcntl(2): F_GETFL, F_SETFL, F_GETFD/F_SETFD (kept per handle); anything else EINVAL. */
+int zp_fcntl(int h, int cmd, int64_t arg);
+/* Record locks: cmd F_GETLK, F_SETLK or F_SETLKW (as open file description locks in the daemon,
+ * so that clients conflict with each other); fl as fcntl(2) takes it. */
+int zp_lock(int h, int cmd, struct flock *fl /* inout */);
+int zp_flock(int h, int op);
+
+/* linux_dirent64 records into buf, as getdents64(2). */
+ssize_t zp_getdents(int h, void *buf /* out array(n) */, size_t n);
+int zp_fstatfs(int h, struct statfs *st /* out */);
+
+/* ---- paths (dirh + path; fstat is fstatat(h, "", AT_EMPTY_PATH)) ------------------------- */
+
+int zp_fstatat(int dirh, const char *path /* string */, struct stat *st /* out */, int flags);
+int zp_statx(int dirh, const char *path /* string */, int flags, uint32_t mask,
+             struct statx *stx /* out */);
+int zp_faccessat(int dirh, const char *path /* string */, int mode, int flags);
+int zp_truncate(int dirh, const char *path /* string */, int64_t len);
+int zp_unlinkat(int dirh, const char *path /* string */, int flags);
+int zp_mkdirat(int dirh, const char *path /* string */, uint32_t mode);
+int zp_mknodat(int dirh, const char *path /* string */, uint32_t mode, uint64_t dev);
+int zp_renameat2(int olddirh, const char *oldpath /* string */, int newdirh,
+                 const char *newpath /* string */, uint32_t flags);
+int zp_linkat(int olddirh, const char *oldpath /* string */, int newdirh,
+              const char *newpath /* string */, int flags);
+int zp_symlinkat(const char *target /* string */, int newdirh, const char *linkpath /* string */);
+/* The link's target, not NUL-terminated, as readlink(2). */
+ssize_t zp_readlinkat(int dirh, const char *path /* string */, char *buf /* out array(n) */,
+                      size_t n);
+/* chmod/chown/utimes of a path (flags: AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH for a handle). */
+int zp_fchmodat(int dirh, const char *path /* string */, uint32_t mode, int flags);
+int zp_fchownat(int dirh, const char *path /* string */, uint32_t uid, uint32_t gid, int flags);
+/* times: {atime sec, nsec, mtime sec, nsec} (nsec may be ZP_UTIME_NOW/OMIT); NULL: now. */
+int zp_utimensat(int dirh, const char *path /* string */,
+                 const int64_t *times /* array(ntimes) nullable */, uint32_t ntimes, int flags);
+int zp_statfs(int dirh, const char *path /* string */, struct statfs *st /* out */);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
