@@ -2,9 +2,10 @@
  * `zepto zoid bench`: what a running ZOID daemon costs its callers, measured through libzoid as
  * a program would call it: the round trip of a null call (median and p99 of many, after a
  * warm-up), calls per second with 1, 4, 16 and 64 clients (each its own connection and thread,
- * null calls back to back for a fixed time), and the bandwidth of one call at a time moving
- * 4 KiB to 16 MiB to the daemon (core sink) and back (core source). bench/zoid.sh sets these
- * beside raw-socket baselines on the same transport.
+ * null calls back to back for a fixed time), and the bandwidth of calls moving 4 KiB to 16 MiB
+ * to the daemon (core sink) and back (core source): one call at a time, and PIPELINE calls in
+ * flight on one connection (threads sharing it), which is how a forwarding client streams.
+ * bench/zoid.sh sets these beside raw-socket baselines on the same transport.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,6 +29,7 @@ static const uint64_t payload_sizes[] = {4u << 10, 64u << 10, 1u << 20, 16u << 2
 #define NCOUNTS  (sizeof(client_counts) / sizeof(client_counts[0]))
 #define NSIZES   (sizeof(payload_sizes) / sizeof(payload_sizes[0]))
 #define MAX_SIZE (16u << 20)
+#define PIPELINE 4 /* calls in flight in the pipelined bandwidth runs */
 
 static const char usage[] =
     "usage: zepto zoid bench --server ADDR [--token-file F] [--json] [--quick] [--wait DUR]\n"
@@ -37,9 +39,10 @@ static const char usage[] =
     "              20,000 calls after 2,000 of warm-up\n"
     "  calls/s     1, 4, 16 and 64 clients, each its own connection and thread, making null\n"
     "              calls back to back for 1 s\n"
-    "  bandwidth   4 KiB, 64 KiB, 1 MiB and 16 MiB payloads, one call at a time for 0.25 s\n"
-    "              each: upload (sink: the payload in, nothing back) and download (source:\n"
-    "              that many bytes back), in MiB/s counted from call to reply\n"
+    "  bandwidth   4 KiB, 64 KiB, 1 MiB and 16 MiB payloads, one call at a time and 4 in\n"
+    "              flight (threads sharing the connection), 0.25 s each: upload (sink: the\n"
+    "              payload in, nothing back) and download (source: that many bytes back), in\n"
+    "              MiB/s counted from the first call to the last reply\n"
     "About 8 s in all. Run it beside a raw-socket baseline: bench/zoid.sh does.\n"
     "\n"
     "  --server ADDR     unix:PATH or tcp:HOST:PORT\n"
@@ -71,6 +74,7 @@ struct rate {
 
 struct bandwidth {
     bool upload;
+    unsigned depth; /* calls in flight */
     uint64_t bytes; /* payload of one call */
     uint64_t calls, ns;
     bool skipped; /* above the daemon's payload limit */
@@ -82,7 +86,8 @@ struct results {
     uint64_t median_ns, p99_ns, min_ns, max_ns;
     double mean_ns;
     struct rate rate[NCOUNTS];
-    struct bandwidth bw[2 * NSIZES];
+    struct bandwidth bw[2 * NSIZES];      /* one call at a time */
+    struct bandwidth piped[2 * NSIZES];   /* PIPELINE calls in flight */
 };
 
 /* ---- connecting ---- */
@@ -268,41 +273,101 @@ static int one_transfer(struct zoid_client *c, bool upload, void *buf, uint64_t 
     return rc ? rc : got == bytes ? 0 : -EPROTO;
 }
 
+/* One thread of a pipelined run: transfers until `until` (and at least min_calls). */
+struct pipe_worker {
+    struct zoid_client *c;
+    bool upload;
+    uint64_t bytes, until_ns;
+    unsigned min_calls;
+    unsigned char *buf;
+    uint64_t calls, end_ns;
+    int rc;
+    pthread_t tid;
+};
+
+static void *pipe_loop(void *arg)
+{
+    struct pipe_worker *w = arg;
+    uint64_t t = zb_mono_read();
+    while (!w->rc && (t < w->until_ns || w->calls < w->min_calls)) {
+        w->rc = one_transfer(w->c, w->upload, w->buf, w->bytes);
+        w->calls++;
+        t = zb_mono_read();
+    }
+    w->end_ns = t;
+    return NULL;
+}
+
+/* Measures b (size, direction and depth set) with `depth` threads sharing c, each with its own
+ * buffer from bufs (touched before timing, so that page faults are not part of the figure). */
+static int measure(const struct params *pr, struct zoid_client *c, struct bandwidth *b,
+                   unsigned char *const *bufs)
+{
+    int rc = one_transfer(c, b->upload, bufs[0], b->bytes); /* warm-up: buffers, TCP window */
+    if (rc)
+        return rc;
+    struct pipe_worker w[PIPELINE];
+    uint64_t t0 = zb_mono_read();
+    unsigned started = 0;
+    for (unsigned i = 0; i < b->depth; i++) {
+        w[i] = (struct pipe_worker){.c = c,
+                                    .upload = b->upload,
+                                    .bytes = b->bytes,
+                                    .until_ns = t0 + pr->bandwidth_ns,
+                                    .min_calls = (pr->min_calls + b->depth - 1) / b->depth,
+                                    .buf = bufs[i]};
+        if (b->depth == 1)
+            pipe_loop(&w[i]);
+        else if (pthread_create(&w[i].tid, NULL, pipe_loop, &w[i]))
+            break;
+        started++;
+    }
+    uint64_t end = t0;
+    for (unsigned i = 0; i < started; i++) {
+        if (b->depth > 1)
+            pthread_join(w[i].tid, NULL);
+        b->calls += w[i].calls;
+        end = w[i].end_ns > end ? w[i].end_ns : end;
+        rc = rc ? rc : w[i].rc;
+    }
+    b->ns = end - t0;
+    return started < b->depth ? -EAGAIN : rc;
+}
+
 static int bandwidth(const struct params *pr, struct zoid_client *c, struct results *r,
                      struct zepto_err *err)
 {
-    /* One buffer, touched before timing, so that page faults are not part of the figure. */
-    unsigned char *buf = malloc(MAX_SIZE);
-    if (!buf)
-        return zepto_fail(err, ENOMEM, "out of memory");
-    memset(buf, 0x5a, MAX_SIZE);
+    unsigned char *bufs[PIPELINE] = {0};
+    for (unsigned i = 0; i < PIPELINE; i++) {
+        if (!(bufs[i] = malloc(MAX_SIZE))) {
+            for (unsigned k = 0; k < i; k++)
+                free(bufs[k]);
+            return zepto_fail(err, ENOMEM, "out of memory");
+        }
+        memset(bufs[i], 0x5a, MAX_SIZE);
+    }
     int rc = 0;
     for (unsigned s = 0; s < NSIZES && !rc; s++) {
         for (int up = 1; up >= 0 && !rc; up--) {
-            struct bandwidth *b = &r->bw[2 * s + (up ? 0 : 1)];
-            b->upload = up;
-            b->bytes = payload_sizes[s];
-            if (b->bytes > r->max_payload) {
-                b->skipped = true;
-                continue;
-            }
-            rc = one_transfer(c, up, buf, b->bytes); /* warm-up: buffers, TCP window */
-            uint64_t t0 = zb_mono_read(), t = t0;
-            while (!rc && (t - t0 < pr->bandwidth_ns || b->calls < pr->min_calls)) {
-                rc = one_transfer(c, up, buf, b->bytes);
-                b->calls++;
-                t = zb_mono_read();
-            }
-            b->ns = t - t0;
-            if (rc) {
-                char what[64], sz[32];
-                snprintf(what, sizeof(what), "%s of %s", up ? "upload (sink)" : "download (source)",
-                         zb_fmt_size(b->bytes, sz, sizeof(sz)));
-                rc = call_failed(err, what, rc);
+            for (unsigned depth = 1; depth <= PIPELINE && !rc; depth += PIPELINE - 1) {
+                struct bandwidth *b = &(depth == 1 ? r->bw : r->piped)[2 * s + (up ? 0 : 1)];
+                *b = (struct bandwidth){.upload = up, .depth = depth, .bytes = payload_sizes[s]};
+                if (b->bytes > r->max_payload) {
+                    b->skipped = true;
+                    continue;
+                }
+                if ((rc = measure(pr, c, b, bufs))) {
+                    char what[96], sz[32];
+                    snprintf(what, sizeof(what), "%s of %s, %u in flight",
+                             up ? "upload (sink)" : "download (source)",
+                             zb_fmt_size(b->bytes, sz, sizeof(sz)), depth);
+                    rc = call_failed(err, what, rc);
+                }
             }
         }
     }
-    free(buf);
+    for (unsigned i = 0; i < PIPELINE; i++)
+        free(bufs[i]);
     return rc;
 }
 
@@ -311,6 +376,29 @@ static int bandwidth(const struct params *pr, struct zoid_client *c, struct resu
 static double per_s(uint64_t n, uint64_t ns)
 {
     return ns ? (double)n * 1e9 / (double)ns : 0;
+}
+
+static void print_bandwidth_json(struct zb_json *j, const char *key, const struct bandwidth *bw)
+{
+    zb_json_key(j, key);
+    zb_json_arr_begin(j);
+    for (unsigned i = 0; i < 2 * NSIZES; i++) {
+        const struct bandwidth *b = &bw[i];
+        zb_json_obj_begin(j);
+        zb_json_kv_str(j, "direction", b->upload ? "upload" : "download");
+        zb_json_kv_str(j, "function", b->upload ? "sink" : "source");
+        zb_json_kv_u64(j, "payload_bytes", b->bytes);
+        zb_json_kv_u64(j, "in_flight", b->depth);
+        if (b->skipped) {
+            zb_json_kv_str(j, "skipped", "above the daemon's payload limit");
+        } else {
+            zb_json_kv_u64(j, "calls", b->calls);
+            zb_json_kv_u64(j, "duration_ns", b->ns);
+            zb_json_kv_f64(j, "bandwidth_bytes_per_s", per_s(b->calls * b->bytes, b->ns));
+        }
+        zb_json_obj_end(j);
+    }
+    zb_json_arr_end(j);
 }
 
 static int print_json(const struct params *pr, const struct results *r)
@@ -340,24 +428,8 @@ static int print_json(const struct params *pr, const struct results *r)
         zb_json_obj_end(&j);
     }
     zb_json_arr_end(&j);
-    zb_json_key(&j, "bandwidth");
-    zb_json_arr_begin(&j);
-    for (unsigned i = 0; i < 2 * NSIZES; i++) {
-        const struct bandwidth *b = &r->bw[i];
-        zb_json_obj_begin(&j);
-        zb_json_kv_str(&j, "direction", b->upload ? "upload" : "download");
-        zb_json_kv_str(&j, "function", b->upload ? "sink" : "source");
-        zb_json_kv_u64(&j, "payload_bytes", b->bytes);
-        if (b->skipped) {
-            zb_json_kv_str(&j, "skipped", "above the daemon's payload limit");
-        } else {
-            zb_json_kv_u64(&j, "calls", b->calls);
-            zb_json_kv_u64(&j, "duration_ns", b->ns);
-            zb_json_kv_f64(&j, "bandwidth_bytes_per_s", per_s(b->calls * b->bytes, b->ns));
-        }
-        zb_json_obj_end(&j);
-    }
-    zb_json_arr_end(&j);
+    print_bandwidth_json(&j, "bandwidth", r->bw);
+    print_bandwidth_json(&j, "bandwidth_pipelined", r->piped);
     zb_json_obj_end(&j);
     return zb_json_finish(&j);
 }
@@ -377,13 +449,17 @@ static void print_text(const struct params *pr, const struct results *r)
     printf("  %7s %12s\n", "clients", "calls/s");
     for (unsigned i = 0; i < NCOUNTS; i++)
         printf("  %7u %12.0f\n", r->rate[i].clients, per_s(r->rate[i].calls, r->rate[i].ns));
-    printf("\nbandwidth, one call at a time, MiB/s:\n");
-    printf("  %8s %14s %18s\n", "payload", "upload (sink)", "download (source)");
+    printf("\nbandwidth, MiB/s (one call at a time | %d calls in flight on one connection):\n",
+           PIPELINE);
+    printf("  %8s %14s %18s | %14s %18s\n", "payload", "upload (sink)", "download (source)",
+           "upload (sink)", "download (source)");
     for (unsigned s = 0; s < NSIZES; s++) {
         printf("  %8s", zb_fmt_size(payload_sizes[s], a, sizeof(a)));
-        for (int k = 0; k < 2; k++) {
-            const struct bandwidth *bw = &r->bw[2 * s + k];
-            int width = k ? 18 : 14;
+        for (int k = 0; k < 4; k++) {
+            const struct bandwidth *bw = &(k < 2 ? r->bw : r->piped)[2 * s + (k & 1)];
+            int width = k & 1 ? 18 : 14;
+            if (k == 2)
+                printf(" |");
             if (bw->skipped)
                 printf(" %*s", width, "(above limit)");
             else

@@ -5,7 +5,10 @@
  * header and the request iovecs in one sendmsg, bulk data straight from the caller's memory), and
  * waits for its reply. Whoever waits and finds nobody reading the connection becomes the reader:
  * it reads frames and scatters each reply straight into the iovecs of the call it belongs to
- * (whichever thread that is), then wakes everybody. A call that times out or is interrupted
+ * (whichever thread that is), then wakes that call's thread alone (each call waits on its own
+ * condition variable: waking every waiter for every reply made 15 futex calls per call with 4
+ * threads). A reader whose own reply came hands the reading to one waiting call. A call that
+ * times out or is interrupted
  * leaves the pending list marked abandoned: its reply, when it comes, is read and dropped, so the
  * connection stays in step. When the connection breaks (the daemon died or restarted), every
  * waiting call returns -ECONNRESET at once, and so does every later call.
@@ -35,6 +38,8 @@ struct pending {
     int result;     /* what zoid_call returns */
     bool abandoned; /* the caller left: drop the reply */
     bool filling;   /* the reader is writing into rep right now */
+    bool waiting;   /* its thread sleeps on cv */
+    pthread_cond_t cv;
     struct pending *next;
 };
 
@@ -43,7 +48,8 @@ struct zoid_client {
     const struct zoid_transport *t;
     pthread_mutex_t send_mu;
     pthread_mutex_t mu; /* the rest */
-    pthread_cond_t cv;
+    pthread_cond_t cv; /* for zoid_poll and for calls waiting for room in flight */
+    unsigned cv_waiters;
     bool reading;
     int dead; /* 0, or the negative errno that broke the connection */
     uint64_t next_id;
@@ -152,19 +158,43 @@ static void unlink_pending(struct zoid_client *c, struct pending *p)
         if (*pp == p) {
             *pp = p->next;
             c->in_flight--;
+            if (c->cv_waiters)
+                pthread_cond_broadcast(&c->cv);
             return;
         }
+}
+
+static void free_pending(struct pending *p)
+{
+    pthread_cond_destroy(&p->cv);
+    free(p);
+}
+
+/* Nobody reads the connection any more (mu held): one waiting call takes the reading over. */
+static void hand_reading(struct zoid_client *c)
+{
+    if (c->reading)
+        return;
+    for (struct pending *p = c->pending; p; p = p->next)
+        if (p->waiting && !p->status) {
+            pthread_cond_signal(&p->cv);
+            break;
+        }
+    if (c->cv_waiters)
+        pthread_cond_broadcast(&c->cv);
 }
 
 static void mark_dead(struct zoid_client *c, int rc)
 {
     if (!c->dead)
         c->dead = rc == -ETIMEDOUT || rc == -EINTR ? -ECONNRESET : rc;
-    for (struct pending *p = c->pending; p; p = p->next)
+    for (struct pending *p = c->pending; p; p = p->next) {
         if (!p->status) {
             p->status = 1;
             p->result = c->dead;
         }
+        pthread_cond_signal(&p->cv);
+    }
     pthread_cond_broadcast(&c->cv);
 }
 
@@ -211,11 +241,11 @@ static int read_frame(struct zoid_client *c, int timeout_ms)
         p->result = h.error ? h.error : fill_rc;
         if (fill_rc && fill_rc != -EMSGSIZE)
             rc = fill_rc;
+        pthread_cond_signal(&p->cv);
     } else if (p && p->abandoned) {
         unlink_pending(c, p);
-        free(p);
+        free_pending(p);
     }
-    pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
@@ -343,31 +373,40 @@ static void abs_time(uint64_t deadline, struct timespec *ts)
 /* Waits (mu held) until p is done, reading the connection when nobody else does. */
 static int wait_reply(struct zoid_client *c, struct pending *p, uint64_t deadline)
 {
+    int rc = 0;
     while (!p->status) {
         if (!c->reading) {
             c->reading = true;
             pthread_mutex_unlock(&c->mu);
             int ms = left_ms(deadline);
-            int rc = read_frame(c, ms < 0 || ms > SLICE_MS ? SLICE_MS : ms);
+            int r = read_frame(c, ms < 0 || ms > SLICE_MS ? SLICE_MS : ms);
             pthread_mutex_lock(&c->mu);
             c->reading = false;
-            pthread_cond_broadcast(&c->cv);
-            if (rc == -EINTR && !p->status)
-                return -EINTR;
-            if (rc && rc != -ETIMEDOUT && rc != -EINTR)
-                mark_dead(c, rc);
-        } else if (deadline == UINT64_MAX) {
-            pthread_cond_wait(&c->cv, &c->mu);
+            if (r && r != -ETIMEDOUT && r != -EINTR)
+                mark_dead(c, r);
+            if (r == -EINTR && !p->status) {
+                rc = -EINTR;
+                break;
+            }
         } else {
-            struct timespec ts;
-            uint64_t slice = zb_mono_read() + (uint64_t)SLICE_MS * 1000000u;
-            abs_time(slice < deadline ? slice : deadline, &ts);
-            pthread_cond_clockwait(&c->cv, &c->mu, CLOCK_MONOTONIC, &ts);
+            p->waiting = true;
+            if (deadline == UINT64_MAX) {
+                pthread_cond_wait(&p->cv, &c->mu);
+            } else {
+                struct timespec ts;
+                uint64_t slice = zb_mono_read() + (uint64_t)SLICE_MS * 1000000u;
+                abs_time(slice < deadline ? slice : deadline, &ts);
+                pthread_cond_clockwait(&p->cv, &c->mu, CLOCK_MONOTONIC, &ts);
+            }
+            p->waiting = false;
         }
-        if (!p->status && left_ms(deadline) == 0)
-            return -ETIMEDOUT;
+        if (!p->status && left_ms(deadline) == 0) {
+            rc = -ETIMEDOUT;
+            break;
+        }
     }
-    return 0;
+    hand_reading(c); /* when this call read last, another one reads on */
+    return rc;
 }
 
 int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const struct iovec *req,
@@ -387,22 +426,29 @@ int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const s
         return -ENOMEM;
     p->rep = rep;
     p->nrep = nrep;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
 
     pthread_mutex_lock(&c->mu);
     while (!c->dead && c->max_in_flight && c->in_flight >= c->max_in_flight) {
         struct timespec ts;
         abs_time(zb_mono_read() + (uint64_t)SLICE_MS * 1000000u, &ts);
+        c->cv_waiters++;
         pthread_cond_clockwait(&c->cv, &c->mu, CLOCK_MONOTONIC, &ts);
+        c->cv_waiters--;
         if (left_ms(deadline) == 0) {
             pthread_mutex_unlock(&c->mu);
-            free(p);
+            free_pending(p);
             return -ETIMEDOUT;
         }
     }
     if (c->dead) {
         int d = c->dead;
         pthread_mutex_unlock(&c->mu);
-        free(p);
+        free_pending(p);
         return d;
     }
     p->id = c->next_id++;
@@ -426,12 +472,12 @@ int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const s
     rc = wait_reply(c, p, deadline);
     int result;
     if (rc) { /* timed out or interrupted: the reply, if it comes, is dropped */
-        while (p->filling)
-            pthread_cond_wait(&c->cv, &c->mu);
+        while (p->filling) /* the reader signals p->cv when it is done with rep */
+            pthread_cond_wait(&p->cv, &c->mu);
         if (p->status) {
             result = p->result;
             unlink_pending(c, p);
-            free(p);
+            free_pending(p);
         } else {
             p->abandoned = true;
             result = rc;
@@ -441,9 +487,8 @@ int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const s
         if (rep_len)
             *rep_len = p->got;
         unlink_pending(c, p);
-        free(p);
+        free_pending(p);
     }
-    pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     return result;
 }
@@ -457,7 +502,9 @@ int zoid_poll(struct zoid_client *c, int timeout_ms)
         if (c->reading) {
             struct timespec ts;
             abs_time(deadline == UINT64_MAX ? zb_mono_read() + 1000000000u : deadline, &ts);
+            c->cv_waiters++;
             pthread_cond_clockwait(&c->cv, &c->mu, CLOCK_MONOTONIC, &ts);
+            c->cv_waiters--;
         } else {
             c->reading = true;
             pthread_mutex_unlock(&c->mu);
@@ -465,7 +512,7 @@ int zoid_poll(struct zoid_client *c, int timeout_ms)
             rc = read_frame(c, ms);
             pthread_mutex_lock(&c->mu);
             c->reading = false;
-            pthread_cond_broadcast(&c->cv);
+            hand_reading(c);
             if (rc && rc != -ETIMEDOUT && rc != -EINTR)
                 mark_dead(c, rc);
             break;
@@ -485,7 +532,7 @@ void zoid_close(struct zoid_client *c)
         c->t->close(c->fd);
     for (struct pending *p = c->pending, *n; p; p = n) {
         n = p->next;
-        free(p);
+        free_pending(p);
     }
     pthread_mutex_destroy(&c->send_mu);
     pthread_mutex_destroy(&c->mu);

@@ -1,13 +1,16 @@
 /*
- * The ZOID daemon: an epoll loop that accepts clients and reads their frames, and a pool of
- * worker threads that run the calls.
+ * The ZOID daemon: an epoll loop that accepts clients and reads their frames, run in turn by the
+ * threads of a pool that also run the calls (leader/followers).
  *
- * The loop never blocks: it reads each client's frames piecewise (header, then a payload
- * allocated only after its length passed the limit) and hands every complete call to the workers
- * through one queue. Workers run the plugin function and send the reply under the client's send
- * lock. A client is referenced by the loop and by each of its calls in flight; when it goes
- * (closes, crashes, is killed, breaks the protocol, times out) the loop drops it at once, and the
- * last reference releases its per-plugin state (the plugins' client_gone hooks) and its socket.
+ * One thread at a time, the leader, runs the loop. The loop never blocks: it reads each client's
+ * frames piecewise (header, then a payload allocated only after its length passed the limit).
+ * The leader keeps the first complete call it reads and queues the others; then it hands the loop
+ * to a follower and runs its call itself, so that a call is read, run and answered by one thread
+ * without a hand-over on its way (the cost that made a null call twice a raw ping-pong). Queued
+ * calls go to idle threads. Replies are sent under the client's send lock. A client is
+ * referenced by the loop and by each of its calls in flight; when it goes (closes, crashes, is
+ * killed, breaks the protocol, times out) the loop drops it at once, and the last reference
+ * releases its per-plugin state (the plugins' client_gone hooks) and its socket.
  *
  * SIGTERM or SIGINT: stop accepting and reading, let the calls in flight finish and reply, close
  * every client, unload the plugins, return 0. One log line per connect, disconnect and error.
@@ -57,8 +60,14 @@ struct zoid_daemon {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct job *head, *tail;
-    unsigned busy; /* jobs queued or running */
-    bool stop;
+    unsigned busy;    /* jobs queued or running */
+    bool leading;     /* a thread runs the loop */
+    unsigned idle;    /* threads waiting for a call or for the loop */
+    bool done;        /* the loop has ended: no more jobs will come */
+    struct job *grab; /* the first call the leader read in this turn: it runs it itself */
+    bool draining;
+    int loop_rc;
+    struct zepto_err *loop_err;
 };
 
 static const char *export_root; /* for plugins (zoid_daemon_export_dir) */
@@ -109,33 +118,6 @@ static void run_job(struct zoid_daemon *d, struct job *j)
     zoid_peer_unref(p);
 }
 
-static void *worker(void *arg)
-{
-    struct zoid_daemon *d = arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    pthread_mutex_lock(&d->mu);
-    for (;;) {
-        while (!d->head && !d->stop)
-            pthread_cond_wait(&d->cv, &d->mu);
-        if (!d->head)
-            break;
-        struct job *j = d->head;
-        d->head = j->next;
-        if (!d->head)
-            d->tail = NULL;
-        pthread_mutex_unlock(&d->mu);
-        run_job(d, j);
-        free(j);
-        pthread_mutex_lock(&d->mu);
-        d->busy--;
-        pthread_cond_broadcast(&d->cv);
-    }
-    pthread_mutex_unlock(&d->mu);
-    return NULL;
-}
-
 static int enqueue(struct zoid_daemon *d, struct zoid_peer *p, int error)
 {
     struct job *j = calloc(1, sizeof(*j));
@@ -149,13 +131,17 @@ static int enqueue(struct zoid_daemon *d, struct zoid_peer *p, int error)
     atomic_fetch_add(&p->refs, 1);
     atomic_fetch_add(&p->in_flight, 1);
     pthread_mutex_lock(&d->mu);
-    if (d->tail)
-        d->tail->next = j;
-    else
-        d->head = j;
-    d->tail = j;
+    if (!d->grab) {
+        d->grab = j; /* the leader runs it once it hands the loop over */
+    } else {
+        if (d->tail)
+            d->tail->next = j;
+        else
+            d->head = j;
+        d->tail = j;
+        pthread_cond_signal(&d->cv);
+    }
     d->busy++;
-    pthread_cond_signal(&d->cv);
     pthread_mutex_unlock(&d->mu);
     return 0;
 }
@@ -193,6 +179,32 @@ static int send_simple(struct zoid_peer *p, enum zoid_kind kind, int error, cons
     return zoid_peer_send(p, &h, &iov, len ? 1 : 0);
 }
 
+/* The supplementary groups of a client (struct zoid_identity): a unix peer's from the kernel
+ * (SO_PEERGROUPS, as they were when it connected; the first 64), a tcp client's are the daemon's
+ * own (it acts as the daemon). */
+static void peer_groups(struct zoid_daemon *d, int fd, struct zoid_identity *id)
+{
+    enum { MAX = sizeof(id->groups) / sizeof(id->groups[0]) };
+    id->ngroups = 0;
+    if (strcmp(d->t->scheme, "unix")) {
+        gid_t g[MAX];
+        int n = getgroups(MAX, g);
+        for (int i = 0; i < n; i++)
+            id->groups[id->ngroups++] = (uint32_t)g[i];
+        return;
+    }
+    gid_t small[MAX];
+    gid_t *g = small;
+    socklen_t len = sizeof(small);
+    int rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len);
+    if (rc && errno == ERANGE && (g = malloc(len)) != NULL)
+        rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len);
+    for (size_t i = 0; !rc && g && i < len / sizeof(gid_t) && id->ngroups < MAX; i++)
+        id->groups[id->ngroups++] = (uint32_t)g[i];
+    if (g != small)
+        free(g);
+}
+
 static void accept_all(struct zoid_daemon *d)
 {
     for (;;) {
@@ -216,6 +228,7 @@ static void accept_all(struct zoid_daemon *d)
         p->max_payload = d->o.max_payload;
         pthread_mutex_init(&p->send_mu, NULL);
         d->t->identify(fd, &p->id);
+        peer_groups(d, fd, &p->id);
         if (!d->need_token && !strcmp(d->t->scheme, "tcp"))
             p->id.verified = false; /* --insecure */
         else if (!strcmp(d->t->scheme, "tcp"))
@@ -391,6 +404,126 @@ static int setup(struct zoid_daemon *d, struct zepto_err *err)
     return d->t->listen(&d->addr, 1024, &d->lfd, err);
 }
 
+/* ---- the loop, one turn at a time, and the threads that take turns ---- */
+
+/* One turn of the loop: wait for events (at most a second) and handle them. Returns false when
+ * the loop has ended (drained after a signal, or failed: d->loop_rc). Leader only. */
+static bool loop_turn(struct zoid_daemon *d)
+{
+    struct epoll_event evs[128];
+    int n = epoll_wait(d->epfd, evs, 128, d->draining ? 20 : 1000);
+    if (n < 0 && errno != EINTR) {
+        d->loop_rc = zepto_fail(d->loop_err, errno, "epoll_wait: %s", strerror(errno));
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        void *ptr = evs[i].data.ptr;
+        if (ptr == &d->lfd) {
+            accept_all(d);
+        } else if (ptr == &d->sigfd) {
+            struct signalfd_siginfo si;
+            while (read(d->sigfd, &si, sizeof(si)) == sizeof(si))
+                if (si.ssi_signo != SIGPIPE && !d->draining) {
+                    d->draining = true;
+                    pthread_mutex_lock(&d->mu);
+                    unsigned busy = d->busy;
+                    pthread_mutex_unlock(&d->mu);
+                    logf_("%s: draining %u calls in flight", strsignal((int)si.ssi_signo), busy);
+                    epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->lfd, NULL);
+                    for (struct zoid_peer *p = d->peers; p; p = p->next)
+                        epoll_ctl(d->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+                }
+        } else if (!d->draining) {
+            struct zoid_peer *p = ptr;
+            const char *why = "closed";
+            if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && !(evs[i].events & EPOLLIN))
+                drop(d, p, "closed");
+            else if (!readable(d, p, &why))
+                drop(d, p, why);
+        }
+    }
+    if (!d->draining) {
+        sweep(d);
+        return true;
+    }
+    pthread_mutex_lock(&d->mu);
+    unsigned busy = d->busy;
+    pthread_mutex_unlock(&d->mu);
+    return busy > 0;
+}
+
+/* What every thread of the pool runs, the main one included: queued calls first; else the loop
+ * when nobody runs it; else wait. The leader runs the first call it reads itself, handing the
+ * loop to an idle thread, only when there is one: with every other thread busy in a call (a
+ * blocking lock, a slow plugin) it queues the call and keeps leading, so that the loop (accepts,
+ * signals, other clients' frames) never stops. Returns once the loop has ended and the queue is
+ * empty. */
+static void serve(struct zoid_daemon *d)
+{
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        struct job *j = d->head;
+        if (j) {
+            d->head = j->next;
+            if (!d->head)
+                d->tail = NULL;
+        } else if (d->done) {
+            break;
+        } else if (!d->leading) {
+            d->leading = true;
+            bool more = true;
+            while (!j && more) {
+                d->grab = NULL;
+                pthread_mutex_unlock(&d->mu);
+                do /* d->grab is set by this thread only (handle -> enqueue) */
+                    more = loop_turn(d);
+                while (more && !d->grab);
+                pthread_mutex_lock(&d->mu);
+                j = d->grab;
+                d->grab = NULL;
+                if (j && more && !d->idle) { /* nobody to take the loop: queue it, lead on */
+                    j->next = d->head;
+                    d->head = j;
+                    if (!d->tail)
+                        d->tail = j;
+                    j = NULL;
+                }
+            }
+            d->leading = false;
+            if (!more)
+                d->done = true;
+            if (!more)
+                pthread_cond_broadcast(&d->cv);
+            else
+                pthread_cond_signal(&d->cv); /* an idle thread takes the loop over */
+            if (!j)
+                continue;
+        } else {
+            d->idle++;
+            pthread_cond_wait(&d->cv, &d->mu);
+            d->idle--;
+            continue;
+        }
+        pthread_mutex_unlock(&d->mu);
+        run_job(d, j);
+        free(j);
+        pthread_mutex_lock(&d->mu);
+        d->busy--;
+    }
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+static void *worker(void *arg)
+{
+    struct zoid_daemon *d = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    serve(d);
+    return NULL;
+}
+
 int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
 {
     struct zoid_daemon *d = calloc(1, sizeof(*d));
@@ -443,55 +576,15 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
             logf_("plugin %u %s from %s", d->slots[i].p->id, d->slots[i].p->name, d->slots[i].path);
     }
 
-    bool draining = false;
-    while (!rc) {
-        struct epoll_event evs[128];
-        int n = epoll_wait(d->epfd, evs, 128, draining ? 20 : 1000);
-        if (n < 0 && errno != EINTR) {
-            rc = zepto_fail(err, errno, "epoll_wait: %s", strerror(errno));
-            break;
-        }
-        for (int i = 0; i < n; i++) {
-            void *ptr = evs[i].data.ptr;
-            if (ptr == &d->lfd) {
-                accept_all(d);
-            } else if (ptr == &d->sigfd) {
-                struct signalfd_siginfo si;
-                while (read(d->sigfd, &si, sizeof(si)) == sizeof(si))
-                    if (si.ssi_signo != SIGPIPE && !draining) {
-                        draining = true;
-                        pthread_mutex_lock(&d->mu);
-                        unsigned busy = d->busy;
-                        pthread_mutex_unlock(&d->mu);
-                        logf_("%s: draining %u calls in flight", strsignal((int)si.ssi_signo),
-                              busy);
-                        epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->lfd, NULL);
-                        for (struct zoid_peer *p = d->peers; p; p = p->next)
-                            epoll_ctl(d->epfd, EPOLL_CTL_DEL, p->fd, NULL);
-                    }
-            } else if (!draining) {
-                struct zoid_peer *p = ptr;
-                const char *why = "closed";
-                if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && !(evs[i].events & EPOLLIN))
-                    drop(d, p, "closed");
-                else if (!readable(d, p, &why))
-                    drop(d, p, why);
-            }
-        }
-        if (draining) {
-            pthread_mutex_lock(&d->mu);
-            unsigned busy = d->busy;
-            pthread_mutex_unlock(&d->mu);
-            if (!busy)
-                break;
-        } else {
-            sweep(d);
-        }
+    if (!rc) {
+        d->loop_err = err;
+        serve(d); /* returns when the loop has ended and no call is left for this thread */
+        rc = d->loop_rc;
     }
 
     /* Shut down: workers first (they hold clients), then clients, then plugins. */
     pthread_mutex_lock(&d->mu);
-    d->stop = true;
+    d->done = true;
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
     for (unsigned i = 0; i < d->nworkers; i++)

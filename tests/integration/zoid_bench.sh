@@ -39,6 +39,10 @@ jq -e '[.bandwidth[] | [.direction, .function, .payload_bytes]] ==
         ["upload", "sink", 16777216], ["download", "source", 16777216]] and
        ([.bandwidth[] | .calls >= 2 and .duration_ns > 0 and .bandwidth_bytes_per_s > 0] | all)' \
     "$out" >/dev/null || fail "bad bandwidth: $(jq -c .bandwidth "$out")"
+jq -e '([.bandwidth[] | .in_flight] | all(. == 1)) and ([.bandwidth_pipelined[] | .in_flight] | all(. == 4)) and
+       [.bandwidth_pipelined[] | [.direction, .payload_bytes]] == [.bandwidth[] | [.direction, .payload_bytes]] and
+       ([.bandwidth_pipelined[] | .calls >= 2 and .bandwidth_bytes_per_s > 0] | all)' \
+    "$out" >/dev/null || fail "bad pipelined bandwidth: $(jq -c .bandwidth_pipelined "$out")"
 # One call's round trip is the floor of what 1 client can do in a second (a generous bound: the
 # clients' run is short and the machine is shared).
 jq -e '.clients[0].calls_per_s < 1e9 / .latency_min_ns * 1.5' "$out" >/dev/null ||
@@ -46,7 +50,7 @@ jq -e '.clients[0].calls_per_s < 1e9 / .latency_min_ns * 1.5' "$out" >/dev/null 
 
 # Text: the three parts.
 expect_ok "$ZEPTO" zoid bench --server "unix:$sock" --quick
-for pat in '^  median .* p99 ' '^ +64 +[0-9]+$' '^ +16\.0 MiB +[0-9.]+ +[0-9.]+$'; do
+for pat in '^  median .* p99 ' '^ +64 +[0-9]+$' '^ +16\.0 MiB +[0-9.]+ +[0-9.]+ \| +[0-9.]+ +[0-9.]+$'; do
     grep -Eq "$pat" "$WORK/stdout" || fail "text output lacks /$pat/: $(cat "$WORK/stdout")"
 done
 "$ZEPTO" zoid bench --help | grep -q '^example:' || fail "--help has no example"
