@@ -4,8 +4,8 @@
 # bench/raw_pingpong.c (64-byte ping-pong) and bench/raw_stream.c (N-byte messages one way).
 # Rounds alternate zoid and raw, and their order, because the machine is noisy; every figure is
 # the median of the rounds, every ratio the ratio of two medians. Prints a markdown table with the
-# targets of docs/DESIGN.md: null-call latency <= 1.3x the raw ping-pong, 1 MiB bandwidth >= 0.8x
-# the raw stream. Raw JSON goes to $OUT (default bench/out/zoid).
+# targets of issue 5: null-call latency <= 1.3x the raw ping-pong, 1 MiB bandwidth (4 calls in
+# flight) >= 0.8x the raw stream. Raw JSON goes to $OUT (default bench/out/zoid).
 #
 # usage: bash bench/zoid.sh [BUILD [ROUNDS]]      (defaults: build 3; about 20 s a round)
 set -euo pipefail
@@ -94,7 +94,9 @@ num() { awk -v v="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, v }'; }
 
 lat_z='.latency_median_ns / 1000'
 lat_r='.latency_median_ns / 1000'
-bw_z() { echo "(.bandwidth[] | select(.direction == \"$1\" and .payload_bytes == $2) | .bandwidth_bytes_per_s / 1048576)"; }
+# bw_z DIRECTION BYTES [KEY]: KEY bandwidth (one call at a time) or bandwidth_pipelined (4 calls in
+# flight on the connection, as a forwarding client streams; the figure the 0.8 target is for).
+bw_z() { echo "(.${3:-bandwidth}[] | select(.direction == \"$1\" and .payload_bytes == $2) | .bandwidth_bytes_per_s / 1048576)"; }
 bw_r() { echo "(.sizes[] | select(.message_bytes == $1) | .bandwidth_bytes_per_s / 1048576)"; }
 
 echo
@@ -121,10 +123,14 @@ row "null call round trip, p99 (µs)" "" "" zoid '.latency_p99_ns / 1000' pingpo
 for s in 4096 65536 1048576 16777216; do
     if [ "$s" -ge 1048576 ]; then label="$((s >> 20)) MiB"; else label="$((s >> 10)) KiB"; fi
     for dir in upload download; do
+        row "$label $dir, 1 call at a time (MiB/s)" "" "" zoid "$(bw_z $dir "$s")" stream \
+            "$(bw_r "$s")" 0
         if [ "$s" -eq 1048576 ]; then
-            row "$label $dir (MiB/s)" ">=" 0.8 zoid "$(bw_z $dir "$s")" stream "$(bw_r "$s")" 0
+            row "$label $dir, 4 in flight (MiB/s)" ">=" 0.8 zoid \
+                "$(bw_z $dir "$s" bandwidth_pipelined)" stream "$(bw_r "$s")" 0
         else
-            row "$label $dir (MiB/s)" "" "" zoid "$(bw_z $dir "$s")" stream "$(bw_r "$s")" 0
+            row "$label $dir, 4 in flight (MiB/s)" "" "" zoid \
+                "$(bw_z $dir "$s" bandwidth_pipelined)" stream "$(bw_r "$s")" 0
         fi
     done
 done
@@ -147,6 +153,8 @@ done
 echo
 for t in unix tcp; do
     echo "$t, per round: latency ratio $(per_round "$t" "$lat_z" pingpong "$lat_r");" \
-        "1 MiB upload $(per_round "$t" "$(bw_z upload 1048576)" stream "$(bw_r 1048576)");" \
-        "download $(per_round "$t" "$(bw_z download 1048576)" stream "$(bw_r 1048576)")"
+        "1 MiB upload, 4 in flight $(per_round "$t" "$(bw_z upload 1048576 bandwidth_pipelined)" \
+            stream "$(bw_r 1048576)");" \
+        "download $(per_round "$t" "$(bw_z download 1048576 bandwidth_pipelined)" stream \
+            "$(bw_r 1048576)")"
 done
