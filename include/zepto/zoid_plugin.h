@@ -28,6 +28,9 @@ struct zoid_identity {
     int32_t pid;       /* unix: the client's pid; tcp: -1 */
     bool verified;     /* unix: by the kernel; tcp: by the token; false only with --insecure */
     char peer[80];     /* "unix:pid 1234" or "tcp:10.0.0.5:51234" */
+    /* Supplementary groups: unix: from SO_PEERGROUPS (the first 64); tcp: the daemon's own. */
+    uint32_t ngroups;
+    uint32_t groups[64];
 };
 
 struct zoid_call; /* one call in progress (valid during the function only) */
@@ -74,6 +77,22 @@ void zoid_peer_put(struct zoid_peer *peer);
 /* Sends an ASYNC frame to the client; 0, or ENOTCONN when it is gone. Thread-safe. */
 int zoid_push(struct zoid_peer *peer, uint16_t plugin, uint16_t function, const void *data,
               size_t len);
+
+/* ---- state a call leaves on its thread ---------------------------------------------------- */
+
+/* A plugin that leaves per-thread state behind when its function returns (the posix plugin
+ * keeps the caller's file-system identity on the thread for that caller's next call) says so
+ * here; before the thread runs a function of another plugin, or leaves the pool, the daemon
+ * calls fn (which clears this). */
+struct zoid_thread_leftover {
+    void (*fn)(void);
+    uint16_t plugin; /* the plugin that left it */
+};
+#ifdef __cplusplus
+extern thread_local struct zoid_thread_leftover zoid_thread_leftover;
+#else
+extern _Thread_local struct zoid_thread_leftover zoid_thread_leftover;
+#endif
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #include "base/parse.h"
 #include "cli/cli.h"
 #include "zoid/daemon.h"
+#include "zoid/posix/zposix.h"
+#include "zoid/posix/zposix_plugin.h"
 
 #define CMD "zoid serve"
 
@@ -14,15 +16,17 @@ static const char usage[] =
     "usage: zepto zoid serve --listen unix:PATH|tcp:HOST:PORT --export DIR [--threads N]\n"
     "                        [--plugin-dir DIR] [--token-file F] [--insecure]\n"
     "                        [--max-clients N] [--max-payload SIZE] [--max-in-flight N]\n"
-    "                        [--idle DUR]\n"
+    "                        [--idle DUR] [--consistency strict|relaxed]\n"
     "\n"
     "Runs the functions that clients call: an epoll loop for the connections and a pool of\n"
     "worker threads for the calls. Plugins (*.so in --plugin-dir) bring the functions; the core\n"
-    "plugin (null, echo, sink, source, whoami) is always there. SIGTERM lets the calls in flight\n"
-    "finish, then exits. One log line on stderr per connect, disconnect and error.\n"
+    "plugin (null, echo, sink, source, whoami) and the posix plugin (file forwarding beneath\n"
+    "--export, for `zepto zoid run` and `zepto zoid mount`; docs/zoid-posix.md) are always\n"
+    "there. SIGTERM lets the calls in flight finish, then exits. One log line on stderr per\n"
+    "connect, disconnect and error.\n"
     "\n"
     "  --listen ADDR        unix:PATH (clients identified by the kernel) or tcp:HOST:PORT\n"
-    "  --export DIR         the tree file forwarding serves\n"
+    "  --export DIR         the tree file forwarding serves (the posix plugin's root)\n"
     "  --threads N          worker threads (default: the CPU count)\n"
     "  --plugin-dir DIR     load every *.so there\n"
     "  --token-file F       tcp: clients prove they hold this token (file mode 0600)\n"
@@ -31,9 +35,13 @@ static const char usage[] =
     "  --max-payload SIZE   largest frame payload (default 64M)\n"
     "  --max-in-flight N    calls in flight per client (default 64)\n"
     "  --idle DUR           drop clients idle this long (default 600s)\n"
+    "  --consistency MODE   file forwarding's default for clients that do not choose: strict\n"
+    "                       (every write reaches the file before it returns; the default) or\n"
+    "                       relaxed (clients write small writes behind, until fsync/close)\n"
     "\n"
     "example:\n"
-    "  zepto zoid serve --listen unix:/tmp/zoid.sock --export /scratch --plugin-dir ./plugins\n";
+    "  zepto zoid serve --listen unix:/tmp/zoid.sock --export /scratch --plugin-dir ./plugins\n"
+    "  zepto zoid serve --listen unix:/tmp/zoid.sock --export /scratch --consistency relaxed\n";
 
 int cli_zoid_serve(int argc, char **argv)
 {
@@ -48,10 +56,12 @@ int cli_zoid_serve(int argc, char **argv)
         {"max-payload", required_argument, 0, 'm'},
         {"max-in-flight", required_argument, 0, 'f'},
         {"idle", required_argument, 0, 'i'},
+        {"consistency", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},
         {0},
     };
     struct zoid_daemon_opts o = {0};
+    int consistency = ZP_STRICT;
     struct zepto_err err = {0};
     uint64_t v;
     int c;
@@ -90,6 +100,14 @@ int cli_zoid_serve(int argc, char **argv)
                 return cli_usage_error(CMD, "--idle '%s': a duration of at least 1s", optarg);
             o.idle_s = (unsigned)(v / 1000000000u);
             break;
+        case 'C':
+            if (!strcmp(optarg, "strict"))
+                consistency = ZP_STRICT;
+            else if (!strcmp(optarg, "relaxed"))
+                consistency = ZP_RELAXED;
+            else
+                return cli_usage_error(CMD, "--consistency '%s': strict or relaxed", optarg);
+            break;
         case 'h': fputs(usage, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -100,6 +118,7 @@ int cli_zoid_serve(int argc, char **argv)
         return cli_usage_error(CMD, "missing --listen unix:PATH|tcp:HOST:PORT");
     if (!o.export_dir)
         return cli_usage_error(CMD, "missing --export DIR");
+    zoid_posix_configure(o.export_dir, consistency);
     if (zoid_daemon_run(&o, &err))
         return cli_fail(CMD, &err);
     return 0;

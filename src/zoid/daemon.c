@@ -103,6 +103,10 @@ static void run_job(struct zoid_daemon *d, struct job *j)
     call.h = j->h;
     call.payload = j->payload;
     int error = j->error;
+    /* What another plugin left on this thread (the posix plugin: a client's fs identity) goes
+     * before this call runs. */
+    if (zoid_thread_leftover.fn && zoid_thread_leftover.plugin != j->h.plugin)
+        zoid_thread_leftover.fn();
     if (!error) {
         if (slot < 0 || j->h.function >= d->slots[slot].p->nfunctions ||
             !d->slots[slot].p->functions[j->h.function])
@@ -521,6 +525,8 @@ static void *worker(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     serve(d);
+    if (zoid_thread_leftover.fn)
+        zoid_thread_leftover.fn();
     return NULL;
 }
 
@@ -581,6 +587,8 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
         serve(d); /* returns when the loop has ended and no call is left for this thread */
         rc = d->loop_rc;
     }
+    if (zoid_thread_leftover.fn)
+        zoid_thread_leftover.fn(); /* the daemon's own identity again, to clean up */
 
     /* Shut down: workers first (they hold clients), then clients, then plugins. */
     pthread_mutex_lock(&d->mu);

@@ -1,6 +1,7 @@
 /*
  * The plugin table: the built-in core plugin (id 0: null, echo, sink, source, whoami, sleep;
- * what the benchmark, health checks and tests call), and every *.so of --plugin-dir, loaded with
+ * what the benchmark, health checks and tests call), the built-in posix plugin (id 1, file
+ * forwarding: src/zoid/posix) when linked in, and every *.so of --plugin-dir, loaded with
  * dlopen and described by its zoid_plugin_register(). A plugin whose description is wrong (API
  * version, id taken, no functions) or whose init fails is not loaded, and the daemon says why.
  */
@@ -93,7 +94,26 @@ const struct zoid_plugin zoid_core_plugin = {
     .function_names = core_names,
 };
 
+_Thread_local struct zoid_thread_leftover zoid_thread_leftover;
+
 /* ---- loading ---- */
+
+/* The posix plugin (src/zoid/posix), built into the zepto executable. Weak: the daemon's
+ * sources are also built without it (the frame fuzzer), and then there is no plugin 1. */
+const struct zoid_plugin *zoid_posix_plugin_register(void) __attribute__((weak));
+
+static int load_builtin(struct zoid_slot *slots, unsigned *n, struct zepto_err *err)
+{
+    const struct zoid_plugin *p = zoid_posix_plugin_register ? zoid_posix_plugin_register() : NULL;
+    if (!p)
+        return 0;
+    if (p->init && p->init())
+        return zepto_fail(err, EIO, "built-in plugin %s: its init failed", p->name);
+    slots[*n] = (struct zoid_slot){.p = p};
+    snprintf(slots[*n].path, sizeof(slots[*n].path), "(built in)");
+    (*n)++;
+    return 0;
+}
 
 int zoid_plugin_find(const struct zoid_slot *slots, unsigned n, uint16_t id)
 {
@@ -156,8 +176,9 @@ int zoid_plugins_load(const char *dir, struct zoid_slot *slots, unsigned *n, str
 {
     *n = 0;
     slots[(*n)++] = (struct zoid_slot){.p = &zoid_core_plugin};
-    if (!dir)
-        return 0;
+    int rc = load_builtin(slots, n, err);
+    if (rc || !dir)
+        return rc;
     DIR *dh = opendir(dir);
     if (!dh)
         return zepto_fail(err, errno, "--plugin-dir %s: %s", dir, strerror(errno));
@@ -169,7 +190,6 @@ int zoid_plugins_load(const char *dir, struct zoid_slot *slots, unsigned *n, str
             names[count++] = strdup(e->d_name);
     closedir(dh);
     qsort(names, count, sizeof(char *), cmp_names); /* a stable order: ids are checked in it */
-    int rc = 0;
     for (unsigned i = 0; i < count; i++) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);

@@ -1,0 +1,255 @@
+/*
+ * The zp_* functions of zposix.h on sessions and descriptors: what the generated dispatch calls
+ * for session, open, close, dup, read, write, seek, sync, truncate, allocate, fcntl, locks,
+ * directory listing and fstatfs. Each runs under the caller's identity in the caller's session
+ * (zp__enter / zp__leave) and returns like the system call it forwards: -1 + errno.
+ *
+ * Blocking locks (F_SETLKW, flock without LOCK_NB) must not hold a worker thread for long: with
+ * few workers, waiters would keep the holder's unlock from running. The daemon tries for a
+ * while (LOCK_WAIT_MS) and then returns EINTR, as a signal would; the client stubs' callers
+ * retry, as they do for a signal (docs/zoid-posix.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zp_impl.h"
+#include "zposix_server.h"
+
+#define LOCK_WAIT_MS 200
+
+#define ENTER(x)                                                                                   \
+    struct zp_ctx x;                                                                               \
+    if (zp__enter(&x))                                                                             \
+    return -1
+
+/* The handle's descriptor for one call, or -1 + EBADF. */
+#define FILE_OR_FAIL(x, h, f)                                                                      \
+    struct zp_file *f = zp__get((x).s, h);                                                         \
+    if (!f)                                                                                        \
+    return (int)zp__leave(&(x), -1)
+
+/* ---- sessions ---- */
+
+int zp_session_new(uint32_t version, uint64_t *id, uint8_t *secret, uint32_t secret_len)
+{
+    struct zp_ctx x = {.call = zposix_zoid_current()};
+    if (!x.call) {
+        errno = EPROTO;
+        return -1;
+    }
+    if (version != ZP_VERSION) {
+        errno = EPROTONOSUPPORT;
+        return -1;
+    }
+    if (secret_len != ZP_SECRET_BYTES) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (zp__session_new(&x, id, secret))
+        return -1;
+    return zp_default_consistency;
+}
+
+int zp_session_attach(uint64_t id, const uint8_t *secret, uint32_t secret_len)
+{
+    struct zp_ctx x = {.call = zposix_zoid_current()};
+    if (!x.call) {
+        errno = EPROTO;
+        return -1;
+    }
+    return zp__session_attach(&x, id, secret, secret_len);
+}
+
+/* ---- descriptors ---- */
+
+int zp_openat(int dirh, const char *path, int flags, uint32_t mode)
+{
+    ENTER(x);
+    struct zp_dir d;
+    int rc = -1;
+    if (!zp__dir_get(x.s, dirh, &d)) {
+        int fd = zp__open(&d, path, flags & ~O_CLOEXEC, (mode_t)mode);
+        zp__dir_put(&d);
+        if (fd >= 0)
+            rc = zp__install(x.s, fd);
+    }
+    return (int)zp__leave(&x, rc);
+}
+
+int zp_close(int h)
+{
+    ENTER(x);
+    return (int)zp__leave(&x, zp__close(x.s, h));
+}
+
+int zp_dup(int h)
+{
+    ENTER(x);
+    return (int)zp__leave(&x, zp__dup(x.s, h));
+}
+
+ssize_t zp_pread(int h, void *buf, size_t n, int64_t off)
+{
+    ENTER(x);
+    FILE_OR_FAIL(x, h, f);
+    ssize_t rc = off == ZP_CUR ? read(f->fd, buf, n) : pread(f->fd, buf, n, (off_t)off);
+    zp__put(f);
+    return zp__leave(&x, rc);
+}
+
+ssize_t zp_pwrite(int h, const void *buf, size_t n, int64_t off)
+{
+    ENTER(x);
+    FILE_OR_FAIL(x, h, f);
+    ssize_t rc = off == ZP_CUR ? write(f->fd, buf, n) : pwrite(f->fd, buf, n, (off_t)off);
+    zp__put(f);
+    return zp__leave(&x, rc);
+}
+
+int64_t zp_lseek(int h, int64_t off, int whence)
+{
+    ENTER(x);
+    FILE_OR_FAIL(x, h, f);
+    off_t rc = lseek(f->fd, (off_t)off, whence);
+    zp__put(f);
+    return zp__leave(&x, rc);
+}
+
+int zp_fsync(int h, int datasync)
+{
+    ENTER(x);
+    FILE_OR_FAIL(x, h, f);
+    int rc = datasync ? fdatasync(f->fd) : fsync(f->fd);
+    zp__put(f);
+    return (int)zp__leave(&x, rc);
+}
+
+int zp_ftruncate(int h, int64_t len)
+{
+    ENTER(x);
+    FILE_OR_FAIL(x, h, f);
+    int rc = ftruncate(f->fd, (off_t)len);
+    zp__put(f);
+    return (int)zp__leave(&x, rc);
+}
+
+int zp_fallocate(int h, int mode, int64_t off, int64_t len)
+{
+    ENTER(x);
+    FILE_OR_FAIL(x, h, f);
+    int rc = fallocate(f->fd, mode, (off_t)off, (off_t)len);
+    zp__put(f);
+    return (int)zp__leave(&x, rc);
+}
+
+int zp_fcntl(int h, int cmd, int64_t arg)
+{
+    ENTER(x);
+    int rc = -1, flags = 0;
+    switch (cmd) {
+    case F_GETFD:
+        if (!zp__fdflags(x.s, h, -1, &flags))
+            rc = flags;
+        break;
+    case F_SETFD: rc = zp__fdflags(x.s, h, arg < 0 ? 0 : (int)(arg & FD_CLOEXEC), NULL); break;
+    case F_GETFL:
+    case F_SETFL: {
+        FILE_OR_FAIL(x, h, f);
+        rc = cmd == F_GETFL ? fcntl(f->fd, F_GETFL) : fcntl(f->fd, F_SETFL, (int)arg);
+        zp__put(f);
+        break;
+    }
+    default: errno = EINVAL;
+    }
+    return (int)zp__leave(&x, rc);
+}
+
+/* Sleeps a little more each time: 1, 2, 4 ... 32 ms; false once LOCK_WAIT_MS are spent. */
+static bool backoff(unsigned *spent_ms, unsigned *step_ms)
+{
+    if (*spent_ms >= LOCK_WAIT_MS)
+        return false;
+    struct timespec ts = {0, (long)*step_ms * 1000000};
+    nanosleep(&ts, NULL);
+    *spent_ms += *step_ms;
+    if (*step_ms < 32)
+        *step_ms *= 2;
+    return true;
+}
+
+int zp_lock(int h, int cmd, struct flock *fl)
+{
+    ENTER(x);
+    int ocmd;
+    switch (cmd) {
+    case F_GETLK:
+    case F_OFD_GETLK: ocmd = F_OFD_GETLK; break;
+    case F_SETLK:
+    case F_OFD_SETLK: ocmd = F_OFD_SETLK; break;
+    case F_SETLKW:
+    case F_OFD_SETLKW: ocmd = F_OFD_SETLKW; break;
+    default: errno = EINVAL; return (int)zp__leave(&x, -1);
+    }
+    FILE_OR_FAIL(x, h, f);
+    fl->l_pid = 0; /* open file description locks want 0 */
+    int rc;
+    if (ocmd == F_OFD_SETLKW) {
+        unsigned spent = 0, step = 1;
+        struct flock try = *fl;
+        while ((rc = fcntl(f->fd, F_OFD_SETLK, &try)) && (errno == EAGAIN || errno == EACCES)) {
+            if (!backoff(&spent, &step)) {
+                errno = EINTR;
+                break;
+            }
+            try = *fl;
+        }
+    } else {
+        rc = fcntl(f->fd, ocmd, fl);
+    }
+    zp__put(f);
+    return (int)zp__leave(&x, rc);
+}
+
+int zp_flock(int h, int op)
+{
+    ENTER(x);
+    FILE_OR_FAIL(x, h, f);
+    int rc;
+    if ((op & LOCK_NB) || (op & ~LOCK_NB) == LOCK_UN) {
+        rc = flock(f->fd, op);
+    } else {
+        unsigned spent = 0, step = 1;
+        while ((rc = flock(f->fd, op | LOCK_NB)) && errno == EWOULDBLOCK)
+            if (!backoff(&spent, &step)) {
+                errno = EINTR;
+                break;
+            }
+    }
+    zp__put(f);
+    return (int)zp__leave(&x, rc);
+}
+
+ssize_t zp_getdents(int h, void *buf, size_t n)
+{
+    ENTER(x);
+    FILE_OR_FAIL(x, h, f);
+    ssize_t rc = syscall(SYS_getdents64, f->fd, buf, n > INT_MAX ? (size_t)INT_MAX : n);
+    zp__put(f);
+    return zp__leave(&x, rc);
+}
+
+int zp_fstatfs(int h, struct statfs *st)
+{
+    ENTER(x);
+    FILE_OR_FAIL(x, h, f);
+    int rc = fstatfs(f->fd, st);
+    zp__put(f);
+    return (int)zp__leave(&x, rc);
+}

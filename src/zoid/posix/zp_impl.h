@@ -1,0 +1,99 @@
+/*
+ * Inside the posix plugin (private): sessions and their descriptor tables (session.c), the
+ * caller's identity on a worker thread (identity.c), path resolution beneath the export
+ * (resolve.c); the zp_* functions of zposix.h are in fileops.c and pathops.c.
+ */
+#ifndef ZEPTO_ZP_IMPL_H
+#define ZEPTO_ZP_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "zepto/zoid_plugin.h"
+#include "zposix.h"
+
+#define ZP_MAX_HANDLES 4096 /* per session: EMFILE beyond */
+
+/* A kernel descriptor of the daemon, shared by the handles dup'ed from one another. */
+struct zp_file {
+    int fd;
+    _Atomic int refs;
+};
+
+struct zp_slot {
+    struct zp_file *f; /* NULL: free */
+    int fdflags;       /* FD_CLOEXEC, per handle */
+};
+
+/* A descriptor table, shared by the connections attached to it. */
+struct zp_session {
+    _Atomic int refs; /* one per connection, one per call in progress */
+    uint64_t id;
+    uint8_t secret[ZP_SECRET_BYTES];
+    uint32_t uid; /* of its creator: only the same uid may attach */
+    pthread_mutex_t mu;
+    struct zp_slot *slots;
+    int cap;
+    struct zp_session *next; /* the registry */
+};
+
+/* What a call runs with: its session (referenced) and the directory a dirh names. */
+struct zp_ctx {
+    struct zoid_call *call;
+    struct zp_session *s;
+};
+
+struct zp_dir {
+    int fd;
+    bool root;         /* the export itself */
+    struct zp_file *f; /* referenced, or NULL for the export */
+};
+
+/* ---- plugin (plugin.c) ---- */
+extern int zp_export_fd;          /* O_PATH|O_DIRECTORY of the export */
+extern char zp_export_real[4096]; /* its real path */
+extern int zp_default_consistency;
+void zp__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- sessions (session.c) ---- */
+/* Starts a call: the caller's session (created with defaults when the connection has none) and
+ * identity. 0, or -1 with errno. */
+int zp__enter(struct zp_ctx *c);
+/* Ends it: restores the thread's identity, drops the session; returns rc with errno kept. */
+long zp__leave(struct zp_ctx *c, long rc);
+int zp__session_new(struct zp_ctx *c, uint64_t *id, uint8_t *secret);
+int zp__session_attach(struct zp_ctx *c, uint64_t id, const uint8_t *secret, uint32_t len);
+void zp__conn_gone(void *state);
+/* Handles: get (referenced; NULL + EBADF), put, install (the new handle or -1 + EMFILE). */
+struct zp_file *zp__get(struct zp_session *s, int h);
+void zp__put(struct zp_file *f);
+int zp__install(struct zp_session *s, int fd);
+int zp__dup(struct zp_session *s, int h);
+int zp__close(struct zp_session *s, int h);
+int zp__fdflags(struct zp_session *s, int h, int set, int *out);
+
+/* ---- identity (identity.c) ---- */
+void zp__identity_init(void);
+int zp__become(const struct zoid_identity *id); /* 0 or an errno */
+/* After a call: the thread stays the caller, and tells the daemon (zoid_thread_leftover). */
+void zp__settle(void);
+/* The daemon's identity again. */
+void zp__restore(void);
+
+/* ---- resolution (resolve.c) ---- */
+/* dirh → a directory descriptor (ZP_ROOT: the export); -1 + EBADF. */
+int zp__dir_get(struct zp_session *s, int dirh, struct zp_dir *d);
+void zp__dir_put(struct zp_dir *d);
+/* openat2 beneath the export: a new kernel descriptor, or -1 + errno. */
+int zp__open(const struct zp_dir *d, const char *path, int flags, mode_t mode);
+/* The object a path names, as an O_PATH descriptor (nofollow: the final symlink itself), *own;
+ * with empty_ok and "", the directory handle's own descriptor (not *own). -1 + errno. */
+int zp__object(const struct zp_dir *d, const char *path, bool nofollow, bool empty_ok, bool *own);
+/* The parent of a path's last component (for calls that create or remove a name): *pfd (owned
+ * when *own) and *name, pointing into buf (PATH_MAX). -1 + errno. */
+int zp__parent(const struct zp_dir *d, const char *path, char *buf, int *pfd, bool *own,
+               const char **name);
+
+#endif
