@@ -1,1 +1,9 @@
-# Tests of `zepto zoid mount`.
+# Tests of `zepto zoid mount`: a daemon on a scratch export under $WORK, FUSE mounts under $WORK.
+# They skip (77, with the reason) where /dev/fuse is absent or mounting is not permitted, which
+# they find out by mounting. zoid_fuse_check makes the checks the shell cannot (mmap, two open
+# files on two mounts, locks).
+add_executable(zoid_fuse_check zoid_fuse_check.c)
+target_link_libraries(zoid_fuse_check PRIVATE Threads::Threads)
+zepto_shell_test(zoid_fuse_cli)
+zepto_shell_test(zoid_fuse_programs)
+zepto_shell_test(zoid_fuse_faults RUN_SERIAL TRUE)

@@ -1,0 +1,52 @@
+/*
+ * What the parts of the FUSE client share: the connection to the daemon (zfuse_conn.c: one zoid
+ * client for every FUSE thread, replaced when the daemon restarts) and the file-system operations
+ * (zfuse_names.c, zfuse_ops.c).
+ *
+ * Every remote call goes between zf_enter() and zf_leave(): zf_enter() takes the connection's
+ * read lock and gives its generation, zf_leave() releases it and turns the call's result into
+ * what FUSE wants (a count, or a negative errno; transport failures become EIO and start a
+ * reconnection). Remote handles given to the kernel (fi->fh) carry the generation they were
+ * opened in: after a reconnection they are stale (ESTALE), new opens work.
+ */
+#ifndef ZEPTO_ZFUSE_INT_H
+#define ZEPTO_ZFUSE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zepto/zepto.h"
+#include "zepto/zoid.h"
+
+struct zfuse_opts;
+
+/* The mount's settings, fixed before the first request. */
+struct zf_state {
+    int consistency; /* ZP_STRICT or ZP_RELAXED, as chosen (or the daemon's default) */
+    size_t chunk;    /* largest read or write in one call: the daemon's payload limit - slack */
+    bool fix_owner;  /* running as root: give what a user creates to that user */
+    uid_t self_uid;  /* the mount process's euid and egid */
+    gid_t self_gid;
+};
+extern struct zf_state zf_state;
+
+/* Connects to o->server, starts a session and sets zf_state.consistency and zf_state.chunk. */
+int zf_conn_open(const struct zfuse_opts *o, struct zepto_err *err);
+/* Starts the keepalive thread (after daemonising: threads do not survive fork). */
+int zf_conn_start_keepalive(void);
+/* Stops the keepalive thread and closes every connection. */
+void zf_conn_close(void);
+
+uint32_t zf_enter(void);
+long zf_leave(uint32_t gen, long ret);
+
+/* fi->fh of a remote handle opened in generation gen, and back (-ESTALE for another one). */
+uint64_t zf_fh_make(uint32_t gen, int h);
+int zf_fh_handle(uint64_t fh, uint32_t gen);
+
+/* The operations, for fuse_new(). */
+struct fuse_operations;
+extern const struct fuse_operations zf_ops;
+
+#endif

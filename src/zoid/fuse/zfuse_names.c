@@ -1,0 +1,305 @@
+/*
+ * `zepto zoid mount`, the operations on paths: each is a call of the posix plugin's protocol
+ * (zposix.h) on the export. A path from FUSE is absolute within the mount ("/a/b"); the daemon
+ * gets it relative to ZP_ROOT ("a/b", "." for the root) and resolves it beneath the export, in
+ * pieces when it is longer than the daemon takes.
+ *
+ * Identity: the daemon sees the mount process, not the user of each request. The kernel checks
+ * permissions against the attributes (`default_permissions`), and what a user creates is given to
+ * that user afterwards (when the mount runs as root), so that ownership looks as it would locally.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "zfuse_ops.h"
+#include "zposix.h"
+
+#define PIECE_MAX 4000 /* bytes of path per call, under the daemon's PATH_MAX */
+
+static const char *rel(const char *path)
+{
+    while (*path == '/')
+        path++;
+    return *path ? path : ".";
+}
+
+void zf_at_put(struct zf_at *a)
+{
+    if (a->opened < 0)
+        return;
+    uint32_t g = zf_enter();
+    zf_leave(g, g == a->gen ? zp_close(a->opened) : 0);
+    a->opened = -1;
+}
+
+int zf_at_get(const char *path, struct zf_at *a)
+{
+    a->dirh = ZP_ROOT;
+    a->rest = rel(path);
+    a->opened = -1;
+    a->gen = 0;
+    while (strlen(a->rest) >= PIECE_MAX) {
+        const char *cut = memrchr(a->rest, '/', PIECE_MAX);
+        if (!cut || cut == a->rest) {
+            zf_at_put(a);
+            return -ENAMETOOLONG; /* one name longer than a piece: the daemon would refuse it */
+        }
+        char piece[PIECE_MAX];
+        memcpy(piece, a->rest, (size_t)(cut - a->rest));
+        piece[cut - a->rest] = '\0';
+        uint32_t g = zf_enter();
+        long h = (a->opened < 0 || g == a->gen)
+                     ? zf_leave(g, zp_openat(a->dirh, piece, O_PATH | O_DIRECTORY, 0))
+                     : zf_leave(g, (errno = ESTALE, -1));
+        zf_at_put(a);
+        if (h < 0)
+            return (int)h;
+        a->dirh = a->opened = (int)h;
+        a->gen = g;
+        a->rest = cut + 1;
+    }
+    return 0;
+}
+
+/* A whole operation on one path: `call` may use at.dirh and at.rest. */
+#define PATH_OP(path, call)                                                                        \
+    do {                                                                                           \
+        struct zf_at at;                                                                           \
+        long res_;                                                                                 \
+        int rc_ = zf_at_get(path, &at);                                                            \
+        if (rc_)                                                                                   \
+            return rc_;                                                                            \
+        AT_CALL(res_, at, call);                                                                   \
+        zf_at_put(&at);                                                                            \
+        return (int)res_;                                                                          \
+    } while (0)
+
+/* Gives what the caller of the current request created to the caller (uid; gid unless the
+ * parent directory is set-group-ID, where the daemon already gave the directory's group).
+ * The mount runs as root, so the daemon created it as root. Best effort: the object exists
+ * whatever happens here. The object is the handle h, or the path when h < 0. */
+void zf_give_to_caller(const char *path, int h, uint32_t hgen)
+{
+    struct fuse_context *ctx = fuse_get_context();
+    if (!zf_state.fix_owner || (ctx->uid == zf_state.self_uid && ctx->gid == zf_state.self_gid))
+        return;
+    uint32_t gid = ctx->gid;
+    char parent[PATH_MAX];
+    size_t n = strlen(path);
+    struct zf_at at;
+    long res;
+    if (n < sizeof(parent)) {
+        memcpy(parent, path, n + 1);
+        char *slash = strrchr(parent, '/');
+        if (slash)
+            slash[1] = '\0';
+        struct stat st;
+        if (zf_at_get(parent, &at) == 0) {
+            AT_CALL(res, at, zp_fstatat(at.dirh, at.rest, &st, 0));
+            zf_at_put(&at);
+            if (res == 0 && (st.st_mode & S_ISGID))
+                gid = (uint32_t)-1;
+        }
+    }
+    if (h >= 0) {
+        uint32_t g = zf_enter();
+        zf_leave(g, g == hgen ? zp_fchownat(h, "", ctx->uid, gid, AT_EMPTY_PATH) : 0);
+        return;
+    }
+    if (zf_at_get(path, &at))
+        return;
+    AT_CALL(res, at, zp_fchownat(at.dirh, at.rest, ctx->uid, gid, AT_SYMLINK_NOFOLLOW));
+    zf_at_put(&at);
+}
+
+/* ---- attributes ---------------------------------------------------------------------------- */
+
+int zf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+    if (fi) {
+        uint32_t g = zf_enter();
+        HANDLE(g, fi);
+        return (int)zf_leave(g, zp_fstatat(h, "", st, AT_EMPTY_PATH));
+    }
+    PATH_OP(path, zp_fstatat(at.dirh, at.rest, st, AT_SYMLINK_NOFOLLOW));
+}
+
+int zf_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    if (fi) {
+        uint32_t g = zf_enter();
+        HANDLE(g, fi);
+        return (int)zf_leave(g, zp_fchmodat(h, "", mode, AT_EMPTY_PATH));
+    }
+    PATH_OP(path, zp_fchmodat(at.dirh, at.rest, mode, 0));
+}
+
+int zf_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+    if (fi) {
+        uint32_t g = zf_enter();
+        HANDLE(g, fi);
+        return (int)zf_leave(g, zp_fchownat(h, "", uid, gid, AT_EMPTY_PATH));
+    }
+    PATH_OP(path, zp_fchownat(at.dirh, at.rest, uid, gid, AT_SYMLINK_NOFOLLOW));
+}
+
+int zf_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+    if (fi) {
+        uint32_t g = zf_enter();
+        HANDLE(g, fi);
+        return (int)zf_leave(g, zp_ftruncate(h, size));
+    }
+    PATH_OP(path, zp_truncate(at.dirh, at.rest, size));
+}
+
+int zf_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+    int64_t t[4];
+    const int64_t *tp = NULL;
+    if (tv) {
+        t[0] = tv[0].tv_sec, t[1] = tv[0].tv_nsec, t[2] = tv[1].tv_sec, t[3] = tv[1].tv_nsec;
+        tp = t;
+    }
+    if (fi) {
+        uint32_t g = zf_enter();
+        HANDLE(g, fi);
+        return (int)zf_leave(g, zp_utimensat(h, "", tp, tp ? 4 : 0, AT_EMPTY_PATH));
+    }
+    PATH_OP(path, zp_utimensat(at.dirh, at.rest, tp, tp ? 4 : 0, AT_SYMLINK_NOFOLLOW));
+}
+
+int zf_access(const char *path, int mask)
+{
+    PATH_OP(path, zp_faccessat(at.dirh, at.rest, mask, 0));
+}
+
+int zf_readlink(const char *path, char *buf, size_t size)
+{
+    if (size == 0)
+        return -EINVAL;
+    struct zf_at at;
+    long n;
+    int rc = zf_at_get(path, &at);
+    if (rc)
+        return rc;
+    AT_CALL(n, at, zp_readlinkat(at.dirh, at.rest, buf, size - 1));
+    zf_at_put(&at);
+    if (n < 0)
+        return (int)n;
+    buf[n] = '\0';
+    return 0;
+}
+
+int zf_statfs(const char *path, struct statvfs *sv)
+{
+    struct statfs sf;
+    struct zf_at at;
+    long res;
+    int rc = zf_at_get(path, &at);
+    if (rc)
+        return rc;
+    AT_CALL(res, at, zp_statfs(at.dirh, at.rest, &sf));
+    zf_at_put(&at);
+    if (res)
+        return (int)res;
+    memset(sv, 0, sizeof(*sv));
+    sv->f_bsize = (unsigned long)sf.f_bsize;
+    sv->f_frsize = sf.f_frsize ? (unsigned long)sf.f_frsize : (unsigned long)sf.f_bsize;
+    sv->f_blocks = sf.f_blocks;
+    sv->f_bfree = sf.f_bfree;
+    sv->f_bavail = sf.f_bavail;
+    sv->f_files = sf.f_files;
+    sv->f_ffree = sf.f_ffree;
+    sv->f_favail = sf.f_ffree;
+    sv->f_namemax = (unsigned long)sf.f_namelen;
+    return 0;
+}
+
+/* ---- names --------------------------------------------------------------------------------- */
+
+/* A creation on one path, then the new object given to the caller. */
+#define CREATE_OP(path, call)                                                                      \
+    do {                                                                                           \
+        struct zf_at at;                                                                           \
+        long res_;                                                                                 \
+        int rc_ = zf_at_get(path, &at);                                                            \
+        if (rc_)                                                                                   \
+            return rc_;                                                                            \
+        AT_CALL(res_, at, call);                                                                   \
+        zf_at_put(&at);                                                                            \
+        if (res_ == 0)                                                                             \
+            zf_give_to_caller(path, -1, 0);                                                        \
+        return (int)res_;                                                                          \
+    } while (0)
+
+int zf_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+    CREATE_OP(path, zp_mknodat(at.dirh, at.rest, mode, rdev));
+}
+
+int zf_mkdir(const char *path, mode_t mode)
+{
+    CREATE_OP(path, zp_mkdirat(at.dirh, at.rest, mode));
+}
+
+int zf_symlink(const char *target, const char *path)
+{
+    CREATE_OP(path, zp_symlinkat(target, at.dirh, at.rest));
+}
+
+int zf_unlink(const char *path)
+{
+    PATH_OP(path, zp_unlinkat(at.dirh, at.rest, 0));
+}
+
+int zf_rmdir(const char *path)
+{
+    PATH_OP(path, zp_unlinkat(at.dirh, at.rest, AT_REMOVEDIR));
+}
+
+/* An operation on two paths (rename, link). */
+#define TWO_PATH_OP(from, to, call)                                                                \
+    do {                                                                                           \
+        struct zf_at a1, a2;                                                                       \
+        long res_;                                                                                 \
+        int rc_ = zf_at_get(from, &a1);                                                            \
+        if (rc_)                                                                                   \
+            return rc_;                                                                            \
+        if ((rc_ = zf_at_get(to, &a2))) {                                                          \
+            zf_at_put(&a1);                                                                        \
+            return rc_;                                                                            \
+        }                                                                                          \
+        uint32_t g_ = zf_enter();                                                                  \
+        bool ok_ = (a1.opened < 0 || a1.gen == g_) && (a2.opened < 0 || a2.gen == g_);             \
+        res_ = ok_ ? zf_leave(g_, (call)) : zf_leave(g_, (errno = ESTALE, -1L));                   \
+        zf_at_put(&a2);                                                                            \
+        zf_at_put(&a1);                                                                            \
+        return (int)res_;                                                                          \
+    } while (0)
+
+int zf_rename(const char *from, const char *to, unsigned int flags)
+{
+    TWO_PATH_OP(from, to, zp_renameat2(a1.dirh, a1.rest, a2.dirh, a2.rest, flags));
+}
+
+static int link_paths(const char *from, const char *to)
+{
+    TWO_PATH_OP(from, to, zp_linkat(a1.dirh, a1.rest, a2.dirh, a2.rest, 0));
+}
+
+/* The high-level API gives the new name an inode of its own in the kernel: with cached attributes
+ * (relaxed) the old name's link count would stay stale for the timeout, so they are dropped.
+ * (Also its cached pages; there are rarely any, or dirty ones, on a file being linked.) */
+int zf_link(const char *from, const char *to)
+{
+    int rc = link_paths(from, to);
+    if (rc == 0 && zf_state.consistency == ZP_RELAXED)
+        fuse_invalidate_path(fuse_get_context()->fuse, from);
+    return rc;
+}

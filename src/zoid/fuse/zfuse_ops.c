@@ -1,0 +1,406 @@
+/*
+ * `zepto zoid mount`, the operations on open files and directories, and the table of operations
+ * given to libfuse. Open files and directories keep their remote handle in fi->fh (with the
+ * connection's generation: zfuse_int.h), so that I/O, fstat, fchmod, locks and listings act on
+ * what was opened, even after a rename.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+
+#include "zfuse_ops.h"
+#include "zposix.h"
+
+/* A directory being listed: its handle and a buffer of linux_dirent64 records. */
+struct zf_dir {
+    int h;
+    uint32_t gen;
+    pthread_mutex_t mu; /* readdir calls on one open directory do not overlap */
+    int64_t remote;     /* offset of the handle after the last getdents (-1: unknown) */
+    size_t len, pos;    /* the records in buf, and the next one to hand out */
+    int64_t pos_off;    /* the directory offset of the record at pos */
+    char buf[32768];
+};
+
+/* The layout getdents64(2) writes and zp_getdents forwards. */
+struct zf_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+/* ---- files --------------------------------------------------------------------------------- */
+
+/* The flags of the remote open. O_DIRECT stays here (the daemon's buffers are not aligned for
+ * it; the kernel already bypasses its own cache). With the writeback cache the kernel writes
+ * whole pages at offsets it chose: it needs to read what it does not overwrite (write-only
+ * becomes read-write) and appends itself (no O_APPEND). */
+static int remote_flags(int flags)
+{
+    flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT | O_CLOEXEC);
+    if (zf_state.consistency == ZP_RELAXED) {
+        flags &= ~O_APPEND;
+        if ((flags & O_ACCMODE) == O_WRONLY)
+            flags = (flags & ~O_ACCMODE) | O_RDWR;
+    }
+    return flags;
+}
+
+static int open_common(const char *path, struct fuse_file_info *fi, bool create, mode_t mode)
+{
+    int flags = remote_flags(fi->flags) | (create ? O_CREAT | (fi->flags & O_EXCL) : 0);
+    struct zf_at at;
+    int rc = zf_at_get(path, &at);
+    if (rc)
+        return rc;
+    uint32_t g = zf_enter();
+    bool ok = at.opened < 0 || at.gen == g;
+    long h = ok ? zf_leave(g, zp_openat(at.dirh, at.rest, flags, mode))
+                : zf_leave(g, (errno = ESTALE, -1L));
+    if (h == -EACCES && zf_state.consistency == ZP_RELAXED && (fi->flags & O_ACCMODE) == O_WRONLY) {
+        /* A daemon not running as root may not read a write-only file: open it as asked. */
+        flags = (flags & ~O_ACCMODE) | O_WRONLY;
+        g = zf_enter();
+        ok = at.opened < 0 || at.gen == g;
+        h = ok ? zf_leave(g, zp_openat(at.dirh, at.rest, flags, mode))
+               : zf_leave(g, (errno = ESTALE, -1L));
+    }
+    zf_at_put(&at);
+    if (h < 0)
+        return (int)h;
+    fi->fh = zf_fh_make(g, (int)h);
+    if (create)
+        zf_give_to_caller(path, (int)h, g);
+    return 0;
+}
+
+static int zf_open(const char *path, struct fuse_file_info *fi)
+{
+    return open_common(path, fi, false, 0);
+}
+
+static int zf_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    return open_common(path, fi, true, mode);
+}
+
+static int zf_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    (void)path;
+    size_t done = 0;
+    while (done < size) {
+        size_t n = size - done < zf_state.chunk ? size - done : zf_state.chunk;
+        uint32_t g = zf_enter();
+        HANDLE(g, fi);
+        long got = zf_leave(g, zp_pread(h, buf + done, n, off + (off_t)done));
+        if (got < 0)
+            return done ? (int)done : (int)got;
+        done += (size_t)got;
+        if ((size_t)got < n)
+            break; /* the end of the file */
+    }
+    return (int)done;
+}
+
+static int zf_write(const char *path, const char *buf, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    (void)path;
+    size_t done = 0;
+    while (done < size) {
+        size_t n = size - done < zf_state.chunk ? size - done : zf_state.chunk;
+        uint32_t g = zf_enter();
+        HANDLE(g, fi);
+        long put = zf_leave(g, zp_pwrite(h, buf + done, n, off + (off_t)done));
+        if (put < 0)
+            return done ? (int)done : (int)put;
+        done += (size_t)put;
+        if (put == 0)
+            break;
+    }
+    return (int)done;
+}
+
+/* Called at every close(2) of a descriptor. The kernel has already written its dirty pages
+ * (relaxed) and strict writes were done before they returned: nothing is left to push. */
+static int zf_flush(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    (void)fi;
+    return 0;
+}
+
+static int zf_release(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    uint32_t g = zf_enter();
+    HANDLE(g, fi);
+    return (int)zf_leave(g, zp_close(h));
+}
+
+static int zf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    (void)path;
+    uint32_t g = zf_enter();
+    HANDLE(g, fi);
+    return (int)zf_leave(g, zp_fsync(h, datasync));
+}
+
+static int zf_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
+{
+    (void)path;
+    uint32_t g = zf_enter();
+    HANDLE(g, fi);
+    return (int)zf_leave(g, zp_fallocate(h, mode, off, len));
+}
+
+/* Only SEEK_DATA and SEEK_HOLE reach here (the kernel does the rest). */
+static off_t zf_lseek(const char *path, off_t off, int whence, struct fuse_file_info *fi)
+{
+    (void)path;
+    uint32_t g = zf_enter();
+    HANDLE(g, fi);
+    return (off_t)zf_leave(g, zp_lseek(h, off, whence));
+}
+
+/* ---- locks --------------------------------------------------------------------------------- */
+
+/* Blocking waits are polled with non-blocking attempts, so that no daemon worker thread sleeps
+ * for a client, and so that an interrupted waiter (a signal, a killed process) is let go. */
+static int lock_wait(int attempt, int *delay_us)
+{
+    (void)attempt;
+    if (fuse_interrupted())
+        return -EINTR;
+    struct timespec ts = {0, (long)*delay_us * 1000};
+    nanosleep(&ts, NULL);
+    if (*delay_us < 50000)
+        *delay_us *= 2;
+    return 0;
+}
+
+/* POSIX record locks become open-file-description locks on the daemon (zp_lock): one per open
+ * of the file through this mount. */
+static int zf_lock(const char *path, struct fuse_file_info *fi, int cmd, struct flock *fl)
+{
+    (void)path;
+    bool wait = cmd == F_SETLKW;
+    int delay = 1000;
+    fl->l_pid = 0;
+    for (int attempt = 0;; attempt++) {
+        struct flock try = *fl;
+        uint32_t g = zf_enter();
+        HANDLE(g, fi);
+        int rc = (int)zf_leave(g, zp_lock(h, wait ? F_SETLK : cmd, &try));
+        if (rc == 0 && cmd == F_GETLK)
+            *fl = try;
+        if (!wait || (rc != -EAGAIN && rc != -EACCES))
+            return rc;
+        if ((rc = lock_wait(attempt, &delay)))
+            return rc;
+    }
+}
+
+static int zf_flock(const char *path, struct fuse_file_info *fi, int op)
+{
+    (void)path;
+    bool wait = !(op & LOCK_NB) && !(op & LOCK_UN);
+    int delay = 1000;
+    for (int attempt = 0;; attempt++) {
+        uint32_t g = zf_enter();
+        HANDLE(g, fi);
+        int rc = (int)zf_leave(g, zp_flock(h, op | (wait ? LOCK_NB : 0)));
+        if (!wait || rc != -EWOULDBLOCK)
+            return rc;
+        if ((rc = lock_wait(attempt, &delay)))
+            return rc;
+    }
+}
+
+/* ---- directories --------------------------------------------------------------------------- */
+
+static int zf_opendir(const char *path, struct fuse_file_info *fi)
+{
+    struct zf_dir *d = malloc(sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    struct zf_at at;
+    int rc = zf_at_get(path, &at);
+    if (rc) {
+        free(d);
+        return rc;
+    }
+    uint32_t g = zf_enter();
+    long h = (at.opened < 0 || at.gen == g)
+                 ? zf_leave(g, zp_openat(at.dirh, at.rest, O_RDONLY | O_DIRECTORY, 0))
+                 : zf_leave(g, (errno = ESTALE, -1L));
+    zf_at_put(&at);
+    if (h < 0) {
+        free(d);
+        return (int)h;
+    }
+    d->h = (int)h;
+    d->gen = g;
+    pthread_mutex_init(&d->mu, NULL);
+    d->remote = 0;
+    d->len = d->pos = 0;
+    d->pos_off = 0;
+    fi->fh = (uint64_t)(uintptr_t)d;
+    return 0;
+}
+
+/* Hands out records from offset `off` on, refilling the buffer with getdents, until the kernel's
+ * buffer is full (filler returns 1) or the directory ends. Offsets are the daemon's d_off, so
+ * that telldir/seekdir and a listing resumed in a later call work. */
+static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, off_t off)
+{
+    if (off != d->pos_off || d->pos >= d->len) {
+        /* Not where the buffer is: drop it and read from off. */
+        if (off != d->remote) {
+            uint32_t g = zf_enter();
+            if (g != d->gen)
+                return (int)zf_leave(g, (errno = ESTALE, -1));
+            long rc = zf_leave(g, zp_lseek(d->h, off, SEEK_SET));
+            if (rc < 0)
+                return (int)rc;
+            d->remote = off;
+        }
+        d->len = d->pos = 0;
+        d->pos_off = off;
+    }
+    for (;;) {
+        if (d->pos >= d->len) {
+            uint32_t g = zf_enter();
+            if (g != d->gen)
+                return (int)zf_leave(g, (errno = ESTALE, -1));
+            long n = zf_leave(g, zp_getdents(d->h, d->buf, sizeof(d->buf)));
+            if (n < 0)
+                return (int)n;
+            if (n == 0)
+                return 0;
+            d->len = (size_t)n;
+            d->pos = 0;
+            d->remote = -1; /* the offset after the last record, set below */
+            for (size_t p = 0; p < d->len;) {
+                const struct zf_dirent64 *e = (const void *)(d->buf + p);
+                if (e->d_reclen == 0 || p + e->d_reclen > d->len)
+                    return -EIO;
+                p += e->d_reclen;
+                if (p == d->len)
+                    d->remote = e->d_off;
+            }
+        }
+        const struct zf_dirent64 *e = (const void *)(d->buf + d->pos);
+        struct stat st = {0};
+        st.st_ino = e->d_ino;
+        st.st_mode = (mode_t)DTTOIF(e->d_type);
+        if (filler(buf, e->d_name, &st, e->d_off, 0))
+            return 0; /* the kernel's buffer is full: this record goes first next time */
+        d->pos += e->d_reclen;
+        d->pos_off = e->d_off;
+    }
+}
+
+static int zf_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+                      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+    (void)path;
+    (void)flags;
+    struct zf_dir *d = (struct zf_dir *)(uintptr_t)fi->fh;
+    pthread_mutex_lock(&d->mu);
+    int rc = readdir_locked(d, buf, filler, off);
+    pthread_mutex_unlock(&d->mu);
+    return rc;
+}
+
+static int zf_releasedir(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    struct zf_dir *d = (struct zf_dir *)(uintptr_t)fi->fh;
+    uint32_t g = zf_enter();
+    int rc = g == d->gen ? (int)zf_leave(g, zp_close(d->h)) : (int)zf_leave(g, 0);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+    return rc;
+}
+
+static int zf_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    (void)path;
+    struct zf_dir *d = (struct zf_dir *)(uintptr_t)fi->fh;
+    uint32_t g = zf_enter();
+    if (g != d->gen)
+        return (int)zf_leave(g, (errno = ESTALE, -1));
+    return (int)zf_leave(g, zp_fsync(d->h, datasync));
+}
+
+/* ---- the mount ----------------------------------------------------------------------------- */
+
+/* Caching follows the consistency (docs/zoid-mount.md). Inode numbers are the export's. */
+static void *zf_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+    cfg->use_ino = 1;
+    cfg->nullpath_ok = 0;
+    if (zf_state.consistency == ZP_RELAXED) {
+        cfg->entry_timeout = cfg->attr_timeout = cfg->negative_timeout = 1.0;
+        cfg->auto_cache = 1;
+        if (conn->capable & FUSE_CAP_WRITEBACK_CACHE)
+            conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+    } else {
+        cfg->entry_timeout = cfg->attr_timeout = cfg->negative_timeout = 0;
+        cfg->auto_cache = 0;
+        conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+        /* Before each read the kernel then compares size and mtime (never cached) with what its
+         * pages hold, and drops them when they changed: read-after-write across clients. */
+        if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+            conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+    }
+    cfg->kernel_cache = 0;
+    cfg->direct_io = 0;
+    /* Large requests: the kernel sends up to 1 MiB per write when allowed. */
+    conn->max_write = 1u << 20;
+    conn->max_read = 0;
+    return NULL;
+}
+
+const struct fuse_operations zf_ops = {
+    .init = zf_init,
+    .getattr = zf_getattr,
+    .readlink = zf_readlink,
+    .mknod = zf_mknod,
+    .mkdir = zf_mkdir,
+    .unlink = zf_unlink,
+    .rmdir = zf_rmdir,
+    .symlink = zf_symlink,
+    .rename = zf_rename,
+    .link = zf_link,
+    .chmod = zf_chmod,
+    .chown = zf_chown,
+    .truncate = zf_truncate,
+    .open = zf_open,
+    .read = zf_read,
+    .write = zf_write,
+    .statfs = zf_statfs,
+    .flush = zf_flush,
+    .release = zf_release,
+    .fsync = zf_fsync,
+    .opendir = zf_opendir,
+    .readdir = zf_readdir,
+    .releasedir = zf_releasedir,
+    .fsyncdir = zf_fsyncdir,
+    .access = zf_access,
+    .create = zf_create,
+    .lock = zf_lock,
+    .utimens = zf_utimens,
+    .flock = zf_flock,
+    .fallocate = zf_fallocate,
+    .lseek = zf_lseek,
+};
