@@ -339,11 +339,9 @@ int zoid_connect(const char *addr, const struct zoid_client_opts *o, struct zoid
     pthread_condattr_destroy(&ca);
     rc = t->connect(&a, o && o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_MS,
                     &c->fd, err);
-    if (!rc)
-        rc = handshake(c, o, err);
+    if (!rc && (rc = handshake(c, o, err)) && err)
+        zepto_err_prefix(err, "%s", addr); /* the transport's errors name the address already */
     if (rc) {
-        if (err)
-            zepto_err_prefix(err, "%s", addr);
         zoid_close(c);
         return rc;
     }
