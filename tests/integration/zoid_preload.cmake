@@ -1,1 +1,24 @@
-# Tests of libzoid-preload.so and `zepto zoid run`.
+# Tests of libzoid-preload.so and `zepto zoid run`: real programs (cp, tar, sqlite3, find, ls,
+# du, mv, rm, sed, awk, shells) and a C driver through the interposer, faults of the daemon, and
+# the command line. Each shell test starts its own daemon on a scratch export under $WORK.
+
+# The driver runs with the (sanitizer-free) preload in front of it, so it is built without the
+# sanitizers too: ASan's runtime must be the first library of a process.
+add_executable(zoid_preload_prog zoid_preload_prog.c)
+target_link_libraries(zoid_preload_prog PRIVATE Threads::Threads)
+get_target_property(zpp_copts zoid_preload_prog COMPILE_OPTIONS)
+if(zpp_copts)
+  list(FILTER zpp_copts EXCLUDE REGEX "sanitize")
+  set_target_properties(zoid_preload_prog PROPERTIES COMPILE_OPTIONS "${zpp_copts}")
+endif()
+get_target_property(zpp_lopts zoid_preload_prog LINK_OPTIONS)
+if(zpp_lopts)
+  list(FILTER zpp_lopts EXCLUDE REGEX "sanitize")
+  set_target_properties(zoid_preload_prog PROPERTIES LINK_OPTIONS "${zpp_lopts}")
+endif()
+
+foreach(t programs sqlite fio driver faults cli)
+  zepto_shell_test(zoid_preload_${t})
+  set_tests_properties(integration.zoid_preload_${t} PROPERTIES TIMEOUT 180
+    ENVIRONMENT "ZPP=$<TARGET_FILE:zoid_preload_prog>")
+endforeach()

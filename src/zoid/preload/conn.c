@@ -1,0 +1,396 @@
+/*
+ * The interposer's start and its link to the daemon: libc's functions by dlsym, the
+ * configuration from the environment, and the one connection and session that every thread
+ * shares.
+ *
+ * The session starts at the first forwarded call (zp_session_new), not at load: a program that
+ * never touches the mount never connects. When a call fails for want of the daemon (the
+ * connection broke, or a call timed out), the connection is marked broken and the call returns
+ * EIO; the next call that needs the daemon connects again and starts a new session, whose
+ * generation number makes the descriptors of the old one stale (ESTALE). A forked child or an
+ * exec'd image attaches to its parent's session (zp_session_attach) on a connection of its own.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "zepto/zoid.h"
+#include "zoid/preload/zpl.h"
+#include "zposix_client.h"
+
+ZPL_REAL_DECL(close);
+ZPL_REAL_DECL(fcntl);
+
+struct zpl_config zpl_cfg = {.consistency = -1};
+__thread int zpl_busy __attribute__((tls_model("initial-exec")));
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static atomic_bool inited;
+
+/* The connection. `mu` guards all of it; `ready` lets the common case skip the lock. */
+static struct {
+    pthread_mutex_t mu;
+    atomic_bool ready;     /* c is connected and attached */
+    struct zoid_client *c; /* NULL before the first call or after a fork */
+    uint64_t gen;          /* session generation; 0 before the first session */
+    uint64_t sid;          /* session id and secret, for a child to attach */
+    uint8_t secret[ZP_SECRET_BYTES];
+    bool attach;     /* attach to sid at the next connect */
+    bool joined;     /* attached to a session another process started */
+    atomic_int sock; /* the connection's socket, -1 when none */
+    int keep;        /* an inherited socket keeping the session alive, or -1 */
+    int consistency; /* of the session */
+    size_t chunk;    /* payload of one read or write */
+    int *orphans;    /* handles to close once attached (passed by an exec whose */
+    size_t norphans; /* descriptors were close-on-exec) */
+} S = {.mu = PTHREAD_MUTEX_INITIALIZER, .sock = -1, .keep = -1, .consistency = ZP_STRICT};
+
+/* The socket the client library opens while connecting (transport.c's socket() calls are linked
+ * to this function with --wrap=socket). It is moved to a high descriptor number, out of the way
+ * of programs that dup2 onto small fixed numbers (shells: `exec 3>file`). */
+int __real_socket(int domain, int type, int protocol);
+int __wrap_socket(int domain, int type, int protocol);
+static int new_sock = -1;
+
+int __wrap_socket(int domain, int type, int protocol)
+{
+    int fd = __real_socket(domain, type, protocol);
+    if (fd < 0 || !zpl_busy)
+        return fd;
+    struct rlimit rl;
+    int base = !getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64
+                   ? (int)rl.rlim_cur - 32
+                   : 0;
+    if (base > 4096)
+        base = 4096;
+    if (base > fd) {
+        int hi = REAL(fcntl)(fd, F_DUPFD_CLOEXEC, base);
+        if (hi >= 0) {
+            REAL(close)(fd);
+            fd = hi;
+        }
+    }
+    new_sock = fd;
+    return fd;
+}
+
+zpl_fn zpl__real(const char *name, _Atomic(zpl_fn) *slot)
+{
+    zpl_fn f = atomic_load_explicit(slot, memory_order_relaxed);
+    if (f)
+        return f;
+    void *p = dlsym(RTLD_NEXT, name);
+    if (!p) { /* nothing to fall back on: libc lacks a function a program just called */
+        static const char msg[] = "libzoid-preload: a libc function is missing\n";
+        ssize_t r = write(2, msg, sizeof(msg) - 1);
+        (void)r;
+        abort();
+    }
+    memcpy(&f, &p, sizeof(f));
+    atomic_store_explicit(slot, f, memory_order_relaxed);
+    return f;
+}
+
+static void init_once_fn(void)
+{
+    zpl_busy++;
+    const char *m = getenv("ZOID_MOUNT");
+    if (m && m[0] == '/' && !zpl_normalise(m, zpl_cfg.prefix, sizeof(zpl_cfg.prefix)) &&
+        strcmp(zpl_cfg.prefix, "/")) {
+        zpl_cfg.prefix_len = strlen(zpl_cfg.prefix);
+        zpl_cfg.active = true;
+    }
+    const char *c = getenv("ZOID_CONSISTENCY");
+    if (c && !strcmp(c, "strict"))
+        zpl_cfg.consistency = ZP_STRICT;
+    else if (c && !strcmp(c, "relaxed"))
+        zpl_cfg.consistency = ZP_RELAXED;
+    zpl_atfork_setup();
+    const char *st = getenv("ZOID_PRELOAD_STATE");
+    if (zpl_cfg.active && st) {
+        zpl_state_import(st);
+        for (int fd = 0; fd <= 2; fd++)
+            zpl_std_after(fd);
+    }
+    /* Not for the grandchildren that do not go through our exec (system(), popen()). */
+    unsetenv("ZOID_PRELOAD_STATE");
+    zpl_busy--;
+    atomic_store(&inited, true);
+}
+
+void zpl_init(void)
+{
+    if (!atomic_load_explicit(&inited, memory_order_acquire))
+        pthread_once(&init_once, init_once_fn);
+}
+
+bool zpl_on(void)
+{
+    if (zpl_busy)
+        return false;
+    zpl_init();
+    return zpl_cfg.active;
+}
+
+__attribute__((constructor)) static void zpl_ctor(void)
+{
+    zpl_init();
+}
+
+void zpl_sig_block(sigset_t *old)
+{
+    sigset_t all;
+    sigfillset(&all);
+    /* Faults must still kill the thread that causes them. */
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
+    sigdelset(&all, SIGABRT);
+    sigdelset(&all, SIGTRAP);
+    sigdelset(&all, SIGSYS);
+    pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+void zpl_sig_restore(const sigset_t *old)
+{
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* Closes handles an exec'd image inherited for descriptors the exec closed. mu held. */
+static void close_orphans(void)
+{
+    for (size_t i = 0; i < S.norphans; i++)
+        zp_close(S.orphans[i]);
+    free(S.orphans);
+    S.orphans = NULL;
+    S.norphans = 0;
+}
+
+/* Connects and attaches or starts a session. mu held. */
+static int connect_locked(void)
+{
+    struct zoid_client *c = NULL;
+    struct zepto_err err = {0};
+    zpl_busy++;
+    new_sock = -1;
+    int rc = zoid_connect(NULL, NULL, &c, &err);
+    int sock = new_sock;
+    zpl_busy--;
+    if (rc)
+        return -1;
+    /* The old client is left as it is (another thread may still be returning from a call on
+     * it) and its socket shut down, not closed: a thread still waiting on it sees the end of
+     * the stream, never a descriptor the kernel has given to something else. */
+    int old = atomic_exchange(&S.sock, sock);
+    if (old >= 0 && S.c)
+        shutdown(old, SHUT_RDWR);
+    S.c = c;
+    zposix_zoid_use(c);
+    uint32_t max = zoid_max_payload(c);
+    S.chunk = max > (1u << 17) ? max - 4096 : max / 2;
+    bool attached = false;
+    if (S.attach && S.gen) {
+        attached = zp_session_attach(S.sid, S.secret, ZP_SECRET_BYTES) == 0;
+        if (attached) {
+            S.joined = true;
+            close_orphans();
+        }
+    }
+    S.attach = false;
+    if (!attached) {
+        uint64_t id;
+        uint8_t secret[ZP_SECRET_BYTES];
+        int def = zp_session_new(ZP_VERSION, &id, secret, ZP_SECRET_BYTES);
+        if (def < 0) {
+            S.c = NULL;
+            zposix_zoid_use(NULL);
+            atomic_store(&S.sock, -1);
+            zoid_close(c);
+            return -1;
+        }
+        S.sid = id;
+        memcpy(S.secret, secret, sizeof(secret));
+        S.consistency = zpl_cfg.consistency >= 0 ? zpl_cfg.consistency : def;
+        S.gen++;
+        free(S.orphans);
+        S.orphans = NULL;
+        S.norphans = 0;
+    }
+    if (S.keep >= 0) {
+        REAL(close)(S.keep);
+        S.keep = -1;
+    }
+    atomic_store_explicit(&S.ready, true, memory_order_release);
+    return 0;
+}
+
+/* After a failed connect, calls fail at once for a second instead of each waiting for a connect
+ * of their own (seconds on TCP to a dead node). */
+#define RETRY_NS 1000000000ull
+static uint64_t failed_at;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int zpl_conn(void)
+{
+    if (atomic_load_explicit(&S.ready, memory_order_acquire))
+        return 0;
+    pthread_mutex_lock(&S.mu);
+    int rc = 0;
+    if (!atomic_load(&S.ready)) {
+        uint64_t now = mono_ns();
+        if (failed_at && now - failed_at < RETRY_NS) {
+            rc = -1;
+        } else {
+            rc = connect_locked();
+            failed_at = rc ? now : 0;
+        }
+    }
+    pthread_mutex_unlock(&S.mu);
+    if (rc)
+        errno = EIO;
+    return rc;
+}
+
+uint64_t zpl_gen(void)
+{
+    pthread_mutex_lock(&S.mu);
+    uint64_t g = S.gen;
+    pthread_mutex_unlock(&S.mu);
+    return g;
+}
+
+size_t zpl_chunk(void)
+{
+    return S.chunk ? S.chunk : (1u << 20);
+}
+
+bool zpl__conn_joined(void)
+{
+    pthread_mutex_lock(&S.mu);
+    bool j = S.joined || (S.attach && S.gen);
+    pthread_mutex_unlock(&S.mu);
+    return j;
+}
+
+bool zpl_relaxed(void)
+{
+    return S.consistency == ZP_RELAXED;
+}
+
+int zpl_conn_fd(void)
+{
+    int s = atomic_load(&S.sock);
+    return s >= 0 ? s : S.keep;
+}
+
+int zpl_fail(void)
+{
+    int e = errno;
+    if (e != ECONNRESET && e != EPIPE && e != ETIMEDOUT && e != EPROTO && e != ENOTCONN &&
+        e != ECONNABORTED && e != EIO)
+        return -1;
+    /* The daemon may have answered EPIPE itself (a FIFO without readers): a null call tells a
+     * broken connection from that. */
+    pthread_mutex_lock(&S.mu);
+    struct zoid_client *c = S.c;
+    bool broken = !c;
+    if (c) {
+        sigset_t old;
+        zpl_sig_block(&old);
+        broken = zoid_call(c, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, NULL, 2000) != 0;
+        zpl_sig_restore(&old);
+    }
+    if (broken)
+        atomic_store(&S.ready, false);
+    pthread_mutex_unlock(&S.mu);
+    errno = broken ? EIO : e;
+    return -1;
+}
+
+/* ---- fork and exec state ------------------------------------------------------------------ */
+
+/* In a forked child: the parent's connection is not ours. Its socket stays open (as `keep`)
+ * until this process attaches, so that the session outlives the parent if need be. */
+void zpl__conn_child(bool has_handles);
+void zpl__conn_child(bool has_handles)
+{
+    pthread_mutex_init(&S.mu, NULL);
+    int s = atomic_exchange(&S.sock, -1);
+    if (s >= 0) {
+        if (has_handles && S.keep < 0)
+            S.keep = s;
+        else
+            REAL(close)(s);
+    }
+    S.c = NULL;
+    /* A stub called before this process connects must not use the parent's connection. */
+    zposix_zoid_use(NULL);
+    atomic_store(&S.ready, false);
+    S.attach = has_handles && S.gen != 0;
+}
+
+void zpl__conn_lock(void);
+void zpl__conn_unlock(void);
+void zpl__conn_lock(void)
+{
+    pthread_mutex_lock(&S.mu);
+}
+void zpl__conn_unlock(void)
+{
+    pthread_mutex_unlock(&S.mu);
+}
+
+/* The session part of ZOID_PRELOAD_STATE: "sid=HEX sec=HEX con=N". mu must not be held. */
+int zpl__conn_export(char *buf, size_t len);
+int zpl__conn_export(char *buf, size_t len)
+{
+    pthread_mutex_lock(&S.mu);
+    if (!S.gen) {
+        pthread_mutex_unlock(&S.mu);
+        buf[0] = 0;
+        return 0;
+    }
+    int n = snprintf(buf, len, "sid=%llx con=%d sec=", (unsigned long long)S.sid, S.consistency);
+    for (int i = 0; i < ZP_SECRET_BYTES && n + 3 < (int)len; i++)
+        n += snprintf(buf + n, len - (size_t)n, "%02x", S.secret[i]);
+    pthread_mutex_unlock(&S.mu);
+    return 1;
+}
+
+/* Imports the session part at start (before any thread). */
+void zpl__conn_import(uint64_t sid, const uint8_t *secret, int consistency, int keep,
+                      const int *orphans, size_t norphans);
+void zpl__conn_import(uint64_t sid, const uint8_t *secret, int consistency, int keep,
+                      const int *orphans, size_t norphans)
+{
+    S.sid = sid;
+    memcpy(S.secret, secret, ZP_SECRET_BYTES);
+    S.gen = 1;
+    S.attach = true;
+    S.consistency = consistency;
+    if (keep >= 0 && REAL(fcntl)(keep, F_GETFD) >= 0) {
+        REAL(fcntl)(keep, F_SETFD, FD_CLOEXEC);
+        S.keep = keep;
+    }
+    if (norphans) {
+        S.orphans = malloc(norphans * sizeof(int));
+        if (S.orphans) {
+            memcpy(S.orphans, orphans, norphans * sizeof(int));
+            S.norphans = norphans;
+        }
+    }
+}

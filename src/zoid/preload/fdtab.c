@@ -1,0 +1,449 @@
+/*
+ * The table of forwarded descriptors: kernel descriptor number -> the daemon's handle, and the
+ * write-behind buffer of relaxed consistency.
+ *
+ * Each forwarded descriptor holds a real kernel descriptor (/dev/null opened O_PATH) so that its
+ * number is the kernel's to give and never collides with a descriptor the kernel hands out
+ * later. The table is an array indexed by that number: a lookup of a descriptor that is not
+ * forwarded (almost every call of a program, and every call of the client library on its socket)
+ * is one atomic load, without a lock. Entries are reference counted so that a thread closing a
+ * descriptor cannot free an entry another thread is reading through. An entry leaves the table
+ * before its kernel descriptor is closed, so that the number, once the kernel reuses it, is not
+ * taken for a forwarded one.
+ *
+ * Relaxed consistency: writes under 64 KiB are copied into the descriptor's buffer and
+ * acknowledged at once; contiguous ones (appends at the file position, or pwrites each
+ * following the last) coalesce up to 1 MiB and go to the daemon as one write. The buffer is
+ * sent before anything else touches the descriptor (see fdio.c) and before any path call
+ * (zpl_flush_all). A failed send is kept and returned by the next write, fsync or close.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "zoid/preload/zpl.h"
+
+#define WB_SMALL (64u << 10) /* writes below this are buffered when relaxed */
+#define WB_MAX   (1u << 20)  /* a buffer is sent when it would grow past this */
+
+ZPL_REAL_DECL(open);
+
+static _Atomic(struct zpl_fd *) *tab; /* indexed by kernel descriptor */
+static int tab_cap;
+static atomic_int tab_high; /* highest index used, plus one */
+static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int dirty; /* entries with buffered writes */
+atomic_bool zpl_exiting; /* exit has begun: writes are no longer buffered */
+
+static void tab_init(void)
+{
+    struct rlimit rl;
+    rlim_t n = 1u << 16;
+    if (!getrlimit(RLIMIT_NOFILE, &rl))
+        n = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max;
+    if (n < 1024)
+        n = 1024;
+    /* mmap, not malloc: pages are touched only where descriptors are. */
+    void *p =
+        mmap(NULL, n * sizeof(*tab), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) {
+        tab = p;
+        tab_cap = (int)n;
+    }
+}
+
+static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
+
+int zpl_fd_limit(void)
+{
+    pthread_once(&tab_once, tab_init);
+    return tab_cap;
+}
+
+bool zpl_fd_is(int fd)
+{
+    return tab && fd >= 0 && fd < tab_cap && atomic_load_explicit(&tab[fd], memory_order_acquire);
+}
+
+struct zpl_fd *zpl_fd_get(int fd)
+{
+    if (!zpl_fd_is(fd))
+        return NULL;
+    pthread_mutex_lock(&tab_mu);
+    struct zpl_fd *e = atomic_load(&tab[fd]);
+    if (e)
+        atomic_fetch_add(&e->refs, 1);
+    pthread_mutex_unlock(&tab_mu);
+    return e;
+}
+
+static void wb_put(struct zpl_wb *wb)
+{
+    if (!wb || atomic_fetch_sub(&wb->refs, 1) != 1)
+        return;
+    if (wb->len)
+        atomic_fetch_sub(&dirty, 1);
+    free(wb->buf);
+    pthread_mutex_destroy(&wb->mu);
+    free(wb);
+}
+
+void zpl_fd_put(struct zpl_fd *e)
+{
+    if (!e || atomic_fetch_sub(&e->refs, 1) != 1)
+        return;
+    wb_put(e->wb);
+    free(e->path);
+    free(e);
+}
+
+void zpl_fd_share_wb(struct zpl_fd *n, struct zpl_fd *e)
+{
+    atomic_fetch_add(&e->wb->refs, 1);
+    wb_put(n->wb);
+    n->wb = e->wb;
+}
+
+struct zpl_fd *zpl_fd_new(int h, int oflags, const char *path)
+{
+    struct zpl_fd *e = calloc(1, sizeof(*e));
+    struct zpl_wb *wb = calloc(1, sizeof(*wb));
+    if (!e || !wb) {
+        free(e);
+        free(wb);
+        return NULL;
+    }
+    atomic_init(&e->refs, 1);
+    atomic_init(&wb->refs, 1);
+    pthread_mutex_init(&wb->mu, NULL);
+    e->wb = wb;
+    e->child_h = -1;
+    e->h = h;
+    e->gen = zpl_gen();
+    e->oflags = oflags;
+    e->path = path ? strdup(path) : NULL;
+    return e;
+}
+
+int zpl_fd_install(int kfd, struct zpl_fd *e)
+{
+    pthread_once(&tab_once, tab_init);
+    if (kfd < 0 || kfd >= tab_cap) {
+        errno = EMFILE;
+        return -1;
+    }
+    pthread_mutex_lock(&tab_mu);
+    /* An entry still there means the kernel descriptor was closed behind our back (close_range,
+     * a raw syscall): its handle is dropped. */
+    struct zpl_fd *old = atomic_exchange(&tab[kfd], e);
+    if (kfd + 1 > atomic_load(&tab_high))
+        atomic_store(&tab_high, kfd + 1);
+    pthread_mutex_unlock(&tab_mu);
+    if (old)
+        zpl_fd_release(old);
+    return 0;
+}
+
+struct zpl_fd *zpl_fd_take(int fd)
+{
+    if (!zpl_fd_is(fd))
+        return NULL;
+    pthread_mutex_lock(&tab_mu);
+    struct zpl_fd *e = atomic_exchange(&tab[fd], NULL);
+    pthread_mutex_unlock(&tab_mu);
+    return e;
+}
+
+void zpl_fd_each(void (*fn)(int fd, struct zpl_fd *e, void *arg), void *arg)
+{
+    int high = atomic_load(&tab_high);
+    for (int fd = 0; fd < high; fd++) {
+        struct zpl_fd *e = zpl_fd_get(fd);
+        if (e) {
+            fn(fd, e, arg);
+            zpl_fd_put(e);
+        }
+    }
+}
+
+/* An O_PATH descriptor: it holds a number and a close-on-exec flag, and a program that reaches
+ * the kernel around the library (a static binary that inherited it, a setuid program that
+ * ignores LD_PRELOAD, glibc writing inside itself) gets EBADF from read and write, not a
+ * silent success on /dev/null. */
+int zpl_reserve(int oflags)
+{
+    int cloexec = oflags & O_CLOEXEC;
+    int fd = REAL(open)("/dev/null", O_PATH | cloexec);
+    if (fd < 0 && errno != EMFILE && errno != ENFILE)
+        fd = REAL(open)("/", O_PATH | cloexec);
+    return fd;
+}
+
+int zpl_fd_handle(struct zpl_fd *e)
+{
+    if (zpl_conn())
+        return -1;
+    if (e->h < 0 || e->gen != zpl_gen()) {
+        errno = ESTALE;
+        return -1;
+    }
+    return e->h;
+}
+
+/* ---- reads and writes split at the payload limit ------------------------------------------ */
+
+ssize_t zpl_pwrite_all(int h, const void *buf, size_t n, int64_t off)
+{
+    size_t done = 0, chunk = zpl_chunk();
+    do {
+        size_t want = n - done < chunk ? n - done : chunk;
+        sigset_t old;
+        zpl_sig_block(&old);
+        ssize_t r = zp_pwrite(h, (const char *)buf + done, want,
+                              off == ZP_CUR ? ZP_CUR : off + (int64_t)done);
+        zpl_sig_restore(&old);
+        if (r < 0)
+            return done ? (ssize_t)done : zpl_fail();
+        done += (size_t)r;
+        if ((size_t)r < want)
+            break;
+    } while (done < n);
+    return (ssize_t)done;
+}
+
+ssize_t zpl_pread_all(int h, void *buf, size_t n, int64_t off)
+{
+    size_t done = 0, chunk = zpl_chunk();
+    do {
+        size_t want = n - done < chunk ? n - done : chunk;
+        sigset_t old;
+        zpl_sig_block(&old);
+        ssize_t r =
+            zp_pread(h, (char *)buf + done, want, off == ZP_CUR ? ZP_CUR : off + (int64_t)done);
+        zpl_sig_restore(&old);
+        if (r < 0)
+            return done ? (ssize_t)done : zpl_fail();
+        done += (size_t)r;
+        if ((size_t)r < want)
+            break;
+    } while (done < n);
+    return (ssize_t)done;
+}
+
+/* ---- write-behind ------------------------------------------------------------------------- */
+
+/* Sends e's buffer (mu held); a failure goes to e->wb->err. */
+static void flush_locked(struct zpl_fd *e)
+{
+    if (!e->wb->len)
+        return;
+    int h = zpl_fd_handle(e);
+    ssize_t r = h < 0 ? -1 : zpl_pwrite_all(h, e->wb->buf, e->wb->len, e->wb->off);
+    if (r < 0)
+        e->wb->err = errno;
+    else if ((size_t)r < e->wb->len)
+        e->wb->err = ENOSPC; /* as the kernel's write-back reports a short write */
+    e->wb->len = 0;
+    atomic_fetch_sub(&dirty, 1);
+}
+
+int zpl_flush(struct zpl_fd *e)
+{
+    if (!e->wb->len && !e->wb->err)
+        return 0;
+    pthread_mutex_lock(&e->wb->mu);
+    flush_locked(e);
+    int err = e->wb->err;
+    pthread_mutex_unlock(&e->wb->mu);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+/* The error a flush left, reported once. */
+int zpl_take_error(struct zpl_fd *e)
+{
+    pthread_mutex_lock(&e->wb->mu);
+    flush_locked(e);
+    int err = e->wb->err;
+    e->wb->err = 0;
+    pthread_mutex_unlock(&e->wb->mu);
+    return err;
+}
+
+static void flush_one(int fd, struct zpl_fd *e, void *arg)
+{
+    (void)fd;
+    (void)arg;
+    if (e->wb->len) {
+        pthread_mutex_lock(&e->wb->mu);
+        flush_locked(e);
+        pthread_mutex_unlock(&e->wb->mu);
+    }
+}
+
+void zpl_flush_all(void)
+{
+    if (atomic_load_explicit(&dirty, memory_order_relaxed))
+        zpl_fd_each(flush_one, NULL);
+}
+
+ssize_t zpl_write_at(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
+{
+    /* What the daemon would refuse is refused now, not at the next flush. */
+    if ((e->oflags & O_ACCMODE) == O_RDONLY || (e->oflags & O_PATH)) {
+        errno = EBADF;
+        return -1;
+    }
+    if (!zpl_relaxed() || n >= WB_SMALL || atomic_load(&zpl_exiting)) {
+        int err = zpl_take_error(e);
+        if (err) {
+            errno = err;
+            return -1;
+        }
+        int h = zpl_fd_handle(e);
+        return h < 0 ? -1 : zpl_pwrite_all(h, buf, n, off);
+    }
+    if (e->h < 0 || e->gen != zpl_gen()) {
+        errno = ESTALE;
+        return -1;
+    }
+    pthread_mutex_lock(&e->wb->mu);
+    bool follows = (off == ZP_CUR && e->wb->off == ZP_CUR) ||
+                   (off >= 0 && e->wb->off >= 0 && off == e->wb->off + (int64_t)e->wb->len);
+    if (e->wb->len && (!follows || e->wb->len + n > WB_MAX))
+        flush_locked(e);
+    if (e->wb->err) {
+        errno = e->wb->err;
+        e->wb->err = 0;
+        pthread_mutex_unlock(&e->wb->mu);
+        return -1;
+    }
+    if (e->wb->len + n > e->wb->cap) {
+        size_t cap = e->wb->cap ? e->wb->cap : WB_SMALL;
+        while (cap < e->wb->len + n)
+            cap *= 2;
+        char *nb = realloc(e->wb->buf, cap);
+        if (!nb) {
+            pthread_mutex_unlock(&e->wb->mu);
+            int h = zpl_fd_handle(e);
+            return h < 0 ? -1 : zpl_pwrite_all(h, buf, n, off);
+        }
+        e->wb->buf = nb;
+        e->wb->cap = cap;
+    }
+    if (!e->wb->len) {
+        e->wb->off = off;
+        atomic_fetch_add(&dirty, 1);
+    }
+    memcpy(e->wb->buf + e->wb->len, buf, n);
+    e->wb->len += n;
+    pthread_mutex_unlock(&e->wb->mu);
+    return (ssize_t)n;
+}
+
+int zpl_fd_release(struct zpl_fd *e)
+{
+    int err = zpl_take_error(e);
+    if (e->h >= 0 && !zpl_conn() && e->gen == zpl_gen()) {
+        sigset_t old;
+        zpl_sig_block(&old);
+        int rc = zp_close(e->h);
+        zpl_sig_restore(&old);
+        if (rc && !err) {
+            zpl_fail();
+            err = errno;
+        }
+    }
+    zpl_fd_put(e);
+    return err;
+}
+
+/* At exit: nothing more is buffered, and what is gets sent (exit handlers and the library's
+ * destructor; stdio streams flushed by exit after this write straight through). */
+static void flush_at_exit(void)
+{
+    atomic_store(&zpl_exiting, true);
+    zpl_flush_all();
+}
+
+__attribute__((destructor)) static void zpl_dtor(void)
+{
+    flush_at_exit();
+}
+
+static void drop_one(int fd, struct zpl_fd *e, void *arg)
+{
+    (void)e;
+    (void)arg;
+    struct zpl_fd *t = zpl_fd_take(fd);
+    if (t)
+        zpl_fd_release(t);
+}
+
+/* The exit handler: streams and buffers are sent, then, in a process that joined another's
+ * session (a forked child, an exec'd image), its handles are closed at the daemon: the kernel
+ * closes its descriptors, but the session outlives this process (a shell that keeps a forwarded
+ * descriptor open while it runs thousands of commands would otherwise fill the session's
+ * table). A process that leaves by _exit() leaves them to the end of the session. */
+static void at_exit(void)
+{
+    if (!zpl_cfg.active)
+        return;
+    fflush(NULL);
+    flush_at_exit();
+    if (zpl__conn_joined() && atomic_load(&tab_high))
+        zpl_fd_each(drop_one, NULL);
+}
+
+__attribute__((constructor)) static void zpl_fdtab_ctor(void)
+{
+    pthread_once(&tab_once, tab_init);
+    atexit(at_exit);
+}
+
+/* Fork: the child's buffers belong to the parent's writes (sent before the fork). */
+static void child_reset(int fd, struct zpl_fd *e, void *arg)
+{
+    (void)fd;
+    (void)arg;
+    pthread_mutex_init(&e->wb->mu, NULL);
+    if (e->wb->len)
+        atomic_fetch_sub(&dirty, 1);
+    e->wb->len = 0;
+}
+
+void zpl__fdtab_child(void);
+void zpl__fdtab_child(void)
+{
+    pthread_mutex_init(&tab_mu, NULL);
+    zpl_fd_each(child_reset, NULL);
+}
+void zpl__fdtab_lock(void);
+void zpl__fdtab_unlock(void);
+void zpl__fdtab_lock(void)
+{
+    pthread_mutex_lock(&tab_mu);
+}
+void zpl__fdtab_unlock(void)
+{
+    pthread_mutex_unlock(&tab_mu);
+}
+
+/* An entry imported at exec, of the session being attached to (generation 1). */
+int zpl__fdtab_import(int kfd, int h, int oflags, const char *path);
+int zpl__fdtab_import(int kfd, int h, int oflags, const char *path)
+{
+    struct zpl_fd *e = zpl_fd_new(h, oflags, path);
+    if (!e)
+        return -1;
+    e->gen = 1;
+    return zpl_fd_install(kfd, e);
+}

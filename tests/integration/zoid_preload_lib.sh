@@ -1,0 +1,58 @@
+# Shared by the zoid_preload_* tests: a daemon on a scratch export and `zepto zoid run` around a
+# program. Sourced after lib.sh. The mount prefix /zoid-mnt does not exist locally: everything
+# under it is the export.
+MNT=/zoid-mnt
+SOCK="$WORK/zoid.sock"
+EXPORT="$WORK/export"
+DAEMON=
+starts=0
+
+# start_daemon [serve options]: starts the daemon and waits (at most 10 s) for its plugin line.
+start_daemon() {
+    starts=$((starts + 1))
+    mkdir -p "$EXPORT"
+    local log="$WORK/daemon.$starts.log"
+    "$ZEPTO" zoid serve --listen "unix:$SOCK" --export "$EXPORT" "$@" 2>"$log" &
+    DAEMON=$!
+    local i
+    for i in $(seq 200); do
+        grep -q "plugin 1 posix" "$log" 2>/dev/null && [ -S "$SOCK" ] && return 0
+        kill -0 "$DAEMON" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "FAIL: the daemon did not start: $(cat "$log")" >&2
+    exit 1
+}
+
+# stop_daemon [SIGNAL]: stops it (SIGTERM by default) and reaps it.
+stop_daemon() {
+    [ -n "$DAEMON" ] || return 0
+    kill "-${1:-TERM}" "$DAEMON" 2>/dev/null
+    wait "$DAEMON" 2>/dev/null
+    DAEMON=
+}
+trap 'stop_daemon' EXIT
+
+# zrun [run options --] CMD...: the program under the interposer, never more than 60 s.
+zrun() {
+    timeout 60 "$ZEPTO" zoid run --server "unix:$SOCK" --mount "$MNT" -- "$@"
+}
+zrun_relaxed() {
+    timeout 60 "$ZEPTO" zoid run --server "unix:$SOCK" --mount "$MNT" --consistency relaxed \
+        -- "$@"
+}
+
+# sums DIR: sha256 of every regular file under DIR, by relative path.
+sums() {
+    (cd "$1" && find . -type f -exec sha256sum {} + | sort -k2)
+}
+
+# wait_for_file PATH [SECONDS]: polls until PATH exists (or fails).
+wait_for_file() {
+    local i
+    for i in $(seq $((${2:-10} * 20))); do
+        [ -e "$1" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
