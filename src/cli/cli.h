@@ -55,6 +55,9 @@ int cli_noise(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_bigmem(int argc, char **argv);
 int cli_zoid(int argc, char **argv);
+int cli_ktau(int argc, char **argv); /* and its subcommands: */
+int cli_ktau_run(int argc, char **argv);
+int cli_ktau_show(int argc, char **argv);
 
 /* noise subcommands */
 int cli_noise_record(int argc, char **argv);

@@ -16,6 +16,7 @@ static const char help[] =
     "  noise    record, analyse, export, play and simulate OS noise (the Selfish benchmark)\n"
     "  bigmem   run unmodified programs in big memory (huge pages, pre-faulted, pinned)\n"
     "  zoid     forward function calls to an I/O node daemon (serve, gen, bench)\n"
+    "  ktau     profile a program with what the kernel did inside each routine (run, show)\n"
     "  report   characterise this node and write an HTML report\n"
     "\n"
     "options:\n"
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
         return cli_bigmem(argc - 1, argv + 1);
     if (!strcmp(cmd, "zoid"))
         return cli_zoid(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ktau"))
+        return cli_ktau(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cli_report(argc - 1, argv + 1);
     fprintf(stderr, "zepto: unknown command '%s' (see 'zepto --help')\n", cmd);

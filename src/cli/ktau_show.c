@@ -1,0 +1,169 @@
+/*
+ * `zepto ktau show DIR`: the TAU profiles in DIR as a pprof-like table per thread: each routine
+ * with its share of the thread's time, exclusive and inclusive time and calls, and under it the
+ * kernel entries charged to it (the "routine => entry" call paths).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "ktau/profile.h"
+
+#define CMD "ktau show"
+
+static const char usage[] =
+    "usage: zepto ktau show DIR\n"
+    "\n"
+    "Prints the profiles `zepto ktau run` wrote into DIR (profile.N.C.T files, TAU's format):\n"
+    "per thread, the routines by exclusive time (%time of the thread's time, exclusive,\n"
+    "inclusive, calls) and, under each, the kernel entries charged to it: system calls,\n"
+    "interrupts, softirqs, preempted and blocked time, page faults.\n"
+    "\n"
+    "example:\n"
+    "  zepto ktau run -o prof -- ./app && zepto ktau show prof\n";
+
+struct file {
+    int node, context, thread;
+    char name[256];
+};
+
+static int cmp_file(const void *a, const void *b)
+{
+    const struct file *x = a, *y = b;
+    if (x->node != y->node)
+        return x->node - y->node;
+    if (x->context != y->context)
+        return x->context - y->context;
+    return x->thread - y->thread;
+}
+
+static const struct ktau_pthread *sort_ctx;
+
+static int cmp_excl(const void *a, const void *b)
+{
+    double x = sort_ctx->f[*(const size_t *)a].excl_us, y = sort_ctx->f[*(const size_t *)b].excl_us;
+    return (x < y) - (x > y);
+}
+
+static int cmp_incl(const void *a, const void *b)
+{
+    const struct ktau_pfunc *x = &sort_ctx->f[*(const size_t *)a];
+    const struct ktau_pfunc *y = &sort_ctx->f[*(const size_t *)b];
+    if (x->incl_us != y->incl_us)
+        return (x->incl_us < y->incl_us) - (x->incl_us > y->incl_us);
+    return (x->calls < y->calls) - (x->calls > y->calls);
+}
+
+static bool is_user(const struct ktau_pfunc *f)
+{
+    return !strncmp(f->group, "TAU_USER", 8) || !strncmp(f->group, "TAU_DEFAULT", 11);
+}
+
+static void show_thread(const struct ktau_pthread *t)
+{
+    size_t *idx = malloc((t->n + 1) * sizeof(*idx)), *sub = malloc((t->n + 1) * sizeof(*sub));
+    if (!idx || !sub) {
+        free(idx);
+        free(sub);
+        return;
+    }
+    double total = 0;
+    size_t nu = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (strstr(t->f[i].group, "TAU_CALLPATH"))
+            continue;
+        total += t->f[i].excl_us;
+        if (is_user(&t->f[i]))
+            idx[nu++] = i;
+    }
+    sort_ctx = t;
+    qsort(idx, nu, sizeof(*idx), cmp_excl);
+    printf("profile.%d.%d.%d  pid %u tid %u  total %.3f ms\n", t->node, t->context, t->thread,
+           t->pid, t->tid, total / 1e3);
+    printf("  %%time     excl ms     incl ms       calls  routine / kernel entry\n");
+    for (size_t k = 0; k < nu; k++) {
+        const struct ktau_pfunc *f = &t->f[idx[k]];
+        printf("%6.1f%% %11.3f %11.3f %11.0f  %s\n", total > 0 ? 100 * f->excl_us / total : 0,
+               f->excl_us / 1e3, f->incl_us / 1e3, f->calls, f->name);
+        size_t prefix = strlen(f->name), ns = 0;
+        for (size_t i = 0; i < t->n; i++)
+            if (strstr(t->f[i].group, "TAU_CALLPATH") && !strncmp(t->f[i].name, f->name, prefix) &&
+                !strncmp(t->f[i].name + prefix, KTAU_CALLPATH_SEP, strlen(KTAU_CALLPATH_SEP)) &&
+                !strstr(t->f[i].name + prefix + strlen(KTAU_CALLPATH_SEP), KTAU_CALLPATH_SEP))
+                sub[ns++] = i;
+        qsort(sub, ns, sizeof(*sub), cmp_incl);
+        for (size_t j = 0; j < ns; j++) {
+            const struct ktau_pfunc *g = &t->f[sub[j]];
+            char group[64];
+            snprintf(group, sizeof(group), "%.*s", (int)strcspn(g->group, " |"), g->group);
+            printf("%8s %11s %11.3f %11.0f    %s [%s]\n", "", "", g->incl_us / 1e3, g->calls,
+                   g->name + prefix + strlen(KTAU_CALLPATH_SEP), group);
+        }
+    }
+    printf("\n");
+    free(idx);
+    free(sub);
+}
+
+int cli_ktau_show(int argc, char **argv)
+{
+    bool json;
+    int rc = cli_json_option(CMD, argc, argv, usage, &json);
+    if (rc >= 0)
+        return rc;
+    if (cli_one_operand(CMD, argc, argv, "DIR"))
+        return EXIT_USAGE;
+    if (json)
+        return cli_usage_error(CMD, "--json is not supported (the TAU files are the data)");
+    const char *dir = argv[optind];
+    DIR *d = opendir(dir);
+    struct zepto_err err = {0};
+    if (!d) {
+        zepto_fail(&err, errno, "%s: %s", dir, strerror(errno));
+        return cli_fail(CMD, &err);
+    }
+    struct file *files = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        struct file f;
+        int used = 0;
+        if (sscanf(e->d_name, "profile.%d.%d.%d%n", &f.node, &f.context, &f.thread, &used) != 3 ||
+            e->d_name[used])
+            continue;
+        snprintf(f.name, sizeof(f.name), "%s", e->d_name);
+        if (n == cap) {
+            struct file *nf = realloc(files, (cap = cap ? cap * 2 : 16) * sizeof(*nf));
+            if (!nf)
+                break;
+            files = nf;
+        }
+        files[n++] = f;
+    }
+    closedir(d);
+    if (!n) {
+        free(files);
+        zepto_fail(&err, ENOENT, "%s: no profile.N.C.T files (run 'zepto ktau run -o %s' first)",
+                   dir, dir);
+        return cli_fail(CMD, &err);
+    }
+    qsort(files, n, sizeof(*files), cmp_file);
+    rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
+        struct ktau_pthread t;
+        if (ktau_tau_read(path, &t, &err)) {
+            rc = cli_fail(CMD, &err);
+            break;
+        }
+        show_thread(&t);
+        ktau_pthread_free(&t);
+    }
+    free(files);
+    return rc;
+}

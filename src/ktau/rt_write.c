@@ -1,0 +1,362 @@
+/*
+ * libktau's life cycle: the settings read once (constructor or first timer), the clock chosen and
+ * its conversion to CLOCK_MONOTONIC, the write-out of each thread's file at the thread's exit and
+ * of the rest at process exit, and the reset of the forking thread's state in a child process.
+ *
+ * Settings (environment, read once): KTAU_DIR (where files go; unset: nothing is written),
+ * KTAU_EXCLUDE (glob,glob: instrumented functions not timed), KTAU_CLOCK (tsc | monotonic),
+ * KTAU_LOG_MAX (bytes of event log per thread, K/M/G suffixes).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ktau/rt.h"
+#include "zepto/ktau.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define NOINST __attribute__((no_instrument_function))
+
+struct kt_global kt_g = {.log_max = KT_LOG_MAX_DEF};
+struct kt_thread *_Atomic kt_threads;
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_key_t exit_key;
+static bool have_key;
+
+extern char *program_invocation_short_name;
+
+/* Whether /proc/cpuinfo promises a TSC at a constant rate through sleep states. */
+static NOINST bool tsc_usable(void)
+{
+    char buf[16384];
+    int fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = 0;
+    char *flags = strstr(buf, "\nflags");
+    if (!flags)
+        return false;
+    char *eol = strchr(flags + 1, '\n');
+    if (eol)
+        *eol = 0;
+    return strstr(flags, " constant_tsc") && strstr(flags, " nonstop_tsc");
+}
+
+/* A TSC / CLOCK_MONOTONIC pair: the tightest of a few brackets. */
+static NOINST void clock_pair(uint64_t *tsc, uint64_t *mono)
+{
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 7; i++) {
+        uint64_t a = __rdtsc();
+        uint64_t m = kt_mono_ns();
+        uint64_t b = __rdtsc();
+        if (b - a < best) {
+            best = b - a;
+            *tsc = a + (b - a) / 2;
+            *mono = m;
+        }
+    }
+}
+
+static NOINST uint64_t parse_bytes(const char *s, uint64_t fallback)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s)
+        return fallback;
+    switch (*end) {
+    case 'K':
+    case 'k': v <<= 10; break;
+    case 'M':
+    case 'm': v <<= 20; break;
+    case 'G':
+    case 'g': v <<= 30; break;
+    default: break;
+    }
+    return v ? v : fallback;
+}
+
+static NOINST void thread_exit(void *p)
+{
+    struct kt_thread *t = p;
+    if (kt_g.dir[0] && !atomic_exchange(&t->written, 1))
+        kt__write_thread(t, kt_g.dir);
+}
+
+static NOINST void after_fork_child(void);
+
+static NOINST void init_once_fn(void)
+{
+    const char *v;
+    if ((v = getenv("KTAU_DIR")) && *v)
+        snprintf(kt_g.dir, sizeof(kt_g.dir), "%s", v);
+    if ((v = getenv("KTAU_EXCLUDE")) && *v) {
+        snprintf(kt_g.exclude, sizeof(kt_g.exclude), "%s", v);
+        kt_g.have_exclude = true;
+    }
+    if ((v = getenv("KTAU_LOG_MAX")) && *v)
+        kt_g.log_max = parse_bytes(v, KT_LOG_MAX_DEF);
+    v = getenv("KTAU_CLOCK");
+    kt_g.use_tsc = (!v || strcmp(v, "monotonic")) && tsc_usable();
+    if (kt_g.use_tsc)
+        clock_pair(&kt_g.tsc0, &kt_g.mono0);
+    snprintf(kt_g.comm, sizeof(kt_g.comm), "%s",
+             program_invocation_short_name && *program_invocation_short_name
+                 ? program_invocation_short_name
+                 : "main");
+    have_key = pthread_key_create(&exit_key, thread_exit) == 0;
+    pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+void kt__init(void)
+{
+    pthread_once(&init_once, init_once_fn);
+}
+
+void kt__thread_registered(struct kt_thread *t)
+{
+    if (have_key && !t->is_main)
+        pthread_setspecific(exit_key, t);
+}
+
+void kt__conv_now(struct kt_conv *c)
+{
+    c->tsc = kt_g.use_tsc;
+    if (!c->tsc)
+        return;
+    uint64_t tsc1, mono1;
+    /* Below a millisecond the two pairs are too close for a good rate: wait for one. */
+    do
+        clock_pair(&tsc1, &mono1);
+    while (mono1 - kt_g.mono0 < 1000000);
+    c->tsc0 = kt_g.tsc0;
+    c->mono0 = kt_g.mono0;
+    c->scale = (long double)(mono1 - kt_g.mono0) / (long double)(tsc1 - kt_g.tsc0);
+}
+
+/* The child of a fork has one thread, the one that forked: its state starts again (empty
+ * profile and log, the frames it is inside restarted now); the other threads' states are not the
+ * child's and are forgotten. */
+static NOINST void after_fork_child(void)
+{
+    struct kt_thread *t = kt_self;
+    atomic_store(&kt_threads, t);
+    if (!t)
+        return;
+    t->next = NULL;
+    t->pid = getpid();
+    t->tid = (pid_t)syscall(SYS_gettid);
+    t->is_main = 1;
+    atomic_store(&t->written, 0);
+    for (uint32_t i = 0; i < t->nroutines; i++) {
+        struct kt_routine *r = &t->routines[i];
+        r->calls = r->subrs = r->incl = r->excl = 0;
+        r->active = 0;
+    }
+    for (struct kt_chunk *c = t->first ? t->first->next : NULL, *n; c; c = n) {
+        n = c->next;
+        munmap(c, KT_CHUNK_EVENTS * sizeof(struct kt_event));
+    }
+    t->dropped = 0;
+    if (t->first) {
+        t->first->next = NULL;
+        t->last = t->first;
+        t->log_bytes = KT_CHUNK_EVENTS * sizeof(struct kt_event);
+        t->log_cur = t->first->ev;
+        t->log_end = t->first->ev + (KT_CHUNK_EVENTS - 1);
+    }
+    uint64_t now = kt_now();
+    t->start_ticks = now;
+    for (uint32_t i = 0; i < t->depth; i++) {
+        struct kt_frame *f = &t->stack[i];
+        f->start = now;
+        f->child = 0;
+        t->routines[f->rid].active++;
+        t->routines[f->rid].calls++;
+        if (i)
+            t->routines[t->stack[i - 1].rid].subrs++;
+        if (t->log_cur == t->log_end && !kt__log_grow(t))
+            continue;
+        t->log_cur->t = now;
+        t->log_cur->rid_dir = f->rid << 1;
+        t->log_cur++;
+    }
+}
+
+/* Writes all of buf or fails. */
+static NOINST int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int kt__write_thread(struct kt_thread *t, const char *dir)
+{
+    struct kt_conv conv;
+    kt__conv_now(&conv);
+    uint64_t end = kt_now();
+    uint32_t n = t->nroutines;
+    if (t->routines[KT_MAX_ROUTINES - 1].name)
+        n = KT_MAX_ROUTINES;
+
+    /* The statistics as if the running frames stopped now (the live ones are left as they are). */
+    struct ktau_raw_routine *rr = calloc(n, sizeof(*rr));
+    uint64_t *child = calloc(t->depth + 1, sizeof(*child));
+    uint32_t *active = calloc(n, sizeof(*active));
+    if (!rr || !child || !active) {
+        free(rr);
+        free(child);
+        free(active);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        rr[i].calls = t->routines[i].calls;
+        rr[i].subrs = t->routines[i].subrs;
+        rr[i].incl_ns = t->routines[i].incl;
+        rr[i].excl_ns = t->routines[i].excl;
+        rr[i].kind = t->routines[i].kind;
+        active[i] = t->routines[i].active;
+    }
+    for (uint32_t i = 0; i < t->depth; i++)
+        child[i] = t->stack[i].child;
+    for (uint32_t i = t->depth; i-- > 0;) {
+        const struct kt_frame *f = &t->stack[i];
+        uint64_t d = end - f->start;
+        rr[f->rid].excl_ns += d - child[i];
+        if (--active[f->rid] == 0)
+            rr[f->rid].incl_ns += d;
+        if (i)
+            child[i - 1] += d;
+    }
+    /* Ticks to nanoseconds: durations scale, times convert. */
+    long double scale = conv.tsc ? conv.scale : 1.0L;
+    for (uint32_t i = 0; i < n; i++) {
+        rr[i].incl_ns = (uint64_t)((long double)rr[i].incl_ns * scale);
+        rr[i].excl_ns = (uint64_t)((long double)rr[i].excl_ns * scale);
+    }
+
+    uint64_t nevents = 0;
+    for (struct kt_chunk *c = t->first; c; c = c->next)
+        nevents += c == t->last ? (uint64_t)(t->log_cur - c->ev) : KT_CHUNK_EVENTS - 1;
+
+    struct ktau_raw_header h = {.version = KTAU_RAW_VERSION};
+    memcpy(h.magic, KTAU_RAW_MAGIC, 8);
+    h.flags = (t->is_main ? KTAU_RAW_MAIN : 0) | (t->dropped ? KTAU_RAW_TRUNCATED : 0);
+    h.pid = (uint32_t)t->pid;
+    h.tid = (uint32_t)t->tid;
+    h.nroutines = n;
+    h.nevents = nevents;
+    h.dropped = t->dropped;
+    h.start_ns = kt_conv_ns(&conv, t->start_ticks);
+    h.end_ns = kt_conv_ns(&conv, end);
+    snprintf(h.comm, sizeof(h.comm), "%s", kt_g.comm);
+
+    char path[4200], tmp[4200];
+    snprintf(path, sizeof(path), "%s/ktau.%d.%d.bin", dir, (int)t->pid, (int)t->tid);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? -errno : write_all(fd, &h, sizeof(h));
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        struct kt_routine *r = &t->routines[i];
+        const char *name = r->name;
+        if (r->kind == KT_KEY_FUNC) {
+            if (!r->resolved)
+                kt__resolve(r);
+            name = r->sym;
+        }
+        if (!name)
+            name = "?";
+        size_t len = strlen(name);
+        rr[i].name_len = (uint32_t)len;
+        static const char zeros[8];
+        rc = write_all(fd, &rr[i], sizeof(rr[i]));
+        if (!rc)
+            rc = write_all(fd, name, len);
+        if (!rc && len % 8)
+            rc = write_all(fd, zeros, 8 - len % 8);
+    }
+    struct ktau_raw_event buf[1024];
+    size_t nb = 0;
+    for (struct kt_chunk *c = t->first; c && !rc; c = c->next) {
+        const struct kt_event *e = c->ev;
+        const struct kt_event *stop = c == t->last ? t->log_cur : c->ev + (KT_CHUNK_EVENTS - 1);
+        for (; e < stop && !rc; e++) {
+            buf[nb].t_ns = kt_conv_ns(&conv, e->t);
+            buf[nb].rid_dir = e->rid_dir;
+            buf[nb].pad = 0;
+            if (++nb == 1024) {
+                rc = write_all(fd, buf, sizeof(buf));
+                nb = 0;
+            }
+        }
+    }
+    if (!rc && nb)
+        rc = write_all(fd, buf, nb * sizeof(buf[0]));
+    if (fd >= 0 && close(fd) && !rc)
+        rc = -errno;
+    if (!rc && rename(tmp, path))
+        rc = -errno;
+    if (rc && fd >= 0)
+        unlink(tmp);
+    free(rr);
+    free(child);
+    free(active);
+    return rc;
+}
+
+EXPORT NOINST int ktau_write(const char *dir)
+{
+    kt__init();
+    if (!dir)
+        dir = kt_g.dir;
+    if (!dir || !*dir)
+        return -EINVAL;
+    if (!kt_self)
+        kt__thread_new();
+    int rc = 0;
+    for (struct kt_thread *t = atomic_load(&kt_threads); t; t = t->next) {
+        int r = kt__write_thread(t, dir);
+        if (r && !rc)
+            rc = r;
+    }
+    return rc;
+}
+
+/* The main thread's state exists from the start, so that its root routine spans the program. */
+__attribute__((constructor)) static NOINST void kt_ctor(void)
+{
+    kt__init();
+    if (!kt_self)
+        kt__thread_new();
+}
+
+__attribute__((destructor)) static NOINST void kt_dtor(void)
+{
+    if (!kt_g.dir[0])
+        return;
+    for (struct kt_thread *t = atomic_load(&kt_threads); t; t = t->next)
+        if (!atomic_exchange(&t->written, 1))
+            kt__write_thread(t, kt_g.dir);
+}

@@ -1,0 +1,18 @@
+# Generates the x86-64 syscall name table of ktau from the kernel's uapi header.
+# cmake -DHDR=.../asm/unistd_64.h -DOUT=.../ktau_syscalls.c -P syscalls.cmake
+file(STRINGS ${HDR} lines REGEX "^#define __NR_[a-z0-9_]+[ \t]+[0-9]+")
+set(body "")
+set(max 0)
+foreach(l ${lines})
+  string(REGEX REPLACE "^#define __NR_([a-z0-9_]+)[ \t]+([0-9]+).*" "\\1;\\2" pair "${l}")
+  list(GET pair 0 name)
+  list(GET pair 1 nr)
+  string(APPEND body "    [${nr}] = \"${name}\",\n")
+  if(nr GREATER max)
+    set(max ${nr})
+  endif()
+endforeach()
+math(EXPR count "${max} + 1")
+file(WRITE ${OUT}.tmp "/* Generated from ${HDR} by src/ktau/syscalls.cmake. */\n#include \"ktau/syscalls.h\"\n\nconst unsigned ktau_syscall_count = ${count};\nconst char *const ktau_syscall_names[${count}] = {\n${body}};\n")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
+file(REMOVE ${OUT}.tmp)

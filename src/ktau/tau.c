@@ -1,0 +1,169 @@
+/*
+ * TAU's profile files, as pprof and ParaProf read them:
+ *
+ *   <N> templated_functions_MULTI_TIME
+ *   # Name Calls Subrs Excl Incl ProfileCalls # <metadata>...</metadata>
+ *   "<name>" <calls> <subrs> <excl us> <incl us> 0 GROUP="<group>"      (N lines)
+ *   0 aggregates
+ *   0 userevents
+ *
+ * A name may hold quotes and spaces: the reader takes the last quote after which the five numbers
+ * and the GROUP follow.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ktau/profile.h"
+
+int ktau_pthread_add(struct ktau_pthread *t, const char *name, const char *group, double calls,
+                     double subrs, double excl_us, double incl_us)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 32;
+        struct ktau_pfunc *f = realloc(t->f, cap * sizeof(*f));
+        if (!f)
+            return -ENOMEM;
+        t->f = f;
+        t->cap = cap;
+    }
+    struct ktau_pfunc *f = &t->f[t->n];
+    f->name = strdup(name);
+    f->group = strdup(group);
+    if (!f->name || !f->group) {
+        free(f->name);
+        free(f->group);
+        return -ENOMEM;
+    }
+    f->calls = calls;
+    f->subrs = subrs;
+    f->excl_us = excl_us;
+    f->incl_us = incl_us;
+    t->n++;
+    return 0;
+}
+
+long ktau_pthread_find(const struct ktau_pthread *t, const char *name)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->f[i].name, name))
+            return (long)i;
+    return -1;
+}
+
+void ktau_pthread_free(struct ktau_pthread *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->f[i].name);
+        free(t->f[i].group);
+    }
+    free(t->f);
+    memset(t, 0, sizeof(*t));
+}
+
+int ktau_tau_write(const char *dir, const struct ktau_pthread *t, struct zepto_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/profile.%d.%d.%d", dir, t->node, t->context, t->thread);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return zepto_fail(err, errno, "%s: %s", path, strerror(errno));
+    fprintf(f, "%zu templated_functions_MULTI_TIME\n", t->n);
+    fprintf(f,
+            "# Name Calls Subrs Excl Incl ProfileCalls # <metadata><attribute><name>Metric "
+            "Name</name><value>TIME</value></attribute><attribute><name>pid</name><value>%u"
+            "</value></attribute><attribute><name>tid</name><value>%u</value></attribute>"
+            "<attribute><name>Profiler</name><value>zepto ktau</value></attribute></metadata>\n",
+            t->pid, t->tid);
+    for (size_t i = 0; i < t->n; i++) {
+        const struct ktau_pfunc *p = &t->f[i];
+        fprintf(f, "\"%s\" %.0f %.0f %.17g %.17g 0 GROUP=\"%s\"\n", p->name, p->calls, p->subrs,
+                p->excl_us, p->incl_us, p->group);
+    }
+    fprintf(f, "0 aggregates\n0 userevents\n");
+    if (ferror(f) | fclose(f))
+        return zepto_fail(err, EIO, "%s: write failed", path);
+    return 0;
+}
+
+/* Parses `"name" calls subrs excl incl pcalls GROUP="group"`. */
+static int parse_line(char *line, struct ktau_pthread *t)
+{
+    size_t len = strcspn(line, "\n");
+    line[len] = 0;
+    if (line[0] != '"')
+        return -EPROTO;
+    for (char *q = line + len; q > line; q--) {
+        if (*q != '"' || q[1] != ' ')
+            continue;
+        double c, s, e, i, pc;
+        int used = 0;
+        if (sscanf(q + 1, " %lf %lf %lf %lf %lf GROUP=\"%n", &c, &s, &e, &i, &pc, &used) != 5 ||
+            !used)
+            continue;
+        char *group = q + 1 + used;
+        size_t glen = strlen(group);
+        if (!glen || group[glen - 1] != '"')
+            continue;
+        group[glen - 1] = 0;
+        *q = 0;
+        return ktau_pthread_add(t, line + 1, group, c, s, e, i);
+    }
+    return -EPROTO;
+}
+
+int ktau_tau_read(const char *path, struct ktau_pthread *t, struct zepto_err *err)
+{
+    memset(t, 0, sizeof(*t));
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (sscanf(base, "profile.%d.%d.%d", &t->node, &t->context, &t->thread) != 3)
+        return zepto_fail(err, EINVAL, "%s: not named profile.N.C.T", path);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return zepto_fail(err, errno, "%s: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    long n = -1;
+    int rc = 0, lineno = 1;
+    char metric[64];
+    if (getline(&line, &cap, f) < 0 ||
+        sscanf(line, "%ld templated_functions_MULTI_%63s", &n, metric) != 2 || n < 0) {
+        rc = zepto_fail(err, EPROTO, "%s:1: not a TAU profile (no 'N templated_functions_MULTI_')",
+                        path);
+        goto out;
+    }
+    lineno++;
+    if (getline(&line, &cap, f) < 0 || strncmp(line, "# Name Calls Subrs Excl Incl", 28)) {
+        rc = zepto_fail(err, EPROTO, "%s:2: no '# Name Calls Subrs Excl Incl' header", path);
+        goto out;
+    }
+    char *pid = strstr(line, "<name>pid</name><value>");
+    char *tid = strstr(line, "<name>tid</name><value>");
+    if (pid)
+        t->pid = (uint32_t)strtoul(pid + 23, NULL, 10);
+    if (tid)
+        t->tid = (uint32_t)strtoul(tid + 23, NULL, 10);
+    for (long i = 0; i < n; i++) {
+        lineno++;
+        if (getline(&line, &cap, f) < 0) {
+            rc = zepto_fail(err, EPROTO, "%s: %ld functions announced, %ld found", path, n, i);
+            goto out;
+        }
+        if ((rc = parse_line(line, t))) {
+            rc = zepto_fail(err, EPROTO, "%s:%d: not a function line", path, lineno);
+            goto out;
+        }
+    }
+    lineno++;
+    if (getline(&line, &cap, f) < 0 || !strstr(line, " aggregates")) {
+        rc = zepto_fail(err, EPROTO, "%s:%d: no aggregates line after the functions", path, lineno);
+        goto out;
+    }
+out:
+    free(line);
+    fclose(f);
+    if (rc)
+        ktau_pthread_free(t);
+    return rc;
+}

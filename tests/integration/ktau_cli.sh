@@ -1,0 +1,76 @@
+# `zepto ktau run` and `zepto ktau show` on bad input: one line on stderr naming the problem,
+# exit 2 for usage errors, 1 for runtime ones, 127 for a missing command; the program's status
+# passed through; a killed program still leaves its profiles; perf refused means a user-level
+# profile; show reads back what run wrote.
+. "$(dirname "$0")/lib.sh"
+Z=$ZEPTO
+
+expect_status 2 'missing the command' "$Z" ktau run
+expect_status 2 "unknown option '--bogus'" "$Z" ktau run --bogus -- true
+expect_status 2 "unexpected argument 'true'" "$Z" ktau run -o "$WORK/x" true
+expect_status 2 "unknown command 'frob'" "$Z" ktau frob
+expect_status 2 'DIR' "$Z" ktau show
+expect_status 127 'no-such-program-here: command not found' \
+    "$Z" ktau run -o "$WORK/nf" -- no-such-program-here
+[ -e "$WORK/nf" ] && fail "a directory was made for a command that does not exist"
+expect_status 1 'not-a-dir/sub: cannot create the directory' \
+    "$Z" ktau run -o "$WORK/not-a-dir/sub" -- true
+touch "$WORK/file"
+expect_status 1 'file: not a directory' "$Z" ktau run -o "$WORK/file" -- true
+expect_status 1 'nowhere: No such file' "$Z" ktau show "$WORK/nowhere"
+mkdir "$WORK/empty"
+expect_status 1 'no profile.N.C.T files' "$Z" ktau show "$WORK/empty"
+"$Z" ktau run --help | grep -q '^example:' || fail "ktau run --help has no example"
+"$Z" ktau show --help | grep -q '^example:' || fail "ktau show --help has no example"
+"$Z" ktau --help | grep -q 'run' || fail "ktau --help does not list run"
+
+# A program without timers is one routine, named after it; its exit status passes through.
+status=0
+"$Z" ktau run --no-kernel -o "$WORK/p" -- sh -c 'exit 3' 2>"$WORK/err" || status=$?
+[ "$status" -eq 3 ] || fail "exit status 3 came back as $status"
+grep -q '^"sh" 1 ' "$WORK/p/profile.0.0.0" || fail "no root routine 'sh' in the profile"
+"$Z" ktau show "$WORK/p" | grep -Eq '^ +[0-9.]+% .* sh$' || fail "show: no row for sh"
+
+# Old profiles are kept unless --force.
+expect_status 1 'earlier run \(use --force' "$Z" ktau run --no-kernel -o "$WORK/p" -- true
+status=0
+"$Z" ktau run --no-kernel --force -o "$WORK/p" -- true 2>/dev/null || status=$?
+[ "$status" -eq 0 ] || fail "--force run exited $status"
+grep -q '^"true" 1 ' "$WORK/p/profile.0.0.0" || fail "--force did not replace the profile"
+
+# A damaged profile is named by show.
+printf '3 templated_functions_MULTI_TIME\n# Name Calls Subrs Excl Incl ProfileCalls\n' \
+    >"$WORK/p/profile.0.0.0"
+expect_status 1 'profile.0.0.0: 3 functions announced' "$Z" ktau show "$WORK/p"
+
+# Killed by a signal: 128+N, and the profiles of what ran are written.
+status=0
+"$Z" ktau run --no-kernel -o "$WORK/k" -- sh -c 'kill -9 $$' 2>"$WORK/err" || status=$?
+[ "$status" -eq 137 ] || fail "killed program: status $status, expected 137"
+grep -q 'killed by signal 9' "$WORK/err" || fail "no word of the signal: $(cat "$WORK/err")"
+[ -f "$WORK/k/summary.txt" ] || fail "no summary after the kill"
+
+# A program that forks and execs: the child is followed (node 1) when the kernel side is on.
+status=0
+"$Z" ktau run -o "$WORK/fe" -- sh -c 'ls / >/dev/null; exit 0' 2>"$WORK/err" || status=$?
+[ "$status" -eq 0 ] || fail "fork+exec run exited $status: $(cat "$WORK/err")"
+if grep -q 'kernel capture: on' "$WORK/fe/summary.txt"; then
+    grep -q '^"sh" 1 ' "$WORK/fe/profile.0.0.0" || fail "fork+exec: no profile of sh"
+    grep -q '^"ls" 1 ' "$WORK/fe/profile.1.0.0" || fail "fork+exec: no profile of ls"
+    grep -q '^"ls => sys_getdents64" ' "$WORK/fe/profile.1.0.0" ||
+        fail "fork+exec: ls's getdents64 not charged to it"
+fi
+
+# perf refused (an unprivileged user): one line of explanation, then a user-level profile.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+    mkdir -m 777 "$WORK/nobody"
+    status=0
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$Z" ktau run -o "$WORK/nobody/p" \
+        -- true 2>"$WORK/err" || status=$?
+    [ "$status" -eq 0 ] || fail "unprivileged run exited $status: $(cat "$WORK/err")"
+    grep -q 'profiling at user level only' "$WORK/err" || fail "no explanation: $(cat "$WORK/err")"
+    grep -q '^"true" 1 ' "$WORK/nobody/p/profile.0.0.0" || fail "no user-level profile"
+else
+    echo "(perf-refused case not run: needs root, setpriv and user nobody)"
+fi
+finish
