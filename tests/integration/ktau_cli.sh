@@ -63,13 +63,22 @@ fi
 
 # perf refused (an unprivileged user): one line of explanation, then a user-level profile.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
-    mkdir -m 777 "$WORK/nobody"
+    # The build and $WORK may sit below a directory only root can enter (a clone made with
+    # mktemp -d): zepto, libktau.so and the output go to a scratch directory anyone can enter.
+    shared=$(mktemp -d /tmp/zepto-ktau-cli.XXXXXX)
+    chmod 0755 "$shared"
+    mkdir -m 777 "$shared/out"
+    cp "$Z" "$shared/zepto"
+    lib=$(dirname "$Z")/libktau.so
+    [ -f "$lib" ] || lib=$(dirname "$Z")/../lib/libktau.so
+    cp "$lib" "$shared/libktau.so"
     status=0
-    setpriv --reuid=nobody --regid=nogroup --clear-groups "$Z" ktau run -o "$WORK/nobody/p" \
-        -- true 2>"$WORK/err" || status=$?
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$shared/zepto" ktau run \
+        -o "$shared/out/p" -- true 2>"$WORK/err" || status=$?
     [ "$status" -eq 0 ] || fail "unprivileged run exited $status: $(cat "$WORK/err")"
     grep -q 'profiling at user level only' "$WORK/err" || fail "no explanation: $(cat "$WORK/err")"
-    grep -q '^"true" 1 ' "$WORK/nobody/p/profile.0.0.0" || fail "no user-level profile"
+    grep -q '^"true" 1 ' "$shared/out/p/profile.0.0.0" || fail "no user-level profile"
+    rm -rf "$shared"
 else
     echo "(perf-refused case not run: needs root, setpriv and user nobody)"
 fi

@@ -31,6 +31,16 @@ fuse_cleanup() {
     for p in "${mount_pids[@]}" "${daemon_pids[@]}"; do
         wait "$p" 2>/dev/null
     done
+    # rmdir only: a mount point that is somehow still mounted stays (EBUSY), with what it holds.
+    [ -z "$fuse_shared" ] || rmdir "$fuse_shared"/* "$fuse_shared" 2>/dev/null
+}
+
+# shared_dir: prints a fresh directory under /tmp that other uids can enter, for mount points
+# that setpriv'd clients use ($WORK may sit below a directory only root can enter, as in a clone
+# made with mktemp -d). Removed (rmdir) by the trap.
+fuse_shared=""
+shared_dir() {
+    fuse_shared=$(mktemp -d /tmp/zepto-fuse.XXXXXX) && chmod 0755 "$fuse_shared"
 }
 trap fuse_cleanup EXIT
 

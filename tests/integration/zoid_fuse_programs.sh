@@ -35,9 +35,10 @@ long() { (cd "$1" && LC_ALL=C ls -lnR --time-style=+%s . | grep -av '^total '); 
 
 start_daemon data --max-payload 64K
 export_dir="$WORK/data-export"
+shared_dir # the mount points, which uid 65534 must reach
 
 suite() {
-    local mode=$1 mnt="$WORK/mnt-$1"
+    local mode=$1 mnt="$fuse_shared/mnt-$1"
     local exp="$export_dir/$mode"
     mkdir -p "$exp"
     chmod 1777 "$exp"
