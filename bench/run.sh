@@ -79,3 +79,13 @@ if [ -x "$bin/fuzz_zoid_frame" ]; then
     FUZZER="$bin/fuzz_zoid_frame" SEEDS=tests/fuzz/zoid_seeds.sh FUZZ_ARGS=-close_fd_mask=2 \
         FUZZ_SECONDS=60 WORK="$out/fuzz-zoid" bash tests/fuzz/run_fuzz.sh
 fi
+
+section "zoid POSIX forwarding against local I/O (tmpfs export; 1 round, ~8 min)" \
+    "SECS=5 SIZE=256M META_N=2000 bash bench/zoid_posix.sh $build 1"
+SECS=5 SIZE=256M META_N=2000 OUT="$out/zoid_posix" bash bench/zoid_posix.sh "$build" 1 |
+    tee "$out/zoid_posix.txt"
+
+section "ktau: a start/stop pair; capture overhead against perf record" \
+    "$bin/bench_ktau_pair; $bin/bench_ktau_capture $bin/zepto"
+"$bin/bench_ktau_pair" | tee "$out/ktau_pair.txt"
+"$bin/bench_ktau_capture" "$bin/zepto" | tee "$out/ktau_capture.txt"
