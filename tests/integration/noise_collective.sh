@@ -16,8 +16,11 @@ mpi=(mpirun --oversubscribe -np 2)
 [ "$(id -u)" -eq 0 ] && mpi=(mpirun --allow-run-as-root --oversubscribe -np 2)
 
 expect_ok "${mpi[@]}" "$ZEPTO" noise collective --iters 300 --json
+# Iterations that overran their window are counted, not timed: under the sanitizers, on a
+# shared machine, a fifth of them can overrun; every iteration is one or the other.
 jq -e '.ranks == 2 and .hosts == 1 and .op == "allreduce" and .noisy == null and
-       .quiet.iterations > 250 and .quiet.median_ns > 0 and
+       .quiet.iterations + .overruns == 300 and .quiet.iterations >= 150 and
+       .quiet.median_ns > 0 and
        .quiet.median_ns <= .quiet.p99_ns and .quiet.p99_ns <= .quiet.max_ns' "$WORK/stdout" \
     >/dev/null || fail "quiet run: $(cat "$WORK/stdout")"
 
