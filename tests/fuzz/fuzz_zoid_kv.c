@@ -13,46 +13,10 @@
 #include <string.h>
 
 #include "kv_server.h"
+#include "fake_reply.h"
 #include "zepto/zoid_plugin.h"
 
-#define MAX_REPLY (1u << 20)
-
-struct zoid_call {
-    unsigned char *buf;
-    size_t len;
-};
-
 static void *client_state;
-
-void *zoid_reply_reserve(struct zoid_call *call, size_t len)
-{
-    if (len > MAX_REPLY - call->len)
-        return NULL;
-    unsigned char *b = realloc(call->buf, call->len + len + 1);
-    if (!b)
-        return NULL;
-    call->buf = b;
-    call->len += len;
-    return b + call->len - len;
-}
-
-int zoid_reply_append(struct zoid_call *call, const void *data, size_t len)
-{
-    void *p = zoid_reply_reserve(call, len);
-    if (!p)
-        return EMSGSIZE;
-    memcpy(p, data, len);
-    return 0;
-}
-
-int zoid_reply_bulk(struct zoid_call *call, const void *data, size_t len,
-                    void (*release)(void *arg), void *arg)
-{
-    int rc = zoid_reply_append(call, data, len);
-    if (release)
-        release(arg);
-    return rc;
-}
 
 const struct zoid_identity *zoid_call_identity(const struct zoid_call *call)
 {

@@ -1,0 +1,18 @@
+/*
+ * The daemon's reply API as the plugin fuzzers (fuzz_zoid_kv.c, fuzz_zposix.c) fake it: a call
+ * is a growing reply buffer, capped at FAKE_MAX_REPLY as the daemon caps it at its payload limit.
+ * The fuzzers define zoid_call_identity and zoid_call_state themselves.
+ */
+#ifndef ZEPTO_FUZZ_FAKE_REPLY_H
+#define ZEPTO_FUZZ_FAKE_REPLY_H
+
+#include <stddef.h>
+
+#define FAKE_MAX_REPLY (1u << 20)
+
+struct zoid_call {
+    unsigned char *buf; /* the reply so far (free it after the call) */
+    size_t len;
+};
+
+#endif
