@@ -6,6 +6,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "zoid_gen_all.h"
@@ -211,4 +212,37 @@ void zg_objects(void)
     EQ_I(all_obj_out(NULL, 1), -1);
     EQ_ERRNO(EFAULT);
     ZG_NOTHING_SENT(before);
+}
+
+struct zg_sum_job {
+    int base;
+    int ok;
+};
+
+static void *sum_thread(void *arg)
+{
+    struct zg_sum_job *j = arg;
+    int32_t v[64];
+    for (int k = 0; k < 200; k++) {
+        int64_t want = 0;
+        for (int i = 0; i < 64; i++)
+            want += v[i] = j->base + k * 3 + i;
+        j->ok += all_sum_i32(v, 64) == want;
+    }
+    return NULL;
+}
+
+void zg_threads(int n)
+{
+    pthread_t t[16];
+    struct zg_sum_job jobs[16];
+    n = n > 16 ? 16 : n;
+    for (int i = 0; i < n; i++) {
+        jobs[i] = (struct zg_sum_job){.base = i * 100000};
+        pthread_create(&t[i], NULL, sum_thread, &jobs[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+        EQ_I(jobs[i].ok, 200);
+    }
 }

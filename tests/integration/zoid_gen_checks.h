@@ -42,5 +42,7 @@ void zg_every_scalar_type(void);
 void zg_strings(void);
 void zg_arrays(void);
 void zg_objects(void);
+/* n threads (at most 16) making 200 calls each over the same connection, all answered right. */
+void zg_threads(int n);
 
 #endif

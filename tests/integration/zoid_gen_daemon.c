@@ -7,7 +7,6 @@
  * Usage: test_zoid_gen_daemon (with ZOID_SERVER naming the daemon).
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,24 +29,6 @@ static double now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-struct job {
-    int base;
-    int ok;
-};
-
-static void *sum_thread(void *arg)
-{
-    struct job *j = arg;
-    int32_t v[64];
-    for (int k = 0; k < 200; k++) {
-        int64_t want = 0;
-        for (int i = 0; i < 64; i++)
-            want += v[i] = j->base + k * 3 + i;
-        j->ok += all_sum_i32(v, 64) == want;
-    }
-    return NULL;
 }
 
 int main(void)
@@ -93,16 +74,7 @@ int main(void)
     EQ_I(all_count(), 3);
 
     /* Many threads share one connection. */
-    pthread_t t[8];
-    struct job jobs[8];
-    for (int i = 0; i < 8; i++) {
-        jobs[i] = (struct job){.base = i * 100000};
-        pthread_create(&t[i], NULL, sum_thread, &jobs[i]);
-    }
-    for (int i = 0; i < 8; i++) {
-        pthread_join(t[i], NULL);
-        EQ_I(jobs[i].ok, 200);
-    }
+    zg_threads(8);
 
     /* An out array larger than the daemon's reply limit: EMSGSIZE, and the connection lives. */
     size_t n = zoid_max_payload(c1); /* 2 bytes each: twice the limit */

@@ -292,38 +292,6 @@ static void errno_and_failures(void)
     free(big);
 }
 
-struct sum_job {
-    int base;
-    int ok;
-};
-
-static void *sum_thread(void *arg)
-{
-    struct sum_job *j = arg;
-    int32_t v[64];
-    for (int k = 0; k < 200; k++) {
-        int64_t want = 0;
-        for (int i = 0; i < 64; i++)
-            want += v[i] = j->base + k + i;
-        j->ok += all_sum_i32(v, 64) == want;
-    }
-    return NULL;
-}
-
-static void threads(void)
-{
-    pthread_t t[4];
-    struct sum_job jobs[4];
-    for (int i = 0; i < 4; i++) {
-        jobs[i] = (struct sum_job){.base = i * 100000};
-        pthread_create(&t[i], NULL, sum_thread, &jobs[i]);
-    }
-    for (int i = 0; i < 4; i++) {
-        pthread_join(t[i], NULL);
-        EQ_I(jobs[i].ok, 200);
-    }
-}
-
 static void client_state(void)
 {
     EQ_I(all_count(), 1);
@@ -521,7 +489,7 @@ int main(int argc, char **argv)
         errno_and_failures();
     }
     shift = 0;
-    threads();
+    zg_threads(4);
     client_state();
     for (shift = 0; shift < 2; shift++) {
         damaged_requests();
