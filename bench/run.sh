@@ -89,3 +89,6 @@ section "ktau: a start/stop pair; capture overhead against perf record" \
     "$bin/bench_ktau_pair; $bin/bench_ktau_capture $bin/zepto"
 "$bin/bench_ktau_pair" | tee "$out/ktau_pair.txt"
 "$bin/bench_ktau_capture" "$bin/zepto" | tee "$out/ktau_capture.txt"
+
+section "ktau: what a libktau-mpi wrapper adds to an MPI call (MPI_Iprobe, 2 ranks)" "bash bench/ktau_mpi.sh $build"
+bash bench/ktau_mpi.sh "$build" | tee "$out/ktau_mpi.txt"

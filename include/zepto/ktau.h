@@ -36,6 +36,12 @@ void ktau_stop(const char *name);
  * has used a timer; the timers go on running. Returns 0 or a negative errno. */
 int ktau_write(const char *dir);
 
+/* Names this process's profiles with an MPI rank (`zepto ktau run` then numbers them
+ * profile.<rank>.*). libktau-mpi calls it after MPI_Init with the rank in MPI_COMM_WORLD; before
+ * that, libktau takes the rank from the launcher's environment (OMPI_COMM_WORLD_RANK, PMIX_RANK,
+ * PMI_RANK, SLURM_PROCID) when there is one. A negative rank: no rank. */
+void ktau_set_rank(int rank);
+
 /* The scoped form: starts `name` here and stops it when the enclosing block ends. */
 #define KTAU_REGION(name) KTAU_REGION_AT_(name, __LINE__)
 

@@ -27,7 +27,7 @@ struct zb_json; /* base/json.h */
 /* ---- traces ------------------------------------------------------------------------------ */
 
 #define ZN_TRACE_MAGIC   "ZEPTONT\0" /* 8 bytes at the start of every trace file */
-#define ZN_TRACE_VERSION 1
+#define ZN_TRACE_VERSION 2           /* written when the trace has causes; version 1 otherwise */
 
 struct zn_detour {
     uint64_t start_ns;    /* when the loop last ran before the gap */
@@ -38,25 +38,48 @@ enum {
     ZN_CPU_TRUNCATED = 1u << 0, /* the detour buffer filled; counts stay exact, the list stops */
 };
 
+/* What the kernel says a detour was (`record --explain`): an index into the trace's causes and
+ * how much of the detour the guest kernel's tracepoints account for. */
+struct zn_detour_cause {
+    uint32_t cause;     /* index into zn_trace.causes */
+    uint64_t traced_ns; /* kernel time traced inside the detour (<= its length) */
+};
+
+enum zn_cause_kind {
+    ZN_CAUSE_UNKNOWN = 0, /* nothing traced in the guest: the host */
+    ZN_CAUSE_IRQ = 1,     /* name: interrupt handler or x86 vector ("local_timer") */
+    ZN_CAUSE_SOFTIRQ = 2, /* name: vector ("TIMER") */
+    ZN_CAUSE_THREAD = 3,  /* name: the comm of the task that took the CPU */
+    ZN_CAUSE_FAULT = 4,   /* a page fault of the recorder; no name */
+};
+#define ZN_CAUSE_KINDS 5
+
+struct zn_cause {
+    uint32_t kind; /* enum zn_cause_kind */
+    char name[60]; /* NUL-terminated; empty for UNKNOWN and FAULT */
+};
+
 struct zn_cpu_trace {
-    uint32_t cpu;             /* CPU number */
-    uint32_t flags;           /* ZN_CPU_* */
-    uint64_t measured_ns;     /* how long this CPU's loop ran */
-    uint64_t loops;           /* iterations of the loop (clock reads) */
-    uint64_t loop_min_ps;     /* fastest iteration seen during calibration, picoseconds */
-    uint64_t loop_tail_ps;    /* 99.99th percentile iteration during calibration, picoseconds */
-    uint64_t detours;         /* exact count, also past a full buffer */
-    uint64_t detour_ns;       /* exact total time in detours */
-    uint64_t detour_min_ns;   /* exact shortest detour (0 when none) */
-    uint64_t detour_max_ns;   /* exact longest detour */
-    uint64_t truncated_at_ns; /* when the buffer filled (ZN_CPU_TRUNCATED) */
-    uint64_t stored;          /* detours in d[] (== detours unless truncated) */
-    struct zn_detour *d;      /* sorted by start */
+    uint32_t cpu;                /* CPU number */
+    uint32_t flags;              /* ZN_CPU_* */
+    uint64_t measured_ns;        /* how long this CPU's loop ran */
+    uint64_t loops;              /* iterations of the loop (clock reads) */
+    uint64_t loop_min_ps;        /* fastest iteration seen during calibration, picoseconds */
+    uint64_t loop_tail_ps;       /* 99.99th percentile iteration during calibration, picoseconds */
+    uint64_t detours;            /* exact count, also past a full buffer */
+    uint64_t detour_ns;          /* exact total time in detours */
+    uint64_t detour_min_ns;      /* exact shortest detour (0 when none) */
+    uint64_t detour_max_ns;      /* exact longest detour */
+    uint64_t truncated_at_ns;    /* when the buffer filled (ZN_CPU_TRUNCATED) */
+    uint64_t stored;             /* detours in d[] (== detours unless truncated) */
+    struct zn_detour *d;         /* sorted by start */
+    struct zn_detour_cause *why; /* one per stored detour when the trace is explained, else NULL */
 };
 
 enum {
-    ZN_TRACE_INTERRUPTED = 1u << 0,   /* stopped early (Ctrl-C); everything recorded is kept */
-    ZN_TRACE_AUTO_THRESHOLD = 1u << 1 /* the threshold was chosen by `auto` */
+    ZN_TRACE_INTERRUPTED = 1u << 0,    /* stopped early (Ctrl-C); everything recorded is kept */
+    ZN_TRACE_AUTO_THRESHOLD = 1u << 1, /* the threshold was chosen by `auto` */
+    ZN_TRACE_EXPLAINED = 1u << 2       /* causes from the kernel (version 2 files) */
 };
 
 struct zn_trace {
@@ -72,9 +95,16 @@ struct zn_trace {
     uint32_t flags;         /* ZN_TRACE_* */
     uint32_t ncpu;
     struct zn_cpu_trace *cpu;
+    uint32_t ncauses; /* with ZN_TRACE_EXPLAINED: the distinct causes, each once */
+    struct zn_cause *causes;
 };
 
 void zn_trace_free(struct zn_trace *t);
+
+/* The index of cause (kind, name) in t->causes, added when new; -ENOMEM. */
+int zn_trace_cause(struct zn_trace *t, uint32_t kind, const char *name);
+/* "irq local_timer", "softirq TIMER", "thread kworker/0:1", "page fault", "unknown (host)". */
+void zn_cause_label(const struct zn_cause *c, char *buf, size_t len);
 
 /* Writes t to path in the binary format of docs/FORMATS.md (atomically: a temporary file is
  * renamed into place). */
@@ -110,11 +140,46 @@ int zn_recorder_run(struct zn_recorder *rec, zn_progress_fn progress, void *arg,
                     struct zepto_err *err);
 /* Ends the recording early; everything recorded so far is kept. Async-signal-safe. */
 void zn_recorder_stop(struct zn_recorder *rec);
+/* The thread id (gettid) of the recorder thread of opts.cpus[index], valid after
+ * zn_recorder_run; 0 when unknown. */
+int zn_recorder_thread_id(const struct zn_recorder *rec, unsigned index);
+/* A time of the trace (ns from the start of the recording) on CLOCK_MONOTONIC, valid after a
+ * successful zn_recorder_run: interpolated between clock pairs read at the start and at the end,
+ * so the error of the calibrated frequency cancels. */
+uint64_t zn_recorder_mono_ns(const struct zn_recorder *rec, uint64_t trace_ns);
 /* Which clock is in use and why (valid after zn_recorder_new). */
 const char *zn_recorder_clock_note(const struct zn_recorder *rec);
 /* The recorded trace; the caller owns it. NULL before a successful run or when already taken. */
 struct zn_trace *zn_recorder_take_trace(struct zn_recorder *rec);
 void zn_recorder_free(struct zn_recorder *rec);
+
+/* ---- explaining: the kernel's account of each detour (`record --explain`) --------------- */
+
+/* A system-wide tracepoint capture on the recorded CPUs (ktau's, include/zepto/ktau_explain.h)
+ * with a thread that drains it while the loops run. Needs root or perf_event_paranoid <= 0 and
+ * tracefs: zn_explainer_start fails otherwise, saying so; the recording can go on without it. */
+struct zn_explainer;
+
+struct zn_explain_stats {
+    uint64_t records;  /* kernel records captured */
+    uint64_t lost;     /* records the kernel could not store (its buffers were full) */
+    uint64_t bytes;    /* bytes drained */
+    uint64_t drains;   /* drains while recording */
+    uint64_t drain_ns; /* time spent copying in them */
+};
+
+/* Opens the capture on opts->cpus and starts the drain thread (on an allowed CPU that is not
+ * recorded when there is one). Call before zn_recorder_run. */
+int zn_explainer_start(const struct zn_record_opts *opts, struct zn_explainer **out,
+                       struct zepto_err *err);
+/* The CPU the drain thread is pinned to, or -1 (it then shares the recorded CPUs). */
+int zn_explainer_drain_cpu(const struct zn_explainer *e);
+/* After zn_recorder_run: stops the capture and gives every stored detour of t its cause (and
+ * sets ZN_TRACE_EXPLAINED); on failure t is left without causes. With t NULL, only stops. */
+int zn_explainer_finish(struct zn_explainer *e, const struct zn_recorder *rec, struct zn_trace *t,
+                        struct zepto_err *err);
+void zn_explainer_stats(const struct zn_explainer *e, struct zn_explain_stats *st);
+void zn_explainer_free(struct zn_explainer *e);
 
 /* ---- analysis ---------------------------------------------------------------------------- */
 
@@ -138,6 +203,17 @@ struct zn_signature {
     char cpus[64];      /* CPUs it was seen on ("0-1") */
 };
 
+/* Detour time by cause (explained traces), over the stored detours. */
+struct zn_cause_summary {
+    uint32_t cause;         /* index into the trace's causes */
+    uint64_t detours;       /* stored detours with this cause */
+    uint64_t detour_ns;     /* their time */
+    double share;           /* of the stored detours' time (0..1) */
+    uint64_t median_ns;     /* their median length */
+    uint64_t traced_ns;     /* kernel time traced inside them */
+    double traced_fraction; /* traced_ns / detour_ns (0..1) */
+};
+
 struct zn_cpu_summary {
     uint32_t cpu;          /* CPU number; UINT32_MAX for the node summary */
     uint64_t measured_ns;  /* time measured (summed over CPUs for the node) */
@@ -156,6 +232,8 @@ struct zn_cpu_summary {
     struct zn_hist hist;
     unsigned nsig;
     struct zn_signature sig[ZN_MAX_SIGNATURES]; /* by noise share, largest first */
+    unsigned ncause;
+    struct zn_cause_summary *cause; /* explained traces: by time, largest first; else NULL */
 };
 
 struct zn_summary {

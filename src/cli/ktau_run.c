@@ -3,6 +3,11 @@
  * and everything it starts, then merges both into DIR: TAU profiles (profile.N.0.T), a Chrome
  * trace (trace.json), a summary (summary.txt), and libktau's own files (ktau-raw/). The program's
  * exit status is passed through (127 when it cannot be run, 128+N when signal N killed it).
+ *
+ * --mpi preloads libktau-mpi.so too (PMPI wrappers). Run by an MPI launcher (a rank variable in
+ * the environment), each rank's zepto shares DIR with the others and owns only its rank's files
+ * there: profile.<rank>.<context>.<thread>, trace.<rank>.json, summary.<rank>.txt and
+ * ktau-raw/rank.<rank>/.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +33,7 @@
 #define CMD "ktau run"
 
 static const char usage[] =
-    "usage: zepto ktau run [-o DIR] [--no-kernel] [--force] -- CMD ARGS...\n"
+    "usage: zepto ktau run [-o DIR] [--no-kernel] [--mpi] [--force] -- CMD ARGS...\n"
     "\n"
     "Runs CMD with libktau preloaded (its ktau_start/ktau_stop timers and -finstrument-functions\n"
     "hooks) and the kernel's tracepoints recorded for CMD's threads and children (syscalls,\n"
@@ -42,41 +47,138 @@ static const char usage[] =
     "\n"
     "  -o, --output DIR  where to write (default: ktau-profile)\n"
     "  --no-kernel       user-level timers only (no perf_event_open)\n"
+    "  --mpi             also preload libktau-mpi.so: each MPI call (send, receive, wait,\n"
+    "                    collective, init...) is a routine MPI_<name>, and the profiles of a\n"
+    "                    process are named with its rank: profile.<rank>.0.<thread> (other\n"
+    "                    processes, such as mpirun, take the nodes after the last rank)\n"
     "  --force           replace the profiles of an earlier run in DIR\n"
+    "\n"
+    "Under an MPI launcher (mpirun -np N zepto ktau run --mpi -o DIR -- ./app: the way for\n"
+    "several nodes), each rank writes only its own files into the shared DIR:\n"
+    "profile.<rank>.<context>.<thread> (context 0 is the program, 1, 2... the processes it\n"
+    "starts), trace.<rank>.json, summary.<rank>.txt, ktau-raw/rank.<rank>/.\n"
     "\n"
     "The kernel side needs root or kernel.perf_event_paranoid <= 1, and tracefs.\n"
     "\n"
     "example:\n"
-    "  zepto ktau run -o prof -- ./solver input.dat && zepto ktau show prof\n";
+    "  zepto ktau run -o prof -- ./solver input.dat && zepto ktau show prof\n"
+    "  mpirun -np 4 zepto ktau run --mpi -o prof -- ./solver && zepto ktau show prof\n";
 
-static bool old_output(const char *name)
+/* What a run owns in DIR: all of zepto ktau's files, or under an MPI launcher only its rank's
+ * (the ranks share DIR). */
+struct owned {
+    int rank;         /* -1: not run as a rank */
+    char trace[64];   /* trace.json, trace.<rank>.json */
+    char summary[64]; /* summary.txt, summary.<rank>.txt */
+    char raw[64];     /* ktau-raw, ktau-raw/rank.<rank> */
+};
+
+/* The rank an MPI launcher gave this process (its environment), or -1. */
+static int launcher_rank(void)
 {
-    return !strncmp(name, "profile.", 8) || !strcmp(name, "trace.json") ||
-           !strcmp(name, "summary.txt") || !strcmp(name, "ktau-raw");
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+                                       "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i]);
+        if (!v || !*v)
+            continue;
+        char *end;
+        long r = strtol(v, &end, 10);
+        return *end || r < 0 || r > INT_MAX ? -1 : (int)r;
+    }
+    return -1;
 }
 
-/* Removes the files of an earlier run (only those we write). */
-static int clear_dir(const char *dir, struct zepto_err *err)
+static void owned_init(struct owned *o, int rank)
+{
+    o->rank = rank;
+    if (rank < 0) {
+        snprintf(o->trace, sizeof(o->trace), "trace.json");
+        snprintf(o->summary, sizeof(o->summary), "summary.txt");
+        snprintf(o->raw, sizeof(o->raw), "ktau-raw");
+    } else {
+        snprintf(o->trace, sizeof(o->trace), "trace.%d.json", rank);
+        snprintf(o->summary, sizeof(o->summary), "summary.%d.txt", rank);
+        snprintf(o->raw, sizeof(o->raw), "ktau-raw/rank.%d", rank);
+    }
+}
+
+/* Whether `name` matches PREFIX<digits>SUFFIX. */
+static bool numbered(const char *name, const char *prefix, const char *suffix)
+{
+    size_t lp = strlen(prefix), ls = strlen(suffix), l = strlen(name);
+    if (l <= lp + ls || strncmp(name, prefix, lp) || strcmp(name + l - ls, suffix))
+        return false;
+    for (size_t i = lp; i < l - ls; i++)
+        if (name[i] < '0' || name[i] > '9')
+            return false;
+    return true;
+}
+
+/* Whether DIR's entry `name` is an output of an earlier run that this one would write over. A
+ * run that is not a rank owns them all, the ranks' included. */
+static bool old_output(const struct owned *o, const char *name)
+{
+    if (o->rank >= 0) {
+        char prefix[32];
+        snprintf(prefix, sizeof(prefix), "profile.%d.", o->rank);
+        return !strncmp(name, prefix, strlen(prefix)) || !strcmp(name, o->trace) ||
+               !strcmp(name, o->summary);
+    }
+    return !strncmp(name, "profile.", 8) || !strcmp(name, "trace.json") ||
+           !strcmp(name, "summary.txt") || !strcmp(name, "ktau-raw") ||
+           numbered(name, "trace.", ".json") || numbered(name, "summary.", ".txt");
+}
+
+/* Removes libktau's files from `path` (and, when `ranks`, its rank.N subdirectories). */
+static void clear_raw(const char *path, bool ranks)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+        if (!strncmp(e->d_name, "ktau.", 5)) {
+            unlink(p);
+        } else if (ranks && numbered(e->d_name, "rank.", "")) {
+            clear_raw(p, false);
+            rmdir(p);
+        }
+    }
+    closedir(d);
+}
+
+/* Whether DIR/<o->raw> holds libktau files. */
+static bool old_raw(const char *dir, const struct owned *o)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/ktau-raw", dir);
+    snprintf(path, sizeof(path), "%s/%s", dir, o->raw);
     DIR *d = opendir(path);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)))
-            if (!strncmp(e->d_name, "ktau.", 5)) {
-                char p[PATH_MAX];
-                snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-                unlink(p);
-            }
-        closedir(d);
-    }
-    if (!(d = opendir(dir)))
+    if (!d)
+        return false;
+    struct dirent *e;
+    bool old = false;
+    while ((e = readdir(d)))
+        old |= !strncmp(e->d_name, "ktau.", 5);
+    closedir(d);
+    return old;
+}
+
+/* Removes the files of an earlier run (only those we own). */
+static int clear_dir(const char *dir, const struct owned *o, struct zepto_err *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, o->raw);
+    clear_raw(path, o->rank < 0);
+    DIR *d = opendir(dir);
+    if (!d)
         return zepto_fail(err, errno, "%s: %s", dir, strerror(errno));
     struct dirent *e;
     int rc = 0;
     while ((e = readdir(d)))
-        if (old_output(e->d_name) && strcmp(e->d_name, "ktau-raw")) {
+        if (old_output(o, e->d_name) && strcmp(e->d_name, "ktau-raw")) {
             snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
             if (unlink(path) && !rc)
                 rc = zepto_fail(err, errno, "%s: %s", path, strerror(errno));
@@ -85,33 +187,38 @@ static int clear_dir(const char *dir, struct zepto_err *err)
     return rc;
 }
 
-/* Makes DIR (one level) and DIR/ktau-raw; refuses a DIR with earlier profiles unless force. */
-static int prepare_dir(const char *dir, bool force, struct zepto_err *err)
+/* Makes DIR (one level) and DIR/ktau-raw (and, for a rank, DIR/ktau-raw/rank.N); refuses a DIR
+ * with earlier profiles of ours unless force. The ranks of one job make DIR at the same time. */
+static int prepare_dir(const char *dir, const struct owned *o, bool force, struct zepto_err *err)
 {
     struct stat st;
-    if (!stat(dir, &st)) {
-        if (!S_ISDIR(st.st_mode))
-            return zepto_fail(err, ENOTDIR, "%s: not a directory", dir);
-        DIR *d = opendir(dir);
-        if (!d)
-            return zepto_fail(err, errno, "%s: %s", dir, strerror(errno));
-        struct dirent *e;
-        bool old = false;
-        while ((e = readdir(d)))
-            old |= old_output(e->d_name);
-        closedir(d);
-        if (old && !force)
-            return zepto_fail(err, EEXIST,
-                              "%s: holds the profiles of an earlier run (use --force to replace "
-                              "them)",
-                              dir);
-        if (old && clear_dir(dir, err))
-            return -1;
-    } else if (mkdir(dir, 0755)) {
+    if (mkdir(dir, 0755) && errno != EEXIST)
         return zepto_fail(err, errno, "%s: cannot create the directory: %s", dir, strerror(errno));
-    }
+    if (stat(dir, &st))
+        return zepto_fail(err, errno, "%s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return zepto_fail(err, ENOTDIR, "%s: not a directory", dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return zepto_fail(err, errno, "%s: %s", dir, strerror(errno));
+    struct dirent *e;
+    bool old = false;
+    while ((e = readdir(d)))
+        old |= old_output(o, e->d_name);
+    closedir(d);
+    old |= old_raw(dir, o);
+    if (old && !force)
+        return zepto_fail(err, EEXIST,
+                          "%s: holds the profiles of an earlier run%s (use --force to replace "
+                          "them)",
+                          dir, o->rank >= 0 ? " for this rank" : "");
+    if (old && clear_dir(dir, o, err))
+        return -1;
     char raw[PATH_MAX];
     snprintf(raw, sizeof(raw), "%s/ktau-raw", dir);
+    if (mkdir(raw, 0755) && errno != EEXIST)
+        return zepto_fail(err, errno, "%s: not writable: %s", dir, strerror(errno));
+    snprintf(raw, sizeof(raw), "%s/%s", dir, o->raw);
     if (mkdir(raw, 0755) && errno != EEXIST)
         return zepto_fail(err, errno, "%s: not writable: %s", dir, strerror(errno));
     if (access(raw, W_OK))
@@ -137,11 +244,34 @@ static int find_lib(char *path, size_t len)
     return access(path, R_OK) ? -1 : 0;
 }
 
-/* Reads every DIR/ktau-raw/ktau.*.bin; files that cannot be read are said and skipped. */
-static int read_users(const char *dir, struct ktau_raw_thread **out, size_t *n)
+/* libktau-mpi.so for --mpi: $ZEPTO_KTAU_MPI_LIB, else next to libktau.so (`ktau`). */
+static int find_mpi_lib(const char *ktau, char *path, size_t len, struct zepto_err *err)
+{
+    const char *env = getenv("ZEPTO_KTAU_MPI_LIB");
+    if (env && *env) {
+        snprintf(path, len, "%s", env);
+        if (access(path, R_OK))
+            return zepto_fail(err, errno, "ZEPTO_KTAU_MPI_LIB=%s: %s (--mpi needs libktau-mpi.so)",
+                              env, strerror(errno));
+        return 0;
+    }
+    const char *slash = strrchr(ktau, '/');
+    int dl = slash ? (int)(slash - ktau + 1) : 0;
+    snprintf(path, len, "%.*slibktau-mpi.so", dl, ktau);
+    if (access(path, R_OK))
+        return zepto_fail(err, ENOENT,
+                          "--mpi: no libktau-mpi.so next to %s (zepto was built without MPI: "
+                          "install Open MPI's development files and rebuild, or set "
+                          "ZEPTO_KTAU_MPI_LIB)",
+                          ktau);
+    return 0;
+}
+
+/* Reads every DIR/<raw>/ktau.*.bin; files that cannot be read are said and skipped. */
+static int read_users(const char *dir, const char *raw, struct ktau_raw_thread **out, size_t *n)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/ktau-raw", dir);
+    snprintf(path, sizeof(path), "%s/%s", dir, raw);
     *out = NULL;
     *n = 0;
     DIR *d = opendir(path);
@@ -182,11 +312,12 @@ static void fmt_ns(char *buf, size_t len, uint64_t ns)
         snprintf(buf, len, "%.3f us", (double)ns / 1e3);
 }
 
-static int write_summary(const char *dir, char **argv, const struct ktau_merge_out *m,
-                         const char *kernel_note, bool kernel, int status)
+static int write_summary(const char *dir, const char *name, char **argv,
+                         const struct ktau_merge_out *m, const char *kernel_note, bool kernel,
+                         int status)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/summary.txt", dir);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "w");
     if (!f)
         return -errno;
@@ -204,8 +335,9 @@ static int write_summary(const char *dir, char **argv, const struct ktau_merge_o
         fmt_ns(so, sizeof(so), s->softirq_ns);
         fmt_ns(pr, sizeof(pr), s->preempted_ns);
         fmt_ns(bl, sizeof(bl), s->blocked_ns);
-        fprintf(f, "profile.%d.0.%d  %s pid %u tid %u: wall %s, %llu user routines%s%s\n", s->node,
-                s->thread, s->comm, s->pid, s->tid, w, (unsigned long long)s->user_routines,
+        fprintf(f, "profile.%d.%d.%d  %s pid %u tid %u: wall %s, %llu user routines%s%s\n", s->node,
+                s->context, s->thread, s->comm, s->pid, s->tid, w,
+                (unsigned long long)s->user_routines,
                 s->has_user ? "" : " (no libktau file: the whole thread is one routine)",
                 s->truncated ? " (event log cut at KTAU_LOG_MAX)" : "");
         if (kernel)
@@ -220,15 +352,15 @@ static int write_summary(const char *dir, char **argv, const struct ktau_merge_o
 }
 
 /* Merges what was recorded and writes DIR's files. */
-static int write_outputs(const char *dir, char **argv, struct ktau_capture *kc,
-                         const char *kernel_note, int status, pid_t root, const uint64_t span[2],
-                         struct zepto_err *err)
+static int write_outputs(const char *dir, const struct owned *o, char **argv,
+                         struct ktau_capture *kc, const char *kernel_note, int status, pid_t root,
+                         const uint64_t span[2], struct zepto_err *err)
 {
     struct ktau_raw_thread *users;
     size_t nusers;
-    read_users(dir, &users, &nusers);
+    read_users(dir, o->raw, &users, &nusers);
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/trace.json", dir);
+    snprintf(path, sizeof(path), "%s/%s", dir, o->trace);
     FILE *trace = fopen(path, "w");
     if (!trace)
         return zepto_fail(err, errno, "%s: %s", path, strerror(errno));
@@ -240,18 +372,23 @@ static int write_outputs(const char *dir, char **argv, struct ktau_capture *kc,
                                .root_pid = (uint32_t)root,
                                .root_start_ns = span[0],
                                .root_end_ns = span[1],
-                               .trace = trace};
+                               .trace = trace,
+                               .one_rank = o->rank >= 0,
+                               .rank = o->rank};
     struct ktau_merge_out m;
     int rc = ktau_merge(&in, &m, err);
     if (fclose(trace) && !rc)
         rc = zepto_fail(err, EIO, "%s: write failed", path);
     for (size_t i = 0; !rc && i < m.n; i++)
         rc = ktau_tau_write(dir, &m.threads[i], err);
-    if (!rc && write_summary(dir, argv, &m, kernel_note, kc != NULL, status))
-        rc = zepto_fail(err, EIO, "%s/summary.txt: write failed", dir);
+    if (!rc && write_summary(dir, o->summary, argv, &m, kernel_note, kc != NULL, status))
+        rc = zepto_fail(err, EIO, "%s/%s: write failed", dir, o->summary);
+    char who[32] = "";
+    if (o->rank >= 0)
+        snprintf(who, sizeof(who), "rank %d: ", o->rank);
     if (!rc)
-        fprintf(stderr, "zepto %s: %zu thread profile(s) in %s (kernel: %s)\n", CMD, m.n, dir,
-                kernel_note);
+        fprintf(stderr, "zepto %s: %s%zu thread profile(s) in %s (kernel: %s)\n", CMD, who, m.n,
+                dir, kernel_note);
     if (!rc || m.threads)
         ktau_merge_free(&m);
     for (size_t i = 0; i < nusers; i++)
@@ -260,17 +397,20 @@ static int write_outputs(const char *dir, char **argv, struct ktau_capture *kc,
     return rc;
 }
 
-/* The child: waits for the capture to be in place, then execs CMD with the library. */
-static void child(int go_fd, int err_fd, const char *lib, const char *rawdir, char **argv)
+/* The child: waits for the capture to be in place, then execs CMD with the libraries (libktau,
+ * and libktau-mpi when mpilib is not empty). */
+static void child(int go_fd, int err_fd, const char *lib, const char *mpilib, const char *rawdir,
+                  char **argv)
 {
     char c;
     while (read(go_fd, &c, 1) < 0 && errno == EINTR)
         ;
     close(go_fd);
     const char *old = getenv("LD_PRELOAD");
-    char *preload = malloc(strlen(lib) + (old ? strlen(old) : 0) + 2);
+    char *preload = malloc(strlen(lib) + strlen(mpilib) + (old ? strlen(old) : 0) + 3);
     if (preload) {
-        sprintf(preload, "%s%s%s", lib, old && *old ? " " : "", old && *old ? old : "");
+        sprintf(preload, "%s%s%s%s%s", lib, *mpilib ? " " : "", mpilib, old && *old ? " " : "",
+                old && *old ? old : "");
         setenv("LD_PRELOAD", preload, 1);
     }
     setenv("KTAU_DIR", rawdir, 1);
@@ -285,14 +425,12 @@ static void child(int go_fd, int err_fd, const char *lib, const char *rawdir, ch
 int cli_ktau_run(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"output", required_argument, 0, 'o'},
-        {"no-kernel", no_argument, 0, 'K'},
-        {"force", no_argument, 0, 'F'},
-        {"help", no_argument, 0, 'h'},
-        {0},
+        {"output", required_argument, 0, 'o'}, {"no-kernel", no_argument, 0, 'K'},
+        {"mpi", no_argument, 0, 'M'},          {"force", no_argument, 0, 'F'},
+        {"help", no_argument, 0, 'h'},         {0},
     };
     const char *dir = "ktau-profile";
-    bool kernel = true, force = false;
+    bool kernel = true, force = false, mpi = false;
     int c;
     optind = 1;
     while ((c = cli_getopt(CMD, argc, argv, "+:o:h", longopts)) != -1) {
@@ -304,6 +442,7 @@ int cli_ktau_run(int argc, char **argv)
             break;
         case 'K': kernel = false; break;
         case 'F': force = true; break;
+        case 'M': mpi = true; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -319,20 +458,24 @@ int cli_ktau_run(int argc, char **argv)
         return 127;
     }
     struct zepto_err err = {0};
-    char lib[PATH_MAX], rawdir[PATH_MAX];
+    char lib[PATH_MAX], mpilib[PATH_MAX] = "", rawdir[PATH_MAX];
     if (find_lib(lib, sizeof(lib))) {
         zepto_fail(&err, ENOENT,
                    "cannot find libktau.so next to zepto (build it, or set "
                    "ZEPTO_KTAU_LIB)");
         return cli_fail(CMD, &err);
     }
-    if (prepare_dir(dir, force, &err))
+    if (mpi && find_mpi_lib(lib, mpilib, sizeof(mpilib), &err))
         return cli_fail(CMD, &err);
-    snprintf(rawdir, sizeof(rawdir), "%s/ktau-raw", dir);
+    struct owned own;
+    owned_init(&own, launcher_rank());
+    if (prepare_dir(dir, &own, force, &err))
+        return cli_fail(CMD, &err);
+    snprintf(rawdir, sizeof(rawdir), "%s/%s", dir, own.raw);
     if (rawdir[0] != '/') {
         char cwd[PATH_MAX / 2];
         if (getcwd(cwd, sizeof(cwd)))
-            snprintf(rawdir, sizeof(rawdir), "%s/%s/ktau-raw", cwd, dir);
+            snprintf(rawdir, sizeof(rawdir), "%s/%s/%s", cwd, dir, own.raw);
     }
 
     int go[2], ep[2];
@@ -350,7 +493,7 @@ int cli_ktau_run(int argc, char **argv)
     if (pid == 0) {
         close(go[1]);
         close(ep[0]);
-        child(go[0], ep[1], lib, rawdir, cmd);
+        child(go[0], ep[1], lib, mpilib, rawdir, cmd);
     }
     close(go[0]);
     close(ep[1]);
@@ -426,7 +569,7 @@ int cli_ktau_run(int argc, char **argv)
     if (WIFSIGNALED(ws))
         fprintf(stderr, "zepto %s: %s killed by signal %d (%s); writing what was recorded\n", CMD,
                 cmd[0], WTERMSIG(ws), strsignal(WTERMSIG(ws)));
-    int rc = write_outputs(dir, cmd, have_kernel ? &kc : NULL, note, status, pid, span, &err);
+    int rc = write_outputs(dir, &own, cmd, have_kernel ? &kc : NULL, note, status, pid, span, &err);
     if (have_kernel)
         ktau_capture_free(&kc);
     if (rc)

@@ -1,6 +1,8 @@
 /*
- * `zepto noise record`: record detours on a set of CPUs, print the summary, keep the trace.
+ * `zepto noise record`: record detours on a set of CPUs, print the summary, keep the trace; with
+ * --explain, name each detour's cause from the kernel's tracepoints (src/noise/explain.c).
  */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,7 +19,7 @@
 
 static const char usage[] =
     "usage: zepto noise record [-d DUR] [-c CPULIST] [-t auto|DUR] [-o TRACE] [--json]\n"
-    "                          [--buffer N] [--clock auto|tsc|monotonic] [-q]\n"
+    "                          [--buffer N] [--clock auto|tsc|monotonic] [--explain] [-q]\n"
     "\n"
     "Runs one pinned thread per CPU in a loop that only reads the clock; every gap longer than\n"
     "the threshold is a detour: time the OS took the CPU away. Ctrl-C stops early and keeps\n"
@@ -30,6 +32,9 @@ static const char usage[] =
     "      --json            print the summary as JSON (the same as analyse --json)\n"
     "      --buffer N        detours kept per CPU (default: 50,000 per second of duration)\n"
     "      --clock C         auto, tsc or monotonic (default auto, or $ZEPTO_CLOCK)\n"
+    "      --explain         name the cause of each detour (interrupt, softirq, other thread,\n"
+    "                        page fault, or unknown: the host) from kernel tracepoints; needs\n"
+    "                        root or perf_event_paranoid <= 0, else records without causes\n"
     "  -q, --quiet           no progress on stderr\n"
     "\n"
     "example:\n"
@@ -49,6 +54,47 @@ static void progress(void *arg, const char *phase, uint64_t done, uint64_t total
         cli_progress(phase, done, total);
 }
 
+/* --explain: the capture starts before the loops; refused, the recording goes on without it. */
+static struct zn_explainer *explain_start(const struct zn_record_opts *o, bool quiet)
+{
+    struct zepto_err err = {0};
+    struct zn_explainer *e;
+    if (zn_explainer_start(o, &e, &err)) {
+        fprintf(stderr, "zepto " CMD ": --explain: %s; recording without causes\n", err.msg);
+        return NULL;
+    }
+    if (!quiet)
+        fprintf(stderr, "zepto " CMD ": --explain: kernel capture on, drained %s\n",
+                zn_explainer_drain_cpu(e) >= 0
+                    ? "from a CPU not recorded"
+                    : "on the recorded CPUs (its detours show as thread zn-explain)");
+    return e;
+}
+
+/* Gives every stored detour of t its cause; says what went wrong, and what it cost. */
+static void explain_end(struct zn_explainer *e, const struct zn_recorder *rec, struct zn_trace *t,
+                        bool quiet)
+{
+    if (!e)
+        return;
+    struct zepto_err err = {0};
+    if (zn_explainer_finish(e, rec, t, &err) && t)
+        fprintf(stderr, "zepto " CMD ": --explain: %s; the trace has no causes\n", err.msg);
+    struct zn_explain_stats st;
+    zn_explainer_stats(e, &st);
+    if (st.lost)
+        fprintf(stderr,
+                "zepto " CMD ": --explain: the kernel lost %" PRIu64 " of its records (buffers "
+                "full): some detours may show as unknown\n",
+                st.lost);
+    if (t && !quiet)
+        fprintf(stderr,
+                "zepto " CMD ": --explain: %" PRIu64 " kernel records, %.1f MB drained in %" PRIu64
+                " drains (%.3f ms copying)\n",
+                st.records, (double)st.bytes / 1e6, st.drains, (double)st.drain_ns / 1e6);
+    zn_explainer_free(e);
+}
+
 int cli_noise_record(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -60,6 +106,7 @@ int cli_noise_record(int argc, char **argv)
         {"buffer", required_argument, 0, 'b'},
         {"clock", required_argument, 0, 'k'},
         {"quiet", no_argument, 0, 'q'},
+        {"explain", no_argument, 0, 'x'},
         {"help", no_argument, 0, 'h'},
         {0},
     };
@@ -67,7 +114,7 @@ int cli_noise_record(int argc, char **argv)
     struct zb_cpuset allowed, cpus;
     struct zn_record_opts o = {.duration_ns = 10000000000ull};
     const char *cpulist = "all", *out = NULL;
-    bool json = false, quiet = false;
+    bool json = false, quiet = false, explain = false;
     enum zb_clock_kind clock = ZB_CLOCK_AUTO;
     int c;
 
@@ -106,6 +153,7 @@ int cli_noise_record(int argc, char **argv)
                 return cli_usage_error(CMD, "--clock %s", err.msg);
             break;
         case 'q': quiet = true; break;
+        case 'x': explain = true; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -125,6 +173,7 @@ int cli_noise_record(int argc, char **argv)
     struct zn_recorder *rec;
     if (zn_recorder_new(&o, &rec, &err))
         return cli_fail(CMD, &err);
+    struct zn_explainer *ex = explain ? explain_start(&o, quiet || json) : NULL;
     /* Handlers first: the line below tells a watcher that a signal now stops the recording. */
     active = rec;
     struct sigaction sa = {.sa_handler = on_sigint, .sa_flags = SA_RESETHAND};
@@ -140,10 +189,12 @@ int cli_noise_record(int argc, char **argv)
     active = NULL;
     cli_progress_done();
     if (rc) {
+        explain_end(ex, NULL, NULL, true);
         zn_recorder_free(rec);
         return cli_fail(CMD, &err);
     }
     struct zn_trace *t = zn_recorder_take_trace(rec);
+    explain_end(ex, rec, t, quiet || json);
     zn_recorder_free(rec);
 
     int status = 0;

@@ -1,6 +1,7 @@
 /*
  * The table that `zepto noise analyse` and `record` print: per CPU and node figures, the
- * histogram of detour lengths, and the periodic signatures.
+ * histogram of detour lengths, the periodic signatures and, for explained traces, the detour
+ * time by cause.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -65,6 +66,20 @@ static void signatures(FILE *f, const struct zn_cpu_summary *s)
     }
 }
 
+static void causes(FILE *f, const struct zn_trace *t, const struct zn_cpu_summary *s)
+{
+    fprintf(f, "\nDetour time by cause (all CPUs%s)\n", s->truncated ? ", stored detours" : "");
+    fprintf(f, "%-30s %9s %10s %7s %10s %14s\n", "cause", "detours", "time", "share", "median",
+            "traced (guest)");
+    for (unsigned i = 0; i < s->ncause; i++) {
+        const struct zn_cause_summary *c = &s->cause[i];
+        char label[96];
+        zn_cause_label(&t->causes[c->cause], label, sizeof(label));
+        fprintf(f, "%-30s %9" PRIu64 " %10s %6.1f%% %10s %13.1f%%\n", label, c->detours,
+                D(c->detour_ns), 100.0 * c->share, D(c->median_ns), 100.0 * c->traced_fraction);
+    }
+}
+
 void cli_noise_print_summary(FILE *f, const struct zn_summary *s)
 {
     const struct zn_trace *t = s->trace;
@@ -90,4 +105,6 @@ void cli_noise_print_summary(FILE *f, const struct zn_summary *s)
                     s->cpu[i].cpu, D(s->cpu[i].truncated_at_ns));
     histogram(f, &s->node);
     signatures(f, &s->node);
+    if (t->flags & ZN_TRACE_EXPLAINED)
+        causes(f, t, &s->node);
 }

@@ -17,10 +17,11 @@ static const char usage[] =
     "\n"
     "Characterises this node with every part of Zepto and writes DIR/index.html (with SVG plots\n"
     "made by gnuplot) and DIR/report.json: OS noise on every CPU and what it predicts for\n"
-    "allreduce at scale; huge-page pools and a page-size benchmark (bigmem).\n"
+    "allreduce at scale; huge-page pools and a page-size benchmark (bigmem); what the kernel\n"
+    "does inside a short program's regions, and what caused the noise's detours (ktau).\n"
     "\n"
     "  -o, --output DIR   where to write (default ./zepto-report)\n"
-    "      --quick        short measurements (about 6 s instead of 25 s)\n"
+    "      --quick        short measurements (about 15 s instead of 40 s)\n"
     "\n"
     "example:\n"
     "  zepto report --quick -o /tmp/node-report && xdg-open /tmp/node-report/index.html\n";

@@ -30,21 +30,52 @@
 
 #define BUF_PAGES 1024 /* per CPU: 4 MiB, less when the lock limit says so */
 
+/* Which capture opens an event: the per-process one of `zepto ktau run` (P), the per-CPU one of
+ * `zepto noise record --explain` (C), or both. */
+enum { IN_PROC = 1, IN_CPU = 2, IN_BOTH = 3 };
+
 static const struct {
     const char *sys, *name;
-    bool needed; /* the capture fails without it */
+    unsigned char in;  /* IN_* */
+    bool needed;       /* the capture fails without it */
+    const char *field; /* the field read for the record's arg, or NULL */
 } events[] = {
-    {"sched", "sched_switch", true},    {"irq", "irq_handler_entry", false},
-    {"irq", "irq_handler_exit", false}, {"irq", "softirq_entry", false},
-    {"irq", "softirq_exit", false},     {"raw_syscalls", "sys_enter", true},
-    {"raw_syscalls", "sys_exit", true}, {"exceptions", "page_fault_user", false},
+    {"sched", "sched_switch", IN_BOTH, true, "prev_state"},
+    {"irq", "irq_handler_entry", IN_BOTH, false, "irq"},
+    {"irq", "irq_handler_exit", IN_BOTH, false, "irq"},
+    {"irq", "softirq_entry", IN_BOTH, false, "vec"},
+    {"irq", "softirq_exit", IN_BOTH, false, "vec"},
+    {"raw_syscalls", "sys_enter", IN_PROC, true, "id"},
+    {"raw_syscalls", "sys_exit", IN_PROC, true, "id"},
+    {"exceptions", "page_fault_user", IN_BOTH, false, NULL},
+    {"exceptions", "page_fault_kernel", IN_CPU, false, NULL},
+    /* The x86 system vectors, which irq:irq_handler_* does not see (the timer tick among them):
+     * entry then exit of each, as KR_IRQ_ENTRY/EXIT with arg -1 and the vector's name. */
+    {"irq_vectors", "local_timer_entry", IN_BOTH, false, NULL},
+    {"irq_vectors", "local_timer_exit", IN_BOTH, false, NULL},
+    {"irq_vectors", "reschedule_entry", IN_BOTH, false, NULL},
+    {"irq_vectors", "reschedule_exit", IN_BOTH, false, NULL},
+    {"irq_vectors", "call_function_entry", IN_BOTH, false, NULL},
+    {"irq_vectors", "call_function_exit", IN_BOTH, false, NULL},
+    {"irq_vectors", "call_function_single_entry", IN_BOTH, false, NULL},
+    {"irq_vectors", "call_function_single_exit", IN_BOTH, false, NULL},
+    {"irq_vectors", "irq_work_entry", IN_BOTH, false, NULL},
+    {"irq_vectors", "irq_work_exit", IN_BOTH, false, NULL},
 };
 #define NEVENTS (int)(sizeof(events) / sizeof(events[0]))
-enum { EV_SWITCH, EV_IRQ_IN, EV_IRQ_OUT, EV_SOFT_IN, EV_SOFT_OUT, EV_SYS_IN, EV_SYS_OUT, EV_PF };
-
-/* The field of interest of each event, looked up once (by name, a linear search) at open. */
-static const char *const event_fields[] = {"prev_state", "irq", "irq", "vec",
-                                           "vec",        "id",  "id",  NULL};
+enum {
+    EV_SWITCH,
+    EV_IRQ_IN,
+    EV_IRQ_OUT,
+    EV_SOFT_IN,
+    EV_SOFT_OUT,
+    EV_SYS_IN,
+    EV_SYS_OUT,
+    EV_PF,
+    EV_PF_KERNEL,
+    EV_VEC_FIRST /* the irq_vectors pairs from here */
+};
+_Static_assert(NEVENTS <= KTAU_NEVENTS, "raise KTAU_NEVENTS");
 
 int ktau_tracefs(char *path, size_t len, struct zepto_err *err)
 {
@@ -141,7 +172,8 @@ static int perf_open(struct perf_event_attr *a, pid_t pid, int cpu)
     return (int)syscall(SYS_perf_event_open, a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
-static int refused(int e, struct zepto_err *err)
+/* per_cpu: the system-wide capture, which perf allows at perf_event_paranoid 0 or less. */
+static int refused(int e, bool per_cpu, struct zepto_err *err)
 {
     int paranoid = -9;
     FILE *f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
@@ -151,18 +183,20 @@ static int refused(int e, struct zepto_err *err)
         fclose(f);
     }
     return zepto_fail(err, e,
-                      "perf_event_open refused tracepoints (%s; perf_event_paranoid=%d): run as "
-                      "root or set kernel.perf_event_paranoid to 1 or less",
-                      strerror(e), paranoid);
+                      "perf_event_open refused %stracepoints (%s; perf_event_paranoid=%d): run as "
+                      "root or set kernel.perf_event_paranoid to %d or less",
+                      per_cpu ? "system-wide " : "", strerror(e), paranoid, per_cpu ? 0 : 1);
 }
 
-int ktau_capture_open(struct ktau_capture *c, pid_t pid, struct zepto_err *err)
+/* Reads the format and id of every event the capture uses (mode: IN_PROC or IN_CPU). */
+static int load_events(struct ktau_capture *c, unsigned mode, struct zepto_err *err)
 {
     memset(c, 0, sizeof(*c));
     c->names = calloc(1, sizeof(*c->names));
     if (!c->names || !(c->names[0] = strdup("")))
         return zepto_fail(err, ENOMEM, "out of memory");
     c->nnames = 1;
+    c->cpu_wide = mode == IN_CPU;
     char tfs[256], path[512];
     int rc = ktau_tracefs(tfs, sizeof(tfs), err);
     if (rc)
@@ -175,6 +209,8 @@ int ktau_capture_open(struct ktau_capture *c, pid_t pid, struct zepto_err *err)
     tep_set_file_bigendian(tep, tep_is_local_bigendian(tep) ? TEP_BIG_ENDIAN : TEP_LITTLE_ENDIAN);
     for (int e = 0; e < NEVENTS; e++) {
         c->ids[e] = -1;
+        if (!(events[e].in & mode))
+            continue;
         size_t len;
         snprintf(path, sizeof(path), "%s/events/%s/%s/format", tfs, events[e].sys, events[e].name);
         char *fmt = read_file(path, &len);
@@ -193,12 +229,19 @@ int ktau_capture_open(struct ktau_capture *c, pid_t pid, struct zepto_err *err)
         free(id);
         struct tep_event *ev = c->ids[e] >= 0 ? tep_find_event(tep, c->ids[e]) : NULL;
         c->events[e] = ev;
-        if (ev && event_fields[e])
-            c->fields[e] = tep_find_field(ev, event_fields[e]);
-        if (ev && e == EV_SWITCH)
+        if (ev && events[e].field)
+            c->fields[e] = tep_find_field(ev, events[e].field);
+        if (ev && e == EV_SWITCH) {
             c->pid_field = tep_find_field(ev, "prev_pid");
+            c->next_pid_field = tep_find_field(ev, "next_pid");
+        }
+        if (ev && e >= EV_VEC_FIRST && (e - EV_VEC_FIRST) % 2 == 0) {
+            /* "local_timer_entry" -> "local_timer" */
+            char name[64];
+            snprintf(name, sizeof(name), "%.*s", (int)(strlen(events[e].name) - 6), events[e].name);
+            c->vec_names[e] = ktau_capture_intern(c, name);
+        }
     }
-
     c->ncpu = (int)sysconf(_SC_NPROCESSORS_CONF);
     if (c->ncpu < 1)
         c->ncpu = 1;
@@ -210,59 +253,107 @@ int ktau_capture_open(struct ktau_capture *c, pid_t pid, struct zepto_err *err)
         return zepto_fail(err, ENOMEM, "out of memory");
     for (int i = 0; i < c->ncpu * NEVENTS; i++)
         c->fds[i] = -1;
+    return 0;
+}
 
-    for (int cpu = 0; cpu < c->ncpu; cpu++) {
-        int leader = -1;
-        for (int e = 0; e < NEVENTS; e++) {
-            if (c->ids[e] < 0)
-                continue;
-            struct perf_event_attr a = {0};
-            a.size = sizeof(a);
-            a.type = PERF_TYPE_TRACEPOINT;
-            a.config = (uint64_t)c->ids[e];
-            a.sample_period = 1;
-            a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
+/* Opens every loaded event on one CPU, for pid (-1: every task on the CPU), all writing into
+ * one ring buffer. 1 when the CPU is offline. */
+static int open_cpu(struct ktau_capture *c, pid_t pid, int cpu, struct zepto_err *err)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    int leader = -1;
+    for (int e = 0; e < NEVENTS; e++) {
+        if (c->ids[e] >= 0 && e >= EV_VEC_FIRST && (e - EV_VEC_FIRST) % 2 && c->ids[e - 1] < 0)
+            c->ids[e] = -1; /* an exit without its entry */
+        if (c->ids[e] < 0)
+            continue;
+        struct perf_event_attr a = {0};
+        a.size = sizeof(a);
+        a.type = PERF_TYPE_TRACEPOINT;
+        a.config = (uint64_t)c->ids[e];
+        a.sample_period = 1;
+        a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU | PERF_SAMPLE_RAW;
+        if (!c->cpu_wide) {
             a.disabled = 1;
             a.enable_on_exec = 1;
             a.inherit = 1;
-            a.use_clockid = 1;
-            a.clockid = CLOCK_MONOTONIC;
-            a.sample_id_all = 1;
+            /* The tracepoint fires in the task that leaves; the switch-in comes from here. The
+             * system-wide capture reads both from the tracepoint (prev and next). */
             a.context_switch = e == EV_SWITCH;
-            a.watermark = 1;
-            a.wakeup_watermark = (uint32_t)(c->map_len / 4);
-            int fd = perf_open(&a, pid, cpu);
-            if (fd < 0) {
-                int er = errno;
-                if (er == ENODEV || er == EINVAL) /* an offline CPU */
-                    break;
-                if (er == EACCES || er == EPERM)
-                    return refused(er, err);
-                return zepto_fail(err, er, "perf_event_open %s:%s on CPU %d: %s", events[e].sys,
-                                  events[e].name, cpu, strerror(er));
-            }
-            c->fds[cpu * NEVENTS + e] = fd;
-            if (leader < 0) {
-                leader = fd;
-                void *m = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-                /* Over the lock limit (EPERM): smaller buffers, down to 64 pages. (The watermark
-                 * set for the larger size only decides when poll wakes; the caller also drains
-                 * on a timeout.) */
-                while (m == MAP_FAILED && errno == EPERM && c->map_len > 65 * page) {
-                    c->map_len = (c->map_len - page) / 2 + page;
-                    m = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        }
+        a.use_clockid = 1;
+        a.clockid = CLOCK_MONOTONIC;
+        a.sample_id_all = 1;
+        a.watermark = 1;
+        a.wakeup_watermark = (uint32_t)(c->map_len / 4);
+        int fd = perf_open(&a, pid, cpu);
+        if (fd < 0) {
+            int er = errno;
+            if (er == ENODEV || er == EINVAL) /* an offline CPU */
+                return 1;
+            if ((er == EACCES || er == EPERM) && !events[e].needed && leader >= 0) {
+                /* Some events perf keeps for itself (irq_vectors:irq_work_exit, on which it
+                 * delivers its own wakeups): do without it, and without its pair. */
+                c->ids[e] = -1;
+                if (e >= EV_VEC_FIRST && (e - EV_VEC_FIRST) % 2) {
+                    c->ids[e - 1] = -1;
+                    close(c->fds[cpu * NEVENTS + e - 1]);
+                    c->fds[cpu * NEVENTS + e - 1] = -1;
                 }
-                if (m == MAP_FAILED)
-                    return zepto_fail(err, errno, "mmap of the perf buffer of CPU %d: %s", cpu,
-                                      strerror(errno));
-                c->maps[cpu] = m;
-            } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, leader)) {
-                return zepto_fail(err, errno, "PERF_EVENT_IOC_SET_OUTPUT on CPU %d: %s", cpu,
-                                  strerror(errno));
+                continue;
             }
+            if (er == EACCES || er == EPERM)
+                return refused(er, c->cpu_wide, err);
+            return zepto_fail(err, er, "perf_event_open %s:%s on CPU %d: %s", events[e].sys,
+                              events[e].name, cpu, strerror(er));
+        }
+        c->fds[cpu * NEVENTS + e] = fd;
+        if (leader < 0) {
+            leader = fd;
+            void *m = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            /* Over the lock limit (EPERM): smaller buffers, down to 64 pages. (The watermark
+             * set for the larger size only decides when poll wakes; the caller also drains
+             * on a timeout.) */
+            while (m == MAP_FAILED && errno == EPERM && c->map_len > 65 * page) {
+                c->map_len = (c->map_len - page) / 2 + page;
+                c->small_buffers = true;
+                m = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            }
+            if (m == MAP_FAILED)
+                return zepto_fail(err, errno, "mmap of the perf buffer of CPU %d: %s", cpu,
+                                  strerror(errno));
+            c->maps[cpu] = m;
+        } else if (ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, leader)) {
+            return zepto_fail(err, errno, "PERF_EVENT_IOC_SET_OUTPUT on CPU %d: %s", cpu,
+                              strerror(errno));
         }
     }
     return 0;
+}
+
+int ktau_capture_open(struct ktau_capture *c, pid_t pid, struct zepto_err *err)
+{
+    int rc = load_events(c, IN_PROC, err);
+    for (int cpu = 0; !rc && cpu < c->ncpu; cpu++) {
+        rc = open_cpu(c, pid, cpu, err);
+        if (rc > 0)
+            rc = 0; /* offline: nothing runs there */
+    }
+    return rc;
+}
+
+int ktau_capture_open_cpus(struct ktau_capture *c, const int *cpus, unsigned ncpu,
+                           struct zepto_err *err)
+{
+    int rc = load_events(c, IN_CPU, err);
+    for (unsigned i = 0; !rc && i < ncpu; i++) {
+        if (cpus[i] < 0 || cpus[i] >= c->ncpu)
+            return zepto_fail(err, EINVAL, "CPU %d: no such CPU", cpus[i]);
+        rc = open_cpu(c, -1, cpus[i], err);
+        if (rc > 0)
+            rc = zepto_fail(err, ENODEV, "CPU %d is offline", cpus[i]);
+    }
+    return rc;
 }
 
 int ktau_capture_poll_fds(const struct ktau_capture *c, int *fds, int max)
@@ -284,6 +375,31 @@ static unsigned long long field(void *f, void *data, bool *ok)
     if (!f || tep_read_number_field(f, data, &v))
         *ok = false;
     return v;
+}
+
+/* A sched_switch seen system-wide: the switch-out of prev (named after the task that takes the
+ * CPU) and the switch-in of next, at the same time and in that order. */
+static int on_switch_wide(struct ktau_capture *c, struct ktau_krec *r, struct tep_event *ev,
+                          struct tep_record *rec, void *data)
+{
+    bool ok = true;
+    uint32_t next = (uint32_t)field(c->next_pid_field, data, &ok);
+    int nlen = 0;
+    const char *comm = tep_get_field_raw(NULL, ev, "next_comm", rec, &nlen, 0);
+    if (!ok || !comm || nlen <= 0) {
+        c->unknown++;
+        return 0;
+    }
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%.*s", nlen, comm);
+    r->name = ktau_capture_intern(c, buf);
+    int rc = ktau_capture_add(c, r);
+    if (rc)
+        return rc;
+    r->kind = KR_SWITCH_IN;
+    r->tid = next;
+    r->arg = 0;
+    return ktau_capture_add(c, r);
 }
 
 /* One PERF_RECORD_SAMPLE: pid/tid, time, cpu, raw. */
@@ -321,6 +437,8 @@ static int on_sample(struct ktau_capture *c, const unsigned char *p, size_t len)
         r.kind = KR_SWITCH_OUT;
         /* TASK_RUNNING (0) or, since 4.14, TASK_REPORT_MAX (0x100) for a preemption. */
         r.arg = (state & 0xff) == 0;
+        if (c->cpu_wide && ok)
+            return on_switch_wide(c, &r, ev, &rec, data);
         break;
     }
     case EV_IRQ_IN: {
@@ -349,8 +467,17 @@ static int on_sample(struct ktau_capture *c, const unsigned char *p, size_t len)
         r.kind = e == EV_SYS_IN ? KR_SYS_ENTER : KR_SYS_EXIT;
         r.arg = (int32_t)field(c->fields[e], data, &ok);
         break;
-    case EV_PF: r.kind = KR_PAGE_FAULT; break;
-    default: ok = false;
+    case EV_PF:
+    case EV_PF_KERNEL: r.kind = KR_PAGE_FAULT; break;
+    default:
+        if (e < EV_VEC_FIRST) {
+            ok = false;
+            break;
+        }
+        /* A system vector: its name was interned at open on the entry's index. */
+        r.kind = (e - EV_VEC_FIRST) % 2 ? KR_IRQ_EXIT : KR_IRQ_ENTRY;
+        r.arg = -1;
+        r.name = r.kind == KR_IRQ_ENTRY ? c->vec_names[e] : c->vec_names[e - 1];
     }
     if (!ok) {
         c->unknown++;

@@ -142,6 +142,8 @@ struct job {
     struct ktau_raw_thread *user; /* or NULL */
     size_t k0, k1;                /* its kernel records */
     uint64_t start, end;
+    int rank;         /* MPI rank of its process, or -1 */
+    const char *comm; /* its program's name: from a libktau file of its process, else in->comm */
 };
 
 struct thread_ctx {
@@ -293,8 +295,12 @@ static int kernel_record(struct thread_ctx *c, const struct ktau_capture *k,
         break;
     case KR_SYS_EXIT: kclose(c, KR_SYS_ENTER, r->t_ns); break;
     case KR_IRQ_ENTRY:
-        snprintf(buf, sizeof(buf), "irq %d %s", r->arg,
-                 r->name < k->nnames ? k->names[r->name] : "");
+        /* arg -1: an x86 system vector (capture.h), named but without an irq number. */
+        if (r->arg < 0)
+            snprintf(buf, sizeof(buf), "irq %s", r->name < k->nnames ? k->names[r->name] : "");
+        else
+            snprintf(buf, sizeof(buf), "irq %d %s", r->arg,
+                     r->name < k->nnames ? k->names[r->name] : "");
         kpush(c, KR_IRQ_ENTRY, kname_id(s, buf, G_IRQ), r->t_ns);
         break;
     case KR_IRQ_EXIT: kclose(c, KR_IRQ_ENTRY, r->t_ns); break;
@@ -385,7 +391,7 @@ static int merge_thread(struct state *s, const struct ktau_merge_in *in, struct 
                         struct ktau_pthread *p, struct ktau_tsum *sum)
 {
     const struct ktau_capture *k = in->kernel;
-    const char *root = in->comm;
+    const char *root = job->comm;
     struct thread_ctx c = {.s = s, .job = job, .sum = sum};
     const char *root_only[1] = {root};
     if (job->user) {
@@ -427,10 +433,16 @@ static int merge_thread(struct state *s, const struct ktau_merge_in *in, struct 
     return rc;
 }
 
+/* Ranked processes first, by rank; then the others. Within each: the root process first, then by
+ * pid; within a process, the main thread first, then by tid. */
 static int cmp_job(const void *a, const void *b, void *root)
 {
     const struct job *x = a, *y = b;
     uint32_t r = *(uint32_t *)root;
+    if ((x->rank < 0) != (y->rank < 0))
+        return x->rank < 0 ? 1 : -1;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
     int xr = x->pid != r, yr = y->pid != r;
     if (xr != yr)
         return xr - yr;
@@ -440,6 +452,40 @@ static int cmp_job(const void *a, const void *b, void *root)
     if (xm != ym)
         return xm - ym;
     return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+/* Ranks from files beyond this are ignored (a damaged file; the nodes after the highest rank
+ * must stay within an int). */
+#define KTAU_MAX_RANK (1u << 24)
+
+/* The MPI rank of each job: in->rank for all when set, else that of any libktau file of its
+ * process that carries one; -1 for none. And the name of its program. Returns the highest rank,
+ * or -1. O(jobs^2): jobs are threads, a few hundred at most. */
+static int process_of_jobs(const struct ktau_merge_in *in, struct job *jobs, size_t n)
+{
+    int max = -1;
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].rank = -1;
+        jobs[i].comm = jobs[i].user ? jobs[i].user->h.comm : in->comm;
+        for (size_t j = 0; j < n && !jobs[i].user; j++)
+            if (jobs[j].pid == jobs[i].pid && jobs[j].user) {
+                jobs[i].comm = jobs[j].user->names[0]; /* the root routine's name */
+                break;
+            }
+        if (in->one_rank) {
+            jobs[i].rank = in->rank;
+        } else {
+            for (size_t j = 0; j < n && jobs[i].rank < 0; j++) {
+                const struct ktau_raw_thread *u = jobs[j].user;
+                if (jobs[j].pid == jobs[i].pid && u && (u->h.flags & KTAU_RAW_RANK) &&
+                    u->h.rank < KTAU_MAX_RANK)
+                    jobs[i].rank = (int)u->h.rank;
+            }
+        }
+        if (jobs[i].rank > max)
+            max = jobs[i].rank;
+    }
+    return max;
 }
 
 int ktau_merge(const struct ktau_merge_in *in, struct ktau_merge_out *out, struct zepto_err *err)
@@ -505,6 +551,7 @@ int ktau_merge(const struct ktau_merge_in *in, struct ktau_merge_out *out, struc
         jobs[n++] = (struct job){
             .pid = root, .tid = root, .start = in->root_start_ns, .end = in->root_end_ns};
     }
+    int max_rank = process_of_jobs(in, jobs, n);
     qsort_r(jobs, n, sizeof(*jobs), cmp_job, &root);
 
     struct state s = {0};
@@ -528,15 +575,24 @@ int ktau_merge(const struct ktau_merge_in *in, struct ktau_merge_out *out, struc
     s.acc = calloc(s.capacc, sizeof(*s.acc));
     if (!s.acc)
         rc = -ENOMEM;
-    int node = -1, thread = 0;
+    /* TAU's numbers: a ranked process is node <rank>, context 0 (the rank's further processes,
+     * its children, contexts 1, 2...); the others take the nodes after the highest rank, one
+     * each, context 0 (without ranks: node 0 is the root process, then the others by pid). */
+    int node = max_rank, context = 0, thread = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         if (!i || jobs[i].pid != jobs[i - 1].pid) {
-            node++;
             thread = 0;
+            if (jobs[i].rank >= 0 && i && jobs[i].rank == jobs[i - 1].rank) {
+                context++;
+            } else {
+                node = jobs[i].rank >= 0 ? jobs[i].rank : node + 1;
+                context = 0;
+            }
         }
         struct ktau_pthread *p = &out->threads[i];
         struct ktau_tsum *m = &out->sums[i];
         p->node = m->node = node;
+        p->context = m->context = context;
         p->thread = m->thread = thread++;
         p->pid = m->pid = jobs[i].pid;
         p->tid = m->tid = jobs[i].tid;
@@ -544,7 +600,7 @@ int ktau_merge(const struct ktau_merge_in *in, struct ktau_merge_out *out, struc
         m->end_ns = jobs[i].end;
         m->has_user = jobs[i].user != NULL;
         m->truncated = jobs[i].user && (jobs[i].user->h.flags & KTAU_RAW_TRUNCATED);
-        snprintf(m->comm, sizeof(m->comm), "%s", jobs[i].user ? jobs[i].user->h.comm : in->comm);
+        snprintf(m->comm, sizeof(m->comm), "%s", jobs[i].comm);
         out->n = i + 1;
         if (s.json) {
             zb_json_obj_begin(&json);

@@ -9,6 +9,7 @@
 #ifndef ZEPTO_KTAU_MERGE_H
 #define ZEPTO_KTAU_MERGE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -19,7 +20,7 @@
 /* What summary.txt says of one thread. */
 struct ktau_tsum {
     uint32_t pid, tid;
-    int node, thread;
+    int node, context, thread;
     char comm[64];
     uint64_t start_ns, end_ns;
     uint64_t user_routines;
@@ -42,6 +43,8 @@ struct ktau_merge_in {
     uint64_t root_start_ns;      /* when it started and ended (CLOCK_MONOTONIC), for a profile */
     uint64_t root_end_ns;        /* of it when nothing else was recorded (it left by _exit) */
     FILE *trace;                 /* Chrome trace JSON out, or NULL */
+    bool one_rank;               /* every process is MPI rank `rank`'s (zepto ktau run as a rank) */
+    int rank;                    /* then: node of all, processes numbered by context */
 };
 
 struct ktau_merge_out {

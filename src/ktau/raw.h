@@ -17,6 +17,7 @@
 enum {
     KTAU_RAW_MAIN = 1u,      /* the process's main thread */
     KTAU_RAW_TRUNCATED = 2u, /* the event log hit its limit: events after it are missing */
+    KTAU_RAW_RANK = 4u,      /* rank holds the process's MPI rank */
 };
 
 struct ktau_raw_header {
@@ -25,7 +26,7 @@ struct ktau_raw_header {
     uint32_t flags;   /* KTAU_RAW_* */
     uint32_t pid, tid;
     uint32_t nroutines;
-    uint32_t reserved;
+    uint32_t rank;     /* MPI rank when flags has KTAU_RAW_RANK, else 0 (was reserved, always 0) */
     uint64_t nevents;  /* events that follow the routines */
     uint64_t dropped;  /* events not logged (log limit) */
     uint64_t start_ns; /* CLOCK_MONOTONIC: the thread's first timer */

@@ -103,6 +103,8 @@ struct kt_global {
     bool have_exclude;    /* KTAU_EXCLUDE is set: functions are resolved at first sight */
     uint64_t log_max;     /* bytes of event log per thread */
     uint64_t tsc0, mono0; /* a TSC / CLOCK_MONOTONIC pair taken at start */
+    _Atomic int rank;     /* MPI rank naming the profiles (ktau_set_rank, the launcher's
+                             environment), or -1 */
     char dir[4096];       /* KTAU_DIR, or "" */
     char exclude[1024];   /* KTAU_EXCLUDE */
     char comm[64];        /* the program's name (root routine) */

@@ -5,7 +5,9 @@
  *
  * Settings (environment, read once): KTAU_DIR (where files go; unset: nothing is written),
  * KTAU_EXCLUDE (glob,glob: instrumented functions not timed), KTAU_CLOCK (tsc | monotonic),
- * KTAU_LOG_MAX (bytes of event log per thread, K/M/G suffixes).
+ * KTAU_LOG_MAX (bytes of event log per thread, K/M/G suffixes); the launcher's rank
+ * (OMPI_COMM_WORLD_RANK, PMIX_RANK, PMI_RANK, SLURM_PROCID: the first set), until MPI_Init tells
+ * the real one through ktau_set_rank.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +26,7 @@
 #define EXPORT __attribute__((visibility("default")))
 #define NOINST __attribute__((no_instrument_function))
 
-struct kt_global kt_g = {.log_max = KT_LOG_MAX_DEF};
+struct kt_global kt_g = {.log_max = KT_LOG_MAX_DEF, .rank = -1};
 struct kt_thread *_Atomic kt_threads;
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -97,6 +99,22 @@ static NOINST void thread_exit(void *p)
 
 static NOINST void after_fork_child(void);
 
+/* The rank an MPI launcher gave this process in its environment, or -1. */
+static NOINST int launcher_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+                                       "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i]);
+        if (!v || !*v)
+            continue;
+        char *end;
+        long r = strtol(v, &end, 10);
+        return *end || r < 0 || r > INT32_MAX ? -1 : (int)r;
+    }
+    return -1;
+}
+
 static NOINST void init_once_fn(void)
 {
     const char *v;
@@ -108,6 +126,8 @@ static NOINST void init_once_fn(void)
     }
     if ((v = getenv("KTAU_LOG_MAX")) && *v)
         kt_g.log_max = parse_bytes(v, KT_LOG_MAX_DEF);
+    else if (!kt_g.dir[0])
+        kt_g.log_max = 0; /* no KTAU_DIR: no merge will read a log, so none is kept */
     v = getenv("KTAU_CLOCK");
     kt_g.use_tsc = (!v || strcmp(v, "monotonic")) && tsc_usable();
     if (kt_g.use_tsc)
@@ -116,6 +136,7 @@ static NOINST void init_once_fn(void)
              program_invocation_short_name && *program_invocation_short_name
                  ? program_invocation_short_name
                  : "main");
+    atomic_store(&kt_g.rank, launcher_rank());
     have_key = pthread_key_create(&exit_key, thread_exit) == 0;
     pthread_atfork(NULL, NULL, after_fork_child);
 }
@@ -263,7 +284,10 @@ int kt__write_thread(struct kt_thread *t, const char *dir)
 
     struct ktau_raw_header h = {.version = KTAU_RAW_VERSION};
     memcpy(h.magic, KTAU_RAW_MAGIC, 8);
-    h.flags = (t->is_main ? KTAU_RAW_MAIN : 0) | (t->dropped ? KTAU_RAW_TRUNCATED : 0);
+    int rank = atomic_load(&kt_g.rank);
+    h.flags = (t->is_main ? KTAU_RAW_MAIN : 0) | (t->dropped ? KTAU_RAW_TRUNCATED : 0) |
+              (rank >= 0 ? KTAU_RAW_RANK : 0);
+    h.rank = rank >= 0 ? (uint32_t)rank : 0;
     h.pid = (uint32_t)t->pid;
     h.tid = (uint32_t)t->tid;
     h.nroutines = n;
@@ -324,6 +348,12 @@ int kt__write_thread(struct kt_thread *t, const char *dir)
     free(child);
     free(active);
     return rc;
+}
+
+EXPORT NOINST void ktau_set_rank(int rank)
+{
+    kt__init();
+    atomic_store(&kt_g.rank, rank >= 0 ? rank : -1);
 }
 
 EXPORT NOINST int ktau_write(const char *dir)

@@ -1,7 +1,8 @@
 /*
  * From a trace to a summary: per CPU and for the node, the time measured, the detour count,
  * rate and noise fraction (exact, also when a buffer filled), the length quantiles and histogram
- * and the periodic signatures (from the stored detours).
+ * and the periodic signatures (from the stored detours); for explained traces, the detour time
+ * by cause.
  */
 #include <errno.h>
 #include <math.h>
@@ -59,6 +60,62 @@ static void summarise_cpu(const struct zn_cpu_trace *c, struct zn_cpu_summary *s
     s->nsig = zn_find_signatures(c->d, c->stored, span, s->sig, ZN_MAX_SIGNATURES);
     for (unsigned i = 0; i < s->nsig; i++)
         snprintf(s->sig[i].cpus, sizeof(s->sig[i].cpus), "%u", c->cpu);
+}
+
+static int cmp_cause_time(const void *a, const void *b)
+{
+    const struct zn_cause_summary *x = a, *y = b;
+    if (x->detour_ns != y->detour_ns)
+        return x->detour_ns > y->detour_ns ? -1 : 1;
+    return (x->cause > y->cause) - (x->cause < y->cause);
+}
+
+/* Detour time by cause over the stored detours of CPU records [from, to): the lengths are
+ * grouped by cause in lens (room for all of them) for the medians. */
+static int cause_table(const struct zn_trace *t, uint32_t from, uint32_t to, uint64_t *lens,
+                       struct zn_cpu_summary *s)
+{
+    if (!(t->flags & ZN_TRACE_EXPLAINED) || !t->ncauses)
+        return 0;
+    struct zn_cause_summary *cs = calloc(t->ncauses, sizeof(*cs));
+    uint64_t *at = calloc(t->ncauses + 1, sizeof(*at));
+    if (!cs || !at) {
+        free(cs);
+        free(at);
+        return -ENOMEM;
+    }
+    uint64_t total = 0;
+    for (uint32_t i = from; i < to; i++)
+        for (uint64_t k = 0; k < t->cpu[i].stored; k++) {
+            const struct zn_detour_cause *w = &t->cpu[i].why[k];
+            cs[w->cause].detours++;
+            cs[w->cause].detour_ns += t->cpu[i].d[k].duration_ns;
+            cs[w->cause].traced_ns += w->traced_ns;
+            total += t->cpu[i].d[k].duration_ns;
+        }
+    for (uint32_t c = 0; c < t->ncauses; c++)
+        at[c + 1] = at[c] + cs[c].detours;
+    for (uint32_t i = from; i < to; i++)
+        for (uint64_t k = 0; k < t->cpu[i].stored; k++)
+            lens[at[t->cpu[i].why[k].cause]++] = t->cpu[i].d[k].duration_ns;
+    unsigned n = 0;
+    for (uint32_t c = 0; c < t->ncauses; c++) {
+        if (!cs[c].detours)
+            continue;
+        uint64_t *l = lens + at[c] - cs[c].detours;
+        qsort(l, cs[c].detours, sizeof(*l), cmp_u64);
+        struct zn_cause_summary *o = &cs[n++];
+        *o = cs[c];
+        o->cause = c;
+        o->median_ns = quantile(l, o->detours, 0.5);
+        o->share = total ? (double)o->detour_ns / (double)total : 0;
+        o->traced_fraction = o->detour_ns ? (double)o->traced_ns / (double)o->detour_ns : 0;
+    }
+    free(at);
+    qsort(cs, n, sizeof(*cs), cmp_cause_time);
+    s->ncause = n;
+    s->cause = cs;
+    return 0;
 }
 
 /* Node signatures: per-CPU signatures whose periods agree within 2 % are one. */
@@ -148,6 +205,11 @@ int zn_analyse(const struct zn_trace *t, struct zn_summary **out, struct zepto_e
     for (uint32_t i = 0; i < t->ncpu; i++) {
         struct zn_cpu_summary *s = &sum->cpu[i];
         summarise_cpu(&t->cpu[i], s, lens);
+        if (cause_table(t, i, i + 1, lens, s)) {
+            free(lens);
+            zn_summary_free(sum);
+            return zepto_fail(err, ENOMEM, "out of memory analysing the causes");
+        }
         node->measured_ns += s->measured_ns;
         node->detours += s->detours;
         node->detour_ns += s->detour_ns;
@@ -188,7 +250,12 @@ int zn_analyse(const struct zn_trace *t, struct zn_summary **out, struct zepto_e
             lens[at++] = t->cpu[i].d[k].duration_ns;
     fill_quantiles(node, lens, at);
     merge_signatures(sum);
+    int crc = cause_table(t, 0, t->ncpu, lens, node);
     free(lens);
+    if (crc) {
+        zn_summary_free(sum);
+        return zepto_fail(err, ENOMEM, "out of memory analysing the causes");
+    }
     *out = sum;
     return 0;
 }
@@ -197,6 +264,9 @@ void zn_summary_free(struct zn_summary *s)
 {
     if (!s)
         return;
+    for (unsigned i = 0; s->cpu && i < s->ncpu; i++)
+        free(s->cpu[i].cause);
+    free(s->node.cause);
     free(s->cpu);
     free(s);
 }

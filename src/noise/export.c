@@ -1,5 +1,6 @@
 /*
- * Exporting a trace's detours for other tools: CSV (`cpu,start_ns,duration_ns`) and the noise
+ * Exporting a trace's detours for other tools: CSV (`cpu,start_ns,duration_ns`, and
+ * `cause,traced_ns` for explained traces) and the noise
  * trace that LogGOPSim's noise injection reads (`start<TAB>duration` in ns, one detour a line,
  * one CPU's trace).
  */
@@ -39,6 +40,11 @@ int zn_export(const struct zn_trace *t, enum zn_export_format fmt, const int *cp
         zb_csv_str(&c, "cpu");
         zb_csv_str(&c, "start_ns");
         zb_csv_str(&c, "duration_ns");
+        bool why = t->flags & ZN_TRACE_EXPLAINED;
+        if (why) {
+            zb_csv_str(&c, "cause");
+            zb_csv_str(&c, "traced_ns");
+        }
         zb_csv_end_row(&c);
         for (uint32_t k = 0; k < t->ncpu; k++) {
             const struct zn_cpu_trace *ct = &t->cpu[k];
@@ -48,6 +54,12 @@ int zn_export(const struct zn_trace *t, enum zn_export_format fmt, const int *cp
                 zb_csv_u64(&c, ct->cpu);
                 zb_csv_u64(&c, ct->d[i].start_ns);
                 zb_csv_u64(&c, ct->d[i].duration_ns);
+                if (why) {
+                    char label[96];
+                    zn_cause_label(&t->causes[ct->why[i].cause], label, sizeof(label));
+                    zb_csv_str(&c, label);
+                    zb_csv_u64(&c, ct->why[i].traced_ns);
+                }
                 zb_csv_end_row(&c);
             }
         }

@@ -18,7 +18,34 @@ static void signature_json(struct zb_json *j, const struct zn_signature *s)
     zb_json_obj_end(j);
 }
 
-static void cpu_json(struct zb_json *j, const struct zn_cpu_summary *s)
+/* "causes": detour time by cause, largest first (explained traces only). */
+static void causes_json(struct zb_json *j, const struct zn_trace *t, const struct zn_cpu_summary *s)
+{
+    zb_json_key(j, "causes");
+    zb_json_arr_begin(j);
+    for (unsigned i = 0; i < s->ncause; i++) {
+        const struct zn_cause_summary *c = &s->cause[i];
+        const struct zn_cause *k = &t->causes[c->cause];
+        char label[96];
+        zn_cause_label(k, label, sizeof(label));
+        static const char *const kinds[ZN_CAUSE_KINDS] = {"unknown", "irq", "softirq", "thread",
+                                                          "page_fault"};
+        zb_json_obj_begin(j);
+        zb_json_kv_str(j, "cause", label);
+        zb_json_kv_str(j, "kind", k->kind < ZN_CAUSE_KINDS ? kinds[k->kind] : "?");
+        zb_json_kv_str(j, "name", k->name);
+        zb_json_kv_u64(j, "detours", c->detours);
+        zb_json_kv_u64(j, "detour_total_ns", c->detour_ns);
+        zb_json_kv_f64(j, "detour_time_fraction", c->share);
+        zb_json_kv_u64(j, "median_ns", c->median_ns);
+        zb_json_kv_u64(j, "traced_ns", c->traced_ns);
+        zb_json_kv_f64(j, "traced_fraction", c->traced_fraction);
+        zb_json_obj_end(j);
+    }
+    zb_json_arr_end(j);
+}
+
+static void cpu_json(struct zb_json *j, const struct zn_trace *t, const struct zn_cpu_summary *s)
 {
     zb_json_obj_begin(j);
     if (s->cpu != UINT32_MAX)
@@ -60,6 +87,8 @@ static void cpu_json(struct zb_json *j, const struct zn_cpu_summary *s)
     for (unsigned i = 0; i < s->nsig; i++)
         signature_json(j, &s->sig[i]);
     zb_json_arr_end(j);
+    if (t->flags & ZN_TRACE_EXPLAINED)
+        causes_json(j, t, s);
     zb_json_obj_end(j);
 }
 
@@ -78,12 +107,14 @@ void zn_summary_json(const struct zn_summary *s, struct zb_json *j)
     zb_json_kv_u64(j, "threshold_ns", t->threshold_ns);
     zb_json_kv_bool(j, "threshold_auto", t->flags & ZN_TRACE_AUTO_THRESHOLD);
     zb_json_kv_bool(j, "interrupted", t->flags & ZN_TRACE_INTERRUPTED);
+    if (t->flags & ZN_TRACE_EXPLAINED)
+        zb_json_kv_bool(j, "explained", true);
     zb_json_key(j, "node");
-    cpu_json(j, &s->node);
+    cpu_json(j, t, &s->node);
     zb_json_key(j, "cpus");
     zb_json_arr_begin(j);
     for (unsigned i = 0; i < s->ncpu; i++)
-        cpu_json(j, &s->cpu[i]);
+        cpu_json(j, t, &s->cpu[i]);
     zb_json_arr_end(j);
     zb_json_obj_end(j);
 }

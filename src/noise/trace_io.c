@@ -2,11 +2,12 @@
  * Noise trace files: the binary, versioned, checksummed format of docs/FORMATS.md.
  *
  * Every integer is little-endian. A file is a fixed header, one fixed-size record per CPU, the
- * detours of each CPU in the order of the records, and a CRC-32 of everything before it. The
- * reader checks every size against the file length before it allocates, so a truncated or
- * corrupted file is an error, never a crash.
+ * detours of each CPU in the order of the records, in version 2 (explained traces) the causes
+ * section, and a CRC-32 of everything before it. The reader checks every size against the file
+ * length before it allocates, so a truncated or corrupted file is an error, never a crash.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,10 @@
 #define CPU_REC_SIZE 88u
 #define DETOUR_SIZE  16u
 #define MAX_CPUS     4096u
+#define CAUSES_HEAD  12u   /* version 2: ncauses, cause_size, detour_cause_size */
+#define CAUSE_SIZE   64u   /* kind, name[60] */
+#define WHY_SIZE     12u   /* cause index, traced_ns */
+#define MAX_CAUSES   4096u /* distinct causes in one trace */
 
 /* The fuzzer cannot forge checksums; its build checks everything but the CRC. */
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
@@ -77,10 +82,42 @@ void zn_trace_free(struct zn_trace *t)
 {
     if (!t)
         return;
-    for (uint32_t i = 0; t->cpu && i < t->ncpu; i++)
+    for (uint32_t i = 0; t->cpu && i < t->ncpu; i++) {
         free(t->cpu[i].d);
+        free(t->cpu[i].why);
+    }
     free(t->cpu);
+    free(t->causes);
     free(t);
+}
+
+int zn_trace_cause(struct zn_trace *t, uint32_t kind, const char *name)
+{
+    char n[sizeof(t->causes[0].name)] = {0};
+    snprintf(n, sizeof(n), "%s", kind == ZN_CAUSE_UNKNOWN || kind == ZN_CAUSE_FAULT ? "" : name);
+    for (uint32_t i = 0; i < t->ncauses; i++)
+        if (t->causes[i].kind == kind && !strcmp(t->causes[i].name, n))
+            return (int)i;
+    if (t->ncauses >= MAX_CAUSES) /* fold the rest into the last (never seen: ~30 names) */
+        return (int)t->ncauses - 1;
+    struct zn_cause *c = realloc(t->causes, (t->ncauses + 1) * sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    t->causes = c;
+    c[t->ncauses].kind = kind;
+    memcpy(c[t->ncauses].name, n, sizeof(n));
+    return (int)t->ncauses++;
+}
+
+void zn_cause_label(const struct zn_cause *c, char *buf, size_t len)
+{
+    static const char *const kinds[ZN_CAUSE_KINDS] = {"unknown (host)", "irq", "softirq", "thread",
+                                                      "page fault"};
+    const char *k = c->kind < ZN_CAUSE_KINDS ? kinds[c->kind] : "?";
+    if (c->name[0])
+        snprintf(buf, len, "%s %s", k, c->name);
+    else
+        snprintf(buf, len, "%s", k);
 }
 
 /* ---- writing ---- */
@@ -100,7 +137,12 @@ int zn_trace_write(const struct zn_trace *t, const char *path, struct zepto_err 
 {
     unsigned char h[HEADER_SIZE] = {0};
     memcpy(h, ZN_TRACE_MAGIC, 8);
-    put_u32(h + 8, ZN_TRACE_VERSION);
+    bool explained = t->flags & ZN_TRACE_EXPLAINED;
+    for (uint32_t i = 0; explained && i < t->ncpu; i++)
+        if (t->cpu[i].stored && !t->cpu[i].why)
+            return zepto_fail(err, EINVAL, "%s: CPU %u has detours without causes", path,
+                              t->cpu[i].cpu);
+    put_u32(h + 8, explained ? 2 : 1);
     put_u32(h + 12, HEADER_SIZE);
     put_u32(h + 16, CPU_REC_SIZE);
     put_u32(h + 20, DETOUR_SIZE);
@@ -152,6 +194,28 @@ int zn_trace_write(const struct zn_trace *t, const char *path, struct zepto_err 
             if (used == sizeof(block) || k + 1 == c->stored) {
                 emit(&o, block, used);
                 used = 0;
+            }
+        }
+    }
+    if (explained) {
+        unsigned char head[CAUSES_HEAD];
+        put_u32(head, t->ncauses);
+        put_u32(head + 4, CAUSE_SIZE);
+        put_u32(head + 8, WHY_SIZE);
+        emit(&o, head, sizeof(head));
+        for (uint32_t k = 0; k < t->ncauses; k++) {
+            unsigned char r[CAUSE_SIZE];
+            put_u32(r, t->causes[k].kind);
+            put_str(r + 4, CAUSE_SIZE - 4, t->causes[k].name);
+            emit(&o, r, sizeof(r));
+        }
+        for (uint32_t i = 0; i < t->ncpu; i++) {
+            const struct zn_cpu_trace *c = &t->cpu[i];
+            for (uint64_t k = 0; k < c->stored; k++) {
+                unsigned char r[WHY_SIZE];
+                put_u32(r, c->why[k].cause);
+                put_u64(r + 4, c->why[k].traced_ns);
+                emit(&o, r, sizeof(r));
             }
         }
     }
@@ -214,6 +278,46 @@ static int check_cpu(const struct zn_trace *t, const struct zn_cpu_trace *c, str
     return 0;
 }
 
+/* The causes table: known kinds, terminated names (empty exactly for unknown and fault), each
+ * cause once. */
+static int read_causes(struct zn_trace *t, const unsigned char *p, uint32_t n,
+                       struct zepto_err *err)
+{
+    for (uint32_t k = 0; k < n; k++, p += CAUSE_SIZE) {
+        struct zn_cause *c = &t->causes[k];
+        c->kind = get_u32(p);
+        if (c->kind >= ZN_CAUSE_KINDS)
+            return bad(err, "unknown cause kind");
+        if (get_str(p + 4, CAUSE_SIZE - 4, c->name))
+            return bad(err, "unterminated cause name");
+        bool unnamed = c->kind == ZN_CAUSE_UNKNOWN || c->kind == ZN_CAUSE_FAULT;
+        if (unnamed != !c->name[0])
+            return bad(err, "a cause name that does not match its kind");
+        for (uint32_t j = 0; j < k; j++)
+            if (t->causes[j].kind == c->kind && !strcmp(t->causes[j].name, c->name))
+                return bad(err, "a cause appears twice");
+    }
+    t->ncauses = n;
+    return 0;
+}
+
+/* One CPU's detour causes, at *at (advanced): indices in range, traced time within the detour. */
+static int read_why(struct zn_trace *t, struct zn_cpu_trace *c, const unsigned char *p, size_t *at,
+                    struct zepto_err *err)
+{
+    if (c->stored && !(c->why = malloc((size_t)c->stored * sizeof(*c->why))))
+        return zepto_fail(err, ENOMEM, "out of memory");
+    for (uint64_t k = 0; k < c->stored; k++, *at += WHY_SIZE) {
+        c->why[k].cause = get_u32(p + *at);
+        c->why[k].traced_ns = get_u64(p + *at + 4);
+        if (c->why[k].cause >= t->ncauses)
+            return bad(err, "a detour cause out of range");
+        if (c->why[k].traced_ns > c->d[k].duration_ns)
+            return bad(err, "more kernel time traced than the detour lasted");
+    }
+    return 0;
+}
+
 int zn_trace_decode(const void *buf, size_t len, struct zn_trace **out, struct zepto_err *err)
 {
     const unsigned char *p = buf;
@@ -223,15 +327,15 @@ int zn_trace_decode(const void *buf, size_t len, struct zn_trace **out, struct z
     if (len < 16)
         return zepto_fail(err, EINVAL, "truncated trace (%zu bytes)", len);
     uint32_t version = get_u32(p + 8);
-    if (version != ZN_TRACE_VERSION)
-        return zepto_fail(err, EPROTO, "trace version %u, this zepto reads version %u", version,
-                          ZN_TRACE_VERSION);
+    if (version != 1 && version != 2)
+        return zepto_fail(err, EPROTO, "trace version %u, this zepto reads versions 1 and 2",
+                          version);
     if (len < HEADER_SIZE + 4)
         return zepto_fail(err, EINVAL, "truncated trace (%zu bytes, the header alone is %u)", len,
                           HEADER_SIZE);
     if (get_u32(p + 12) != HEADER_SIZE || get_u32(p + 16) != CPU_REC_SIZE ||
         get_u32(p + 20) != DETOUR_SIZE)
-        return bad(err, "header sizes do not match version 1");
+        return bad(err, "header sizes do not match the version");
     uint32_t ncpu = get_u32(p + 28);
     if (ncpu == 0 || ncpu > MAX_CPUS)
         return bad(err, "CPU count out of range");
@@ -251,6 +355,18 @@ int zn_trace_decode(const void *buf, size_t len, struct zn_trace **out, struct z
         total_stored += stored;
     }
     size_t expect = recs + (size_t)total_stored * DETOUR_SIZE + 4;
+    size_t causes_at = expect - 4; /* version 2: the causes section */
+    uint32_t ncauses = 0;
+    if (version == 2) {
+        if (len < expect + CAUSES_HEAD)
+            return zepto_fail(err, EINVAL, "truncated trace (%zu bytes, no causes section)", len);
+        ncauses = get_u32(p + causes_at);
+        if (get_u32(p + causes_at + 4) != CAUSE_SIZE || get_u32(p + causes_at + 8) != WHY_SIZE)
+            return bad(err, "causes section sizes do not match version 2");
+        if (ncauses > MAX_CAUSES)
+            return bad(err, "cause count out of range");
+        expect += CAUSES_HEAD + (size_t)ncauses * CAUSE_SIZE + (size_t)total_stored * WHY_SIZE;
+    }
     if (len < expect)
         return zepto_fail(err, EINVAL, "truncated trace (%zu bytes, expected %zu)", len, expect);
     if (len > expect)
@@ -277,14 +393,21 @@ int zn_trace_decode(const void *buf, size_t len, struct zn_trace **out, struct z
         rc = bad(err, "unknown clock");
     else if (!t->clock_hz)
         rc = bad(err, "zero clock frequency");
-    else if (t->flags & ~(uint32_t)(ZN_TRACE_INTERRUPTED | ZN_TRACE_AUTO_THRESHOLD))
+    else if (t->flags & ~(uint32_t)(ZN_TRACE_INTERRUPTED | ZN_TRACE_AUTO_THRESHOLD |
+                                    (version == 2 ? ZN_TRACE_EXPLAINED : 0)))
         rc = bad(err, "unknown trace flags");
-    else if (!(t->cpu = calloc(ncpu, sizeof(*t->cpu))))
+    else if (version == 2 && !(t->flags & ZN_TRACE_EXPLAINED))
+        rc = bad(err, "a version 2 trace not marked explained");
+    else if (!(t->cpu = calloc(ncpu, sizeof(*t->cpu))) ||
+             (ncauses && !(t->causes = calloc(ncauses, sizeof(*t->causes)))))
         rc = zepto_fail(err, ENOMEM, "out of memory");
+    else if (ncauses)
+        rc = read_causes(t, p + causes_at + CAUSES_HEAD, ncauses, err);
     if (rc)
         goto fail;
 
     const unsigned char *d = p + recs;
+    size_t why_at = causes_at + CAUSES_HEAD + (size_t)ncauses * CAUSE_SIZE;
     for (uint32_t i = 0; i < ncpu; i++) {
         const unsigned char *r = p + HEADER_SIZE + (size_t)i * CPU_REC_SIZE;
         struct zn_cpu_trace *c = &t->cpu[i];
@@ -308,6 +431,8 @@ int zn_trace_decode(const void *buf, size_t len, struct zn_trace **out, struct z
             c->d[k].start_ns = get_u64(d);
             c->d[k].duration_ns = get_u64(d + 8);
         }
+        if (version == 2 && (rc = read_why(t, c, p, &why_at, err)))
+            goto fail;
         for (uint32_t j = 0; j < i; j++)
             if (t->cpu[j].cpu == c->cpu) {
                 rc = bad(err, "a CPU appears twice");

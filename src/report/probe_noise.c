@@ -2,7 +2,8 @@
  * The report's noise section: records detours on every CPU (10 s, or 2 s with --quick), keeps
  * the trace in data/noise.znt, and shows the summary, the per-CPU table, the histogram of detour
  * lengths, detours over time, the slowdown the noise predicts for allreduce at 10^2..10^6 ranks
- * (sync and random phase), and the periodic signatures.
+ * (sync and random phase), and the periodic signatures. The recording is explained when the
+ * kernel capture is permitted (zn_explainer): the ktau section shows its causes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -126,11 +127,28 @@ static int run(const struct zr_ctx *ctx, void **state, struct zepto_err *err)
     struct zn_recorder *rec;
     if ((rc = zn_recorder_new(&o, &rec, err)))
         return rc;
+    /* The kernel's account of each detour, for the ktau section's causes table; without it
+     * (not root, no tracefs) that section says why, from data/noise-explain.txt. */
+    struct zepto_err xerr = {0};
+    struct zn_explainer *ex = NULL;
+    if (zn_explainer_start(&o, &ex, &xerr))
+        ex = NULL;
     rc = zn_recorder_run(rec, progress, (void *)ctx, err);
     struct zn_trace *t = rc ? NULL : zn_recorder_take_trace(rec);
+    if (ex && zn_explainer_finish(ex, rec, t, &xerr) == 0)
+        xerr.msg[0] = 0;
+    zn_explainer_free(ex);
     zn_recorder_free(rec);
     if (rc)
         return rc;
+    if (xerr.msg[0]) {
+        struct zepto_err e2 = {0};
+        FILE *f = zr_open(ctx, "data/noise-explain.txt", &e2);
+        if (f) {
+            fprintf(f, "%s\n", xerr.msg);
+            fclose(f);
+        }
+    }
 
     struct noise_state *s = calloc(1, sizeof(*s));
     if (!s) {

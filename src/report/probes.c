@@ -5,9 +5,11 @@
 
 extern const struct zr_probe zr_probe_noise;
 extern const struct zr_probe zr_probe_bigmem;
+extern const struct zr_probe zr_probe_ktau;
 
 const struct zr_probe *const zr_probes[] = {
     &zr_probe_noise,
     &zr_probe_bigmem,
+    &zr_probe_ktau,
     NULL,
 };

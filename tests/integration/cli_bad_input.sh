@@ -56,7 +56,7 @@ printf '\xff\xff\xff\xff' | dd of="$WORK/corrupt.znt" bs=1 seek=100 conv=notrunc
 expect_status 1 "corrupt.znt: corrupted trace: checksum mismatch" "$ZEPTO" noise analyse "$WORK/corrupt.znt"
 cp "$WORK/good.znt" "$WORK/v9.znt"
 printf '\x09' | dd of="$WORK/v9.znt" bs=1 seek=8 conv=notrunc 2>/dev/null
-expect_status 1 "v9.znt: trace version 9, this zepto reads version 1" "$ZEPTO" noise analyse "$WORK/v9.znt"
+expect_status 1 "v9.znt: trace version 9, this zepto reads versions 1 and 2" "$ZEPTO" noise analyse "$WORK/v9.znt"
 expect_status 1 "v9.znt: trace version 9" "$ZEPTO" noise export "$WORK/v9.znt" --format csv
 expect_status 2 "-c 7: CPU 7 is not in the trace" "$ZEPTO" noise export "$WORK/good.znt" --format csv -c 7
 expect_status 1 "/nonexistent-dir/x.csv: No such file or directory" \

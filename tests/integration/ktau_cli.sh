@@ -78,8 +78,36 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null
     [ "$status" -eq 0 ] || fail "unprivileged run exited $status: $(cat "$WORK/err")"
     grep -q 'profiling at user level only' "$WORK/err" || fail "no explanation: $(cat "$WORK/err")"
     grep -q '^"true" 1 ' "$shared/out/p/profile.0.0.0" || fail "no user-level profile"
+    # tracefs not mounted (in a mount namespace of our own): root mounts it and goes on; another
+    # user is told how to mount it and gets a user-level profile.
+    if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+        status=0
+        unshare -m --propagation private sh -c '
+            umount /sys/kernel/tracing 2>/dev/null
+            if [ -e /sys/kernel/tracing/events ]; then echo "still mounted"; exit 3; fi
+            setpriv --reuid=nobody --regid=nogroup --clear-groups "$1/zepto" ktau run \
+                -o "$1/out/nt" -- true 2>"$2.user" || exit 4
+            "$1/zepto" ktau run -o "$1/out/rt" -- true 2>"$2.root" || exit 5
+            [ -e /sys/kernel/tracing/events/sched ] || exit 6' sh "$shared" "$WORK/tfs" ||
+            status=$?
+        [ "$status" -eq 0 ] || fail "tracefs case: step $status: $(cat "$WORK"/tfs.* 2>/dev/null)"
+        grep -q 'tracefs is not mounted at /sys/kernel/tracing (as root: mount -t tracefs' \
+            "$WORK/tfs.user" || fail "tracefs, other user: $(cat "$WORK/tfs.user")"
+        grep -q 'kernel: on' "$WORK/tfs.root" || fail "tracefs, root: $(cat "$WORK/tfs.root")"
+    else
+        echo "(tracefs-not-mounted case not run: unshare -m not permitted)"
+    fi
     rm -rf "$shared"
 else
-    echo "(perf-refused case not run: needs root, setpriv and user nobody)"
+    echo "(perf-refused and tracefs cases not run: need root, setpriv and user nobody)"
 fi
+# The report's workload program: bad arguments, and a directory it cannot write into.
+W=$BIN/zepto-ktau-workload
+expect_status 2 "usage: zepto-ktau-workload" "$W" --nope
+expect_status 2 "usage: zepto-ktau-workload" "$W" --quick a b
+status=0
+"$W" --quick "$WORK/no/such/dir" >"$WORK/stdout" 2>"$WORK/stderr" || status=$?
+[ "$status" -eq 1 ] || fail "workload with a missing DIR exited $status, expected 1"
+grep -q "file_io in $WORK/no/such/dir: No such file" "$WORK/stderr" || fail "$(cat "$WORK/stderr")"
+grep -q '^syscalls=10000$' "$WORK/stdout" || fail "the other regions did not run"
 finish

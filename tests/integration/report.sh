@@ -36,6 +36,32 @@ grep -q "/nonexistent/gnuplot" "$dir2/index.html" || fail "the note does not say
 grep -q "<table>" "$dir2/index.html" || fail "no tables without gnuplot"
 [ ! -e "$dir2/noise-histogram.svg" ] || fail "a plot without gnuplot?"
 
+# The ktau section: the built-in workload's regions with what the kernel did inside them.
+[ -s "$dir/ktau/profile.0.0.0" ] || fail "ktau/profile.0.0.0 missing"
+jq -e '.sections.ktau.regions | length == 6' "$dir/report.json" >/dev/null ||
+    fail "ktau regions: $(jq -c .sections.ktau "$dir/report.json")"
+if jq -e '.sections.ktau.kernel_capture | startswith("on")' "$dir/report.json" >/dev/null; then
+    # --quick: 10,000 getppid calls, 32 MiB touched (8,192 pages), 20 sleeps.
+    jq -e '.sections.ktau.regions | map({(.name): .}) | add |
+           .syscalls.syscalls_count == 10000 and
+           (.first_touch.page_faults_count - 8192 | fabs) <= 819 and
+           .sleep.blocked_count >= 20 and .sleep.blocked_us >= 100000 and
+           .file_io.syscalls_count >= 16 and .compute.wall_us >= 100000' \
+        "$dir/report.json" >/dev/null ||
+        fail "ktau regions: $(jq -c .sections.ktau.regions "$dir/report.json")"
+    grep -q '<img src="ktau-regions.svg"' "$dir/index.html" || fail "ktau chart not on the page"
+    # The noise section's detours explained: every stored detour has a cause, each counted once.
+    jq -e '.sections.ktau.noise_causes as $c | ($c.causes | length) >= 1 and
+           (([$c.causes[].share] | add) - 1 | fabs) < 0.001 and
+           ([$c.causes[].detours] | add) == .sections.noise.summary.node.stored_detours and
+           ([$c.causes[] | .traced_fraction >= 0 and .traced_fraction <= 1] | all)' \
+        "$dir/report.json" >/dev/null ||
+        fail "noise causes: $(jq -c .sections.ktau.noise_causes "$dir/report.json")"
+else
+    echo "ktau section without kernel capture: $(jq -r .sections.ktau.kernel_capture "$dir/report.json")"
+fi
+grep -q '<section id="ktau">' "$dir/index.html" || fail "no ktau section"
+
 # An output path that is a file.
 : >"$WORK/afile"
 expect_status 1 "afile: (not a directory|Not a directory)" "$ZEPTO" report --quick -o "$WORK/afile"

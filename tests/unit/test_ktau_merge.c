@@ -2,7 +2,7 @@
  * ktau's merge and TAU files: kernel intervals charged to the innermost user routine at their
  * start (syscalls, blocking inside them, interrupts, preemption, page faults), their time taken
  * from the routine's exclusive time; threads without a libktau file as one routine; TAU profile
- * files written and read back (names with quotes and spaces).
+ * files written and read back (names with quotes and spaces); MPI ranks as TAU node numbers.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -194,11 +194,109 @@ static void tau_files_read_back(void **state)
     ktau_pthread_free(&t);
 }
 
+/* A one-routine libktau file of thread tid in process pid, with an MPI rank when rank >= 0. */
+static void user_file(struct ktau_raw_thread *u, uint32_t pid, uint32_t tid, int rank,
+                      struct ktau_raw_routine *r, char **name, struct ktau_raw_event *ev)
+{
+    memset(u, 0, sizeof(*u));
+    u->h.pid = pid;
+    u->h.tid = tid;
+    u->h.flags = (pid == tid ? KTAU_RAW_MAIN : 0) | (rank >= 0 ? KTAU_RAW_RANK : 0);
+    u->h.rank = rank >= 0 ? (uint32_t)rank : 0;
+    u->h.nroutines = 1;
+    u->h.nevents = 1;
+    u->h.end_ns = 1000;
+    *r = (struct ktau_raw_routine){.calls = 1, .incl_ns = 1000, .excl_ns = 1000};
+    *ev = (struct ktau_raw_event){0, 0, 0};
+    u->routines = r;
+    u->names = name;
+    u->events = ev;
+}
+
+/* MPI numbering: a process whose files carry a rank is node <rank> (the rank's further processes
+ * contexts 1, 2...), the others come after the highest rank; a kernel-only thread goes with its
+ * process; with in.one_rank every process is that rank's, the root first. */
+static void mpi_ranks_name_the_nodes(void **state)
+{
+    (void)state;
+    /* pid 5: mpirun (the root, no rank); 10: rank 1; 11: rank 0; 12: rank 0's child; 20: none. */
+    static const struct {
+        uint32_t pid;
+        int rank;
+    } procs[] = {{5, -1}, {10, 1}, {11, 0}, {12, 0}, {20, -1}};
+    struct ktau_raw_thread u[5];
+    struct ktau_raw_routine r[5];
+    struct ktau_raw_event ev[5];
+    char prog[] = "prog";
+    char *name[1] = {prog};
+    for (int i = 0; i < 5; i++)
+        user_file(&u[i], procs[i].pid, procs[i].pid, procs[i].rank, &r[i], name, &ev[i]);
+    struct ktau_capture c = {0};
+    c.names = calloc(1, sizeof(char *));
+    c.names[0] = strdup("");
+    c.nnames = 1;
+    struct ktau_krec k = {.t_ns = 500, .pid = 10, .tid = 13, .kind = KR_PAGE_FAULT};
+    assert_int_equal(ktau_capture_add(&c, &k), 0); /* a thread of rank 1 with no file */
+    ktau_capture_sort(&c);
+
+    struct ktau_merge_in in = {.users = u, .nusers = 5, .kernel = &c, .comm = "x", .root_pid = 5};
+    struct ktau_merge_out out;
+    struct zepto_err err = {0};
+    assert_int_equal(ktau_merge(&in, &out, &err), 0);
+    static const struct {
+        uint32_t tid;
+        int node, context, thread;
+    } want[] = {{11, 0, 0, 0}, {12, 0, 1, 0}, {10, 1, 0, 0},
+                {13, 1, 0, 1}, {5, 2, 0, 0},  {20, 3, 0, 0}};
+    assert_int_equal(out.n, 6);
+    for (size_t i = 0; i < 6; i++) {
+        const struct ktau_pthread *t = &out.threads[i];
+        if (t->tid != want[i].tid || t->node != want[i].node || t->context != want[i].context ||
+            t->thread != want[i].thread)
+            fail_msg("profile %zu: tid %u as %d.%d.%d, expected tid %u as %d.%d.%d", i, t->tid,
+                     t->node, t->context, t->thread, want[i].tid, want[i].node, want[i].context,
+                     want[i].thread);
+    }
+    assert_string_equal(out.sums[3].comm, "prog"); /* the kernel-only thread's process name */
+    ktau_merge_free(&out);
+
+    /* zepto ktau run as rank 7: all its processes are node 7, its program (the root) context 0. */
+    in.one_rank = true;
+    in.rank = 7;
+    in.root_pid = 12;
+    assert_int_equal(ktau_merge(&in, &out, &err), 0);
+    static const uint32_t order[] = {12, 5, 10, 13, 11, 20};
+    static const int ctx[] = {0, 1, 2, 2, 3, 4};
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(out.threads[i].tid, order[i]);
+        assert_int_equal(out.threads[i].node, 7);
+        assert_int_equal(out.threads[i].context, ctx[i]);
+    }
+    ktau_merge_free(&out);
+
+    /* Without ranks: today's numbering, the root node 0, then by pid. */
+    for (int i = 0; i < 5; i++)
+        u[i].h.flags &= ~KTAU_RAW_RANK;
+    in.one_rank = false;
+    in.root_pid = 20;
+    assert_int_equal(ktau_merge(&in, &out, &err), 0);
+    static const uint32_t plain[] = {20, 5, 10, 13, 11, 12};
+    static const int pnode[] = {0, 1, 2, 2, 3, 4};
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(out.threads[i].tid, plain[i]);
+        assert_int_equal(out.threads[i].node, pnode[i]);
+        assert_int_equal(out.threads[i].context, 0);
+    }
+    ktau_merge_free(&out);
+    ktau_capture_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kernel_intervals_go_to_the_innermost_routine),
         cmocka_unit_test(tau_files_read_back),
+        cmocka_unit_test(mpi_ranks_name_the_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

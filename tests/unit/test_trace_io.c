@@ -2,8 +2,9 @@
  * Proves the trace file format of src/noise/trace_io.c (docs/FORMATS.md): writing and reading back
  * keeps every field and detour; every prefix of a file and every kind of corruption (magic,
  * version, checksum, ordering, counts, CPU count, trailing bytes, duplicate CPU, bad contents
- * behind a valid checksum) is refused with a message saying what is wrong, never a crash; and
- * reading a missing file or a directory names the path.
+ * behind a valid checksum) is refused with a message saying what is wrong, never a crash; the
+ * causes of version 2 (`record --explain`) round-trip and analyse, their corruption is refused;
+ * and reading a missing file or a directory names the path.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -222,6 +223,196 @@ static void expect_refused(const unsigned char *buf, size_t len, const char *wha
         fail_msg("message '%s' does not mention '%s'", err.msg, what);
 }
 
+/* The sample with causes (version 2): CPU 0's detours unknown, irq, thread; CPU 5's irq,
+ * thread. */
+static struct zn_trace *explained_trace(void)
+{
+    struct zn_trace *t = sample_trace();
+    t->flags |= ZN_TRACE_EXPLAINED;
+    assert_int_equal(zn_trace_cause(t, ZN_CAUSE_UNKNOWN, "ignored"), 0);
+    assert_int_equal(zn_trace_cause(t, ZN_CAUSE_IRQ, "local_timer"), 1);
+    assert_int_equal(zn_trace_cause(t, ZN_CAUSE_THREAD, "kworker/0:1"), 2);
+    assert_int_equal(zn_trace_cause(t, ZN_CAUSE_IRQ, "local_timer"), 1); /* interned once */
+    static const struct zn_detour_cause w0[] = {{0, 0}, {1, 1000}, {2, 9000}};
+    static const struct zn_detour_cause w5[] = {{1, 100}, {2, 50000}};
+    t->cpu[0].why = malloc(sizeof(w0));
+    t->cpu[1].why = malloc(sizeof(w5));
+    assert_non_null(t->cpu[0].why);
+    assert_non_null(t->cpu[1].why);
+    memcpy(t->cpu[0].why, w0, sizeof(w0));
+    memcpy(t->cpu[1].why, w5, sizeof(w5));
+    return t;
+}
+
+/* Offsets of the causes section in the bytes of explained_trace(). */
+#define X_CAUSES  (HEADER_SIZE + 2 * CPU_REC_SIZE + 5 * DETOUR_SIZE)
+#define X_CAUSE_0 (X_CAUSES + 12)
+#define X_WHY_0   (X_CAUSE_0 + 3 * 64)
+#define X_LEN     (X_WHY_0 + 5 * 12 + 4)
+
+static unsigned char *explained_bytes(size_t *len)
+{
+    char path[512];
+    struct zepto_err err = {0};
+    struct zn_trace *t = explained_trace();
+    snprintf(path, sizeof(path), "%s/explained.znt", tmpdir);
+    if (zn_trace_write(t, path, &err))
+        fail_msg("zn_trace_write: %s", err.msg);
+    zn_trace_free(t);
+    unsigned char *buf = slurp(path, len);
+    assert_int_equal(*len, X_LEN);
+    return buf;
+}
+
+static void explained_round_trip(void **state)
+{
+    (void)state;
+    char path[512];
+    struct zepto_err err = {0};
+    struct zn_trace *t = explained_trace(), *back = NULL;
+    snprintf(path, sizeof(path), "%s/explained-rt.znt", tmpdir);
+    assert_int_equal(zn_trace_write(t, path, &err), 0);
+    if (zn_trace_read(path, &back, &err))
+        fail_msg("zn_trace_read: %s", err.msg);
+    expect_same(t, back);
+    assert_int_equal(back->ncauses, 3);
+    assert_memory_equal(back->causes, t->causes, 3 * sizeof(*t->causes));
+    assert_string_equal(back->causes[0].name, "");
+    for (uint32_t i = 0; i < 2; i++)
+        for (uint64_t k = 0; k < t->cpu[i].stored; k++) {
+            assert_int_equal(back->cpu[i].why[k].cause, t->cpu[i].why[k].cause);
+            assert_true(back->cpu[i].why[k].traced_ns == t->cpu[i].why[k].traced_ns);
+        }
+    char label[96];
+    zn_cause_label(&back->causes[2], label, sizeof(label));
+    assert_string_equal(label, "thread kworker/0:1");
+    zn_cause_label(&back->causes[0], label, sizeof(label));
+    assert_string_equal(label, "unknown (host)");
+
+    /* The analysis: time by cause for the node, largest first. */
+    struct zn_summary *sum;
+    assert_int_equal(zn_analyse(back, &sum, &err), 0);
+    assert_int_equal(sum->node.ncause, 3);
+    const struct zn_cause_summary *c = &sum->node.cause[0];
+    assert_int_equal(c->cause, 2);
+    assert_int_equal(c->detours, 2);
+    assert_int_equal(c->detour_ns, 79000);
+    assert_int_equal(c->median_ns, 9000);
+    assert_int_equal(c->traced_ns, 59000);
+    assert_true(c->share > 79000.0 / 82060 - 1e-9 && c->share < 79000.0 / 82060 + 1e-9);
+    assert_int_equal(sum->node.cause[1].cause, 1);
+    assert_int_equal(sum->node.cause[1].detour_ns, 2760);
+    assert_int_equal(sum->node.cause[2].cause, 0);
+    assert_int_equal(sum->cpu[1].ncause, 2); /* CPU 5 has no unknown detour */
+    zn_summary_free(sum);
+    zn_trace_free(back);
+
+    /* Without causes the same trace is written as version 1, as before. */
+    t->flags &= ~(uint32_t)ZN_TRACE_EXPLAINED;
+    assert_int_equal(zn_trace_write(t, path, &err), 0);
+    size_t len;
+    unsigned char *buf = slurp(path, &len);
+    assert_int_equal(buf[H_VERSION], 1);
+    assert_int_equal(len, HEADER_SIZE + 2 * CPU_REC_SIZE + 5 * DETOUR_SIZE + 4);
+    free(buf);
+    assert_int_equal(zn_trace_read(path, &back, &err), 0);
+    assert_null(back->cpu[0].why);
+    assert_int_equal(zn_analyse(back, &sum, &err), 0);
+    assert_null(sum->node.cause);
+    zn_summary_free(sum);
+    zn_trace_free(back);
+    zn_trace_free(t);
+}
+
+/* Every prefix, a flipped byte, and each bad field of the causes section behind a valid CRC. */
+static void corrupted_causes_are_refused(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *full = explained_bytes(&len);
+    assert_int_equal(full[H_VERSION], 2);
+    for (size_t n = X_CAUSES; n < len; n++) {
+        unsigned char *p = malloc(n);
+        assert_non_null(p);
+        memcpy(p, full, n);
+        struct zn_trace *t = NULL;
+        if (zn_trace_decode(p, n, &t, NULL) >= 0)
+            fail_msg("a prefix of %zu of %zu bytes was accepted", n, len);
+        free(p);
+    }
+    unsigned char *buf = malloc(len + 64);
+    assert_non_null(buf);
+    const struct {
+        size_t at;
+        unsigned width; /* 1, 4 or 8 bytes */
+        uint64_t value;
+        const char *what;
+    } bad[] = {
+        {X_CAUSES + 4, 4, 65, "causes section sizes"},
+        {X_CAUSES + 8, 4, 16, "causes section sizes"},
+        {X_CAUSE_0 + 64, 4, 9, "unknown cause kind"},
+        {X_CAUSE_0 + 4, 1, 'x', "does not match its kind"},    /* a named unknown */
+        {X_CAUSE_0 + 64 + 4, 1, 0, "does not match its kind"}, /* an irq without a name */
+        {X_WHY_0 + 12, 4, 3, "cause out of range"},
+        {X_WHY_0 + 12 + 4, 8, 2501, "more kernel time traced"},
+        {24, 4, ZN_TRACE_AUTO_THRESHOLD, "not marked explained"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memcpy(buf, full, len);
+        if (bad[i].width == 1)
+            buf[bad[i].at] = (unsigned char)bad[i].value;
+        else if (bad[i].width == 4)
+            put_u32(buf + bad[i].at, (uint32_t)bad[i].value);
+        else
+            put_u64(buf + bad[i].at, bad[i].value);
+        recrc(buf, len);
+        expect_refused(buf, len, bad[i].what);
+    }
+    /* The same cause twice. */
+    memcpy(buf, full, len);
+    memcpy(buf + X_CAUSE_0 + 128, buf + X_CAUSE_0 + 64, 64);
+    recrc(buf, len);
+    expect_refused(buf, len, "appears twice");
+    /* A name without its terminating NUL. */
+    memcpy(buf, full, len);
+    memset(buf + X_CAUSE_0 + 64 + 4, 'a', 60);
+    recrc(buf, len);
+    expect_refused(buf, len, "unterminated cause name");
+    /* Too many causes for the file, and too many at all. */
+    memcpy(buf, full, len);
+    put_u32(buf + X_CAUSES, 4);
+    recrc(buf, len);
+    expect_refused(buf, len, "truncated");
+    put_u32(buf + X_CAUSES, 1u << 30);
+    recrc(buf, len);
+    expect_refused(buf, len, "cause count");
+    /* The flag in a version 1 file; a flipped byte in the section; a byte too many. */
+    memcpy(buf, full, len);
+    put_u32(buf + H_VERSION, 1);
+    recrc(buf, len);
+    expect_refused(buf, len, "trailing bytes");
+    memcpy(buf, full, len);
+    buf[X_WHY_0 + 5] ^= 1;
+    expect_refused(buf, len, "checksum");
+    memcpy(buf, full, len);
+    buf[len] = 0;
+    expect_refused(buf, len + 1, "trailing bytes");
+    free(buf);
+    free(full);
+}
+
+/* A version 1 file with the explained flag is refused. */
+static void explained_flag_needs_version_2(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *buf = sample_bytes(&len);
+    put_u32(buf + 24, ZN_TRACE_AUTO_THRESHOLD | ZN_TRACE_EXPLAINED);
+    recrc(buf, len);
+    expect_refused(buf, len, "unknown trace flags");
+    free(buf);
+}
+
 static void round_trip_keeps_every_field(void **state)
 {
     (void)state;
@@ -313,12 +504,12 @@ static void wrong_magic_and_version(void **state)
     expect_refused(buf, len, "magic");
     buf[0] ^= 0x20;
 
-    put_u32(buf + H_VERSION, 2); /* checksum left stale: the version is checked first */
+    put_u32(buf + H_VERSION, 3); /* checksum left stale: the version is checked first */
     struct zn_trace *t = NULL;
     struct zepto_err err = {0};
     assert_int_equal(zn_trace_decode(buf, len, &t, &err), -EPROTO);
-    if (!strstr(err.msg, "version 2"))
-        fail_msg("message '%s' does not name version 2", err.msg);
+    if (!strstr(err.msg, "version 3"))
+        fail_msg("message '%s' does not name version 3", err.msg);
     free(buf);
 }
 
@@ -496,6 +687,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip_keeps_every_field),
+        cmocka_unit_test(explained_round_trip),
+        cmocka_unit_test(corrupted_causes_are_refused),
+        cmocka_unit_test(explained_flag_needs_version_2),
         cmocka_unit_test(quiet_cpu_round_trips),
         cmocka_unit_test(every_prefix_is_refused),
         cmocka_unit_test(wrong_magic_and_version),

@@ -1,0 +1,39 @@
+/*
+ * Reading the profiles `zepto ktau run` writes (TAU's profile.<node>.<context>.<thread> files):
+ * one thread's functions (user routines, kernel entries in KTAU's groups, and the
+ * "routine => kernel entry" call paths) with calls, child calls, exclusive and inclusive time in
+ * microseconds and a TAU group string. Used by `zepto ktau show` and by `zepto report`.
+ */
+#ifndef ZEPTO_KTAU_PROFILE_H_PUBLIC
+#define ZEPTO_KTAU_PROFILE_H_PUBLIC
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zepto/zepto.h"
+
+#define KTAU_CALLPATH_SEP " => "
+
+struct ktau_pfunc {
+    char *name;
+    char *group; /* e.g. "TAU_USER", "KTAU_SYSCALL", "KTAU_SYSCALL | TAU_CALLPATH" */
+    double calls, subrs;
+    double excl_us, incl_us;
+};
+
+struct ktau_pthread {
+    int node, context, thread;
+    uint32_t pid, tid;
+    struct ktau_pfunc *f;
+    size_t n, cap;
+};
+
+/* Reads one TAU profile file (node, context, thread from its name); 0 or a negative errno. */
+int ktau_tau_read(const char *path, struct ktau_pthread *t, struct zepto_err *err);
+
+/* The index of the function called name, or -1. */
+long ktau_pthread_find(const struct ktau_pthread *t, const char *name);
+
+void ktau_pthread_free(struct ktau_pthread *t);
+
+#endif
