@@ -118,4 +118,27 @@ python3 -m json.tool "$OUT/trace.json" >/dev/null || fail "trace.json is not val
 kernel_on "$WORK/err2" && check_kernel "$OUT"
 "$ZEPTO" ktau show "$OUT" >"$WORK/show" || fail "ktau show failed"
 grep -Eq '^ +[0-9.]+%.* MPI_Allreduce$' "$WORK/show" || fail "show: no row for MPI_Allreduce"
+# 3. The MPI example (examples/ktau/halo_mpi.c), built with mpicc and zepto-ktau.pc: per rank
+# 100 MPI_Sendrecv (2 a step), 5 MPI_Allreduce (every 10th step), 50 calls of sweep() (timed by
+# -finstrument-functions), each with one "stencil" region inside.
+if command -v mpicc >/dev/null; then
+    export PKG_CONFIG_PATH=$BIN/../lib/pkgconfig
+    EX=$(dirname "$0")/../../examples/ktau
+    # shellcheck disable=SC2046
+    mpicc -O1 -g $(pkg-config --cflags zepto-ktau) "$EX/halo_mpi.c" -o "$WORK/halo_mpi" \
+        $(pkg-config --libs zepto-ktau) || fail "cannot build examples/ktau/halo_mpi.c"
+    OUT=$WORK/halo
+    "${mpi[@]}" "$ZEPTO" ktau run --mpi --no-kernel -o "$OUT" -- "$WORK/halo_mpi" 2000 50 \
+        >"$WORK/out3" 2>"$WORK/err3" || fail "halo_mpi run failed: $(cat "$WORK/err3")"
+    grep -q '^ranks=2 points=4000 steps=50 ' "$WORK/out3" || fail "halo_mpi: $(cat "$WORK/out3")"
+    for r in 0 1; do
+        expect "$OUT/profile.$r.0.0" MPI_Sendrecv 1 100
+        expect "$OUT/profile.$r.0.0" MPI_Allreduce 1 5
+        expect "$OUT/profile.$r.0.0" stencil 1 50
+        expect "$OUT/profile.$r.0.0" sweep 1 50
+        expect "$OUT/profile.$r.0.0" sweep 2 50
+    done
+else
+    echo "(examples/ktau/halo_mpi.c not built: no mpicc)"
+fi
 finish
