@@ -1,9 +1,10 @@
 /*
  * The overhead of ktau's kernel capture on the program it watches: a syscall-heavy workload
  * (getppid in a loop) and a compute-bound one, each run bare, under `zepto ktau run` (kernel
- * capture on) and under `perf record` with the same tracepoints, on its default clock and on
- * CLOCK_MONOTONIC (-k mono, the clock ktau needs to meet the user timers; reading it costs more
- * per sample than perf's local clock on a kvm-clock VM), in one run. The workload times itself
+ * capture on) and under `perf record` with the same tracepoints (ktau's list, irq_vectors
+ * included; irq_work, which this kernel refuses in part, left out of both), on its default clock
+ * and on CLOCK_MONOTONIC (-k mono, the clock ktau needs to meet the user timers; reading it costs
+ * more per sample than perf's local clock on a kvm-clock VM), in one run. The workload times itself
  * (so the merge and write-out that follow the run are not counted); best of 3 runs.
  *
  *   bench_ktau_capture ZEPTO [SYSCALLS [COMPUTE_ITERATIONS]]
@@ -19,7 +20,10 @@
 
 #define EVENTS                                                                                     \
     "sched:sched_switch,irq:irq_handler_entry,irq:irq_handler_exit,irq:softirq_entry,"             \
-    "irq:softirq_exit,raw_syscalls:sys_enter,raw_syscalls:sys_exit,exceptions:page_fault_user"
+    "irq:softirq_exit,raw_syscalls:sys_enter,raw_syscalls:sys_exit,exceptions:page_fault_user,"    \
+    "irq_vectors:local_timer_entry,irq_vectors:local_timer_exit,irq_vectors:reschedule_entry,"     \
+    "irq_vectors:reschedule_exit,irq_vectors:call_function_entry,irq_vectors:call_function_exit,"  \
+    "irq_vectors:call_function_single_entry,irq_vectors:call_function_single_exit"
 
 static uint64_t now_ns(void)
 {

@@ -21,7 +21,7 @@ static const char usage[] =
     "does inside a short program's regions, and what caused the noise's detours (ktau).\n"
     "\n"
     "  -o, --output DIR   where to write (default ./zepto-report)\n"
-    "      --quick        short measurements (about 15 s instead of 40 s)\n"
+    "      --quick        short measurements (about 8 s instead of 25 s)\n"
     "\n"
     "example:\n"
     "  zepto report --quick -o /tmp/node-report && xdg-open /tmp/node-report/index.html\n";
