@@ -25,6 +25,7 @@
 #include "base/clock.h"
 #include "base/spawn.h"
 #include "cli/cli.h"
+#include "cli/ktau_dir.h"
 #include "ktau/capture.h"
 #include "ktau/merge.h"
 #include "ktau/profile.h"
@@ -63,168 +64,6 @@ static const char usage[] =
     "example:\n"
     "  zepto ktau run -o prof -- ./solver input.dat && zepto ktau show prof\n"
     "  mpirun -np 4 zepto ktau run --mpi -o prof -- ./solver && zepto ktau show prof\n";
-
-/* What a run owns in DIR: all of zepto ktau's files, or under an MPI launcher only its rank's
- * (the ranks share DIR). */
-struct owned {
-    int rank;         /* -1: not run as a rank */
-    char trace[64];   /* trace.json, trace.<rank>.json */
-    char summary[64]; /* summary.txt, summary.<rank>.txt */
-    char raw[64];     /* ktau-raw, ktau-raw/rank.<rank> */
-};
-
-/* The rank an MPI launcher gave this process (its environment), or -1. */
-static int launcher_rank(void)
-{
-    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
-                                       "SLURM_PROCID"};
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        const char *v = getenv(vars[i]);
-        if (!v || !*v)
-            continue;
-        char *end;
-        long r = strtol(v, &end, 10);
-        return *end || r < 0 || r > INT_MAX ? -1 : (int)r;
-    }
-    return -1;
-}
-
-static void owned_init(struct owned *o, int rank)
-{
-    o->rank = rank;
-    if (rank < 0) {
-        snprintf(o->trace, sizeof(o->trace), "trace.json");
-        snprintf(o->summary, sizeof(o->summary), "summary.txt");
-        snprintf(o->raw, sizeof(o->raw), "ktau-raw");
-    } else {
-        snprintf(o->trace, sizeof(o->trace), "trace.%d.json", rank);
-        snprintf(o->summary, sizeof(o->summary), "summary.%d.txt", rank);
-        snprintf(o->raw, sizeof(o->raw), "ktau-raw/rank.%d", rank);
-    }
-}
-
-/* Whether `name` matches PREFIX<digits>SUFFIX. */
-static bool numbered(const char *name, const char *prefix, const char *suffix)
-{
-    size_t lp = strlen(prefix), ls = strlen(suffix), l = strlen(name);
-    if (l <= lp + ls || strncmp(name, prefix, lp) || strcmp(name + l - ls, suffix))
-        return false;
-    for (size_t i = lp; i < l - ls; i++)
-        if (name[i] < '0' || name[i] > '9')
-            return false;
-    return true;
-}
-
-/* Whether DIR's entry `name` is an output of an earlier run that this one would write over. A
- * run that is not a rank owns them all, the ranks' included. */
-static bool old_output(const struct owned *o, const char *name)
-{
-    if (o->rank >= 0) {
-        char prefix[32];
-        snprintf(prefix, sizeof(prefix), "profile.%d.", o->rank);
-        return !strncmp(name, prefix, strlen(prefix)) || !strcmp(name, o->trace) ||
-               !strcmp(name, o->summary);
-    }
-    return !strncmp(name, "profile.", 8) || !strcmp(name, "trace.json") ||
-           !strcmp(name, "summary.txt") || !strcmp(name, "ktau-raw") ||
-           numbered(name, "trace.", ".json") || numbered(name, "summary.", ".txt");
-}
-
-/* Removes libktau's files from `path` (and, when `ranks`, its rank.N subdirectories). */
-static void clear_raw(const char *path, bool ranks)
-{
-    DIR *d = opendir(path);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
-        if (!strncmp(e->d_name, "ktau.", 5)) {
-            unlink(p);
-        } else if (ranks && numbered(e->d_name, "rank.", "")) {
-            clear_raw(p, false);
-            rmdir(p);
-        }
-    }
-    closedir(d);
-}
-
-/* Whether DIR/<o->raw> holds libktau files. */
-static bool old_raw(const char *dir, const struct owned *o)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, o->raw);
-    DIR *d = opendir(path);
-    if (!d)
-        return false;
-    struct dirent *e;
-    bool old = false;
-    while ((e = readdir(d)))
-        old |= !strncmp(e->d_name, "ktau.", 5);
-    closedir(d);
-    return old;
-}
-
-/* Removes the files of an earlier run (only those we own). */
-static int clear_dir(const char *dir, const struct owned *o, struct zepto_err *err)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", dir, o->raw);
-    clear_raw(path, o->rank < 0);
-    DIR *d = opendir(dir);
-    if (!d)
-        return zepto_fail(err, errno, "%s: %s", dir, strerror(errno));
-    struct dirent *e;
-    int rc = 0;
-    while ((e = readdir(d)))
-        if (old_output(o, e->d_name) && strcmp(e->d_name, "ktau-raw")) {
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            if (unlink(path) && !rc)
-                rc = zepto_fail(err, errno, "%s: %s", path, strerror(errno));
-        }
-    closedir(d);
-    return rc;
-}
-
-/* Makes DIR (one level) and DIR/ktau-raw (and, for a rank, DIR/ktau-raw/rank.N); refuses a DIR
- * with earlier profiles of ours unless force. The ranks of one job make DIR at the same time. */
-static int prepare_dir(const char *dir, const struct owned *o, bool force, struct zepto_err *err)
-{
-    struct stat st;
-    if (mkdir(dir, 0755) && errno != EEXIST)
-        return zepto_fail(err, errno, "%s: cannot create the directory: %s", dir, strerror(errno));
-    if (stat(dir, &st))
-        return zepto_fail(err, errno, "%s: %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return zepto_fail(err, ENOTDIR, "%s: not a directory", dir);
-    DIR *d = opendir(dir);
-    if (!d)
-        return zepto_fail(err, errno, "%s: %s", dir, strerror(errno));
-    struct dirent *e;
-    bool old = false;
-    while ((e = readdir(d)))
-        old |= old_output(o, e->d_name);
-    closedir(d);
-    old |= old_raw(dir, o);
-    if (old && !force)
-        return zepto_fail(err, EEXIST,
-                          "%s: holds the profiles of an earlier run%s (use --force to replace "
-                          "them)",
-                          dir, o->rank >= 0 ? " for this rank" : "");
-    if (old && clear_dir(dir, o, err))
-        return -1;
-    char raw[PATH_MAX];
-    snprintf(raw, sizeof(raw), "%s/ktau-raw", dir);
-    if (mkdir(raw, 0755) && errno != EEXIST)
-        return zepto_fail(err, errno, "%s: not writable: %s", dir, strerror(errno));
-    snprintf(raw, sizeof(raw), "%s/%s", dir, o->raw);
-    if (mkdir(raw, 0755) && errno != EEXIST)
-        return zepto_fail(err, errno, "%s: not writable: %s", dir, strerror(errno));
-    if (access(raw, W_OK))
-        return zepto_fail(err, errno, "%s: not writable: %s", dir, strerror(errno));
-    return 0;
-}
 
 /* libktau.so: $ZEPTO_KTAU_LIB, else ../lib/ or the directory of this zepto. */
 static int find_lib(char *path, size_t len)
@@ -352,7 +191,7 @@ static int write_summary(const char *dir, const char *name, char **argv,
 }
 
 /* Merges what was recorded and writes DIR's files. */
-static int write_outputs(const char *dir, const struct owned *o, char **argv,
+static int write_outputs(const char *dir, const struct ktau_owned *o, char **argv,
                          struct ktau_capture *kc, const char *kernel_note, int status, pid_t root,
                          const uint64_t span[2], struct zepto_err *err)
 {
@@ -467,9 +306,9 @@ int cli_ktau_run(int argc, char **argv)
     }
     if (mpi && find_mpi_lib(lib, mpilib, sizeof(mpilib), &err))
         return cli_fail(CMD, &err);
-    struct owned own;
-    owned_init(&own, launcher_rank());
-    if (prepare_dir(dir, &own, force, &err))
+    struct ktau_owned own;
+    ktau_owned_init(&own, ktau_launcher_rank());
+    if (ktau_prepare_dir(dir, &own, force, &err))
         return cli_fail(CMD, &err);
     snprintf(rawdir, sizeof(rawdir), "%s/%s", dir, own.raw);
     if (rawdir[0] != '/') {

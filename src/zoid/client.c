@@ -48,10 +48,11 @@ struct zoid_client {
     const struct zoid_transport *t;
     pthread_mutex_t send_mu;
     pthread_mutex_t mu; /* the rest */
-    pthread_cond_t cv; /* for zoid_poll and for calls waiting for room in flight */
+    pthread_cond_t cv;  /* for zoid_poll and for calls waiting for room in flight */
     unsigned cv_waiters;
     bool reading;
-    int dead; /* 0, or the negative errno that broke the connection */
+    bool sliced; /* receives block for at most SLICE_MS (transport set_slice) */
+    int dead;    /* 0, or the negative errno that broke the connection */
     uint64_t next_id;
     unsigned in_flight;
     struct pending *pending;
@@ -205,11 +206,25 @@ static int read_frame(struct zoid_client *c, int timeout_ms)
     struct zoid_header h;
     /* Time out (or be interrupted) only before a frame begins; a frame that stalls half way for
      * the whole default timeout breaks the connection. */
-    int rc = c->t->wait(c->fd, timeout_ms);
-    if (rc)
-        return rc;
-    if ((rc = read_header(c, &h, DEFAULT_TIMEOUT_MS)))
-        return rc == -ETIMEDOUT ? -ECONNRESET : rc;
+    int rc;
+    if (timeout_ms == SLICE_MS && c->sliced) {
+        /* The common wait (a reader's slice): straight into a read that blocks at most the
+         * slice, no poll first; the rest of a header that came in pieces as any frame. */
+        unsigned char hdr[ZOID_HEADER_SIZE];
+        long n = c->t->recv_some(c->fd, hdr, sizeof(hdr));
+        if (n < 0)
+            return (int)n;
+        struct iovec iov = {hdr + n, sizeof(hdr) - (size_t)n};
+        if ((size_t)n < sizeof(hdr) && (rc = c->t->recvv(c->fd, &iov, 1, DEFAULT_TIMEOUT_MS)))
+            return rc == -ETIMEDOUT ? -ECONNRESET : rc;
+        if (zoid_header_decode(hdr, c->max_payload ? c->max_payload : UINT32_MAX, &h, NULL))
+            return -EPROTO;
+    } else {
+        if ((rc = c->t->wait(c->fd, timeout_ms)))
+            return rc;
+        if ((rc = read_header(c, &h, DEFAULT_TIMEOUT_MS)))
+            return rc == -ETIMEDOUT ? -ECONNRESET : rc;
+    }
     if (h.kind == ZOID_ASYNC) {
         void *data = h.length ? malloc(h.length) : NULL;
         if (h.length && !data)
@@ -341,6 +356,8 @@ int zoid_connect(const char *addr, const struct zoid_client_opts *o, struct zoid
                     &c->fd, err);
     if (!rc && (rc = handshake(c, o, err)) && err)
         zepto_err_prefix(err, "%s", addr); /* the transport's errors name the address already */
+    if (!rc)
+        c->sliced = c->t->set_slice && c->t->set_slice(c->fd, SLICE_MS) == 0;
     if (rc) {
         zoid_close(c);
         return rc;
@@ -469,7 +486,7 @@ int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const s
         mark_dead(c, rc);
     rc = wait_reply(c, p, deadline);
     int result;
-    if (rc) { /* timed out or interrupted: the reply, if it comes, is dropped */
+    if (rc) {              /* timed out or interrupted: the reply, if it comes, is dropped */
         while (p->filling) /* the reader signals p->cv when it is done with rep */
             pthread_cond_wait(&p->cv, &c->mu);
         if (p->status) {

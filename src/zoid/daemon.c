@@ -1,16 +1,20 @@
 /*
- * The ZOID daemon: an epoll loop that accepts clients and reads their frames, run in turn by the
- * threads of a pool that also run the calls (leader/followers).
+ * The ZOID daemon: an epoll set of clients whose events are taken, one at a time, by the threads
+ * of a pool that also run the calls.
  *
- * One thread at a time, the leader, runs the loop. The loop never blocks: it reads each client's
- * frames piecewise (header, then a payload allocated only after its length passed the limit).
- * The leader keeps the first complete call it reads and queues the others; then it hands the loop
- * to a follower and runs its call itself, so that a call is read, run and answered by one thread
- * without a hand-over on its way (the cost that made a null call twice a raw ping-pong). Queued
- * calls go to idle threads. Replies are sent under the client's send lock. A client is
- * referenced by the loop and by each of its calls in flight; when it goes (closes, crashes, is
- * killed, breaks the protocol, times out) the loop drops it at once, and the last reference
- * releases its per-plugin state (the plugins' client_gone hooks) and its socket.
+ * Every thread that is not running a call waits in epoll_wait on the same set for one event.
+ * Clients are registered one-shot: the thread an event went to is the only one touching that
+ * client's frame; it reads exactly one frame without blocking (header, then a payload allocated
+ * only after its length passed the limit), re-arms the client, and runs the call itself, so that
+ * a call is read, run and answered by one thread with no hand-over and no wake-up of another
+ * thread (a hand-over per call made a null call 1.6x a raw ping-pong). Only when every other
+ * thread is busy in a call does it queue the call instead and go back to waiting, so that
+ * accepts, signals and other clients are never starved; a thread that finishes a call takes
+ * queued calls first. Replies are sent under the client's send lock. A client is referenced by
+ * the set and by each of its calls in flight; when it goes (closes, crashes, is killed, breaks
+ * the protocol, times out) it is dropped at once, and the last reference releases its per-plugin
+ * state (the plugins' client_gone hooks) and its socket. Timeouts found by the sweep shut the
+ * socket down, and the thread that gets its event drops it.
  *
  * SIGTERM or SIGINT: stop accepting and reading, let the calls in flight finish and reply, close
  * every client, unload the plugins, return 0. One log line per connect, disconnect and error.
@@ -23,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -51,22 +56,22 @@ struct zoid_daemon {
     struct zoid_token token;
     bool need_token;
     int lfd, epfd, sigfd;
+    int stopfd; /* eventfd, written when the loop has ended: wakes every thread */
     struct zoid_slot slots[ZOID_MAX_PLUGINS];
     unsigned nslots;
+    pthread_mutex_t peers_mu; /* peers, clients */
     struct zoid_peer *peers;
     unsigned clients;
     /* worker pool */
     pthread_t *workers;
     unsigned nworkers;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_mutex_t mu; /* the queue, free, busy, done, loop_rc */
     struct job *head, *tail;
-    unsigned busy;    /* jobs queued or running */
-    bool leading;     /* a thread runs the loop */
-    unsigned idle;    /* threads waiting for a call or for the loop */
-    bool done;        /* the loop has ended: no more jobs will come */
-    struct job *grab; /* the first call the leader read in this turn: it runs it itself */
-    bool draining;
+    unsigned busy; /* jobs queued or running */
+    unsigned free; /* threads not running a call (waiting for events or handling one) */
+    bool done;     /* the loop has ended: no more jobs will come */
+    _Atomic bool draining;
+    _Atomic uint64_t swept_ns;
     int loop_rc;
     struct zepto_err *loop_err;
 };
@@ -123,7 +128,9 @@ static void run_job(struct zoid_daemon *d, struct job *j)
     zoid_peer_unref(p);
 }
 
-static int enqueue(struct zoid_daemon *d, struct zoid_peer *p, int error)
+/* The call just read from p: for this thread to run (*mine) when another thread stays free to
+ * take events, else queued for the first thread that finishes its call. */
+static int enqueue(struct zoid_daemon *d, struct zoid_peer *p, int error, struct job **mine)
 {
     struct job *j = calloc(1, sizeof(*j));
     if (!j)
@@ -136,19 +143,35 @@ static int enqueue(struct zoid_daemon *d, struct zoid_peer *p, int error)
     atomic_fetch_add(&p->refs, 1);
     atomic_fetch_add(&p->in_flight, 1);
     pthread_mutex_lock(&d->mu);
-    if (!d->grab) {
-        d->grab = j; /* the leader runs it once it hands the loop over */
-    } else {
+    d->busy++;
+    if (d->free > 1) {
+        d->free--; /* this thread runs it */
+        *mine = j;
+    } else { /* every other thread is in a call: keep taking events, queue the call */
         if (d->tail)
             d->tail->next = j;
         else
             d->head = j;
         d->tail = j;
-        pthread_cond_signal(&d->cv);
     }
-    d->busy++;
     pthread_mutex_unlock(&d->mu);
     return 0;
+}
+
+/* Ends the loop (mu held): every thread waiting for events wakes and sees done. */
+static void end_loop(struct zoid_daemon *d)
+{
+    d->done = true;
+    uint64_t one = 1;
+    ssize_t n = d->stopfd >= 0 ? write(d->stopfd, &one, sizeof(one)) : 0;
+    (void)n; /* cannot fail: the counter is far from its limit */
+}
+
+/* The loop has ended when draining and no call is left (mu held). */
+static void check_done(struct zoid_daemon *d)
+{
+    if (!d->done && atomic_load(&d->draining) && d->busy == 0)
+        end_loop(d);
 }
 
 /* ---- clients ---- */
@@ -160,20 +183,33 @@ void zoid_daemon_release_state(struct zoid_daemon *d, struct zoid_peer *p)
             d->slots[i].p->client_gone(p->state[i]);
 }
 
+/* By the thread p's event went to (or at the end, alone). */
 static void drop(struct zoid_daemon *d, struct zoid_peer *p, const char *why)
 {
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, p->fd, NULL);
     atomic_store(&p->closed, true);
     shutdown(p->fd, SHUT_RDWR); /* a worker blocked sending to it returns at once */
+    pthread_mutex_lock(&d->peers_mu);
     for (struct zoid_peer **pp = &d->peers; *pp; pp = &(*pp)->next)
         if (*pp == p) {
             *pp = p->next;
             break;
         }
-    d->clients--;
+    unsigned clients = --d->clients;
+    pthread_mutex_unlock(&d->peers_mu);
     logf_("disconnect %s after %.1f s (%s; %u clients)", p->id.peer,
-          (double)(zb_mono_read() - p->since_ns) / 1e9, why, d->clients);
+          (double)(zb_mono_read() - p->since_ns) / 1e9, why, clients);
     zoid_peer_unref(p);
+}
+
+#define PEER_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLONESHOT)
+
+/* Lets the next event of a socket (one-shot) come to some thread; a socket already readable
+ * reports at once. Fails harmlessly (ENOENT) once draining removed it. */
+static void rearm(struct zoid_daemon *d, int fd, void *ptr, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = ptr};
+    epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
 static int send_simple(struct zoid_peer *p, enum zoid_kind kind, int error, const void *data,
@@ -238,10 +274,14 @@ static void accept_all(struct zoid_daemon *d)
             p->id.verified = false; /* --insecure */
         else if (!strcmp(d->t->scheme, "tcp"))
             p->id.verified = true; /* once the token checks out */
-        p->since_ns = p->last_ns = zb_mono_read();
-        if (d->clients >= d->o.max_clients) {
+        p->since_ns = zb_mono_read();
+        atomic_store(&p->last_ns, p->since_ns);
+        pthread_mutex_lock(&d->peers_mu);
+        unsigned clients = d->clients;
+        pthread_mutex_unlock(&d->peers_mu);
+        if (clients >= d->o.max_clients) { /* only this thread adds clients */
             send_simple(p, ZOID_REFUSED, EUSERS, NULL, 0);
-            logf_("refused %s: %u clients already", p->id.peer, d->clients);
+            logf_("refused %s: %u clients already", p->id.peer, clients);
             zoid_peer_unref(p);
             continue;
         }
@@ -249,21 +289,26 @@ static void accept_all(struct zoid_daemon *d)
         unsigned char chal[ZOID_NONCE_BYTES + 4] = {0};
         memcpy(chal, p->nonce, ZOID_NONCE_BYTES);
         chal[ZOID_NONCE_BYTES] = d->need_token;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = p};
-        if (send_simple(p, ZOID_CHALLENGE, 0, chal, sizeof(chal)) ||
-            epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+        if (send_simple(p, ZOID_CHALLENGE, 0, chal, sizeof(chal))) {
             zoid_peer_unref(p);
             continue;
         }
+        /* In the list before its first event can reach another thread. */
+        pthread_mutex_lock(&d->peers_mu);
         p->next = d->peers;
         d->peers = p;
-        d->clients++;
-        logf_("connect %s (%u clients)", p->id.peer, d->clients);
+        clients = ++d->clients;
+        pthread_mutex_unlock(&d->peers_mu);
+        logf_("connect %s (%u clients)", p->id.peer, clients);
+        struct epoll_event ev = {.events = PEER_EVENTS, .data.ptr = p};
+        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
+            drop(d, p, "epoll_ctl failed");
     }
 }
 
-/* A complete frame from p; false when p must be dropped (why says why). */
-static bool handle(struct zoid_daemon *d, struct zoid_peer *p, const char **why)
+/* A complete frame from p; false when p must be dropped (why says why). A call is left in *job
+ * when this thread is to run it. */
+static bool handle(struct zoid_daemon *d, struct zoid_peer *p, const char **why, struct job **job)
 {
     struct zoid_header *h = &p->h;
     if (!p->welcomed) {
@@ -283,7 +328,7 @@ static bool handle(struct zoid_daemon *d, struct zoid_peer *p, const char **why)
         }
         free(p->payload);
         p->payload = NULL;
-        p->welcomed = true;
+        atomic_store(&p->welcomed, true);
         if (send_simple(p, ZOID_WELCOME, 0, lim, sizeof(lim))) {
             *why = "gone during the handshake";
             return false;
@@ -295,15 +340,17 @@ static bool handle(struct zoid_daemon *d, struct zoid_peer *p, const char **why)
         return false;
     }
     int busy = atomic_load(&p->in_flight) >= d->o.max_in_flight ? EBUSY : 0;
-    if (enqueue(d, p, busy)) {
+    if (enqueue(d, p, busy, job)) {
         *why = "out of memory";
         return false;
     }
     return true;
 }
 
-/* Reads what p has sent, without blocking; false when p must be dropped. */
-static bool readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why)
+/* Reads what p has sent without blocking, up to the end of one frame (no read to find the
+ * socket empty: the one-shot event, re-armed, reports what is left). Returns 1 after a complete
+ * frame, 0 when the socket is empty, -1 when p must be dropped (why says why). */
+static int readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, struct job **job)
 {
     for (;;) {
         ssize_t n;
@@ -317,17 +364,20 @@ static bool readable(struct zoid_daemon *d, struct zoid_peer *p, const char **wh
         }
         if (n == 0) {
             *why = p->hdr_got || p->payload_got ? "closed in the middle of a frame" : "closed";
-            return false;
+            return -1;
         }
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return true;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                atomic_store_explicit(&p->mid_frame, p->hdr_got || p->payload_got,
+                                      memory_order_relaxed);
+                return 0;
+            }
             if (errno == EINTR)
                 continue;
             *why = strerror(errno);
-            return false;
+            return -1;
         }
-        p->last_ns = zb_mono_read();
+        atomic_store_explicit(&p->last_ns, zb_mono_read(), memory_order_relaxed);
         if (p->hdr_got < ZOID_HEADER_SIZE) {
             p->hdr_got += (size_t)n;
             if (p->hdr_got < ZOID_HEADER_SIZE)
@@ -337,13 +387,13 @@ static bool readable(struct zoid_daemon *d, struct zoid_peer *p, const char **wh
             if (zoid_header_decode(p->hdr, limit, &p->h, &err)) {
                 logf_("error from %s: %s", p->id.peer, err.msg);
                 *why = "a bad frame";
-                return false;
+                return -1;
             }
             p->payload_got = 0;
             p->payload = p->h.length ? malloc(p->h.length) : NULL;
             if (p->h.length && !p->payload) {
                 *why = "out of memory";
-                return false;
+                return -1;
             }
             continue;
         }
@@ -353,25 +403,35 @@ static bool readable(struct zoid_daemon *d, struct zoid_peer *p, const char **wh
     complete:
         p->hdr_got = 0;
         p->payload_got = 0;
-        if (!handle(d, p, why))
-            return false;
+        atomic_store_explicit(&p->mid_frame, false, memory_order_relaxed);
+        return handle(d, p, why, job) ? 1 : -1;
     }
 }
 
-/* Handshakes not finished, frames stalled half way, clients idle too long. */
+/* Handshakes not finished, frames stalled half way, clients idle too long: their sockets are
+ * shut down, and the thread their event goes to drops them with the reason. At most every
+ * 100 ms, by one thread. */
 static void sweep(struct zoid_daemon *d)
 {
-    uint64_t now = zb_mono_read();
-    for (struct zoid_peer *p = d->peers, *next; p; p = next) {
-        next = p->next;
-        double quiet = (double)(now - p->last_ns) / 1e9;
-        if (!p->welcomed && (double)(now - p->since_ns) / 1e9 > HANDSHAKE_S)
-            drop(d, p, "no handshake in time");
-        else if ((p->hdr_got || p->payload_got) && quiet > STALL_S)
-            drop(d, p, "a frame stalled half way");
+    uint64_t now = zb_mono_read(), last = atomic_load(&d->swept_ns);
+    if (now - last < 100000000u || !atomic_compare_exchange_strong(&d->swept_ns, &last, now))
+        return;
+    pthread_mutex_lock(&d->peers_mu);
+    for (struct zoid_peer *p = d->peers; p; p = p->next) {
+        uint64_t at = atomic_load_explicit(&p->last_ns, memory_order_relaxed);
+        double quiet = now > at ? (double)(now - at) / 1e9 : 0;
+        const char *why = NULL;
+        if (!atomic_load(&p->welcomed) && (double)(now - p->since_ns) / 1e9 > HANDSHAKE_S)
+            why = "no handshake in time";
+        else if (atomic_load_explicit(&p->mid_frame, memory_order_relaxed) && quiet > STALL_S)
+            why = "a frame stalled half way";
         else if (atomic_load(&p->in_flight) == 0 && quiet > d->o.idle_s)
-            drop(d, p, "idle");
+            why = "idle";
+        const char *none = NULL;
+        if (why && atomic_compare_exchange_strong(&p->kill_why, &none, why))
+            shutdown(p->fd, SHUT_RDWR);
     }
+    pthread_mutex_unlock(&d->peers_mu);
 }
 
 /* ---- set-up and the loop ---- */
@@ -409,113 +469,116 @@ static int setup(struct zoid_daemon *d, struct zepto_err *err)
     return d->t->listen(&d->addr, 1024, &d->lfd, err);
 }
 
-/* ---- the loop, one turn at a time, and the threads that take turns ---- */
+/* ---- the threads: events, one at a time, and calls ---- */
 
-/* One turn of the loop: wait for events (at most a second) and handle them. Returns false when
- * the loop has ended (drained after a signal, or failed: d->loop_rc). Leader only. */
-static bool loop_turn(struct zoid_daemon *d)
+/* Stop accepting and reading (a signal): the calls in flight finish, then the loop ends. */
+static void start_draining(struct zoid_daemon *d, int sig)
 {
-    struct epoll_event evs[128];
-    int n = epoll_wait(d->epfd, evs, 128, d->draining ? 20 : 1000);
-    if (n < 0 && errno != EINTR) {
-        d->loop_rc = zepto_fail(d->loop_err, errno, "epoll_wait: %s", strerror(errno));
-        return false;
-    }
-    for (int i = 0; i < n; i++) {
-        void *ptr = evs[i].data.ptr;
-        if (ptr == &d->lfd) {
-            accept_all(d);
-        } else if (ptr == &d->sigfd) {
-            struct signalfd_siginfo si;
-            while (read(d->sigfd, &si, sizeof(si)) == sizeof(si))
-                if (si.ssi_signo != SIGPIPE && !d->draining) {
-                    d->draining = true;
-                    pthread_mutex_lock(&d->mu);
-                    unsigned busy = d->busy;
-                    pthread_mutex_unlock(&d->mu);
-                    logf_("%s: draining %u calls in flight", strsignal((int)si.ssi_signo), busy);
-                    epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->lfd, NULL);
-                    for (struct zoid_peer *p = d->peers; p; p = p->next)
-                        epoll_ctl(d->epfd, EPOLL_CTL_DEL, p->fd, NULL);
-                }
-        } else if (!d->draining) {
-            struct zoid_peer *p = ptr;
-            const char *why = "closed";
-            if ((evs[i].events & (EPOLLERR | EPOLLHUP)) && !(evs[i].events & EPOLLIN))
-                drop(d, p, "closed");
-            else if (!readable(d, p, &why))
-                drop(d, p, why);
-        }
-    }
-    if (!d->draining) {
-        sweep(d);
-        return true;
-    }
+    if (atomic_exchange(&d->draining, true))
+        return;
     pthread_mutex_lock(&d->mu);
     unsigned busy = d->busy;
     pthread_mutex_unlock(&d->mu);
-    return busy > 0;
+    logf_("%s: draining %u calls in flight", strsignal(sig), busy);
+    epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->lfd, NULL);
+    pthread_mutex_lock(&d->peers_mu);
+    for (struct zoid_peer *p = d->peers; p; p = p->next)
+        epoll_ctl(d->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+    pthread_mutex_unlock(&d->peers_mu);
 }
 
-/* What every thread of the pool runs, the main one included: queued calls first; else the loop
- * when nobody runs it; else wait. The leader runs the first call it reads itself, handing the
- * loop to an idle thread, only when there is one: with every other thread busy in a call (a
- * blocking lock, a slow plugin) it queues the call and keeps leading, so that the loop (accepts,
- * signals, other clients' frames) never stops. Returns once the loop has ended and the queue is
- * empty. */
+/* An event of client p, which only this thread touches until it is re-armed. */
+static struct job *peer_event(struct zoid_daemon *d, struct zoid_peer *p, uint32_t events)
+{
+    struct job *j = NULL;
+    const char *why = atomic_load(&p->kill_why);
+    if (atomic_load(&d->draining))
+        return NULL; /* no more reading; the client stays until the end */
+    if (why)
+        drop(d, p, why);
+    else if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
+        drop(d, p, "closed");
+    else if (readable(d, p, &why, &j) < 0)
+        drop(d, p, why);
+    else
+        rearm(d, p->fd, p, PEER_EVENTS);
+    return j;
+}
+
+/* Waits (at most a second) for one event and handles it. Returns the call this thread is to run,
+ * if the event brought one. */
+static struct job *loop_turn(struct zoid_daemon *d)
+{
+    struct epoll_event ev;
+    int n = epoll_wait(d->epfd, &ev, 1, atomic_load(&d->draining) ? 20 : 1000);
+    if (n < 0 && errno != EINTR) {
+        int e = errno;
+        pthread_mutex_lock(&d->mu);
+        if (!d->loop_rc)
+            d->loop_rc = zepto_fail(d->loop_err, e, "epoll_wait: %s", strerror(e));
+        end_loop(d);
+        pthread_mutex_unlock(&d->mu);
+        return NULL;
+    }
+    struct job *j = NULL;
+    void *ptr = n == 1 ? ev.data.ptr : NULL;
+    if (!ptr || ptr == &d->stopfd) {
+    } else if (ptr == &d->lfd) {
+        accept_all(d);
+        if (!atomic_load(&d->draining))
+            rearm(d, d->lfd, &d->lfd, EPOLLIN | EPOLLONESHOT);
+    } else if (ptr == &d->sigfd) {
+        struct signalfd_siginfo si;
+        while (read(d->sigfd, &si, sizeof(si)) == sizeof(si))
+            if (si.ssi_signo != SIGPIPE)
+                start_draining(d, (int)si.ssi_signo);
+        rearm(d, d->sigfd, &d->sigfd, EPOLLIN | EPOLLONESHOT);
+    } else {
+        j = peer_event(d, ptr, ev.events);
+    }
+    if (!atomic_load(&d->draining)) {
+        sweep(d);
+    } else {
+        pthread_mutex_lock(&d->mu);
+        check_done(d);
+        pthread_mutex_unlock(&d->mu);
+    }
+    return j;
+}
+
+/* What every thread of the pool runs, the main one included: queued calls first, as long as
+ * another thread stays free to take events; else wait for an event. A call read from an event is
+ * run by the thread that read it unless every other thread is in a call (enqueue). Returns once
+ * the loop has ended and the queue is empty. */
 static void serve(struct zoid_daemon *d)
 {
     pthread_mutex_lock(&d->mu);
+    d->free++;
     for (;;) {
         struct job *j = d->head;
-        if (j) {
+        if (j && (d->free > 1 || d->done)) {
             d->head = j->next;
             if (!d->head)
                 d->tail = NULL;
+            d->free--;
         } else if (d->done) {
             break;
-        } else if (!d->leading) {
-            d->leading = true;
-            bool more = true;
-            while (!j && more) {
-                d->grab = NULL;
-                pthread_mutex_unlock(&d->mu);
-                do /* d->grab is set by this thread only (handle -> enqueue) */
-                    more = loop_turn(d);
-                while (more && !d->grab);
-                pthread_mutex_lock(&d->mu);
-                j = d->grab;
-                d->grab = NULL;
-                if (j && more && !d->idle) { /* nobody to take the loop: queue it, lead on */
-                    j->next = d->head;
-                    d->head = j;
-                    if (!d->tail)
-                        d->tail = j;
-                    j = NULL;
-                }
-            }
-            d->leading = false;
-            if (!more)
-                d->done = true;
-            if (!more)
-                pthread_cond_broadcast(&d->cv);
-            else
-                pthread_cond_signal(&d->cv); /* an idle thread takes the loop over */
+        } else {
+            pthread_mutex_unlock(&d->mu);
+            j = loop_turn(d); /* free was taken for it by enqueue */
+            pthread_mutex_lock(&d->mu);
             if (!j)
                 continue;
-        } else {
-            d->idle++;
-            pthread_cond_wait(&d->cv, &d->mu);
-            d->idle--;
-            continue;
         }
         pthread_mutex_unlock(&d->mu);
         run_job(d, j);
         free(j);
         pthread_mutex_lock(&d->mu);
+        d->free++;
         d->busy--;
+        check_done(d);
     }
-    pthread_cond_broadcast(&d->cv);
+    d->free--;
     pthread_mutex_unlock(&d->mu);
 }
 
@@ -537,7 +600,7 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
     if (!d)
         return zepto_fail(err, ENOMEM, "out of memory");
     d->o = *o;
-    d->lfd = d->epfd = d->sigfd = -1;
+    d->lfd = d->epfd = d->sigfd = d->stopfd = -1;
     if (!d->o.threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         d->o.threads = n > 0 ? (unsigned)n : 2;
@@ -551,7 +614,7 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
     if (!d->o.idle_s)
         d->o.idle_s = 600;
     pthread_mutex_init(&d->mu, NULL);
-    pthread_cond_init(&d->cv, NULL);
+    pthread_mutex_init(&d->peers_mu, NULL);
     /* Payloads up to 32 MiB come from the heap and stay there when freed: a fresh mmap per
      * large frame (glibc's default above 128 KiB, and trimming) costs a page fault per 4 KiB,
      * which made a 16 MiB upload a fifth of the socket's speed. */
@@ -568,12 +631,19 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
     if (!rc) {
         d->sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
         d->epfd = epoll_create1(EPOLL_CLOEXEC);
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &d->lfd};
-        struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &d->sigfd};
-        if (d->sigfd < 0 || d->epfd < 0 || epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->lfd, &ev) ||
-            epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sigfd, &sev))
+        d->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        /* One-shot: one thread takes an accept or a signal, then re-arms it. The stop event is
+         * level-triggered: once written, every thread sees it. */
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &d->lfd};
+        struct epoll_event sev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &d->sigfd};
+        struct epoll_event tev = {.events = EPOLLIN, .data.ptr = &d->stopfd};
+        if (d->sigfd < 0 || d->epfd < 0 || d->stopfd < 0 ||
+            epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->lfd, &ev) ||
+            epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sigfd, &sev) ||
+            epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->stopfd, &tev))
             rc = zepto_fail(err, errno, "epoll: %s", strerror(errno));
     }
+    d->loop_err = err;
     d->workers = calloc(d->o.threads, sizeof(pthread_t));
     for (unsigned i = 0; !rc && i < d->o.threads; i++) {
         if (pthread_create(&d->workers[i], NULL, worker, d))
@@ -588,21 +658,20 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
             logf_("plugin %u %s from %s", d->slots[i].p->id, d->slots[i].p->name, d->slots[i].path);
     }
 
-    if (!rc) {
-        d->loop_err = err;
+    bool served = !rc;
+    if (served)
         serve(d); /* returns when the loop has ended and no call is left for this thread */
-        rc = d->loop_rc;
-    }
     if (zoid_thread_leftover.fn)
         zoid_thread_leftover.fn(); /* the daemon's own identity again, to clean up */
 
     /* Shut down: workers first (they hold clients), then clients, then plugins. */
     pthread_mutex_lock(&d->mu);
-    d->done = true;
-    pthread_cond_broadcast(&d->cv);
+    end_loop(d);
     pthread_mutex_unlock(&d->mu);
     for (unsigned i = 0; i < d->nworkers; i++)
         pthread_join(d->workers[i], NULL);
+    if (served)
+        rc = d->loop_rc;
     while (d->peers)
         drop(d, d->peers, "daemon stopping");
     if (d->lfd >= 0)
@@ -613,6 +682,8 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
         close(d->epfd);
     if (d->sigfd >= 0)
         close(d->sigfd);
+    if (d->stopfd >= 0)
+        close(d->stopfd);
     zoid_plugins_unload(d->slots, d->nslots);
     if (!rc)
         logf_("stopped");

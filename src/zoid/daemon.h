@@ -48,19 +48,24 @@ struct zoid_peer {
     _Atomic bool closed;     /* the connection is gone: no more sends */
     pthread_mutex_t send_mu; /* one frame at a time */
     struct zoid_identity id;
-    bool welcomed; /* the handshake is done */
+    _Atomic bool welcomed; /* the handshake is done */
     unsigned char nonce[ZOID_NONCE_BYTES];
-    uint64_t since_ns, last_ns;
+    uint64_t since_ns;
+    _Atomic uint64_t last_ns; /* when bytes last came (read by the sweep) */
     _Atomic unsigned in_flight;
     uint32_t max_payload;
-    /* The frame being read (the loop reads without blocking). */
+    /* The sweep's verdict (idle, stalled...): set once, then the socket is shut down so that the
+     * thread that gets its event drops it (only that thread touches the frame being read). */
+    _Atomic(const char *) kill_why;
+    _Atomic bool mid_frame; /* a frame begun and not finished (read by the sweep) */
+    /* The frame being read (without blocking, by the one thread its event went to). */
     unsigned char hdr[ZOID_HEADER_SIZE];
     size_t hdr_got;
     struct zoid_header h;
     unsigned char *payload;
     size_t payload_got;
     void *state[ZOID_MAX_PLUGINS]; /* per plugin slot */
-    struct zoid_peer *next;        /* the loop's list */
+    struct zoid_peer *next;        /* the daemon's list (under its peers lock) */
 };
 
 /* A call in progress: what a plugin function builds its reply in. */

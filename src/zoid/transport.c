@@ -87,8 +87,9 @@ static int transfer(int fd, const struct iovec *iov, int n, int timeout_ms, bool
             if (out) {
                 struct msghdr m = {.msg_iov = cur, .msg_iovlen = (size_t)k};
                 r = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-            } else {
-                r = readv(fd, cur, k);
+            } else { /* the descriptor may block (set_slice): this read must not */
+                struct msghdr m = {.msg_iov = cur, .msg_iovlen = (size_t)k};
+                r = recvmsg(fd, &m, MSG_DONTWAIT);
             }
             if (r > 0) {
                 k = advance(cur, k, (size_t)r);
@@ -121,6 +122,28 @@ int zoid_sock_sendv(int fd, const struct iovec *iov, int n, int timeout_ms)
 int zoid_sock_recvv(int fd, const struct iovec *iov, int n, int timeout_ms)
 {
     return transfer(fd, iov, n, timeout_ms, false);
+}
+
+static int sock_set_slice(int fd, int slice_ms)
+{
+    struct timeval tv = {slice_ms / 1000, (slice_ms % 1000) * 1000};
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) ||
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+        return -errno;
+    return 0;
+}
+
+static long sock_recv_some(int fd, void *buf, size_t len)
+{
+    ssize_t r = recv(fd, buf, len, 0);
+    if (r > 0)
+        return (long)r;
+    if (r == 0)
+        return -ECONNRESET;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return -ETIMEDOUT;
+    return errno == EINTR ? -EINTR : -errno;
 }
 
 static void sock_close(int fd)
@@ -358,6 +381,8 @@ static const struct zoid_transport unix_transport = {
     .sendv = zoid_sock_sendv,
     .recvv = zoid_sock_recvv,
     .wait = sock_wait,
+    .set_slice = sock_set_slice,
+    .recv_some = sock_recv_some,
     .close = sock_close,
 };
 
@@ -371,6 +396,8 @@ static const struct zoid_transport tcp_transport = {
     .sendv = zoid_sock_sendv,
     .recvv = zoid_sock_recvv,
     .wait = sock_wait,
+    .set_slice = sock_set_slice,
+    .recv_some = sock_recv_some,
     .close = sock_close,
 };
 

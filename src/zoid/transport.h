@@ -40,6 +40,13 @@ struct zoid_transport {
     int (*recvv)(int fd, const struct iovec *iov, int n, int timeout_ms);
     /* Waits until data can be read: 0, -ETIMEDOUT, or -EINTR when a signal arrived. */
     int (*wait)(int fd, int timeout_ms);
+    /* Makes fd's plain receives block for at most slice_ms (recv_some); every other transfer
+     * stays non-blocking. */
+    int (*set_slice)(int fd, int slice_ms);
+    /* Receives 1 to len bytes, blocking at most the slice (set_slice) for the first: the count,
+     * -ECONNRESET at the end of the stream, -ETIMEDOUT, -EINTR when a signal arrived first.
+     * Saves the wait (poll) before a read that would block anyway. */
+    long (*recv_some)(int fd, void *buf, size_t len);
     void (*close)(int fd);
 };
 

@@ -144,11 +144,12 @@ static void fuzz_client(const uint8_t *data, size_t size)
     put_frame(sv[1], ZOID_WELCOME, lim, sizeof(lim));
     put_stream(sv[1], data, size);
 
-    fcntl(sv[0], F_SETFL, O_NONBLOCK); /* as zoid_connect leaves it */
+    fcntl(sv[0], F_SETFL, O_NONBLOCK); /* as connecting leaves it */
     struct zoid_client *c = client_on(sv[0]);
     struct zepto_err err = {0};
     if (handshake(c, NULL, &err))
-        abort(); /* the greeting above is valid */
+        abort();                                       /* the greeting above is valid */
+    c->sliced = c->t->set_slice(c->fd, SLICE_MS) == 0; /* as zoid_connect does after it */
     zoid_on_async(c, on_async, NULL);
 
     /* Call ids 1, 2, 3...: seeds answer them in order, the fuzzer in any order or not at all. */
@@ -181,11 +182,11 @@ static void daemon_init(void)
     daemon_.o.max_in_flight = 6; /* the seeds' seventh call is refused: EBUSY */
     daemon_.o.max_clients = 1;
     daemon_.t = unix_t;
-    daemon_.lfd = daemon_.epfd = daemon_.sigfd = -1;
+    daemon_.lfd = daemon_.epfd = daemon_.sigfd = daemon_.stopfd = -1;
     memcpy(daemon_.token.key, "fuzz-token", 10);
     daemon_.token.len = 10;
     pthread_mutex_init(&daemon_.mu, NULL);
-    pthread_cond_init(&daemon_.cv, NULL);
+    pthread_mutex_init(&daemon_.peers_mu, NULL);
     if (zoid_plugins_load(NULL, daemon_.slots, &daemon_.nslots, NULL))
         abort();
 }
@@ -210,11 +211,16 @@ static void fuzz_daemon(const uint8_t *data, size_t size, bool token)
     p->max_payload = d->o.max_payload;
     pthread_mutex_init(&p->send_mu, NULL);
     d->t->identify(sv[0], &p->id);
-    p->since_ns = p->last_ns = zb_mono_read();
+    p->since_ns = zb_mono_read();
+    atomic_store(&p->last_ns, p->since_ns);
     put_stream(sv[1], data, size);
 
+    /* Frame after frame, as the events of a one-shot socket come (no thread is free: every call
+     * is queued). */
     const char *why = NULL;
-    readable(d, p, &why);
+    struct job *mine = NULL;
+    while (readable(d, p, &why, &mine) > 0 && !mine)
+        ;
     discard(sv[1]);
     /* The calls it queued, one at a time as a worker runs them. Sleep is answered at once: it
      * only waits, and a fuzzer must not. */
