@@ -206,7 +206,7 @@ static int read_frame(struct zoid_client *c, int timeout_ms)
     struct zoid_header h;
     /* Time out (or be interrupted) only before a frame begins; a frame that stalls half way for
      * the whole default timeout breaks the connection. */
-    int rc;
+    int rc = 0;
     if (timeout_ms == SLICE_MS && c->sliced) {
         /* The common wait (a reader's slice): straight into a read that blocks at most the
          * slice, no poll first; the rest of a header that came in pieces as any frame. */

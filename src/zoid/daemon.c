@@ -208,6 +208,8 @@ static void drop(struct zoid_daemon *d, struct zoid_peer *p, const char *why)
  * reports at once. Fails harmlessly (ENOENT) once draining removed it. */
 static void rearm(struct zoid_daemon *d, int fd, void *ptr, uint32_t events)
 {
+    if (ptr != &d->lfd && ptr != &d->sigfd)
+        atomic_fetch_add_explicit(&((struct zoid_peer *)ptr)->handoff, 1, memory_order_release);
     struct epoll_event ev = {.events = events, .data.ptr = ptr};
     epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev);
 }
@@ -301,6 +303,7 @@ static void accept_all(struct zoid_daemon *d)
         pthread_mutex_unlock(&d->peers_mu);
         logf_("connect %s (%u clients)", p->id.peer, clients);
         struct epoll_event ev = {.events = PEER_EVENTS, .data.ptr = p};
+        atomic_store_explicit(&p->handoff, 1, memory_order_release);
         if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
             drop(d, p, "epoll_ctl failed");
     }
@@ -491,6 +494,7 @@ static void start_draining(struct zoid_daemon *d, int sig)
 static struct job *peer_event(struct zoid_daemon *d, struct zoid_peer *p, uint32_t events)
 {
     struct job *j = NULL;
+    (void)atomic_load_explicit(&p->handoff, memory_order_acquire);
     const char *why = atomic_load(&p->kill_why);
     if (atomic_load(&d->draining))
         return NULL; /* no more reading; the client stays until the end */

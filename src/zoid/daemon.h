@@ -58,6 +58,10 @@ struct zoid_peer {
      * thread that gets its event drops it (only that thread touches the frame being read). */
     _Atomic(const char *) kill_why;
     _Atomic bool mid_frame; /* a frame begun and not finished (read by the sweep) */
+    /* Released before the socket is (re-)armed, acquired by the thread its next event goes to:
+     * the frame state below passes from thread to thread (the kernel orders it too, but the
+     * language and the thread sanitizer see only this). */
+    _Atomic unsigned handoff;
     /* The frame being read (without blocking, by the one thread its event went to). */
     unsigned char hdr[ZOID_HEADER_SIZE];
     size_t hdr_got;

@@ -381,8 +381,8 @@ static const struct zoid_transport unix_transport = {
     .sendv = zoid_sock_sendv,
     .recvv = zoid_sock_recvv,
     .wait = sock_wait,
-    .set_slice = sock_set_slice,
-    .recv_some = sock_recv_some,
+    /* No set_slice: on unix sockets a reply wait through a blocking read with SO_RCVTIMEO was
+     * 2 us slower than poll and read (null call 25.4 against 23.2 us); on TCP 1.5 us faster. */
     .close = sock_close,
 };
 

@@ -41,7 +41,7 @@ struct zoid_transport {
     /* Waits until data can be read: 0, -ETIMEDOUT, or -EINTR when a signal arrived. */
     int (*wait)(int fd, int timeout_ms);
     /* Makes fd's plain receives block for at most slice_ms (recv_some); every other transfer
-     * stays non-blocking. */
+     * stays non-blocking. NULL where waiting in poll first is faster (unix sockets). */
     int (*set_slice)(int fd, int slice_ms);
     /* Receives 1 to len bytes, blocking at most the slice (set_slice) for the first: the count,
      * -ECONNRESET at the end of the stream, -ETIMEDOUT, -EINTR when a signal arrived first.

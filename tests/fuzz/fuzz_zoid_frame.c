@@ -4,11 +4,13 @@
  *
  *   every input     zoid_header_decode() on every 32-byte window; what it accepts must encode
  *                   back to the same bytes, and be within the limit it was given.
- *   first byte 0    the client: a zoid_client on one end of a socketpair, its handshake completed
+ *   first byte even the client: a zoid_client on one end of a socketpair, its handshake completed
  *                   by hand (a valid CHALLENGE and WELCOME written first), then the input as the
  *                   daemon's reply stream, then the end of the stream. A few calls of the core
  *                   plugin must each return 0, a positive errno or a documented negative one,
  *                   never crash, hang or write past the reply iovecs.
+ *                   Bit 2 of the first byte: the client waits for replies as on tcp (a
+ *                   blocking read bounded by SO_RCVTIMEO), else as on unix (poll, then read).
  *   first byte odd  the daemon: the input as a client's stream to the daemon's frame reader
  *                   (readable(), the handshake and the call queue), then the queued calls run as
  *                   the workers would run them; bit 1 of the first byte makes the daemon want a
@@ -33,6 +35,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct zoid_transport *unix_t;
+/* The unix transport with the reply wait of the tcp one (a blocking read bounded by
+ * SO_RCVTIMEO instead of poll; generic socket code), so that both client read paths are fuzzed:
+ * inputs with bit 2 of the first byte set take this one. */
+static struct zoid_transport sliced_t;
 static volatile unsigned char async_sum; /* keeps the reads of async data */
 
 /* ---- the header decoder ---- */
@@ -130,7 +136,7 @@ static struct zoid_client *client_on(int fd)
     return c;
 }
 
-static void fuzz_client(const uint8_t *data, size_t size)
+static void fuzz_client(const uint8_t *data, size_t size, bool sliced)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
@@ -148,8 +154,11 @@ static void fuzz_client(const uint8_t *data, size_t size)
     struct zoid_client *c = client_on(sv[0]);
     struct zepto_err err = {0};
     if (handshake(c, NULL, &err))
-        abort();                                       /* the greeting above is valid */
-    c->sliced = c->t->set_slice(c->fd, SLICE_MS) == 0; /* as zoid_connect does after it */
+        abort();  /* the greeting above is valid */
+    if (sliced) { /* as zoid_connect does after it, on tcp */
+        c->t = &sliced_t;
+        c->sliced = c->t->set_slice(c->fd, SLICE_MS) == 0;
+    }
     zoid_on_async(c, on_async, NULL);
 
     /* Call ids 1, 2, 3...: seeds answer them in order, the fuzzer in any order or not at all. */
@@ -246,8 +255,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!unix_t) {
         struct zoid_addr a;
-        if (zoid_addr_parse("unix:/fuzz", &a, &unix_t, NULL))
+        const struct zoid_transport *tcp_t;
+        if (zoid_addr_parse("unix:/fuzz", &a, &unix_t, NULL) ||
+            zoid_addr_parse("tcp:127.0.0.1:1", &a, &tcp_t, NULL))
             abort();
+        sliced_t = *unix_t;
+        sliced_t.set_slice = tcp_t->set_slice;
+        sliced_t.recv_some = tcp_t->recv_some;
         daemon_init();
     }
     fuzz_headers(data, size);
@@ -256,6 +270,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (data[0] & 1)
         fuzz_daemon(data + 1, size - 1, data[0] & 2);
     else
-        fuzz_client(data + 1, size - 1);
+        fuzz_client(data + 1, size - 1, data[0] & 4);
     return 0;
 }
