@@ -2,7 +2,9 @@
  * Reading host facts from uname(2), /proc and /sys.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -67,4 +69,19 @@ void zb_sysinfo_get(struct zb_sysinfo *si)
         snprintf(si->cpu_model, sizeof(si->cpu_model), "unknown");
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     si->cpus_online = n > 0 ? (unsigned)n : 1;
+}
+
+int zb_launcher_rank(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+                                       "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i]);
+        if (!v || !*v)
+            continue;
+        char *end;
+        long r = strtol(v, &end, 10);
+        return *end || r < 0 || r > INT_MAX ? -1 : (int)r;
+    }
+    return -1;
 }

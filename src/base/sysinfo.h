@@ -1,5 +1,6 @@
 /*
- * Facts about the machine that traces and reports carry: host name, kernel, CPU model and flags.
+ * Facts about the machine that traces and reports carry: host name, kernel, CPU model and flags;
+ * and the MPI rank a launcher gave this process.
  */
 #ifndef ZEPTO_BASE_SYSINFO_H
 #define ZEPTO_BASE_SYSINFO_H
@@ -24,5 +25,10 @@ int zb_sysinfo_read_key(const char *path, const char *key, char *buf, size_t len
 
 /* The first line of a small file (e.g. under /sys or /proc), without its newline. */
 int zb_sysinfo_read_line(const char *path, char *buf, size_t len);
+
+/* The rank an MPI launcher gave this process, from its environment (OMPI_COMM_WORLD_RANK,
+ * PMIX_RANK, PMI_RANK, SLURM_PROCID: the first set and not empty), or -1 (none, or not a number).
+ * libktau reads the same variables on its own (it links nothing of ours). */
+int zb_launcher_rank(void);
 
 #endif

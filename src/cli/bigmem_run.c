@@ -94,11 +94,8 @@ int cli_bigmem_run(int argc, char **argv)
         default: return EXIT_USAGE;
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(CMD, "missing the command to run (after --)");
-    if (strcmp(argv[optind - 1], "--"))
-        return cli_usage_error(CMD, "unexpected argument '%s' (put the command after --)",
-                               argv[optind]);
+    if (cli_command_operand(CMD, argc, argv))
+        return EXIT_USAGE;
 
     struct zbm_system sys;
     struct zbm_plan plan;

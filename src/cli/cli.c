@@ -82,6 +82,16 @@ int cli_one_operand(const char *cmd, int argc, char **argv, const char *name)
     return 0;
 }
 
+int cli_command_operand(const char *cmd, int argc, char **argv)
+{
+    if (optind >= argc)
+        return cli_usage_error(cmd, "missing the command to run (after --)");
+    if (strcmp(argv[optind - 1], "--"))
+        return cli_usage_error(cmd, "unexpected argument '%s' (put the command after --)",
+                               argv[optind]);
+    return 0;
+}
+
 int cli_dispatch(const char *group, const struct cli_cmd *cmds, int argc, char **argv,
                  const char *group_help)
 {

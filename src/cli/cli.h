@@ -40,6 +40,9 @@ int cli_json_option(const char *cmd, int argc, char **argv, const char *usage, b
 /* Checks that exactly one operand (named `name` in the message) follows the options; prints the
  * error and returns nonzero otherwise. The operand is argv[optind]. */
 int cli_one_operand(const char *cmd, int argc, char **argv, const char *name);
+/* After getopt ("+" mode): the command to run must follow "--". 0 when it does (it starts at
+ * argv[optind]), else the usage error (exit 2) already printed. */
+int cli_command_operand(const char *cmd, int argc, char **argv);
 
 /* Runs the subcommand of `group` named by argv[1], or prints the group's help. */
 int cli_dispatch(const char *group, const struct cli_cmd *cmds, int argc, char **argv,

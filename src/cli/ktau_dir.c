@@ -13,22 +13,6 @@
 
 #include "cli/ktau_dir.h"
 
-/* The rank an MPI launcher gave this process (its environment), or -1. */
-int ktau_launcher_rank(void)
-{
-    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
-                                       "SLURM_PROCID"};
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        const char *v = getenv(vars[i]);
-        if (!v || !*v)
-            continue;
-        char *end;
-        long r = strtol(v, &end, 10);
-        return *end || r < 0 || r > INT_MAX ? -1 : (int)r;
-    }
-    return -1;
-}
-
 void ktau_owned_init(struct ktau_owned *o, int rank)
 {
     o->rank = rank;

@@ -19,9 +19,6 @@ struct ktau_owned {
     char raw[64];     /* ktau-raw, ktau-raw/rank.<rank> */
 };
 
-/* The rank an MPI launcher gave this process (its environment), or -1. */
-int ktau_launcher_rank(void);
-
 /* What a run as `rank` (-1: not a rank) owns. */
 void ktau_owned_init(struct ktau_owned *o, int rank);
 

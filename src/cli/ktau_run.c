@@ -24,6 +24,7 @@
 
 #include "base/clock.h"
 #include "base/spawn.h"
+#include "base/sysinfo.h"
 #include "cli/cli.h"
 #include "cli/ktau_dir.h"
 #include "ktau/capture.h"
@@ -286,11 +287,8 @@ int cli_ktau_run(int argc, char **argv)
         default: return EXIT_USAGE;
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(CMD, "missing the command to run (after --)");
-    if (strcmp(argv[optind - 1], "--"))
-        return cli_usage_error(CMD, "unexpected argument '%s' (put the command after --)",
-                               argv[optind]);
+    if (cli_command_operand(CMD, argc, argv))
+        return EXIT_USAGE;
     char **cmd = argv + optind;
     if (!zb_executable_exists(cmd[0])) {
         fprintf(stderr, "zepto %s: %s: command not found\n", CMD, cmd[0]);
@@ -307,7 +305,7 @@ int cli_ktau_run(int argc, char **argv)
     if (mpi && find_mpi_lib(lib, mpilib, sizeof(mpilib), &err))
         return cli_fail(CMD, &err);
     struct ktau_owned own;
-    ktau_owned_init(&own, ktau_launcher_rank());
+    ktau_owned_init(&own, zb_launcher_rank());
     if (ktau_prepare_dir(dir, &own, force, &err))
         return cli_fail(CMD, &err);
     snprintf(rawdir, sizeof(rawdir), "%s/%s", dir, own.raw);

@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/parse.h"
 #include "base/rand.h"
+#include "base/sysinfo.h"
 #include "noise/collective.h"
 
 #define CMD "noise collective"
@@ -43,17 +44,11 @@ static const char usage[] =
     "      --inject period=1ms,duration=50us --phase random --json\n"
     "  srun -N 4 --ntasks-per-node=32 zepto noise collective --trace node.znt --op barrier\n";
 
-/* The launcher's rank of this process (before MPI_Init), to print usage errors once. */
+/* Usage errors are printed once, by the launcher's rank 0 (before MPI_Init), or when no
+ * launcher says. */
 static bool first_rank(void)
 {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
-                                       "SLURM_PROCID"};
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        const char *v = getenv(vars[i]);
-        if (v)
-            return atoi(v) == 0;
-    }
-    return true;
+    return zb_launcher_rank() <= 0;
 }
 
 static int usage_error(const char *fmt, const char *a, const char *b)

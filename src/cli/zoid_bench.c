@@ -86,8 +86,8 @@ struct results {
     uint64_t median_ns, p99_ns, min_ns, max_ns;
     double mean_ns;
     struct rate rate[NCOUNTS];
-    struct bandwidth bw[2 * NSIZES];      /* one call at a time */
-    struct bandwidth piped[2 * NSIZES];   /* PIPELINE calls in flight */
+    struct bandwidth bw[2 * NSIZES];    /* one call at a time */
+    struct bandwidth piped[2 * NSIZES]; /* PIPELINE calls in flight */
 };
 
 /* ---- connecting ---- */

@@ -108,11 +108,8 @@ int cli_zoid_run(int argc, char **argv)
         return cli_usage_error(CMD, "missing --server unix:PATH|tcp:HOST:PORT");
     if (!mount)
         return cli_usage_error(CMD, "missing --mount PREFIX");
-    if (optind >= argc)
-        return cli_usage_error(CMD, "missing the command to run (after --)");
-    if (strcmp(argv[optind - 1], "--"))
-        return cli_usage_error(CMD, "unexpected argument '%s' (put the command after --)",
-                               argv[optind]);
+    if (cli_command_operand(CMD, argc, argv))
+        return EXIT_USAGE;
 
     struct zepto_err err = {0};
     struct zoid_addr addr;

@@ -224,7 +224,8 @@ static int run(const struct zr_ctx *ctx, void **state, struct zepto_err *err)
                     ctx->quick ? out : NULL,
                     NULL};
     /* Under a launcher (the report run by srun or mpirun), `ktau run` would write one rank's
-     * files; the workload is not an MPI program: empty values hide the rank. */
+     * files; the workload is not an MPI program: empty values hide the rank (the variables of
+     * zb_launcher_rank). */
     char *no_rank[] = {"OMPI_COMM_WORLD_RANK=", "PMIX_RANK=", "PMI_RANK=", "SLURM_PROCID=", NULL};
     struct zb_spawn_opts o = {.env_add = no_rank, .stdout_path = wout, .stderr_path = log};
     int status = 0;
