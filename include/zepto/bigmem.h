@@ -28,6 +28,20 @@ extern "C" {
 #define ZBM_BLOCK (32ull << 20)
 #define ZBM_ALIGN (64ull << 20)
 
+/* bigmem's environment variables (src/bigmem/settings.c); `zepto --help` lists them. */
+enum zbm_setting {
+    ZBM_SET_LIB,     /* ZEPTO_BIGMEM_LIB: the preloaded library of bigmem run */
+    ZBM_SET_SIZE,    /* ZEPTO_BIGMEM_SIZE: region size (set by bigmem run) */
+    ZBM_SET_PAGES,   /* ZEPTO_BIGMEM_PAGES: auto | 1G | 2M | thp | 4K */
+    ZBM_SET_PIN,     /* ZEPTO_BIGMEM_PIN: 1 to mlock the region */
+    ZBM_SET_STRICT,  /* ZEPTO_BIGMEM_STRICT: 1 to fail instead of falling back */
+    ZBM_SET_VERBOSE, /* ZEPTO_BIGMEM_VERBOSE: 1 for a line at exit */
+    ZBM_SET_COUNT
+};
+const struct zepto_settings *zbm_settings(void);
+/* The value of a setting, or `fallback` when unset or empty. */
+const char *zbm_setting(enum zbm_setting s, const char *fallback);
+
 enum zbm_pages { ZBM_AUTO, ZBM_1G, ZBM_2M, ZBM_THP, ZBM_4K };
 
 int zbm_pages_parse(const char *s, enum zbm_pages *out, struct zepto_err *err);

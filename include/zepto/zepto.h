@@ -31,6 +31,20 @@ int zepto_fail(struct zepto_err *err, int code, const char *fmt, ...)
 void zepto_err_prefix(struct zepto_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* One environment variable that a part reads: its name, what it takes, one line of help. Each
+ * part keeps all of its variables in one table (src/<part>/settings.c) and returns it from
+ * <prefix>_settings(); `zepto --help` lists every part's table. */
+struct zepto_setting {
+    const char *env;    /* variable name */
+    const char *values; /* what it takes */
+    const char *help;   /* one line */
+};
+struct zepto_settings {
+    const char *part; /* "base", "noise", "bigmem", "zoid", "ktau", ... */
+    const struct zepto_setting *list;
+    unsigned count;
+};
+
 extern const char zepto_version[]; /* "0.1.0" */
 extern const char zepto_commit[];  /* git describe of the build, or "unknown" */
 

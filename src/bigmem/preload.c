@@ -108,9 +108,9 @@ static uint64_t faults_now(void)
     return (uint64_t)ru.ru_minflt + (uint64_t)ru.ru_majflt;
 }
 
-static bool flag(enum zb_setting s)
+static bool flag(enum zbm_setting s)
 {
-    const char *v = zb_setting(s, "0");
+    const char *v = zbm_setting(s, "0");
     return v[0] && strcmp(v, "0");
 }
 
@@ -140,18 +140,18 @@ static void set_up(void)
     enum zbm_pages want = ZBM_AUTO;
     uint64_t size = 0;
 
-    strict = flag(ZB_SET_BIGMEM_STRICT);
-    verbose = flag(ZB_SET_BIGMEM_VERBOSE);
-    const char *v = zb_setting(ZB_SET_BIGMEM_PAGES, NULL);
+    strict = flag(ZBM_SET_STRICT);
+    verbose = flag(ZBM_SET_VERBOSE);
+    const char *v = zbm_setting(ZBM_SET_PAGES, NULL);
     if (v && zbm_pages_parse(v, &want, &err))
         goto fail;
     asked = want;
-    v = zb_setting(ZB_SET_BIGMEM_SIZE, NULL);
+    v = zbm_setting(ZBM_SET_SIZE, NULL);
     if (v && zb_parse_size(v, &size, &err))
         goto fail;
     if (zbm_system_read(&sys, zb_setting(ZB_SET_SYSROOT, ""), &err) ||
         zbm_plan_make(&sys, want, size, strict, &plan, &err) ||
-        zbm_region_map(&plan, flag(ZB_SET_BIGMEM_PIN), &region, &err))
+        zbm_region_map(&plan, flag(ZBM_SET_PIN), &region, &err))
         goto fail;
     if (plan.fell_back)
         say("%s", plan.why);

@@ -42,7 +42,7 @@ static const char usage[] =
 /* The library to preload: $ZEPTO_BIGMEM_LIB, else ../lib/ next to this zepto. */
 static int find_lib(char *path, size_t len)
 {
-    const char *env = zb_setting(ZB_SET_BIGMEM_LIB, NULL);
+    const char *env = zbm_setting(ZBM_SET_LIB, NULL);
     if (env) {
         snprintf(path, len, "%s", env);
     } else {
@@ -124,14 +124,14 @@ int cli_bigmem_run(int argc, char **argv)
     sprintf(preload, "%s%s%s", lib, old && *old ? " " : "", old && *old ? old : "");
     setenv("LD_PRELOAD", preload, 1);
     free(preload);
-    const struct zb_setting_info *s = zb_settings();
+    const struct zepto_setting *s = zbm_settings()->list;
     if (size_arg)
-        setenv(s[ZB_SET_BIGMEM_SIZE].env, size_arg, 1);
-    setenv(s[ZB_SET_BIGMEM_PAGES].env, pages_arg, 1);
-    setenv(s[ZB_SET_BIGMEM_PIN].env, pin ? "1" : "0", 1);
-    setenv(s[ZB_SET_BIGMEM_STRICT].env, strict ? "1" : "0", 1);
+        setenv(s[ZBM_SET_SIZE].env, size_arg, 1);
+    setenv(s[ZBM_SET_PAGES].env, pages_arg, 1);
+    setenv(s[ZBM_SET_PIN].env, pin ? "1" : "0", 1);
+    setenv(s[ZBM_SET_STRICT].env, strict ? "1" : "0", 1);
     if (verbose)
-        setenv(s[ZB_SET_BIGMEM_VERBOSE].env, "1", 1);
+        setenv(s[ZBM_SET_VERBOSE].env, "1", 1);
 
     execvp(argv[optind], argv + optind);
     int e = errno;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/settings.h"
+#include "zepto/bigmem.h"
 #include "cli/cli.h"
 
 static const char help[] =
@@ -32,9 +33,12 @@ static const char help[] =
 static void print_help(FILE *f)
 {
     fputs(help, f);
-    const struct zb_setting_info *s = zb_settings();
-    for (int i = 0; i < ZB_SET_COUNT; i++)
-        fprintf(f, "  %s=%s\n      %s\n", s[i].env, s[i].values, s[i].help);
+    /* Every part's table of environment variables. */
+    const struct zepto_settings *tables[] = {zb_settings(), zbm_settings()};
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+        for (unsigned i = 0; i < tables[t]->count; i++)
+            fprintf(f, "  %s=%s\n      %s\n", tables[t]->list[i].env, tables[t]->list[i].values,
+                    tables[t]->list[i].help);
 }
 
 int main(int argc, char **argv)

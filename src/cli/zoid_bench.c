@@ -20,7 +20,7 @@
 #include "base/parse.h"
 #include "cli/cli.h"
 #include "zepto/zoid.h"
-#include "zoid/transport.h"
+#include "zoid/core/transport.h"
 
 #define CMD "zoid bench"
 

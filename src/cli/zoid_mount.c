@@ -9,7 +9,7 @@
 #include "base/parse.h"
 #include "cli/cli.h"
 #include "zoid/fuse/zfuse.h"
-#include "zoid/transport.h"
+#include "zoid/core/transport.h"
 
 #define CMD "zoid mount"
 

@@ -14,7 +14,7 @@
 
 #include "cli/cli.h"
 #include "zepto/zoid.h"
-#include "zoid/transport.h"
+#include "zoid/core/transport.h"
 
 #define CMD "zoid run"
 

@@ -6,7 +6,7 @@
 
 #include "base/parse.h"
 #include "cli/cli.h"
-#include "zoid/daemon.h"
+#include "zoid/core/daemon.h"
 #include "zoid/posix/zposix.h"
 #include "zoid/posix/zposix_plugin.h"
 

@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-#include "zoid/client.c"
-#include "zoid/daemon.c"
+#include "zoid/core/client.c"
+#include "zoid/core/daemon.c"
 
 #define FUZZ_MAX_PAYLOAD (64u << 10) /* small: a reply never fills the socket buffer */
 #define FUZZ_CALL_MS     1000        /* a bound only: the stream ends, so calls never wait */

@@ -1,5 +1,5 @@
 /*
- * Proves the reader of annotated headers (src/zoid/gen_parse.c): every annotation kind gives the
+ * Proves the reader of annotated headers (src/zoid/gen/gen_parse.c): every annotation kind gives the
  * parameter description the emitter relies on (direction, kind, lengths, nullable, zerocopy,
  * defaults), the parts of C a header holds besides prototypes are skipped, the plugin annotation
  * and its hooks are read, and every malformed input is refused with "PATH:LINE:" naming the line
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "zoid/gen.h"
+#include "zoid/gen/gen.h"
 
 #define PLUGIN "/* zoid: plugin 7 kv */\n"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "zoid/daemon.h"
+#include "zoid/core/daemon.h"
 
 #define SEND_TIMEOUT_MS 30000
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "zoid/daemon.h"
+#include "zoid/core/daemon.h"
 
 /* ---- the core plugin ---- */
 

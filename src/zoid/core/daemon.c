@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "zoid/daemon.h"
+#include "zoid/core/daemon.h"
 
 #define HANDSHAKE_S 5
 #define STALL_S     30 /* a frame begun and not finished */

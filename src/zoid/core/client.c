@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "zoid/auth.h"
-#include "zoid/transport.h"
+#include "zoid/core/auth.h"
+#include "zoid/core/transport.h"
 #include "zepto/zoid.h"
 
 #define DEFAULT_TIMEOUT_MS 30000

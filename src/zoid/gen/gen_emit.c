@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "zoid/gen.h"
+#include "zoid/gen/gen.h"
 
 /* ---- how parameters travel ---------------------------------------------------------------- */
 

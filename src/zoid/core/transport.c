@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "zoid/transport.h"
+#include "zoid/core/transport.h"
 
 #define IOV_BATCH 64
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "zoid/gen.h"
+#include "zoid/gen/gen.h"
 
 /* ---- tokens ------------------------------------------------------------------------------- */
 

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "zoid/auth.h"
+#include "zoid/core/auth.h"
 
 static void ensure_sodium(void)
 {

@@ -14,8 +14,8 @@
 
 #include "zepto/zoid.h"
 #include "zepto/zoid_plugin.h"
-#include "zoid/auth.h"
-#include "zoid/transport.h"
+#include "zoid/core/auth.h"
+#include "zoid/core/transport.h"
 
 #define ZOID_MAX_PLUGINS 64
 
