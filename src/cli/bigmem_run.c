@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/parse.h"
+#include "base/preload.h"
 #include "base/settings.h"
 #include "cli/cli.h"
 #include "zepto/bigmem.h"
@@ -38,21 +39,6 @@ static const char usage[] =
     "  echo 600 > /proc/sys/vm/nr_hugepages\n"
     "  zepto bigmem run --pages 2M --size 1G --pin -v -- ./my_solver input.dat\n"
     "  mpirun -np 4 zepto bigmem run --strict -- ./app      (the ranks share the pool)\n";
-
-/* The library to preload: $ZEPTO_BIGMEM_LIB, else ../lib/ next to this zepto. */
-static int find_lib(char *path, size_t len)
-{
-    const char *env = zbm_setting(ZBM_SET_LIB, NULL);
-    if (env) {
-        snprintf(path, len, "%s", env);
-    } else {
-        char dir[PATH_MAX];
-        if (cli_self_dir(dir, sizeof(dir)))
-            return -1;
-        snprintf(path, len, "%s../lib/libzepto-bigmem.so", dir);
-    }
-    return access(path, R_OK) ? -1 : 0;
-}
 
 int cli_bigmem_run(int argc, char **argv)
 {
@@ -112,18 +98,11 @@ int cli_bigmem_run(int argc, char **argv)
         return cli_fail(CMD, &err);
 
     char lib[PATH_MAX];
-    if (find_lib(lib, sizeof(lib))) {
-        zepto_fail(&err, ENOENT,
-                   "%s: cannot find libzepto-bigmem.so (build it, or set ZEPTO_BIGMEM_LIB)", lib);
+    const char *libs[] = {lib};
+    if (zb_preload_find("libzepto-bigmem.so", zbm_setting(ZBM_SET_LIB, NULL),
+                        zbm_settings()->list[ZBM_SET_LIB].env, lib, sizeof(lib), &err) ||
+        zb_preload_prepend(libs, 1, &err))
         return cli_fail(CMD, &err);
-    }
-    const char *old = getenv("LD_PRELOAD");
-    char *preload = malloc(strlen(lib) + (old ? strlen(old) : 0) + 2);
-    if (!preload)
-        return EXIT_FAIL;
-    sprintf(preload, "%s%s%s", lib, old && *old ? " " : "", old && *old ? old : "");
-    setenv("LD_PRELOAD", preload, 1);
-    free(preload);
     const struct zepto_setting *s = zbm_settings()->list;
     if (size_arg)
         setenv(s[ZBM_SET_SIZE].env, size_arg, 1);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/preload.h"
 #include "cli/cli.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -45,15 +46,7 @@ int cli_getopt(const char *cmd, int argc, char **argv, const char *optstring,
 
 int cli_self_dir(char *buf, size_t len)
 {
-    ssize_t n = readlink("/proc/self/exe", buf, len - 1);
-    if (n <= 0)
-        return -1;
-    buf[n] = 0;
-    char *slash = strrchr(buf, '/');
-    if (!slash)
-        return -1;
-    slash[1] = 0;
-    return 0;
+    return zb_self_dir(buf, len, NULL) ? -1 : 0;
 }
 
 int cli_json_option(const char *cmd, int argc, char **argv, const char *usage, bool *json)

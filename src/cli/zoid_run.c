@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/preload.h"
 #include "cli/cli.h"
 #include "zepto/zoid.h"
 #include "zoid/core/transport.h"
@@ -38,24 +39,6 @@ static const char usage[] =
     "  zepto zoid run --server unix:/run/zoid.sock --mount /io -- cp -a results /io/run42\n"
     "  zepto zoid run --server tcp:io0:7000 --token-file ~/.zoid.token --mount /io \\\n"
     "      --consistency relaxed -- ./solver --out /io/out.dat\n";
-
-/* libzoid-preload.so next to this zepto (the build tree) or in ../lib (an installation). */
-static int find_lib(char *path, size_t len)
-{
-    char dir[PATH_MAX];
-    if (cli_self_dir(dir, sizeof(dir)))
-        return -1;
-    static const char *const where[] = {"%slibzoid-preload.so", "%s../lib/libzoid-preload.so"};
-    for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
-        snprintf(path, len, where[i], dir);
-        char real[PATH_MAX];
-        if (!access(path, R_OK) && realpath(path, real)) {
-            snprintf(path, len, "%s", real);
-            return 0;
-        }
-    }
-    return -1;
-}
 
 /* The mount prefix, lexically normalised: absolute, no ".", "..", repeated or trailing slash. */
 static int normalise_mount(const char *in, char *out, size_t len)
@@ -132,14 +115,9 @@ int cli_zoid_run(int argc, char **argv)
     }
 
     char lib[PATH_MAX];
-    if (find_lib(lib, sizeof(lib))) {
-        zepto_fail(&err, ENOENT, "cannot find libzoid-preload.so next to zepto (build it)");
+    if (zb_preload_find("libzoid-preload.so", NULL, "ZEPTO_ZOID_PRELOAD_LIB", lib, sizeof(lib),
+                        &err))
         return cli_fail(CMD, &err);
-    }
-    if (strpbrk(lib, " :")) {
-        zepto_fail(&err, EINVAL, "%s: LD_PRELOAD cannot carry a path with a space or ':'", lib);
-        return cli_fail(CMD, &err);
-    }
 
     /* Reach the daemon once now: a wrong address or token is the user's to fix before the
      * program runs, not an EIO in the middle of it. */
@@ -149,13 +127,9 @@ int cli_zoid_run(int argc, char **argv)
         return cli_fail(CMD, &err);
     zoid_close(client);
 
-    const char *old = getenv("LD_PRELOAD");
-    char *preload = malloc(strlen(lib) + (old ? strlen(old) : 0) + 2);
-    if (!preload)
-        return EXIT_FAIL;
-    sprintf(preload, "%s%s%s", lib, old && *old ? " " : "", old && *old ? old : "");
-    setenv("LD_PRELOAD", preload, 1);
-    free(preload);
+    const char *libs[] = {lib};
+    if (zb_preload_prepend(libs, 1, &err))
+        return cli_fail(CMD, &err);
     setenv("ZOID_SERVER", server, 1);
     setenv("ZOID_MOUNT", prefix, 1);
     if (consistency)
