@@ -27,6 +27,10 @@
 extern "C" {
 #endif
 
+/* The client API is what libzoid.so exports (built with hidden visibility and the version script
+ * src/zoid/core/libzoid.map); a library that compiles the client in keeps it local. */
+#pragma GCC visibility push(default)
+
 /* ---- the wire (docs/FORMATS.md) ----------------------------------------------------------- */
 
 #define ZOID_MAGIC       0x44494F5Au /* "ZOID" in the first four bytes */
@@ -109,6 +113,8 @@ void zoid_close(struct zoid_client *c);
 
 /* A message for any code zoid_call() returns. */
 const char *zoid_strerror(int code);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
