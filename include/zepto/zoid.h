@@ -91,6 +91,11 @@ struct zoid_client_opts {
 int zoid_connect(const char *addr, const struct zoid_client_opts *opts, struct zoid_client **out,
                  struct zepto_err *err);
 
+/* Checks an address ("unix:PATH", "tcp:HOST:PORT", "tcp:[::1]:PORT") without connecting, for a
+ * caller that must tell a mistyped address from an unreachable daemon: 0, or -EINVAL with a
+ * message in err. */
+int zoid_addr_check(const char *addr, struct zepto_err *err);
+
 /* One call: the request payload is the concatenation of req[0..nreq), the reply payload is
  * scattered into rep[0..nrep) in order; *rep_len gets its length. timeout_ms: 0 for the
  * client's default, -1 for none. Thread-safe; calls from many threads are pipelined. */

@@ -13,7 +13,7 @@ fail() {
 }
 
 # The functions include/zepto/zoid.h declares: the only zoid_* a library may export.
-zoid_api=" zoid_call zoid_close zoid_connect zoid_header_decode zoid_header_encode "
+zoid_api=" zoid_addr_check zoid_call zoid_close zoid_connect zoid_header_decode zoid_header_encode "
 zoid_api+=" zoid_max_payload zoid_on_async zoid_poll zoid_strerror "
 
 # The names between "global:" and "local:" of a version script, comments stripped.
