@@ -5,6 +5,9 @@
 # the map's globals (a pattern like MPI_* allowed), and none may carry an internal prefix (base's
 # zb_, a part's internal zbm_/kt_/zpl_/zp_/zf_/zn_/zg_, or a zoid_ name outside zoid.h's API).
 # For a map with a named version node (libzoid.map), every listed name must also be exported.
+# LIB=MAP=DIR: every function DIR's *.c define with an export macro at the start of the line
+# (ZPL_API, EXPORT) must be exported too, so that a newly interposed function missing from the
+# map fails here instead of silently not interposing.
 set -u
 failures=0
 fail() {
@@ -22,10 +25,9 @@ map_globals() {
         awk '/global:/ {on = 1; next} /local:/ {on = 0} on' | tr -d ' ;\t' | grep -v '^$'
 }
 
-[ $# -gt 0 ] || { echo "usage: layout_exports.sh LIB=MAP..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: layout_exports.sh LIB=MAP[=DIR]..." >&2; exit 2; }
 for pair in "$@"; do
-    lib=${pair%%=*}
-    map=${pair#*=}
+    IFS='=' read -r lib map srcdir <<<"$pair"
     name=$(basename "$lib")
     [ -f "$lib" ] || { fail "$name: not built ($lib)"; continue; }
     [ -f "$map" ] || { fail "$name: no version script $map"; continue; }
@@ -50,6 +52,13 @@ for pair in "$@"; do
         for a in "${allowed[@]}"; do
             printf '%s\n' "${syms[@]}" | grep -qx -- "$a" || fail "$name does not export $a"
         done
+    fi
+    if [ -n "$srcdir" ]; then
+        while IFS= read -r fn; do
+            printf '%s\n' "${syms[@]}" | grep -qx -- "$fn" ||
+                fail "$name does not export $fn, marked for export in $srcdir (add it to the map)"
+        done < <(grep -hE '^(ZPL_API|EXPORT)[[:space:]]' "$srcdir"/*.c |
+            sed -E 's/\(.*//; s/.*[ *]([A-Za-z_0-9]+)$/\1/' | sort -u)
     fi
     echo "$name: ${#syms[@]} symbols exported"
 done
