@@ -27,6 +27,10 @@
 extern "C" {
 #endif
 
+/* The client API is what libzoid.so exports (built with hidden visibility and the version script
+ * src/zoid/core/libzoid.map); a library that compiles the client in keeps it local. */
+#pragma GCC visibility push(default)
+
 /* ---- the wire (docs/FORMATS.md) ----------------------------------------------------------- */
 
 #define ZOID_MAGIC       0x44494F5Au /* "ZOID" in the first four bytes */
@@ -87,6 +91,11 @@ struct zoid_client_opts {
 int zoid_connect(const char *addr, const struct zoid_client_opts *opts, struct zoid_client **out,
                  struct zepto_err *err);
 
+/* Checks an address ("unix:PATH", "tcp:HOST:PORT", "tcp:[::1]:PORT") without connecting, for a
+ * caller that must tell a mistyped address from an unreachable daemon: 0, or -EINVAL with a
+ * message in err. */
+int zoid_addr_check(const char *addr, struct zepto_err *err);
+
 /* One call: the request payload is the concatenation of req[0..nreq), the reply payload is
  * scattered into rep[0..nrep) in order; *rep_len gets its length. timeout_ms: 0 for the
  * client's default, -1 for none. Thread-safe; calls from many threads are pipelined. */
@@ -109,6 +118,8 @@ void zoid_close(struct zoid_client *c);
 
 /* A message for any code zoid_call() returns. */
 const char *zoid_strerror(int code);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -13,7 +13,7 @@
 #include "base/parse.h"
 #include "base/rand.h"
 #include "base/sysinfo.h"
-#include "noise/collective.h"
+#include "zepto/noise.h"
 
 #define CMD "noise collective"
 

@@ -20,6 +20,7 @@
 #include "base/parse.h"
 #include "cli/cli.h"
 #include "zepto/zoid.h"
+#include "zepto/zoid_settings.h"
 #include "zoid/core/transport.h"
 
 #define CMD "zoid bench"
@@ -115,7 +116,7 @@ static void hint(const struct params *pr, struct zepto_err *err)
     const char *h = NULL;
     if (err->code == ENOENT || err->code == ECONNREFUSED)
         h = "is zepto zoid serve running there? (--wait DUR retries)";
-    else if (err->code == EACCES && !pr->copts.token_file && !getenv("ZOID_TOKEN_FILE"))
+    else if (err->code == EACCES && !pr->copts.token_file && !zoid_setting(ZOID_SET_TOKEN_FILE, NULL))
         h = "give --token-file F";
     size_t n = strlen(err->msg);
     if (h && n + 4 < sizeof(err->msg))

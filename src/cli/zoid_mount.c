@@ -8,8 +8,8 @@
 
 #include "base/parse.h"
 #include "cli/cli.h"
-#include "zoid/fuse/zfuse.h"
-#include "zoid/core/transport.h"
+#include "zepto/zoid.h"
+#include "zepto/zoid_mount.h"
 
 #define CMD "zoid mount"
 
@@ -49,7 +49,7 @@ int cli_zoid_mount(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {0},
     };
-    struct zfuse_opts o = {0};
+    struct zoid_mount_opts o = {0};
     struct zepto_err err = {0};
     uint64_t v;
     int c;
@@ -59,9 +59,9 @@ int cli_zoid_mount(int argc, char **argv)
         case 's': o.server = optarg; break;
         case 'c':
             if (!strcmp(optarg, "strict"))
-                o.consistency = ZFUSE_STRICT;
+                o.consistency = ZOID_MOUNT_STRICT;
             else if (!strcmp(optarg, "relaxed"))
-                o.consistency = ZFUSE_RELAXED;
+                o.consistency = ZOID_MOUNT_RELAXED;
             else
                 return cli_usage_error(CMD, "--consistency '%s': strict or relaxed", optarg);
             break;
@@ -79,16 +79,14 @@ int cli_zoid_mount(int argc, char **argv)
     }
     if (!o.server)
         return cli_usage_error(CMD, "missing --server unix:PATH|tcp:HOST:PORT");
-    struct zoid_addr addr;
-    const struct zoid_transport *t;
-    if (zoid_addr_parse(o.server, &addr, &t, &err))
+    if (zoid_addr_check(o.server, &err))
         return cli_usage_error(CMD, "--server %s", err.msg);
     if (optind >= argc)
         return cli_usage_error(CMD, "missing MOUNTPOINT");
     if (optind + 1 < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
     o.mountpoint = argv[optind];
-    if (zfuse_mount(&o, &err))
+    if (zoid_mount(&o, &err))
         return cli_fail(CMD, &err);
     return 0;
 }

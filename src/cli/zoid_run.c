@@ -1,9 +1,9 @@
 /*
  * `zepto zoid run`: runs an unmodified program with libzoid-preload.so preloaded, so that its
- * file calls under --mount go to a zoid daemon's posix plugin. The options travel in the
- * environment (ZOID_SERVER, ZOID_MOUNT, ZOID_CONSISTENCY, ZOID_TOKEN_FILE); the daemon is
- * reached once here first, so that a wrong address or token stops the run before the program
- * starts. The program's exit status is passed through (127: not found, 126: not executable).
+ * file calls under --mount go to a zoid daemon's posix plugin. Parses and checks the options;
+ * zoid_run_prepare() (src/zoid/preload/launch.c) reaches the daemon once and sets the
+ * environment, then the program is exec'd. Its exit status is passed through (127: not found,
+ * 126: not executable).
  */
 #include <errno.h>
 #include <limits.h>
@@ -12,10 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/preload.h"
 #include "cli/cli.h"
 #include "zepto/zoid.h"
-#include "zoid/core/transport.h"
+#include "zepto/zoid_run.h"
 
 #define CMD "zoid run"
 
@@ -39,29 +38,6 @@ static const char usage[] =
     "  zepto zoid run --server unix:/run/zoid.sock --mount /io -- cp -a results /io/run42\n"
     "  zepto zoid run --server tcp:io0:7000 --token-file ~/.zoid.token --mount /io \\\n"
     "      --consistency relaxed -- ./solver --out /io/out.dat\n";
-
-/* The mount prefix, lexically normalised: absolute, no ".", "..", repeated or trailing slash. */
-static int normalise_mount(const char *in, char *out, size_t len)
-{
-    size_t o = 0;
-    for (const char *p = in; *p;) {
-        while (*p == '/')
-            p++;
-        size_t n = strcspn(p, "/");
-        if (!n)
-            break;
-        if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-            return -1;
-        if (o + n + 2 > len)
-            return -1;
-        out[o++] = '/';
-        memcpy(out + o, p, n);
-        o += n;
-        p += n;
-    }
-    out[o] = 0;
-    return o ? 0 : -1;
-}
 
 int cli_zoid_run(int argc, char **argv)
 {
@@ -95,14 +71,12 @@ int cli_zoid_run(int argc, char **argv)
         return EXIT_USAGE;
 
     struct zepto_err err = {0};
-    struct zoid_addr addr;
-    const struct zoid_transport *t;
-    if (zoid_addr_parse(server, &addr, &t, &err))
+    if (zoid_addr_check(server, &err))
         return cli_usage_error(CMD, "--server %s", err.msg);
     char prefix[PATH_MAX];
     if (mount[0] != '/')
         return cli_usage_error(CMD, "--mount '%s': must be an absolute path", mount);
-    if (normalise_mount(mount, prefix, sizeof(prefix)))
+    if (zoid_run_mount_normalise(mount, prefix, sizeof(prefix)))
         return cli_usage_error(CMD, "--mount '%s': must name a directory below / without . or ..",
                                mount);
     if (consistency && strcmp(consistency, "strict") && strcmp(consistency, "relaxed"))
@@ -114,31 +88,10 @@ int cli_zoid_run(int argc, char **argv)
         token = token_abs;
     }
 
-    char lib[PATH_MAX];
-    if (zb_preload_find("libzoid-preload.so", NULL, "ZEPTO_ZOID_PRELOAD_LIB", lib, sizeof(lib),
-                        &err))
+    struct zoid_run_opts o = {
+        .server = server, .mount = prefix, .consistency = consistency, .token_file = token};
+    if (zoid_run_prepare(&o, &err))
         return cli_fail(CMD, &err);
-
-    /* Reach the daemon once now: a wrong address or token is the user's to fix before the
-     * program runs, not an EIO in the middle of it. */
-    struct zoid_client_opts opts = {.token_file = token};
-    struct zoid_client *client;
-    if (zoid_connect(server, &opts, &client, &err))
-        return cli_fail(CMD, &err);
-    zoid_close(client);
-
-    const char *libs[] = {lib};
-    if (zb_preload_prepend(libs, 1, &err))
-        return cli_fail(CMD, &err);
-    setenv("ZOID_SERVER", server, 1);
-    setenv("ZOID_MOUNT", prefix, 1);
-    if (consistency)
-        setenv("ZOID_CONSISTENCY", consistency, 1);
-    else
-        unsetenv("ZOID_CONSISTENCY");
-    if (token)
-        setenv("ZOID_TOKEN_FILE", token, 1);
-    unsetenv("ZOID_PRELOAD_STATE"); /* an outer run's, not ours */
 
     execvp(argv[optind], argv + optind);
     int e = errno;

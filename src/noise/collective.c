@@ -28,7 +28,7 @@
 #include "base/cpuset.h"
 #include "base/json.h"
 #include "base/rand.h"
-#include "noise/collective.h"
+#include "zepto/noise.h"
 
 #define PINGPONGS          64
 #define START_MARGIN_NS    5000000ull

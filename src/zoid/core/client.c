@@ -24,6 +24,7 @@
 #include "zoid/core/auth.h"
 #include "zoid/core/transport.h"
 #include "zepto/zoid.h"
+#include "zepto/zoid_settings.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_CONNECT_MS 5000
@@ -288,7 +289,7 @@ static int handshake(struct zoid_client *c, const struct zoid_client_opts *o, st
     struct zoid_header auth = {.kind = ZOID_AUTH};
     struct iovec out = {mac, 0};
     if (need) {
-        const char *path = o && o->token_file ? o->token_file : getenv("ZOID_TOKEN_FILE");
+        const char *path = o && o->token_file ? o->token_file : zoid_setting(ZOID_SET_TOKEN_FILE, NULL);
         struct zoid_token *tok = malloc(sizeof(*tok));
         if (!tok)
             return zepto_fail(err, ENOMEM, "out of memory");
@@ -332,7 +333,7 @@ int zoid_connect(const char *addr, const struct zoid_client_opts *o, struct zoid
     const struct zoid_transport *t;
     *out = NULL;
     if (!addr)
-        addr = getenv("ZOID_SERVER");
+        addr = zoid_setting(ZOID_SET_SERVER, NULL);
     if (!addr)
         return zepto_fail(err, EINVAL, "no daemon address: give one, or set ZOID_SERVER");
     int rc = zoid_addr_parse(addr, &a, &t, err);

@@ -4,9 +4,9 @@
  */
 #include <errno.h>
 
-#include "zoid/fuse/zfuse.h"
+#include "zepto/zoid_mount.h"
 
-int zfuse_mount(const struct zfuse_opts *o, struct zepto_err *err)
+int zoid_mount(const struct zoid_mount_opts *o, struct zepto_err *err)
 {
     (void)o;
     return zepto_fail(err, ENOSYS,

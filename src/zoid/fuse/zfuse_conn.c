@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "zoid/fuse/zfuse.h"
+#include "zepto/zoid_mount.h"
 #include "zfuse_int.h"
 #include "zposix.h"
 #include "zposix_client.h"
@@ -74,7 +74,7 @@ static int session_start(void)
     return rc < 0 ? -errno : rc;
 }
 
-int zf_conn_open(const struct zfuse_opts *o, struct zepto_err *err)
+int zf_conn_open(const struct zoid_mount_opts *o, struct zepto_err *err)
 {
     pthread_rwlockattr_t ra;
     pthread_rwlockattr_init(&ra);
@@ -109,9 +109,9 @@ int zf_conn_open(const struct zfuse_opts *o, struct zepto_err *err)
     conn.client = c;
     conn.gen = 1;
 
-    zf_state.consistency = o->consistency == ZFUSE_STRICT    ? ZP_STRICT
-                           : o->consistency == ZFUSE_RELAXED ? ZP_RELAXED
-                                                             : dflt;
+    zf_state.consistency = o->consistency == ZOID_MOUNT_STRICT    ? ZP_STRICT
+                           : o->consistency == ZOID_MOUNT_RELAXED ? ZP_RELAXED
+                                                                  : dflt;
     size_t max = zoid_max_payload(c);
     size_t chunk = max > 2 * CHUNK_SLACK ? max - CHUNK_SLACK : CHUNK_SLACK;
     zf_state.chunk = chunk > CHUNK_MAX ? CHUNK_MAX : chunk;

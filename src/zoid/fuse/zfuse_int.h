@@ -19,7 +19,7 @@
 #include "zepto/zepto.h"
 #include "zepto/zoid.h"
 
-struct zfuse_opts;
+struct zoid_mount_opts;
 
 /* The mount's settings, fixed before the first request. */
 struct zf_state {
@@ -32,7 +32,7 @@ struct zf_state {
 extern struct zf_state zf_state;
 
 /* Connects to o->server, starts a session and sets zf_state.consistency and zf_state.chunk. */
-int zf_conn_open(const struct zfuse_opts *o, struct zepto_err *err);
+int zf_conn_open(const struct zoid_mount_opts *o, struct zepto_err *err);
 /* Starts the keepalive thread (after daemonising: threads do not survive fork). */
 int zf_conn_start_keepalive(void);
 /* Stops the keepalive thread and closes every connection. */

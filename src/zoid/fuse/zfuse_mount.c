@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "zoid/fuse/zfuse.h"
+#include "zepto/zoid_mount.h"
 #include "zfuse_int.h"
 
 #define DEFAULT_THREADS 16
@@ -69,7 +69,7 @@ static int check_mountpoint(const char *mp, struct zepto_err *err)
     return 0;
 }
 
-int zfuse_mount(const struct zfuse_opts *o, struct zepto_err *err)
+int zoid_mount(const struct zoid_mount_opts *o, struct zepto_err *err)
 {
     int rc = check_mountpoint(o->mountpoint, err);
     if (rc)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "zepto/zoid.h"
+#include "zepto/zoid_settings.h"
 #include "zoid/preload/zpl.h"
 #include "zposix_client.h"
 
@@ -101,26 +102,26 @@ zpl_fn zpl__real(const char *name, _Atomic(zpl_fn) *slot)
 static void init_once_fn(void)
 {
     zpl_busy++;
-    const char *m = getenv("ZOID_MOUNT");
+    const char *m = zoid_setting(ZOID_SET_MOUNT, NULL);
     if (m && m[0] == '/' && !zpl_normalise(m, zpl_cfg.prefix, sizeof(zpl_cfg.prefix)) &&
         strcmp(zpl_cfg.prefix, "/")) {
         zpl_cfg.prefix_len = strlen(zpl_cfg.prefix);
         zpl_cfg.active = true;
     }
-    const char *c = getenv("ZOID_CONSISTENCY");
+    const char *c = zoid_setting(ZOID_SET_CONSISTENCY, NULL);
     if (c && !strcmp(c, "strict"))
         zpl_cfg.consistency = ZP_STRICT;
     else if (c && !strcmp(c, "relaxed"))
         zpl_cfg.consistency = ZP_RELAXED;
     zpl_atfork_setup();
-    const char *st = getenv("ZOID_PRELOAD_STATE");
+    const char *st = zoid_setting(ZOID_SET_PRELOAD_STATE, NULL);
     if (zpl_cfg.active && st) {
         zpl_state_import(st);
         for (int fd = 0; fd <= 2; fd++)
             zpl_std_after(fd);
     }
     /* Not for the grandchildren that do not go through our exec (system(), popen()). */
-    unsetenv("ZOID_PRELOAD_STATE");
+    unsetenv(zoid_setting_name(ZOID_SET_PRELOAD_STATE));
     zpl_busy--;
     atomic_store(&inited, true);
 }
