@@ -1,8 +1,10 @@
 /*
  * The ZOID stub generator (private): what `zepto zoid gen` reads from an annotated C header and
- * what it writes from it. gen_parse.c turns the header into a zg_plugin (every prototype, its
- * types and its annotations, checked); gen_emit.c writes the client stubs, the server dispatch
- * and their headers. The annotation language is in docs/FORMATS.md ("ZOID annotations").
+ * what it writes from it. The reader (gen_lex.c, gen_type.c, gen_annot.c, gen_parse.c) turns
+ * the header into a zg_plugin (every prototype, its types and its annotations, checked, and the
+ * wire layout of each function, gen_layout.c); the emitters (emit_client.c, emit_server.c,
+ * emit_common.c) write the client stubs, the server dispatch and their headers, and gen_write.c
+ * the files. The annotation language is in docs/FORMATS.md ("ZOID annotations").
  */
 #ifndef ZEPTO_ZOID_GEN_H
 #define ZEPTO_ZOID_GEN_H
@@ -56,12 +58,15 @@ struct zg_param {
     int line;
 };
 
+struct zg_layout; /* gen_layout.h */
+
 struct zg_func {
     char name[ZG_NAME_MAX];
     struct zg_type ret;
     struct zg_param *params;
     int nparams;
     int line;
+    struct zg_layout *layout; /* how the request and reply are laid out (after zg_parse) */
 };
 
 struct zg_plugin {
