@@ -207,9 +207,8 @@ static void emit_client_stub(const struct zg_func *fn, int id, const struct zg_n
             "zg_p.n, &zg_got, 0);\n",
             up, id);
     fprintf(f, "    if (zg_rc == 0 && (zg_p.failed || zg_got != zg_p.total))\n");
-    fprintf(f, "        zg_rc = EPROTO;\n");
-    fprintf(f, "    if (zg_rc) {\n        errno = zg_rc < 0 ? -zg_rc : zg_rc;\n        %s\n    }\n",
-            fail);
+    fprintf(f, "        zg_rc = -EPROTO;\n");
+    fprintf(f, "    if (zg_rc) {\n        errno = zoid_errno(zg_rc);\n        %s\n    }\n", fail);
     char expr_ret[ZG_NAME_MAX + 8] = "";
     if (!zg_is_void(&fn->ret)) {
         snprintf(expr_ret, sizeof(expr_ret), "(%s)", fn->ret.name);
@@ -275,7 +274,7 @@ void zg_emit_client_c(const struct zg_plugin *p, const struct zg_names *n, FILE 
             "        int rc = zoid_connect(NULL, NULL, &c, &err);\n"
             "        if (rc) {\n"
             "            c = NULL;\n"
-            "            errno = rc < 0 ? -rc : rc;\n"
+            "            errno = zoid_errno(rc);\n"
             "        } else {\n"
             "            atomic_store_explicit(&%s__zoid_conn, c, memory_order_release);\n"
             "        }\n"

@@ -18,8 +18,9 @@ static bool may_copy(const struct zg_param *a)
     return !(in_place_ok && a->type.base == ZG_VOID);
 }
 
-static const char *const hook_sigs[3] = {"int %s(void);\n", "void %s(void);\n",
-                                         "void %s(void *state);\n"};
+static const char *const hook_sigs[3] = {"int %s(struct zoid_host *host);\n",
+                                         "void %s(void *plugin_state);\n",
+                                         "void %s(void *plugin_state, void *client_state);\n"};
 
 void zg_emit_server_h(const struct zg_plugin *p, const struct zg_names *n, FILE *f)
 {
@@ -28,11 +29,13 @@ void zg_emit_server_h(const struct zg_plugin *p, const struct zg_names *n, FILE 
     zg_banner(f, n, "Daemon side of the ZOID plugin");
     fprintf(f, "#ifndef %s_SERVER_H_ZOID\n#define %s_SERVER_H_ZOID\n\n", up, up);
     fprintf(f, "#include \"zepto/zoid_plugin.h\"\n\n");
-    fprintf(f,
-            "/* The call the running function of %s serves (NULL outside one): for\n"
-            " * zoid_call_identity() and zoid_call_state() in the implementation. */\n"
-            "struct zoid_call *%s_zoid_current(void);\n\n",
-            n->header, n->base);
+    fprintf(
+        f,
+        "/* The call the running function of %s serves (NULL outside one): for\n"
+        " * zoid_call_plugin_state(), zoid_call_client_state() and zoid_call_identity() in the\n"
+        " * implementation. */\n"
+        "struct zoid_call *%s_zoid_current(void);\n\n",
+        n->header, n->base);
     const char *hooks[3] = {p->init, p->fini, p->gone};
     bool any = false;
     for (int h = 0; h < 3; h++) {
@@ -91,7 +94,7 @@ static void emit_dispatch(const struct zg_func *fn, const struct zg_names *n, FI
     }
     if (!zg_is_void(&fn->ret))
         fprintf(f, "    %s zg_ret = 0;\n", fn->ret.name);
-    fprintf(f, "    int zg_rc = EPROTO;\n\n");
+    fprintf(f, "    int zg_rc = -EPROTO;\n\n");
 
     /* Fixed part. */
     fprintf(f, "    zoid_reader_init(&zg_r, zg_payload, zg_len);\n");
@@ -158,7 +161,7 @@ static void emit_dispatch(const struct zg_func *fn, const struct zg_names *n, FI
             fprintf(f, "    if (zg_f_%s)\n    ", a->name);
         fprintf(f, "    zg_p_%s = zoid_get_bytes(&zg_r, zg_b_%s);\n", a->name, a->name);
     }
-    fprintf(f, "    if (!zoid_reader_done(&zg_r))\n        return EPROTO;\n\n");
+    fprintf(f, "    if (!zoid_reader_done(&zg_r))\n        return -EPROTO;\n\n");
 
     /* The reply, reserved at once (pointers into it stay valid) and zeroed (nothing of the
      * daemon's memory goes out in what the function leaves unwritten). */
@@ -183,12 +186,12 @@ static void emit_dispatch(const struct zg_func *fn, const struct zg_names *n, FI
     {
         const struct zg_param *a = zg_at(fn, ZG_REP_ARRAYS, i);
         fprintf(f, "    zg_x_%s = zg_rlen;\n", a->name);
-        fprintf(f, "    if (!zoid_add(zg_rlen, zg_b_%s, &zg_rlen))\n        return EMSGSIZE;\n",
+        fprintf(f, "    if (!zoid_add(zg_rlen, zg_b_%s, &zg_rlen))\n        return -EMSGSIZE;\n",
                 a->name);
     }
     fprintf(f, "    errno = 0;\n");
     fprintf(f, "    unsigned char *zg_rep = zoid_reply_reserve(zg_call, zg_rlen);\n");
-    fprintf(f, "    if (!zg_rep)\n        return errno == ENOMEM ? ENOMEM : EMSGSIZE;\n");
+    fprintf(f, "    if (!zg_rep)\n        return errno == ENOMEM ? -ENOMEM : -EMSGSIZE;\n");
     fprintf(f, "    memset(zg_rep, 0, zg_rlen);\n");
 
     /* Arrays: in place when the bytes are aligned for their type and may stay where they are
@@ -222,7 +225,7 @@ static void emit_dispatch(const struct zg_func *fn, const struct zg_names *n, FI
             fprintf(f, "%s    %s = zg_t_%s = calloc(zg_b_%s ? zg_b_%s : 1, 1);\n", ind, nm, nm, nm,
                     nm);
             fprintf(f,
-                    "%s    if (!%s) {\n%s        zg_rc = ENOMEM;\n%s        goto zg_out;\n"
+                    "%s    if (!%s) {\n%s        zg_rc = -ENOMEM;\n%s        goto zg_out;\n"
                     "%s    }\n",
                     ind, nm, ind, ind, ind);
             if (!zg_returns(a))

@@ -276,21 +276,33 @@ int zg_check_param(struct parser *ps, const struct zg_func *f, struct zg_param *
     return 0;
 }
 
+/* void * (not const): the plugin's and the client's state. */
+static bool is_void_ptr(const struct zg_type *t)
+{
+    return t->pointer && t->base == ZG_VOID && !t->is_const;
+}
+
+/* API 2: int init(struct zoid_host *), void fini(void *plugin_state),
+ * void gone(void *plugin_state, void *client_state). */
 int zg_check_hook(struct parser *ps, const struct zg_func *f, int which)
 {
-    static const char *const sig[] = {"int %s(void)", "void %s(void)", "void %s(void *state)"};
+    static const char *const sig[] = {"int %s(struct zoid_host *host)",
+                                      "void %s(void *plugin_state)",
+                                      "void %s(void *plugin_state, void *client_state)"};
     const struct zg_type *r = &f->ret;
     bool ok;
+    const struct zg_param *a = f->params;
     if (which == 0)
-        ok = !r->pointer && r->base == ZG_SIGNED && !strcmp(r->name, "int") && f->nparams == 0;
-    else if (which == 1)
-        ok = !r->pointer && r->base == ZG_VOID && f->nparams == 0;
+        ok = !r->pointer && r->base == ZG_SIGNED && !strcmp(r->name, "int") && f->nparams == 1 &&
+             a[0].type.pointer && a[0].type.base == ZG_STRUCT && !a[0].type.is_const &&
+             !strcmp(a[0].type.name, "struct zoid_host");
     else
-        ok = !r->pointer && r->base == ZG_VOID && f->nparams == 1 && f->params[0].type.pointer &&
-             f->params[0].type.base == ZG_VOID && !f->params[0].type.is_const;
+        ok = !r->pointer && r->base == ZG_VOID && f->nparams == which;
+    for (int i = 0; which > 0 && ok && i < f->nparams; i++)
+        ok = is_void_ptr(&a[i].type);
     if (ok)
         return 0;
-    char want[ZG_NAME_MAX + 32];
+    char want[ZG_NAME_MAX + 64];
     snprintf(want, sizeof(want), sig[which], f->name);
     return zg_fail(ps, f->line, "%s is the plugin's %s hook: it must be %s", f->name,
                    which == 0   ? "init"
