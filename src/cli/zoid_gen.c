@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "zoid/gen/gen.h"
+#include "zepto/zoid_gen.h"
 
 #define CMD "zoid gen"
 
