@@ -15,7 +15,10 @@ void zg_emit_client_h(const struct zg_plugin *p, const struct zg_names *n, FILE 
     zg_upper(up, sizeof(up), n->base);
     zg_banner(f, n, "Client side of the ZOID plugin");
     fprintf(f, "#ifndef %s_CLIENT_H_ZOID\n#define %s_CLIENT_H_ZOID\n\n", up, up);
+    const char *pf = zg_prefix(n);
     fprintf(f, "#include \"zepto/zoid.h\"\n\n");
+    if (*pf)
+        fprintf(f, "#include \"%s\"\n\n", n->header);
     fprintf(f, "/* The plugin \"%s\" and its function ids. */\n", p->name);
     fprintf(f, "#define %s_ZOID_PLUGIN_ID %u\n", up, p->id);
     fprintf(f, "enum %s_zoid_function {\n", n->base);
@@ -27,8 +30,16 @@ void zg_emit_client_h(const struct zg_plugin *p, const struct zg_names *n, FILE 
     fprintf(f,
             "/* The connection the stubs of %s use (NULL: none yet). Without it, the first call\n"
             " * connects to $ZOID_SERVER (once, whichever thread gets there first). Returns 0. */\n"
-            "int %s_zoid_use(struct zoid_client *c);\n\n",
-            n->header, n->base);
+            "int %s%s_zoid_use(struct zoid_client *c);\n\n",
+            n->header, pf, n->base);
+    if (*pf) {
+        fprintf(f, "/* The stubs, the functions of %s with the prefix %s. */\n", n->header, pf);
+        for (int i = 0; i < p->nfuncs; i++) {
+            zg_prototype(f, &p->funcs[i], pf);
+            fputs(";\n", f);
+        }
+        fputc('\n', f);
+    }
     fprintf(f, "#endif\n");
 }
 
@@ -56,7 +67,7 @@ static void emit_client_stub(const struct zg_func *fn, int id, const struct zg_n
     int nrep = 1 + l->part[ZG_REP_OBJS].n + l->part[ZG_REP_ARRAYS].n;
     int nflags = l->part[ZG_REQ_FLAGS].n, nstrings = l->part[ZG_REQ_STRLENS].n;
     fputc('\n', f);
-    zg_prototype(f, fn);
+    zg_prototype(f, fn, zg_prefix(n));
     fputs("\n{\n", f);
 
     /* Counts, sizes and pointers first: nothing is sent with a bad argument. */
@@ -256,11 +267,11 @@ void zg_emit_client_c(const struct zg_plugin *p, const struct zg_names *n, FILE 
             "static pthread_mutex_t %s__zoid_mu = PTHREAD_MUTEX_INITIALIZER;\n\n",
             n->base, n->base, n->base);
     fprintf(f,
-            "int %s_zoid_use(struct zoid_client *c)\n{\n"
+            "int %s%s_zoid_use(struct zoid_client *c)\n{\n"
             "    pthread_mutex_lock(&%s__zoid_mu);\n"
             "    atomic_store_explicit(&%s__zoid_conn, c, memory_order_release);\n"
             "    pthread_mutex_unlock(&%s__zoid_mu);\n    return 0;\n}\n\n",
-            n->base, n->base, n->base, n->base);
+            zg_prefix(n), n->base, n->base, n->base, n->base);
     fprintf(f,
             "/* The connection, or NULL with errno set (connecting failed). */\n"
             "static struct zoid_client *%s__zoid_client(void)\n{\n"

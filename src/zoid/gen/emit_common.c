@@ -26,9 +26,9 @@ void zg_param_decl(FILE *f, const struct zg_param *a)
             a->type.pointer ? "*" : "", a->type.restrict_ptr ? "restrict " : "", a->name);
 }
 
-void zg_prototype(FILE *f, const struct zg_func *fn)
+void zg_prototype(FILE *f, const struct zg_func *fn, const char *prefix)
 {
-    fprintf(f, "%s %s(", fn->ret.name, fn->name);
+    fprintf(f, "%s %s%s(", fn->ret.name, prefix, fn->name);
     for (int i = 0; i < fn->nparams; i++) {
         if (i)
             fputs(", ", f);
@@ -136,6 +136,11 @@ void zg_count_cond(FILE *f, const struct zg_func *fn, const struct zg_param *a)
     }
     if (nlen == 2)
         fprintf(f, " && zoid_mul(zg_n_%s, zg_k_%s, &zg_n_%s)", a->name, a->name, a->name);
+}
+
+const char *zg_prefix(const struct zg_names *n)
+{
+    return n->prefix ? n->prefix : "";
 }
 
 void zg_upper(char *dst, size_t len, const char *s)

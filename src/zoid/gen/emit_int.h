@@ -17,7 +17,7 @@ void zg_elem_size(char *buf, size_t len, const struct zg_type *t);
 /* "const char *key", "double *restrict y", "size_t n". */
 void zg_param_decl(FILE *f, const struct zg_param *a);
 /* The function's prototype (no ';'). */
-void zg_prototype(FILE *f, const struct zg_func *fn);
+void zg_prototype(FILE *f, const struct zg_func *fn, const char *prefix);
 bool zg_is_void(const struct zg_type *t);
 
 /* Appends the scalar expression e of type t to writer zg_w. */
@@ -34,6 +34,8 @@ void zg_load_scalar(FILE *f, const struct zg_type *t, const char *p);
 void zg_add_term(char *expr, size_t len, const char *term);
 /* The element count of array a into zg_n_NAME, as a condition false on a bad count. */
 void zg_count_cond(FILE *f, const struct zg_func *fn, const struct zg_param *a);
+/* n->prefix, or "" without one. */
+const char *zg_prefix(const struct zg_names *n);
 void zg_upper(char *dst, size_t len, const char *s);
 /* The "written by zepto zoid gen: do not edit" comment at the top of a generated file. */
 void zg_banner(FILE *f, const struct zg_names *n, const char *what);

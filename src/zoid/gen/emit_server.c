@@ -34,8 +34,8 @@ void zg_emit_server_h(const struct zg_plugin *p, const struct zg_names *n, FILE 
         "/* The call the running function of %s serves (NULL outside one): for\n"
         " * zoid_call_plugin_state(), zoid_call_client_state() and zoid_call_identity() in the\n"
         " * implementation. */\n"
-        "struct zoid_call *%s_zoid_current(void);\n\n",
-        n->header, n->base);
+        "struct zoid_call *%s%s_zoid_current(void);\n\n",
+        n->header, zg_prefix(n), n->base);
     const char *hooks[3] = {p->init, p->fini, p->gone};
     bool any = false;
     for (int h = 0; h < 3; h++) {
@@ -48,9 +48,15 @@ void zg_emit_server_h(const struct zg_plugin *p, const struct zg_names *n, FILE 
     }
     if (any)
         fputc('\n', f);
-    fprintf(f, "/* What the daemon looks up in the plugin (dlsym). */\n"
-               "__attribute__((visibility(\"default\"))) const struct zoid_plugin "
-               "*zoid_plugin_register(void);\n\n");
+    if (*zg_prefix(n))
+        fprintf(f,
+                "/* The plugin's description (prefixed: for a plugin built into a program). */\n"
+                "const struct zoid_plugin *%szoid_plugin_register(void);\n\n",
+                zg_prefix(n));
+    else
+        fprintf(f, "/* What the daemon looks up in the plugin (dlsym). */\n"
+                   "__attribute__((visibility(\"default\"))) const struct zoid_plugin "
+                   "*zoid_plugin_register(void);\n\n");
     fprintf(f, "#endif\n");
 }
 
@@ -300,8 +306,8 @@ void zg_emit_server_c(const struct zg_plugin *p, const struct zg_names *n, FILE 
     fprintf(f,
             "/* The call this thread serves, set around each call of the implementation. */\n"
             "static _Thread_local struct zoid_call *%s__zoid_call;\n\n"
-            "struct zoid_call *%s_zoid_current(void)\n{\n    return %s__zoid_call;\n}\n",
-            b, b, b);
+            "struct zoid_call *%s%s_zoid_current(void)\n{\n    return %s__zoid_call;\n}\n",
+            b, zg_prefix(n), b, b);
     for (int i = 0; i < p->nfuncs; i++)
         emit_dispatch(&p->funcs[i], n, f);
     fprintf(f, "\nstatic const zoid_fn %s__zoid_functions[] = {\n", b);
@@ -319,8 +325,14 @@ void zg_emit_server_c(const struct zg_plugin *p, const struct zg_names *n, FILE 
             p->init[0] ? p->init : "NULL", p->fini[0] ? p->fini : "NULL",
             p->gone[0] ? p->gone : "NULL");
     fprintf(f, "};\n\n");
-    fprintf(f,
-            "__attribute__((visibility(\"default\"))) const struct zoid_plugin "
-            "*zoid_plugin_register(void)\n{\n    return &%s__zoid_plugin;\n}\n",
-            b);
+    if (*zg_prefix(n))
+        fprintf(f,
+                "const struct zoid_plugin *%szoid_plugin_register(void)\n{\n"
+                "    return &%s__zoid_plugin;\n}\n",
+                zg_prefix(n), b);
+    else
+        fprintf(f,
+                "__attribute__((visibility(\"default\"))) const struct zoid_plugin "
+                "*zoid_plugin_register(void)\n{\n    return &%s__zoid_plugin;\n}\n",
+                b);
 }
