@@ -1,19 +1,19 @@
 /*
- * `zepto zoid gen HEADER -o DIR [--name NAME]`: the ZOID stub generator. Reads a C header whose
- * prototypes carry comment annotations and writes NAME_client.c/.h (stubs with the header's own
- * prototypes) and NAME_server.c/.h (the plugin's dispatch) into DIR.
+ * `zepto zoid gen HEADER -o DIR [--name NAME] [--prefix P]`: the ZOID stub generator. Reads a C
+ * header whose prototypes carry comment annotations and writes NAME_client.c/.h (stubs with the
+ * header's own prototypes) and NAME_server.c/.h (the plugin's dispatch) into DIR.
  */
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "zoid/gen/gen.h"
+#include "zepto/zoid_gen.h"
 
 #define CMD "zoid gen"
 
 static const char usage[] =
-    "usage: zepto zoid gen HEADER -o DIR [--name NAME]\n"
+    "usage: zepto zoid gen HEADER -o DIR [--name NAME] [--prefix P]\n"
     "\n"
     "Writes the client stubs and the daemon plugin's dispatch for the functions of an annotated\n"
     "C header (the annotation language: docs/FORMATS.md, \"ZOID annotations\").\n"
@@ -22,6 +22,10 @@ static const char usage[] =
     "                     go (created if missing)\n"
     "  -n, --name NAME    the prefix of the files and of NAME_zoid_use() (default: HEADER's\n"
     "                     file name without .h)\n"
+    "  -p, --prefix P     put P in front of every name the generated files define for the\n"
+    "                     linker (the stubs, NAME_zoid_use, NAME_zoid_current,\n"
+    "                     zoid_plugin_register), so that two generations of one header link\n"
+    "                     into one program; NAME_client.h then declares the prefixed stubs\n"
     "\n"
     "Build the plugin from NAME_server.c and the implementation, the client library from\n"
     "NAME_client.c; both include HEADER by its file name.\n"
@@ -34,16 +38,18 @@ int cli_zoid_gen(int argc, char **argv)
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},
         {"name", required_argument, 0, 'n'},
+        {"prefix", required_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'},
         {0},
     };
-    const char *out = NULL, *name = NULL;
+    const char *out = NULL, *name = NULL, *prefix = NULL;
     int c;
     optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, ":o:n:h", longopts)) != -1) {
+    while ((c = cli_getopt(CMD, argc, argv, ":o:n:p:h", longopts)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'n': name = optarg; break;
+        case 'p': prefix = optarg; break;
         case 'h': fputs(usage, stdout); return 0;
         default: return EXIT_USAGE;
         }
@@ -57,6 +63,8 @@ int cli_zoid_gen(int argc, char **argv)
         return cli_usage_error(CMD, "missing -o DIR (see --help)");
     if (!out[0])
         return cli_usage_error(CMD, "-o: empty directory name");
+    if (prefix && (!zg_is_ident(prefix) || strlen(prefix) >= ZG_NAME_MAX / 2))
+        return cli_usage_error(CMD, "--prefix '%s': not the start of a C identifier", prefix);
 
     /* The header as the generated files include it, and the default NAME from it. */
     char copy[4096], base[ZG_NAME_MAX];
@@ -80,7 +88,7 @@ int cli_zoid_gen(int argc, char **argv)
     struct zg_plugin *p;
     if (zg_parse_file(header, &p, &err))
         return cli_fail(CMD, &err);
-    struct zg_names names = {.base = base, .header = file};
+    struct zg_names names = {.base = base, .header = file, .prefix = prefix};
     int rc = zg_write(p, &names, out, &err);
     zg_free(p);
     return rc ? cli_fail(CMD, &err) : 0;

@@ -13,19 +13,22 @@
 
 static _Atomic int inits, released;
 
-int all_init(void)
+int all_init(struct zoid_host *host)
 {
+    (void)host;
     inits++;
     return 0;
 }
 
-void all_fini(void)
+void all_fini(void *plugin_state)
 {
+    (void)plugin_state;
 }
 
-void all_gone(void *state)
+void all_gone(void *plugin_state, void *client_state)
 {
-    free(state);
+    (void)plugin_state;
+    free(client_state);
     released++;
 }
 

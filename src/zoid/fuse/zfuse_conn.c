@@ -5,7 +5,7 @@
  * mount, and reconnection when the daemon restarts.
  *
  * Why a read-write lock around every call: the generated stubs call whichever connection
- * zposix_zoid_use() last selected. Replacing it must wait until no call is using the old one
+ * zf_zposix_zoid_use() last selected. Replacing it must wait until no call is using the old one
  * (the write lock), so that the old client can be closed at once and so that the new session
  * exists before any other call reaches the new connection. Calls on a dead connection fail at once
  * (ECONNRESET), so the writer never waits long; the lock prefers writers so that a busy mount
@@ -70,7 +70,7 @@ static int session_start(void)
 {
     uint64_t id;
     uint8_t secret[ZP_SECRET_BYTES];
-    int rc = zp_session_new(ZP_VERSION, &id, secret, sizeof(secret));
+    int rc = zf_zp_session_new(ZP_VERSION, &id, secret, sizeof(secret));
     return rc < 0 ? -errno : rc;
 }
 
@@ -96,10 +96,10 @@ int zf_conn_open(const struct zoid_mount_opts *o, struct zepto_err *err)
     int rc = connect_once(&c, err);
     if (rc)
         return rc;
-    zposix_zoid_use(c);
+    zf_zposix_zoid_use(c);
     int dflt = session_start();
     if (dflt < 0) {
-        zposix_zoid_use(NULL);
+        zf_zposix_zoid_use(NULL);
         zoid_close(c);
         if (dflt == -ENOSYS || dflt == -EOPNOTSUPP || dflt == -EPROTONOSUPPORT || dflt == -ENOENT)
             return zepto_fail(err, -dflt, "%s: the daemon does not serve the posix plugin: %s",
@@ -141,9 +141,9 @@ static void reconnect(uint32_t gen)
         goto out;
     pthread_rwlock_wrlock(&conn.lock);
     struct zoid_client *old = conn.client;
-    zposix_zoid_use(c);
+    zf_zposix_zoid_use(c);
     if (session_start() < 0) {
-        zposix_zoid_use(old);
+        zf_zposix_zoid_use(old);
         pthread_rwlock_unlock(&conn.lock);
         zoid_close(c);
         goto out;
@@ -245,7 +245,7 @@ void zf_conn_close(void)
         conn.keepalive_running = false;
     }
     if (conn.client) {
-        zposix_zoid_use(NULL);
+        zf_zposix_zoid_use(NULL);
         zoid_close(conn.client);
         conn.client = NULL;
     }

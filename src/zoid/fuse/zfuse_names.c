@@ -17,6 +17,7 @@
 
 #include "zfuse_ops.h"
 #include "zposix.h"
+#include "zposix_client.h" /* the zf_ stubs */
 
 #define PIECE_MAX 4000 /* bytes of path per call, under the daemon's PATH_MAX */
 
@@ -32,7 +33,7 @@ void zf_at_put(struct zf_at *a)
     if (a->opened < 0)
         return;
     uint32_t g = zf_enter();
-    zf_leave(g, g == a->gen ? zp_close(a->opened) : 0);
+    zf_leave(g, g == a->gen ? zf_zp_close(a->opened) : 0);
     a->opened = -1;
 }
 
@@ -53,7 +54,7 @@ int zf_at_get(const char *path, struct zf_at *a)
         piece[cut - a->rest] = '\0';
         uint32_t g = zf_enter();
         long h = (a->opened < 0 || g == a->gen)
-                     ? zf_leave(g, zp_openat(a->dirh, piece, O_PATH | O_DIRECTORY, 0))
+                     ? zf_leave(g, zf_zp_openat(a->dirh, piece, O_PATH | O_DIRECTORY, 0))
                      : zf_leave(g, (errno = ESTALE, -1));
         zf_at_put(a);
         if (h < 0)
@@ -99,7 +100,7 @@ void zf_give_to_caller(const char *path, int h, uint32_t hgen)
             slash[1] = '\0';
         struct stat st;
         if (zf_at_get(parent, &at) == 0) {
-            AT_CALL(res, at, zp_fstatat(at.dirh, at.rest, &st, 0));
+            AT_CALL(res, at, zf_zp_fstatat(at.dirh, at.rest, &st, 0));
             zf_at_put(&at);
             if (res == 0 && (st.st_mode & S_ISGID))
                 gid = (uint32_t)-1;
@@ -107,12 +108,12 @@ void zf_give_to_caller(const char *path, int h, uint32_t hgen)
     }
     if (h >= 0) {
         uint32_t g = zf_enter();
-        zf_leave(g, g == hgen ? zp_fchownat(h, "", ctx->uid, gid, AT_EMPTY_PATH) : 0);
+        zf_leave(g, g == hgen ? zf_zp_fchownat(h, "", ctx->uid, gid, AT_EMPTY_PATH) : 0);
         return;
     }
     if (zf_at_get(path, &at))
         return;
-    AT_CALL(res, at, zp_fchownat(at.dirh, at.rest, ctx->uid, gid, AT_SYMLINK_NOFOLLOW));
+    AT_CALL(res, at, zf_zp_fchownat(at.dirh, at.rest, ctx->uid, gid, AT_SYMLINK_NOFOLLOW));
     zf_at_put(&at);
 }
 
@@ -123,9 +124,9 @@ int zf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
     if (fi) {
         uint32_t g = zf_enter();
         HANDLE(g, fi);
-        return (int)zf_leave(g, zp_fstatat(h, "", st, AT_EMPTY_PATH));
+        return (int)zf_leave(g, zf_zp_fstatat(h, "", st, AT_EMPTY_PATH));
     }
-    PATH_OP(path, zp_fstatat(at.dirh, at.rest, st, AT_SYMLINK_NOFOLLOW));
+    PATH_OP(path, zf_zp_fstatat(at.dirh, at.rest, st, AT_SYMLINK_NOFOLLOW));
 }
 
 int zf_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -133,9 +134,9 @@ int zf_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
     if (fi) {
         uint32_t g = zf_enter();
         HANDLE(g, fi);
-        return (int)zf_leave(g, zp_fchmodat(h, "", mode, AT_EMPTY_PATH));
+        return (int)zf_leave(g, zf_zp_fchmodat(h, "", mode, AT_EMPTY_PATH));
     }
-    PATH_OP(path, zp_fchmodat(at.dirh, at.rest, mode, 0));
+    PATH_OP(path, zf_zp_fchmodat(at.dirh, at.rest, mode, 0));
 }
 
 int zf_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
@@ -143,9 +144,9 @@ int zf_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
     if (fi) {
         uint32_t g = zf_enter();
         HANDLE(g, fi);
-        return (int)zf_leave(g, zp_fchownat(h, "", uid, gid, AT_EMPTY_PATH));
+        return (int)zf_leave(g, zf_zp_fchownat(h, "", uid, gid, AT_EMPTY_PATH));
     }
-    PATH_OP(path, zp_fchownat(at.dirh, at.rest, uid, gid, AT_SYMLINK_NOFOLLOW));
+    PATH_OP(path, zf_zp_fchownat(at.dirh, at.rest, uid, gid, AT_SYMLINK_NOFOLLOW));
 }
 
 int zf_truncate(const char *path, off_t size, struct fuse_file_info *fi)
@@ -153,9 +154,9 @@ int zf_truncate(const char *path, off_t size, struct fuse_file_info *fi)
     if (fi) {
         uint32_t g = zf_enter();
         HANDLE(g, fi);
-        return (int)zf_leave(g, zp_ftruncate(h, size));
+        return (int)zf_leave(g, zf_zp_ftruncate(h, size));
     }
-    PATH_OP(path, zp_truncate(at.dirh, at.rest, size));
+    PATH_OP(path, zf_zp_truncate(at.dirh, at.rest, size));
 }
 
 int zf_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
@@ -169,14 +170,14 @@ int zf_utimens(const char *path, const struct timespec tv[2], struct fuse_file_i
     if (fi) {
         uint32_t g = zf_enter();
         HANDLE(g, fi);
-        return (int)zf_leave(g, zp_utimensat(h, "", tp, tp ? 4 : 0, AT_EMPTY_PATH));
+        return (int)zf_leave(g, zf_zp_utimensat(h, "", tp, tp ? 4 : 0, AT_EMPTY_PATH));
     }
-    PATH_OP(path, zp_utimensat(at.dirh, at.rest, tp, tp ? 4 : 0, AT_SYMLINK_NOFOLLOW));
+    PATH_OP(path, zf_zp_utimensat(at.dirh, at.rest, tp, tp ? 4 : 0, AT_SYMLINK_NOFOLLOW));
 }
 
 int zf_access(const char *path, int mask)
 {
-    PATH_OP(path, zp_faccessat(at.dirh, at.rest, mask, 0));
+    PATH_OP(path, zf_zp_faccessat(at.dirh, at.rest, mask, 0));
 }
 
 int zf_readlink(const char *path, char *buf, size_t size)
@@ -188,7 +189,7 @@ int zf_readlink(const char *path, char *buf, size_t size)
     int rc = zf_at_get(path, &at);
     if (rc)
         return rc;
-    AT_CALL(n, at, zp_readlinkat(at.dirh, at.rest, buf, size - 1));
+    AT_CALL(n, at, zf_zp_readlinkat(at.dirh, at.rest, buf, size - 1));
     zf_at_put(&at);
     if (n < 0)
         return (int)n;
@@ -204,7 +205,7 @@ int zf_statfs(const char *path, struct statvfs *sv)
     int rc = zf_at_get(path, &at);
     if (rc)
         return rc;
-    AT_CALL(res, at, zp_statfs(at.dirh, at.rest, &sf));
+    AT_CALL(res, at, zf_zp_statfs(at.dirh, at.rest, &sf));
     zf_at_put(&at);
     if (res)
         return (int)res;
@@ -240,27 +241,27 @@ int zf_statfs(const char *path, struct statvfs *sv)
 
 int zf_mknod(const char *path, mode_t mode, dev_t rdev)
 {
-    CREATE_OP(path, zp_mknodat(at.dirh, at.rest, mode, rdev));
+    CREATE_OP(path, zf_zp_mknodat(at.dirh, at.rest, mode, rdev));
 }
 
 int zf_mkdir(const char *path, mode_t mode)
 {
-    CREATE_OP(path, zp_mkdirat(at.dirh, at.rest, mode));
+    CREATE_OP(path, zf_zp_mkdirat(at.dirh, at.rest, mode));
 }
 
 int zf_symlink(const char *target, const char *path)
 {
-    CREATE_OP(path, zp_symlinkat(target, at.dirh, at.rest));
+    CREATE_OP(path, zf_zp_symlinkat(target, at.dirh, at.rest));
 }
 
 int zf_unlink(const char *path)
 {
-    PATH_OP(path, zp_unlinkat(at.dirh, at.rest, 0));
+    PATH_OP(path, zf_zp_unlinkat(at.dirh, at.rest, 0));
 }
 
 int zf_rmdir(const char *path)
 {
-    PATH_OP(path, zp_unlinkat(at.dirh, at.rest, AT_REMOVEDIR));
+    PATH_OP(path, zf_zp_unlinkat(at.dirh, at.rest, AT_REMOVEDIR));
 }
 
 /* An operation on two paths (rename, link). */
@@ -285,12 +286,12 @@ int zf_rmdir(const char *path)
 
 int zf_rename(const char *from, const char *to, unsigned int flags)
 {
-    TWO_PATH_OP(from, to, zp_renameat2(a1.dirh, a1.rest, a2.dirh, a2.rest, flags));
+    TWO_PATH_OP(from, to, zf_zp_renameat2(a1.dirh, a1.rest, a2.dirh, a2.rest, flags));
 }
 
 static int link_paths(const char *from, const char *to)
 {
-    TWO_PATH_OP(from, to, zp_linkat(a1.dirh, a1.rest, a2.dirh, a2.rest, 0));
+    TWO_PATH_OP(from, to, zf_zp_linkat(a1.dirh, a1.rest, a2.dirh, a2.rest, 0));
 }
 
 /* The high-level API gives the new name an inode of its own in the kernel: with cached attributes

@@ -16,6 +16,7 @@
 
 #include "zfuse_ops.h"
 #include "zposix.h"
+#include "zposix_client.h" /* the zf_ stubs */
 
 /* A directory being listed: its handle and a buffer of linux_dirent64 records. */
 struct zf_dir {
@@ -63,14 +64,14 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
         return rc;
     uint32_t g = zf_enter();
     bool ok = at.opened < 0 || at.gen == g;
-    long h = ok ? zf_leave(g, zp_openat(at.dirh, at.rest, flags, mode))
+    long h = ok ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode))
                 : zf_leave(g, (errno = ESTALE, -1L));
     if (h == -EACCES && zf_state.consistency == ZP_RELAXED && (fi->flags & O_ACCMODE) == O_WRONLY) {
         /* A daemon not running as root may not read a write-only file: open it as asked. */
         flags = (flags & ~O_ACCMODE) | O_WRONLY;
         g = zf_enter();
         ok = at.opened < 0 || at.gen == g;
-        h = ok ? zf_leave(g, zp_openat(at.dirh, at.rest, flags, mode))
+        h = ok ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode))
                : zf_leave(g, (errno = ESTALE, -1L));
     }
     zf_at_put(&at);
@@ -100,7 +101,7 @@ static int zf_read(const char *path, char *buf, size_t size, off_t off, struct f
         size_t n = size - done < zf_state.chunk ? size - done : zf_state.chunk;
         uint32_t g = zf_enter();
         HANDLE(g, fi);
-        long got = zf_leave(g, zp_pread(h, buf + done, n, off + (off_t)done));
+        long got = zf_leave(g, zf_zp_pread(h, buf + done, n, off + (off_t)done));
         if (got < 0)
             return done ? (int)done : (int)got;
         done += (size_t)got;
@@ -119,7 +120,7 @@ static int zf_write(const char *path, const char *buf, size_t size, off_t off,
         size_t n = size - done < zf_state.chunk ? size - done : zf_state.chunk;
         uint32_t g = zf_enter();
         HANDLE(g, fi);
-        long put = zf_leave(g, zp_pwrite(h, buf + done, n, off + (off_t)done));
+        long put = zf_leave(g, zf_zp_pwrite(h, buf + done, n, off + (off_t)done));
         if (put < 0)
             return done ? (int)done : (int)put;
         done += (size_t)put;
@@ -143,7 +144,7 @@ static int zf_release(const char *path, struct fuse_file_info *fi)
     (void)path;
     uint32_t g = zf_enter();
     HANDLE(g, fi);
-    return (int)zf_leave(g, zp_close(h));
+    return (int)zf_leave(g, zf_zp_close(h));
 }
 
 static int zf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
@@ -151,7 +152,7 @@ static int zf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
     (void)path;
     uint32_t g = zf_enter();
     HANDLE(g, fi);
-    return (int)zf_leave(g, zp_fsync(h, datasync));
+    return (int)zf_leave(g, zf_zp_fsync(h, datasync));
 }
 
 static int zf_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
@@ -159,7 +160,7 @@ static int zf_fallocate(const char *path, int mode, off_t off, off_t len, struct
     (void)path;
     uint32_t g = zf_enter();
     HANDLE(g, fi);
-    return (int)zf_leave(g, zp_fallocate(h, mode, off, len));
+    return (int)zf_leave(g, zf_zp_fallocate(h, mode, off, len));
 }
 
 /* Only SEEK_DATA and SEEK_HOLE reach here (the kernel does the rest). */
@@ -168,7 +169,7 @@ static off_t zf_lseek(const char *path, off_t off, int whence, struct fuse_file_
     (void)path;
     uint32_t g = zf_enter();
     HANDLE(g, fi);
-    return (off_t)zf_leave(g, zp_lseek(h, off, whence));
+    return (off_t)zf_leave(g, zf_zp_lseek(h, off, whence));
 }
 
 /* ---- locks --------------------------------------------------------------------------------- */
@@ -199,7 +200,7 @@ static int zf_lock(const char *path, struct fuse_file_info *fi, int cmd, struct 
         struct flock try = *fl;
         uint32_t g = zf_enter();
         HANDLE(g, fi);
-        int rc = (int)zf_leave(g, zp_lock(h, wait ? F_SETLK : cmd, &try));
+        int rc = (int)zf_leave(g, zf_zp_lock(h, wait ? F_SETLK : cmd, &try));
         if (rc == 0 && cmd == F_GETLK)
             *fl = try;
         if (!wait || (rc != -EAGAIN && rc != -EACCES))
@@ -217,7 +218,7 @@ static int zf_flock(const char *path, struct fuse_file_info *fi, int op)
     for (int attempt = 0;; attempt++) {
         uint32_t g = zf_enter();
         HANDLE(g, fi);
-        int rc = (int)zf_leave(g, zp_flock(h, op | (wait ? LOCK_NB : 0)));
+        int rc = (int)zf_leave(g, zf_zp_flock(h, op | (wait ? LOCK_NB : 0)));
         if (!wait || rc != -EWOULDBLOCK)
             return rc;
         if ((rc = lock_wait(attempt, &delay)))
@@ -240,7 +241,7 @@ static int zf_opendir(const char *path, struct fuse_file_info *fi)
     }
     uint32_t g = zf_enter();
     long h = (at.opened < 0 || at.gen == g)
-                 ? zf_leave(g, zp_openat(at.dirh, at.rest, O_RDONLY | O_DIRECTORY, 0))
+                 ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, O_RDONLY | O_DIRECTORY, 0))
                  : zf_leave(g, (errno = ESTALE, -1L));
     zf_at_put(&at);
     if (h < 0) {
@@ -268,7 +269,7 @@ static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, o
             uint32_t g = zf_enter();
             if (g != d->gen)
                 return (int)zf_leave(g, (errno = ESTALE, -1));
-            long rc = zf_leave(g, zp_lseek(d->h, off, SEEK_SET));
+            long rc = zf_leave(g, zf_zp_lseek(d->h, off, SEEK_SET));
             if (rc < 0)
                 return (int)rc;
             d->remote = off;
@@ -281,7 +282,7 @@ static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, o
             uint32_t g = zf_enter();
             if (g != d->gen)
                 return (int)zf_leave(g, (errno = ESTALE, -1));
-            long n = zf_leave(g, zp_getdents(d->h, d->buf, sizeof(d->buf)));
+            long n = zf_leave(g, zf_zp_getdents(d->h, d->buf, sizeof(d->buf)));
             if (n < 0)
                 return (int)n;
             if (n == 0)
@@ -326,7 +327,7 @@ static int zf_releasedir(const char *path, struct fuse_file_info *fi)
     (void)path;
     struct zf_dir *d = (struct zf_dir *)(uintptr_t)fi->fh;
     uint32_t g = zf_enter();
-    int rc = g == d->gen ? (int)zf_leave(g, zp_close(d->h)) : (int)zf_leave(g, 0);
+    int rc = g == d->gen ? (int)zf_leave(g, zf_zp_close(d->h)) : (int)zf_leave(g, 0);
     pthread_mutex_destroy(&d->mu);
     free(d);
     return rc;
@@ -339,7 +340,7 @@ static int zf_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi
     uint32_t g = zf_enter();
     if (g != d->gen)
         return (int)zf_leave(g, (errno = ESTALE, -1));
-    return (int)zf_leave(g, zp_fsync(d->h, datasync));
+    return (int)zf_leave(g, zf_zp_fsync(d->h, datasync));
 }
 
 /* ---- the mount ----------------------------------------------------------------------------- */

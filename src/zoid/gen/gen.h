@@ -1,8 +1,10 @@
 /*
  * The ZOID stub generator (private): what `zepto zoid gen` reads from an annotated C header and
- * what it writes from it. gen_parse.c turns the header into a zg_plugin (every prototype, its
- * types and its annotations, checked); gen_emit.c writes the client stubs, the server dispatch
- * and their headers. The annotation language is in docs/FORMATS.md ("ZOID annotations").
+ * what it writes from it. The reader (gen_lex.c, gen_type.c, gen_annot.c, gen_parse.c) turns
+ * the header into a zg_plugin (every prototype, its types and its annotations, checked, and the
+ * wire layout of each function, gen_layout.c); the emitters (emit_client.c, emit_server.c,
+ * emit_common.c) write the client stubs, the server dispatch and their headers, and gen_write.c
+ * the files. The annotation language is in docs/FORMATS.md ("ZOID annotations").
  */
 #ifndef ZEPTO_ZOID_GEN_H
 #define ZEPTO_ZOID_GEN_H
@@ -12,8 +14,7 @@
 #include <stdio.h>
 
 #include "zepto/zepto.h"
-
-#define ZG_NAME_MAX 128 /* identifiers, type spellings */
+#include "zepto/zoid_gen.h" /* ZG_NAME_MAX, zg_names, zg_parse_file, zg_write, zg_is_ident */
 
 /* What a type is made of; the C spelling is in zg_type.name. */
 enum zg_base {
@@ -56,12 +57,15 @@ struct zg_param {
     int line;
 };
 
+struct zg_layout; /* gen_layout.h */
+
 struct zg_func {
     char name[ZG_NAME_MAX];
     struct zg_type ret;
     struct zg_param *params;
     int nparams;
     int line;
+    struct zg_layout *layout; /* how the request and reply are laid out (after zg_parse) */
 };
 
 struct zg_plugin {
@@ -79,29 +83,11 @@ struct zg_plugin {
  * "PATH:LINE: what is wrong"). 0, or -EINVAL with the first error in err. */
 int zg_parse(const char *path, const char *text, size_t len, struct zg_plugin **out,
              struct zepto_err *err);
-void zg_free(struct zg_plugin *p);
-
-/* Reads and parses the file at path (-errno with a message when it cannot be read). */
-int zg_parse_file(const char *path, struct zg_plugin **out, struct zepto_err *err);
-
-/* What the generated files are called and include. */
-struct zg_names {
-    const char *base;   /* prefix of the files and of BASE_zoid_use(): "kv" */
-    const char *header; /* how the generated files include the annotated header: "kv.h" */
-};
 
 /* The four generated files, written to streams (errors are the streams'). */
 void zg_emit_client_h(const struct zg_plugin *p, const struct zg_names *n, FILE *f);
 void zg_emit_client_c(const struct zg_plugin *p, const struct zg_names *n, FILE *f);
 void zg_emit_server_h(const struct zg_plugin *p, const struct zg_names *n, FILE *f);
 void zg_emit_server_c(const struct zg_plugin *p, const struct zg_names *n, FILE *f);
-
-/* Writes BASE_client.h, BASE_client.c, BASE_server.h and BASE_server.c into dir, each through a
- * temporary file renamed into place (a failure leaves no partial file). 0 or -errno. */
-int zg_write(const struct zg_plugin *p, const struct zg_names *n, const char *dir,
-             struct zepto_err *err);
-
-/* True when s is a C identifier. */
-bool zg_is_ident(const char *s);
 
 #endif
