@@ -76,27 +76,20 @@ struct zoid_daemon {
     struct zepto_err *loop_err;
 };
 
-static const char *export_root; /* for plugins (zoid_daemon_export_dir) */
-
-const char *zoid_daemon_export_dir(void)
+void zoid_daemon_log(const struct zoid_daemon *d, int level, const char *fmt, ...)
 {
-    return export_root;
-}
-
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
-{
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", localtime_r(&now, &tm));
+    if (!d->o.log)
+        return;
     va_list ap;
     va_start(ap, fmt);
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "zepto zoid serve: %s %s\n", when, line);
+    d->o.log(d->o.log_arg, level, line);
 }
+
+/* The posix plugin's configuration (src/zoid/posix), when it is linked in. */
+void zoid_posix_configure(const char *export_dir, int consistency) __attribute__((weak));
 
 /* ---- workers ---- */
 
@@ -197,8 +190,8 @@ static void drop(struct zoid_daemon *d, struct zoid_peer *p, const char *why)
         }
     unsigned clients = --d->clients;
     pthread_mutex_unlock(&d->peers_mu);
-    logf_("disconnect %s after %.1f s (%s; %u clients)", p->id.peer,
-          (double)(zb_mono_read() - p->since_ns) / 1e9, why, clients);
+    zoid_daemon_log(d, ZOID_LOG_INFO, "disconnect %s after %.1f s (%s; %u clients)", p->id.peer,
+                    (double)(zb_mono_read() - p->since_ns) / 1e9, why, clients);
     zoid_peer_unref(p);
 }
 
@@ -256,7 +249,7 @@ static void accept_all(struct zoid_daemon *d)
         if (rc == -EAGAIN || rc == -EWOULDBLOCK)
             return;
         if (rc) {
-            logf_("accept: %s", strerror(-rc));
+            zoid_daemon_log(d, ZOID_LOG_ERR, "accept: %s", strerror(-rc));
             return;
         }
         struct zoid_peer *p = calloc(1, sizeof(*p));
@@ -283,7 +276,8 @@ static void accept_all(struct zoid_daemon *d)
         pthread_mutex_unlock(&d->peers_mu);
         if (clients >= d->o.max_clients) { /* only this thread adds clients */
             send_simple(p, ZOID_REFUSED, EUSERS, NULL, 0);
-            logf_("refused %s: %u clients already", p->id.peer, clients);
+            zoid_daemon_log(d, ZOID_LOG_WARN, "refused %s: %u clients already", p->id.peer,
+                            clients);
             zoid_peer_unref(p);
             continue;
         }
@@ -301,7 +295,7 @@ static void accept_all(struct zoid_daemon *d)
         d->peers = p;
         clients = ++d->clients;
         pthread_mutex_unlock(&d->peers_mu);
-        logf_("connect %s (%u clients)", p->id.peer, clients);
+        zoid_daemon_log(d, ZOID_LOG_INFO, "connect %s (%u clients)", p->id.peer, clients);
         struct epoll_event ev = {.events = PEER_EVENTS, .data.ptr = p};
         atomic_store_explicit(&p->handoff, 1, memory_order_release);
         if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
@@ -388,7 +382,7 @@ static int readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why
             struct zepto_err err = {0};
             uint32_t limit = p->welcomed ? d->o.max_payload : ZOID_MAC_BYTES;
             if (zoid_header_decode(p->hdr, limit, &p->h, &err)) {
-                logf_("error from %s: %s", p->id.peer, err.msg);
+                zoid_daemon_log(d, ZOID_LOG_ERR, "error from %s: %s", p->id.peer, err.msg);
                 *why = "a bad frame";
                 return -1;
             }
@@ -460,7 +454,8 @@ static int setup(struct zoid_daemon *d, struct zepto_err *err)
     if (!d->o.export_dir || stat(d->o.export_dir, &st) || !S_ISDIR(st.st_mode))
         return zepto_fail(err, ENOTDIR, "--export %s: not a directory",
                           d->o.export_dir ? d->o.export_dir : "(none)");
-    export_root = d->o.export_dir;
+    if (zoid_posix_configure)
+        zoid_posix_configure(d->o.export_dir, d->o.consistency);
     /* One descriptor per client: take what the hard limit allows. */
     struct rlimit rl;
     if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
@@ -482,7 +477,7 @@ static void start_draining(struct zoid_daemon *d, int sig)
     pthread_mutex_lock(&d->mu);
     unsigned busy = d->busy;
     pthread_mutex_unlock(&d->mu);
-    logf_("%s: draining %u calls in flight", strsignal(sig), busy);
+    zoid_daemon_log(d, ZOID_LOG_INFO, "%s: draining %u calls in flight", strsignal(sig), busy);
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->lfd, NULL);
     pthread_mutex_lock(&d->peers_mu);
     for (struct zoid_peer *p = d->peers; p; p = p->next)
@@ -656,10 +651,12 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
             d->nworkers++;
     }
     if (!rc) {
-        logf_("listening on %s, export %s, %u workers, %u plugins%s", o->listen, o->export_dir,
-              d->nworkers, d->nslots, d->need_token ? ", token required" : "");
+        zoid_daemon_log(d, ZOID_LOG_INFO, "listening on %s, export %s, %u workers, %u plugins%s",
+                        o->listen, o->export_dir, d->nworkers, d->nslots,
+                        d->need_token ? ", token required" : "");
         for (unsigned i = 1; i < d->nslots; i++)
-            logf_("plugin %u %s from %s", d->slots[i].p->id, d->slots[i].p->name, d->slots[i].path);
+            zoid_daemon_log(d, ZOID_LOG_INFO, "plugin %u %s from %s", d->slots[i].p->id,
+                            d->slots[i].p->name, d->slots[i].path);
     }
 
     bool served = !rc;
@@ -690,7 +687,7 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
         close(d->stopfd);
     zoid_plugins_unload(d->slots, d->nslots);
     if (!rc)
-        logf_("stopped");
+        zoid_daemon_log(d, ZOID_LOG_INFO, "stopped");
     free(d->workers);
     memset(&d->token, 0, sizeof(d->token));
     free(d);

@@ -3,8 +3,8 @@
  * in progress, and the worker pool. daemon.c runs the event loop and the workers, plugins.c
  * loads and looks up plugins, call.c is what plugin functions see of a call.
  */
-#ifndef ZEPTO_ZOID_DAEMON_H
-#define ZEPTO_ZOID_DAEMON_H
+#ifndef ZOID_CORE_DAEMON_H
+#define ZOID_CORE_DAEMON_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,24 +13,12 @@
 #include <sys/uio.h>
 
 #include "zepto/zoid.h"
+#include "zepto/zoid_daemon.h"
 #include "zepto/zoid_plugin.h"
 #include "zoid/core/auth.h"
 #include "zoid/core/transport.h"
 
 #define ZOID_MAX_PLUGINS 64
-
-struct zoid_daemon_opts {
-    const char *listen;     /* address */
-    const char *export_dir; /* the tree the posix plugin serves (checked to exist) */
-    const char *plugin_dir; /* *.so loaded at start; NULL: none */
-    const char *token_file; /* required on tcp unless insecure */
-    bool insecure;          /* tcp without a token: loopback only */
-    unsigned threads;       /* workers; 0: the CPU count */
-    unsigned max_clients;   /* 0: 4096 */
-    uint32_t max_payload;   /* 0: 64 MiB */
-    uint32_t max_in_flight; /* per client; 0: 64 */
-    unsigned idle_s;        /* 0: 600 */
-};
 
 /* One loaded plugin. */
 struct zoid_slot {
@@ -110,9 +98,10 @@ int zoid_peer_send(struct zoid_peer *p, const struct zoid_header *h, const struc
 
 /* The daemon (daemon.c). */
 struct zoid_daemon;
-int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err);
 /* Frees a peer's per-plugin state (client_gone hooks). */
 void zoid_daemon_release_state(struct zoid_daemon *d, struct zoid_peer *p);
-const char *zoid_daemon_export_dir(void);
+/* A log line through the options' callback (printf-like). */
+void zoid_daemon_log(const struct zoid_daemon *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif
