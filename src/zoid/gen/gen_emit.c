@@ -407,9 +407,8 @@ static void emit_client_stub(const struct zg_func *fn, int id, const struct zg_n
             "zg_p.n, &zg_got, 0);\n",
             up, id);
     fprintf(f, "    if (zg_rc == 0 && (zg_p.failed || zg_got != zg_p.total))\n");
-    fprintf(f, "        zg_rc = EPROTO;\n");
-    fprintf(f, "    if (zg_rc) {\n        errno = zg_rc < 0 ? -zg_rc : zg_rc;\n        %s\n    }\n",
-            fail);
+    fprintf(f, "        zg_rc = -EPROTO;\n");
+    fprintf(f, "    if (zg_rc) {\n        errno = zoid_errno(zg_rc);\n        %s\n    }\n", fail);
     char expr_ret[ZG_NAME_MAX + 8] = "";
     if (!is_void(&fn->ret)) {
         snprintf(expr_ret, sizeof(expr_ret), "(%s)", fn->ret.name);
@@ -474,7 +473,7 @@ void zg_emit_client_c(const struct zg_plugin *p, const struct zg_names *n, FILE 
             "        int rc = zoid_connect(NULL, NULL, &c, &err);\n"
             "        if (rc) {\n"
             "            c = NULL;\n"
-            "            errno = rc < 0 ? -rc : rc;\n"
+            "            errno = zoid_errno(rc);\n"
             "        } else {\n"
             "            atomic_store_explicit(&%s__zoid_conn, c, memory_order_release);\n"
             "        }\n"
@@ -488,8 +487,9 @@ void zg_emit_client_c(const struct zg_plugin *p, const struct zg_names *n, FILE 
 
 /* ---- server ------------------------------------------------------------------------------- */
 
-static const char *const hook_sigs[3] = {"int %s(void);\n", "void %s(void);\n",
-                                         "void %s(void *state);\n"};
+static const char *const hook_sigs[3] = {"int %s(struct zoid_host *host);\n",
+                                         "void %s(void *plugin_state);\n",
+                                         "void %s(void *plugin_state, void *client_state);\n"};
 
 void zg_emit_server_h(const struct zg_plugin *p, const struct zg_names *n, FILE *f)
 {
@@ -498,11 +498,13 @@ void zg_emit_server_h(const struct zg_plugin *p, const struct zg_names *n, FILE 
     banner(f, n, "Daemon side of the ZOID plugin");
     fprintf(f, "#ifndef %s_SERVER_H_ZOID\n#define %s_SERVER_H_ZOID\n\n", up, up);
     fprintf(f, "#include \"zepto/zoid_plugin.h\"\n\n");
-    fprintf(f,
-            "/* The call the running function of %s serves (NULL outside one): for\n"
-            " * zoid_call_identity() and zoid_call_state() in the implementation. */\n"
-            "struct zoid_call *%s_zoid_current(void);\n\n",
-            n->header, n->base);
+    fprintf(
+        f,
+        "/* The call the running function of %s serves (NULL outside one): for\n"
+        " * zoid_call_identity(), zoid_call_plugin_state() and zoid_call_client_state() in the\n"
+        " * implementation. */\n"
+        "struct zoid_call *%s_zoid_current(void);\n\n",
+        n->header, n->base);
     const char *hooks[3] = {p->init, p->fini, p->gone};
     bool any = false;
     for (int h = 0; h < 3; h++) {
@@ -561,7 +563,7 @@ static void emit_dispatch(const struct zg_func *fn, const struct zg_names *n, FI
     }
     if (!is_void(&fn->ret))
         fprintf(f, "    %s zg_ret = 0;\n", fn->ret.name);
-    fprintf(f, "    int zg_rc = EPROTO;\n\n");
+    fprintf(f, "    int zg_rc = -EPROTO;\n\n");
 
     /* Fixed part. */
     fprintf(f, "    zoid_reader_init(&zg_r, zg_payload, zg_len);\n");
@@ -631,7 +633,7 @@ static void emit_dispatch(const struct zg_func *fn, const struct zg_names *n, FI
             fprintf(f, "    if (zg_f_%s)\n    ", a->name);
         fprintf(f, "    zg_p_%s = zoid_get_bytes(&zg_r, zg_b_%s);\n", a->name, a->name);
     }
-    fprintf(f, "    if (!zoid_reader_done(&zg_r))\n        return EPROTO;\n\n");
+    fprintf(f, "    if (!zoid_reader_done(&zg_r))\n        return -EPROTO;\n\n");
 
     /* The reply, reserved at once (pointers into it stay valid) and zeroed (nothing of the
      * daemon's memory goes out in what the function leaves unwritten). */
@@ -658,12 +660,12 @@ static void emit_dispatch(const struct zg_func *fn, const struct zg_names *n, FI
         if (!is_array(a) || !returns(a))
             continue;
         fprintf(f, "    zg_x_%s = zg_rlen;\n", a->name);
-        fprintf(f, "    if (!zoid_add(zg_rlen, zg_b_%s, &zg_rlen))\n        return EMSGSIZE;\n",
+        fprintf(f, "    if (!zoid_add(zg_rlen, zg_b_%s, &zg_rlen))\n        return -EMSGSIZE;\n",
                 a->name);
     }
     fprintf(f, "    errno = 0;\n");
     fprintf(f, "    unsigned char *zg_rep = zoid_reply_reserve(zg_call, zg_rlen);\n");
-    fprintf(f, "    if (!zg_rep)\n        return errno == ENOMEM ? ENOMEM : EMSGSIZE;\n");
+    fprintf(f, "    if (!zg_rep)\n        return errno == ENOMEM ? -ENOMEM : -EMSGSIZE;\n");
     fprintf(f, "    memset(zg_rep, 0, zg_rlen);\n");
 
     /* Arrays: in place when the bytes are aligned for their type and may stay where they are
@@ -697,7 +699,7 @@ static void emit_dispatch(const struct zg_func *fn, const struct zg_names *n, FI
             fprintf(f, "%s    %s = zg_t_%s = calloc(zg_b_%s ? zg_b_%s : 1, 1);\n", ind, nm, nm, nm,
                     nm);
             fprintf(f,
-                    "%s    if (!%s) {\n%s        zg_rc = ENOMEM;\n%s        goto zg_out;\n"
+                    "%s    if (!%s) {\n%s        zg_rc = -ENOMEM;\n%s        goto zg_out;\n"
                     "%s    }\n",
                     ind, nm, ind, ind, ind);
             if (!returns(a))

@@ -665,16 +665,20 @@ static int check_param(struct parser *ps, const struct zg_func *f, struct zg_par
 
 static int check_hook(struct parser *ps, const struct zg_func *f, int which)
 {
-    static const char *const sig[] = {"int %s(void)", "void %s(void)", "void %s(void *state)"};
+    static const char *const sig[] = {"int %s(struct zoid_host *host)",
+                                      "void %s(void *plugin_state)",
+                                      "void %s(void *plugin_state, void *client_state)"};
     const struct zg_type *r = &f->ret;
-    bool ok;
+    int want_void = which == 1 ? 1 : which == 2 ? 2 : 0;
+    bool ok = !r->pointer && f->nparams == (which == 0 ? 1 : want_void);
     if (which == 0)
-        ok = !r->pointer && r->base == ZG_SIGNED && !strcmp(r->name, "int") && f->nparams == 0;
-    else if (which == 1)
-        ok = !r->pointer && r->base == ZG_VOID && f->nparams == 0;
+        ok = ok && r->base == ZG_SIGNED && !strcmp(r->name, "int") && f->params[0].type.pointer &&
+             !f->params[0].type.is_const && !strcmp(f->params[0].type.name, "struct zoid_host");
     else
-        ok = !r->pointer && r->base == ZG_VOID && f->nparams == 1 && f->params[0].type.pointer &&
-             f->params[0].type.base == ZG_VOID && !f->params[0].type.is_const;
+        ok = ok && r->base == ZG_VOID;
+    for (int i = 0; ok && which != 0 && i < want_void; i++)
+        ok = f->params[i].type.pointer && f->params[i].type.base == ZG_VOID &&
+             !f->params[i].type.is_const;
     if (ok)
         return 0;
     char want[ZG_NAME_MAX + 32];
