@@ -1,6 +1,6 @@
 /*
- * Proves the reader of annotated headers (src/zoid/gen/gen_parse.c): every annotation kind gives the
- * parameter description the emitter relies on (direction, kind, lengths, nullable, zerocopy,
+ * Proves the reader of annotated headers (src/zoid/gen/gen_parse.c): every annotation kind gives
+ * the parameter description the emitter relies on (direction, kind, lengths, nullable, zerocopy,
  * defaults), the parts of C a header holds besides prototypes are skipped, the plugin annotation
  * and its hooks are read, and every malformed input is refused with "PATH:LINE:" naming the line
  * that is wrong. The emitter is checked for the prototypes it copies and the plugin it describes.
@@ -190,10 +190,11 @@ static void plugin_hooks(void **state)
 {
     (void)state;
     struct zg_plugin *p = parse_ok("int f(void);\n"
-                                   "void bye(void *state);\n"
+                                   "struct zoid_host;\n"
+                                   "void bye(void *plugin_state, void *client_state);\n"
                                    "/* zoid: plugin 65535 my-plugin.v2 init=hello fini=done "
                                    "gone=bye */\n"
-                                   "int hello(void);\n");
+                                   "int hello(struct zoid_host *host);\n");
     assert_int_equal(p->id, 65535);
     assert_string_equal(p->name, "my-plugin.v2");
     assert_string_equal(p->init, "hello");
@@ -225,9 +226,9 @@ static void file_annotation_errors(void **state)
     parse_error(PLUGIN "int f(void);\n/* zoid: plugin 8 kv2 */\n", 3, "second plugin annotation");
     parse_error(PLUGIN "int\n/* zoid: plugin 8 x */ f(void);\n", 3, "inside a declaration");
     parse_error("/* zoid: plugin 3 kv gone=bye */\nvoid bye(int x);\nint f(void);\n", 2,
-                "gone hook: it must be void bye(void *state)");
+                "gone hook: it must be void bye(void *plugin_state, void *client_state)");
     parse_error("/* zoid: plugin 3 kv init=hi */\nvoid hi(void);\nint f(void);\n", 2,
-                "init hook: it must be int hi(void)");
+                "init hook: it must be int hi(struct zoid_host *host)");
 }
 
 static void type_errors(void **state)
@@ -336,7 +337,7 @@ static void emitter_copies_prototypes_and_describes_plugin(void **state)
                  "int kv_put(const char *key /* string */,\n"
                  "           const void *v /* array(n) zerocopy */, size_t n);\n"
                  "double kv_avg(double *restrict x /* inout array(n) */, int n);\n"
-                 "void kv_gone(void *state);\n");
+                 "void kv_gone(void *plugin_state, void *client_state);\n");
     char *c = emit(zg_emit_client_c, p);
     assert_non_null(strstr(c, "\nint kv_put(const char *key, const void *v, size_t n)\n{"));
     assert_non_null(strstr(c, "\ndouble kv_avg(double *restrict x, int n)\n{"));
@@ -357,7 +358,7 @@ static void emitter_copies_prototypes_and_describes_plugin(void **state)
     free(s);
     char *sh = emit(zg_emit_server_h, p);
     assert_non_null(strstr(sh, "struct zoid_call *kv_zoid_current(void);"));
-    assert_null(strstr(sh, "void kv_gone(void *state);")); /* the header declares it */
+    assert_null(strstr(sh, "void kv_gone(void *plugin_state, void *client_state);")); /* declared */
     free(sh);
     zg_free(p);
 }
