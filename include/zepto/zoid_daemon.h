@@ -9,18 +9,14 @@
 #include <stdint.h>
 
 #include "zepto/zepto.h"
+#include "zepto/zoid_plugin.h" /* ZOID_LOG_* */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Log levels (syslog's numbers), for the callback and zoid_host_log. */
-#define ZOID_LOG_ERR   3
-#define ZOID_LOG_WARN  4
-#define ZOID_LOG_INFO  6
-#define ZOID_LOG_DEBUG 7
-
-/* One log line (no newline); called from any thread of the daemon, one line at a time. */
+/* One log line (no newline; level: ZOID_LOG_*); called from any thread of the daemon, one line at a
+ * time. */
 typedef void (*zoid_log_fn)(void *arg, int level, const char *line);
 
 struct zoid_daemon_opts {

@@ -157,9 +157,11 @@ static void round_trips(struct zoid_client *c)
               who[0] == getuid() && who[1] == getgid() && (pid_t)who[2] == getpid() && who[3] == 1,
           "whoami: uid %u gid %u pid %d verified %u (we are %u %u %d)", who[0], who[1], (int)who[2],
           who[3], getuid(), getgid(), (int)getpid());
-    CHECK(zoid_call(c, 77, 0, NULL, 0, NULL, 0, NULL, 0) == ENOSYS, "an unknown plugin: ENOSYS");
-    CHECK(zoid_call(c, 0, 99, NULL, 0, NULL, 0, NULL, 0) == ENOSYS, "an unknown function");
-    CHECK(zoid_call(c, 0, ZOID_CORE_SOURCE, NULL, 0, NULL, 0, NULL, 0) == EPROTO,
+    CHECK(zoid_call(c, 77, 0, NULL, 0, NULL, 0, NULL, 0) == -(ZOID_REMOTE + ENOSYS),
+          "an unknown plugin: ENOSYS");
+    CHECK(zoid_call(c, 0, 99, NULL, 0, NULL, 0, NULL, 0) == -(ZOID_REMOTE + ENOSYS),
+          "an unknown function");
+    CHECK(zoid_call(c, 0, ZOID_CORE_SOURCE, NULL, 0, NULL, 0, NULL, 0) == -(ZOID_REMOTE + EPROTO),
           "bad arguments: the function's EPROTO");
 }
 
@@ -537,9 +539,9 @@ static void plugin_tests(void)
     CHECK(!rc && vb == 1, "another client has its own state: %u", vb);
     uint32_t uid = u32_call(a, 4, &rc);
     CHECK(!rc && uid == getuid(), "the plugin sees the caller's uid: %u", uid);
-    CHECK(zoid_call(a, TEST_PLUGIN, 2, NULL, 0, NULL, 0, NULL, 0) == EIO,
+    CHECK(zoid_call(a, TEST_PLUGIN, 2, NULL, 0, NULL, 0, NULL, 0) == -(ZOID_REMOTE + EIO),
           "a plugin's error reaches its caller");
-    CHECK(zoid_call(a, TEST_PLUGIN, 9, NULL, 0, NULL, 0, NULL, 0) == ENOSYS,
+    CHECK(zoid_call(a, TEST_PLUGIN, 9, NULL, 0, NULL, 0, NULL, 0) == -(ZOID_REMOTE + ENOSYS),
           "a function the plugin does not have: ENOSYS");
 
     struct pushes got = {0};

@@ -92,7 +92,7 @@ int all_count(void);
 uint32_t all_uid(void);
 int all_released(void);
 
-void all_gone(void *state);
+void all_gone(void *plugin_state, void *client_state);
 
 #ifdef __cplusplus
 }

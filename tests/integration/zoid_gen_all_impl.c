@@ -13,19 +13,22 @@
 
 static _Atomic int inits, released;
 
-int all_init(void)
+int all_init(struct zoid_host *host)
 {
+    (void)host;
     inits++;
     return 0;
 }
 
-void all_fini(void)
+void all_fini(void *plugin_state)
 {
+    (void)plugin_state;
 }
 
-void all_gone(void *state)
+void all_gone(void *plugin_state, void *client_state)
 {
-    free(state);
+    (void)plugin_state;
+    free(client_state);
     released++;
 }
 
@@ -235,7 +238,7 @@ int all_count(void)
     struct zoid_call *call = all_zoid_current();
     if (!call)
         return -1;
-    int **slot = (int **)zoid_call_state(call);
+    int **slot = (int **)zoid_call_client_state(call);
     if (!*slot && !(*slot = calloc(1, sizeof(int)))) {
         errno = ENOMEM;
         return -1;

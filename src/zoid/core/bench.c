@@ -58,7 +58,7 @@ static int null_call(struct zoid_client *c)
 
 int zoid_bench_call_failed(struct zepto_err *err, const char *what, int rc)
 {
-    return zepto_fail(err, rc < 0 ? -rc : rc, "%s: %s", what, zoid_strerror(rc));
+    return zepto_fail(err, zoid_errno(rc), "%s: %s", what, zoid_strerror(rc));
 }
 
 /* ---- latency ---- */

@@ -20,6 +20,7 @@
  * every client, unload the plugins, return 0. One log line per connect, disconnect and error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -56,7 +57,8 @@ struct zoid_daemon {
     struct zoid_token token;
     bool need_token;
     int lfd, epfd, sigfd;
-    int stopfd; /* eventfd, written when the loop has ended: wakes every thread */
+    int export_fd; /* O_PATH of --export, for the plugins (struct zoid_host) */
+    int stopfd;    /* eventfd, written when the loop has ended: wakes every thread */
     struct zoid_slot slots[ZOID_MAX_PLUGINS];
     unsigned nslots;
     pthread_mutex_t peers_mu; /* peers, clients */
@@ -88,9 +90,6 @@ void zoid_daemon_log(const struct zoid_daemon *d, int level, const char *fmt, ..
     d->o.log(d->o.log_arg, level, line);
 }
 
-/* The posix plugin's configuration (src/zoid/posix), when it is linked in. */
-void zoid_posix_configure(const char *export_dir, int consistency) __attribute__((weak));
-
 /* ---- workers ---- */
 
 static void run_job(struct zoid_daemon *d, struct job *j)
@@ -99,21 +98,23 @@ static void run_job(struct zoid_daemon *d, struct job *j)
     int slot = zoid_plugin_find(d->slots, d->nslots, j->h.plugin);
     struct zoid_call call;
     zoid_call_init(&call, p, slot < 0 ? 0 : (unsigned)slot, d->o.max_payload);
+    call.host = &d->slots[call.slot].host;
     call.h = j->h;
     call.payload = j->payload;
     int error = j->error;
     /* What another plugin left on this thread (the posix plugin: a client's fs identity) goes
      * before this call runs. */
-    if (zoid_thread_leftover.fn && zoid_thread_leftover.plugin != j->h.plugin)
-        zoid_thread_leftover.fn();
+    zoid_dirty_clear(j->h.plugin);
     if (!error) {
+        int rc;
         if (slot < 0 || j->h.function >= d->slots[slot].p->nfunctions ||
             !d->slots[slot].p->functions[j->h.function])
-            error = ENOSYS;
+            rc = -ENOSYS;
         else
-            error = d->slots[slot].p->functions[j->h.function](&call, j->payload, j->h.length);
-        if (error < 0)
-            error = EIO; /* plugins return positive errnos; anything else is a failure */
+            rc = d->slots[slot].p->functions[j->h.function](&call, j->payload, j->h.length);
+        /* Functions return 0 or -errno (on the wire: the positive errno); anything else is a
+         * failure of the plugin. */
+        error = rc < 0 && rc > -4096 ? -rc : rc ? EIO : 0;
     }
     zoid_call_finish(&call, error);
     free(j->payload);
@@ -173,7 +174,7 @@ void zoid_daemon_release_state(struct zoid_daemon *d, struct zoid_peer *p)
 {
     for (unsigned i = 0; d && i < d->nslots; i++)
         if (p->state[i] && d->slots[i].p->client_gone)
-            d->slots[i].p->client_gone(p->state[i]);
+            d->slots[i].p->client_gone(d->slots[i].host.plugin_state, p->state[i]);
 }
 
 /* By the thread p's event went to (or at the end, alone). */
@@ -454,15 +455,20 @@ static int setup(struct zoid_daemon *d, struct zepto_err *err)
     if (!d->o.export_dir || stat(d->o.export_dir, &st) || !S_ISDIR(st.st_mode))
         return zepto_fail(err, ENOTDIR, "--export %s: not a directory",
                           d->o.export_dir ? d->o.export_dir : "(none)");
-    if (zoid_posix_configure)
-        zoid_posix_configure(d->o.export_dir, d->o.consistency);
+    d->export_fd = open(d->o.export_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (d->export_fd < 0)
+        return zepto_fail(err, errno, "--export %s: %s", d->o.export_dir, strerror(errno));
     /* One descriptor per client: take what the hard limit allows. */
     struct rlimit rl;
     if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if ((rc = zoid_plugins_load(d->o.plugin_dir, d->slots, &d->nslots, err)))
+    struct zoid_host base = {.export_dir = d->o.export_dir,
+                             .export_fd = d->export_fd,
+                             .consistency = d->o.consistency,
+                             .daemon = d};
+    if ((rc = zoid_plugins_load(d->o.plugin_dir, &base, d->slots, &d->nslots, err)))
         return rc;
     return d->t->listen(&d->addr, 1024, &d->lfd, err);
 }
@@ -588,8 +594,7 @@ static void *worker(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     serve(d);
-    if (zoid_thread_leftover.fn)
-        zoid_thread_leftover.fn();
+    zoid_dirty_clear(-1);
     return NULL;
 }
 
@@ -599,7 +604,7 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
     if (!d)
         return zepto_fail(err, ENOMEM, "out of memory");
     d->o = *o;
-    d->lfd = d->epfd = d->sigfd = d->stopfd = -1;
+    d->lfd = d->epfd = d->sigfd = d->stopfd = d->export_fd = -1;
     if (!d->o.threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         d->o.threads = n > 0 ? (unsigned)n : 2;
@@ -661,9 +666,8 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
 
     bool served = !rc;
     if (served)
-        serve(d); /* returns when the loop has ended and no call is left for this thread */
-    if (zoid_thread_leftover.fn)
-        zoid_thread_leftover.fn(); /* the daemon's own identity again, to clean up */
+        serve(d);         /* returns when the loop has ended and no call is left for this thread */
+    zoid_dirty_clear(-1); /* the daemon's own identity again, to clean up */
 
     /* Shut down: workers first (they hold clients), then clients, then plugins. */
     pthread_mutex_lock(&d->mu);
@@ -686,6 +690,8 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
     if (d->stopfd >= 0)
         close(d->stopfd);
     zoid_plugins_unload(d->slots, d->nslots);
+    if (d->export_fd >= 0)
+        close(d->export_fd);
     if (!rc)
         zoid_daemon_log(d, ZOID_LOG_INFO, "stopped");
     free(d->workers);

@@ -23,7 +23,8 @@
 /* One loaded plugin. */
 struct zoid_slot {
     const struct zoid_plugin *p;
-    void *handle; /* dlopen handle; NULL for the built-in core */
+    void *handle;          /* dlopen handle; NULL for the built-in core */
+    struct zoid_host host; /* what its init got (stays here: the plugin keeps the pointer) */
     char path[256];
 };
 
@@ -64,6 +65,7 @@ struct zoid_peer {
 struct zoid_call {
     struct zoid_peer *peer;
     unsigned slot;
+    struct zoid_host *host; /* the plugin's */
     struct zoid_header h;
     unsigned char *payload;
     /* The reply: iovecs over an owned buffer (appended, reserved) and bulk memory. */
@@ -81,11 +83,22 @@ struct zoid_call {
     uint32_t max_payload;
 };
 
-/* Plugin table (plugins.c). */
-int zoid_plugins_load(const char *dir, struct zoid_slot *slots, unsigned *n, struct zepto_err *err);
+/* Plugin table (plugins.c). Each plugin's host is a copy of `base` with its name. */
+int zoid_plugins_load(const char *dir, const struct zoid_host *base, struct zoid_slot *slots,
+                      unsigned *n, struct zepto_err *err);
 void zoid_plugins_unload(struct zoid_slot *slots, unsigned n);
 int zoid_plugin_find(const struct zoid_slot *slots, unsigned n, uint16_t id);
 extern const struct zoid_plugin zoid_core_plugin;
+
+/* What a function left on its thread (zoid_call_thread_dirty): cleared before the thread runs
+ * another plugin's function or leaves the pool (call.c). */
+struct zoid_dirty {
+    void (*clear)(void);
+    uint16_t plugin; /* the plugin that left it */
+};
+extern _Thread_local struct zoid_dirty zoid_dirty;
+/* Runs and forgets the clear hook, unless it is plugin's own (plugin < 0: any). */
+void zoid_dirty_clear(int plugin);
 
 /* Calls (call.c). */
 void zoid_call_init(struct zoid_call *c, struct zoid_peer *peer, unsigned slot, uint32_t max);
