@@ -524,6 +524,28 @@ static void on_push(void *arg, uint16_t plugin, uint16_t fn, const void *data, s
     }
 }
 
+/* The daemon with --plugin-dir plugins/SUB does not start, and its error names so and why. */
+static void refused(const char *addr, const char *sub, const char *so, const char *why)
+{
+    char bad[320], log[320];
+    snprintf(bad, sizeof(bad), "%s/%s", plugins, sub);
+    snprintf(log, sizeof(log), "%s/%s.log", dir, sub);
+    char *argv[] = {(char *)zepto, "zoid",      "serve",        "--listen", (char *)addr,
+                    "--export",    (char *)dir, "--plugin-dir", bad,        NULL};
+    struct zb_spawn_opts so_ = {.stderr_path = log};
+    int status = -1;
+    zb_run(argv, &so_, &status, NULL);
+    char text[512] = "";
+    FILE *f = fopen(log, "r");
+    if (f) {
+        size_t k = fread(text, 1, sizeof(text) - 1, f);
+        text[k] = 0;
+        fclose(f);
+    }
+    CHECK(status == 1 && strstr(text, so) && strstr(text, why), "%s is refused: status %d, %s", so,
+          status, text);
+}
+
 static void plugin_tests(void)
 {
     struct daemon d;
@@ -575,24 +597,9 @@ static void plugin_tests(void)
     CHECK(stop(&d, SIGTERM) == 0, "the daemon with a plugin stops cleanly");
 
     /* A .so that is no plugin: the daemon does not start, and says which. */
-    char bad[320], log[320];
-    snprintf(bad, sizeof(bad), "%s/bad", plugins);
-    snprintf(log, sizeof(log), "%s/bad.log", dir);
-    char *argv[] = {(char *)zepto, "zoid",      "serve",        "--listen", addr,
-                    "--export",    (char *)dir, "--plugin-dir", bad,        NULL};
-    struct zb_spawn_opts so = {.stderr_path = log};
-    int status = -1;
-    zb_run(argv, &so, &status, NULL);
-    char text[512] = "";
-    FILE *f = fopen(log, "r");
-    if (f) {
-        size_t k = fread(text, 1, sizeof(text) - 1, f);
-        text[k] = 0;
-        fclose(f);
-    }
-    CHECK(status == 1 && strstr(text, "zoid_bad_plugin.so") &&
-              strstr(text, "no zoid_plugin_register"),
-          "a .so that is no plugin is refused: status %d, %s", status, text);
+    refused(addr, "bad", "zoid_bad_plugin.so", "no zoid_plugin_register");
+    /* A plugin built for API 1: refused, saying which API it needs. */
+    refused(addr, "api1", "zoid_api1_plugin.so", "built for plugin API 1, this daemon loads API 2");
 }
 
 int main(int argc, char **argv)
