@@ -2,8 +2,8 @@
  * The kv store itself, as it runs inside the daemon: plain C against kv.h, built into
  * libkv_zoid.so with the dispatch `zepto zoid gen` writes (kv_server.c). The one ZOID-specific
  * part is where a client's namespace lives: in the plugin's per-client slot
- * (zoid_call_state of the call being served), created at the client's first call and freed by
- * kv_gone when the client goes.
+ * (zoid_call_client_state of the call being served), created at the client's first call and freed
+ * by kv_gone when the client goes.
  *
  * A client may have many calls in flight on many daemon threads at once, so each namespace has
  * its own lock; creating one takes a global lock (once per client).
@@ -36,19 +36,22 @@ struct ns {
 static pthread_mutex_t create_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint32_t live; /* namespaces alive */
 
-int kv_init(void)
+int kv_init(struct zoid_host *host)
 {
+    (void)host;
     live = 0;
     return 0;
 }
 
-void kv_fini(void)
+void kv_fini(void *plugin_state)
 {
+    (void)plugin_state;
 }
 
-void kv_gone(void *state)
+void kv_gone(void *plugin_state, void *client_state)
 {
-    struct ns *ns = state;
+    (void)plugin_state;
+    struct ns *ns = client_state;
     if (!ns)
         return;
     for (int b = 0; b < NBUCKETS; b++) {
@@ -70,7 +73,7 @@ static struct ns *caller_ns(void)
         errno = EPERM;
         return NULL;
     }
-    void **slot = zoid_call_state(call);
+    void **slot = zoid_call_client_state(call);
     pthread_mutex_lock(&create_mu);
     if (!*slot) {
         struct ns *ns = calloc(1, sizeof(*ns));

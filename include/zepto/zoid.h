@@ -8,10 +8,12 @@
  * copy (the request and the reply are iovecs). Usually nobody calls zoid_call() directly: the
  * stubs that `zepto zoid gen` writes from an annotated C header do.
  *
- * Return convention of zoid_call(): 0 when the remote function returned success, a positive errno
- * when it ran and failed (the errno it gave), a negative errno when the call did not complete here
- * (-ETIMEDOUT, -ECONNRESET when the daemon went away, -EINTR when a signal interrupted the wait:
- * the connection stays usable, -EMSGSIZE when the reply did not fit the reply iovecs).
+ * Return convention of zoid_call(): 0 when the remote function returned success; -errno when the
+ * call did not complete here (-ETIMEDOUT, -ECONNRESET when the daemon went away, -EINTR when a
+ * signal interrupted the wait: the connection stays usable, -EMSGSIZE when the reply did not fit
+ * the reply iovecs); -(ZOID_REMOTE + e) when the remote function ran and failed with errno e.
+ * zoid_errno() gives the errno of any of these, zoid_is_remote() tells the last kind apart. (On
+ * the wire, REPLY.error is still 0 or the positive errno e.)
  */
 #ifndef ZEPTO_ZOID_H
 #define ZEPTO_ZOID_H
@@ -78,6 +80,23 @@ enum zoid_core_function {
 
 /* ---- the client --------------------------------------------------------------------------- */
 
+/* zoid_call() returns -(ZOID_REMOTE + e) when the remote function failed with errno e. */
+#define ZOID_REMOTE 0x10000
+
+/* The positive errno of any code zoid_call() returns (0 for 0). */
+static inline int zoid_errno(int rc)
+{
+    if (rc >= 0)
+        return rc;
+    return -rc >= ZOID_REMOTE ? -rc - ZOID_REMOTE : -rc;
+}
+
+/* Whether rc says the remote function ran and failed (not the call). */
+static inline bool zoid_is_remote(int rc)
+{
+    return rc <= -ZOID_REMOTE;
+}
+
 struct zoid_client;
 
 struct zoid_client_opts {
@@ -116,7 +135,7 @@ uint32_t zoid_max_payload(const struct zoid_client *c);
 
 void zoid_close(struct zoid_client *c);
 
-/* A message for any code zoid_call() returns. */
+/* A message for any code zoid_call() returns (remote failures say so). */
 const char *zoid_strerror(int code);
 
 #pragma GCC visibility pop

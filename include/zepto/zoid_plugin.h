@@ -5,8 +5,10 @@
  * payload; generated dispatch code decodes it), may ask who is calling and keep per-client state,
  * and build their reply; a plugin may also push data to a client at any time (streaming).
  *
- * A function returns 0 or a positive errno, which the caller's zoid_call() returns. A plugin must
- * not exit or crash the daemon; a function that fails returns an error instead.
+ * Plugin API 2. A function returns 0 or a negative errno -e; the caller's zoid_call() then
+ * returns -(ZOID_REMOTE + e) (zepto/zoid.h). A plugin must not exit, crash the daemon or write to
+ * stderr: a function that fails returns an error, and log lines go through zoid_call_log or
+ * zoid_host_log (the daemon's logger).
  */
 #ifndef ZEPTO_ZOID_PLUGIN_H
 #define ZEPTO_ZOID_PLUGIN_H
@@ -20,7 +22,13 @@
 extern "C" {
 #endif
 
-#define ZOID_PLUGIN_API 1
+#define ZOID_PLUGIN_API 2
+
+/* Log levels (syslog's numbers). */
+#define ZOID_LOG_ERR   3
+#define ZOID_LOG_WARN  4
+#define ZOID_LOG_INFO  6
+#define ZOID_LOG_DEBUG 7
 
 /* Who is calling. */
 struct zoid_identity {
@@ -33,9 +41,21 @@ struct zoid_identity {
     uint32_t groups[64];
 };
 
-struct zoid_call; /* one call in progress (valid during the function only) */
-struct zoid_peer; /* a connected client, for pushing data (zoid_peer_get / zoid_push) */
+struct zoid_call;   /* one call in progress (valid during the function only) */
+struct zoid_peer;   /* a connected client, for pushing data (zoid_peer_get / zoid_push) */
+struct zoid_daemon; /* opaque */
 
+/* What the daemon gives a plugin at init; valid until fini. */
+struct zoid_host {
+    const char *plugin_name;
+    const char *export_dir; /* --export, or NULL */
+    int export_fd;          /* O_PATH|O_DIRECTORY of the export, or -1; owned by the daemon */
+    int consistency;        /* the daemon's default: 0 strict, 1 relaxed */
+    void *plugin_state;     /* init sets it; given back to functions, fini and client_gone */
+    struct zoid_daemon *daemon;
+};
+
+/* A function returns 0 or a negative errno. */
 typedef int (*zoid_fn)(struct zoid_call *call, const void *payload, size_t len);
 
 struct zoid_plugin {
@@ -43,12 +63,12 @@ struct zoid_plugin {
     uint16_t id;  /* 1..65535, unique in the daemon (0: the core) */
     const char *name;
     unsigned nfunctions;
-    const zoid_fn *functions;          /* indexed by function id */
-    const char *const *function_names; /* for logs; may be NULL */
-    int (*init)(void);                 /* at load; nonzero: the plugin is not loaded */
-    void (*fini)(void);                /* at daemon exit */
-    /* A client went away (closed, crashed, killed): release what `state` holds. */
-    void (*client_gone)(void *state);
+    const zoid_fn *functions;            /* indexed by function id */
+    const char *const *function_names;   /* for logs; may be NULL */
+    int (*init)(struct zoid_host *host); /* at load: 0, or -errno: the plugin is not loaded */
+    void (*fini)(void *plugin_state);    /* at daemon exit */
+    /* A client went away (closed, crashed, killed): release what `client_state` holds. */
+    void (*client_gone)(void *plugin_state, void *client_state);
 };
 
 /* What a plugin .so exports. */
@@ -58,14 +78,23 @@ typedef const struct zoid_plugin *(*zoid_register_fn)(void);
 /* ---- inside a function -------------------------------------------------------------------- */
 
 const struct zoid_identity *zoid_call_identity(const struct zoid_call *call);
-
+/* What init left in host->plugin_state. */
+void *zoid_call_plugin_state(struct zoid_call *call);
 /* This plugin's per-client slot (NULL at first): keep state there; client_gone releases it. */
-void **zoid_call_state(struct zoid_call *call);
+void **zoid_call_client_state(struct zoid_call *call);
+/* What the daemon gave this plugin at init. */
+const struct zoid_host *zoid_call_host(const struct zoid_call *call);
+
+/* Logging through the daemon's logger (never stderr directly); printf-like, one line. */
+void zoid_call_log(struct zoid_call *call, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void zoid_host_log(const struct zoid_host *host, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Reply building, in order. append copies; reserve returns len bytes of the reply to fill in
  * place; bulk sends len bytes from data without copying, then calls release(arg) (may be NULL)
- * once they are sent (or the client is gone). Each returns 0 or ENOMEM / EMSGSIZE (above the
- * frame limit). */
+ * once they are sent (or the client is gone). append and bulk return 0, -ENOMEM or -EMSGSIZE
+ * (above the frame limit); reserve returns NULL with errno ENOMEM or EMSGSIZE. */
 int zoid_reply_append(struct zoid_call *call, const void *data, size_t len);
 void *zoid_reply_reserve(struct zoid_call *call, size_t len);
 int zoid_reply_bulk(struct zoid_call *call, const void *data, size_t len,
@@ -74,25 +103,18 @@ int zoid_reply_bulk(struct zoid_call *call, const void *data, size_t len,
 /* The calling client, to push to later from any thread; zoid_peer_put when done. */
 struct zoid_peer *zoid_peer_get(struct zoid_call *call);
 void zoid_peer_put(struct zoid_peer *peer);
-/* Sends an ASYNC frame to the client; 0, or ENOTCONN when it is gone. Thread-safe. */
+/* Sends an ASYNC frame to the client; 0, or -ENOTCONN when it is gone (-EMSGSIZE above its
+ * frame limit). Thread-safe. */
 int zoid_push(struct zoid_peer *peer, uint16_t plugin, uint16_t function, const void *data,
               size_t len);
 
 /* ---- state a call leaves on its thread ---------------------------------------------------- */
 
-/* A plugin that leaves per-thread state behind when its function returns (the posix plugin
- * keeps the caller's file-system identity on the thread for that caller's next call) says so
- * here; before the thread runs a function of another plugin, or leaves the pool, the daemon
- * calls fn (which clears this). */
-struct zoid_thread_leftover {
-    void (*fn)(void);
-    uint16_t plugin; /* the plugin that left it */
-};
-#ifdef __cplusplus
-extern thread_local struct zoid_thread_leftover zoid_thread_leftover;
-#else
-extern _Thread_local struct zoid_thread_leftover zoid_thread_leftover;
-#endif
+/* A function that leaves per-thread state behind when it returns (the posix plugin keeps the
+ * caller's file-system identity on the thread for that caller's next call) says so here; before
+ * the thread runs a function of another plugin, or leaves the pool, the daemon calls clear()
+ * (which clears that state). */
+void zoid_call_thread_dirty(struct zoid_call *call, void (*clear)(void));
 
 #ifdef __cplusplus
 }

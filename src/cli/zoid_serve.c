@@ -3,12 +3,11 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/parse.h"
 #include "cli/cli.h"
-#include "zoid/core/daemon.h"
-#include "zoid/posix/zposix.h"
-#include "zoid/posix/zposix_plugin.h"
+#include "zepto/zoid_daemon.h"
 
 #define CMD "zoid serve"
 
@@ -43,6 +42,18 @@ static const char usage[] =
     "  zepto zoid serve --listen unix:/tmp/zoid.sock --export /scratch --plugin-dir ./plugins\n"
     "  zepto zoid serve --listen unix:/tmp/zoid.sock --export /scratch --consistency relaxed\n";
 
+/* The daemon's log: "zepto zoid serve: <local time> <line>" on stderr. */
+static void log_line(void *arg, int level, const char *line)
+{
+    (void)arg;
+    (void)level;
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", localtime_r(&now, &tm));
+    fprintf(stderr, "zepto zoid serve: %s %s\n", when, line);
+}
+
 int cli_zoid_serve(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -60,8 +71,7 @@ int cli_zoid_serve(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {0},
     };
-    struct zoid_daemon_opts o = {0};
-    int consistency = ZP_STRICT;
+    struct zoid_daemon_opts o = {.log = log_line};
     struct zepto_err err = {0};
     uint64_t v;
     int c;
@@ -102,9 +112,9 @@ int cli_zoid_serve(int argc, char **argv)
             break;
         case 'C':
             if (!strcmp(optarg, "strict"))
-                consistency = ZP_STRICT;
+                o.consistency = 0;
             else if (!strcmp(optarg, "relaxed"))
-                consistency = ZP_RELAXED;
+                o.consistency = 1;
             else
                 return cli_usage_error(CMD, "--consistency '%s': strict or relaxed", optarg);
             break;
@@ -118,7 +128,6 @@ int cli_zoid_serve(int argc, char **argv)
         return cli_usage_error(CMD, "missing --listen unix:PATH|tcp:HOST:PORT");
     if (!o.export_dir)
         return cli_usage_error(CMD, "missing --export DIR");
-    zoid_posix_configure(o.export_dir, consistency);
     if (zoid_daemon_run(&o, &err))
         return cli_fail(CMD, &err);
     return 0;

@@ -10,13 +10,52 @@
 #include "fake_reply.h"
 #include "zepto/zoid_plugin.h"
 
+struct zoid_host fake_host = {.export_fd = -1};
+void (*fake_dirty)(void);
+
+void *zoid_call_plugin_state(struct zoid_call *call)
+{
+    (void)call;
+    return fake_host.plugin_state;
+}
+
+const struct zoid_host *zoid_call_host(const struct zoid_call *call)
+{
+    (void)call;
+    return &fake_host;
+}
+
+void zoid_call_log(struct zoid_call *call, int level, const char *fmt, ...)
+{
+    (void)call;
+    (void)level;
+    (void)fmt;
+}
+
+void zoid_host_log(const struct zoid_host *host, int level, const char *fmt, ...)
+{
+    (void)host;
+    (void)level;
+    (void)fmt;
+}
+
+void zoid_call_thread_dirty(struct zoid_call *call, void (*clear)(void))
+{
+    (void)call;
+    fake_dirty = clear;
+}
+
 void *zoid_reply_reserve(struct zoid_call *call, size_t len)
 {
-    if (len > FAKE_MAX_REPLY - call->len)
+    if (len > FAKE_MAX_REPLY - call->len) {
+        errno = EMSGSIZE;
         return NULL;
+    }
     unsigned char *b = realloc(call->buf, call->len + len + 1);
-    if (!b)
+    if (!b) {
+        errno = ENOMEM;
         return NULL;
+    }
     call->buf = b;
     call->len += len;
     return b + call->len - len;
@@ -26,7 +65,7 @@ int zoid_reply_append(struct zoid_call *call, const void *data, size_t len)
 {
     void *p = zoid_reply_reserve(call, len);
     if (!p)
-        return EMSGSIZE;
+        return -errno;
     memcpy(p, data, len);
     return 0;
 }

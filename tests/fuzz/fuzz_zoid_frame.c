@@ -106,13 +106,14 @@ static void on_async(void *arg, uint16_t plugin, uint16_t function, const void *
         async_sum += ((const unsigned char *)data)[i];
 }
 
-/* What zoid_call() may return (zepto/zoid.h): 0, the remote errno, or a local failure. */
+/* What zoid_call() may return (zepto/zoid.h): 0, -(ZOID_REMOTE + the remote errno), or a local
+ * failure. */
 static void check_result(int rc, size_t got, size_t room)
 {
     if (rc == 0 && got > room)
         abort();
-    if (rc < 0 && rc != -ETIMEDOUT && rc != -ECONNRESET && rc != -EINTR && rc != -EMSGSIZE &&
-        rc != -EPROTO && rc != -ENOMEM)
+    if (rc < 0 && !zoid_is_remote(rc) && rc != -ETIMEDOUT && rc != -ECONNRESET && rc != -EINTR &&
+        rc != -EMSGSIZE && rc != -EPROTO && rc != -ENOMEM)
         abort();
 }
 
@@ -191,12 +192,13 @@ static void daemon_init(void)
     daemon_.o.max_in_flight = 6; /* the seeds' seventh call is refused: EBUSY */
     daemon_.o.max_clients = 1;
     daemon_.t = unix_t;
-    daemon_.lfd = daemon_.epfd = daemon_.sigfd = daemon_.stopfd = -1;
+    daemon_.lfd = daemon_.epfd = daemon_.sigfd = daemon_.stopfd = daemon_.export_fd = -1;
     memcpy(daemon_.token.key, "fuzz-token", 10);
     daemon_.token.len = 10;
     pthread_mutex_init(&daemon_.mu, NULL);
     pthread_mutex_init(&daemon_.peers_mu, NULL);
-    if (zoid_plugins_load(NULL, daemon_.slots, &daemon_.nslots, NULL))
+    struct zoid_host base = {.export_fd = -1, .daemon = &daemon_};
+    if (zoid_plugins_load(NULL, &base, daemon_.slots, &daemon_.nslots, NULL))
         abort();
 }
 

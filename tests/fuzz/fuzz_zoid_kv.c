@@ -25,7 +25,7 @@ const struct zoid_identity *zoid_call_identity(const struct zoid_call *call)
     return &id;
 }
 
-void **zoid_call_state(struct zoid_call *call)
+void **zoid_call_client_state(struct zoid_call *call)
 {
     (void)call;
     return &client_state;
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const struct zoid_plugin *p;
     if (!p) {
         p = zoid_plugin_register();
-        if (p->init && p->init())
+        if (p->init && p->init(&fake_host))
             abort();
     }
     size_t at = 0;
@@ -56,13 +56,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc = p->functions[fn](&call, len || shift ? buf + shift : NULL, len);
         /* A call that ran replies with at least its errno; one that did not, with nothing. */
         if ((rc == 0 && call.len < 4) ||
-            (rc != 0 && rc != EPROTO && rc != EMSGSIZE && rc != ENOMEM))
+            (rc != 0 && rc != -EPROTO && rc != -EMSGSIZE && rc != -ENOMEM))
             abort();
         free(call.buf);
         free(buf);
     }
     if (client_state && p->client_gone)
-        p->client_gone(client_state);
+        p->client_gone(fake_host.plugin_state, client_state);
     client_state = NULL;
     return 0;
 }

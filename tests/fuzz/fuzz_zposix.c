@@ -33,7 +33,6 @@
 
 static void *client_state;
 static struct zoid_identity ident;
-_Thread_local struct zoid_thread_leftover zoid_thread_leftover; /* the daemon defines it */
 
 const struct zoid_identity *zoid_call_identity(const struct zoid_call *call)
 {
@@ -41,7 +40,7 @@ const struct zoid_identity *zoid_call_identity(const struct zoid_call *call)
     return &ident;
 }
 
-void **zoid_call_state(struct zoid_call *call)
+void **zoid_call_client_state(struct zoid_call *call)
 {
     (void)call;
     return &client_state;
@@ -78,9 +77,12 @@ static const struct zoid_plugin *setup(void)
     ident.pid = 1;
     ident.verified = true;
     snprintf(ident.peer, sizeof(ident.peer), "fuzz");
-    zoid_posix_configure(EXPORT, ZP_STRICT);
+    fake_host = (struct zoid_host){.plugin_name = "posix",
+                                   .export_dir = EXPORT,
+                                   .export_fd = open(EXPORT, O_PATH | O_DIRECTORY | O_CLOEXEC),
+                                   .consistency = ZP_STRICT};
     const struct zoid_plugin *p = zoid_posix_plugin_register();
-    if (p->init && p->init())
+    if (p->init && p->init(&fake_host))
         abort();
     return p;
 }
@@ -123,16 +125,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         struct zoid_call call = {0};
         int rc = p->functions[fn](&call, len || shift ? buf + shift : NULL, len);
-        if (zoid_thread_leftover.fn)
-            zoid_thread_leftover.fn(); /* as the daemon would: the fuzzer's own identity */
+        if (fake_dirty) { /* as the daemon would: the fuzzer's own identity */
+            void (*clear)(void) = fake_dirty;
+            fake_dirty = NULL;
+            clear();
+        }
         if ((rc == 0 && call.len < 4) ||
-            (rc != 0 && rc != EPROTO && rc != EMSGSIZE && rc != ENOMEM))
+            (rc != 0 && rc != -EPROTO && rc != -EMSGSIZE && rc != -ENOMEM))
             abort();
         free(call.buf);
         free(buf);
     }
     if (client_state && p->client_gone)
-        p->client_gone(client_state);
+        p->client_gone(fake_host.plugin_state, client_state);
     client_state = NULL;
     return 0;
 }

@@ -1,8 +1,8 @@
 /*
  * A ZOID plugin for the tests (id 4242), written against the raw plugin API:
- *   0 count       per-client counter in zoid_call_state: returns it, incremented (u32)
+ *   0 count       per-client counter in zoid_call_client_state: returns it, incremented (u32)
  *   1 stream      u32 n in: pushes n ASYNC frames of 1 KiB to the caller, then replies
- *   2 fail        returns EIO
+ *   2 fail        returns -EIO
  *   3 gone        how many clients' state client_gone has released so far (u32)
  *   4 whoami_uid  the uid zoid_call_identity reports (u32)
  */
@@ -21,9 +21,9 @@ static int count(struct zoid_call *call, const void *payload, size_t len)
 {
     (void)payload;
     (void)len;
-    uint32_t **state = (uint32_t **)zoid_call_state(call);
+    uint32_t **state = (uint32_t **)zoid_call_client_state(call);
     if (!*state && !(*state = calloc(1, sizeof(uint32_t))))
-        return ENOMEM;
+        return -ENOMEM;
     uint32_t v = ++**state;
     return zoid_reply_append(call, &v, sizeof(v));
 }
@@ -32,7 +32,7 @@ static int stream(struct zoid_call *call, const void *payload, size_t len)
 {
     uint32_t n;
     if (len != sizeof(n))
-        return EPROTO;
+        return -EPROTO;
     memcpy(&n, payload, sizeof(n));
     char block[1024];
     memset(block, 'z', sizeof(block));
@@ -49,7 +49,7 @@ static int fail(struct zoid_call *call, const void *payload, size_t len)
     (void)call;
     (void)payload;
     (void)len;
-    return EIO;
+    return -EIO;
 }
 
 static int gone(struct zoid_call *call, const void *payload, size_t len)
@@ -68,8 +68,9 @@ static int whoami_uid(struct zoid_call *call, const void *payload, size_t len)
     return zoid_reply_append(call, &uid, sizeof(uid));
 }
 
-static void client_gone(void *state)
+static void client_gone(void *plugin_state, void *state)
 {
+    (void)plugin_state;
     free(state);
     atomic_fetch_add(&released, 1);
 }

@@ -157,9 +157,11 @@ static void round_trips(struct zoid_client *c)
               who[0] == getuid() && who[1] == getgid() && (pid_t)who[2] == getpid() && who[3] == 1,
           "whoami: uid %u gid %u pid %d verified %u (we are %u %u %d)", who[0], who[1], (int)who[2],
           who[3], getuid(), getgid(), (int)getpid());
-    CHECK(zoid_call(c, 77, 0, NULL, 0, NULL, 0, NULL, 0) == ENOSYS, "an unknown plugin: ENOSYS");
-    CHECK(zoid_call(c, 0, 99, NULL, 0, NULL, 0, NULL, 0) == ENOSYS, "an unknown function");
-    CHECK(zoid_call(c, 0, ZOID_CORE_SOURCE, NULL, 0, NULL, 0, NULL, 0) == EPROTO,
+    CHECK(zoid_call(c, 77, 0, NULL, 0, NULL, 0, NULL, 0) == -(ZOID_REMOTE + ENOSYS),
+          "an unknown plugin: ENOSYS");
+    CHECK(zoid_call(c, 0, 99, NULL, 0, NULL, 0, NULL, 0) == -(ZOID_REMOTE + ENOSYS),
+          "an unknown function");
+    CHECK(zoid_call(c, 0, ZOID_CORE_SOURCE, NULL, 0, NULL, 0, NULL, 0) == -(ZOID_REMOTE + EPROTO),
           "bad arguments: the function's EPROTO");
 }
 
@@ -522,6 +524,28 @@ static void on_push(void *arg, uint16_t plugin, uint16_t fn, const void *data, s
     }
 }
 
+/* The daemon with --plugin-dir plugins/SUB does not start, and its error names so and why. */
+static void refused(const char *addr, const char *sub, const char *so, const char *why)
+{
+    char bad[320], log[320];
+    snprintf(bad, sizeof(bad), "%s/%s", plugins, sub);
+    snprintf(log, sizeof(log), "%s/%s.log", dir, sub);
+    char *argv[] = {(char *)zepto, "zoid",      "serve",        "--listen", (char *)addr,
+                    "--export",    (char *)dir, "--plugin-dir", bad,        NULL};
+    struct zb_spawn_opts so_ = {.stderr_path = log};
+    int status = -1;
+    zb_run(argv, &so_, &status, NULL);
+    char text[512] = "";
+    FILE *f = fopen(log, "r");
+    if (f) {
+        size_t k = fread(text, 1, sizeof(text) - 1, f);
+        text[k] = 0;
+        fclose(f);
+    }
+    CHECK(status == 1 && strstr(text, so) && strstr(text, why), "%s is refused: status %d, %s", so,
+          status, text);
+}
+
 static void plugin_tests(void)
 {
     struct daemon d;
@@ -537,9 +561,9 @@ static void plugin_tests(void)
     CHECK(!rc && vb == 1, "another client has its own state: %u", vb);
     uint32_t uid = u32_call(a, 4, &rc);
     CHECK(!rc && uid == getuid(), "the plugin sees the caller's uid: %u", uid);
-    CHECK(zoid_call(a, TEST_PLUGIN, 2, NULL, 0, NULL, 0, NULL, 0) == EIO,
+    CHECK(zoid_call(a, TEST_PLUGIN, 2, NULL, 0, NULL, 0, NULL, 0) == -(ZOID_REMOTE + EIO),
           "a plugin's error reaches its caller");
-    CHECK(zoid_call(a, TEST_PLUGIN, 9, NULL, 0, NULL, 0, NULL, 0) == ENOSYS,
+    CHECK(zoid_call(a, TEST_PLUGIN, 9, NULL, 0, NULL, 0, NULL, 0) == -(ZOID_REMOTE + ENOSYS),
           "a function the plugin does not have: ENOSYS");
 
     struct pushes got = {0};
@@ -573,24 +597,9 @@ static void plugin_tests(void)
     CHECK(stop(&d, SIGTERM) == 0, "the daemon with a plugin stops cleanly");
 
     /* A .so that is no plugin: the daemon does not start, and says which. */
-    char bad[320], log[320];
-    snprintf(bad, sizeof(bad), "%s/bad", plugins);
-    snprintf(log, sizeof(log), "%s/bad.log", dir);
-    char *argv[] = {(char *)zepto, "zoid",      "serve",        "--listen", addr,
-                    "--export",    (char *)dir, "--plugin-dir", bad,        NULL};
-    struct zb_spawn_opts so = {.stderr_path = log};
-    int status = -1;
-    zb_run(argv, &so, &status, NULL);
-    char text[512] = "";
-    FILE *f = fopen(log, "r");
-    if (f) {
-        size_t k = fread(text, 1, sizeof(text) - 1, f);
-        text[k] = 0;
-        fclose(f);
-    }
-    CHECK(status == 1 && strstr(text, "zoid_bad_plugin.so") &&
-              strstr(text, "no zoid_plugin_register"),
-          "a .so that is no plugin is refused: status %d, %s", status, text);
+    refused(addr, "bad", "zoid_bad_plugin.so", "no zoid_plugin_register");
+    /* A plugin built for API 1: refused, saying which API it needs. */
+    refused(addr, "api1", "zoid_api1_plugin.so", "built for plugin API 1, this daemon loads API 2");
 }
 
 int main(int argc, char **argv)

@@ -238,7 +238,7 @@ int all_count(void)
     struct zoid_call *call = all_zoid_current();
     if (!call)
         return -1;
-    int **slot = (int **)zoid_call_state(call);
+    int **slot = (int **)zoid_call_client_state(call);
     if (!*slot && !(*slot = calloc(1, sizeof(int)))) {
         errno = ENOMEM;
         return -1;

@@ -2,8 +2,9 @@
  * Proves the code `zepto zoid gen` writes, end to end but without a daemon: the client stubs
  * generated from zoid_gen_all.h are linked into this program, the generated dispatch and the
  * implementation are a plugin loaded with dlopen (as the daemon loads it), and a fake transport
- * defined here (zoid_connect, zoid_call, zoid_reply_*, zoid_call_identity, zoid_call_state) hands
- * each request to the plugin's dispatch function and scatters its reply into the stub's iovecs.
+ * defined here (zoid_connect, zoid_call, zoid_reply_*, zoid_call_identity, zoid_call_client_state)
+ * hands each request to the plugin's dispatch function and scatters its reply into the stub's
+ * iovecs.
  *
  * It checks every scalar type at its extremes, strings, arrays in every direction (zero-copy, 2-D,
  * nullable, misaligned in the request and in the reply), objects, errno both ways, per-client
@@ -102,11 +103,15 @@ int zoid_connect(const char *addr, const struct zoid_client_opts *opts, struct z
 
 void *zoid_reply_reserve(struct zoid_call *call, size_t len)
 {
-    if (call->len + len > max_payload)
-        return NULL; /* as the daemon: over the frame limit, without errno */
-    unsigned char *raw = realloc(call->raw, shift + call->len + len);
-    if (!raw)
+    if (call->len + len > max_payload) {
+        errno = EMSGSIZE; /* as the daemon: over the frame limit */
         return NULL;
+    }
+    unsigned char *raw = realloc(call->raw, shift + call->len + len);
+    if (!raw) {
+        errno = ENOMEM;
+        return NULL;
+    }
     call->raw = raw;
     void *p = raw + shift + call->len;
     call->len += len;
@@ -117,7 +122,7 @@ int zoid_reply_append(struct zoid_call *call, const void *data, size_t len)
 {
     void *p = zoid_reply_reserve(call, len);
     if (!p)
-        return EMSGSIZE;
+        return -errno;
     memcpy(p, data, len);
     return 0;
 }
@@ -138,7 +143,7 @@ const struct zoid_identity *zoid_call_identity(const struct zoid_call *call)
     return &id;
 }
 
-void **zoid_call_state(struct zoid_call *call)
+void **zoid_call_client_state(struct zoid_call *call)
 {
     return &call->client->state;
 }
@@ -150,7 +155,7 @@ static int dispatch(struct zoid_client *c, uint16_t fn, const unsigned char *p, 
 {
     *call = (struct zoid_call){.client = c};
     if (fn >= plugin->nfunctions)
-        return ENOSYS;
+        return -ENOSYS;
     unsigned char *raw = malloc(shift + len ? shift + len : 1);
     if (len)
         memcpy(raw + shift, p, len);
@@ -169,7 +174,7 @@ int zoid_call(struct zoid_client *c, uint16_t plugin_id, uint16_t fn, const stru
     *rep_len = 0;
     if (fault == FAIL_CALL || plugin_id != plugin->id) {
         pthread_mutex_unlock(&mu);
-        return fault == FAIL_CALL ? -ECONNRESET : ENOSYS;
+        return fault == FAIL_CALL ? -ECONNRESET : -(ZOID_REMOTE + ENOSYS);
     }
     size_t len = 0;
     for (int i = 0; i < nreq; i++)
@@ -188,6 +193,8 @@ int zoid_call(struct zoid_client *c, uint16_t plugin_id, uint16_t fn, const stru
     struct zoid_call call;
     int rc = dispatch(c, fn, buf, len, &call);
     errno = EAGAIN; /* as a transport may leave it: the stub must restore the caller's */
+    if (rc < 0)
+        rc = -(ZOID_REMOTE - rc); /* the function's -e: the caller's -(ZOID_REMOTE + e) */
     free(buf);
     if (rc == 0) {
         size_t n = call.len - (fault == SHORT_REPLY && call.len) + (fault == LONG_REPLY);
@@ -304,10 +311,10 @@ static void client_state(void)
     EQ_I(all_count(), 3);
     EQ_I(all_released(), 1000); /* init ran once, nothing released yet */
     /* The daemon calls client_gone with the slot of each client that goes. */
-    plugin->client_gone(clients[1].state);
+    plugin->client_gone(NULL, clients[1].state);
     clients[1].state = NULL;
     EQ_I(all_released(), 1001);
-    plugin->client_gone(clients[0].state);
+    plugin->client_gone(NULL, clients[0].state);
     clients[0].state = NULL;
     EQ_I(all_released(), 1002);
 }
@@ -347,7 +354,7 @@ static void damaged_requests(void)
             int rc = dispatch(&clients[2], r->fn, p, len, &call);
             free(call.raw);
             free(p);
-            if (rc != EPROTO) {
+            if (rc != -EPROTO) {
                 fprintf(stderr, "%s: %zu of %zu bytes gave %d, expected EPROTO\n",
                         plugin->function_names[r->fn], len, r->len, rc);
                 bad++;
@@ -366,60 +373,60 @@ static void handmade_payloads(void)
     zoid_writer_init(&w, b, sizeof(b));
     zoid_put_u32(&w, 5);
     zoid_put_bytes(&w, "hello", 5);
-    EQ_I(answer("all_strlen", b, w.len), EPROTO);
+    EQ_I(answer("all_strlen", b, w.len), -EPROTO);
     zoid_writer_init(&w, b, sizeof(b));
     zoid_put_u32(&w, 0);
-    EQ_I(answer("all_strlen", b, w.len), EPROTO);
+    EQ_I(answer("all_strlen", b, w.len), -EPROTO);
     zoid_writer_init(&w, b, sizeof(b));
     zoid_put_u32(&w, UINT32_MAX);
     zoid_put_bytes(&w, "ab", 3);
-    EQ_I(answer("all_strlen", b, w.len), EPROTO);
+    EQ_I(answer("all_strlen", b, w.len), -EPROTO);
     zoid_writer_init(&w, b, sizeof(b));
     zoid_put_u8(&w, 0); /* absent, yet a length */
     zoid_put_u32(&w, 3);
     zoid_put_bytes(&w, "ab", 3);
-    EQ_I(answer("all_maybe_strlen", b, w.len), EPROTO);
+    EQ_I(answer("all_maybe_strlen", b, w.len), -EPROTO);
     b[0] = 2; /* a present flag of 2 */
-    EQ_I(answer("all_maybe_strlen", b, w.len), EPROTO);
+    EQ_I(answer("all_maybe_strlen", b, w.len), -EPROTO);
     b[0] = 1;
     EQ_I(answer("all_maybe_strlen", b, w.len), 0);
     b[0] = 2;
-    EQ_I(answer("all_echo_bool", b, 1), EPROTO);
+    EQ_I(answer("all_echo_bool", b, 1), -EPROTO);
 
     /* Counts: negative, larger than the payload, overflowing count x size or rows x cols. */
     zoid_writer_init(&w, b, sizeof(b));
     zoid_put_int(&w, -1, sizeof(int));
-    EQ_I(answer("all_sum_i32", b, w.len), EPROTO);
+    EQ_I(answer("all_sum_i32", b, w.len), -EPROTO);
     zoid_writer_init(&w, b, sizeof(b));
     zoid_put_int(&w, INT_MAX, sizeof(int));
     zoid_put_bytes(&w, "12345678", 8);
-    EQ_I(answer("all_sum_i32", b, w.len), EPROTO);
+    EQ_I(answer("all_sum_i32", b, w.len), -EPROTO);
     zoid_writer_init(&w, b, sizeof(b));
     zoid_put_uint(&w, (SIZE_MAX / 8) + 1, sizeof(size_t)); /* x 8 overflows */
     zoid_put_u32(&w, 1);
     zoid_put_u8(&w, 0);
-    EQ_I(answer("all_dot", b, w.len), EPROTO);
+    EQ_I(answer("all_dot", b, w.len), -EPROTO);
     zoid_writer_init(&w, b, sizeof(b));
     zoid_put_int(&w, INT_MAX, sizeof(int)); /* rows x cols x 4 overflows */
     zoid_put_int(&w, INT_MAX, sizeof(int));
-    EQ_I(answer("all_transpose", b, w.len), EPROTO);
+    EQ_I(answer("all_transpose", b, w.len), -EPROTO);
     zoid_writer_init(&w, b, sizeof(b));
     zoid_put_int(&w, 1 << 16, sizeof(int)); /* 16 GiB that are not there */
     zoid_put_int(&w, 1 << 16, sizeof(int));
-    EQ_I(answer("all_transpose", b, w.len), EPROTO);
+    EQ_I(answer("all_transpose", b, w.len), -EPROTO);
     zoid_writer_init(&w, b, sizeof(b));
     zoid_put_int(&w, -3, sizeof(int));
     zoid_put_int(&w, 2, sizeof(int));
-    EQ_I(answer("all_transpose", b, w.len), EPROTO);
+    EQ_I(answer("all_transpose", b, w.len), -EPROTO);
     /* An out array: its count is not checked against the request, only its size. */
     zoid_writer_init(&w, b, sizeof(b));
     zoid_put_uint(&w, SIZE_MAX, sizeof(size_t));
     zoid_put_uint(&w, 1, sizeof(uint16_t));
-    EQ_I(answer("all_fill_u16", b, w.len), EPROTO);
+    EQ_I(answer("all_fill_u16", b, w.len), -EPROTO);
     zoid_writer_init(&w, b, sizeof(b));
     zoid_put_uint(&w, (size_t)1 << 40, sizeof(size_t));
     zoid_put_uint(&w, 1, sizeof(uint16_t));
-    EQ_I(answer("all_fill_u16", b, w.len), EMSGSIZE);
+    EQ_I(answer("all_fill_u16", b, w.len), -EMSGSIZE);
 
     /* The documented layout, built by hand: fixed part (n, the tag's length), variable part
      * (the tag, a), the zero-copy array b last; reply: the double, errno. */
@@ -454,7 +461,7 @@ static void handmade_payloads(void)
         EQ_I(out.a, 30);
     }
     free(call.raw);
-    EQ_I(answer("all_nothing", b, 1), EPROTO);
+    EQ_I(answer("all_nothing", b, 1), -EPROTO);
     EQ_I(answer("all_nothing", NULL, 0), 0);
 }
 
@@ -477,7 +484,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: not the plugin of zoid_gen_all.h\n", argv[1]);
         return 1;
     }
-    if (plugin->init())
+    struct zoid_host host = {.plugin_name = plugin->name, .export_fd = -1};
+    if (plugin->init(&host))
         return 1;
 
     lazy_connection();
@@ -495,7 +503,7 @@ int main(int argc, char **argv)
         damaged_requests();
         handmade_payloads();
     }
-    plugin->fini();
+    plugin->fini(host.plugin_state);
     for (int i = 0; i < nrecorded; i++)
         free(recorded[i].bytes);
     dlclose(h);

@@ -5,6 +5,8 @@
  * the plugin has it and goes to the socket without a copy, its release hook called once sent.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,9 +28,59 @@ const struct zoid_identity *zoid_call_identity(const struct zoid_call *call)
     return &call->peer->id;
 }
 
-void **zoid_call_state(struct zoid_call *call)
+void **zoid_call_client_state(struct zoid_call *call)
 {
     return &call->peer->state[call->slot];
+}
+
+void *zoid_call_plugin_state(struct zoid_call *call)
+{
+    return call->host ? call->host->plugin_state : NULL;
+}
+
+const struct zoid_host *zoid_call_host(const struct zoid_call *call)
+{
+    return call->host;
+}
+
+static void vlog(const struct zoid_host *host, int level, const char *fmt, va_list ap)
+{
+    char line[480];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    if (host && host->daemon)
+        zoid_daemon_log(host->daemon, level, "%s: %s", host->plugin_name, line);
+}
+
+void zoid_host_log(const struct zoid_host *host, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(host, level, fmt, ap);
+    va_end(ap);
+}
+
+void zoid_call_log(struct zoid_call *call, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(call->host, level, fmt, ap);
+    va_end(ap);
+}
+
+_Thread_local struct zoid_dirty zoid_dirty;
+
+void zoid_call_thread_dirty(struct zoid_call *call, void (*clear)(void))
+{
+    zoid_dirty = (struct zoid_dirty){.clear = clear, .plugin = call->h.plugin};
+}
+
+void zoid_dirty_clear(int plugin)
+{
+    if (!zoid_dirty.clear || (plugin >= 0 && zoid_dirty.plugin == plugin))
+        return;
+    void (*clear)(void) = zoid_dirty.clear;
+    zoid_dirty.clear = NULL;
+    clear();
 }
 
 static int grow_iov(struct zoid_call *c)
@@ -51,15 +103,19 @@ static int grow_iov(struct zoid_call *c)
 /* Room for len more bytes in the owned buffer, as the end of the last iovec when it is ours. */
 static void *owned(struct zoid_call *c, size_t len)
 {
-    if (c->length + len > c->max_payload)
+    if (c->length + len > c->max_payload) {
+        errno = EMSGSIZE;
         return NULL;
+    }
     if (c->buf_len + len > c->buf_cap) {
         size_t cap = c->buf_cap ? c->buf_cap : 256;
         while (cap < c->buf_len + len)
             cap *= 2;
         unsigned char *b = realloc(c->buf, cap);
-        if (!b)
+        if (!b) {
+            errno = ENOMEM;
             return NULL;
+        }
         c->buf = b;
         c->buf_cap = cap;
     }
@@ -68,8 +124,10 @@ static void *owned(struct zoid_call *c, size_t len)
     if (extend) {
         c->iov[c->niov - 1].iov_len += len;
     } else {
-        if (grow_iov(c))
+        if (grow_iov(c)) {
+            errno = ENOMEM;
             return NULL;
+        }
         c->buf_off[c->niov] = c->buf_len;
         c->iov[c->niov++] = (struct iovec){NULL, len};
     }
@@ -89,10 +147,10 @@ int zoid_reply_append(struct zoid_call *call, const void *data, size_t len)
     if (!len)
         return 0;
     if (call->length + len > call->max_payload)
-        return EMSGSIZE;
+        return -EMSGSIZE;
     void *p = owned(call, len);
     if (!p)
-        return ENOMEM;
+        return -ENOMEM;
     memcpy(p, data, len);
     return 0;
 }
@@ -102,14 +160,14 @@ int zoid_reply_bulk(struct zoid_call *call, const void *data, size_t len, void (
 {
     int rc = 0;
     if (call->length + len > call->max_payload)
-        rc = EMSGSIZE;
+        rc = -EMSGSIZE;
     else if (grow_iov(call))
-        rc = ENOMEM;
+        rc = -ENOMEM;
     if (!rc && release && call->nrelease == call->caprelease) {
         int cap = call->caprelease ? 2 * call->caprelease : 4;
         void *r = realloc(call->release, (size_t)cap * sizeof(*call->release));
         if (!r)
-            rc = ENOMEM;
+            rc = -ENOMEM;
         else {
             call->release = r;
             call->caprelease = cap;
@@ -194,14 +252,14 @@ int zoid_push(struct zoid_peer *peer, uint16_t plugin, uint16_t function, const 
               size_t len)
 {
     if (atomic_load(&peer->closed))
-        return ENOTCONN;
+        return -ENOTCONN;
     if (len > peer->max_payload)
-        return EMSGSIZE;
+        return -EMSGSIZE;
     struct zoid_header h = {
         .kind = ZOID_ASYNC, .plugin = plugin, .function = function, .length = (uint32_t)len};
     struct iovec iov = {(void *)data, len};
     int rc = zoid_peer_send(peer, &h, &iov, len ? 1 : 0);
-    return rc ? (rc == -ENOTCONN ? ENOTCONN : -rc) : 0;
+    return rc;
 }
 
 void zoid_peer_unref(struct zoid_peer *p)

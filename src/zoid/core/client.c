@@ -254,7 +254,10 @@ static int read_frame(struct zoid_client *c, int timeout_ms)
     if (mine) {
         p->filling = false;
         p->status = 1;
-        p->result = h.error ? h.error : fill_rc;
+        /* The function's errno e (on the wire: positive) as -(ZOID_REMOTE + e). */
+        p->result = h.error > 0 && h.error < 4096 ? -(ZOID_REMOTE + h.error)
+                    : h.error                     ? -(ZOID_REMOTE + EPROTO)
+                                                  : fill_rc;
         if (fill_rc && fill_rc != -EMSGSIZE)
             rc = fill_rc;
         pthread_cond_signal(&p->cv);
@@ -569,5 +572,5 @@ const char *zoid_strerror(int code)
     if (code == -EMSGSIZE)
         return "the message did not fit (above the daemon's limit, or a reply larger than the "
                "space given)";
-    return strerror(code < 0 ? -code : code);
+    return strerror(zoid_errno(code));
 }

@@ -20,6 +20,7 @@
  * every client, unload the plugins, return 0. One log line per connect, disconnect and error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -56,7 +57,8 @@ struct zoid_daemon {
     struct zoid_token token;
     bool need_token;
     int lfd, epfd, sigfd;
-    int stopfd; /* eventfd, written when the loop has ended: wakes every thread */
+    int export_fd; /* O_PATH of --export, for the plugins (struct zoid_host) */
+    int stopfd;    /* eventfd, written when the loop has ended: wakes every thread */
     struct zoid_slot slots[ZOID_MAX_PLUGINS];
     unsigned nslots;
     pthread_mutex_t peers_mu; /* peers, clients */
@@ -76,26 +78,16 @@ struct zoid_daemon {
     struct zepto_err *loop_err;
 };
 
-static const char *export_root; /* for plugins (zoid_daemon_export_dir) */
-
-const char *zoid_daemon_export_dir(void)
+void zoid_daemon_log(const struct zoid_daemon *d, int level, const char *fmt, ...)
 {
-    return export_root;
-}
-
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
-{
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", localtime_r(&now, &tm));
+    if (!d->o.log)
+        return;
     va_list ap;
     va_start(ap, fmt);
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "zepto zoid serve: %s %s\n", when, line);
+    d->o.log(d->o.log_arg, level, line);
 }
 
 /* ---- workers ---- */
@@ -106,21 +98,23 @@ static void run_job(struct zoid_daemon *d, struct job *j)
     int slot = zoid_plugin_find(d->slots, d->nslots, j->h.plugin);
     struct zoid_call call;
     zoid_call_init(&call, p, slot < 0 ? 0 : (unsigned)slot, d->o.max_payload);
+    call.host = &d->slots[call.slot].host;
     call.h = j->h;
     call.payload = j->payload;
     int error = j->error;
     /* What another plugin left on this thread (the posix plugin: a client's fs identity) goes
      * before this call runs. */
-    if (zoid_thread_leftover.fn && zoid_thread_leftover.plugin != j->h.plugin)
-        zoid_thread_leftover.fn();
+    zoid_dirty_clear(j->h.plugin);
     if (!error) {
+        int rc;
         if (slot < 0 || j->h.function >= d->slots[slot].p->nfunctions ||
             !d->slots[slot].p->functions[j->h.function])
-            error = ENOSYS;
+            rc = -ENOSYS;
         else
-            error = d->slots[slot].p->functions[j->h.function](&call, j->payload, j->h.length);
-        if (error < 0)
-            error = EIO; /* plugins return positive errnos; anything else is a failure */
+            rc = d->slots[slot].p->functions[j->h.function](&call, j->payload, j->h.length);
+        /* Functions return 0 or -errno (on the wire: the positive errno); anything else is a
+         * failure of the plugin. */
+        error = rc < 0 && rc > -4096 ? -rc : rc ? EIO : 0;
     }
     zoid_call_finish(&call, error);
     free(j->payload);
@@ -180,7 +174,7 @@ void zoid_daemon_release_state(struct zoid_daemon *d, struct zoid_peer *p)
 {
     for (unsigned i = 0; d && i < d->nslots; i++)
         if (p->state[i] && d->slots[i].p->client_gone)
-            d->slots[i].p->client_gone(p->state[i]);
+            d->slots[i].p->client_gone(d->slots[i].host.plugin_state, p->state[i]);
 }
 
 /* By the thread p's event went to (or at the end, alone). */
@@ -197,8 +191,8 @@ static void drop(struct zoid_daemon *d, struct zoid_peer *p, const char *why)
         }
     unsigned clients = --d->clients;
     pthread_mutex_unlock(&d->peers_mu);
-    logf_("disconnect %s after %.1f s (%s; %u clients)", p->id.peer,
-          (double)(zb_mono_read() - p->since_ns) / 1e9, why, clients);
+    zoid_daemon_log(d, ZOID_LOG_INFO, "disconnect %s after %.1f s (%s; %u clients)", p->id.peer,
+                    (double)(zb_mono_read() - p->since_ns) / 1e9, why, clients);
     zoid_peer_unref(p);
 }
 
@@ -256,7 +250,7 @@ static void accept_all(struct zoid_daemon *d)
         if (rc == -EAGAIN || rc == -EWOULDBLOCK)
             return;
         if (rc) {
-            logf_("accept: %s", strerror(-rc));
+            zoid_daemon_log(d, ZOID_LOG_ERR, "accept: %s", strerror(-rc));
             return;
         }
         struct zoid_peer *p = calloc(1, sizeof(*p));
@@ -283,7 +277,8 @@ static void accept_all(struct zoid_daemon *d)
         pthread_mutex_unlock(&d->peers_mu);
         if (clients >= d->o.max_clients) { /* only this thread adds clients */
             send_simple(p, ZOID_REFUSED, EUSERS, NULL, 0);
-            logf_("refused %s: %u clients already", p->id.peer, clients);
+            zoid_daemon_log(d, ZOID_LOG_WARN, "refused %s: %u clients already", p->id.peer,
+                            clients);
             zoid_peer_unref(p);
             continue;
         }
@@ -301,7 +296,7 @@ static void accept_all(struct zoid_daemon *d)
         d->peers = p;
         clients = ++d->clients;
         pthread_mutex_unlock(&d->peers_mu);
-        logf_("connect %s (%u clients)", p->id.peer, clients);
+        zoid_daemon_log(d, ZOID_LOG_INFO, "connect %s (%u clients)", p->id.peer, clients);
         struct epoll_event ev = {.events = PEER_EVENTS, .data.ptr = p};
         atomic_store_explicit(&p->handoff, 1, memory_order_release);
         if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
@@ -388,7 +383,7 @@ static int readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why
             struct zepto_err err = {0};
             uint32_t limit = p->welcomed ? d->o.max_payload : ZOID_MAC_BYTES;
             if (zoid_header_decode(p->hdr, limit, &p->h, &err)) {
-                logf_("error from %s: %s", p->id.peer, err.msg);
+                zoid_daemon_log(d, ZOID_LOG_ERR, "error from %s: %s", p->id.peer, err.msg);
                 *why = "a bad frame";
                 return -1;
             }
@@ -460,14 +455,20 @@ static int setup(struct zoid_daemon *d, struct zepto_err *err)
     if (!d->o.export_dir || stat(d->o.export_dir, &st) || !S_ISDIR(st.st_mode))
         return zepto_fail(err, ENOTDIR, "--export %s: not a directory",
                           d->o.export_dir ? d->o.export_dir : "(none)");
-    export_root = d->o.export_dir;
+    d->export_fd = open(d->o.export_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (d->export_fd < 0)
+        return zepto_fail(err, errno, "--export %s: %s", d->o.export_dir, strerror(errno));
     /* One descriptor per client: take what the hard limit allows. */
     struct rlimit rl;
     if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if ((rc = zoid_plugins_load(d->o.plugin_dir, d->slots, &d->nslots, err)))
+    struct zoid_host base = {.export_dir = d->o.export_dir,
+                             .export_fd = d->export_fd,
+                             .consistency = d->o.consistency,
+                             .daemon = d};
+    if ((rc = zoid_plugins_load(d->o.plugin_dir, &base, d->slots, &d->nslots, err)))
         return rc;
     return d->t->listen(&d->addr, 1024, &d->lfd, err);
 }
@@ -482,7 +483,7 @@ static void start_draining(struct zoid_daemon *d, int sig)
     pthread_mutex_lock(&d->mu);
     unsigned busy = d->busy;
     pthread_mutex_unlock(&d->mu);
-    logf_("%s: draining %u calls in flight", strsignal(sig), busy);
+    zoid_daemon_log(d, ZOID_LOG_INFO, "%s: draining %u calls in flight", strsignal(sig), busy);
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->lfd, NULL);
     pthread_mutex_lock(&d->peers_mu);
     for (struct zoid_peer *p = d->peers; p; p = p->next)
@@ -593,8 +594,7 @@ static void *worker(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     serve(d);
-    if (zoid_thread_leftover.fn)
-        zoid_thread_leftover.fn();
+    zoid_dirty_clear(-1);
     return NULL;
 }
 
@@ -604,7 +604,7 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
     if (!d)
         return zepto_fail(err, ENOMEM, "out of memory");
     d->o = *o;
-    d->lfd = d->epfd = d->sigfd = d->stopfd = -1;
+    d->lfd = d->epfd = d->sigfd = d->stopfd = d->export_fd = -1;
     if (!d->o.threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         d->o.threads = n > 0 ? (unsigned)n : 2;
@@ -656,17 +656,18 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
             d->nworkers++;
     }
     if (!rc) {
-        logf_("listening on %s, export %s, %u workers, %u plugins%s", o->listen, o->export_dir,
-              d->nworkers, d->nslots, d->need_token ? ", token required" : "");
+        zoid_daemon_log(d, ZOID_LOG_INFO, "listening on %s, export %s, %u workers, %u plugins%s",
+                        o->listen, o->export_dir, d->nworkers, d->nslots,
+                        d->need_token ? ", token required" : "");
         for (unsigned i = 1; i < d->nslots; i++)
-            logf_("plugin %u %s from %s", d->slots[i].p->id, d->slots[i].p->name, d->slots[i].path);
+            zoid_daemon_log(d, ZOID_LOG_INFO, "plugin %u %s from %s", d->slots[i].p->id,
+                            d->slots[i].p->name, d->slots[i].path);
     }
 
     bool served = !rc;
     if (served)
-        serve(d); /* returns when the loop has ended and no call is left for this thread */
-    if (zoid_thread_leftover.fn)
-        zoid_thread_leftover.fn(); /* the daemon's own identity again, to clean up */
+        serve(d);         /* returns when the loop has ended and no call is left for this thread */
+    zoid_dirty_clear(-1); /* the daemon's own identity again, to clean up */
 
     /* Shut down: workers first (they hold clients), then clients, then plugins. */
     pthread_mutex_lock(&d->mu);
@@ -689,8 +690,10 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
     if (d->stopfd >= 0)
         close(d->stopfd);
     zoid_plugins_unload(d->slots, d->nslots);
+    if (d->export_fd >= 0)
+        close(d->export_fd);
     if (!rc)
-        logf_("stopped");
+        zoid_daemon_log(d, ZOID_LOG_INFO, "stopped");
     free(d->workers);
     memset(&d->token, 0, sizeof(d->token));
     free(d);

@@ -3,8 +3,8 @@
  * in progress, and the worker pool. daemon.c runs the event loop and the workers, plugins.c
  * loads and looks up plugins, call.c is what plugin functions see of a call.
  */
-#ifndef ZEPTO_ZOID_DAEMON_H
-#define ZEPTO_ZOID_DAEMON_H
+#ifndef ZOID_CORE_DAEMON_H
+#define ZOID_CORE_DAEMON_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,29 +13,18 @@
 #include <sys/uio.h>
 
 #include "zepto/zoid.h"
+#include "zepto/zoid_daemon.h"
 #include "zepto/zoid_plugin.h"
 #include "zoid/core/auth.h"
 #include "zoid/core/transport.h"
 
 #define ZOID_MAX_PLUGINS 64
 
-struct zoid_daemon_opts {
-    const char *listen;     /* address */
-    const char *export_dir; /* the tree the posix plugin serves (checked to exist) */
-    const char *plugin_dir; /* *.so loaded at start; NULL: none */
-    const char *token_file; /* required on tcp unless insecure */
-    bool insecure;          /* tcp without a token: loopback only */
-    unsigned threads;       /* workers; 0: the CPU count */
-    unsigned max_clients;   /* 0: 4096 */
-    uint32_t max_payload;   /* 0: 64 MiB */
-    uint32_t max_in_flight; /* per client; 0: 64 */
-    unsigned idle_s;        /* 0: 600 */
-};
-
 /* One loaded plugin. */
 struct zoid_slot {
     const struct zoid_plugin *p;
-    void *handle; /* dlopen handle; NULL for the built-in core */
+    void *handle;          /* dlopen handle; NULL for the built-in core */
+    struct zoid_host host; /* what its init got (stays here: the plugin keeps the pointer) */
     char path[256];
 };
 
@@ -76,6 +65,7 @@ struct zoid_peer {
 struct zoid_call {
     struct zoid_peer *peer;
     unsigned slot;
+    struct zoid_host *host; /* the plugin's */
     struct zoid_header h;
     unsigned char *payload;
     /* The reply: iovecs over an owned buffer (appended, reserved) and bulk memory. */
@@ -93,11 +83,22 @@ struct zoid_call {
     uint32_t max_payload;
 };
 
-/* Plugin table (plugins.c). */
-int zoid_plugins_load(const char *dir, struct zoid_slot *slots, unsigned *n, struct zepto_err *err);
+/* Plugin table (plugins.c). Each plugin's host is a copy of `base` with its name. */
+int zoid_plugins_load(const char *dir, const struct zoid_host *base, struct zoid_slot *slots,
+                      unsigned *n, struct zepto_err *err);
 void zoid_plugins_unload(struct zoid_slot *slots, unsigned n);
 int zoid_plugin_find(const struct zoid_slot *slots, unsigned n, uint16_t id);
 extern const struct zoid_plugin zoid_core_plugin;
+
+/* What a function left on its thread (zoid_call_thread_dirty): cleared before the thread runs
+ * another plugin's function or leaves the pool (call.c). */
+struct zoid_dirty {
+    void (*clear)(void);
+    uint16_t plugin; /* the plugin that left it */
+};
+extern _Thread_local struct zoid_dirty zoid_dirty;
+/* Runs and forgets the clear hook, unless it is plugin's own (plugin < 0: any). */
+void zoid_dirty_clear(int plugin);
 
 /* Calls (call.c). */
 void zoid_call_init(struct zoid_call *c, struct zoid_peer *peer, unsigned slot, uint32_t max);
@@ -110,9 +111,10 @@ int zoid_peer_send(struct zoid_peer *p, const struct zoid_header *h, const struc
 
 /* The daemon (daemon.c). */
 struct zoid_daemon;
-int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err);
 /* Frees a peer's per-plugin state (client_gone hooks). */
 void zoid_daemon_release_state(struct zoid_daemon *d, struct zoid_peer *p);
-const char *zoid_daemon_export_dir(void);
+/* A log line through the options' callback (printf-like). */
+void zoid_daemon_log(const struct zoid_daemon *d, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

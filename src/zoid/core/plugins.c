@@ -4,6 +4,7 @@
  * forwarding: src/zoid/posix) when linked in, and every *.so of --plugin-dir, loaded with
  * dlopen and described by its zoid_plugin_register(). A plugin whose description is wrong (API
  * version, id taken, no functions) or whose init fails is not loaded, and the daemon says why.
+ * Each plugin's init gets its struct zoid_host, which stays in its slot until fini.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -42,7 +43,7 @@ static int core_source(struct zoid_call *call, const void *payload, size_t len)
 {
     uint64_t n = 0;
     if (len != sizeof(n))
-        return EPROTO;
+        return -EPROTO;
     memcpy(&n, payload, sizeof(n));
     while (n) {
         size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
@@ -58,7 +59,7 @@ static int core_whoami(struct zoid_call *call, const void *payload, size_t len)
 {
     (void)payload;
     if (len)
-        return EPROTO;
+        return -EPROTO;
     const struct zoid_identity *id = zoid_call_identity(call);
     uint32_t out[4] = {id->uid, id->gid, (uint32_t)id->pid, id->verified};
     return zoid_reply_append(call, out, sizeof(out));
@@ -70,10 +71,10 @@ static int core_sleep(struct zoid_call *call, const void *payload, size_t len)
     (void)call;
     uint64_t ns;
     if (len != sizeof(ns))
-        return EPROTO;
+        return -EPROTO;
     memcpy(&ns, payload, sizeof(ns));
     if (ns > 10000000000ull)
-        return EINVAL;
+        return -EINVAL;
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
     while (nanosleep(&ts, &ts) && errno == EINTR)
         ;
@@ -94,22 +95,35 @@ const struct zoid_plugin zoid_core_plugin = {
     .function_names = core_names,
 };
 
-_Thread_local struct zoid_thread_leftover zoid_thread_leftover;
-
 /* ---- loading ---- */
 
 /* The posix plugin (src/zoid/posix), built into the zepto executable. Weak: the daemon's
  * sources are also built without it (the frame fuzzer), and then there is no plugin 1. */
 const struct zoid_plugin *zoid_posix_plugin_register(void) __attribute__((weak));
 
-static int load_builtin(struct zoid_slot *slots, unsigned *n, struct zepto_err *err)
+/* Fills slot (its host from base) and runs the plugin's init: 0, or its -errno. */
+static int start(struct zoid_slot *slot, const struct zoid_plugin *p, void *handle,
+                 const struct zoid_host *base)
+{
+    *slot = (struct zoid_slot){.p = p, .handle = handle, .host = *base};
+    slot->host.plugin_name = p->name;
+    slot->host.plugin_state = NULL;
+    int rc = p->init ? p->init(&slot->host) : 0;
+    if (rc)
+        *slot = (struct zoid_slot){0};
+    return rc > 0 ? -rc : rc;
+}
+
+static int load_builtin(const struct zoid_host *base, struct zoid_slot *slots, unsigned *n,
+                        struct zepto_err *err)
 {
     const struct zoid_plugin *p = zoid_posix_plugin_register ? zoid_posix_plugin_register() : NULL;
     if (!p)
         return 0;
-    if (p->init && p->init())
-        return zepto_fail(err, EIO, "built-in plugin %s: its init failed", p->name);
-    slots[*n] = (struct zoid_slot){.p = p};
+    int rc = start(&slots[*n], p, NULL, base);
+    if (rc)
+        return zepto_fail(err, EIO, "built-in plugin %s: its init failed: %s", p->name,
+                          strerror(-rc));
     snprintf(slots[*n].path, sizeof(slots[*n].path), "(built in)");
     (*n)++;
     return 0;
@@ -134,7 +148,8 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int load_one(const char *path, struct zoid_slot *slots, unsigned *n, struct zepto_err *err)
+static int load_one(const char *path, const struct zoid_host *base, struct zoid_slot *slots,
+                    unsigned *n, struct zepto_err *err)
 {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h)
@@ -143,12 +158,18 @@ static int load_one(const char *path, struct zoid_slot *slots, unsigned *n, stru
     *(void **)&reg = dlsym(h, ZOID_REGISTER_SYMBOL);
     const struct zoid_plugin *p = reg ? reg() : NULL;
     const char *why = NULL;
+    char api[128];
+    if (p && p->api != ZOID_PLUGIN_API)
+        snprintf(api, sizeof(api),
+                 "built for plugin API %u, this daemon loads API %d plugins only (rebuild it "
+                 "against this zepto's zepto/zoid_plugin.h)",
+                 (unsigned)p->api, ZOID_PLUGIN_API);
     if (!reg)
         why = "no " ZOID_REGISTER_SYMBOL "()";
     else if (!p)
         why = ZOID_REGISTER_SYMBOL "() returned NULL";
     else if (p->api != ZOID_PLUGIN_API)
-        why = "built for another plugin API version";
+        why = api;
     else if (p->id == 0)
         why = "id 0 belongs to the core plugin";
     else if (!p->nfunctions || !p->functions || !p->name)
@@ -161,22 +182,23 @@ static int load_one(const char *path, struct zoid_slot *slots, unsigned *n, stru
         dlclose(h);
         return zepto_fail(err, EINVAL, "plugin %s: %s", path, why);
     }
-    if (p->init && p->init()) {
+    int rc = start(&slots[*n], p, h, base);
+    if (rc) {
         dlclose(h);
-        return zepto_fail(err, EIO, "plugin %s (%s): its init failed", path, p->name);
+        return zepto_fail(err, EIO, "plugin %s (%s): its init failed: %s", path, p->name,
+                          strerror(-rc));
     }
-    slots[*n].p = p;
-    slots[*n].handle = h;
     snprintf(slots[*n].path, sizeof(slots[*n].path), "%s", path);
     (*n)++;
     return 0;
 }
 
-int zoid_plugins_load(const char *dir, struct zoid_slot *slots, unsigned *n, struct zepto_err *err)
+int zoid_plugins_load(const char *dir, const struct zoid_host *base, struct zoid_slot *slots,
+                      unsigned *n, struct zepto_err *err)
 {
     *n = 0;
-    slots[(*n)++] = (struct zoid_slot){.p = &zoid_core_plugin};
-    int rc = load_builtin(slots, n, err);
+    start(&slots[(*n)++], &zoid_core_plugin, NULL, base);
+    int rc = load_builtin(base, slots, n, err);
     if (rc || !dir)
         return rc;
     DIR *dh = opendir(dir);
@@ -194,7 +216,7 @@ int zoid_plugins_load(const char *dir, struct zoid_slot *slots, unsigned *n, str
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         if (!rc && names[i])
-            rc = load_one(path, slots, n, err);
+            rc = load_one(path, base, slots, n, err);
         free(names[i]);
     }
     if (rc)
@@ -206,7 +228,7 @@ void zoid_plugins_unload(struct zoid_slot *slots, unsigned n)
 {
     for (unsigned i = n; i-- > 0;) {
         if (slots[i].p && slots[i].p->fini)
-            slots[i].p->fini();
+            slots[i].p->fini(slots[i].host.plugin_state);
         if (slots[i].handle)
             dlclose(slots[i].handle);
         slots[i] = (struct zoid_slot){0};

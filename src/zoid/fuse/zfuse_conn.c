@@ -216,9 +216,10 @@ static void *keepalive_main(void *arg)
         uint32_t gen = zf_enter();
         size_t got = 0;
         int rc = zoid_call(conn.client, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, &got, 0);
-        if (rc < 0)
+        bool local = rc < 0 && !zoid_is_remote(rc); /* a remote error: the daemon is there */
+        if (local)
             errno = -rc;
-        zf_leave(gen, rc < 0 ? -1 : 0);
+        zf_leave(gen, local ? -1 : 0);
         pthread_mutex_lock(&conn.stop_mu);
     }
     pthread_mutex_unlock(&conn.stop_mu);

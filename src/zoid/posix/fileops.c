@@ -54,7 +54,7 @@ int zp_session_new(uint32_t version, uint64_t *id, uint8_t *secret, uint32_t sec
     }
     if (zp__session_new(&x, id, secret))
         return -1;
-    return zp_default_consistency;
+    return zoid_call_host(x.call)->consistency;
 }
 
 int zp_session_attach(uint64_t id, const uint8_t *secret, uint32_t secret_len)

@@ -6,7 +6,7 @@
  * A thread keeps what it is (the daemon's identity at first) from one call to the next: a call
  * whose caller is what the thread already is costs no system call (a client's calls, one after
  * the other, or the daemon's own identity). A thread left as a client says so to the daemon
- * (zoid_thread_leftover), which switches it back to the daemon's identity before it runs a
+ * (zoid_call_thread_dirty), which switches it back to the daemon's identity before it runs a
  * function of another plugin or leaves the pool, so that other plugins run as the daemon. A
  * non-zero fs uid drops the file-system capabilities (CAP_DAC_OVERRIDE, CAP_FOWNER, ...) of
  * the thread, so that a root daemon checks permissions as the caller's uid would be checked.
@@ -98,16 +98,14 @@ static void restore_hook(void)
     zp__restore();
 }
 
-void zp__settle(void)
+void zp__settle(struct zoid_call *call)
 {
     if (cur_valid && !same(&cur, &daemon_id))
-        zoid_thread_leftover = (struct zoid_thread_leftover){.fn = restore_hook, .plugin = 1};
+        zoid_call_thread_dirty(call, restore_hook);
 }
 
 void zp__restore(void)
 {
-    if (zoid_thread_leftover.fn == restore_hook)
-        zoid_thread_leftover.fn = NULL;
     if (!cur_valid || same(&cur, &daemon_id))
         return;
     /* uid first: back to 0 gives the capabilities to set the groups again. */

@@ -41,9 +41,10 @@
 int zp__dir_get(struct zp_session *s, int dirh, struct zp_dir *d)
 {
     d->f = NULL;
+    d->pl = s->pl;
     d->root = dirh == ZP_ROOT;
     if (d->root) {
-        d->fd = zp_export_fd;
+        d->fd = s->pl->export_fd;
         return 0;
     }
     d->f = zp__get(s, dirh);
@@ -74,7 +75,7 @@ static int openat2_(int dirfd, const char *path, int flags, mode_t mode)
 }
 
 /* path relative to the export, for a path relative to directory dirfd; -1 + errno. */
-static int from_export(int dirfd, const char *path, char *out)
+static int from_export(const struct zp_plugin *pl, int dirfd, const char *path, char *out)
 {
     char proc[40], dir[PATH_MAX];
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
@@ -82,11 +83,11 @@ static int from_export(int dirfd, const char *path, char *out)
     if (n < 0)
         return -1;
     dir[n] = '\0';
-    size_t el = strlen(zp_export_real);
+    size_t el = strlen(pl->export_real);
     const char *rest;
     if (el == 1)
         rest = dir + 1; /* the export is "/" */
-    else if (!strncmp(dir, zp_export_real, el) && (dir[el] == '/' || !dir[el]))
+    else if (!strncmp(dir, pl->export_real, el) && (dir[el] == '/' || !dir[el]))
         rest = dir + el + (dir[el] == '/');
     else
         return -1;
@@ -103,11 +104,11 @@ int zp__open(const struct zp_dir *d, const char *path, int flags, mode_t mode)
     if (fd >= 0 || errno != EXDEV || d->root || path[0] == '/')
         return fd;
     char full[PATH_MAX];
-    if (from_export(d->fd, path, full)) {
+    if (from_export(d->pl, d->fd, path, full)) {
         errno = errno == ENAMETOOLONG ? ENAMETOOLONG : EXDEV;
         return -1;
     }
-    return openat2_(zp_export_fd, full, flags, mode);
+    return openat2_(d->pl->export_fd, full, flags, mode);
 }
 
 int zp__object(const struct zp_dir *d, const char *path, bool nofollow, bool empty_ok, bool *own)

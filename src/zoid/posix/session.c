@@ -179,7 +179,8 @@ static void session_unref(struct zp_session *s)
             open++;
             zp__put(s->slots[h].f);
         }
-    zp__log("session %llu released (%d handles closed)", (unsigned long long)s->id, open);
+    zoid_host_log(s->pl->host, ZOID_LOG_INFO, "session %llu released (%d handles closed)",
+                  (unsigned long long)s->id, open);
     free(s->slots);
     pthread_mutex_destroy(&s->mu);
     memset(s->secret, 0, sizeof(s->secret));
@@ -187,13 +188,14 @@ static void session_unref(struct zp_session *s)
 }
 
 /* A new session (one reference), in the registry; NULL + errno. */
-static struct zp_session *session_create(uint32_t uid)
+static struct zp_session *session_create(const struct zp_plugin *pl, uint32_t uid)
 {
     struct zp_session *s = calloc(1, sizeof(*s));
     if (!s) {
         errno = ENOMEM;
         return NULL;
     }
+    s->pl = pl;
     size_t got = 0;
     while (got < sizeof(s->secret)) {
         ssize_t n = getrandom(s->secret + got, sizeof(s->secret) - got, 0);
@@ -226,7 +228,7 @@ static struct zp_session *session_create(uint32_t uid)
 /* The connection's record, created on first use. */
 static struct zp_conn *conn_of(struct zoid_call *call)
 {
-    void **slot = zoid_call_state(call);
+    void **slot = zoid_call_client_state(call);
     struct zp_conn *c = __atomic_load_n((struct zp_conn **)slot, __ATOMIC_ACQUIRE);
     if (c)
         return c;
@@ -283,9 +285,10 @@ int zp__enter(struct zp_ctx *x)
     pthread_mutex_lock(&c->mu);
     if (!c->s) {
         /* A call before zp_session_new: a session with the defaults. */
-        c->s = session_create(id->uid);
+        c->s = session_create(zoid_call_plugin_state(x->call), id->uid);
         if (c->s)
-            zp__log("session %llu created for %s", (unsigned long long)c->s->id, id->peer);
+            zoid_call_log(x->call, ZOID_LOG_INFO, "session %llu created for %s",
+                          (unsigned long long)c->s->id, id->peer);
     }
     if (c->s) {
         x->s = c->s;
@@ -307,7 +310,7 @@ int zp__enter(struct zp_ctx *x)
 long zp__leave(struct zp_ctx *x, long rc)
 {
     int e = errno;
-    zp__settle();
+    zp__settle(x->call);
     session_unref(x->s);
     x->s = NULL;
     errno = e;
@@ -317,12 +320,13 @@ long zp__leave(struct zp_ctx *x, long rc)
 int zp__session_new(struct zp_ctx *x, uint64_t *id, uint8_t *secret)
 {
     const struct zoid_identity *who = zoid_call_identity(x->call);
-    struct zp_session *s = session_create(who->uid);
+    struct zp_session *s = session_create(zoid_call_plugin_state(x->call), who->uid);
     if (!s)
         return -1;
     *id = s->id;
     memcpy(secret, s->secret, ZP_SECRET_BYTES);
-    zp__log("session %llu created for %s", (unsigned long long)s->id, who->peer);
+    zoid_call_log(x->call, ZOID_LOG_INFO, "session %llu created for %s", (unsigned long long)s->id,
+                  who->peer);
     return conn_set(conn_of(x->call), s);
 }
 
@@ -361,6 +365,7 @@ int zp__session_attach(struct zp_ctx *x, uint64_t id, const uint8_t *secret, uin
         errno = e;
         return -1;
     }
-    zp__log("session %llu attached by %s", (unsigned long long)id, who->peer);
+    zoid_call_log(x->call, ZOID_LOG_INFO, "session %llu attached by %s", (unsigned long long)id,
+                  who->peer);
     return conn_set(conn_of(x->call), s);
 }

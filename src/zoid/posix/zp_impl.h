@@ -27,8 +27,17 @@ struct zp_slot {
     int fdflags;       /* FD_CLOEXEC, per handle */
 };
 
+/* The plugin's state (init: struct zoid_host's plugin_state). */
+struct zp_plugin {
+    const struct zoid_host *host;
+    int export_fd;          /* O_PATH|O_DIRECTORY of the export (the daemon's) */
+    char export_real[4096]; /* its real path */
+    int consistency;        /* the daemon's default */
+};
+
 /* A descriptor table, shared by the connections attached to it. */
 struct zp_session {
+    const struct zp_plugin *pl;
     _Atomic int refs; /* one per connection, one per call in progress */
     uint64_t id;
     uint8_t secret[ZP_SECRET_BYTES];
@@ -46,16 +55,11 @@ struct zp_ctx {
 };
 
 struct zp_dir {
+    const struct zp_plugin *pl;
     int fd;
     bool root;         /* the export itself */
     struct zp_file *f; /* referenced, or NULL for the export */
 };
-
-/* ---- plugin (plugin.c) ---- */
-extern int zp_export_fd;          /* O_PATH|O_DIRECTORY of the export */
-extern char zp_export_real[4096]; /* its real path */
-extern int zp_default_consistency;
-void zp__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- sessions (session.c) ---- */
 /* Starts a call: the caller's session (created with defaults when the connection has none) and
@@ -77,8 +81,8 @@ int zp__fdflags(struct zp_session *s, int h, int set, int *out);
 /* ---- identity (identity.c) ---- */
 void zp__identity_init(void);
 int zp__become(const struct zoid_identity *id); /* 0 or an errno */
-/* After a call: the thread stays the caller, and tells the daemon (zoid_thread_leftover). */
-void zp__settle(void);
+/* After a call: the thread stays the caller, and tells the daemon (zoid_call_thread_dirty). */
+void zp__settle(struct zoid_call *call);
 /* The daemon's identity again. */
 void zp__restore(void);
 
