@@ -22,6 +22,22 @@
 extern "C" {
 #endif
 
+/* ktau's environment variables (src/ktau/settings.c): those of `zepto ktau run` and those it
+ * hands to libktau in the program; `zepto --help` lists them. */
+enum ktau_setting {
+    KTAU_SET_DIR,     /* KTAU_DIR: where libktau writes its files (ktau run sets it) */
+    KTAU_SET_EXCLUDE, /* KTAU_EXCLUDE: glob,glob: instrumented functions not timed */
+    KTAU_SET_CLOCK,   /* KTAU_CLOCK: tsc | monotonic */
+    KTAU_SET_LOG_MAX, /* KTAU_LOG_MAX: bytes of event log per thread */
+    KTAU_SET_LIB,     /* ZEPTO_KTAU_LIB: the libktau.so that ktau run preloads */
+    KTAU_SET_MPI_LIB, /* ZEPTO_KTAU_MPI_LIB: the libktau-mpi.so of ktau run --mpi */
+    KTAU_SET_COUNT
+};
+const struct zepto_settings *ktau_settings(void);
+/* The value of a setting, or `fallback` when unset or empty. Reads the environment only (no
+ * allocation): libktau calls it in its constructor. */
+const char *ktau_setting(enum ktau_setting s, const char *fallback);
+
 /* ktau_run_opts.rank: the rank the launcher gave this process (zb_launcher_rank), if any. */
 #define KTAU_RUN_RANK_LAUNCHER (-2)
 

@@ -3,11 +3,11 @@
  * its conversion to CLOCK_MONOTONIC, the write-out of each thread's file at the thread's exit and
  * of the rest at process exit, and the reset of the forking thread's state in a child process.
  *
- * Settings (environment, read once): KTAU_DIR (where files go; unset: nothing is written),
- * KTAU_EXCLUDE (glob,glob: instrumented functions not timed), KTAU_CLOCK (tsc | monotonic),
- * KTAU_LOG_MAX (bytes of event log per thread, K/M/G suffixes); the launcher's rank
- * (OMPI_COMM_WORLD_RANK, PMIX_RANK, PMI_RANK, SLURM_PROCID: the first set), until MPI_Init tells
- * the real one through ktau_set_rank.
+ * Settings (environment, read once through ktau's table, settings.c): KTAU_DIR (where files go;
+ * unset: nothing is written), KTAU_EXCLUDE (glob,glob: instrumented functions not timed),
+ * KTAU_CLOCK (tsc | monotonic), KTAU_LOG_MAX (bytes of event log per thread, K/M/G suffixes); the
+ * launcher's rank (OMPI_COMM_WORLD_RANK, PMIX_RANK, PMI_RANK, SLURM_PROCID: the first set), until
+ * MPI_Init tells the real one through ktau_set_rank.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +25,7 @@
 #include "base/sysinfo.h"
 #include "ktau/rt.h"
 #include "zepto/ktau.h"
+#include "zepto/ktau_run.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define NOINST __attribute__((no_instrument_function))
@@ -80,17 +81,17 @@ static NOINST void after_fork_child(void);
 static NOINST void init_once_fn(void)
 {
     const char *v;
-    if ((v = getenv("KTAU_DIR")) && *v)
+    if ((v = ktau_setting(KTAU_SET_DIR, NULL)))
         snprintf(kt_g.dir, sizeof(kt_g.dir), "%s", v);
-    if ((v = getenv("KTAU_EXCLUDE")) && *v) {
+    if ((v = ktau_setting(KTAU_SET_EXCLUDE, NULL))) {
         snprintf(kt_g.exclude, sizeof(kt_g.exclude), "%s", v);
         kt_g.have_exclude = true;
     }
-    if ((v = getenv("KTAU_LOG_MAX")) && *v)
+    if ((v = ktau_setting(KTAU_SET_LOG_MAX, NULL)))
         kt_g.log_max = log_max(v);
     else if (!kt_g.dir[0])
         kt_g.log_max = 0; /* no KTAU_DIR: no merge will read a log, so none is kept */
-    v = getenv("KTAU_CLOCK");
+    v = ktau_setting(KTAU_SET_CLOCK, NULL);
     kt_g.use_tsc = (!v || strcmp(v, "monotonic")) && tsc_usable();
     if (kt_g.use_tsc)
         zb_clock_pair(&kt_g.tsc0, &kt_g.mono0);

@@ -24,12 +24,12 @@
 /* libktau-mpi.so for --mpi: $ZEPTO_KTAU_MPI_LIB, else next to libktau.so (`ktau`). */
 static int find_mpi_lib(const char *ktau, char *path, size_t len, struct zepto_err *err)
 {
-    const char *env = getenv("ZEPTO_KTAU_MPI_LIB");
-    if (env && *env) {
+    const char *env = ktau_setting(KTAU_SET_MPI_LIB, NULL);
+    if (env) {
         snprintf(path, len, "%s", env);
         if (access(path, R_OK))
-            return zepto_fail(err, errno, "ZEPTO_KTAU_MPI_LIB=%s: %s (--mpi needs libktau-mpi.so)",
-                              env, strerror(errno));
+            return zepto_fail(err, errno, "%s=%s: %s (--mpi needs libktau-mpi.so)",
+                              ktau_settings()->list[KTAU_SET_MPI_LIB].env, env, strerror(errno));
         return 0;
     }
     const char *slash = strrchr(ktau, '/');
@@ -67,7 +67,7 @@ static void child(const struct child_args *a)
     if (a->errf_fd >= 0)
         dup2(a->errf_fd, STDERR_FILENO);
     zb_preload_prepend(a->libs, a->nlibs, NULL);
-    setenv("KTAU_DIR", a->rawdir, 1);
+    setenv(ktau_settings()->list[KTAU_SET_DIR].env, a->rawdir, 1);
     if (a->hide_rank)
         for (const char *const *v = zb_launcher_vars(); *v; v++)
             setenv(*v, "", 1);
@@ -205,8 +205,8 @@ static int run_program(const struct ktau_run_opts *opts, struct child_args *ca, 
 static int find_libs(const struct ktau_run_opts *opts, char lib[PATH_MAX], char mpilib[PATH_MAX],
                      struct zepto_err *err)
 {
-    int rc = zb_preload_find("libktau.so", getenv("ZEPTO_KTAU_LIB"), "ZEPTO_KTAU_LIB", lib,
-                             PATH_MAX, err);
+    int rc = zb_preload_find("libktau.so", ktau_setting(KTAU_SET_LIB, NULL),
+                             ktau_settings()->list[KTAU_SET_LIB].env, lib, PATH_MAX, err);
     if (!rc && opts->mpi)
         rc = find_mpi_lib(lib, mpilib, PATH_MAX, err);
     /* The child puts them in LD_PRELOAD (zb_preload_prepend), where it cannot say why not. */
