@@ -59,8 +59,7 @@ bool zb_tsc_flags_usable(const char *flags, char *why, size_t len)
     return true;
 }
 
-/* One (tsc, monotonic) pair, the TSC taken as the middle of the tightest bracket of 16 tries. */
-static void read_pair(uint64_t *tsc, uint64_t *mono)
+void zb_clock_pair(uint64_t *tsc, uint64_t *mono)
 {
     uint64_t best = UINT64_MAX;
     for (int i = 0; i < 16; i++) {
@@ -78,12 +77,12 @@ static void read_pair(uint64_t *tsc, uint64_t *mono)
 uint64_t zb_tsc_calibrate(uint64_t calib_ns)
 {
     uint64_t t0, m0, t1, m1;
-    read_pair(&t0, &m0);
+    zb_clock_pair(&t0, &m0);
     uint64_t until = m0 + calib_ns;
     struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
-    read_pair(&t1, &m1);
+    zb_clock_pair(&t1, &m1);
     if (m1 <= m0 || t1 <= t0)
         return 0;
     return (uint64_t)(((u128)(t1 - t0) * 1000000000u + (m1 - m0) / 2) / (m1 - m0));

@@ -84,6 +84,11 @@ int zb_clock_init(struct zb_clock *c, enum zb_clock_kind want, uint64_t calib_ns
  * running in deep C-states; `why` gets the reason either way. */
 bool zb_tsc_flags_usable(const char *flags, char *why, size_t len);
 
+/* One (TSC, CLOCK_MONOTONIC) pair taken at the same instant: the TSC is the middle of the
+ * tightest of 16 brackets of two TSC reads around the clock_gettime. Reads only the clocks (no
+ * allocation): libktau calls it. */
+void zb_clock_pair(uint64_t *tsc, uint64_t *mono);
+
 /* The TSC frequency measured against CLOCK_MONOTONIC over calib_ns. */
 uint64_t zb_tsc_calibrate(uint64_t calib_ns);
 

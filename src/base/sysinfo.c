@@ -71,12 +71,18 @@ void zb_sysinfo_get(struct zb_sysinfo *si)
     si->cpus_online = n > 0 ? (unsigned)n : 1;
 }
 
+static const char *const launcher_vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
+                                            "SLURM_PROCID", NULL};
+
+const char *const *zb_launcher_vars(void)
+{
+    return launcher_vars;
+}
+
 int zb_launcher_rank(void)
 {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
-                                       "SLURM_PROCID"};
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        const char *v = getenv(vars[i]);
+    for (const char *const *var = launcher_vars; *var; var++) {
+        const char *v = getenv(*var);
         if (!v || !*v)
             continue;
         char *end;

@@ -28,7 +28,11 @@ int zb_sysinfo_read_line(const char *path, char *buf, size_t len);
 
 /* The rank an MPI launcher gave this process, from its environment (OMPI_COMM_WORLD_RANK,
  * PMIX_RANK, PMI_RANK, SLURM_PROCID: the first set and not empty), or -1 (none, or not a number).
- * libktau reads the same variables on its own (it links nothing of ours). */
+ * Reads the environment only (no allocation): libktau calls it in its constructor. */
 int zb_launcher_rank(void);
+
+/* The names of those variables, in that order, NULL-terminated (to hide a rank from a child:
+ * set them empty). */
+const char *const *zb_launcher_vars(void);
 
 #endif

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "ktau/profile.h"
+#include "zepto/ktau_profile.h"
 
 #define CMD "ktau show"
 

@@ -7,6 +7,7 @@
 #include "base/settings.h"
 #include "zepto/bigmem.h"
 #include "zepto/zoid_settings.h"
+#include "zepto/ktau_run.h"
 #include "cli/cli.h"
 
 static const char help[] =
@@ -35,7 +36,8 @@ static void print_help(FILE *f)
 {
     fputs(help, f);
     /* Every part's table of environment variables. */
-    const struct zepto_settings *tables[] = {zb_settings(), zbm_settings(), zoid_settings()};
+    const struct zepto_settings *tables[] = {zb_settings(), zbm_settings(), zoid_settings(),
+                                             ktau_settings()};
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
         for (unsigned i = 0; i < tables[t]->count; i++)
             fprintf(f, "  %s=%s\n      %s\n", tables[t]->list[i].env, tables[t]->list[i].values,

@@ -100,8 +100,8 @@ int ktau_capture_add(struct ktau_capture *c, const struct ktau_krec *r);
 /* Interns a string; its index, or 0 when out of memory. */
 uint32_t ktau_capture_intern(struct ktau_capture *c, const char *s);
 
-/* The capture inside an explainer of include/zepto/ktau_explain.h (explain.c), where tests add
- * records by hand. */
+/* The capture inside an explainer of include/zepto/ktau_explain.h (detour_causes.c), where tests
+ * add records by hand. */
 struct ktau_explain;
 struct ktau_capture *ktau_explain_capture(struct ktau_explain *x);
 

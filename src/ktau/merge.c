@@ -10,35 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/json.h"
-#include "ktau/merge.h"
+#include "ktau/merge_parts.h"
 #include "ktau/syscalls.h"
 
-enum kgroup { G_SYSCALL, G_IRQ, G_BH, G_SCHED, G_EXC };
-static const char *const group_names[] = {"KTAU_SYSCALL", "KTAU_IRQ", "KTAU_BH", "KTAU_SCHEDULE",
-                                          "KTAU_EXCEPTION"};
-
-const char *ktau_softirq_name(int vec)
-{
-    static const char *const names[] = {"HI",       "TIMER",   "NET_TX", "NET_RX",  "BLOCK",
-                                        "IRQ_POLL", "TASKLET", "SCHED",  "HRTIMER", "RCU"};
-    return vec >= 0 && vec < 10 ? names[vec] : "unknown";
-}
-
-const char *ktau_syscall_name(long nr, char *buf, unsigned long len)
-{
-    if (nr >= 0 && (unsigned long)nr < ktau_syscall_count && ktau_syscall_names[nr])
-        return ktau_syscall_names[nr];
-    snprintf(buf, len, "syscall_%ld", nr);
-    return buf;
-}
-
-/* Kernel entries ("sys_getppid", "irq 24 virtio0", "softirq TIMER", "preempted"...). */
-struct kname {
-    char name[96];
-    enum kgroup group;
-};
-
+/* Time and calls of one (user routine, kernel entry) pair. */
 struct acc {
     uint64_t key; /* rid << 32 | kid, + 1 (0 = empty) */
     uint64_t calls, incl, excl;
@@ -51,36 +26,11 @@ struct kframe {
 };
 
 struct state {
-    struct kname *names;
-    size_t nnames, capnames;
+    struct kt_knames names;
     struct acc *acc;
     size_t nacc, capacc; /* capacc a power of two */
-    struct zb_json *json;
-    uint64_t t0;
-    uint64_t trace_events;  /* written to trace.json */
-    uint64_t trace_dropped; /* left out past KTAU_TRACE_MAX */
+    struct kt_trace trace;
 };
-
-/* Events in trace.json at most (~100 bytes each): viewers choke on more. */
-#define KTAU_TRACE_MAX 4000000u
-
-static uint32_t kname_id(struct state *s, const char *name, enum kgroup g)
-{
-    for (size_t i = 0; i < s->nnames; i++)
-        if (s->names[i].group == g && !strcmp(s->names[i].name, name))
-            return (uint32_t)i;
-    if (s->nnames == s->capnames) {
-        size_t cap = s->capnames ? s->capnames * 2 : 64;
-        struct kname *n = realloc(s->names, cap * sizeof(*n));
-        if (!n)
-            return UINT32_MAX;
-        s->names = n;
-        s->capnames = cap;
-    }
-    snprintf(s->names[s->nnames].name, sizeof(s->names[0].name), "%s", name);
-    s->names[s->nnames].group = g;
-    return (uint32_t)s->nnames++;
-}
 
 static struct acc *acc_get(struct state *s, uint32_t rid, uint32_t kid)
 {
@@ -111,44 +61,9 @@ static struct acc *acc_get(struct state *s, uint32_t rid, uint32_t kid)
     return &s->acc[j];
 }
 
-static void trace_x(struct state *s, const char *name, const char *cat, uint64_t start,
-                    uint64_t dur, uint32_t pid, uint32_t tid)
-{
-    struct zb_json *j = s->json;
-    if (!j)
-        return;
-    if (s->trace_events >= KTAU_TRACE_MAX) {
-        s->trace_dropped++;
-        return;
-    }
-    s->trace_events++;
-    zb_json_obj_begin(j);
-    zb_json_kv_str(j, "name", name);
-    zb_json_kv_str(j, "cat", cat);
-    zb_json_kv_str(j, "ph", dur == UINT64_MAX ? "i" : "X");
-    zb_json_kv_f64(j, "ts", (double)(start - s->t0) / 1e3);
-    if (dur == UINT64_MAX)
-        zb_json_kv_str(j, "s", "t");
-    else
-        zb_json_kv_f64(j, "dur", (double)dur / 1e3);
-    zb_json_kv_u64(j, "pid", pid);
-    zb_json_kv_u64(j, "tid", tid);
-    zb_json_obj_end(j);
-}
-
-/* One thread to merge. */
-struct job {
-    uint32_t pid, tid;
-    struct ktau_raw_thread *user; /* or NULL */
-    size_t k0, k1;                /* its kernel records */
-    uint64_t start, end;
-    int rank;         /* MPI rank of its process, or -1 */
-    const char *comm; /* its program's name: from a libktau file of its process, else in->comm */
-};
-
 struct thread_ctx {
     struct state *s;
-    struct job *job;
+    struct kt_job *job;
     struct ktau_tsum *sum;
     uint32_t *ustack;
     size_t udepth, ucap;
@@ -181,21 +96,21 @@ static void kpop(struct thread_ctx *c, uint64_t t)
     else
         c->ktime[f->rid] += d;
     struct ktau_tsum *m = c->sum;
-    const struct kname *kn = &c->s->names[f->kid];
+    const struct kt_kname *kn = &c->s->names.names[f->kid];
     switch (kn->group) {
-    case G_SYSCALL:
+    case KT_G_SYSCALL:
         m->syscalls++;
         m->syscall_ns += d;
         break;
-    case G_IRQ:
+    case KT_G_IRQ:
         m->irqs++;
         m->irq_ns += d;
         break;
-    case G_BH:
+    case KT_G_BH:
         m->softirqs++;
         m->softirq_ns += d;
         break;
-    case G_SCHED:
+    case KT_G_SCHED:
         if (f->kind == KR_SWITCH_OUT && !strcmp(kn->name, "preempted")) {
             m->preempts++;
             m->preempted_ns += d;
@@ -204,9 +119,10 @@ static void kpop(struct thread_ctx *c, uint64_t t)
             m->blocked_ns += d;
         }
         break;
-    case G_EXC: break;
+    case KT_G_EXC: break;
     }
-    trace_x(c->s, kn->name, group_names[kn->group], f->start, d, c->job->pid, c->job->tid);
+    kt_trace_event(&c->s->trace, kn->name, kt_group_names[kn->group], f->start, d, c->job->pid,
+                   c->job->tid);
 }
 
 static void kpush(struct thread_ctx *c, int kind, uint32_t kid, uint64_t t)
@@ -255,8 +171,8 @@ static void upop(struct thread_ctx *c, uint64_t t)
 {
     c->udepth--;
     uint32_t rid = c->ustack[c->udepth];
-    trace_x(c->s, c->rnames[rid], rid ? "user" : "thread", c->ustart[c->udepth],
-            t - c->ustart[c->udepth], c->job->pid, c->job->tid);
+    kt_trace_event(&c->s->trace, c->rnames[rid], rid ? "user" : "thread", c->ustart[c->udepth],
+                   t - c->ustart[c->udepth], c->job->pid, c->job->tid);
 }
 
 static int replay_user(struct thread_ctx *c, uint64_t *ui, uint64_t until)
@@ -291,7 +207,7 @@ static int kernel_record(struct thread_ctx *c, const struct ktau_capture *k,
     switch (r->kind) {
     case KR_SYS_ENTER:
         snprintf(buf, sizeof(buf), "sys_%s", ktau_syscall_name(r->arg, nb, sizeof(nb)));
-        kpush(c, KR_SYS_ENTER, kname_id(s, buf, G_SYSCALL), r->t_ns);
+        kpush(c, KR_SYS_ENTER, kt_kname_id(&s->names, buf, KT_G_SYSCALL), r->t_ns);
         break;
     case KR_SYS_EXIT: kclose(c, KR_SYS_ENTER, r->t_ns); break;
     case KR_IRQ_ENTRY:
@@ -301,26 +217,28 @@ static int kernel_record(struct thread_ctx *c, const struct ktau_capture *k,
         else
             snprintf(buf, sizeof(buf), "irq %d %s", r->arg,
                      r->name < k->nnames ? k->names[r->name] : "");
-        kpush(c, KR_IRQ_ENTRY, kname_id(s, buf, G_IRQ), r->t_ns);
+        kpush(c, KR_IRQ_ENTRY, kt_kname_id(&s->names, buf, KT_G_IRQ), r->t_ns);
         break;
     case KR_IRQ_EXIT: kclose(c, KR_IRQ_ENTRY, r->t_ns); break;
     case KR_SOFTIRQ_ENTRY:
         snprintf(buf, sizeof(buf), "softirq %s", ktau_softirq_name(r->arg));
-        kpush(c, KR_SOFTIRQ_ENTRY, kname_id(s, buf, G_BH), r->t_ns);
+        kpush(c, KR_SOFTIRQ_ENTRY, kt_kname_id(&s->names, buf, KT_G_BH), r->t_ns);
         break;
     case KR_SOFTIRQ_EXIT: kclose(c, KR_SOFTIRQ_ENTRY, r->t_ns); break;
     case KR_SWITCH_OUT:
-        kpush(c, KR_SWITCH_OUT, kname_id(s, r->arg ? "preempted" : "blocked", G_SCHED), r->t_ns);
+        kpush(c, KR_SWITCH_OUT,
+              kt_kname_id(&s->names, r->arg ? "preempted" : "blocked", KT_G_SCHED), r->t_ns);
         break;
     case KR_SWITCH_IN: kclose(c, KR_SWITCH_OUT, r->t_ns); break;
     case KR_PAGE_FAULT: {
-        uint32_t kid = kname_id(s, "page_fault_user", G_EXC);
+        uint32_t kid = kt_kname_id(&s->names, "page_fault_user", KT_G_EXC);
         struct acc *a = kid == UINT32_MAX ? NULL : acc_get(s, cur_routine(c), kid);
         if (!a)
             return -ENOMEM;
         a->calls++;
         c->sum->faults++;
-        trace_x(s, "page_fault_user", "KTAU_EXCEPTION", r->t_ns, UINT64_MAX, r->pid, r->tid);
+        kt_trace_event(&s->trace, "page_fault_user", "KTAU_EXCEPTION", r->t_ns, UINT64_MAX, r->pid,
+                       r->tid);
         break;
     }
     default: break;
@@ -358,7 +276,7 @@ static int emit_profile(struct thread_ctx *c, struct ktau_pthread *p)
                               excl / 1e3, incl / 1e3);
     }
     /* Flat kernel entries, then the call paths. */
-    for (size_t kid = 0; kid < s->nnames && !rc; kid++) {
+    for (size_t kid = 0; kid < s->names.n && !rc; kid++) {
         double calls = 0, incl = 0, excl = 0;
         for (size_t j = 0; j < s->capacc; j++) {
             const struct acc *a = &s->acc[j];
@@ -369,8 +287,9 @@ static int emit_profile(struct thread_ctx *c, struct ktau_pthread *p)
             }
         }
         if (calls > 0)
-            rc = ktau_pthread_add(p, s->names[kid].name, group_names[s->names[kid].group], calls, 0,
-                                  excl / 1e3, incl / 1e3);
+            rc = ktau_pthread_add(p, s->names.names[kid].name,
+                                  kt_group_names[s->names.names[kid].group], calls, 0, excl / 1e3,
+                                  incl / 1e3);
     }
     for (size_t j = 0; j < s->capacc && !rc; j++) {
         const struct acc *a = &s->acc[j];
@@ -379,15 +298,16 @@ static int emit_profile(struct thread_ctx *c, struct ktau_pthread *p)
         uint32_t rid = (uint32_t)((a->key - 1) >> 32), kid = (uint32_t)((a->key - 1) & 0xffffffffu);
         char name[512], group[64];
         snprintf(name, sizeof(name), "%s%s%s", c->rnames[rid], KTAU_CALLPATH_SEP,
-                 s->names[kid].name);
-        snprintf(group, sizeof(group), "%s | TAU_CALLPATH", group_names[s->names[kid].group]);
+                 s->names.names[kid].name);
+        snprintf(group, sizeof(group), "%s | TAU_CALLPATH",
+                 kt_group_names[s->names.names[kid].group]);
         rc = ktau_pthread_add(p, name, group, (double)a->calls, 0, (double)a->excl / 1e3,
                               (double)a->incl / 1e3);
     }
     return rc;
 }
 
-static int merge_thread(struct state *s, const struct ktau_merge_in *in, struct job *job,
+static int merge_thread(struct state *s, const struct ktau_merge_in *in, struct kt_job *job,
                         struct ktau_pthread *p, struct ktau_tsum *sum)
 {
     const struct ktau_capture *k = in->kernel;
@@ -433,141 +353,20 @@ static int merge_thread(struct state *s, const struct ktau_merge_in *in, struct 
     return rc;
 }
 
-/* Ranked processes first, by rank; then the others. Within each: the root process first, then by
- * pid; within a process, the main thread first, then by tid. */
-static int cmp_job(const void *a, const void *b, void *root)
-{
-    const struct job *x = a, *y = b;
-    uint32_t r = *(uint32_t *)root;
-    if ((x->rank < 0) != (y->rank < 0))
-        return x->rank < 0 ? 1 : -1;
-    if (x->rank != y->rank)
-        return x->rank < y->rank ? -1 : 1;
-    int xr = x->pid != r, yr = y->pid != r;
-    if (xr != yr)
-        return xr - yr;
-    if (x->pid != y->pid)
-        return x->pid < y->pid ? -1 : 1;
-    int xm = x->tid != x->pid, ym = y->tid != y->pid;
-    if (xm != ym)
-        return xm - ym;
-    return (x->tid > y->tid) - (x->tid < y->tid);
-}
-
-/* Ranks from files beyond this are ignored (a damaged file; the nodes after the highest rank
- * must stay within an int). */
-#define KTAU_MAX_RANK (1u << 24)
-
-/* The MPI rank of each job: in->rank for all when set, else that of any libktau file of its
- * process that carries one; -1 for none. And the name of its program. Returns the highest rank,
- * or -1. O(jobs^2): jobs are threads, a few hundred at most. */
-static int process_of_jobs(const struct ktau_merge_in *in, struct job *jobs, size_t n)
-{
-    int max = -1;
-    for (size_t i = 0; i < n; i++) {
-        jobs[i].rank = -1;
-        jobs[i].comm = jobs[i].user ? jobs[i].user->h.comm : in->comm;
-        for (size_t j = 0; j < n && !jobs[i].user; j++)
-            if (jobs[j].pid == jobs[i].pid && jobs[j].user) {
-                jobs[i].comm = jobs[j].user->names[0]; /* the root routine's name */
-                break;
-            }
-        if (in->one_rank) {
-            jobs[i].rank = in->rank;
-        } else {
-            for (size_t j = 0; j < n && jobs[i].rank < 0; j++) {
-                const struct ktau_raw_thread *u = jobs[j].user;
-                if (jobs[j].pid == jobs[i].pid && u && (u->h.flags & KTAU_RAW_RANK) &&
-                    u->h.rank < KTAU_MAX_RANK)
-                    jobs[i].rank = (int)u->h.rank;
-            }
-        }
-        if (jobs[i].rank > max)
-            max = jobs[i].rank;
-    }
-    return max;
-}
-
 int ktau_merge(const struct ktau_merge_in *in, struct ktau_merge_out *out, struct zepto_err *err)
 {
     memset(out, 0, sizeof(*out));
-    const struct ktau_capture *k = in->kernel;
-    size_t cap = in->nusers + 16, n = 0;
-    struct job *jobs = calloc(cap, sizeof(*jobs));
-    if (!jobs)
+    struct kt_job *jobs;
+    size_t n;
+    if (kt_jobs_make(in, &jobs, &n))
         return zepto_fail(err, ENOMEM, "out of memory");
-    for (size_t i = 0; i < in->nusers; i++) {
-        struct ktau_raw_thread *u = &in->users[i];
-        jobs[n++] = (struct job){.pid = u->h.pid,
-                                 .tid = u->h.tid,
-                                 .user = u,
-                                 .start = u->h.start_ns,
-                                 .end = u->h.end_ns};
-    }
-    for (size_t i = 0; k && i < k->nrecs;) {
-        size_t j = i;
-        while (j < k->nrecs && k->recs[j].tid == k->recs[i].tid)
-            j++;
-        struct job *jb = NULL;
-        for (size_t q = 0; q < n && !jb; q++)
-            if (jobs[q].tid == k->recs[i].tid)
-                jb = &jobs[q];
-        if (!jb) {
-            if (n == cap) {
-                struct job *nj = realloc(jobs, (cap *= 2) * sizeof(*nj));
-                if (!nj) {
-                    free(jobs);
-                    return zepto_fail(err, ENOMEM, "out of memory");
-                }
-                jobs = nj;
-            }
-            jb = &jobs[n++];
-            *jb = (struct job){.pid = k->recs[i].pid,
-                               .tid = k->recs[i].tid,
-                               .start = k->recs[i].t_ns,
-                               .end = k->recs[j - 1].t_ns};
-        }
-        jb->k0 = i;
-        jb->k1 = j;
-        if (k->recs[i].t_ns < jb->start)
-            jb->start = k->recs[i].t_ns;
-        if (k->recs[j - 1].t_ns > jb->end)
-            jb->end = k->recs[j - 1].t_ns;
-        i = j;
-    }
-    uint32_t root = in->root_pid;
-    bool seen = false;
-    for (size_t i = 0; i < n; i++)
-        seen |= jobs[i].pid == root;
-    if (!seen && in->root_end_ns > in->root_start_ns) {
-        if (n == cap) {
-            struct job *nj = realloc(jobs, (cap += 1) * sizeof(*nj));
-            if (!nj) {
-                free(jobs);
-                return zepto_fail(err, ENOMEM, "out of memory");
-            }
-            jobs = nj;
-        }
-        jobs[n++] = (struct job){
-            .pid = root, .tid = root, .start = in->root_start_ns, .end = in->root_end_ns};
-    }
-    int max_rank = process_of_jobs(in, jobs, n);
-    qsort_r(jobs, n, sizeof(*jobs), cmp_job, &root);
 
     struct state s = {0};
-    struct zb_json json;
-    s.t0 = UINT64_MAX;
+    uint64_t t0 = UINT64_MAX;
     for (size_t i = 0; i < n; i++)
-        if (jobs[i].start < s.t0)
-            s.t0 = jobs[i].start;
-    if (in->trace) {
-        zb_json_init(&json, in->trace, false);
-        s.json = &json;
-        zb_json_obj_begin(&json);
-        zb_json_kv_str(&json, "displayTimeUnit", "ns");
-        zb_json_key(&json, "traceEvents");
-        zb_json_arr_begin(&json);
-    }
+        if (jobs[i].start < t0)
+            t0 = jobs[i].start;
+    kt_trace_begin(&s.trace, in->trace, t0);
     out->threads = calloc(n ? n : 1, sizeof(*out->threads));
     out->sums = calloc(n ? n : 1, sizeof(*out->sums));
     int rc = out->threads && out->sums ? 0 : -ENOMEM;
@@ -575,25 +374,12 @@ int ktau_merge(const struct ktau_merge_in *in, struct ktau_merge_out *out, struc
     s.acc = calloc(s.capacc, sizeof(*s.acc));
     if (!s.acc)
         rc = -ENOMEM;
-    /* TAU's numbers: a ranked process is node <rank>, context 0 (the rank's further processes,
-     * its children, contexts 1, 2...); the others take the nodes after the highest rank, one
-     * each, context 0 (without ranks: node 0 is the root process, then the others by pid). */
-    int node = max_rank, context = 0, thread = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        if (!i || jobs[i].pid != jobs[i - 1].pid) {
-            thread = 0;
-            if (jobs[i].rank >= 0 && i && jobs[i].rank == jobs[i - 1].rank) {
-                context++;
-            } else {
-                node = jobs[i].rank >= 0 ? jobs[i].rank : node + 1;
-                context = 0;
-            }
-        }
         struct ktau_pthread *p = &out->threads[i];
         struct ktau_tsum *m = &out->sums[i];
-        p->node = m->node = node;
-        p->context = m->context = context;
-        p->thread = m->thread = thread++;
+        p->node = m->node = jobs[i].node;
+        p->context = m->context = jobs[i].context;
+        p->thread = m->thread = jobs[i].thread;
         p->pid = m->pid = jobs[i].pid;
         p->tid = m->tid = jobs[i].tid;
         m->start_ns = jobs[i].start;
@@ -602,35 +388,15 @@ int ktau_merge(const struct ktau_merge_in *in, struct ktau_merge_out *out, struc
         m->truncated = jobs[i].user && (jobs[i].user->h.flags & KTAU_RAW_TRUNCATED);
         snprintf(m->comm, sizeof(m->comm), "%s", jobs[i].comm);
         out->n = i + 1;
-        if (s.json) {
-            zb_json_obj_begin(&json);
-            zb_json_kv_str(&json, "name", "thread_name");
-            zb_json_kv_str(&json, "ph", "M");
-            zb_json_kv_u64(&json, "pid", jobs[i].pid);
-            zb_json_kv_u64(&json, "tid", jobs[i].tid);
-            zb_json_key(&json, "args");
-            zb_json_obj_begin(&json);
-            char tn[96];
-            snprintf(tn, sizeof(tn), "%s %u (thread %d)", m->comm, jobs[i].tid, p->thread);
-            zb_json_kv_str(&json, "name", tn);
-            zb_json_obj_end(&json);
-            zb_json_obj_end(&json);
-        }
+        char tn[96];
+        snprintf(tn, sizeof(tn), "%s %u (thread %d)", m->comm, jobs[i].tid, p->thread);
+        kt_trace_thread_name(&s.trace, jobs[i].pid, jobs[i].tid, tn);
         rc = merge_thread(&s, in, &jobs[i], p, m);
     }
-    if (s.json) {
-        zb_json_arr_end(&json);
-        zb_json_key(&json, "otherData");
-        zb_json_obj_begin(&json);
-        zb_json_kv_str(&json, "profiler", "zepto ktau");
-        zb_json_kv_u64(&json, "events_left_out", s.trace_dropped);
-        zb_json_obj_end(&json);
-        zb_json_obj_end(&json);
-        int jr = zb_json_finish(&json);
-        if (!rc)
-            rc = jr;
-    }
-    free(s.names);
+    int jr = kt_trace_end(&s.trace);
+    if (!rc)
+        rc = jr;
+    kt_knames_free(&s.names);
     free(s.acc);
     free(jobs);
     if (rc) {

@@ -18,8 +18,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
-#include <x86intrin.h>
 
+#include "base/clock.h"
 #include "ktau/raw.h"
 
 #define KT_HIDDEN       __attribute__((visibility("hidden")))
@@ -114,16 +114,9 @@ extern struct kt_global kt_g KT_HIDDEN;
 extern __thread struct kt_thread *kt_self KT_HIDDEN __attribute__((tls_model("initial-exec")));
 extern struct kt_thread *_Atomic kt_threads KT_HIDDEN;
 
-static inline uint64_t kt_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static inline uint64_t kt_now(void)
 {
-    return KT_LIKELY(kt_g.use_tsc) ? __rdtsc() : kt_mono_ns();
+    return KT_LIKELY(kt_g.use_tsc) ? zb_tsc_read() : zb_mono_read();
 }
 
 /* The calling thread's state, created on first use; NULL when it cannot be had. */

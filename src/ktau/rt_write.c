@@ -3,11 +3,11 @@
  * its conversion to CLOCK_MONOTONIC, the write-out of each thread's file at the thread's exit and
  * of the rest at process exit, and the reset of the forking thread's state in a child process.
  *
- * Settings (environment, read once): KTAU_DIR (where files go; unset: nothing is written),
- * KTAU_EXCLUDE (glob,glob: instrumented functions not timed), KTAU_CLOCK (tsc | monotonic),
- * KTAU_LOG_MAX (bytes of event log per thread, K/M/G suffixes); the launcher's rank
- * (OMPI_COMM_WORLD_RANK, PMIX_RANK, PMI_RANK, SLURM_PROCID: the first set), until MPI_Init tells
- * the real one through ktau_set_rank.
+ * Settings (environment, read once through ktau's table, settings.c): KTAU_DIR (where files go;
+ * unset: nothing is written), KTAU_EXCLUDE (glob,glob: instrumented functions not timed),
+ * KTAU_CLOCK (tsc | monotonic), KTAU_LOG_MAX (bytes of event log per thread, K/M/G suffixes); the
+ * launcher's rank (OMPI_COMM_WORLD_RANK, PMIX_RANK, PMI_RANK, SLURM_PROCID: the first set), until
+ * MPI_Init tells the real one through ktau_set_rank.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,8 +20,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/parse.h"
+#include "base/sysinfo.h"
 #include "ktau/rt.h"
 #include "zepto/ktau.h"
+#include "zepto/ktau_run.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define NOINST __attribute__((no_instrument_function))
@@ -35,10 +39,11 @@ static bool have_key;
 
 extern char *program_invocation_short_name;
 
-/* Whether /proc/cpuinfo promises a TSC at a constant rate through sleep states. */
+/* Whether /proc/cpuinfo promises a TSC at a constant rate through sleep states (base's check
+ * of the first flags line, read here without stdio: this may run in the constructor). */
 static NOINST bool tsc_usable(void)
 {
-    char buf[16384];
+    char buf[16384], why[160];
     int fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
@@ -48,46 +53,20 @@ static NOINST bool tsc_usable(void)
         return false;
     buf[n] = 0;
     char *flags = strstr(buf, "\nflags");
-    if (!flags)
+    char *colon = flags ? strchr(flags, ':') : NULL;
+    if (!colon)
         return false;
-    char *eol = strchr(flags + 1, '\n');
+    char *eol = strchr(colon, '\n');
     if (eol)
         *eol = 0;
-    return strstr(flags, " constant_tsc") && strstr(flags, " nonstop_tsc");
+    return zb_tsc_flags_usable(colon + 1, why, sizeof(why));
 }
 
-/* A TSC / CLOCK_MONOTONIC pair: the tightest of a few brackets. */
-static NOINST void clock_pair(uint64_t *tsc, uint64_t *mono)
+/* KTAU_LOG_MAX: a size (base's syntax: 64M, 1G...); unset, bad or zero: the default. */
+static NOINST uint64_t log_max(const char *s)
 {
-    uint64_t best = UINT64_MAX;
-    for (int i = 0; i < 7; i++) {
-        uint64_t a = __rdtsc();
-        uint64_t m = kt_mono_ns();
-        uint64_t b = __rdtsc();
-        if (b - a < best) {
-            best = b - a;
-            *tsc = a + (b - a) / 2;
-            *mono = m;
-        }
-    }
-}
-
-static NOINST uint64_t parse_bytes(const char *s, uint64_t fallback)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (end == s)
-        return fallback;
-    switch (*end) {
-    case 'K':
-    case 'k': v <<= 10; break;
-    case 'M':
-    case 'm': v <<= 20; break;
-    case 'G':
-    case 'g': v <<= 30; break;
-    default: break;
-    }
-    return v ? v : fallback;
+    uint64_t v;
+    return zb_parse_size(s, &v, NULL) || !v ? KT_LOG_MAX_DEF : v;
 }
 
 static NOINST void thread_exit(void *p)
@@ -99,44 +78,28 @@ static NOINST void thread_exit(void *p)
 
 static NOINST void after_fork_child(void);
 
-/* The rank an MPI launcher gave this process in its environment, or -1. */
-static NOINST int launcher_rank(void)
-{
-    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK",
-                                       "SLURM_PROCID"};
-    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        const char *v = getenv(vars[i]);
-        if (!v || !*v)
-            continue;
-        char *end;
-        long r = strtol(v, &end, 10);
-        return *end || r < 0 || r > INT32_MAX ? -1 : (int)r;
-    }
-    return -1;
-}
-
 static NOINST void init_once_fn(void)
 {
     const char *v;
-    if ((v = getenv("KTAU_DIR")) && *v)
+    if ((v = ktau_setting(KTAU_SET_DIR, NULL)))
         snprintf(kt_g.dir, sizeof(kt_g.dir), "%s", v);
-    if ((v = getenv("KTAU_EXCLUDE")) && *v) {
+    if ((v = ktau_setting(KTAU_SET_EXCLUDE, NULL))) {
         snprintf(kt_g.exclude, sizeof(kt_g.exclude), "%s", v);
         kt_g.have_exclude = true;
     }
-    if ((v = getenv("KTAU_LOG_MAX")) && *v)
-        kt_g.log_max = parse_bytes(v, KT_LOG_MAX_DEF);
+    if ((v = ktau_setting(KTAU_SET_LOG_MAX, NULL)))
+        kt_g.log_max = log_max(v);
     else if (!kt_g.dir[0])
         kt_g.log_max = 0; /* no KTAU_DIR: no merge will read a log, so none is kept */
-    v = getenv("KTAU_CLOCK");
+    v = ktau_setting(KTAU_SET_CLOCK, NULL);
     kt_g.use_tsc = (!v || strcmp(v, "monotonic")) && tsc_usable();
     if (kt_g.use_tsc)
-        clock_pair(&kt_g.tsc0, &kt_g.mono0);
+        zb_clock_pair(&kt_g.tsc0, &kt_g.mono0);
     snprintf(kt_g.comm, sizeof(kt_g.comm), "%s",
              program_invocation_short_name && *program_invocation_short_name
                  ? program_invocation_short_name
                  : "main");
-    atomic_store(&kt_g.rank, launcher_rank());
+    atomic_store(&kt_g.rank, zb_launcher_rank());
     have_key = pthread_key_create(&exit_key, thread_exit) == 0;
     pthread_atfork(NULL, NULL, after_fork_child);
 }
@@ -160,7 +123,7 @@ void kt__conv_now(struct kt_conv *c)
     uint64_t tsc1, mono1;
     /* Below a millisecond the two pairs are too close for a good rate: wait for one. */
     do
-        clock_pair(&tsc1, &mono1);
+        zb_clock_pair(&tsc1, &mono1);
     while (mono1 - kt_g.mono0 < 1000000);
     c->tsc0 = kt_g.tsc0;
     c->mono0 = kt_g.mono0;

@@ -1,10 +1,10 @@
 /*
  * The report's ktau section: runs zepto-ktau-workload (a short program with known kernel work in
  * named regions: system calls, sleeps, first touch of memory, file I/O, a compute loop, and the
- * loop again against a second thread on its CPU) under `zepto ktau run`, reads back the merged
- * TAU profile and shows, per region, how its wall time splits between the program and the kernel
- * (syscalls, interrupts, softirqs, preempted, blocked) with the main kernel entries, and the unit
- * costs that follow (a syscall, a first-touch fault, a sleep's late wake-up). The noise causes
+ * loop again against a second thread on its CPU) under ktau_run() (include/zepto/ktau_run.h),
+ * reads back the merged TAU profile and shows, per region, how its wall time splits between the
+ * program and the kernel (syscalls, interrupts, softirqs, preempted, blocked) with the main kernel
+ * entries, and the unit costs that follow (a syscall, a first-touch fault, a sleep's late wake-up). The noise causes
  * table of the same section comes from the noise section's trace (probe_ktau_causes.c).
  */
 #include <errno.h>
@@ -16,10 +16,11 @@
 
 #include "base/json.h"
 #include "base/parse.h"
-#include "base/spawn.h"
+#include "base/preload.h"
 #include "report/probe.h"
 #include "report/probe_ktau.h"
 #include "zepto/ktau_profile.h"
+#include "zepto/ktau_run.h"
 
 /* Where each kernel entry of a region goes (by its TAU group). */
 enum { K_SYSCALL, K_IRQ, K_SOFTIRQ, K_PREEMPTED, K_BLOCKED, K_FAULTS, K_N };
@@ -64,19 +65,6 @@ struct ktau_state {
 static uint64_t estimate(const struct zr_ctx *ctx)
 {
     return ctx->quick ? 2000000000ull : 3500000000ull;
-}
-
-/* zepto and the workload: next to the running zepto. */
-static int self_dir(char *dir, size_t len, struct zepto_err *err)
-{
-    ssize_t n = readlink("/proc/self/exe", dir, len - 1);
-    if (n <= 0)
-        return zepto_fail(err, errno, "/proc/self/exe: %s", strerror(errno));
-    dir[n] = 0;
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        slash[1] = 0;
-    return 0;
 }
 
 static int classify(const char *group)
@@ -163,21 +151,12 @@ static void read_workload_out(struct ktau_state *s, const char *path)
     fclose(f);
 }
 
-static void read_kernel_note(struct ktau_state *s, const char *path)
+/* The run's warnings go to the log, where the workload's stderr goes too. */
+static void log_warning(void *ctx, const char *msg)
 {
-    snprintf(s->kernel, sizeof(s->kernel), "unknown (no summary.txt)");
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof(line), f))
-        if (!strncmp(line, "kernel capture: ", 16)) {
-            line[strcspn(line, "\n")] = 0;
-            snprintf(s->kernel, sizeof(s->kernel), "%s", line + 16);
-            s->kernel_on = !strncmp(line + 16, "on", 2);
-            break;
-        }
-    fclose(f);
+    FILE *log = ctx;
+    fprintf(log, "zepto ktau run: %s\n", msg);
+    fflush(log);
 }
 
 /* The first complaint of the workload (it exits 1 when a region could not run). */
@@ -198,11 +177,10 @@ static void read_warning(struct ktau_state *s, const char *path)
 
 static int run(const struct zr_ctx *ctx, void **state, struct zepto_err *err)
 {
-    char dir[PATH_MAX], zepto[PATH_MAX + 16], workload[PATH_MAX + 32];
-    int rc = self_dir(dir, sizeof(dir), err);
+    char dir[PATH_MAX], workload[PATH_MAX + 32];
+    int rc = zb_self_dir(dir, sizeof(dir), err);
     if (rc)
         return rc;
-    snprintf(zepto, sizeof(zepto), "%szepto", dir);
     snprintf(workload, sizeof(workload), "%szepto-ktau-workload", dir);
     if (access(workload, X_OK))
         return zepto_fail(err, ENOENT, "%s: not found (build it: make)", workload);
@@ -212,34 +190,46 @@ static int run(const struct zr_ctx *ctx, void **state, struct zepto_err *err)
     snprintf(log, sizeof(log), "%s/data/ktau-run.log", ctx->dir);
     snprintf(wout, sizeof(wout), "%s/data/ktau-workload.txt", ctx->dir);
     ctx->progress(ctx, "profiling a short workload with ktau (user + kernel)", estimate(ctx));
-    char *argv[] = {zepto,
-                    "ktau",
-                    "run",
-                    "-o",
-                    out,
-                    "--force",
-                    "--",
-                    workload,
-                    ctx->quick ? "--quick" : out,
-                    ctx->quick ? out : NULL,
-                    NULL};
-    /* Under a launcher (the report run by srun or mpirun), `ktau run` would write one rank's
-     * files; the workload is not an MPI program: empty values hide the rank (the variables of
-     * zb_launcher_rank). */
-    char *no_rank[] = {"OMPI_COMM_WORLD_RANK=", "PMIX_RANK=", "PMI_RANK=", "SLURM_PROCID=", NULL};
-    struct zb_spawn_opts o = {.env_add = no_rank, .stdout_path = wout, .stderr_path = log};
-    int status = 0;
-    if ((rc = zb_run(argv, &o, &status, err)))
+    char *argv[] = {workload, ctx->quick ? "--quick" : out, ctx->quick ? out : NULL, NULL};
+    /* The files are appended to by the run: start them empty. */
+    FILE *logf = fopen(log, "w");
+    if (!logf)
+        return zepto_fail(err, errno, "%s: %s", log, strerror(errno));
+    FILE *woutf = fopen(wout, "w");
+    if (woutf)
+        fclose(woutf);
+    /* Under a launcher (the report run by srun or mpirun), the run would write one rank's files;
+     * the workload is not an MPI program: not a rank, and no rank in its environment either. */
+    struct ktau_run_opts o = {.dir = out,
+                              .argv = argv,
+                              .kernel = true,
+                              .force = true,
+                              .rank = -1,
+                              .hide_rank = true,
+                              .stdout_path = wout,
+                              .stderr_path = log,
+                              .warn = log_warning,
+                              .warn_ctx = logf};
+    struct ktau_run_result r;
+    rc = ktau_run(&o, &r, err);
+    if (!rc)
+        fprintf(logf, "zepto ktau run: %zu thread profile(s) in %s (kernel: %s)\n", r.threads, out,
+                r.kernel_note);
+    fclose(logf);
+    if (rc) {
+        zepto_err_prefix(err, "ktau run (see data/ktau-run.log)");
         return rc;
-    if (status && status != 1)
-        return zepto_fail(err, EIO, "zepto ktau run exited %d (see data/ktau-run.log)", status);
+    }
+    if (r.status && r.status != 1)
+        return zepto_fail(err, EIO, "the ktau workload exited %d (see data/ktau-run.log)",
+                          r.status);
 
     struct ktau_state *s = calloc(1, sizeof(*s));
     if (!s)
         return zepto_fail(err, ENOMEM, "out of memory");
-    snprintf(profile, sizeof(profile), "%s/summary.txt", out);
-    read_kernel_note(s, profile);
-    if (status)
+    snprintf(s->kernel, sizeof(s->kernel), "%s", r.kernel_note);
+    s->kernel_on = r.kernel_on;
+    if (r.status)
         read_warning(s, log);
     read_workload_out(s, wout);
     snprintf(profile, sizeof(profile), "%s/profile.0.0.0", out);

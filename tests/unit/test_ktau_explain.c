@@ -1,5 +1,5 @@
 /*
- * The detour classifier of src/ktau/explain.c on synthetic kernel records: an interrupt, a
+ * The detour classifier of src/ktau/detour_causes.c on synthetic kernel records: an interrupt, a
  * softirq, another thread (with an interrupt inside its run), a page fault and nothing (unknown:
  * the host) inside a detour; events just outside the window (beyond the slack) left out, events
  * of another CPU ignored, nesting charged exclusively (a softirq inside an interrupt's exit and an

@@ -1,5 +1,5 @@
 /*
- * The output directory of `zepto ktau run` (ktau_dir.h): what a run owns there, the earlier run's
+ * The output directory of a ktau run (run.h): what a run owns there, the earlier run's
  * files, and the making of DIR and ktau-raw/.
  */
 #include <dirent.h>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/ktau_dir.h"
+#include "ktau/run.h"
 
 void ktau_owned_init(struct ktau_owned *o, int rank)
 {
@@ -136,8 +136,9 @@ int ktau_prepare_dir(const char *dir, const struct ktau_owned *o, bool force, st
                           "%s: holds the profiles of an earlier run%s (use --force to replace "
                           "them)",
                           dir, o->rank >= 0 ? " for this rank" : "");
-    if (old && clear_dir(dir, o, err))
-        return -1;
+    int rc = old ? clear_dir(dir, o, err) : 0;
+    if (rc)
+        return rc;
     char raw[PATH_MAX];
     snprintf(raw, sizeof(raw), "%s/ktau-raw", dir);
     if (mkdir(raw, 0755) && errno != EEXIST)

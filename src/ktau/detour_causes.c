@@ -1,7 +1,8 @@
 /*
- * The detour explainer of include/zepto/ktau_explain.h: the system-wide capture of capture.c on
- * the recorded CPUs, drained by a thread that sleeps in poll(2), then sorted by CPU and time so
- * that each detour costs a binary search and a walk over the few records inside it.
+ * The detour explainer of include/zepto/ktau_explain.h (what caused each detour of `zepto noise
+ * record --explain`): the system-wide capture of capture.c on the recorded CPUs, drained by a
+ * thread that sleeps in poll(2), then sorted by CPU and time so that each detour costs a binary
+ * search and a walk over the few records inside it.
  *
  * The walk replays the CPU's timeline inside the window: a base context (the recorder thread,
  * another thread after a switch, or a page fault of the recorder) with interrupts and softirqs
