@@ -249,6 +249,11 @@ void zn_summary_free(struct zn_summary *s);
 /* Writes the summary as one JSON object (the `analyse --json` document). */
 void zn_summary_json(const struct zn_summary *s, struct zb_json *j);
 
+/* Writes the causes table of an explained trace's summary (one CPU's, or the node's) as one JSON
+ * array, largest first: {cause, kind, name, detours, detour_total_ns, detour_time_fraction,
+ * median_ns, traced_ns, traced_fraction}. The `causes` of `analyse --json` and of report.json. */
+void zn_causes_json(const struct zn_trace *t, const struct zn_cpu_summary *s, struct zb_json *j);
+
 /* Histogram of detour lengths (exposed for tests and plots). */
 void zn_hist_build(const struct zn_detour *d, uint64_t n, struct zn_hist *h);
 

@@ -133,6 +133,32 @@ int cli_opts_next(int argc, char **argv, const struct option *longopts, bool sto
     return c;
 }
 
+int cli_opts_no_operand(int argc, char **argv, struct zepto_err *err)
+{
+    if (optind < argc)
+        return zepto_fail(err, EINVAL, "unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+int cli_opts_one_operand(int argc, char **argv, const char *name, struct zepto_err *err)
+{
+    if (optind >= argc)
+        return zepto_fail(err, EINVAL, "missing %s (see --help)", name);
+    if (optind + 1 < argc)
+        return zepto_fail(err, EINVAL, "unexpected argument '%s'", argv[optind + 1]);
+    return 0;
+}
+
+int cli_opts_command(int argc, char **argv, struct zepto_err *err)
+{
+    if (optind >= argc)
+        return zepto_fail(err, EINVAL, "missing the command to run (after --)");
+    if (strcmp(argv[optind - 1], "--"))
+        return zepto_fail(err, EINVAL, "unexpected argument '%s' (put the command after --)",
+                          argv[optind]);
+    return 0;
+}
+
 int cli_usage_err(const char *cmd, const struct zepto_err *err)
 {
     return cli_usage_error(cmd, "%s", err->msg);

@@ -95,6 +95,12 @@ void cli_opts_begin(void);
 int cli_opts_next(int argc, char **argv, const struct option *longopts, bool stop_at_operand,
                   struct zepto_err *err);
 
+/* After the loop, the operands from optind: none; exactly one (named `name` in the message:
+ * "missing TRACE (see --help)"); or, with "+" mode, a command after "--". 0 or -EINVAL. */
+int cli_opts_no_operand(int argc, char **argv, struct zepto_err *err);
+int cli_opts_one_operand(int argc, char **argv, const char *name, struct zepto_err *err);
+int cli_opts_command(int argc, char **argv, struct zepto_err *err);
+
 /* Prints "zepto <cmd>: <err->msg>" on stderr and returns EXIT_USAGE (2). */
 int cli_usage_err(const char *cmd, const struct zepto_err *err);
 
