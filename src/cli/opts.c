@@ -15,7 +15,7 @@
 
 /* Puts the option's name before the parser's "'value': problem" (a space, no colon: the value
  * belongs to the option). */
-static int named(const char *name, int rc, struct zepto_err *err)
+int cli_opt_named(const char *name, int rc, struct zepto_err *err)
 {
     if (rc && err) {
         char msg[sizeof(err->msg)];
@@ -27,7 +27,7 @@ static int named(const char *name, int rc, struct zepto_err *err)
 
 int cli_opt_phase(const char *arg, enum zn_phase *phase, struct zepto_err *err)
 {
-    return named("--phase", zn_phase_parse(arg, phase, err), err);
+    return cli_opt_named("--phase", zn_phase_parse(arg, phase, err), err);
 }
 
 int cli_opt_scale(const char *arg, double *scale, struct zepto_err *err)
@@ -35,7 +35,7 @@ int cli_opt_scale(const char *arg, double *scale, struct zepto_err *err)
     double v;
     int rc = zb_parse_double(arg, -DBL_MAX, DBL_MAX, &v, err);
     if (rc)
-        return named("--scale", rc, err);
+        return cli_opt_named("--scale", rc, err);
     if (!(v > 0) || v > CLI_SCALE_MAX)
         return zepto_fail(err, ERANGE, "--scale '%s': must be above 0 and at most %g", arg,
                           CLI_SCALE_MAX);
@@ -46,7 +46,7 @@ int cli_opt_scale(const char *arg, double *scale, struct zepto_err *err)
 int cli_opt_seed(const char *arg, uint64_t *seed, struct zepto_err *err)
 {
     /* 0 is not a seed: the libraries read it as "none given, take one from the time". */
-    return named("--seed", zb_parse_u64(arg, 1, UINT64_MAX, seed, err), err);
+    return cli_opt_named("--seed", zb_parse_u64(arg, 1, UINT64_MAX, seed, err), err);
 }
 
 static int not_empty(const char *name, const char *what, const char *arg, const char **out,

@@ -73,6 +73,11 @@ enum cli_opt_key {
 
 enum cli_consistency { CLI_CONSISTENCY_STRICT, CLI_CONSISTENCY_RELAXED };
 
+/* For a subcommand's own options: when rc is an error, puts the option's name before the
+ * message a base parser left in err ("'abc': not a duration" -> "-d 'abc': not a duration").
+ * Returns rc. */
+int cli_opt_named(const char *name, int rc, struct zepto_err *err);
+
 /* The value parsers of the shared options: 0, or a negative errno with err set. */
 int cli_opt_phase(const char *arg, enum zn_phase *phase, struct zepto_err *err);
 int cli_opt_scale(const char *arg, double *scale, struct zepto_err *err);          /* (0, 1e6] */
