@@ -381,6 +381,11 @@ int zn_player_finish(struct zn_player *pl, struct zn_play_report *rep, struct ze
 /* The injections (with keep_log), valid after zn_player_finish until zn_player_free. */
 const struct zn_injection *zn_player_log(const struct zn_player *pl, uint64_t *n);
 void zn_play_report_free(struct zn_play_report *rep);
+
+/* Writes the report as one JSON object: {realtime, priority, ran_ns, cpus: [{cpu, detours,
+ * injected_ns, noise_fraction, late_median_ns, late_p99_ns, late_max_ns, length_error_median_ns,
+ * length_error_p99_ns, length_error_max_ns}], all: {the same without cpu}}. */
+void zn_play_report_json(const struct zn_play_report *r, struct zb_json *j);
 void zn_player_free(struct zn_player *pl);
 
 /* ---- simulate: the effect of noise on collectives at scale ------------------------------- */
