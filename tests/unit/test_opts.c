@@ -165,6 +165,40 @@ static void option_loop(void **state)
     expect_msg(loop(2, flag_with_value, &err, &seen), &err, "unknown option '--json=yes'");
 }
 
+/* The operand checks after the loop (optind set by hand, as the loop leaves it). */
+static void operands(void **state)
+{
+    (void)state;
+    struct zepto_err err = {0};
+    char *none[] = {"cmd", NULL};
+    optind = 1;
+    assert_int_equal(cli_opts_no_operand(1, none, &err), 0);
+    expect_msg(cli_opts_one_operand(1, none, "TRACE", &err), &err, "missing TRACE (see --help)");
+    expect_msg(cli_opts_command(1, none, &err), &err, "missing the command to run (after --)");
+
+    char *two[] = {"cmd", "a", "b", NULL};
+    optind = 1;
+    expect_msg(cli_opts_no_operand(3, two, &err), &err, "unexpected argument 'a'");
+    expect_msg(cli_opts_one_operand(3, two, "TRACE", &err), &err, "unexpected argument 'b'");
+    expect_msg(cli_opts_command(3, two, &err), &err,
+               "unexpected argument 'a' (put the command after --)");
+
+    char *cmd[] = {"cmd", "--", "true", NULL};
+    optind = 2;
+    assert_int_equal(cli_opts_command(3, cmd, &err), 0);
+}
+
+/* A subcommand's own option named in front of a base parser's message. */
+static void named_messages(void **state)
+{
+    (void)state;
+    struct zepto_err err = {0};
+    assert_int_equal(cli_opt_named("-d", 0, &err), 0);
+    zepto_fail(&err, EINVAL, "'abc': not a duration");
+    expect_msg(cli_opt_named("-d", -EINVAL, &err), &err, "-d 'abc': not a duration");
+    assert_int_equal(cli_opt_named("-d", -EINVAL, NULL), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +208,8 @@ int main(void)
         cmocka_unit_test(strings_and_consistency),
         cmocka_unit_test(optstring_from_longopts),
         cmocka_unit_test(option_loop),
+        cmocka_unit_test(operands),
+        cmocka_unit_test(named_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
