@@ -72,6 +72,18 @@ struct zbm_system {
  * the file named, when a file that must be there cannot be read. */
 int zbm_system_read(struct zbm_system *s, const char *root, struct zepto_err *err);
 
+struct zb_json; /* base/json.h */
+
+/* The JSON form of the system, as keys of the object open in j (pools, thp_*, mem_*_bytes,
+ * memlock_bytes (null: unlimited), memlock_unlimited_by_capability, local_ranks): the one writer
+ * of `zepto bigmem info --json` and of report.json's bigmem section. */
+void zbm_system_json_fields(const struct zbm_system *s, struct zb_json *j);
+
+/* The plan as one object {pages, page_size_bytes, region_bytes, why}, or {error} when `error`
+ * is not empty (the plan could not be made). */
+struct zbm_plan;
+void zbm_plan_json(const struct zbm_plan *plan, const char *error, struct zb_json *j);
+
 /* The pool of a page size, or NULL. */
 const struct zbm_pool *zbm_pool_of(const struct zbm_system *s, uint64_t page_size);
 

@@ -249,6 +249,11 @@ void zn_summary_free(struct zn_summary *s);
 /* Writes the summary as one JSON object (the `analyse --json` document). */
 void zn_summary_json(const struct zn_summary *s, struct zb_json *j);
 
+/* Writes the causes table of an explained trace's summary (one CPU's, or the node's) as one JSON
+ * array, largest first: {cause, kind, name, detours, detour_total_ns, detour_time_fraction,
+ * median_ns, traced_ns, traced_fraction}. The `causes` of `analyse --json` and of report.json. */
+void zn_causes_json(const struct zn_trace *t, const struct zn_cpu_summary *s, struct zb_json *j);
+
 /* Histogram of detour lengths (exposed for tests and plots). */
 void zn_hist_build(const struct zn_detour *d, uint64_t n, struct zn_hist *h);
 
@@ -376,6 +381,11 @@ int zn_player_finish(struct zn_player *pl, struct zn_play_report *rep, struct ze
 /* The injections (with keep_log), valid after zn_player_finish until zn_player_free. */
 const struct zn_injection *zn_player_log(const struct zn_player *pl, uint64_t *n);
 void zn_play_report_free(struct zn_play_report *rep);
+
+/* Writes the report as one JSON object: {realtime, priority, ran_ns, cpus: [{cpu, detours,
+ * injected_ns, noise_fraction, late_median_ns, late_p99_ns, late_max_ns, length_error_median_ns,
+ * length_error_p99_ns, length_error_max_ns}], all: {the same without cpu}}. */
+void zn_play_report_json(const struct zn_play_report *r, struct zb_json *j);
 void zn_player_free(struct zn_player *pl);
 
 /* ---- simulate: the effect of noise on collectives at scale ------------------------------- */

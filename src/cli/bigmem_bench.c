@@ -15,6 +15,7 @@
 #include "base/settings.h"
 #include "zepto/bigmem.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 
 #define CMD            "bigmem bench"
 #define DEFAULT_SIZE   (1ull << 30)
@@ -117,98 +118,137 @@ static void print_text(const struct zbm_bench_result *r, const struct zbm_pool_c
     }
 }
 
-int cli_bigmem_bench(int argc, char **argv)
+struct params {
+    uint64_t size, rounds;
+    const char *size_arg; /* as given, for messages */
+    bool json, help;
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
+    enum { OPT_SIZE = CLI_OPT_LOCAL, OPT_ROUNDS };
     static const struct option longopts[] = {
-        {"size", required_argument, 0, 's'},
-        {"rounds", required_argument, 0, 'r'},
-        {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
+        {"size", required_argument, 0, OPT_SIZE},
+        {"rounds", required_argument, 0, OPT_ROUNDS},
+        CLI_LONGOPT_JSON,
+        CLI_LONGOPT_HELP,
         {0},
     };
-    struct zepto_err err = {0};
-    uint64_t size = DEFAULT_SIZE, rounds = DEFAULT_ROUNDS;
-    const char *size_arg = "1G";
-    bool json = false;
     int c;
-
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, ":h", longopts)) != -1) {
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
         switch (c) {
-        case 's':
-            if (zb_parse_size(optarg, &size, &err))
-                return cli_usage_error(CMD, "--size %s", err.msg);
-            if (!zbm_bench_table_bytes(size))
-                return cli_usage_error(CMD, "--size '%s': the table must be at least 2M", optarg);
-            size_arg = optarg;
+        case OPT_SIZE:
+            if (cli_opt_named("--size", zb_parse_size(optarg, &p->size, err), err))
+                return -EINVAL;
+            if (!zbm_bench_table_bytes(p->size))
+                return zepto_fail(err, EINVAL, "--size '%s': the table must be at least 2M",
+                                  optarg);
+            p->size_arg = optarg;
             break;
-        case 'r':
-            if (zb_parse_u64(optarg, 1, ZBM_BENCH_MAX_ROUNDS, &rounds, &err))
-                return cli_usage_error(CMD, "--rounds %s", err.msg);
+        case OPT_ROUNDS:
+            if (cli_opt_named("--rounds",
+                              zb_parse_u64(optarg, 1, ZBM_BENCH_MAX_ROUNDS, &p->rounds, err), err))
+                return -EINVAL;
             break;
-        case 'j': json = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
+        case CLI_OPT_JSON: p->json = true; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
         }
     }
-    if (optind < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    return cli_opts_no_operand(argc, argv, err);
+}
 
-    const char *root = zb_setting(ZB_SET_SYSROOT, "");
+/* The table must fit in this machine's memory (a usage error) and in what is available now
+ * (a runtime failure). Returns 0, or the exit code after printing why. */
+static int validate(const struct params *p, const char *root)
+{
+    struct zepto_err err = {0};
     struct zbm_system sys;
     if (zbm_system_read(&sys, root, &err))
         return cli_fail(CMD, &err);
-    uint64_t table = zbm_bench_table_bytes(size);
-    char a[32], b[32], c2[32];
+    uint64_t table = zbm_bench_table_bytes(p->size);
+    char a[32], b[32], c[32];
     if (table > sys.mem_total)
-        return cli_usage_error(CMD, "--size '%s': more than this machine's memory (%s)", size_arg,
-                               zb_fmt_size(sys.mem_total, a, sizeof(a)));
+        return cli_usage_error(CMD, "--size '%s': more than this machine's memory (%s)",
+                               p->size_arg, zb_fmt_size(sys.mem_total, a, sizeof(a)));
     if (table + KEEP_FREE > sys.mem_available) {
         zepto_fail(&err, ENOMEM, "a %s table and %s to spare do not fit in the %s available",
                    zb_fmt_size(table, a, sizeof(a)), zb_fmt_size(KEEP_FREE, b, sizeof(b)),
-                   zb_fmt_size(sys.mem_available, c2, sizeof(c2)));
+                   zb_fmt_size(sys.mem_available, c, sizeof(c)));
         return cli_fail(CMD, &err);
     }
+    return 0;
+}
 
+/* The run and what was done to the pool for it. */
+struct outcome {
+    struct zbm_bench_result *r;
+    struct zbm_pool_change ch;
+    struct zepto_err pool; /* why the hugetlb kinds go without the pool, or empty */
+};
+
+static int run(const struct params *p, const char *root, struct outcome *out, struct zepto_err *err)
+{
     /* The pool for 2M and bigmem (one table at a time); the 4K and THP tables must still fit
      * beside it. */
-    struct zbm_pool_change ch;
-    struct zepto_err perr = {0};
-    if (zbm_pool_reserve(zbm_bench_pool_pages(table), table + KEEP_FREE, root, &ch, &perr))
-        snprintf(perr.msg + strlen(perr.msg), sizeof(perr.msg) - strlen(perr.msg),
+    uint64_t table = zbm_bench_table_bytes(p->size);
+    struct zepto_err *perr = &out->pool;
+    if (zbm_pool_reserve(zbm_bench_pool_pages(table), table + KEEP_FREE, root, &out->ch, perr))
+        snprintf(perr->msg + strlen(perr->msg), sizeof(perr->msg) - strlen(perr->msg),
                  "; 2M is skipped, bigmem falls back");
 
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t start = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     struct zbm_bench_opts o = {
-        .size = size,
-        .rounds = (unsigned)rounds,
+        .size = p->size,
+        .rounds = (unsigned)p->rounds,
         .sysroot = root,
         .progress = progress,
         .progress_arg = &start,
     };
-    struct zbm_bench_result *r = malloc(sizeof(*r));
-    if (!r) {
+    out->r = malloc(sizeof(*out->r));
+    if (!out->r) {
         zbm_pool_restore();
-        zepto_fail(&err, ENOMEM, "out of memory");
-        return cli_fail(CMD, &err);
+        return zepto_fail(err, ENOMEM, "out of memory");
     }
-    int rc = zbm_bench_run(&o, r, &err);
+    int rc = zbm_bench_run(&o, out->r, err);
     zbm_pool_restore();
     cli_progress_done();
     if (rc) {
-        free(r);
-        return cli_fail(CMD, &err);
+        free(out->r);
+        out->r = NULL;
     }
+    return rc;
+}
 
-    if (json) {
+int cli_bigmem_bench(int argc, char **argv)
+{
+    struct params p = {.size = DEFAULT_SIZE, .rounds = DEFAULT_ROUNDS, .size_arg = "1G"};
+    struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    const char *root = zb_setting(ZB_SET_SYSROOT, "");
+    int rc = validate(&p, root);
+    if (rc)
+        return rc;
+    struct outcome out = {0};
+    if (run(&p, root, &out, &err))
+        return cli_fail(CMD, &err);
+
+    const struct zbm_bench_result *r = out.r;
+    if (p.json) {
         struct zb_json j;
         zb_json_init(&j, stdout, true);
-        zbm_bench_json(r, &ch, perr.msg, &j);
+        zbm_bench_json(r, &out.ch, out.pool.msg, &j);
         rc = zb_json_finish(&j) ? EXIT_FAIL : 0;
     } else {
-        print_text(r, &ch, perr.msg);
+        print_text(r, &out.ch, out.pool.msg);
     }
     /* A table that failed HPCC's check is a broken result, not a slow one. */
     for (int k = 0; k < ZBM_KINDS && !rc; k++)
@@ -217,6 +257,6 @@ int cli_bigmem_bench(int argc, char **argv)
                        zbm_kind_name((enum zbm_kind)k), (unsigned long long)r->kind[k].errors_max);
             rc = cli_fail(CMD, &err);
         }
-    free(r);
+    free(out.r);
     return rc;
 }

@@ -1,6 +1,7 @@
 /*
  * `zepto bigmem info`: what this machine offers for big memory, and what `auto` would choose.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "base/parse.h"
 #include "base/settings.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/bigmem.h"
 
 #define CMD "bigmem info"
@@ -23,88 +25,95 @@ static const char usage[] =
     "example:\n"
     "  zepto bigmem info --json | jq .auto\n";
 
-int cli_bigmem_info(int argc, char **argv)
-{
-    bool json;
-    int rc = cli_json_option(CMD, argc, argv, usage, &json);
-    if (rc >= 0)
-        return rc;
-    if (optind < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+struct params {
+    bool json, help;
+};
 
-    struct zepto_err err = {0}, perr = {0};
-    struct zbm_system s;
+/* What is printed: the system, and the plan `auto` would make on it (or why it cannot). */
+struct info {
+    struct zbm_system sys;
     struct zbm_plan plan;
-    if (zbm_system_read(&s, zb_setting(ZB_SET_SYSROOT, ""), &err))
-        return cli_fail(CMD, &err);
-    int prc = zbm_plan_make(&s, ZBM_AUTO, 0, false, &plan, &perr);
+    struct zepto_err plan_err; /* msg empty: the plan was made */
+};
 
-    char a[32], b[32];
-    if (json) {
-        struct zb_json j;
-        zb_json_init(&j, stdout, true);
-        zb_json_obj_begin(&j);
-        zb_json_key(&j, "pools");
-        zb_json_arr_begin(&j);
-        for (unsigned i = 0; i < s.npools; i++) {
-            zb_json_obj_begin(&j);
-            zb_json_kv_u64(&j, "page_size_bytes", s.pool[i].page_size);
-            zb_json_kv_u64(&j, "total_pages", s.pool[i].total);
-            zb_json_kv_u64(&j, "free_pages", s.pool[i].free);
-            zb_json_kv_u64(&j, "reserved_pages", s.pool[i].reserved);
-            zb_json_kv_u64(&j, "surplus_pages", s.pool[i].surplus);
-            zb_json_obj_end(&j);
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
+{
+    static const struct option longopts[] = {CLI_LONGOPT_JSON, CLI_LONGOPT_HELP, {0}};
+    int c;
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
+        switch (c) {
+        case CLI_OPT_JSON: p->json = true; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
         }
-        zb_json_arr_end(&j);
-        zb_json_kv_str(&j, "thp_enabled", s.thp_enabled);
-        zb_json_kv_str(&j, "thp_defrag", s.thp_defrag);
-        zb_json_kv_u64(&j, "thp_size_bytes", s.thp_size);
-        zb_json_kv_u64(&j, "mem_total_bytes", s.mem_total);
-        zb_json_kv_u64(&j, "mem_available_bytes", s.mem_available);
-        if (s.memlock == UINT64_MAX) {
-            zb_json_key(&j, "memlock_bytes");
-            zb_json_null(&j);
-        } else {
-            zb_json_kv_u64(&j, "memlock_bytes", s.memlock);
-        }
-        zb_json_kv_bool(&j, "memlock_unlimited_by_capability", s.can_lock_all);
-        zb_json_kv_u64(&j, "local_ranks", s.local_ranks);
-        zb_json_key(&j, "auto");
-        zb_json_obj_begin(&j);
-        if (prc) {
-            zb_json_kv_str(&j, "error", perr.msg);
-        } else {
-            zb_json_kv_str(&j, "pages", zbm_pages_name(plan.pages));
-            zb_json_kv_u64(&j, "page_size_bytes", plan.page_size);
-            zb_json_kv_u64(&j, "region_bytes", plan.size);
-            zb_json_kv_str(&j, "why", plan.why);
-        }
-        zb_json_obj_end(&j);
-        zb_json_obj_end(&j);
-        return zb_json_finish(&j) ? EXIT_FAIL : 0;
     }
+    return cli_opts_no_operand(argc, argv, err);
+}
 
+static int run(struct info *r, struct zepto_err *err)
+{
+    memset(r, 0, sizeof(*r));
+    if (zbm_system_read(&r->sys, zb_setting(ZB_SET_SYSROOT, ""), err))
+        return -1;
+    if (zbm_plan_make(&r->sys, ZBM_AUTO, 0, false, &r->plan, &r->plan_err) && !r->plan_err.msg[0])
+        snprintf(r->plan_err.msg, sizeof(r->plan_err.msg), "no plan");
+    return 0;
+}
+
+static int print_json(const struct info *r)
+{
+    struct zb_json j;
+    zb_json_init(&j, stdout, true);
+    zb_json_obj_begin(&j);
+    zbm_system_json_fields(&r->sys, &j);
+    zb_json_key(&j, "auto");
+    zbm_plan_json(&r->plan, r->plan_err.msg, &j);
+    zb_json_obj_end(&j);
+    return zb_json_finish(&j) ? EXIT_FAIL : 0;
+}
+
+static int print_text(const struct info *r)
+{
+    const struct zbm_system *s = &r->sys;
+    char a[32], b[32];
     printf("%-12s %8s %8s %9s %8s\n", "hugetlb pool", "total", "free", "reserved", "surplus");
-    for (unsigned i = 0; i < s.npools; i++)
-        printf("%-12s %8llu %8llu %9llu %8llu\n", zb_fmt_size(s.pool[i].page_size, a, sizeof(a)),
-               (unsigned long long)s.pool[i].total, (unsigned long long)s.pool[i].free,
-               (unsigned long long)s.pool[i].reserved, (unsigned long long)s.pool[i].surplus);
-    if (!s.npools)
+    for (unsigned i = 0; i < s->npools; i++)
+        printf("%-12s %8llu %8llu %9llu %8llu\n", zb_fmt_size(s->pool[i].page_size, a, sizeof(a)),
+               (unsigned long long)s->pool[i].total, (unsigned long long)s->pool[i].free,
+               (unsigned long long)s->pool[i].reserved, (unsigned long long)s->pool[i].surplus);
+    if (!s->npools)
         printf("(no hugetlb pools)\n");
     printf("\ntransparent huge pages: %s (defrag %s), %s pages\n",
-           s.thp_enabled[0] ? s.thp_enabled : "not available", s.thp_defrag[0] ? s.thp_defrag : "-",
-           zb_fmt_size(s.thp_size, a, sizeof(a)));
-    printf("memory: %s total, %s available\n", zb_fmt_size(s.mem_total, a, sizeof(a)),
-           zb_fmt_size(s.mem_available, b, sizeof(b)));
-    if (s.memlock == UINT64_MAX)
+           s->thp_enabled[0] ? s->thp_enabled : "not available",
+           s->thp_defrag[0] ? s->thp_defrag : "-", zb_fmt_size(s->thp_size, a, sizeof(a)));
+    printf("memory: %s total, %s available\n", zb_fmt_size(s->mem_total, a, sizeof(a)),
+           zb_fmt_size(s->mem_available, b, sizeof(b)));
+    if (s->memlock == UINT64_MAX)
         printf("memlock limit: unlimited\n");
     else
-        printf("memlock limit: %s%s\n", zb_fmt_size(s.memlock, a, sizeof(a)),
-               s.can_lock_all ? " (does not apply: CAP_IPC_LOCK)" : "");
-    printf("MPI ranks on this node sharing the memory: %u\n", s.local_ranks);
-    if (prc)
-        printf("auto: %s\n", perr.msg);
+        printf("memlock limit: %s%s\n", zb_fmt_size(s->memlock, a, sizeof(a)),
+               s->can_lock_all ? " (does not apply: CAP_IPC_LOCK)" : "");
+    printf("MPI ranks on this node sharing the memory: %u\n", s->local_ranks);
+    if (r->plan_err.msg[0])
+        printf("auto: %s\n", r->plan_err.msg);
     else
-        printf("auto would use: %s\n", plan.why);
+        printf("auto would use: %s\n", r->plan.why);
     return 0;
+}
+
+int cli_bigmem_info(int argc, char **argv)
+{
+    struct params p = {0};
+    struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    struct info r;
+    if (run(&r, &err))
+        return cli_fail(CMD, &err);
+    return p.json ? print_json(&r) : print_text(&r);
 }

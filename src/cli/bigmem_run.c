@@ -14,6 +14,7 @@
 #include "base/preload.h"
 #include "base/settings.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/bigmem.h"
 
 #define CMD "bigmem run"
@@ -40,63 +41,81 @@ static const char usage[] =
     "  zepto bigmem run --pages 2M --size 1G --pin -v -- ./my_solver input.dat\n"
     "  mpirun -np 4 zepto bigmem run --strict -- ./app      (the ranks share the pool)\n";
 
-int cli_bigmem_run(int argc, char **argv)
+struct params {
+    const char *size_arg;  /* as given, passed on to the library (NULL: its default) */
+    const char *pages_arg; /* as given */
+    uint64_t size;         /* bytes, 0: not given */
+    enum zbm_pages pages;
+    bool pin, strict, verbose, help;
+    char **cmd; /* after -- */
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
+    enum { OPT_SIZE = CLI_OPT_LOCAL, OPT_PAGES, OPT_PIN, OPT_STRICT };
     static const struct option longopts[] = {
-        {"size", required_argument, 0, 's'},
-        {"pages", required_argument, 0, 'p'},
-        {"pin", no_argument, 0, 'P'},
-        {"strict", no_argument, 0, 'S'},
+        {"size", required_argument, 0, OPT_SIZE},
+        {"pages", required_argument, 0, OPT_PAGES},
+        {"pin", no_argument, 0, OPT_PIN},
+        {"strict", no_argument, 0, OPT_STRICT},
         {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},
+        CLI_LONGOPT_HELP,
         {0},
     };
-    struct zepto_err err = {0};
-    enum zbm_pages pages = ZBM_AUTO;
-    uint64_t size = 0;
-    const char *size_arg = NULL, *pages_arg = "auto";
-    bool pin = false, strict = false, verbose = false;
     int c;
-
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, "+:vh", longopts)) != -1) {
+    cli_opts_begin();
+    /* Stop at the first operand: CMD's own options stay CMD's. */
+    while ((c = cli_opts_next(argc, argv, longopts, true, err)) != -1) {
         switch (c) {
-        case 's':
-            if (zb_parse_size(optarg, &size, &err))
-                return cli_usage_error(CMD, "--size %s", err.msg);
-            if (!size)
-                return cli_usage_error(CMD, "--size '%s': must be more than zero", optarg);
-            size_arg = optarg;
+        case OPT_SIZE:
+            if (cli_opt_named("--size", zb_parse_size(optarg, &p->size, err), err))
+                return -EINVAL;
+            if (!p->size)
+                return zepto_fail(err, EINVAL, "--size '%s': must be more than zero", optarg);
+            p->size_arg = optarg;
             break;
-        case 'p':
-            if (zbm_pages_parse(optarg, &pages, &err))
-                return cli_usage_error(CMD, "--pages %s", err.msg);
-            pages_arg = optarg;
+        case OPT_PAGES:
+            if (cli_opt_named("--pages", zbm_pages_parse(optarg, &p->pages, err), err))
+                return -EINVAL;
+            p->pages_arg = optarg;
             break;
-        case 'P': pin = true; break;
-        case 'S': strict = true; break;
-        case 'v': verbose = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
+        case OPT_PIN: p->pin = true; break;
+        case OPT_STRICT: p->strict = true; break;
+        case 'v': p->verbose = true; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
         }
     }
-    if (cli_command_operand(CMD, argc, argv))
-        return EXIT_USAGE;
+    if (cli_opts_command(argc, argv, err))
+        return -EINVAL;
+    p->cmd = argv + optind;
+    return 0;
+}
 
+/* With --strict, the plan is checked here only to stop early; the library plans again in the
+ * program itself (the pool may change in between, and MPI ranks take their share as they
+ * start). Returns 0, or the exit code after printing why. */
+static int validate(const struct params *p)
+{
+    struct zepto_err err = {0};
     struct zbm_system sys;
     struct zbm_plan plan;
     if (zbm_system_read(&sys, zb_setting(ZB_SET_SYSROOT, ""), &err))
         return cli_fail(CMD, &err);
-    if (size > sys.mem_total) {
+    if (p->size > sys.mem_total) {
         char a[32];
-        return cli_usage_error(CMD, "--size '%s': more than this machine's memory (%s)", size_arg,
-                               zb_fmt_size(sys.mem_total, a, sizeof(a)));
+        return cli_usage_error(CMD, "--size '%s': more than this machine's memory (%s)",
+                               p->size_arg, zb_fmt_size(sys.mem_total, a, sizeof(a)));
     }
-    /* Checked here only to stop early; the library plans again in the program itself (the pool
-     * may change in between, and MPI ranks take their share as they start). */
-    if (zbm_plan_make(&sys, pages, size, strict, &plan, &err))
+    if (zbm_plan_make(&sys, p->pages, p->size, p->strict, &plan, &err))
         return cli_fail(CMD, &err);
+    return 0;
+}
 
+/* Preloads the library, passes the options in its variables and becomes CMD. */
+static int run(const struct params *p)
+{
+    struct zepto_err err = {0};
     char lib[PATH_MAX];
     const char *libs[] = {lib};
     if (zb_preload_find("libzepto-bigmem.so", zbm_setting(ZBM_SET_LIB, NULL),
@@ -104,16 +123,30 @@ int cli_bigmem_run(int argc, char **argv)
         zb_preload_prepend(libs, 1, &err))
         return cli_fail(CMD, &err);
     const struct zepto_setting *s = zbm_settings()->list;
-    if (size_arg)
-        setenv(s[ZBM_SET_SIZE].env, size_arg, 1);
-    setenv(s[ZBM_SET_PAGES].env, pages_arg, 1);
-    setenv(s[ZBM_SET_PIN].env, pin ? "1" : "0", 1);
-    setenv(s[ZBM_SET_STRICT].env, strict ? "1" : "0", 1);
-    if (verbose)
+    if (p->size_arg)
+        setenv(s[ZBM_SET_SIZE].env, p->size_arg, 1);
+    setenv(s[ZBM_SET_PAGES].env, p->pages_arg, 1);
+    setenv(s[ZBM_SET_PIN].env, p->pin ? "1" : "0", 1);
+    setenv(s[ZBM_SET_STRICT].env, p->strict ? "1" : "0", 1);
+    if (p->verbose)
         setenv(s[ZBM_SET_VERBOSE].env, "1", 1);
 
-    execvp(argv[optind], argv + optind);
+    execvp(p->cmd[0], p->cmd);
     int e = errno;
-    fprintf(stderr, "zepto %s: %s: %s\n", CMD, argv[optind], strerror(e));
+    fprintf(stderr, "zepto %s: %s: %s\n", CMD, p->cmd[0], strerror(e));
     return e == ENOENT ? 127 : 126;
+}
+
+int cli_bigmem_run(int argc, char **argv)
+{
+    struct params p = {.pages = ZBM_AUTO, .pages_arg = "auto"};
+    struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    int rc = validate(&p);
+    return rc ? rc : run(&p);
 }

@@ -1,5 +1,6 @@
 /*
- * Shared helpers of the CLI: error lines, option parsing, subcommand dispatch, progress.
+ * Shared helpers of the CLI: error lines, option parsing (over cli/opts.h), subcommand dispatch,
+ * progress.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "base/preload.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -51,16 +53,16 @@ int cli_self_dir(char *buf, size_t len)
 
 int cli_json_option(const char *cmd, int argc, char **argv, const char *usage, bool *json)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0}};
+    static const struct option longopts[] = {CLI_LONGOPT_JSON, CLI_LONGOPT_HELP, {0}};
+    struct zepto_err err = {0};
     int c;
     *json = false;
-    optind = 1;
-    while ((c = cli_getopt(cmd, argc, argv, ":h", longopts)) != -1) {
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, &err)) != -1) {
         switch (c) {
-        case 'j': *json = true; break;
+        case CLI_OPT_JSON: *json = true; break;
         case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
+        default: return cli_usage_err(cmd, &err);
         }
     }
     return -1;
@@ -68,21 +70,14 @@ int cli_json_option(const char *cmd, int argc, char **argv, const char *usage, b
 
 int cli_one_operand(const char *cmd, int argc, char **argv, const char *name)
 {
-    if (optind >= argc)
-        return cli_usage_error(cmd, "missing %s (see --help)", name);
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-    return 0;
+    struct zepto_err err = {0};
+    return cli_opts_one_operand(argc, argv, name, &err) ? cli_usage_err(cmd, &err) : 0;
 }
 
 int cli_command_operand(const char *cmd, int argc, char **argv)
 {
-    if (optind >= argc)
-        return cli_usage_error(cmd, "missing the command to run (after --)");
-    if (strcmp(argv[optind - 1], "--"))
-        return cli_usage_error(cmd, "unexpected argument '%s' (put the command after --)",
-                               argv[optind]);
-    return 0;
+    struct zepto_err err = {0};
+    return cli_opts_command(argc, argv, &err) ? cli_usage_err(cmd, &err) : 0;
 }
 
 int cli_dispatch(const char *group, const struct cli_cmd *cmds, int argc, char **argv,

@@ -1,10 +1,12 @@
 /*
  * `zepto noise analyse TRACE`: the summary of a recorded trace, as a table or JSON.
  */
+#include <errno.h>
 #include <stdio.h>
 
 #include "base/json.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/noise.h"
 
 #define CMD "noise analyse"
@@ -23,33 +25,60 @@ static const char usage[] =
     "example:\n"
     "  zepto noise analyse node.znt --json | jq .node.noise_fraction\n";
 
+struct params {
+    const char *trace;
+    bool json, help;
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
+{
+    static const struct option longopts[] = {CLI_LONGOPT_JSON, CLI_LONGOPT_HELP, {0}};
+    int c;
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
+        switch (c) {
+        case CLI_OPT_JSON: p->json = true; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
+        }
+    }
+    if (cli_opts_one_operand(argc, argv, "TRACE", err))
+        return -EINVAL;
+    p->trace = argv[optind];
+    return 0;
+}
+
+static int print(const struct params *p, const struct zn_summary *s)
+{
+    if (!p->json) {
+        cli_noise_print_summary(stdout, s);
+        return 0;
+    }
+    struct zb_json j;
+    zb_json_init(&j, stdout, true);
+    zn_summary_json(s, &j);
+    return zb_json_finish(&j) ? EXIT_FAIL : 0;
+}
+
 int cli_noise_analyse(int argc, char **argv)
 {
-    bool json;
-    int rc = cli_json_option(CMD, argc, argv, usage, &json);
-    if (rc >= 0)
-        return rc;
-    if (cli_one_operand(CMD, argc, argv, "TRACE"))
-        return EXIT_USAGE;
-
+    struct params p = {0};
     struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
     struct zn_trace *t;
     struct zn_summary *s;
-    if (zn_trace_read(argv[optind], &t, &err))
+    if (zn_trace_read(p.trace, &t, &err))
         return cli_fail(CMD, &err);
     if (zn_analyse(t, &s, &err)) {
         zn_trace_free(t);
         return cli_fail(CMD, &err);
     }
-    int status = 0;
-    if (json) {
-        struct zb_json j;
-        zb_json_init(&j, stdout, true);
-        zn_summary_json(s, &j);
-        status = zb_json_finish(&j) ? EXIT_FAIL : 0;
-    } else {
-        cli_noise_print_summary(stdout, s);
-    }
+    int status = print(&p, s);
     zn_summary_free(s);
     zn_trace_free(t);
     return status;

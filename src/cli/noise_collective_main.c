@@ -3,6 +3,7 @@
  * the zepto command itself does not load MPI). Options are checked before MPI_Init, so --help and
  * usage errors work without a launcher; under mpirun only the first rank prints them.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 #include "base/parse.h"
 #include "base/rand.h"
 #include "base/sysinfo.h"
+#include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/noise.h"
 
 #define CMD "noise collective"
@@ -51,16 +54,6 @@ static bool first_rank(void)
     return zb_launcher_rank() <= 0;
 }
 
-static int usage_error(const char *fmt, const char *a, const char *b)
-{
-    if (first_rank()) {
-        fprintf(stderr, "zepto %s: ", CMD);
-        fprintf(stderr, fmt, a, b);
-        fputc('\n', stderr);
-    }
-    return 2;
-}
-
 static void print_text(const struct zn_coll_opts *o, const struct zn_coll_result *r)
 {
     char w[24], a[24], b[24], c[24], d[24];
@@ -84,125 +77,145 @@ static void print_text(const struct zn_coll_opts *o, const struct zn_coll_result
                (unsigned long long)r->overruns);
 }
 
-int main(int argc, char **argv)
+struct params {
+    struct zn_coll_opts o;
+    const char *inject, *trace;
+    bool json, help;
+    struct zn_synthetic syn;
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
+    enum {
+        OPT_OP = CLI_OPT_LOCAL,
+        OPT_BYTES,
+        OPT_ITERS,
+        OPT_INJECT,
+        OPT_TRACE,
+        OPT_WINDOW,
+        OPT_BLOCKS
+    };
     static const struct option longopts[] = {
-        {"op", required_argument, 0, 'o'},
-        {"bytes", required_argument, 0, 'b'},
-        {"iters", required_argument, 0, 'i'},
-        {"inject", required_argument, 0, 'I'},
-        {"trace", required_argument, 0, 't'},
-        {"phase", required_argument, 0, 'p'},
-        {"scale", required_argument, 0, 'x'},
-        {"window", required_argument, 0, 'w'},
-        {"blocks", required_argument, 0, 'B'},
-        {"seed", required_argument, 0, 'S'},
-        {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
+        {"op", required_argument, 0, OPT_OP},
+        {"bytes", required_argument, 0, OPT_BYTES},
+        {"iters", required_argument, 0, OPT_ITERS},
+        {"inject", required_argument, 0, OPT_INJECT},
+        {"trace", required_argument, 0, OPT_TRACE},
+        CLI_LONGOPT_PHASE,
+        CLI_LONGOPT_SCALE,
+        {"window", required_argument, 0, OPT_WINDOW},
+        {"blocks", required_argument, 0, OPT_BLOCKS},
+        CLI_LONGOPT_SEED,
+        CLI_LONGOPT_JSON,
+        CLI_LONGOPT_HELP,
         {0},
     };
-    struct zn_coll_opts o = {.op = ZN_OP_ALLREDUCE,
+    struct zn_coll_opts *o = &p->o;
+    uint64_t v;
+    int c, rc = 0;
+
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
+        switch (c) {
+        case OPT_OP: rc = cli_opt_named("--op", zn_coll_op_parse(optarg, &o->op, err), err); break;
+        case OPT_BYTES:
+            if (zb_parse_size(optarg, &o->bytes, err) || !o->bytes || o->bytes > (1u << 30))
+                return zepto_fail(err, EINVAL, "--bytes '%s': a size from 1 to 1G", optarg);
+            break;
+        case OPT_ITERS:
+            rc = cli_opt_named("--iters", zb_parse_u64(optarg, 1, 10000000, &v, err), err);
+            o->iters = rc ? o->iters : (unsigned)v;
+            break;
+        case OPT_INJECT: p->inject = optarg; break;
+        case OPT_TRACE: p->trace = optarg; break;
+        case CLI_OPT_PHASE: rc = cli_opt_phase(optarg, &o->phase, err); break;
+        case CLI_OPT_SCALE: rc = cli_opt_scale(optarg, &o->scale, err); break;
+        case OPT_WINDOW:
+            if (zb_parse_duration_ns(optarg, &o->window_ns, err) || !o->window_ns)
+                return zepto_fail(err, EINVAL, "--window '%s': a duration above zero", optarg);
+            break;
+        case OPT_BLOCKS:
+            rc = cli_opt_named("--blocks", zb_parse_u64(optarg, 1, 1000, &v, err), err);
+            o->blocks = rc ? o->blocks : (unsigned)v;
+            break;
+        case CLI_OPT_SEED: rc = cli_opt_seed(optarg, &o->seed, err); break;
+        case CLI_OPT_JSON: p->json = true; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
+        }
+        if (rc)
+            return -EINVAL;
+    }
+    return cli_opts_no_operand(argc, argv, err);
+}
+
+static int validate(struct params *p, struct zepto_err *err)
+{
+    if (p->inject && p->trace)
+        return zepto_fail(err, EINVAL, "give --inject or --trace, not both");
+    if (p->inject && cli_opt_named("--inject", zn_synthetic_parse(p->inject, &p->syn, err), err))
+        return -EINVAL;
+    if (p->o.blocks > p->o.iters)
+        p->o.blocks = p->o.iters;
+    p->o.synthetic = p->inject ? &p->syn : NULL;
+    return 0;
+}
+
+static int print(const struct params *p, const struct zn_coll_result *r)
+{
+    int status = 0;
+    if (p->json) {
+        struct zb_json j;
+        zb_json_init(&j, stdout, true);
+        zn_coll_result_json(&p->o, r, &j);
+        status = zb_json_finish(&j) ? 1 : 0;
+    } else {
+        print_text(&p->o, r);
+    }
+    fflush(stdout);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    struct params p = {.o = {.op = ZN_OP_ALLREDUCE,
                              .bytes = 8,
                              .iters = 1000,
                              .warmup = 200,
                              .blocks = 5,
                              .phase = ZN_PHASE_SYNC,
-                             .scale = 1};
-    struct zn_synthetic syn;
+                             .scale = 1}};
     struct zepto_err err = {0};
-    const char *spec = NULL, *trace_path = NULL;
-    bool json = false;
-    uint64_t v;
-    int c;
-
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            if (zn_coll_op_parse(optarg, &o.op, &err))
-                return usage_error("--op %s%s", err.msg, "");
-            break;
-        case 'b':
-            if (zb_parse_size(optarg, &o.bytes, &err) || !o.bytes || o.bytes > (1u << 30))
-                return usage_error("--bytes '%s': a size from 1 to 1G%s", optarg, "");
-            break;
-        case 'i':
-            if (zb_parse_u64(optarg, 1, 10000000, &v, &err))
-                return usage_error("--iters %s%s", err.msg, "");
-            o.iters = (unsigned)v;
-            break;
-        case 'I': spec = optarg; break;
-        case 't': trace_path = optarg; break;
-        case 'p':
-            if (zn_phase_parse(optarg, &o.phase, &err))
-                return usage_error("--phase %s%s", err.msg, "");
-            break;
-        case 'x':
-            if (zb_parse_double(optarg, 0, 1e6, &o.scale, &err) || !(o.scale > 0))
-                return usage_error("--scale '%s': must be a number above 0%s", optarg, "");
-            break;
-        case 'w':
-            if (zb_parse_duration_ns(optarg, &o.window_ns, &err) || !o.window_ns)
-                return usage_error("--window '%s': a duration above zero%s", optarg, "");
-            break;
-        case 'B':
-            if (zb_parse_u64(optarg, 1, 1000, &v, &err))
-                return usage_error("--blocks %s%s", err.msg, "");
-            o.blocks = (unsigned)v;
-            break;
-        case 'S':
-            if (zb_parse_u64(optarg, 1, UINT64_MAX, &o.seed, &err))
-                return usage_error("--seed %s%s", err.msg, "");
-            break;
-        case 'j': json = true; break;
-        case 'h':
-            if (first_rank())
-                fputs(usage, stdout);
-            return 0;
-        case ':': return usage_error("option '%s' needs a value%s", argv[optind - 1], "");
-        default: return usage_error("unknown option '%s' (see --help)%s", argv[optind - 1], "");
-        }
+    /* Checked before MPI_Init; printed once, by the launcher's first rank. */
+    if (parse(argc, argv, &p, &err) || (!p.help && validate(&p, &err)))
+        return first_rank() ? cli_usage_err(CMD, &err) : EXIT_USAGE;
+    if (p.help) {
+        if (first_rank())
+            fputs(usage, stdout);
+        return 0;
     }
-    if (optind < argc)
-        return usage_error("unexpected argument '%s'%s", argv[optind], "");
-    if (spec && trace_path)
-        return usage_error("give --inject or --trace, not both%s%s", "", "");
-    if (spec && zn_synthetic_parse(spec, &syn, &err))
-        return usage_error("--inject %s%s", err.msg, "");
-    if (o.blocks > o.iters)
-        o.blocks = o.iters;
-    o.synthetic = spec ? &syn : NULL;
     struct zn_trace *trace = NULL;
-    if (trace_path && zn_trace_read(trace_path, &trace, &err)) {
+    if (p.trace && zn_trace_read(p.trace, &trace, &err)) {
         if (first_rank())
             fprintf(stderr, "zepto %s: %s\n", CMD, err.msg);
         return 1;
     }
-    o.trace = trace;
+    p.o.trace = trace;
 
     MPI_Init(&argc, &argv);
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (!o.seed) {
-        o.seed = zb_rand_seed();
-        MPI_Bcast(&o.seed, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    if (!p.o.seed) {
+        p.o.seed = zb_rand_seed();
+        MPI_Bcast(&p.o.seed, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     }
     struct zn_coll_result r;
-    int rc = zn_collective_run(&o, &r, &err);
     int status = 0;
-    if (rc) {
+    if (zn_collective_run(&p.o, &r, &err)) {
         fprintf(stderr, "zepto %s: rank %d: %s\n", CMD, rank, err.msg);
         status = 1;
     } else if (rank == 0) {
-        if (json) {
-            struct zb_json j;
-            zb_json_init(&j, stdout, true);
-            zn_coll_result_json(&o, &r, &j);
-            status = zb_json_finish(&j) ? 1 : 0;
-        } else {
-            print_text(&o, &r);
-        }
-        fflush(stdout);
+        status = print(&p, &r);
     }
     zn_trace_free(trace);
     MPI_Finalize();

@@ -8,6 +8,7 @@
 
 #include "base/cpuset.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/noise.h"
 
 #define CMD "noise export"
@@ -25,73 +26,103 @@ static const char usage[] =
     "example:\n"
     "  zepto noise export node.znt --format loggopsim -c 1 -o cpu1.noise\n";
 
-int cli_noise_export(int argc, char **argv)
+struct params {
+    const char *trace, *format, *out, *cpulist;
+    bool help;
+    enum zn_export_format fmt;
+    int cpus[ZB_CPU_MAX];
+    unsigned ncpu; /* 0: every CPU of the trace */
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
     static const struct option longopts[] = {
         {"format", required_argument, 0, 'f'},
         {"output", required_argument, 0, 'o'},
         {"cpus", required_argument, 0, 'c'},
-        {"help", no_argument, 0, 'h'},
+        CLI_LONGOPT_HELP,
         {0},
     };
-    const char *format = NULL, *out = NULL, *cpulist = NULL;
     int c;
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, ":f:o:c:h", longopts)) != -1) {
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
         switch (c) {
-        case 'f': format = optarg; break;
-        case 'o': out = optarg; break;
-        case 'c': cpulist = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
+        case 'f': p->format = optarg; break;
+        case 'o': p->out = optarg; break;
+        case 'c': p->cpulist = optarg; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
         }
     }
-    if (cli_one_operand(CMD, argc, argv, "TRACE"))
-        return EXIT_USAGE;
-    if (!format)
-        return cli_usage_error(CMD, "missing --format csv|loggopsim");
-    enum zn_export_format fmt;
-    if (!strcmp(format, "csv"))
-        fmt = ZN_EXPORT_CSV;
-    else if (!strcmp(format, "loggopsim"))
-        fmt = ZN_EXPORT_LOGGOPSIM;
+    if (cli_opts_one_operand(argc, argv, "TRACE", err))
+        return -EINVAL;
+    p->trace = argv[optind];
+    return 0;
+}
+
+static int validate(struct params *p, struct zepto_err *err)
+{
+    if (!p->format)
+        return zepto_fail(err, EINVAL, "missing --format csv|loggopsim");
+    if (!strcmp(p->format, "csv"))
+        p->fmt = ZN_EXPORT_CSV;
+    else if (!strcmp(p->format, "loggopsim"))
+        p->fmt = ZN_EXPORT_LOGGOPSIM;
     else
-        return cli_usage_error(CMD, "--format '%s': use csv or loggopsim", format);
-
-    struct zepto_err err = {0};
+        return zepto_fail(err, EINVAL, "--format '%s': use csv or loggopsim", p->format);
+    if (!p->cpulist)
+        return 0;
+    if (!strcmp(p->cpulist, "all"))
+        return zepto_fail(err, EINVAL, "-c all: name the CPUs, or leave -c out for all");
     struct zb_cpuset set;
-    int cpus[ZB_CPU_MAX];
-    unsigned ncpu = 0;
-    if (cpulist) {
-        if (!strcmp(cpulist, "all"))
-            return cli_usage_error(CMD, "-c all: name the CPUs, or leave -c out for all");
-        if (zb_cpuset_parse(cpulist, &set, &err))
-            return cli_usage_error(CMD, "-c %s", err.msg);
-        ncpu = zb_cpuset_list(&set, cpus, ZB_CPU_MAX);
-    }
+    if (cli_opt_named("-c", zb_cpuset_parse(p->cpulist, &set, err), err))
+        return -EINVAL;
+    p->ncpu = zb_cpuset_list(&set, p->cpus, ZB_CPU_MAX);
+    return 0;
+}
 
+/* Writes the export; 0, EXIT_USAGE (a CPU not in the trace) or EXIT_FAIL, with the message
+ * printed. */
+static int run(struct params *p)
+{
+    struct zepto_err err = {0};
     struct zn_trace *t;
-    if (zn_trace_read(argv[optind], &t, &err))
+    if (zn_trace_read(p->trace, &t, &err))
         return cli_fail(CMD, &err);
-    if (fmt == ZN_EXPORT_LOGGOPSIM && ncpu == 0) {
-        cpus[ncpu++] = (int)t->cpu[0].cpu;
+    if (p->fmt == ZN_EXPORT_LOGGOPSIM && p->ncpu == 0) {
+        p->cpus[p->ncpu++] = (int)t->cpu[0].cpu;
         if (t->ncpu > 1)
             fprintf(stderr, "zepto %s: exporting CPU %u of the %u in the trace (choose with -c)\n",
                     CMD, t->cpu[0].cpu, t->ncpu);
     }
-    FILE *f = out ? fopen(out, "we") : stdout;
+    FILE *f = p->out ? fopen(p->out, "we") : stdout;
     if (!f) {
-        zepto_fail(&err, errno, "%s: %s", out, strerror(errno));
+        zepto_fail(&err, errno, "%s: %s", p->out, strerror(errno));
         zn_trace_free(t);
         return cli_fail(CMD, &err);
     }
-    int rc = zn_export(t, fmt, cpus, ncpu, f, &err);
-    if (out && fclose(f) && !rc)
-        rc = zepto_fail(&err, errno, "%s: %s", out, strerror(errno));
-    if (rc && out)
-        unlink(out);
+    int rc = zn_export(t, p->fmt, p->cpus, p->ncpu, f, &err);
+    if (p->out && fclose(f) && !rc)
+        rc = zepto_fail(&err, errno, "%s: %s", p->out, strerror(errno));
+    if (rc && p->out)
+        unlink(p->out);
     zn_trace_free(t);
     if (rc && (rc == -ENOENT || rc == -EINVAL))
-        return cli_usage_error(CMD, "-c %s: %s", cpulist ? cpulist : "", err.msg);
+        return cli_usage_error(CMD, "-c %s: %s", p->cpulist ? p->cpulist : "", err.msg);
     return rc ? cli_fail(CMD, &err) : 0;
+}
+
+int cli_noise_export(int argc, char **argv)
+{
+    struct params p = {0};
+    struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (validate(&p, &err))
+        return cli_usage_err(CMD, &err);
+    return run(&p);
 }

@@ -17,6 +17,7 @@
 #include "base/parse.h"
 #include "base/spawn.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/noise.h"
 
 #define CMD "noise play"
@@ -58,40 +59,6 @@ static void on_signal(int sig)
     interrupted = 1;
     if (child_pid > 0)
         kill((pid_t)child_pid, sig);
-}
-
-static void report_json(struct zb_json *j, const struct zn_play_report *r)
-{
-    zb_json_obj_begin(j);
-    zb_json_kv_bool(j, "realtime", r->realtime);
-    zb_json_kv_str(j, "priority", r->priority);
-    zb_json_kv_u64(j, "ran_ns", r->ran_ns);
-    zb_json_key(j, "cpus");
-    zb_json_arr_begin(j);
-    for (unsigned i = 0; i <= r->ncpu; i++) {
-        const struct zn_play_cpu *c = i < r->ncpu ? &r->cpu[i] : &r->all;
-        if (i == r->ncpu) {
-            zb_json_arr_end(j);
-            zb_json_key(j, "all");
-        }
-        zb_json_obj_begin(j);
-        if (c->cpu >= 0)
-            zb_json_kv_i64(j, "cpu", c->cpu);
-        zb_json_kv_u64(j, "detours", c->detours);
-        zb_json_kv_u64(j, "injected_ns", c->injected_ns);
-        zb_json_kv_f64(j, "noise_fraction",
-                       r->ran_ns ? (double)c->injected_ns /
-                                       ((double)r->ran_ns * (c->cpu >= 0 ? 1 : r->ncpu))
-                                 : 0);
-        zb_json_kv_u64(j, "late_median_ns", c->late_median_ns);
-        zb_json_kv_u64(j, "late_p99_ns", c->late_p99_ns);
-        zb_json_kv_u64(j, "late_max_ns", c->late_max_ns);
-        zb_json_kv_i64(j, "length_error_median_ns", c->error_median_ns);
-        zb_json_kv_i64(j, "length_error_p99_ns", c->error_p99_ns);
-        zb_json_kv_i64(j, "length_error_max_ns", c->error_max_ns);
-        zb_json_obj_end(j);
-    }
-    zb_json_obj_end(j);
 }
 
 static void report_text(const struct zn_play_report *r, const char *cpus)
@@ -155,116 +122,154 @@ static void sleep_ns(uint64_t ns)
     nanosleep(&ts, NULL);
 }
 
-int cli_noise_play(int argc, char **argv)
+struct params {
+    struct zn_play_opts o;
+    const char *trace, *synthetic, *cpulist, *log, *report;
+    bool json, quiet, help;
+    char **cmd; /* after --, or NULL */
+    struct zn_synthetic syn;
+    struct zb_cpuset set;
+    int cpus[ZB_CPU_MAX];
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
+    enum { OPT_TRACE = CLI_OPT_LOCAL, OPT_SYNTHETIC, OPT_LOG, OPT_REPORT };
     static const struct option longopts[] = {
-        {"trace", required_argument, 0, 't'},
-        {"synthetic", required_argument, 0, 's'},
+        {"trace", required_argument, 0, OPT_TRACE},
+        {"synthetic", required_argument, 0, OPT_SYNTHETIC},
         {"cpus", required_argument, 0, 'c'},
-        {"phase", required_argument, 0, 'p'},
-        {"scale", required_argument, 0, 'x'},
+        CLI_LONGOPT_PHASE,
+        CLI_LONGOPT_SCALE,
         {"duration", required_argument, 0, 'd'},
-        {"seed", required_argument, 0, 'S'},
-        {"log", required_argument, 0, 'l'},
-        {"report", required_argument, 0, 'r'},
-        {"json", no_argument, 0, 'j'},
+        CLI_LONGOPT_SEED,
+        {"log", required_argument, 0, OPT_LOG},
+        {"report", required_argument, 0, OPT_REPORT},
+        CLI_LONGOPT_JSON,
         {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},
+        CLI_LONGOPT_HELP,
         {0},
     };
-    struct zepto_err err = {0};
-    struct zn_synthetic syn;
-    struct zn_play_opts o = {.phase = ZN_PHASE_SYNC, .scale = 1};
-    const char *trace_path = NULL, *spec = NULL, *cpulist = "all", *log = NULL, *report = NULL;
-    bool json = false, quiet = false;
+    struct zn_play_opts *o = &p->o;
     int c;
-
-    optind = 1;
-    /* '+': stop at the first operand, so that CMD's own options stay CMD's. */
-    while ((c = cli_getopt(CMD, argc, argv, "+:c:d:qh", longopts)) != -1) {
+    cli_opts_begin();
+    /* Stop at the first operand, so that CMD's own options stay CMD's. */
+    while ((c = cli_opts_next(argc, argv, longopts, true, err)) != -1) {
         switch (c) {
-        case 't': trace_path = optarg; break;
-        case 's': spec = optarg; break;
-        case 'c': cpulist = optarg; break;
-        case 'p':
-            if (zn_phase_parse(optarg, &o.phase, &err))
-                return cli_usage_error(CMD, "--phase %s", err.msg);
+        case OPT_TRACE: p->trace = optarg; break;
+        case OPT_SYNTHETIC: p->synthetic = optarg; break;
+        case 'c': p->cpulist = optarg; break;
+        case CLI_OPT_PHASE:
+            if (cli_opt_phase(optarg, &o->phase, err))
+                return -EINVAL;
             break;
-        case 'x':
-            if (zb_parse_double(optarg, 0, 1e6, &o.scale, &err) || !(o.scale > 0))
-                return cli_usage_error(CMD, "--scale '%s': must be a number above 0 (up to 1e6)",
-                                       optarg);
+        case CLI_OPT_SCALE:
+            if (cli_opt_scale(optarg, &o->scale, err))
+                return -EINVAL;
             break;
         case 'd':
-            if (zb_parse_duration_ns(optarg, &o.duration_ns, &err))
-                return cli_usage_error(CMD, "-d %s", err.msg);
-            if (!o.duration_ns)
-                return cli_usage_error(CMD, "-d '%s': the duration must be longer than zero",
-                                       optarg);
+            if (cli_opt_named("-d", zb_parse_duration_ns(optarg, &o->duration_ns, err), err))
+                return -EINVAL;
+            if (!o->duration_ns)
+                return zepto_fail(err, EINVAL, "-d '%s': the duration must be longer than zero",
+                                  optarg);
             break;
-        case 'S':
-            if (zb_parse_u64(optarg, 1, UINT64_MAX, &o.seed, &err))
-                return cli_usage_error(CMD, "--seed %s", err.msg);
+        case CLI_OPT_SEED:
+            if (cli_opt_seed(optarg, &o->seed, err))
+                return -EINVAL;
             break;
-        case 'l': log = optarg; break;
-        case 'r': report = optarg; break;
-        case 'j': json = true; break;
-        case 'q': quiet = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
+        case OPT_LOG: p->log = optarg; break;
+        case OPT_REPORT: p->report = optarg; break;
+        case CLI_OPT_JSON: p->json = true; break;
+        case 'q': p->quiet = true; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
         }
     }
-    char **cmd = optind < argc ? argv + optind : NULL;
-    if (cmd && optind > 0 && strcmp(argv[optind - 1], "--"))
-        return cli_usage_error(CMD, "unexpected argument '%s' (put the command after --)",
-                               argv[optind]);
-    if (!!trace_path == !!spec)
-        return cli_usage_error(CMD, "give exactly one of --trace TRACE and --synthetic SPEC");
-    if (spec && zn_synthetic_parse(spec, &syn, &err))
-        return cli_usage_error(CMD, "--synthetic %s", err.msg);
-    if (!cmd && !o.duration_ns)
-        return cli_usage_error(CMD, "give -d DURATION, or a command after --");
-    if (cmd && json)
-        return cli_usage_error(CMD, "--json writes to stdout, which belongs to CMD; use --report");
+    if (optind < argc) {
+        if (cli_opts_command(argc, argv, err))
+            return -EINVAL;
+        p->cmd = argv + optind;
+    }
+    return 0;
+}
 
-    struct zb_cpuset allowed, set;
-    int cpus[ZB_CPU_MAX];
+/* Usage errors only: which noise, for how long, where the report goes. The CPUs follow (their
+ * check can also fail at run time). */
+static int validate(struct params *p, struct zepto_err *err)
+{
+    if (!!p->trace == !!p->synthetic)
+        return zepto_fail(err, EINVAL, "give exactly one of --trace TRACE and --synthetic SPEC");
+    if (p->synthetic &&
+        cli_opt_named("--synthetic", zn_synthetic_parse(p->synthetic, &p->syn, err), err))
+        return -EINVAL;
+    if (!p->cmd && !p->o.duration_ns)
+        return zepto_fail(err, EINVAL, "give -d DURATION, or a command after --");
+    if (p->cmd && p->json)
+        return zepto_fail(err, EINVAL,
+                          "--json writes to stdout, which belongs to CMD; use --report");
+    return 0;
+}
+
+/* The CPUs to inject on; 0, or the exit code after printing why. */
+static int choose_cpus(struct params *p)
+{
+    struct zepto_err err = {0};
+    struct zb_cpuset allowed;
     if (zb_cpuset_allowed(&allowed, &err))
         return cli_fail(CMD, &err);
-    if (zb_cpuset_parse_allowed(cpulist, &allowed, &set, &err))
-        return cli_usage_error(CMD, "-c %s", err.msg);
-    o.ncpu = zb_cpuset_list(&set, cpus, ZB_CPU_MAX);
-    o.cpus = cpus;
-    o.synthetic = spec ? &syn : NULL;
-    o.keep_log = log != NULL;
+    if (cli_opt_named("-c", zb_cpuset_parse_allowed(p->cpulist, &allowed, &p->set, &err), &err))
+        return cli_usage_err(CMD, &err);
+    p->o.ncpu = zb_cpuset_list(&p->set, p->cpus, ZB_CPU_MAX);
+    p->o.cpus = p->cpus;
+    p->o.synthetic = p->synthetic ? &p->syn : NULL;
+    p->o.keep_log = p->log != NULL;
+    return 0;
+}
 
-    struct zn_trace *trace = NULL;
-    if (trace_path && zn_trace_read(trace_path, &trace, &err))
-        return cli_fail(CMD, &err);
-    o.trace = trace;
+/* The report on stdout (--json) and in --report FILE, then the --log CSV. */
+static int write_outputs(const struct params *p, const struct zn_player *pl,
+                         const struct zn_play_report *rep, struct zepto_err *err)
+{
+    for (int k = 0; k < 2; k++) {
+        const char *to = k == 0 ? (p->json ? "-" : NULL) : p->report;
+        if (!to)
+            continue;
+        FILE *f = k == 0 ? stdout : fopen(to, "we");
+        if (!f)
+            return zepto_fail(err, errno, "%s: %s", to, strerror(errno));
+        struct zb_json j;
+        zb_json_init(&j, f, true);
+        zn_play_report_json(rep, &j);
+        if (zb_json_finish(&j) || (k == 1 && fclose(f)))
+            return zepto_fail(err, EIO, "%s: write error", k == 0 ? "stdout" : to);
+    }
+    return p->log ? write_log(pl, p->log, err) : 0;
+}
 
+/* Injects, around CMD or for the duration, then reports. Returns the exit status. */
+static int run(struct params *p, struct zn_trace *trace)
+{
+    struct zepto_err err = {0};
+    p->o.trace = trace;
     pid_t pid = 0;
     int status = 0;
-    if (cmd && (status = start_child(cmd, &set, &pid))) {
-        zn_trace_free(trace);
+    if (p->cmd && (status = start_child(p->cmd, &p->set, &pid)))
         return status;
-    }
     child_pid = pid;
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
     struct zn_player *pl;
-    int rc = zn_player_start(&o, &pl, &err);
-    if (rc) {
+    if (zn_player_start(&p->o, &pl, &err)) {
         if (pid) {
             kill(pid, SIGTERM);
             zb_spawn_wait(pid, &status, NULL);
         }
-        zn_trace_free(trace);
         return cli_fail(CMD, &err);
     }
-    if (!quiet && *zn_player_notes(pl))
+    if (!p->quiet && *zn_player_notes(pl))
         fprintf(stderr, "zepto %s: %s\n", CMD, zn_player_notes(pl));
 
     if (pid) {
@@ -281,32 +286,38 @@ int cli_noise_play(int argc, char **argv)
     int frc = zn_player_finish(pl, &rep, &err);
     if (!frc) {
         char list[256];
-        if (!quiet)
-            report_text(&rep, zb_cpuset_format(&set, list, sizeof(list)));
-        for (int k = 0; k < 2 && !frc; k++) {
-            const char *to = k == 0 ? (json ? "-" : NULL) : report;
-            if (!to)
-                continue;
-            FILE *f = k == 0 ? stdout : fopen(to, "we");
-            if (!f) {
-                frc = zepto_fail(&err, errno, "%s: %s", to, strerror(errno));
-                break;
-            }
-            struct zb_json j;
-            zb_json_init(&j, f, true);
-            report_json(&j, &rep);
-            if (zb_json_finish(&j) || (k == 1 && fclose(f)))
-                frc = zepto_fail(&err, EIO, "%s: write error", k == 0 ? "stdout" : to);
-        }
-        if (!frc && log)
-            frc = write_log(pl, log, &err);
+        if (!p->quiet)
+            report_text(&rep, zb_cpuset_format(&p->set, list, sizeof(list)));
+        frc = write_outputs(p, pl, &rep, &err);
     }
     zn_play_report_free(&rep);
     zn_player_free(pl);
-    zn_trace_free(trace);
     if (frc) {
         cli_fail(CMD, &err);
         return pid ? status : EXIT_FAIL;
     }
     return status;
+}
+
+int cli_noise_play(int argc, char **argv)
+{
+    struct params p = {.o = {.phase = ZN_PHASE_SYNC, .scale = 1}, .cpulist = "all"};
+    struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (validate(&p, &err))
+        return cli_usage_err(CMD, &err);
+    int rc = choose_cpus(&p);
+    if (rc)
+        return rc;
+    struct zn_trace *trace = NULL;
+    if (p.trace && zn_trace_read(p.trace, &trace, &err))
+        return cli_fail(CMD, &err);
+    rc = run(&p, trace);
+    zn_trace_free(trace);
+    return rc;
 }

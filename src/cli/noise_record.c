@@ -2,6 +2,7 @@
  * `zepto noise record`: record detours on a set of CPUs, print the summary, keep the trace; with
  * --explain, name each detour's cause from the kernel's tracepoints (src/noise/explain.c).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "base/parse.h"
 #include "base/settings.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/noise.h"
 
 #define CMD "noise record"
@@ -95,95 +97,119 @@ static void explain_end(struct zn_explainer *e, const struct zn_recorder *rec, s
     zn_explainer_free(e);
 }
 
-int cli_noise_record(int argc, char **argv)
+struct params {
+    struct zn_record_opts o;
+    const char *cpulist, *out;
+    enum zb_clock_kind clock;
+    bool json, quiet, explain, help;
+    int cpus[ZB_CPU_MAX];
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
+    enum { OPT_BUFFER = CLI_OPT_LOCAL, OPT_CLOCK, OPT_EXPLAIN };
     static const struct option longopts[] = {
         {"duration", required_argument, 0, 'd'},
         {"cpus", required_argument, 0, 'c'},
         {"threshold", required_argument, 0, 't'},
         {"output", required_argument, 0, 'o'},
-        {"json", no_argument, 0, 'j'},
-        {"buffer", required_argument, 0, 'b'},
-        {"clock", required_argument, 0, 'k'},
+        CLI_LONGOPT_JSON,
+        {"buffer", required_argument, 0, OPT_BUFFER},
+        {"clock", required_argument, 0, OPT_CLOCK},
         {"quiet", no_argument, 0, 'q'},
-        {"explain", no_argument, 0, 'x'},
-        {"help", no_argument, 0, 'h'},
+        {"explain", no_argument, 0, OPT_EXPLAIN},
+        CLI_LONGOPT_HELP,
         {0},
     };
-    struct zepto_err err = {0};
-    struct zb_cpuset allowed, cpus;
-    struct zn_record_opts o = {.duration_ns = 10000000000ull};
-    const char *cpulist = "all", *out = NULL;
-    bool json = false, quiet = false, explain = false;
-    enum zb_clock_kind clock = ZB_CLOCK_AUTO;
+    struct zn_record_opts *o = &p->o;
     int c;
 
-    if (zb_clock_parse_kind(zb_setting(ZB_SET_CLOCK, "auto"), &clock, &err))
-        return cli_usage_error(CMD, "ZEPTO_CLOCK=%s", err.msg);
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, ":d:c:t:o:qh", longopts)) != -1) {
+    if (zb_clock_parse_kind(zb_setting(ZB_SET_CLOCK, "auto"), &p->clock, err)) {
+        char msg[sizeof(err->msg)];
+        memcpy(msg, err->msg, sizeof(msg));
+        snprintf(err->msg, sizeof(err->msg), "ZEPTO_CLOCK=%.400s", msg);
+        return -EINVAL;
+    }
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
         switch (c) {
         case 'd':
-            if (zb_parse_duration_ns(optarg, &o.duration_ns, &err))
-                return cli_usage_error(CMD, "-d %s", err.msg);
-            if (!o.duration_ns)
-                return cli_usage_error(CMD, "-d '%s': the duration must be longer than zero",
-                                       optarg);
+            if (cli_opt_named("-d", zb_parse_duration_ns(optarg, &o->duration_ns, err), err))
+                return -EINVAL;
+            if (!o->duration_ns)
+                return zepto_fail(err, EINVAL, "-d '%s': the duration must be longer than zero",
+                                  optarg);
             break;
-        case 'c': cpulist = optarg; break;
+        case 'c': p->cpulist = optarg; break;
         case 't':
             if (!strcmp(optarg, "auto")) {
-                o.threshold_ns = 0;
+                o->threshold_ns = 0;
                 break;
             }
-            if (zb_parse_duration_ns(optarg, &o.threshold_ns, &err))
-                return cli_usage_error(CMD, "-t %s (or auto)", err.msg);
-            if (!o.threshold_ns)
-                return cli_usage_error(CMD, "-t '%s': the threshold must be longer than zero",
-                                       optarg);
+            if (cli_opt_named("-t", zb_parse_duration_ns(optarg, &o->threshold_ns, err), err)) {
+                snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
+                         " (or auto)");
+                return -EINVAL;
+            }
+            if (!o->threshold_ns)
+                return zepto_fail(err, EINVAL, "-t '%s': the threshold must be longer than zero",
+                                  optarg);
             break;
-        case 'o': out = optarg; break;
-        case 'j': json = true; break;
-        case 'b':
-            if (zb_parse_u64(optarg, 1, 1ull << 32, &o.buffer_detours, &err))
-                return cli_usage_error(CMD, "--buffer %s", err.msg);
+        case 'o': p->out = optarg; break;
+        case CLI_OPT_JSON: p->json = true; break;
+        case OPT_BUFFER:
+            if (cli_opt_named("--buffer",
+                              zb_parse_u64(optarg, 1, 1ull << 32, &o->buffer_detours, err), err))
+                return -EINVAL;
             break;
-        case 'k':
-            if (zb_clock_parse_kind(optarg, &clock, &err))
-                return cli_usage_error(CMD, "--clock %s", err.msg);
+        case OPT_CLOCK:
+            if (cli_opt_named("--clock", zb_clock_parse_kind(optarg, &p->clock, err), err))
+                return -EINVAL;
             break;
-        case 'q': quiet = true; break;
-        case 'x': explain = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
+        case 'q': p->quiet = true; break;
+        case OPT_EXPLAIN: p->explain = true; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
         }
     }
-    if (optind < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (zb_cpuset_allowed(&allowed, &err))
-        return cli_fail(CMD, &err);
-    if (zb_cpuset_parse_allowed(cpulist, &allowed, &cpus, &err))
-        return cli_usage_error(CMD, "-c %s", err.msg);
+    return cli_opts_no_operand(argc, argv, err);
+}
 
-    int list[ZB_CPU_MAX];
-    o.ncpu = zb_cpuset_list(&cpus, list, ZB_CPU_MAX);
-    o.cpus = list;
-    o.clock = clock;
+/* The CPUs: a usage error when the list is malformed or names a CPU this process may not use;
+ * a runtime failure when the allowed set cannot be read (*bad_input false). */
+static int validate(struct params *p, bool *bad_input, struct zepto_err *err)
+{
+    struct zb_cpuset allowed, cpus;
+    *bad_input = false;
+    if (zb_cpuset_allowed(&allowed, err))
+        return -1;
+    *bad_input = true;
+    if (cli_opt_named("-c", zb_cpuset_parse_allowed(p->cpulist, &allowed, &cpus, err), err))
+        return -EINVAL;
+    p->o.ncpu = zb_cpuset_list(&cpus, p->cpus, ZB_CPU_MAX);
+    p->o.cpus = p->cpus;
+    p->o.clock = p->clock;
+    return 0;
+}
 
+/* Records (Ctrl-C stops early), with the kernel capture of --explain around it. */
+static int run(struct params *p, struct zn_trace **out, struct zepto_err *err)
+{
     struct zn_recorder *rec;
-    if (zn_recorder_new(&o, &rec, &err))
-        return cli_fail(CMD, &err);
-    struct zn_explainer *ex = explain ? explain_start(&o, quiet || json) : NULL;
+    if (zn_recorder_new(&p->o, &rec, err))
+        return -1;
+    bool quiet = p->quiet;
+    struct zn_explainer *ex = p->explain ? explain_start(&p->o, quiet || p->json) : NULL;
     /* Handlers first: the line below tells a watcher that a signal now stops the recording. */
     active = rec;
     struct sigaction sa = {.sa_handler = on_sigint, .sa_flags = SA_RESETHAND};
     struct sigaction old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    if (!quiet && !json)
-        fprintf(stderr, "zepto noise record: %u CPU%s, clock %s\n", o.ncpu, o.ncpu == 1 ? "" : "s",
-                zn_recorder_clock_note(rec));
-    int rc = zn_recorder_run(rec, progress, &quiet, &err);
+    if (!quiet && !p->json)
+        fprintf(stderr, "zepto noise record: %u CPU%s, clock %s\n", p->o.ncpu,
+                p->o.ncpu == 1 ? "" : "s", zn_recorder_clock_note(rec));
+    int rc = zn_recorder_run(rec, progress, &quiet, err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     active = NULL;
@@ -191,34 +217,59 @@ int cli_noise_record(int argc, char **argv)
     if (rc) {
         explain_end(ex, NULL, NULL, true);
         zn_recorder_free(rec);
-        return cli_fail(CMD, &err);
+        return rc;
     }
-    struct zn_trace *t = zn_recorder_take_trace(rec);
-    explain_end(ex, rec, t, quiet || json);
+    *out = zn_recorder_take_trace(rec);
+    explain_end(ex, rec, *out, quiet || p->json);
     zn_recorder_free(rec);
+    return 0;
+}
 
+static int print(const struct params *p, const struct zn_summary *sum, bool written)
+{
+    if (p->json) {
+        struct zb_json j;
+        zb_json_init(&j, stdout, true);
+        zn_summary_json(sum, &j);
+        return zb_json_finish(&j) ? EXIT_FAIL : 0;
+    }
+    cli_noise_print_summary(stdout, sum);
+    if (p->out && written)
+        printf("\ntrace written to %s\n", p->out);
+    else if (!p->out)
+        printf("\n(no trace kept; -o FILE keeps the detours for analyse and export)\n");
+    return 0;
+}
+
+int cli_noise_record(int argc, char **argv)
+{
+    struct params p = {
+        .o = {.duration_ns = 10000000000ull}, .cpulist = "all", .clock = ZB_CLOCK_AUTO};
+    struct zepto_err err = {0};
+    bool bad_input;
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (validate(&p, &bad_input, &err))
+        return bad_input ? cli_usage_err(CMD, &err) : cli_fail(CMD, &err);
+
+    struct zn_trace *t;
+    if (run(&p, &t, &err))
+        return cli_fail(CMD, &err);
     int status = 0;
-    if (out && zn_trace_write(t, out, &err))
+    if (p.out && zn_trace_write(t, p.out, &err))
         status = cli_fail(CMD, &err);
-
     struct zn_summary *sum;
     if (zn_analyse(t, &sum, &err)) {
         zn_trace_free(t);
         return cli_fail(CMD, &err);
     }
-    if (json) {
-        struct zb_json j;
-        zb_json_init(&j, stdout, true);
-        zn_summary_json(sum, &j);
-        if (zb_json_finish(&j))
-            status = EXIT_FAIL;
-    } else {
-        cli_noise_print_summary(stdout, sum);
-        if (out && !status)
-            printf("\ntrace written to %s\n", out);
-        else if (!out)
-            printf("\n(no trace kept; -o FILE keeps the detours for analyse and export)\n");
-    }
+    int prc = print(&p, sum, !status);
+    if (prc)
+        status = prc;
     if (t->flags & ZN_TRACE_INTERRUPTED)
         fprintf(stderr, "zepto noise record: stopped early; everything recorded was kept\n");
     zn_summary_free(sum);

@@ -4,7 +4,6 @@
  * pattern (the model is in src/noise/simulate.c).
  */
 #include <errno.h>
-#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +11,12 @@
 #include "base/json.h"
 #include "base/parse.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/noise.h"
 
 #define CMD "noise simulate"
 
 #define MAX_ITERS 10000000ull /* the per-iteration times are kept in memory */
-#define MAX_SCALE 1e6
 
 static const char usage[] =
     "usage: zepto noise simulate (TRACE | --synthetic SPEC) --ranks N [--op allreduce|barrier]\n"
@@ -62,115 +61,106 @@ struct params {
 };
 
 /* A duration option into *ns. */
-static int duration_opt(const char *name, const char *arg, double *ns)
+static int duration_opt(const char *name, const char *arg, double *ns, struct zepto_err *err)
 {
-    struct zepto_err err = {0};
     uint64_t v;
-    if (zb_parse_duration_ns(arg, &v, &err))
-        return cli_usage_error(CMD, "--%s %s", name, err.msg);
+    if (cli_opt_named(name, zb_parse_duration_ns(arg, &v, err), err))
+        return -EINVAL;
     *ns = (double)v;
     return 0;
 }
 
-static int parse_args(int argc, char **argv, struct params *p)
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
+    enum {
+        OPT_SYNTHETIC = CLI_OPT_LOCAL,
+        OPT_RANKS,
+        OPT_OP,
+        OPT_ALGO,
+        OPT_LATENCY,
+        OPT_OVERHEAD,
+        OPT_COMPUTE,
+        OPT_WINDOW,
+        OPT_ITERS
+    };
     static const struct option longopts[] = {
-        {"synthetic", required_argument, 0, 'y'},
-        {"ranks", required_argument, 0, 'n'},
-        {"op", required_argument, 0, 'p'},
-        {"algo", required_argument, 0, 'a'},
-        {"latency", required_argument, 0, 'L'},
-        {"overhead", required_argument, 0, 'O'},
-        {"compute", required_argument, 0, 'W'},
-        {"window", required_argument, 0, 'w'},
-        {"iters", required_argument, 0, 'i'},
-        {"phase", required_argument, 0, 'f'},
-        {"scale", required_argument, 0, 'x'},
-        {"seed", required_argument, 0, 's'},
-        {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
+        {"synthetic", required_argument, 0, OPT_SYNTHETIC},
+        {"ranks", required_argument, 0, OPT_RANKS},
+        {"op", required_argument, 0, OPT_OP},
+        {"algo", required_argument, 0, OPT_ALGO},
+        {"latency", required_argument, 0, OPT_LATENCY},
+        {"overhead", required_argument, 0, OPT_OVERHEAD},
+        {"compute", required_argument, 0, OPT_COMPUTE},
+        {"window", required_argument, 0, OPT_WINDOW},
+        {"iters", required_argument, 0, OPT_ITERS},
+        CLI_LONGOPT_PHASE,
+        CLI_LONGOPT_SCALE,
+        CLI_LONGOPT_SEED,
+        CLI_LONGOPT_JSON,
+        CLI_LONGOPT_HELP,
         {0},
     };
-    struct zepto_err err = {0};
     uint64_t v;
-    int c;
+    int c, rc = 0;
 
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, ":h", longopts)) != -1) {
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
         switch (c) {
-        case 'y': p->synthetic = optarg; break;
-        case 'n':
-            if (zb_parse_u64(optarg, 1, 1ull << 32, &p->o.ranks, &err))
-                return cli_usage_error(CMD, "--ranks %s", err.msg);
+        case OPT_SYNTHETIC: p->synthetic = optarg; break;
+        case OPT_RANKS:
+            rc = cli_opt_named("--ranks", zb_parse_u64(optarg, 1, 1ull << 32, &p->o.ranks, err),
+                               err);
             break;
-        case 'p':
+        case OPT_OP:
             if (strcmp(optarg, "allreduce") && strcmp(optarg, "barrier"))
-                return cli_usage_error(CMD, "--op '%s': use allreduce or barrier", optarg);
+                return zepto_fail(err, EINVAL, "--op '%s': use allreduce or barrier", optarg);
             p->op = optarg;
             break;
-        case 'a':
-            if (zn_sim_algo_parse(optarg, &p->o.algo, &err))
-                return cli_usage_error(CMD, "--algo %s", err.msg);
+        case OPT_ALGO:
+            rc = cli_opt_named("--algo", zn_sim_algo_parse(optarg, &p->o.algo, err), err);
             p->algo_given = true;
             break;
-        case 'L':
-            if (duration_opt("latency", optarg, &p->o.latency_ns))
-                return EXIT_USAGE;
+        case OPT_LATENCY: rc = duration_opt("--latency", optarg, &p->o.latency_ns, err); break;
+        case OPT_OVERHEAD: rc = duration_opt("--overhead", optarg, &p->o.overhead_ns, err); break;
+        case OPT_COMPUTE: rc = duration_opt("--compute", optarg, &p->o.compute_ns, err); break;
+        case OPT_WINDOW: rc = duration_opt("--window", optarg, &p->o.window_ns, err); break;
+        case OPT_ITERS:
+            rc = cli_opt_named("--iters", zb_parse_u64(optarg, 1, MAX_ITERS, &v, err), err);
+            p->o.iters = rc ? p->o.iters : (unsigned)v;
             break;
-        case 'O':
-            if (duration_opt("overhead", optarg, &p->o.overhead_ns))
-                return EXIT_USAGE;
-            break;
-        case 'W':
-            if (duration_opt("compute", optarg, &p->o.compute_ns))
-                return EXIT_USAGE;
-            break;
-        case 'w':
-            if (duration_opt("window", optarg, &p->o.window_ns))
-                return EXIT_USAGE;
-            break;
-        case 'i':
-            if (zb_parse_u64(optarg, 1, MAX_ITERS, &v, &err))
-                return cli_usage_error(CMD, "--iters %s", err.msg);
-            p->o.iters = (unsigned)v;
-            break;
-        case 'f':
-            if (zn_phase_parse(optarg, &p->o.phase, &err))
-                return cli_usage_error(CMD, "--phase %s", err.msg);
-            break;
-        case 'x':
-            if (zb_parse_double(optarg, -DBL_MAX, DBL_MAX, &p->scale, &err))
-                return cli_usage_error(CMD, "--scale %s", err.msg);
-            if (p->scale <= 0 || p->scale > MAX_SCALE)
-                return cli_usage_error(CMD, "--scale '%s': must be above 0 and at most %g", optarg,
-                                       MAX_SCALE);
-            break;
-        case 's':
-            if (zb_parse_u64(optarg, 0, UINT64_MAX, &p->o.seed, &err))
-                return cli_usage_error(CMD, "--seed %s", err.msg);
-            break;
-        case 'j': p->json = true; break;
+        case CLI_OPT_PHASE: rc = cli_opt_phase(optarg, &p->o.phase, err); break;
+        case CLI_OPT_SCALE: rc = cli_opt_scale(optarg, &p->scale, err); break;
+        case CLI_OPT_SEED: rc = cli_opt_seed(optarg, &p->o.seed, err); break;
+        case CLI_OPT_JSON: p->json = true; break;
         case 'h': p->help = true; return 0;
-        default: return EXIT_USAGE;
+        default: return -EINVAL;
         }
+        if (rc)
+            return -EINVAL;
     }
     if (optind < argc)
         p->trace = argv[optind];
     if (optind + 1 < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
+        return zepto_fail(err, EINVAL, "unexpected argument '%s'", argv[optind + 1]);
+    return 0;
+}
+
+static int validate(struct params *p, struct zepto_err *err)
+{
     if (p->trace && p->synthetic)
-        return cli_usage_error(CMD, "give TRACE '%s' or --synthetic '%s', not both", p->trace,
-                               p->synthetic);
+        return zepto_fail(err, EINVAL, "give TRACE '%s' or --synthetic '%s', not both", p->trace,
+                          p->synthetic);
     if (!p->trace && !p->synthetic)
-        return cli_usage_error(CMD, "missing TRACE or --synthetic SPEC (see --help)");
+        return zepto_fail(err, EINVAL, "missing TRACE or --synthetic SPEC (see --help)");
     if (!p->o.ranks)
-        return cli_usage_error(CMD, "missing --ranks N (see --help)");
+        return zepto_fail(err, EINVAL, "missing --ranks N (see --help)");
     bool barrier = !strcmp(p->op, "barrier");
     if (!p->algo_given)
         p->o.algo = barrier ? ZN_ALGO_DISSEMINATION : ZN_ALGO_RECURSIVE_DOUBLING;
     else if (!barrier && p->o.algo == ZN_ALGO_DISSEMINATION)
-        return cli_usage_error(CMD, "--algo dissemination is a barrier: use --op barrier, or "
-                                    "recursive-doubling or binomial for allreduce");
+        return zepto_fail(err, EINVAL,
+                          "--algo dissemination is a barrier: use --op barrier, or "
+                          "recursive-doubling or binomial for allreduce");
     return 0;
 }
 
@@ -322,17 +312,19 @@ int cli_noise_simulate(int argc, char **argv)
               .phase = ZN_PHASE_RANDOM,
               .seed = 1},
     };
-    int rc = parse_args(argc, argv, &p);
-    if (rc)
-        return rc;
+    struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
     if (p.help) {
         fputs(usage, stdout);
         return 0;
     }
+    if (validate(&p, &err))
+        return cli_usage_err(CMD, &err);
 
     struct zn_pattern *pat;
     unsigned npat;
-    rc = load_patterns(&p, &pat, &npat);
+    int rc = load_patterns(&p, &pat, &npat);
     if (rc)
         return rc;
     for (unsigned i = 0; i < npat; i++) {
@@ -348,7 +340,6 @@ int cli_noise_simulate(int argc, char **argv)
     p.o.patterns = pat;
     p.o.npatterns = npat;
 
-    struct zepto_err err = {0};
     struct zn_sim_result r;
     if (zn_simulate(&p.o, &r, &err)) {
         free_patterns(pat, npat);

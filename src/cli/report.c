@@ -2,12 +2,14 @@
  * `zepto report [-o DIR] [--quick]`: characterise this node; progress with the time left on
  * stderr, the path of the report at the end.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/report.h"
 
 #define CMD "report"
@@ -34,41 +36,55 @@ static void progress(void *arg, const char *probe, const char *what, uint64_t le
     cli_progress(line, 0, left_ns);
 }
 
-int cli_report(int argc, char **argv)
+struct params {
+    struct zepto_report_opts o;
+    bool help;
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
+    enum { OPT_QUICK = CLI_OPT_LOCAL };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},
-        {"quick", no_argument, 0, 'Q'},
-        {"help", no_argument, 0, 'h'},
+        {"quick", no_argument, 0, OPT_QUICK},
+        CLI_LONGOPT_HELP,
         {0},
     };
-    struct zepto_report_opts o = {.dir = "zepto-report"};
     int c;
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, ":o:h", longopts)) != -1) {
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
         switch (c) {
         case 'o':
             if (!*optarg)
-                return cli_usage_error(CMD, "-o: empty directory name");
-            o.dir = optarg;
+                return zepto_fail(err, EINVAL, "-o: empty directory name");
+            p->o.dir = optarg;
             break;
-        case 'Q': o.quick = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
+        case OPT_QUICK: p->o.quick = true; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
         }
     }
-    if (optind < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    return cli_opts_no_operand(argc, argv, err);
+}
 
-    uint64_t est = zepto_report_estimate_ns(&o);
+int cli_report(int argc, char **argv)
+{
+    struct params p = {.o = {.dir = "zepto-report"}};
+    struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    uint64_t est = zepto_report_estimate_ns(&p.o);
     if (isatty(STDERR_FILENO))
         fprintf(stderr, "zepto report: characterising this node, about %llu s\n",
                 (unsigned long long)((est + 999999999u) / 1000000000u));
-    struct zepto_err err = {0};
-    int rc = zepto_report_run(&o, progress, NULL, &err);
+    int rc = zepto_report_run(&p.o, progress, NULL, &err);
     cli_progress_done();
     if (rc)
         return cli_fail(CMD, &err);
-    printf("report written to %s/index.html\n", o.dir);
+    printf("report written to %s/index.html\n", p.o.dir);
     return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * The JSON form of a noise summary: what `zepto noise analyse --json` and `record --json` print
- * and what the report embeds. Keys of measured numbers end with their unit; fractions are 0..1.
+ * and what the report embeds; and of its causes table, which the report's ktau section also shows
+ * (one writer, one schema). Keys of measured numbers end with their unit; fractions are 0..1.
  */
 #include "base/json.h"
 #include "zepto/noise.h"
@@ -18,10 +19,8 @@ static void signature_json(struct zb_json *j, const struct zn_signature *s)
     zb_json_obj_end(j);
 }
 
-/* "causes": detour time by cause, largest first (explained traces only). */
-static void causes_json(struct zb_json *j, const struct zn_trace *t, const struct zn_cpu_summary *s)
+void zn_causes_json(const struct zn_trace *t, const struct zn_cpu_summary *s, struct zb_json *j)
 {
-    zb_json_key(j, "causes");
     zb_json_arr_begin(j);
     for (unsigned i = 0; i < s->ncause; i++) {
         const struct zn_cause_summary *c = &s->cause[i];
@@ -87,8 +86,10 @@ static void cpu_json(struct zb_json *j, const struct zn_trace *t, const struct z
     for (unsigned i = 0; i < s->nsig; i++)
         signature_json(j, &s->sig[i]);
     zb_json_arr_end(j);
-    if (t->flags & ZN_TRACE_EXPLAINED)
-        causes_json(j, t, s);
+    if (t->flags & ZN_TRACE_EXPLAINED) {
+        zb_json_key(j, "causes");
+        zn_causes_json(t, s, j);
+    }
     zb_json_obj_end(j);
 }
 

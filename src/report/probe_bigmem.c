@@ -113,38 +113,9 @@ static void json(const void *state, struct zb_json *j)
     const struct bigmem_state *s = state;
     const struct zbm_system *y = &s->sys;
     zb_json_obj_begin(j);
-    zb_json_key(j, "pools");
-    zb_json_arr_begin(j);
-    for (unsigned i = 0; i < y->npools; i++) {
-        zb_json_obj_begin(j);
-        zb_json_kv_u64(j, "page_size_bytes", y->pool[i].page_size);
-        zb_json_kv_u64(j, "total_pages", y->pool[i].total);
-        zb_json_kv_u64(j, "free_pages", y->pool[i].free);
-        zb_json_kv_u64(j, "reserved_pages", y->pool[i].reserved);
-        zb_json_kv_u64(j, "surplus_pages", y->pool[i].surplus);
-        zb_json_obj_end(j);
-    }
-    zb_json_arr_end(j);
-    zb_json_kv_str(j, "thp_enabled", y->thp_enabled);
-    zb_json_kv_str(j, "thp_defrag", y->thp_defrag);
-    zb_json_kv_u64(j, "thp_size_bytes", y->thp_size);
-    zb_json_kv_u64(j, "mem_available_bytes", y->mem_available);
-    zb_json_key(j, "memlock_bytes");
-    if (y->memlock == UINT64_MAX)
-        zb_json_null(j);
-    else
-        zb_json_u64(j, y->memlock);
-    zb_json_kv_bool(j, "memlock_unlimited_by_capability", y->can_lock_all);
+    zbm_system_json_fields(y, j);
     zb_json_key(j, "auto");
-    zb_json_obj_begin(j);
-    if (s->plan_error[0]) {
-        zb_json_kv_str(j, "error", s->plan_error);
-    } else {
-        zb_json_kv_str(j, "pages", zbm_pages_name(s->plan.pages));
-        zb_json_kv_u64(j, "region_bytes", s->plan.size);
-        zb_json_kv_str(j, "why", s->plan.why);
-    }
-    zb_json_obj_end(j);
+    zbm_plan_json(&s->plan, s->plan_error, j);
     zb_json_kv_bool(j, "virtual_machine", s->on_vm);
     if (s->bench) {
         zb_json_key(j, "bench");

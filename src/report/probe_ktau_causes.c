@@ -62,23 +62,9 @@ void zr_ktau_causes_json(const struct zr_ktau_causes *c, struct zb_json *j)
         zb_json_obj_end(j);
         return;
     }
-    zb_json_kv_u64(j, "detour_ns", c->sum->node.detour_ns);
+    zb_json_kv_u64(j, "detour_total_ns", c->sum->node.detour_ns);
     zb_json_key(j, "causes");
-    zb_json_arr_begin(j);
-    for (unsigned i = 0; i < c->sum->node.ncause; i++) {
-        const struct zn_cause_summary *k = &c->sum->node.cause[i];
-        char name[96];
-        label(c, i, name, sizeof(name));
-        zb_json_obj_begin(j);
-        zb_json_kv_str(j, "cause", name);
-        zb_json_kv_u64(j, "detours", k->detours);
-        zb_json_kv_u64(j, "detour_ns", k->detour_ns);
-        zb_json_kv_f64(j, "share", k->share);
-        zb_json_kv_u64(j, "median_ns", k->median_ns);
-        zb_json_kv_f64(j, "traced_fraction", k->traced_fraction);
-        zb_json_obj_end(j);
-    }
-    zb_json_arr_end(j);
+    zn_causes_json(c->trace, &c->sum->node, j);
     zb_json_obj_end(j);
 }
 

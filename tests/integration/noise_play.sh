@@ -15,8 +15,11 @@ expect_status 2 "period given twice" play --synthetic period=1ms,period=2ms,dura
 expect_status 2 "needs period= and duration=" play --synthetic period=1ms -d 1s
 expect_status 2 "duration 'ten': not a duration" play --synthetic period=1ms,duration=ten -d 1s
 expect_status 2 "duration \+ jitter exceed the period" play --synthetic period=1ms,duration=600us,jitter=500us -d 1s
-expect_status 2 "--scale '-2': must be a number above 0" play --synthetic $spec --scale -2 -d 1s
-expect_status 2 "--scale '0': must be a number above 0" play --synthetic $spec --scale 0 -d 1s
+expect_status 2 "--scale '-2': must be above 0 and at most 1e\\+06" play --synthetic $spec --scale -2 -d 1s
+expect_status 2 "--scale '0': must be above 0" play --synthetic $spec --scale 0 -d 1s
+expect_status 2 "--scale 'big': not a number" play --synthetic $spec --scale big -d 1s
+expect_status 2 "--seed '0': must be at least 1" play --synthetic $spec --seed 0 -d 1s
+expect_status 2 "--seed 'x': not a whole number" play --synthetic $spec --seed x -d 1s
 expect_status 2 "--phase 'both': use sync or random" play --synthetic $spec --phase both -d 1s
 expect_status 2 "give exactly one of --trace TRACE and --synthetic SPEC" play -d 1s
 expect_status 2 "give exactly one of" play --synthetic $spec --trace x.znt -d 1s

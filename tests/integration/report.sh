@@ -56,7 +56,7 @@ if jq -e '.sections.ktau.kernel_capture | startswith("on")' "$dir/report.json" >
     if [ "$(id -u)" -ne 0 ] && jq -e "$causes.missing" "$dir/report.json" >/dev/null; then
         echo "noise causes not checked: $(jq -r "$causes.missing" "$dir/report.json")"
     elif ! jq -e "$causes"' as $c | ($c.causes | length) >= 1 and
-           (([$c.causes[].share] | add) - 1 | fabs) < 0.001 and
+           (([$c.causes[].detour_time_fraction] | add) - 1 | fabs) < 0.001 and
            ([$c.causes[].detours] | add) == .sections.noise.summary.node.stored_detours and
            ([$c.causes[] | .traced_fraction >= 0 and .traced_fraction <= 1] | all)' \
         "$dir/report.json" >/dev/null; then
