@@ -155,3 +155,17 @@ int zbm_plan_make(const struct zbm_system *s, enum zbm_pages want, uint64_t size
     explain(s, ZBM_4K, size, why, sizeof(why));
     return zepto_fail(err, ENOMEM, "no region can be had: %s", why);
 }
+
+uint64_t zbm_chunk_next(uint64_t size, uint64_t capacity, uint64_t page_size, uint64_t need)
+{
+    uint64_t unit = unit_of(page_size ? page_size : 4096);
+    uint64_t chunk = size < ZBM_CHUNK_FIRST ? ZBM_CHUNK_FIRST : size;
+    if (chunk > ZBM_CHUNK_MAX)
+        chunk = ZBM_CHUNK_MAX;
+    /* An allocation larger than a block takes whole blocks plus mimalloc's segment header. */
+    if (need && need <= capacity && chunk < need + ZBM_BLOCK)
+        chunk = need + ZBM_BLOCK;
+    chunk = round_up(chunk, unit);
+    uint64_t room = capacity > size ? (capacity - size) / unit * unit : 0;
+    return chunk < room ? chunk : room;
+}
