@@ -134,8 +134,10 @@ void zbm_region_unmap(struct zbm_region *r);
  * "2 MiB hugetlb", "THP (254 of 256 MiB)" or "4 KiB"; the huge share in *huge_fraction. */
 int zbm_region_check(const struct zbm_region *r, char *out, size_t len, double *huge_fraction);
 
-/* In a program run by `zepto bigmem run`: the region its heap lives in. Returns false when the
- * program is not running under bigmem. (Exported by libzepto-bigmem.so; find it with dlsym.) */
+/* In a program run by `zepto bigmem run`: the region its heap lives in (a region grown on demand:
+ * its whole reserved range, of which only the chunks mapped so far are readable). Returns false
+ * when the program is not running under bigmem. (Exported by libzepto-bigmem.so; find it with
+ * dlsym.) */
 bool zepto_bigmem_region(void **start, size_t *size);
 typedef bool (*zepto_bigmem_region_fn)(void **start, size_t *size);
 #define ZEPTO_BIGMEM_REGION_SYMBOL "zepto_bigmem_region"

@@ -452,7 +452,8 @@ EXPORT bool zepto_bigmem_region(void **start, size_t *size)
 {
     if (!ready() || atomic_load(&state) != READY)
         return false;
+    /* A growing region: the whole reserved range, where every chunk will be. */
     *start = region.base;
-    *size = region.size;
+    *size = growing ? region.capacity : region.size;
     return true;
 }
