@@ -100,6 +100,8 @@ int zbm_plan_make(const struct zbm_system *s, enum zbm_pages want, uint64_t size
  * `page_size`, for an allocation of `need` bytes (0: none in particular) that did not fit. Whole
  * mimalloc blocks and pages; 0 when nothing more fits. */
 uint64_t zbm_chunk_next(uint64_t size, uint64_t capacity, uint64_t page_size, uint64_t need);
+/* One sentence for `bigmem info`: what a run with the default size will do with this plan. */
+void zbm_default_describe(const struct zbm_plan *plan, char *out, size_t len);
 
 /* A mapped region: [base, base + size) is mapped and pre-faulted, the rest of the reservation up
  * to base + capacity is PROT_NONE address space that zbm_region_grow maps chunk by chunk. */

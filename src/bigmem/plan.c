@@ -169,3 +169,17 @@ uint64_t zbm_chunk_next(uint64_t size, uint64_t capacity, uint64_t page_size, ui
     uint64_t room = capacity > size ? (capacity - size) / unit * unit : 0;
     return chunk < room ? chunk : room;
 }
+
+void zbm_default_describe(const struct zbm_plan *plan, char *out, size_t len)
+{
+    char cap[32], first[32], max[32], page[32];
+    uint64_t chunk = zbm_chunk_next(0, plan->size, plan->page_size, 0);
+    uint64_t top = ZBM_CHUNK_MAX > chunk ? ZBM_CHUNK_MAX : chunk;
+    snprintf(out, len,
+             "reserves %s of address space, commits it in pre-faulted chunks of %s pages (%s) as "
+             "the heap grows: %s first, doubling, at most %s a chunk; --size SIZE commits and "
+             "pre-faults SIZE at start",
+             zb_fmt_size(plan->size, cap, sizeof(cap)), zbm_pages_name(plan->pages),
+             zb_fmt_size(plan->page_size, page, sizeof(page)),
+             zb_fmt_size(chunk, first, sizeof(first)), zb_fmt_size(top, max, sizeof(max)));
+}

@@ -38,6 +38,9 @@ int cli_bigmem_info(int argc, char **argv)
     if (zbm_system_read(&s, zb_setting(ZB_SET_SYSROOT, ""), &err))
         return cli_fail(CMD, &err);
     int prc = zbm_plan_make(&s, ZBM_AUTO, 0, false, &plan, &perr);
+    char dflt[320] = ""; /* what a run without --size does */
+    if (!prc)
+        zbm_default_describe(&plan, dflt, sizeof(dflt));
 
     char a[32], b[32];
     if (json) {
@@ -78,6 +81,7 @@ int cli_bigmem_info(int argc, char **argv)
             zb_json_kv_u64(&j, "page_size_bytes", plan.page_size);
             zb_json_kv_u64(&j, "region_bytes", plan.size);
             zb_json_kv_str(&j, "why", plan.why);
+            zb_json_kv_str(&j, "default_run", dflt);
         }
         zb_json_obj_end(&j);
         zb_json_obj_end(&j);
@@ -104,7 +108,9 @@ int cli_bigmem_info(int argc, char **argv)
     printf("MPI ranks on this node sharing the memory: %u\n", s.local_ranks);
     if (prc)
         printf("auto: %s\n", perr.msg);
-    else
+    else {
         printf("auto would use: %s\n", plan.why);
+        printf("default run: %s\n", dflt);
+    }
     return 0;
 }
