@@ -58,7 +58,7 @@ static _Atomic int fallback_said;
 static int err_fd = STDERR_FILENO; /* our own copy of stderr, for the line at exit */
 static uint64_t faults_at_start;
 static bool growing;                /* default size: grow by chunks on demand */
-static _Atomic int grow_lock;       /* held while a chunk is added */
+static _Atomic pid_t grow_lock;     /* pid of the process adding a chunk, or 0 */
 static _Atomic unsigned generation; /* chunks added; a failed allocation retries if it moved */
 
 static _Alignas(64) unsigned char boot[BOOT_SIZE];
@@ -254,8 +254,15 @@ static void account(void *p, bool add)
  * chunk meanwhile). */
 static bool add_chunk(size_t need, unsigned seen)
 {
-    while (atomic_exchange_explicit(&grow_lock, 1, memory_order_acquire))
+    /* A lock copied by fork from a parent that was growing is stale: the child takes it. */
+    pid_t me = getpid(), held = 0;
+    while (!atomic_compare_exchange_weak_explicit(&grow_lock, &held, me, memory_order_acquire,
+                                                  memory_order_relaxed)) {
+        if (held && held != me && atomic_compare_exchange_strong(&grow_lock, &held, me))
+            break;
+        held = 0;
         sched_yield();
+    }
     bool ok = atomic_load(&generation) != seen;
     if (!ok) {
         uint64_t before = region.size;
