@@ -102,29 +102,56 @@ struct zbm_plan {
 int zbm_plan_make(const struct zbm_system *s, enum zbm_pages want, uint64_t size, bool strict,
                   struct zbm_plan *plan, struct zepto_err *err);
 
-/* A mapped region. */
+/* The default region grows on demand: a first chunk of ZBM_CHUNK_FIRST, then each chunk as large
+ * as the region so far (it doubles), at most ZBM_CHUNK_MAX, or as large as the allocation that
+ * needs it. An explicit size is mapped and pre-faulted whole, at start. */
+#define ZBM_CHUNK_FIRST (32ull << 20)
+#define ZBM_CHUNK_MAX   (1ull << 30)
+
+/* The size of the next chunk of a region of `size` bytes (of at most `capacity`) with pages of
+ * `page_size`, for an allocation of `need` bytes (0: none in particular) that did not fit. Whole
+ * mimalloc blocks and pages; 0 when nothing more fits. */
+uint64_t zbm_chunk_next(uint64_t size, uint64_t capacity, uint64_t page_size, uint64_t need);
+/* One sentence for `bigmem info`: what a run with the default size will do with this plan. */
+void zbm_default_describe(const struct zbm_plan *plan, char *out, size_t len);
+
+/* A mapped region: [base, base + size) is mapped and pre-faulted, the rest of the reservation up
+ * to base + capacity is PROT_NONE address space that zbm_region_grow maps chunk by chunk. */
 struct zbm_region {
-    void *base; /* ZBM_ALIGN-aligned */
-    uint64_t size;
+    void *base;        /* ZBM_ALIGN-aligned */
+    uint64_t size;     /* bytes mapped and pre-faulted so far, from base */
+    uint64_t capacity; /* bytes it may grow to (the plan's size) */
     void *reservation; /* the PROT_NONE reservation around it */
     uint64_t reserved;
+    uint64_t page_size;
     enum zbm_pages pages;
+    bool pin; /* mlock() each chunk */
     bool pinned;
-    uint64_t map_ns; /* time to map and pre-fault (and pin) */
+    unsigned chunks; /* zbm_region_grow calls that succeeded */
+    uint64_t map_ns; /* time to map and pre-fault (and pin), all chunks */
 };
 
 /* Maps a region as planned: reserves address space, maps the pages at an aligned address inside
  * it, pre-faults them (MADV_POPULATE_WRITE, or touching), and mlock()s them when pin is set. */
 int zbm_region_map(const struct zbm_plan *plan, bool pin, struct zbm_region *r,
                    struct zepto_err *err);
+/* Reserves the plan's size as PROT_NONE address space, mapping nothing (r->size is 0). */
+int zbm_region_reserve(const struct zbm_plan *plan, bool pin, struct zbm_region *r,
+                       struct zepto_err *err);
+/* Maps, pre-faults (and pins) the next `bytes` of a reserved region, a multiple of its page size.
+ * -ENOSPC when it would pass the capacity; the kernel's errno when the pages cannot be had (the
+ * reservation is put back). No allocation: safe in the preload. */
+int zbm_region_grow(struct zbm_region *r, uint64_t bytes, struct zepto_err *err);
 void zbm_region_unmap(struct zbm_region *r);
 
 /* The page size the kernel really gave the region, from /proc/self/smaps: writes e.g.
  * "2 MiB hugetlb", "THP (254 of 256 MiB)" or "4 KiB"; the huge share in *huge_fraction. */
 int zbm_region_check(const struct zbm_region *r, char *out, size_t len, double *huge_fraction);
 
-/* In a program run by `zepto bigmem run`: the region its heap lives in. Returns false when the
- * program is not running under bigmem. (Exported by libzepto-bigmem.so; find it with dlsym.) */
+/* In a program run by `zepto bigmem run`: the region its heap lives in (a region grown on demand:
+ * its whole reserved range, of which only the chunks mapped so far are readable). Returns false
+ * when the program is not running under bigmem. (Exported by libzepto-bigmem.so; find it with
+ * dlsym.) */
 bool zepto_bigmem_region(void **start, size_t *size);
 typedef bool (*zepto_bigmem_region_fn)(void **start, size_t *size);
 #define ZEPTO_BIGMEM_REGION_SYMBOL "zepto_bigmem_region"

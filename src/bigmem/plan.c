@@ -155,3 +155,31 @@ int zbm_plan_make(const struct zbm_system *s, enum zbm_pages want, uint64_t size
     explain(s, ZBM_4K, size, why, sizeof(why));
     return zepto_fail(err, ENOMEM, "no region can be had: %s", why);
 }
+
+uint64_t zbm_chunk_next(uint64_t size, uint64_t capacity, uint64_t page_size, uint64_t need)
+{
+    uint64_t unit = unit_of(page_size ? page_size : 4096);
+    uint64_t chunk = size < ZBM_CHUNK_FIRST ? ZBM_CHUNK_FIRST : size;
+    if (chunk > ZBM_CHUNK_MAX)
+        chunk = ZBM_CHUNK_MAX;
+    /* An allocation larger than a block takes whole blocks plus mimalloc's segment header. */
+    if (need && need <= capacity && chunk < need + ZBM_BLOCK)
+        chunk = need + ZBM_BLOCK;
+    chunk = round_up(chunk, unit);
+    uint64_t room = capacity > size ? (capacity - size) / unit * unit : 0;
+    return chunk < room ? chunk : room;
+}
+
+void zbm_default_describe(const struct zbm_plan *plan, char *out, size_t len)
+{
+    char cap[32], first[32], max[32], page[32];
+    uint64_t chunk = zbm_chunk_next(0, plan->size, plan->page_size, 0);
+    uint64_t top = ZBM_CHUNK_MAX > chunk ? ZBM_CHUNK_MAX : chunk;
+    snprintf(out, len,
+             "reserves %s of address space, commits it in pre-faulted chunks of %s pages (%s) as "
+             "the heap grows: %s first, doubling, at most %s a chunk; --size SIZE commits and "
+             "pre-faults SIZE at start",
+             zb_fmt_size(plan->size, cap, sizeof(cap)), zbm_pages_name(plan->pages),
+             zb_fmt_size(plan->page_size, page, sizeof(page)),
+             zb_fmt_size(chunk, first, sizeof(first)), zb_fmt_size(top, max, sizeof(max)));
+}

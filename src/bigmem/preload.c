@@ -6,6 +6,11 @@
  * whichever comes first (lazily, under a guard): read the ZEPTO_BIGMEM_* settings and the
  * machine's pools, plan, map, pre-fault and optionally pin the region, and hand it to mimalloc as
  * an arena with mi_option_limit_os_alloc set, so that mimalloc takes no memory from anywhere else.
+ * With an explicit size (ZEPTO_BIGMEM_SIZE) the whole region is mapped and pre-faulted at start.
+ * By default only the address space of the planned size is reserved, and the region grows by
+ * pre-faulted chunks (zbm_chunk_next: 32 MiB first, doubling, at most 1 GiB) each time mimalloc
+ * finds no room; each chunk becomes one more arena. So memory follows use: a shell pipeline of ten
+ * small programs commits ten first chunks, not ten halves of the machine.
  * mimalloc is told the region is "large" OS memory, and its decommit and reset options are off:
  * freed memory is never given back to the kernel, so it never faults in again.
  *
@@ -52,6 +57,9 @@ static _Atomic uint64_t in_use, peak;
 static _Atomic int fallback_said;
 static int err_fd = STDERR_FILENO; /* our own copy of stderr, for the line at exit */
 static uint64_t faults_at_start;
+static bool growing;                /* default size: grow by chunks on demand */
+static _Atomic pid_t grow_lock;     /* pid of the process adding a chunk, or 0 */
+static _Atomic unsigned generation; /* chunks added; a failed allocation retries if it moved */
 
 static _Alignas(64) unsigned char boot[BOOT_SIZE];
 static _Atomic size_t boot_used;
@@ -125,10 +133,17 @@ static void report_at_exit(void)
         return;
     }
     zbm_region_check(&region, pages, sizeof(pages), &huge);
-    say("pages %s (asked %s), region %s at %p%s, peak in use %s, page faults after start-up "
+    char grown[96] = "";
+    if (growing) {
+        char cap[32];
+        snprintf(grown, sizeof(grown), " (grown on demand in %u chunks, of at most %s)",
+                 region.chunks, zb_fmt_size(region.capacity, cap, sizeof(cap)));
+    }
+    say("pages %s (asked %s), region %s%s at %p%s, peak in use %s, page faults after start-up "
         "%llu, set up in %.1f ms%s",
-        pages, zbm_pages_name(asked), zb_fmt_size(region.size, size, sizeof(size)), region.base,
-        region.pinned ? " pinned" : "", zb_fmt_size(atomic_load(&peak), peak_s, sizeof(peak_s)),
+        pages, zbm_pages_name(asked), zb_fmt_size(region.size, size, sizeof(size)), grown,
+        region.base, region.pinned ? " pinned" : "",
+        zb_fmt_size(atomic_load(&peak), peak_s, sizeof(peak_s)),
         (unsigned long long)(faults_now() - faults_at_start), (double)region.map_ns / 1e6,
         atomic_load(&fallback_said) ? "; ran out and used ordinary memory too" : "");
 }
@@ -149,9 +164,14 @@ static void set_up(void)
     v = zbm_setting(ZBM_SET_SIZE, NULL);
     if (v && zb_parse_size(v, &size, &err))
         goto fail;
+    growing = size == 0;
     if (zbm_system_read(&sys, zb_setting(ZB_SET_SYSROOT, ""), &err) ||
-        zbm_plan_make(&sys, want, size, strict, &plan, &err) ||
-        zbm_region_map(&plan, flag(ZBM_SET_PIN), &region, &err))
+        zbm_plan_make(&sys, want, size, strict, &plan, &err))
+        goto fail;
+    if (growing ? zbm_region_reserve(&plan, flag(ZBM_SET_PIN), &region, &err) ||
+                      zbm_region_grow(&region,
+                                      zbm_chunk_next(0, region.capacity, region.page_size, 0), &err)
+                : zbm_region_map(&plan, flag(ZBM_SET_PIN), &region, &err))
         goto fail;
     if (plan.fell_back)
         say("%s", plan.why);
@@ -229,11 +249,51 @@ static void account(void *p, bool add)
     }
 }
 
-/* mimalloc returned NULL. In the region: when strict, that is ENOMEM; otherwise say once that
- * the region is full and let mimalloc take ordinary memory from now on (true: try again). */
-static bool may_grow(void)
+/* Adds the next chunk of a growing region as one more arena, for an allocation of `need` bytes
+ * that found no room after `seen` chunks. True: try again (also when another thread added a
+ * chunk meanwhile). */
+static bool add_chunk(size_t need, unsigned seen)
 {
-    if (atomic_load(&state) != READY || strict) {
+    /* A lock copied by fork from a parent that was growing is stale: the child takes it. */
+    pid_t me = getpid(), held = 0;
+    while (!atomic_compare_exchange_weak_explicit(&grow_lock, &held, me, memory_order_acquire,
+                                                  memory_order_relaxed)) {
+        if (held && held != me && atomic_compare_exchange_strong(&grow_lock, &held, me))
+            break;
+        held = 0;
+        sched_yield();
+    }
+    bool ok = atomic_load(&generation) != seen;
+    if (!ok) {
+        uint64_t before = region.size;
+        uint64_t chunk = zbm_chunk_next(before, region.capacity, region.page_size, need);
+        struct zepto_err err = {0};
+        if (chunk && !zbm_region_grow(&region, chunk, &err)) {
+            ok = mi_manage_os_memory_ex((char *)region.base + before, chunk, true, true, true, -1,
+                                        false, NULL);
+            if (ok)
+                atomic_fetch_add(&generation, 1);
+            /* else: mimalloc has no arena slot left; the chunk stays mapped, unused. */
+        } else if (chunk && verbose) {
+            say("could not grow the region: %s", err.msg);
+        }
+    }
+    atomic_store_explicit(&grow_lock, 0, memory_order_release);
+    return ok;
+}
+
+/* mimalloc returned NULL. A growing region first grows. Then, when strict, that is ENOMEM;
+ * otherwise say once that the region is full and let mimalloc take ordinary memory from now on
+ * (true: try again). */
+static bool may_grow(size_t need, unsigned seen)
+{
+    if (atomic_load(&state) != READY) {
+        errno = ENOMEM;
+        return false;
+    }
+    if (growing && atomic_load(&fallback_said) == 0 && add_chunk(need, seen))
+        return true;
+    if (strict) {
         errno = ENOMEM;
         return false;
     }
@@ -258,9 +318,12 @@ EXPORT void *malloc(size_t size)
 {
     if (!ready())
         return boot_alloc(size, 16);
-    void *p = mi_malloc(size);
-    if (!p && may_grow())
-        p = mi_malloc(size);
+    void *p;
+    for (int i = 0; i < 4; i++) {
+        unsigned seen = atomic_load(&generation);
+        if ((p = mi_malloc(size)) || !may_grow(size, seen))
+            break;
+    }
     return counted(p);
 }
 
@@ -273,9 +336,12 @@ EXPORT void *calloc(size_t n, size_t size)
     }
     if (!ready())
         return boot_alloc(total, 16); /* the static area is zero and never reused */
-    void *p = mi_calloc(n, size);
-    if (!p && may_grow())
-        p = mi_calloc(n, size);
+    void *p;
+    for (int i = 0; i < 4; i++) {
+        unsigned seen = atomic_load(&generation);
+        if ((p = mi_calloc(n, size)) || !may_grow(total, seen))
+            break;
+    }
     return counted(p);
 }
 
@@ -283,9 +349,12 @@ static void *aligned(size_t align, size_t size)
 {
     if (!ready())
         return boot_alloc(size, align);
-    void *p = mi_malloc_aligned(size, align);
-    if (!p && may_grow())
-        p = mi_malloc_aligned(size, align);
+    void *p;
+    for (int i = 0; i < 4; i++) {
+        unsigned seen = atomic_load(&generation);
+        if ((p = mi_malloc_aligned(size, align)) || !may_grow(size + align, seen))
+            break;
+    }
     return counted(p);
 }
 
@@ -321,9 +390,12 @@ EXPORT void *realloc(void *p, size_t size)
         return q;
     }
     size_t old = mi_usable_size(p);
-    void *q = mi_realloc(p, size);
-    if (!q && may_grow())
-        q = mi_realloc(p, size);
+    void *q;
+    for (int i = 0; i < 4; i++) {
+        unsigned seen = atomic_load(&generation);
+        if ((q = mi_realloc(p, size)) || !may_grow(size, seen))
+            break;
+    }
     if (q) {
         atomic_fetch_sub_explicit(&in_use, old, memory_order_relaxed);
         account(q, true);
@@ -387,7 +459,8 @@ EXPORT bool zepto_bigmem_region(void **start, size_t *size)
 {
     if (!ready() || atomic_load(&state) != READY)
         return false;
+    /* A growing region: the whole reserved range, where every chunk will be. */
     *start = region.base;
-    *size = region.size;
+    *size = growing ? region.capacity : region.size;
     return true;
 }

@@ -1,7 +1,9 @@
 /*
  * Mapping a big-memory region: address space reserved PROT_NONE, the pages mapped MAP_FIXED at an
  * aligned address inside it (mimalloc needs 32 MiB alignment, 1 GiB pages need 1 GiB), pre-faulted
- * and optionally pinned, so that the program takes no page fault in it afterwards. And asking the
+ * and optionally pinned, so that the program takes no page fault in it afterwards. All at once
+ * (zbm_region_map, an explicit size), or chunk by chunk as the heap grows (zbm_region_reserve,
+ * then zbm_region_grow: the default). And asking the
  * kernel, through /proc/self/smaps, which pages the region really got. No allocation anywhere:
  * the preloaded library runs this before malloc works.
  */
@@ -41,12 +43,11 @@ static int log2_of(uint64_t v)
     return n;
 }
 
-int zbm_region_map(const struct zbm_plan *plan, bool pin, struct zbm_region *r,
-                   struct zepto_err *err)
+int zbm_region_reserve(const struct zbm_plan *plan, bool pin, struct zbm_region *r,
+                       struct zepto_err *err)
 {
     char a[32];
     memset(r, 0, sizeof(*r));
-    uint64_t t0 = now_ns();
     uint64_t align = plan->page_size > ZBM_ALIGN ? plan->page_size : ZBM_ALIGN;
     r->reserved = plan->size + align;
     r->reservation =
@@ -56,45 +57,78 @@ int zbm_region_map(const struct zbm_plan *plan, bool pin, struct zbm_region *r,
         return zepto_fail(err, errno, "reserving %s of address space: %s",
                           zb_fmt_size(r->reserved, a, sizeof(a)), strerror(errno));
     }
-    uintptr_t base = ((uintptr_t)r->reservation + align - 1) & ~(uintptr_t)(align - 1);
+    r->base = (void *)(((uintptr_t)r->reservation + align - 1) & ~(uintptr_t)(align - 1));
+    r->capacity = plan->size;
+    r->page_size = plan->page_size;
+    r->pages = plan->pages;
+    r->pin = pin;
+    return 0;
+}
+
+/* Puts the PROT_NONE reservation back over [p, p + len) after a failed MAP_FIXED, which may have
+ * unmapped it: no other mapping may land inside the region. */
+static void re_reserve(void *p, uint64_t len)
+{
+    mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+}
+
+int zbm_region_grow(struct zbm_region *r, uint64_t bytes, struct zepto_err *err)
+{
+    char a[32], b[32];
+    uint64_t t0 = now_ns();
+    if (!r->base || bytes % r->page_size || bytes > r->capacity - r->size)
+        return zepto_fail(err, ENOSPC, "%s more does not fit in the %s region",
+                          zb_fmt_size(bytes, a, sizeof(a)), zb_fmt_size(r->capacity, b, sizeof(b)));
+    void *at = (char *)r->base + r->size;
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
-    bool hugetlb = plan->pages == ZBM_1G || plan->pages == ZBM_2M;
+    bool hugetlb = r->pages == ZBM_1G || r->pages == ZBM_2M;
     if (hugetlb)
-        flags |= MAP_HUGETLB | MAP_POPULATE | (log2_of(plan->page_size) << MAP_HUGE_SHIFT);
-    void *m = mmap((void *)base, plan->size, PROT_READ | PROT_WRITE, flags, -1, 0);
+        flags |= MAP_HUGETLB | MAP_POPULATE | (log2_of(r->page_size) << MAP_HUGE_SHIFT);
+    void *m = mmap(at, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (m == MAP_FAILED) {
         int e = errno;
-        zbm_region_unmap(r);
-        return zepto_fail(err, e, "mapping %s of %s pages: %s", zb_fmt_size(plan->size, a, 32),
-                          zbm_pages_name(plan->pages), strerror(e));
+        re_reserve(at, bytes);
+        return zepto_fail(err, e, "mapping %s of %s pages: %s", zb_fmt_size(bytes, a, 32),
+                          zbm_pages_name(r->pages), strerror(e));
     }
-    r->base = m;
-    r->size = plan->size;
-    r->pages = plan->pages;
     if (!hugetlb) {
-        if (plan->pages == ZBM_THP)
-            madvise(m, plan->size, MADV_HUGEPAGE);
+        if (r->pages == ZBM_THP)
+            madvise(m, bytes, MADV_HUGEPAGE);
         else
-            madvise(m, plan->size, MADV_NOHUGEPAGE); /* 4K means 4K, also under THP=always */
-        if (madvise(m, plan->size, MADV_POPULATE_WRITE)) {
+            madvise(m, bytes, MADV_NOHUGEPAGE); /* 4K means 4K, also under THP=always */
+        if (madvise(m, bytes, MADV_POPULATE_WRITE)) {
             /* Before Linux 5.14: touch every page. */
-            for (uint64_t off = 0; off < plan->size; off += 4096)
+            for (uint64_t off = 0; off < bytes; off += 4096)
                 ((volatile char *)m)[off] = 0;
         }
     }
-    if (pin) {
-        if (mlock(m, plan->size)) {
+    if (r->pin) {
+        if (mlock(m, bytes)) {
             int e = errno;
-            zbm_region_unmap(r);
+            munmap(m, bytes);
+            re_reserve(at, bytes);
             return zepto_fail(err, e,
                               "pinning %s (mlock): %s; raise the memlock limit (ulimit -l) or "
                               "run as root",
-                              zb_fmt_size(plan->size, a, sizeof(a)), strerror(e));
+                              zb_fmt_size(bytes, a, sizeof(a)), strerror(e));
         }
         r->pinned = true;
     }
-    r->map_ns = now_ns() - t0;
+    r->size += bytes;
+    r->chunks++;
+    r->map_ns += now_ns() - t0;
     return 0;
+}
+
+int zbm_region_map(const struct zbm_plan *plan, bool pin, struct zbm_region *r,
+                   struct zepto_err *err)
+{
+    uint64_t t0 = now_ns();
+    int rc = zbm_region_reserve(plan, pin, r, err);
+    if (!rc && (rc = zbm_region_grow(r, plan->size, err)))
+        zbm_region_unmap(r);
+    r->map_ns = now_ns() - t0;
+    return rc;
 }
 
 void zbm_region_unmap(struct zbm_region *r)

@@ -44,6 +44,9 @@ void zbm_plan_json(const struct zbm_plan *plan, const char *error, struct zb_jso
         zb_json_kv_u64(j, "page_size_bytes", plan->page_size);
         zb_json_kv_u64(j, "region_bytes", plan->size);
         zb_json_kv_str(j, "why", plan->why);
+        char dflt[320]; /* what a run without --size does */
+        zbm_default_describe(plan, dflt, sizeof(dflt));
+        zb_json_kv_str(j, "default_run", dflt);
     }
     zb_json_obj_end(j);
 }

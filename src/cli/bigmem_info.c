@@ -97,8 +97,11 @@ static int print_text(const struct info *r)
     printf("MPI ranks on this node sharing the memory: %u\n", s->local_ranks);
     if (r->plan_err.msg[0])
         printf("auto: %s\n", r->plan_err.msg);
-    else
-        printf("auto would use: %s\n", r->plan.why);
+    else {
+        char dflt[320]; /* what a run without --size does */
+        zbm_default_describe(&r->plan, dflt, sizeof(dflt));
+        printf("auto would use: %s\ndefault run: %s\n", r->plan.why, dflt);
+    }
     return 0;
 }
 

@@ -49,6 +49,8 @@ jq -e '.auto.pages == "4K" and .auto.region_bytes == 30702305280' "$WORK/stdout"
 # The human form names the same choice.
 expect_ok env ZEPTO_SYSROOT="$root" "$ZEPTO" bigmem info
 grep -q "^auto would use: 28.6 GiB of 4K pages" "$WORK/stdout" || fail "info text: $(cat "$WORK/stdout")"
+grep -q "^default run: reserves 28.6 GiB of address space, commits it in pre-faulted chunks of 4K pages" "$WORK/stdout" ||
+    fail "info does not say what the default does: $(cat "$WORK/stdout")"
 
 # An unreadable /proc file: the file is named.
 rm "$root/proc/meminfo" && mkdir "$root/proc/meminfo"
