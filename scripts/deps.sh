@@ -15,6 +15,7 @@ packages=(
   libfuse3-dev fuse3                                  # zoid: zepto zoid mount
   sqlite3 fio                                         # zoid: real programs on forwarded files
   libtraceevent-dev                                   # ktau: tracepoint record formats
+  stress-ng                                           # make test-load: CPUs kept busy
 )
 
 missing=()

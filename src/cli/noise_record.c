@@ -50,8 +50,15 @@ static void on_sigint(int sig)
     zn_recorder_stop(active);
 }
 
+static bool announce_start; /* say when the recording really starts (after calibration) */
+
 static void progress(void *arg, const char *phase, uint64_t done, uint64_t total)
 {
+    if (announce_start && !strcmp(phase, "recording") && done < total) {
+        announce_start = false;
+        cli_progress_done();
+        fprintf(stderr, "zepto noise record: calibrated, recording now\n");
+    }
     if (!*(bool *)arg)
         cli_progress(phase, done, total);
 }
@@ -207,8 +214,10 @@ static int run(struct params *p, struct zn_trace **out, struct zepto_err *err)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     if (!quiet && !p->json)
-        fprintf(stderr, "zepto noise record: %u CPU%s, clock %s\n", p->o.ncpu,
+        fprintf(stderr, "zepto noise record: %u CPU%s, clock %s; calibrating
+", p->o.ncpu,
                 p->o.ncpu == 1 ? "" : "s", zn_recorder_clock_note(rec));
+    announce_start = !quiet && !p->json;
     int rc = zn_recorder_run(rec, progress, &quiet, err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

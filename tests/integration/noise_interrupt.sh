@@ -8,14 +8,16 @@ for sig in INT TERM; do
     : >"$WORK/err"
     "$ZEPTO" noise record -c 0 -d 60s -o "$trace" >"$WORK/out" 2>"$WORK/err" &
     pid=$!
-    # Signal once the recorder says it is set up (under the sanitizers and a loaded machine,
-    # start-up and calibration take a variable time), then let it record for 1.5 s.
+    # Signal once the recorder says the recording itself started (after start-up and
+    # calibration, which take a variable time under the sanitizers and on a loaded machine), then
+    # let it record for 1.5 s. The line is awaited by polling the file: no fixed sleep before it.
     for _ in $(seq 600); do
-        grep -q "clock" "$WORK/err" && break
+        grep -q "recording now" "$WORK/err" && break
         kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
+        sleep 0.05 # polling interval
     done
-    grep -q "clock" "$WORK/err" || fail "SIG$sig: the recorder did not start: $(cat "$WORK/err")"
+    grep -q "calibrating" "$WORK/err" || fail "SIG$sig: no start-up line: $(cat "$WORK/err")"
+    grep -q "recording now" "$WORK/err" || fail "SIG$sig: the recording did not start: $(cat "$WORK/err")"
     sleep 1.5 # the length of the recording, not a synchronisation
     start=$(date +%s%N)
     kill -s "$sig" "$pid"
