@@ -1,0 +1,21 @@
+# Edges of the interposer where data could be lost or a program crash (tests/helpers/
+# zoid_preload_edge.c): a raw close_range(3, ~0) that takes the library's connection (later
+# writes still arrive, and never land in the program's own file that took the socket's number).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/zoid_preload_lib.sh"
+
+: "${ZPE:?ZPE must name the zoid_preload_edge program}"
+start_daemon
+for c in strict relaxed; do
+    mkdir -p "$EXPORT/$c"
+    rm -f "$WORK/local.$c"
+    expect_ok timeout 60 "$ZEPTO" zoid run --server "unix:$SOCK" --mount "$MNT" \
+        --consistency "$c" -- "$ZPE" closerange "$MNT/$c" "$WORK/local.$c"
+    [ "$(cat "$EXPORT/$c/before" 2>/dev/null)" = one ] || fail "$c: before close_range"
+    [ "$(cat "$EXPORT/$c/after" 2>/dev/null)" = two ] || fail "$c: after close_range"
+    [ "$(cat "$EXPORT/$c/closefrom" 2>/dev/null)" = three ] || fail "$c: after closefrom"
+    [ ! -s "$WORK/local.$c" ] || fail "$c: the library wrote into the program's own file"
+done
+
+stop_daemon
+finish
