@@ -1,6 +1,8 @@
 # Edges of the interposer where data could be lost or a program crash (tests/helpers/
 # zoid_preload_edge.c): a raw close_range(3, ~0) that takes the library's connection (later
-# writes still arrive, and never land in the program's own file that took the socket's number).
+# writes still arrive, and never land in the program's own file that took the socket's number);
+# bind/connect/sendto/sendmsg of a unix socket on a forwarded path (EOPNOTSUPP, and no socket
+# appears in the real working directory).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/zoid_preload_lib.sh"
 
@@ -16,6 +18,13 @@ for c in strict relaxed; do
     [ "$(cat "$EXPORT/$c/closefrom" 2>/dev/null)" = three ] || fail "$c: after closefrom"
     [ ! -s "$WORK/local.$c" ] || fail "$c: the library wrote into the program's own file"
 done
+
+# Unix sockets on forwarded paths: refused, nothing created locally or in the export.
+mkdir -p "$EXPORT/socks" "$WORK/cwd"
+(cd "$WORK/cwd" && expect_ok timeout 60 "$ZEPTO" zoid run --server "unix:$SOCK" --mount "$MNT" \
+    -- "$ZPE" sockets "$MNT/socks") || failures=$((failures + 1))
+[ -z "$(ls -A "$WORK/cwd")" ] || fail "sockets: something appeared in the real cwd: $(ls -A "$WORK/cwd")"
+[ -z "$(ls -A "$EXPORT/socks")" ] || fail "sockets: something appeared in the export"
 
 stop_daemon
 finish
