@@ -155,6 +155,11 @@ static int do_efault(void)
     check(fopen(bp, "r") == NULL && errno == EFAULT, "fopen((char*)1) is EFAULT");
     errno = 0;
     check(chdir(bp) == -1 && errno == EFAULT, "chdir((char*)1) is EFAULT");
+    errno = 0;
+    check(symlink(bp, "/zoid-mnt/lnk") == -1 && errno == EFAULT,
+          "symlink((char*)1, forwarded) is EFAULT");
+    errno = 0;
+    check(access(bp, F_OK) == -1 && errno == EFAULT, "access((char*)1) is EFAULT");
     return bad;
 }
 

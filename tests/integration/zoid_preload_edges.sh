@@ -2,7 +2,7 @@
 # zoid_preload_edge.c): a raw close_range(3, ~0) that takes the library's connection (later
 # writes still arrive, and never land in the program's own file that took the socket's number);
 # bind/connect/sendto/sendmsg of a unix socket on a forwarded path (EOPNOTSUPP, and no socket
-# appears in the real working directory).
+# appears in the real working directory); invalid path pointers (EFAULT, not a crash).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/zoid_preload_lib.sh"
 
@@ -25,6 +25,12 @@ mkdir -p "$EXPORT/socks" "$WORK/cwd"
     -- "$ZPE" sockets "$MNT/socks") || failures=$((failures + 1))
 [ -z "$(ls -A "$WORK/cwd")" ] || fail "sockets: something appeared in the real cwd: $(ls -A "$WORK/cwd")"
 [ -z "$(ls -A "$EXPORT/socks")" ] || fail "sockets: something appeared in the export"
+
+# Invalid path pointers: EFAULT from open, stat, mkdir, unlink, rename, opendir, fopen, chdir;
+# with the working directory local and forwarded.
+expect_ok zrun "$ZPE" efault
+mkdir -p "$EXPORT/cwd"
+expect_ok zrun sh -c "cd $MNT/cwd && exec \"\$0\" efault" "$ZPE"
 
 stop_daemon
 finish

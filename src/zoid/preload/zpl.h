@@ -163,6 +163,8 @@ int zpl_resolve(int dirfd, const char *path, struct zpl_path *p);
  * forwarded working directory, made absolute in p->rel). */
 #define ZPL_LOCAL(rc, p, path) ((rc) == 2 ? (p).rel : (path))
 void zpl_path_done(struct zpl_path *p);
+/* Whether the NUL-terminated string at s can be read (a bad pointer is EFAULT, not a crash). */
+bool zpl_readable(const char *s);
 /* Lexically normalises the absolute path `in` (".", "..", "//") into out. */
 int zpl_normalise(const char *in, char *out, size_t len);
 /* The forwarded working directory beneath the export into buf (true), or false when the working
