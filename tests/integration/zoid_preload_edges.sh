@@ -2,7 +2,8 @@
 # zoid_preload_edge.c): a raw close_range(3, ~0) that takes the library's connection (later
 # writes still arrive, and never land in the program's own file that took the socket's number);
 # bind/connect/sendto/sendmsg of a unix socket on a forwarded path (EOPNOTSUPP, and no socket
-# appears in the real working directory); invalid path pointers (EFAULT, not a crash).
+# appears in the real working directory); invalid path pointers (EFAULT, not a crash); a client
+# the daemon socket's permissions refuse (EACCES, not EIO).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/zoid_preload_lib.sh"
 
@@ -31,6 +32,17 @@ mkdir -p "$EXPORT/socks" "$WORK/cwd"
 expect_ok zrun "$ZPE" efault
 mkdir -p "$EXPORT/cwd"
 expect_ok zrun sh -c "cd $MNT/cwd && exec \"\$0\" efault" "$ZPE"
+
+# Refused by the socket's permissions (mode 0600, a client running as nobody): EACCES. The
+# preload is set by hand (`zoid run` would fail itself before starting the program).
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && [ -n "${ZPL_LIB:-}" ]; then
+    chmod 0600 "$SOCK"
+    expect_ok timeout 60 setpriv --reuid=65534 --regid=65534 --clear-groups \
+        env LD_PRELOAD="$ZPL_LIB" ZOID_SERVER="unix:$SOCK" ZOID_MOUNT="$MNT" "$ZPE" refused "$MNT"
+    chmod 0666 "$SOCK"
+else
+    echo "skipped: the refused-client check needs root and setpriv"
+fi
 
 stop_daemon
 finish
