@@ -3,7 +3,9 @@
 # writes still arrive, and never land in the program's own file that took the socket's number);
 # bind/connect/sendto/sendmsg of a unix socket on a forwarded path (EOPNOTSUPP, and no socket
 # appears in the real working directory); invalid path pointers (EFAULT, not a crash); a client
-# the daemon socket's permissions refuse (EACCES, not EIO).
+# the daemon socket's permissions refuse (EACCES, not EIO); a setuid program (run without the
+# interposer) writing into a forwarded stdout: its output arrives or the command fails, never an
+# exit 0 with an empty file.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/zoid_preload_lib.sh"
 
@@ -40,8 +42,21 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && [ -n "${ZPL_LIB:-}" 
     expect_ok timeout 60 setpriv --reuid=65534 --regid=65534 --clear-groups \
         env LD_PRELOAD="$ZPL_LIB" ZOID_SERVER="unix:$SOCK" ZOID_MOUNT="$MNT" "$ZPE" refused "$MNT"
     chmod 0666 "$SOCK"
+    suid=$(command -v mount || true)
+    if [ -n "$suid" ] && [ -u "$suid" ]; then
+        mkdir -p "$EXPORT/suid"
+        chmod 0777 "$EXPORT/suid"
+        status=$(cd /tmp && timeout 60 setpriv --reuid=65534 --regid=65534 --clear-groups \
+            env LD_PRELOAD="$ZPL_LIB" ZOID_SERVER="unix:$SOCK" ZOID_MOUNT="$MNT" \
+            sh -c "\"$suid\" --version >$MNT/suid/out 2>/dev/null; echo \$?")
+        if [ "$status" = 0 ] && [ ! -s "$EXPORT/suid/out" ]; then
+            fail "setuid $suid: exit 0 and its output lost"
+        fi
+    else
+        echo "skipped: no setuid mount for the setuid check"
+    fi
 else
-    echo "skipped: the refused-client check needs root and setpriv"
+    echo "skipped: the refused-client and setuid checks need root and setpriv"
 fi
 
 stop_daemon

@@ -201,6 +201,10 @@ struct zpl_exec {
 };
 int zpl_exec_prepare(struct zpl_exec *x, char *const envp[], bool spawn);
 void zpl_exec_finish(struct zpl_exec *x, bool failed);
+/* Before an exec of file (searched in PATH when path_search): -1 with errno EPERM when the image
+ * runs without the interposer (setuid, setgid) and a writable forwarded descriptor would
+ * survive into it, where its output would be lost; else 0. */
+int zpl_exec_check(const char *file, bool path_search);
 /* The state an exec passed on, applied at start. */
 void zpl_state_import(const char *state);
 /* The socket of the connection (or one keeping the session alive); -1 when none. */
