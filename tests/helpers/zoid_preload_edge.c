@@ -60,11 +60,19 @@ static int do_closerange(const char *dir, const char *local)
     check(fd >= 0, "open before");
     check(write(fd, "one\n", 4) == 4, "write before");
     check(close(fd) == 0, "close before");
+    int kept = open(cat(dir, "kept"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    check(kept >= 0, "open kept");
     /* What a daemonising program does: every descriptor above 2 goes, around the C library. */
     check(syscall(SYS_close_range, 3u, ~0u, 0u) == 0, "raw close_range");
     /* The program then owns every high number the library's socket could have had. */
-    int l = open(local, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int l;
+    do /* lowest numbers first, up to the forwarded descriptor's old one */
+        l = open(local, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    while (l >= 0 && l < kept);
     check(l >= 0, "open local");
+    /* The kernel gave the forwarded descriptor's old number to the local file: its writes are
+     * local. */
+    check(l != kept || write(l, "local\n", 6) == 6, "write to the local file");
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     int soft = rl.rlim_cur > (1 << 20) ? (1 << 20) : (int)rl.rlim_cur;

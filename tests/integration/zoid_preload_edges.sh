@@ -19,7 +19,8 @@ for c in strict relaxed; do
     [ "$(cat "$EXPORT/$c/before" 2>/dev/null)" = one ] || fail "$c: before close_range"
     [ "$(cat "$EXPORT/$c/after" 2>/dev/null)" = two ] || fail "$c: after close_range"
     [ "$(cat "$EXPORT/$c/closefrom" 2>/dev/null)" = three ] || fail "$c: after closefrom"
-    [ ! -s "$WORK/local.$c" ] || fail "$c: the library wrote into the program's own file"
+    [ "$(cat "$WORK/local.$c")" = local ] || fail "$c: the local file is not what the program wrote"
+    [ ! -s "$EXPORT/$c/kept" ] || fail "$c: a local write went to the forwarded file"
 done
 
 # Unix sockets on forwarded paths: refused, nothing created locally or in the export.
