@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "zepto/zoid.h"
@@ -173,7 +174,8 @@ void zpl_sig_restore(const sigset_t *old)
 static bool fd_id(int fd, dev_t *dev, ino_t *ino)
 {
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+    /* The system call itself: the library's own fstat is for the program's descriptors. */
+    if (fd < 0 || syscall(SYS_fstat, fd, &st) || !S_ISSOCK(st.st_mode))
         return false;
     *dev = st.st_dev;
     *ino = st.st_ino;
