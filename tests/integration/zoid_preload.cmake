@@ -17,8 +17,13 @@ if(zpp_lopts)
   set_target_properties(zoid_preload_prog PROPERTIES LINK_OPTIONS "${zpp_lopts}")
 endif()
 
-foreach(t programs sqlite fio driver faults cli)
+# The edges (zoid_preload_edges.sh): a program that closes the library's connection, unix
+# sockets on forwarded paths, invalid path pointers, a refused connection.
+add_executable(zoid_preload_edge ../helpers/zoid_preload_edge.c)
+set_target_properties(zoid_preload_edge PROPERTIES COMPILE_OPTIONS "" LINK_OPTIONS "")
+
+foreach(t programs sqlite fio driver faults cli edges)
   zepto_shell_test(zoid_preload_${t})
   set_tests_properties(integration.zoid_preload_${t} PROPERTIES TIMEOUT 180
-    ENVIRONMENT "ZPP=$<TARGET_FILE:zoid_preload_prog>")
+    ENVIRONMENT "ZPP=$<TARGET_FILE:zoid_preload_prog>;ZPE=$<TARGET_FILE:zoid_preload_edge>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
 endforeach()

@@ -43,8 +43,8 @@ static const char *mode;
 
 static char *cat(const char *dir, const char *name)
 {
-    static char buf[8][4096];
-    static int i;
+    static _Thread_local char buf[8][4096]; /* per thread: the writers call it at once */
+    static _Thread_local int i;
     char *b = buf[i++ % 8];
     snprintf(b, 4096, "%s/%s", dir, name);
     return b;

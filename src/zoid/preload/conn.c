@@ -19,6 +19,8 @@
 #include <time.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "zepto/zoid.h"
@@ -46,7 +48,11 @@ static struct {
     bool attach;     /* attach to sid at the next connect */
     bool joined;     /* attached to a session another process started */
     atomic_int sock; /* the connection's socket, -1 when none */
+    dev_t sock_dev;  /* the socket's identity: a program may close its descriptor behind our */
+    ino_t sock_ino;  /* back (a raw close_range) and the kernel give the number to a file */
     int keep;        /* an inherited socket keeping the session alive, or -1 */
+    dev_t keep_dev;
+    ino_t keep_ino;
     int consistency; /* of the session */
     size_t chunk;    /* payload of one read or write */
     int *orphans;    /* handles to close once attached (passed by an exec whose */
@@ -165,6 +171,49 @@ void zpl_sig_restore(const sigset_t *old)
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
+/* Identity of a descriptor (false when it is not open). */
+static bool fd_id(int fd, dev_t *dev, ino_t *ino)
+{
+    struct stat st;
+    /* The system call itself: the library's own fstat is for the program's descriptors. */
+    if (fd < 0 || syscall(SYS_fstat, fd, &st) || !S_ISSOCK(st.st_mode))
+        return false;
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    return true;
+}
+
+/* Whether descriptor fd is still the socket recorded as (dev, ino). */
+static bool fd_same(int fd, dev_t dev, ino_t ino)
+{
+    dev_t d;
+    ino_t i;
+    return fd_id(fd, &d, &i) && d == dev && i == ino;
+}
+
+/* The keep socket, if it is still ours, is closed; a number the program took over is left
+ * alone. mu held. */
+static void drop_keep(void)
+{
+    if (S.keep >= 0 && fd_same(S.keep, S.keep_dev, S.keep_ino))
+        REAL(close)(S.keep);
+    S.keep = -1;
+}
+
+/* The program closed (or replaced) the connection's descriptor: the client is abandoned without
+ * touching the number (it may be the program's file now), and the next call connects again and
+ * attaches to the session (the handles stay valid when another connection kept it alive; else a
+ * new session makes them stale: ESTALE, never a write elsewhere). mu held. */
+static void lost_locked(void)
+{
+    S.c = NULL; /* leaked: closing it would close a descriptor that is no longer ours */
+    zposix_zoid_use(NULL);
+    atomic_store(&S.sock, -1);
+    atomic_store(&S.ready, false);
+    if (S.gen)
+        S.attach = true;
+}
+
 /* Closes handles an exec'd image inherited for descriptors the exec closed. mu held. */
 static void close_orphans(void)
 {
@@ -186,13 +235,18 @@ static int connect_locked(void)
     int sock = new_sock;
     zpl_busy--;
     if (rc)
-        return -1;
+        return rc < 0 ? rc : -EIO;
+    dev_t sdev = 0;
+    ino_t sino = 0;
+    fd_id(sock, &sdev, &sino);
     /* The old client is left as it is (another thread may still be returning from a call on
      * it) and its socket shut down, not closed: a thread still waiting on it sees the end of
      * the stream, never a descriptor the kernel has given to something else. */
     int old = atomic_exchange(&S.sock, sock);
-    if (old >= 0 && S.c)
+    if (old >= 0 && S.c && fd_same(old, S.sock_dev, S.sock_ino))
         shutdown(old, SHUT_RDWR);
+    S.sock_dev = sdev;
+    S.sock_ino = sino;
     S.c = c;
     zposix_zoid_use(c);
     uint32_t max = zoid_max_payload(c);
@@ -215,7 +269,7 @@ static int connect_locked(void)
             zposix_zoid_use(NULL);
             atomic_store(&S.sock, -1);
             zoid_close(c);
-            return -1;
+            return -EIO;
         }
         S.sid = id;
         memcpy(S.secret, secret, sizeof(secret));
@@ -225,10 +279,7 @@ static int connect_locked(void)
         S.orphans = NULL;
         S.norphans = 0;
     }
-    if (S.keep >= 0) {
-        REAL(close)(S.keep);
-        S.keep = -1;
-    }
+    drop_keep();
     atomic_store_explicit(&S.ready, true, memory_order_release);
     return 0;
 }
@@ -237,6 +288,7 @@ static int connect_locked(void)
  * of their own (seconds on TCP to a dead node). */
 #define RETRY_NS 1000000000ull
 static uint64_t failed_at;
+static int last_err; /* errno of the last failed connect */
 
 static uint64_t mono_ns(void)
 {
@@ -245,12 +297,21 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The connection's descriptor is still its socket (one fstat per call to the daemon). */
+static bool sock_intact(void)
+{
+    int s = atomic_load(&S.sock);
+    return s >= 0 && fd_same(s, S.sock_dev, S.sock_ino);
+}
+
 int zpl_conn(void)
 {
-    if (atomic_load_explicit(&S.ready, memory_order_acquire))
+    if (atomic_load_explicit(&S.ready, memory_order_acquire) && sock_intact())
         return 0;
     pthread_mutex_lock(&S.mu);
     int rc = 0;
+    if (atomic_load(&S.ready) && !sock_intact())
+        lost_locked();
     if (!atomic_load(&S.ready)) {
         uint64_t now = mono_ns();
         if (failed_at && now - failed_at < RETRY_NS) {
@@ -258,12 +319,16 @@ int zpl_conn(void)
         } else {
             rc = connect_locked();
             failed_at = rc ? now : 0;
+            last_err = rc == -EACCES || rc == -EPERM ? -rc : EIO;
         }
     }
     pthread_mutex_unlock(&S.mu);
-    if (rc)
-        errno = EIO;
-    return rc;
+    if (rc) {
+        /* Refused by the socket's permissions: EACCES; any other failure to reach it: EIO. */
+        errno = last_err ? last_err : EIO;
+        return -1;
+    }
+    return 0;
 }
 
 uint64_t zpl_gen(void)
@@ -295,7 +360,10 @@ bool zpl_relaxed(void)
 int zpl_conn_fd(void)
 {
     int s = atomic_load(&S.sock);
-    return s >= 0 ? s : S.keep;
+    if (s >= 0 && fd_same(s, S.sock_dev, S.sock_ino))
+        return s;
+    int k = S.keep;
+    return k >= 0 && fd_same(k, S.keep_dev, S.keep_ino) ? k : -1;
 }
 
 int zpl_fail(void)
@@ -331,11 +399,14 @@ void zpl__conn_child(bool has_handles)
 {
     pthread_mutex_init(&S.mu, NULL);
     int s = atomic_exchange(&S.sock, -1);
-    if (s >= 0) {
-        if (has_handles && S.keep < 0)
+    if (s >= 0 && fd_same(s, S.sock_dev, S.sock_ino)) {
+        if (has_handles && S.keep < 0) {
             S.keep = s;
-        else
+            S.keep_dev = S.sock_dev;
+            S.keep_ino = S.sock_ino;
+        } else {
             REAL(close)(s);
+        }
     }
     S.c = NULL;
     /* A stub called before this process connects must not use the parent's connection. */
@@ -383,7 +454,7 @@ void zpl__conn_import(uint64_t sid, const uint8_t *secret, int consistency, int 
     S.gen = 1;
     S.attach = true;
     S.consistency = consistency;
-    if (keep >= 0 && REAL(fcntl)(keep, F_GETFD) >= 0) {
+    if (keep >= 0 && fd_id(keep, &S.keep_dev, &S.keep_ino)) {
         REAL(fcntl)(keep, F_SETFD, FD_CLOEXEC);
         S.keep = keep;
     }

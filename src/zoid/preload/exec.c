@@ -359,6 +359,8 @@ ZPL_API int execve(const char *path, char *const argv[], char *const envp[])
 {
     if (!zpl_on())
         return REAL(execve)(path, argv, envp);
+    if (zpl_exec_check(path, false))
+        return -1;
     struct zpl_exec x;
     if (zpl_exec_prepare(&x, envp, false))
         return -1;
@@ -378,6 +380,8 @@ ZPL_API int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     if (!zpl_on())
         return REAL(execvpe)(file, argv, envp);
+    if (zpl_exec_check(file, true))
+        return -1;
     struct zpl_exec x;
     if (zpl_exec_prepare(&x, envp, false))
         return -1;
@@ -464,6 +468,8 @@ ZPL_API int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_act
 {
     if (!zpl_on())
         return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+    if (zpl_exec_check(path, false))
+        return errno;
     struct zpl_exec x;
     if (zpl_exec_prepare(&x, envp, true))
         return errno;
@@ -477,6 +483,8 @@ ZPL_API int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_ac
 {
     if (!zpl_on())
         return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
+    if (zpl_exec_check(file, true))
+        return errno;
     struct zpl_exec x;
     if (zpl_exec_prepare(&x, envp, true))
         return errno;

@@ -128,10 +128,17 @@ static int open_at(int dirfd, const char *path, int flags, mode_t mode)
         zpl_path_done(&p);
         return rc;
     }
-    if (rc == 2)
-        return REAL(openat)(AT_FDCWD, p.rel, flags, mode);
-    return dirfd == AT_FDCWD ? REAL(open)(path, flags, mode)
-                             : REAL(openat)(dirfd, path, flags, mode);
+    int k = rc == 2             ? REAL(openat)(AT_FDCWD, p.rel, flags, mode)
+            : dirfd == AT_FDCWD ? REAL(open)(path, flags, mode)
+                                : REAL(openat)(dirfd, path, flags, mode);
+    /* An entry at the number the kernel just gave is stale: its descriptor was closed behind
+     * the library's back (a raw close_range). The file is local now, never forwarded. */
+    if (k >= 0 && zpl_fd_is(k)) {
+        struct zpl_fd *v = zpl_fd_take(k);
+        if (v)
+            zpl_fd_release(v);
+    }
+    return k;
 }
 
 static bool needs_mode(int flags)

@@ -291,12 +291,20 @@ ZPL_API int link(const char *p1, const char *p2)
 /* The target of a symbolic link is only a string: what matters is where the link goes. */
 ZPL_API int symlinkat(const char *target, int dirfd, const char *path)
 {
+    if (zpl_on() && !zpl_readable(target)) {
+        errno = EFAULT; /* the daemon would be sent a string that cannot be read */
+        return -1;
+    }
     PATH_CALL(int, dirfd, path, zp_symlinkat(target, p.dirh, p.rel),
               REAL(symlinkat)(target, dirfd, lp));
 }
 
 ZPL_API int symlink(const char *target, const char *path)
 {
+    if (zpl_on() && !zpl_readable(target)) {
+        errno = EFAULT;
+        return -1;
+    }
     PATH_CALL(int, AT_FDCWD, path, zp_symlinkat(target, p.dirh, p.rel), REAL(symlink)(target, lp));
 }
 

@@ -236,6 +236,10 @@ int zpl_resolve(int dirfd, const char *path, struct zpl_path *p)
     p->at_cwd = false;
     if (!zpl_on() || !path)
         return 0;
+    if (!zpl_readable(path)) {
+        errno = EFAULT;
+        return -1;
+    }
     char abs[PATH_MAX * 2];
     if (!path[0]) {
         /* "" names the directory descriptor itself (AT_EMPTY_PATH); with AT_FDCWD and a

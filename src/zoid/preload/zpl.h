@@ -163,6 +163,8 @@ int zpl_resolve(int dirfd, const char *path, struct zpl_path *p);
  * forwarded working directory, made absolute in p->rel). */
 #define ZPL_LOCAL(rc, p, path) ((rc) == 2 ? (p).rel : (path))
 void zpl_path_done(struct zpl_path *p);
+/* Whether the NUL-terminated string at s can be read (a bad pointer is EFAULT, not a crash). */
+bool zpl_readable(const char *s);
 /* Lexically normalises the absolute path `in` (".", "..", "//") into out. */
 int zpl_normalise(const char *in, char *out, size_t len);
 /* The forwarded working directory beneath the export into buf (true), or false when the working
@@ -199,6 +201,10 @@ struct zpl_exec {
 };
 int zpl_exec_prepare(struct zpl_exec *x, char *const envp[], bool spawn);
 void zpl_exec_finish(struct zpl_exec *x, bool failed);
+/* Before an exec of file (searched in PATH when path_search): -1 with errno EPERM when the image
+ * runs without the interposer (setuid, setgid) and a writable forwarded descriptor would
+ * survive into it, where its output would be lost; else 0. */
+int zpl_exec_check(const char *file, bool path_search);
 /* The state an exec passed on, applied at start. */
 void zpl_state_import(const char *state);
 /* The socket of the connection (or one keeping the session alive); -1 when none. */
