@@ -214,8 +214,7 @@ static int run(struct params *p, struct zn_trace **out, struct zepto_err *err)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     if (!quiet && !p->json)
-        fprintf(stderr, "zepto noise record: %u CPU%s, clock %s; calibrating
-", p->o.ncpu,
+        fprintf(stderr, "zepto noise record: %u CPU%s, clock %s; calibrating\n", p->o.ncpu,
                 p->o.ncpu == 1 ? "" : "s", zn_recorder_clock_note(rec));
     announce_start = !quiet && !p->json;
     int rc = zn_recorder_run(rec, progress, &quiet, err);
