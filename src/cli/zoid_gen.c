@@ -96,8 +96,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 
 int cli_zoid_gen(int argc, char **argv)
 {
-    static struct params prm; /* large; one call per process */
-    memset(&prm, 0, sizeof(prm));
+    struct params prm = {0};
     struct zepto_err err = {0};
     if (parse(argc, argv, &prm, &err))
         return cli_usage_err(CMD, &err);
