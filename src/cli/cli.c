@@ -1,5 +1,5 @@
 /*
- * Shared helpers of the CLI: error lines, option parsing (over cli/opts.h), subcommand dispatch,
+ * Shared helpers of the CLI: error lines, subcommand dispatch,
  * progress.
  */
 #include <stdarg.h>
@@ -9,7 +9,6 @@
 
 #include "base/preload.h"
 #include "cli/cli.h"
-#include "cli/opts.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -28,56 +27,9 @@ int cli_fail(const char *cmd, const struct zepto_err *err)
     return EXIT_FAIL;
 }
 
-int cli_getopt(const char *cmd, int argc, char **argv, const char *optstring,
-               const struct option *longopts)
-{
-    opterr = 0;
-    int c = getopt_long(argc, argv, optstring, longopts, NULL);
-    if (c == '?') {
-        const char *arg = argv[optind - 1];
-        if (optopt && !(arg[0] == '-' && arg[1] == '-'))
-            cli_usage_error(cmd, "unknown option '-%c' (see --help)", optopt);
-        else
-            cli_usage_error(cmd, "unknown option '%s' (see --help)", arg);
-    } else if (c == ':') {
-        cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-        c = '?';
-    }
-    return c;
-}
-
 int cli_self_dir(char *buf, size_t len)
 {
     return zb_self_dir(buf, len, NULL) ? -1 : 0;
-}
-
-int cli_json_option(const char *cmd, int argc, char **argv, const char *usage, bool *json)
-{
-    static const struct option longopts[] = {CLI_LONGOPT_JSON, CLI_LONGOPT_HELP, {0}};
-    struct zepto_err err = {0};
-    int c;
-    *json = false;
-    cli_opts_begin();
-    while ((c = cli_opts_next(argc, argv, longopts, false, &err)) != -1) {
-        switch (c) {
-        case CLI_OPT_JSON: *json = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return cli_usage_err(cmd, &err);
-        }
-    }
-    return -1;
-}
-
-int cli_one_operand(const char *cmd, int argc, char **argv, const char *name)
-{
-    struct zepto_err err = {0};
-    return cli_opts_one_operand(argc, argv, name, &err) ? cli_usage_err(cmd, &err) : 0;
-}
-
-int cli_command_operand(const char *cmd, int argc, char **argv)
-{
-    struct zepto_err err = {0};
-    return cli_opts_command(argc, argv, &err) ? cli_usage_err(cmd, &err) : 0;
 }
 
 int cli_dispatch(const char *group, const struct cli_cmd *cmds, int argc, char **argv,

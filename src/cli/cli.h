@@ -1,6 +1,6 @@
 /*
  * What the subcommands of the `zepto` CLI share: the exit codes of the command-line contract,
- * one-line error messages, option parsing that reports its own errors, and progress lines.
+ * one-line error messages, subcommand dispatch and progress lines. Options: cli/opts.h.
  */
 #ifndef ZEPTO_CLI_H
 #define ZEPTO_CLI_H
@@ -27,22 +27,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 
 /* Prints "zepto <cmd>: <err->msg>" on stderr and returns EXIT_FAIL. */
 int cli_fail(const char *cmd, const struct zepto_err *err);
-
-/* getopt_long with opterr off and our own messages. Returns the option, -1 at the end, or
- * '?' after printing the error (the caller returns EXIT_USAGE). optstring must start with ':'. */
-int cli_getopt(const char *cmd, int argc, char **argv, const char *optstring,
-               const struct option *longopts);
-
-/* Parses the options of a command that has only --json and --help: -1 to go on (operands from
- * optind), or the exit code to return (0 after --help, EXIT_USAGE after a bad option). */
-int cli_json_option(const char *cmd, int argc, char **argv, const char *usage, bool *json);
-
-/* Checks that exactly one operand (named `name` in the message) follows the options; prints the
- * error and returns nonzero otherwise. The operand is argv[optind]. */
-int cli_one_operand(const char *cmd, int argc, char **argv, const char *name);
-/* After getopt ("+" mode): the command to run must follow "--". 0 when it does (it starts at
- * argv[optind]), else the usage error (exit 2) already printed. */
-int cli_command_operand(const char *cmd, int argc, char **argv);
 
 /* Runs the subcommand of `group` named by argv[1], or prints the group's help. */
 int cli_dispatch(const char *group, const struct cli_cmd *cmds, int argc, char **argv,

@@ -10,6 +10,7 @@
 
 #include "base/spawn.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/ktau_run.h"
 
 #define CMD "ktau run"
@@ -52,39 +53,61 @@ static void warn(void *ctx, const char *msg)
     fprintf(stderr, "zepto %s: %s\n", CMD, msg);
 }
 
-int cli_ktau_run(int argc, char **argv)
+enum { OPT_NO_KERNEL = CLI_OPT_LOCAL, OPT_MPI, OPT_FORCE };
+
+struct params {
+    struct ktau_run_opts o;
+    bool help;
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
     static const struct option longopts[] = {
-        {"output", required_argument, 0, 'o'}, {"no-kernel", no_argument, 0, 'K'},
-        {"mpi", no_argument, 0, 'M'},          {"force", no_argument, 0, 'F'},
-        {"help", no_argument, 0, 'h'},         {0},
+        {"output", required_argument, 0, 'o'},
+        {"no-kernel", no_argument, 0, OPT_NO_KERNEL},
+        {"mpi", no_argument, 0, OPT_MPI},
+        {"force", no_argument, 0, OPT_FORCE},
+        CLI_LONGOPT_HELP,
+        {0},
     };
-    struct ktau_run_opts o = {
-        .dir = "ktau-profile", .kernel = true, .rank = KTAU_RUN_RANK_LAUNCHER, .warn = warn};
     int c;
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, "+:o:h", longopts)) != -1) {
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, true, err)) != -1) {
         switch (c) {
         case 'o':
             if (!*optarg)
-                return cli_usage_error(CMD, "-o: empty directory name");
-            o.dir = optarg;
+                return zepto_fail(err, EINVAL, "-o: empty directory name");
+            p->o.dir = optarg;
             break;
-        case 'K': o.kernel = false; break;
-        case 'F': o.force = true; break;
-        case 'M': o.mpi = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
+        case OPT_NO_KERNEL: p->o.kernel = false; break;
+        case OPT_FORCE: p->o.force = true; break;
+        case OPT_MPI: p->o.mpi = true; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
         }
     }
-    if (cli_command_operand(CMD, argc, argv))
-        return EXIT_USAGE;
-    o.argv = argv + optind;
+    if (cli_opts_command(argc, argv, err))
+        return -EINVAL;
+    p->o.argv = argv + optind;
+    return 0;
+}
+
+int cli_ktau_run(int argc, char **argv)
+{
+    struct params p = {
+        .o = {.dir = "ktau-profile", .kernel = true, .rank = KTAU_RUN_RANK_LAUNCHER, .warn = warn}};
+    struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    struct ktau_run_opts o = p.o;
     if (!zb_executable_exists(o.argv[0])) {
         fprintf(stderr, "zepto %s: %s: command not found\n", CMD, o.argv[0]);
         return 127;
     }
-    struct zepto_err err = {0};
     struct ktau_run_result r;
     if (ktau_run(&o, &r, &err)) {
         cli_fail(CMD, &err);

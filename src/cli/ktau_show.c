@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/ktau_profile.h"
 
 #define CMD "ktau show"
@@ -109,19 +110,44 @@ static void show_thread(const struct ktau_pthread *t)
     free(sub);
 }
 
+struct params {
+    const char *dir;
+    bool help;
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
+{
+    static const struct option longopts[] = {CLI_LONGOPT_JSON, CLI_LONGOPT_HELP, {0}};
+    bool json = false;
+    int c;
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
+        switch (c) {
+        case CLI_OPT_JSON: json = true; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
+        }
+    }
+    if (cli_opts_one_operand(argc, argv, "DIR", err))
+        return -EINVAL;
+    if (json)
+        return zepto_fail(err, EINVAL, "--json is not supported (the TAU files are the data)");
+    p->dir = argv[optind];
+    return 0;
+}
+
 int cli_ktau_show(int argc, char **argv)
 {
-    bool json;
-    int rc = cli_json_option(CMD, argc, argv, usage, &json);
-    if (rc >= 0)
-        return rc;
-    if (cli_one_operand(CMD, argc, argv, "DIR"))
-        return EXIT_USAGE;
-    if (json)
-        return cli_usage_error(CMD, "--json is not supported (the TAU files are the data)");
-    const char *dir = argv[optind];
-    DIR *d = opendir(dir);
+    struct params p = {0};
     struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    const char *dir = p.dir;
+    DIR *d = opendir(dir);
     if (!d) {
         zepto_fail(&err, errno, "%s: %s", dir, strerror(errno));
         return cli_fail(CMD, &err);
@@ -152,7 +178,7 @@ int cli_ktau_show(int argc, char **argv)
         return cli_fail(CMD, &err);
     }
     qsort(files, n, sizeof(*files), cmp_file);
-    rc = 0;
+    int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);

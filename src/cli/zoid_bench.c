@@ -2,10 +2,12 @@
  * `zepto zoid bench`: its options, and the result of the benchmark (src/zoid/core/bench.c,
  * zepto/zoid_bench.h) as text or JSON.
  */
+#include <errno.h>
 #include <stdio.h>
 
 #include "base/parse.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/zoid_bench.h"
 
 #define CMD "zoid bench"
@@ -74,42 +76,65 @@ static void print_text(const struct zoid_bench_result *r)
 
 /* ---- the command ---- */
 
-int cli_zoid_bench(int argc, char **argv)
+enum { OPT_QUICK = CLI_OPT_LOCAL, OPT_WAIT };
+
+struct params {
+    struct zoid_bench_opts o;
+    bool json, help;
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
     static const struct option longopts[] = {
-        {"server", required_argument, 0, 's'},
-        {"token-file", required_argument, 0, 'k'},
-        {"json", no_argument, 0, 'j'},
-        {"quick", no_argument, 0, 'q'},
-        {"wait", required_argument, 0, 'w'},
-        {"help", no_argument, 0, 'h'},
+        CLI_LONGOPT_SERVER,
+        CLI_LONGOPT_TOKEN_FILE,
+        CLI_LONGOPT_JSON,
+        {"quick", no_argument, 0, OPT_QUICK},
+        {"wait", required_argument, 0, OPT_WAIT},
+        CLI_LONGOPT_HELP,
         {0},
     };
-    struct zoid_bench_opts o = {0};
-    bool json = false;
-    struct zepto_err err = {0};
     int c;
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, ":h", longopts)) != -1) {
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
+        int rc = 0;
         switch (c) {
-        case 's': o.server = optarg; break;
-        case 'k': o.copts.token_file = optarg; break;
-        case 'j': json = true; break;
-        case 'q': o.quick = true; break;
-        case 'w':
-            if (zb_parse_duration_ns(optarg, &o.wait_ns, &err))
-                return cli_usage_error(CMD, "--wait %s", err.msg);
+        case CLI_OPT_SERVER: rc = cli_opt_server(optarg, &p->o.server, err); break;
+        case CLI_OPT_TOKEN_FILE:
+            rc = cli_opt_token_file(optarg, &p->o.copts.token_file, err);
             break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
+        case CLI_OPT_JSON: p->json = true; break;
+        case OPT_QUICK: p->o.quick = true; break;
+        case OPT_WAIT:
+            rc = cli_opt_named("--wait", zb_parse_duration_ns(optarg, &p->o.wait_ns, err), err);
+            break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
         }
+        if (rc)
+            return rc;
     }
-    if (optind < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!o.server)
-        return cli_usage_error(CMD, "missing --server unix:PATH|tcp:HOST:PORT");
-    if (zoid_bench_check(&o, &err))
-        return cli_usage_error(CMD, "--server %s", err.msg);
+    if (cli_opts_no_operand(argc, argv, err))
+        return -EINVAL;
+    if (!p->o.server)
+        return zepto_fail(err, EINVAL, "missing --server unix:PATH|tcp:HOST:PORT");
+    if (zoid_bench_check(&p->o, err))
+        return cli_opt_named("--server", -EINVAL, err);
+    return 0;
+}
+
+int cli_zoid_bench(int argc, char **argv)
+{
+    struct params p = {0};
+    struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    struct zoid_bench_opts o = p.o;
+    bool json = p.json;
     struct zoid_bench_result r;
     if (zoid_bench_run(&o, &r, &err))
         return cli_fail(CMD, &err);

@@ -3,11 +3,13 @@
  * header whose prototypes carry comment annotations and writes NAME_client.c/.h (stubs with the
  * header's own prototypes) and NAME_server.c/.h (the plugin's dispatch) into DIR.
  */
+#include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/zoid_gen.h"
 
 #define CMD "zoid gen"
@@ -33,58 +35,78 @@ static const char usage[] =
     "example:\n"
     "  zepto zoid gen kv.h -o gen && cc -shared -fPIC -o libkv_zoid.so gen/kv_server.c kv_impl.c\n";
 
-int cli_zoid_gen(int argc, char **argv)
+struct params {
+    const char *header, *out, *name, *prefix;
+    char copy[4096];        /* the header's path, for basename() */
+    const char *file;       /* the header as the generated files include it */
+    char base[ZG_NAME_MAX]; /* NAME: --name, or from the header's file name */
+    bool help;
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},
         {"name", required_argument, 0, 'n'},
         {"prefix", required_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'},
+        CLI_LONGOPT_HELP,
         {0},
     };
-    const char *out = NULL, *name = NULL, *prefix = NULL;
     int c;
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, ":o:n:p:h", longopts)) != -1) {
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
         switch (c) {
-        case 'o': out = optarg; break;
-        case 'n': name = optarg; break;
-        case 'p': prefix = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
+        case 'o': p->out = optarg; break;
+        case 'n': p->name = optarg; break;
+        case 'p': p->prefix = optarg; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
         }
     }
-    if (cli_one_operand(CMD, argc, argv, "HEADER"))
-        return EXIT_USAGE;
-    const char *header = argv[optind];
-    if (!header[0])
-        return cli_usage_error(CMD, "HEADER: empty file name");
-    if (!out)
-        return cli_usage_error(CMD, "missing -o DIR (see --help)");
-    if (!out[0])
-        return cli_usage_error(CMD, "-o: empty directory name");
-    if (prefix && (!zg_is_ident(prefix) || strlen(prefix) >= ZG_NAME_MAX / 2))
-        return cli_usage_error(CMD, "--prefix '%s': not the start of a C identifier", prefix);
+    if (cli_opts_one_operand(argc, argv, "HEADER", err))
+        return -EINVAL;
+    p->header = argv[optind];
+    if (!p->header[0])
+        return zepto_fail(err, EINVAL, "HEADER: empty file name");
+    if (!p->out)
+        return zepto_fail(err, EINVAL, "missing -o DIR (see --help)");
+    if (!p->out[0])
+        return zepto_fail(err, EINVAL, "-o: empty directory name");
+    if (p->prefix && (!zg_is_ident(p->prefix) || strlen(p->prefix) >= ZG_NAME_MAX / 2))
+        return zepto_fail(err, EINVAL, "--prefix '%s': not the start of a C identifier", p->prefix);
 
-    /* The header as the generated files include it, and the default NAME from it. */
-    char copy[4096], base[ZG_NAME_MAX];
-    snprintf(copy, sizeof(copy), "%s", header);
-    const char *file = basename(copy);
-    if (name) {
-        if (!zg_is_ident(name) || strlen(name) >= ZG_NAME_MAX - 16)
-            return cli_usage_error(CMD, "--name '%s': not a C identifier", name);
-        snprintf(base, sizeof(base), "%s", name);
+    snprintf(p->copy, sizeof(p->copy), "%s", p->header);
+    p->file = basename(p->copy);
+    if (p->name) {
+        if (!zg_is_ident(p->name) || strlen(p->name) >= ZG_NAME_MAX - 16)
+            return zepto_fail(err, EINVAL, "--name '%s': not a C identifier", p->name);
+        snprintf(p->base, sizeof(p->base), "%s", p->name);
     } else {
-        size_t n = strlen(file);
-        if (n > 2 && !strcmp(file + n - 2, ".h"))
+        size_t n = strlen(p->file);
+        if (n > 2 && !strcmp(p->file + n - 2, ".h"))
             n -= 2;
-        snprintf(base, sizeof(base), "%.*s", (int)(n < sizeof(base) ? n : sizeof(base) - 1), file);
-        if (!zg_is_ident(base) || n >= ZG_NAME_MAX - 16)
-            return cli_usage_error(CMD, "%s: '%s' is not a C identifier (give --name)", header,
-                                   base);
+        snprintf(p->base, sizeof(p->base), "%.*s",
+                 (int)(n < sizeof(p->base) ? n : sizeof(p->base) - 1), p->file);
+        if (!zg_is_ident(p->base) || n >= ZG_NAME_MAX - 16)
+            return zepto_fail(err, EINVAL, "%s: '%s' is not a C identifier (give --name)",
+                              p->header, p->base);
     }
+    return 0;
+}
 
+int cli_zoid_gen(int argc, char **argv)
+{
+    struct params prm = {0};
     struct zepto_err err = {0};
+    if (parse(argc, argv, &prm, &err))
+        return cli_usage_err(CMD, &err);
+    if (prm.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    const char *header = prm.header, *out = prm.out, *prefix = prm.prefix;
+    const char *file = prm.file, *base = prm.base;
+
     struct zg_plugin *p;
     if (zg_parse_file(header, &p, &err))
         return cli_fail(CMD, &err);

@@ -3,11 +3,13 @@
  * interposer of `zepto zoid run` cannot see (static binaries, mmap, exec of forwarded files).
  * Options here; the mount itself in src/zoid/fuse.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/parse.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/zoid.h"
 #include "zepto/zoid_mount.h"
 
@@ -37,56 +39,73 @@ static const char usage[] =
     "  zepto zoid mount --server tcp:ionode:7000 --token-file ~/.zoid.token --consistency relaxed "
     "/scratch\n";
 
-int cli_zoid_mount(int argc, char **argv)
+enum { OPT_FOREGROUND = CLI_OPT_LOCAL, OPT_THREADS, OPT_DEBUG };
+
+struct params {
+    struct zoid_mount_opts o;
+    bool help;
+};
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
     static const struct option longopts[] = {
-        {"server", required_argument, 0, 's'},
-        {"consistency", required_argument, 0, 'c'},
-        {"token-file", required_argument, 0, 'k'},
-        {"foreground", no_argument, 0, 'f'},
-        {"threads", required_argument, 0, 't'},
-        {"debug", no_argument, 0, 'd'},
-        {"help", no_argument, 0, 'h'},
+        CLI_LONGOPT_SERVER,
+        CLI_LONGOPT_CONSISTENCY,
+        CLI_LONGOPT_TOKEN_FILE,
+        {"foreground", no_argument, 0, OPT_FOREGROUND},
+        {"threads", required_argument, 0, OPT_THREADS},
+        {"debug", no_argument, 0, OPT_DEBUG},
+        CLI_LONGOPT_HELP,
         {0},
     };
-    struct zoid_mount_opts o = {0};
-    struct zepto_err err = {0};
+    struct zoid_mount_opts *o = &p->o;
+    enum cli_consistency cons;
     uint64_t v;
     int c;
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, ":h", longopts)) != -1) {
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
+        int rc = 0;
         switch (c) {
-        case 's': o.server = optarg; break;
-        case 'c':
-            if (!strcmp(optarg, "strict"))
-                o.consistency = ZOID_MOUNT_STRICT;
-            else if (!strcmp(optarg, "relaxed"))
-                o.consistency = ZOID_MOUNT_RELAXED;
-            else
-                return cli_usage_error(CMD, "--consistency '%s': strict or relaxed", optarg);
+        case CLI_OPT_SERVER: rc = cli_opt_server(optarg, &o->server, err); break;
+        case CLI_OPT_CONSISTENCY:
+            rc = cli_opt_consistency(optarg, &cons, err);
+            o->consistency =
+                cons == CLI_CONSISTENCY_RELAXED ? ZOID_MOUNT_RELAXED : ZOID_MOUNT_STRICT;
             break;
-        case 'k': o.token_file = optarg; break;
-        case 'f': o.foreground = true; break;
-        case 't':
-            if (zb_parse_u64(optarg, 1, 1024, &v, &err))
-                return cli_usage_error(CMD, "--threads %s", err.msg);
-            o.threads = (unsigned)v;
+        case CLI_OPT_TOKEN_FILE: rc = cli_opt_token_file(optarg, &o->token_file, err); break;
+        case OPT_FOREGROUND: o->foreground = true; break;
+        case OPT_THREADS:
+            rc = cli_opt_named("--threads", zb_parse_u64(optarg, 1, 1024, &v, err), err);
+            o->threads = (unsigned)v;
             break;
-        case 'd': o.debug = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
+        case OPT_DEBUG: o->debug = true; break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
         }
+        if (rc)
+            return rc;
     }
-    if (!o.server)
-        return cli_usage_error(CMD, "missing --server unix:PATH|tcp:HOST:PORT");
-    if (zoid_addr_check(o.server, &err))
-        return cli_usage_error(CMD, "--server %s", err.msg);
-    if (optind >= argc)
-        return cli_usage_error(CMD, "missing MOUNTPOINT");
-    if (optind + 1 < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind + 1]);
-    o.mountpoint = argv[optind];
-    if (zoid_mount(&o, &err))
+    if (!o->server)
+        return zepto_fail(err, EINVAL, "missing --server unix:PATH|tcp:HOST:PORT");
+    if (zoid_addr_check(o->server, err))
+        return cli_opt_named("--server", -EINVAL, err);
+    if (cli_opts_one_operand(argc, argv, "MOUNTPOINT", err))
+        return -EINVAL;
+    o->mountpoint = argv[optind];
+    return 0;
+}
+
+int cli_zoid_mount(int argc, char **argv)
+{
+    struct params p = {0};
+    struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (zoid_mount(&p.o, &err))
         return cli_fail(CMD, &err);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/zoid.h"
 #include "zepto/zoid_run.h"
 
@@ -39,57 +40,74 @@ static const char usage[] =
     "  zepto zoid run --server tcp:io0:7000 --token-file ~/.zoid.token --mount /io \\\n"
     "      --consistency relaxed -- ./solver --out /io/out.dat\n";
 
-int cli_zoid_run(int argc, char **argv)
+enum { OPT_MOUNT = CLI_OPT_LOCAL };
+
+struct params {
+    const char *server, *mount, *consistency, *token;
+    char prefix[PATH_MAX], token_abs[PATH_MAX];
+    bool help;
+};
+
+/* The options, then the values checked: prefix normalised, token made absolute. */
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
     static const struct option longopts[] = {
-        {"server", required_argument, 0, 's'},
-        {"mount", required_argument, 0, 'm'},
-        {"consistency", required_argument, 0, 'c'},
-        {"token-file", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},
-        {0},
+        CLI_LONGOPT_SERVER,      {"mount", required_argument, 0, OPT_MOUNT},
+        CLI_LONGOPT_CONSISTENCY, CLI_LONGOPT_TOKEN_FILE,
+        CLI_LONGOPT_HELP,        {0},
     };
-    const char *server = NULL, *mount = NULL, *consistency = NULL, *token = NULL;
+    enum cli_consistency cons;
     int c;
-
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, "+:h", longopts)) != -1) {
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, true, err)) != -1) {
+        int rc = 0;
         switch (c) {
-        case 's': server = optarg; break;
-        case 'm': mount = optarg; break;
-        case 'c': consistency = optarg; break;
-        case 't': token = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
+        case CLI_OPT_SERVER: rc = cli_opt_server(optarg, &p->server, err); break;
+        case OPT_MOUNT: p->mount = optarg; break;
+        case CLI_OPT_CONSISTENCY:
+            rc = cli_opt_consistency(optarg, &cons, err);
+            p->consistency = optarg;
+            break;
+        case CLI_OPT_TOKEN_FILE: rc = cli_opt_token_file(optarg, &p->token, err); break;
+        case 'h': p->help = true; return 0;
+        default: return -EINVAL;
         }
+        if (rc)
+            return rc;
     }
-    if (!server)
-        return cli_usage_error(CMD, "missing --server unix:PATH|tcp:HOST:PORT");
-    if (!mount)
-        return cli_usage_error(CMD, "missing --mount PREFIX");
-    if (cli_command_operand(CMD, argc, argv))
-        return EXIT_USAGE;
+    if (!p->server)
+        return zepto_fail(err, EINVAL, "missing --server unix:PATH|tcp:HOST:PORT");
+    if (!p->mount)
+        return zepto_fail(err, EINVAL, "missing --mount PREFIX");
+    if (cli_opts_command(argc, argv, err))
+        return -EINVAL;
+    if (zoid_addr_check(p->server, err))
+        return cli_opt_named("--server", -EINVAL, err);
+    if (p->mount[0] != '/')
+        return zepto_fail(err, EINVAL, "--mount '%s': must be an absolute path", p->mount);
+    if (zoid_run_mount_normalise(p->mount, p->prefix, sizeof(p->prefix)))
+        return zepto_fail(err, EINVAL,
+                          "--mount '%s': must name a directory below / without . or ..", p->mount);
+    if (p->token) {
+        if (!realpath(p->token, p->token_abs))
+            return zepto_fail(err, errno, "--token-file '%s': %s", p->token, strerror(errno));
+        p->token = p->token_abs;
+    }
+    return 0;
+}
 
+int cli_zoid_run(int argc, char **argv)
+{
+    struct params p = {0};
     struct zepto_err err = {0};
-    if (zoid_addr_check(server, &err))
-        return cli_usage_error(CMD, "--server %s", err.msg);
-    char prefix[PATH_MAX];
-    if (mount[0] != '/')
-        return cli_usage_error(CMD, "--mount '%s': must be an absolute path", mount);
-    if (zoid_run_mount_normalise(mount, prefix, sizeof(prefix)))
-        return cli_usage_error(CMD, "--mount '%s': must name a directory below / without . or ..",
-                               mount);
-    if (consistency && strcmp(consistency, "strict") && strcmp(consistency, "relaxed"))
-        return cli_usage_error(CMD, "--consistency '%s': expected strict or relaxed", consistency);
-    char token_abs[PATH_MAX];
-    if (token) {
-        if (!realpath(token, token_abs))
-            return cli_usage_error(CMD, "--token-file '%s': %s", token, strerror(errno));
-        token = token_abs;
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
     }
-
     struct zoid_run_opts o = {
-        .server = server, .mount = prefix, .consistency = consistency, .token_file = token};
+        .server = p.server, .mount = p.prefix, .consistency = p.consistency, .token_file = p.token};
     if (zoid_run_prepare(&o, &err))
         return cli_fail(CMD, &err);
 

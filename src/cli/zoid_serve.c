@@ -1,12 +1,14 @@
 /*
  * `zepto zoid serve`: the ZOID daemon.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/parse.h"
 #include "cli/cli.h"
+#include "cli/opts.h"
 #include "zepto/zoid_daemon.h"
 
 #define CMD "zoid serve"
@@ -54,81 +56,114 @@ static void log_line(void *arg, int level, const char *line)
     fprintf(stderr, "zepto zoid serve: %s %s\n", when, line);
 }
 
-int cli_zoid_serve(int argc, char **argv)
+enum {
+    OPT_LISTEN = CLI_OPT_LOCAL,
+    OPT_EXPORT,
+    OPT_THREADS,
+    OPT_PLUGIN_DIR,
+    OPT_INSECURE,
+    OPT_MAX_CLIENTS,
+    OPT_MAX_PAYLOAD,
+    OPT_MAX_IN_FLIGHT,
+    OPT_IDLE,
+};
+
+struct params {
+    struct zoid_daemon_opts o;
+    bool help;
+};
+
+/* One option's value into p->o: 0, or a negative errno with err set. */
+static int parse_one(int c, const char *arg, struct params *p, struct zepto_err *err)
+{
+    struct zoid_daemon_opts *o = &p->o;
+    uint64_t v;
+    enum cli_consistency cons;
+    int rc = 0;
+    switch (c) {
+    case OPT_LISTEN: o->listen = arg; break;
+    case OPT_EXPORT: o->export_dir = arg; break;
+    case OPT_THREADS:
+        rc = cli_opt_named("--threads", zb_parse_u64(arg, 1, 1024, &v, err), err);
+        o->threads = (unsigned)v;
+        break;
+    case OPT_PLUGIN_DIR: o->plugin_dir = arg; break;
+    case CLI_OPT_TOKEN_FILE: rc = cli_opt_token_file(arg, &o->token_file, err); break;
+    case OPT_INSECURE: o->insecure = true; break;
+    case OPT_MAX_CLIENTS:
+        rc = cli_opt_named("--max-clients", zb_parse_u64(arg, 1, 1000000, &v, err), err);
+        o->max_clients = (unsigned)v;
+        break;
+    case OPT_MAX_PAYLOAD:
+        if ((rc = cli_opt_named("--max-payload", zb_parse_size(arg, &v, err), err)))
+            break;
+        if (v < 4096 || v > (1u << 30))
+            return zepto_fail(err, ERANGE, "--max-payload '%s': from 4K to 1G", arg);
+        o->max_payload = (uint32_t)v;
+        break;
+    case OPT_MAX_IN_FLIGHT:
+        rc = cli_opt_named("--max-in-flight", zb_parse_u64(arg, 1, 65536, &v, err), err);
+        o->max_in_flight = (uint32_t)v;
+        break;
+    case OPT_IDLE:
+        if (zb_parse_duration_ns(arg, &v, err) || v < 1000000000u)
+            return zepto_fail(err, EINVAL, "--idle '%s': a duration of at least 1s", arg);
+        o->idle_s = (unsigned)(v / 1000000000u);
+        break;
+    case CLI_OPT_CONSISTENCY:
+        rc = cli_opt_consistency(arg, &cons, err);
+        o->consistency = cons == CLI_CONSISTENCY_RELAXED;
+        break;
+    case 'h': p->help = true; break;
+    default: return -EINVAL;
+    }
+    return rc;
+}
+
+static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
     static const struct option longopts[] = {
-        {"listen", required_argument, 0, 'l'},
-        {"export", required_argument, 0, 'e'},
-        {"threads", required_argument, 0, 't'},
-        {"plugin-dir", required_argument, 0, 'p'},
-        {"token-file", required_argument, 0, 'k'},
-        {"insecure", no_argument, 0, 'I'},
-        {"max-clients", required_argument, 0, 'c'},
-        {"max-payload", required_argument, 0, 'm'},
-        {"max-in-flight", required_argument, 0, 'f'},
-        {"idle", required_argument, 0, 'i'},
-        {"consistency", required_argument, 0, 'C'},
-        {"help", no_argument, 0, 'h'},
+        {"listen", required_argument, 0, OPT_LISTEN},
+        {"export", required_argument, 0, OPT_EXPORT},
+        {"threads", required_argument, 0, OPT_THREADS},
+        {"plugin-dir", required_argument, 0, OPT_PLUGIN_DIR},
+        CLI_LONGOPT_TOKEN_FILE,
+        {"insecure", no_argument, 0, OPT_INSECURE},
+        {"max-clients", required_argument, 0, OPT_MAX_CLIENTS},
+        {"max-payload", required_argument, 0, OPT_MAX_PAYLOAD},
+        {"max-in-flight", required_argument, 0, OPT_MAX_IN_FLIGHT},
+        {"idle", required_argument, 0, OPT_IDLE},
+        CLI_LONGOPT_CONSISTENCY,
+        CLI_LONGOPT_HELP,
         {0},
     };
-    struct zoid_daemon_opts o = {.log = log_line};
-    struct zepto_err err = {0};
-    uint64_t v;
     int c;
-    optind = 1;
-    while ((c = cli_getopt(CMD, argc, argv, ":h", longopts)) != -1) {
-        switch (c) {
-        case 'l': o.listen = optarg; break;
-        case 'e': o.export_dir = optarg; break;
-        case 't':
-            if (zb_parse_u64(optarg, 1, 1024, &v, &err))
-                return cli_usage_error(CMD, "--threads %s", err.msg);
-            o.threads = (unsigned)v;
-            break;
-        case 'p': o.plugin_dir = optarg; break;
-        case 'k': o.token_file = optarg; break;
-        case 'I': o.insecure = true; break;
-        case 'c':
-            if (zb_parse_u64(optarg, 1, 1000000, &v, &err))
-                return cli_usage_error(CMD, "--max-clients %s", err.msg);
-            o.max_clients = (unsigned)v;
-            break;
-        case 'm':
-            if (zb_parse_size(optarg, &v, &err))
-                return cli_usage_error(CMD, "--max-payload %s", err.msg);
-            if (v < 4096 || v > (1u << 30))
-                return cli_usage_error(CMD, "--max-payload '%s': from 4K to 1G", optarg);
-            o.max_payload = (uint32_t)v;
-            break;
-        case 'f':
-            if (zb_parse_u64(optarg, 1, 65536, &v, &err))
-                return cli_usage_error(CMD, "--max-in-flight %s", err.msg);
-            o.max_in_flight = (uint32_t)v;
-            break;
-        case 'i':
-            if (zb_parse_duration_ns(optarg, &v, &err) || v < 1000000000u)
-                return cli_usage_error(CMD, "--idle '%s': a duration of at least 1s", optarg);
-            o.idle_s = (unsigned)(v / 1000000000u);
-            break;
-        case 'C':
-            if (!strcmp(optarg, "strict"))
-                o.consistency = 0;
-            else if (!strcmp(optarg, "relaxed"))
-                o.consistency = 1;
-            else
-                return cli_usage_error(CMD, "--consistency '%s': strict or relaxed", optarg);
-            break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return EXIT_USAGE;
-        }
+    cli_opts_begin();
+    while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
+        int rc = parse_one(c, optarg, p, err);
+        if (rc || p->help)
+            return rc;
     }
-    if (optind < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!o.listen)
-        return cli_usage_error(CMD, "missing --listen unix:PATH|tcp:HOST:PORT");
-    if (!o.export_dir)
-        return cli_usage_error(CMD, "missing --export DIR");
-    if (zoid_daemon_run(&o, &err))
+    if (cli_opts_no_operand(argc, argv, err))
+        return -EINVAL;
+    if (!p->o.listen)
+        return zepto_fail(err, EINVAL, "missing --listen unix:PATH|tcp:HOST:PORT");
+    if (!p->o.export_dir)
+        return zepto_fail(err, EINVAL, "missing --export DIR");
+    return 0;
+}
+
+int cli_zoid_serve(int argc, char **argv)
+{
+    struct params p = {.o = {.log = log_line}};
+    struct zepto_err err = {0};
+    if (parse(argc, argv, &p, &err))
+        return cli_usage_err(CMD, &err);
+    if (p.help) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (zoid_daemon_run(&p.o, &err))
         return cli_fail(CMD, &err);
     return 0;
 }

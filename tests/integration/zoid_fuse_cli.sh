@@ -13,7 +13,7 @@ mkdir -p "$mnt"
 expect_status 2 "missing --server" "$ZEPTO" zoid mount "$mnt"
 expect_status 2 "--server 'bogus': unknown transport" "$ZEPTO" zoid mount --server bogus "$mnt"
 expect_status 2 "missing MOUNTPOINT" "$ZEPTO" zoid mount --server unix:/nonexistent.sock
-expect_status 2 "--consistency 'eventual': strict or relaxed" \
+expect_status 2 "--consistency 'eventual': use strict or relaxed" \
     "$ZEPTO" zoid mount --server unix:/x.sock --consistency eventual "$mnt"
 expect_status 2 "--threads" "$ZEPTO" zoid mount --server unix:/x.sock --threads 0 "$mnt"
 expect_status 2 "unexpected argument 'extra'" "$ZEPTO" zoid mount --server unix:/x.sock "$mnt" extra

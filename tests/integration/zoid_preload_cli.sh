@@ -11,7 +11,7 @@ expect_status 2 "--mount 'rel/dir': must be an absolute path" \
     "${R[@]}" --server "unix:$SOCK" --mount rel/dir -- true
 expect_status 2 "--mount '/': must name a directory" "${R[@]}" --server "unix:$SOCK" --mount / -- true
 expect_status 2 "--mount '/a/../b'" "${R[@]}" --server "unix:$SOCK" --mount /a/../b -- true
-expect_status 2 "--consistency 'eventual': expected strict or relaxed" \
+expect_status 2 "--consistency 'eventual': use strict or relaxed" \
     "${R[@]}" --server "unix:$SOCK" --mount /m --consistency eventual -- true
 expect_status 2 "--server 'bogus': unknown transport" "${R[@]}" --server bogus --mount /m -- true
 expect_status 2 "missing the command" "${R[@]}" --server "unix:$SOCK" --mount /m --
