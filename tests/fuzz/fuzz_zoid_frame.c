@@ -11,6 +11,10 @@
  *                   never crash, hang or write past the reply iovecs.
  *                   Bit 2 of the first byte: the client waits for replies as on tcp (a
  *                   blocking read bounded by SO_RCVTIMEO), else as on unix (poll, then read).
+ *   first byte 8 (mod 16, even)  the client's handshake: the input as the daemon's whole
+ *                   stream from its CHALLENGE on, the client holding a token. Success is only
+ *                   allowed when the challenge asked for no token (nobody can forge the
+ *                   daemon's proof of the token).
  *   first byte odd  the daemon: the input as a client's stream to the daemon's frame reader
  *                   (readable(), the handshake and the call queue), then the queued calls run as
  *                   the workers would run them; bit 1 of the first byte makes the daemon want a
@@ -253,6 +257,37 @@ static void fuzz_daemon(const uint8_t *data, size_t size, bool token)
     close(sv[1]);
 }
 
+/* ---- the client's handshake ---- */
+
+static char token_path[64];
+
+static void fuzz_client_handshake(const uint8_t *data, size_t size)
+{
+    if (!token_path[0]) {
+        strcpy(token_path, "/tmp/fuzz-zoid-token-XXXXXX");
+        int fd = mkstemp(token_path); /* mode 0600 */
+        if (fd < 0 || write(fd, "fuzz token\n", 11) != 11)
+            abort();
+        close(fd);
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+        abort();
+    put_stream(sv[1], data, size);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK); /* as connecting leaves it */
+    struct zoid_client *c = client_on(sv[0]);
+    struct zoid_client_opts o = {.token_file = token_path, .connect_timeout_ms = FUZZ_CALL_MS};
+    struct zepto_err err = {0};
+    int rc = handshake(c, &o, &err);
+    bool asked = size > ZOID_HEADER_SIZE + ZOID_NONCE_BYTES &&
+                 data[ZOID_HEADER_SIZE + ZOID_NONCE_BYTES] != 0;
+    if ((rc == 0 && asked) || (rc != 0 && !err.msg[0]))
+        abort();
+    discard(sv[1]);
+    close(sv[1]);
+    zoid_close(c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!unix_t) {
@@ -271,6 +306,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (data[0] & 1)
         fuzz_daemon(data + 1, size - 1, data[0] & 2);
+    else if (data[0] & 8)
+        fuzz_client_handshake(data + 1, size - 1);
     else
         fuzz_client(data + 1, size - 1, data[0] & 4);
     return 0;

@@ -69,7 +69,28 @@ calls() {
 } >"$dir/daemon-calls"
 {
     printf '\x03'
-    frame 5 0 0 0 0 32
-    bytes 32
+    frame 5 0 0 0 0 64 # handshake 2: the client's nonce and a (wrong) proof
+    bytes 64
     calls
 } >"$dir/daemon-token"
+
+# The client's handshake (first byte 8): a CHALLENGE wanting a token (version 2), a WELCOME with
+# limits and a proof the client must refuse; then one without a token.
+{
+    printf '\x08'
+    frame 4 0 0 0 0 36
+    bytes 32 n
+    printf '\x01\x02\x00\x00'
+    frame 6 0 0 0 0 40
+    le 65536 4
+    le 4 4
+    bytes 32 m
+} >"$dir/client-handshake"
+{
+    printf '\x08'
+    frame 4 0 0 0 0 36
+    bytes 36 '\0'
+    frame 6 0 0 0 0 8
+    le 65536 4
+    le 4 4
+} >"$dir/client-handshake-open"

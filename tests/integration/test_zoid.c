@@ -13,7 +13,10 @@
  *
  * usage: test_zoid ZEPTO WORKDIR PLUGINS   (PLUGINS/good holds the test plugin, PLUGINS/bad not)
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -431,6 +434,118 @@ static void write_file(const char *path, const char *text, mode_t mode)
     chmod(path, mode);
 }
 
+/* ---- peers that must not pass the handshake: a relay and a server without the token ---- */
+
+static int listen_on(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 4)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+struct peer_args {
+    int lfd, dport;
+};
+
+/* A relay: accepts one client and forwards bytes both ways to the daemon at dport. */
+static void *relay(void *arg)
+{
+    struct peer_args *a = arg;
+    int c = accept(a->lfd, NULL, NULL);
+    int d = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in da = {.sin_family = AF_INET, .sin_port = htons((uint16_t)a->dport)};
+    da.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (c >= 0 && !connect(d, (struct sockaddr *)&da, sizeof(da))) {
+        struct pollfd p[2] = {{.fd = c, .events = POLLIN}, {.fd = d, .events = POLLIN}};
+        char buf[4096];
+        while (poll(p, 2, 5000) > 0) {
+            int from = p[0].revents ? 0 : 1;
+            ssize_t n = read(p[from].fd, buf, sizeof(buf));
+            if (n <= 0 || write(p[1 - from].fd, buf, (size_t)n) != n)
+                break;
+        }
+    }
+    if (c >= 0)
+        close(c);
+    close(d);
+    return NULL;
+}
+
+static void put_header(unsigned char h[32], int kind, uint32_t len)
+{
+    memset(h, 0, 32);
+    memcpy(h, "ZOID", 4);
+    h[4] = 1;
+    h[5] = (unsigned char)kind;
+    for (int i = 0; i < 4; i++)
+        h[24 + i] = (unsigned char)(len >> (8 * i));
+}
+
+/* A server without the token: challenges, reads any answer, welcomes with a made-up proof. */
+static void *fake_server(void *arg)
+{
+    struct peer_args *a = arg;
+    int c = accept(a->lfd, NULL, NULL);
+    if (c < 0)
+        return NULL;
+    unsigned char h[32], chal[36] = {0}, buf[128], wel[40] = {0};
+    chal[32] = 1; /* token required */
+    chal[33] = 2; /* handshake version */
+    put_header(h, 4, sizeof(chal));
+    if (write(c, h, 32) == 32 && write(c, chal, sizeof(chal)) == sizeof(chal) &&
+        read(c, h, 32) == 32) {
+        uint32_t len = (uint32_t)h[24] | (uint32_t)h[25] << 8;
+        if (len <= sizeof(buf) && read(c, buf, len) == (ssize_t)len) {
+            wel[0] = 0; /* max_payload 1 MiB, 16 in flight */
+            wel[2] = 0x10;
+            wel[4] = 16;
+            uint32_t wlen = len == 32 ? 8 : 40; /* a version-1 client wants 8 bytes */
+            put_header(h, 6, wlen);
+            if (write(c, h, 32) == 32 && write(c, wel, wlen) == (ssize_t)wlen)
+                (void)read(c, buf, sizeof(buf)); /* until the client hangs up */
+        }
+    }
+    close(c);
+    return NULL;
+}
+
+static void impostors(const char *good, const char *bad, int dport)
+{
+    char addr[64];
+    int port = dport + 1;
+    struct peer_args a = {.lfd = listen_on(port), .dport = dport};
+    CHECK(a.lfd >= 0, "a port for the relay");
+    snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%d", port);
+    pthread_t t;
+    pthread_create(&t, NULL, relay, &a);
+    struct zoid_client_opts o = {.token_file = good};
+    int rc = 0;
+    struct zoid_client *c = connect_to(addr, &o, &rc);
+    CHECK(!c && rc == -EACCES, "a relay to another connection cannot use the session: %d", rc);
+    zoid_close(c);
+    pthread_join(t, NULL);
+
+    pthread_create(&t, NULL, fake_server, &a);
+    c = connect_to(addr, &o, &rc);
+    CHECK(!c && rc == -EACCES, "a server without the token is refused by the client: %d", rc);
+    zoid_close(c);
+    pthread_join(t, NULL);
+
+    pthread_create(&t, NULL, fake_server, &a);
+    o.token_file = bad;
+    c = connect_to(addr, &o, &rc);
+    CHECK(!c && rc == -EACCES, "a server with another token is refused by the client: %d", rc);
+    zoid_close(c);
+    pthread_join(t, NULL);
+    close(a.lfd);
+}
+
 static void tokens(void)
 {
     char good[300], bad[300], open_tok[300], addr[64];
@@ -474,6 +589,7 @@ static void tokens(void)
     o.token_file = open_tok;
     c = connect_to(addr, &o, &rc);
     CHECK(!c && rc == -EACCES, "a client's world-readable token file is refused: %d", rc);
+    impostors(good, bad, port);
     stop(&d, SIGTERM);
 
     /* --insecure: loopback only. */

@@ -287,10 +287,16 @@ static int handshake(struct zoid_client *c, const struct zoid_client_opts *o, st
     if ((rc = c->t->recvv(c->fd, &iov, 1, to)))
         return zepto_fail(err, -rc, "reading the challenge: %s", strerror(-rc));
     bool need = chal[ZOID_NONCE_BYTES] != 0;
+    if (need && chal[ZOID_NONCE_BYTES + 1] < ZOID_HANDSHAKE_VERSION)
+        return zepto_fail(err, EPROTONOSUPPORT,
+                          "the daemon speaks handshake version %u: the server did not prove the "
+                          "token; update the daemon",
+                          chal[ZOID_NONCE_BYTES + 1] ? chal[ZOID_NONCE_BYTES + 1] : 1);
 
-    unsigned char mac[ZOID_MAC_BYTES];
+    /* Version 2: our nonce and proof out; the daemon's proof back in WELCOME. */
+    unsigned char ans[ZOID_NONCE_BYTES + ZOID_MAC_BYTES], want[ZOID_MAC_BYTES];
     struct zoid_header auth = {.kind = ZOID_AUTH};
-    struct iovec out = {mac, 0};
+    struct iovec out = {ans, 0};
     if (need) {
         const char *path = o && o->token_file ? o->token_file : zoid_setting(ZOID_SET_TOKEN_FILE, NULL);
         struct zoid_token *tok = malloc(sizeof(*tok));
@@ -302,13 +308,18 @@ static int handshake(struct zoid_client *c, const struct zoid_client_opts *o, st
                               "the daemon wants a token: give a token file (ZOID_TOKEN_FILE)");
         }
         rc = zoid_token_read(path, tok, err);
-        if (!rc)
-            zoid_mac(tok, chal, mac);
+        if (!rc) {
+            char ep[ZOID_ENDPOINT_MAX];
+            zoid_endpoint(c->fd, 0, ep);
+            zoid_nonce(ans);
+            zoid_mac(tok, ZOID_ROLE_CLIENT, chal, ans, ep, ans + ZOID_NONCE_BYTES);
+            zoid_mac(tok, ZOID_ROLE_SERVER, chal, ans, ep, want);
+        }
         memset(tok, 0, sizeof(*tok)); /* the token does not outlive the handshake */
         free(tok);
         if (rc)
             return rc;
-        out.iov_len = sizeof(mac);
+        out.iov_len = sizeof(ans);
     }
     auth.length = (uint32_t)out.iov_len;
     if ((rc = send_frame(c, &auth, &out, 1, to)))
@@ -318,10 +329,13 @@ static int handshake(struct zoid_client *c, const struct zoid_client_opts *o, st
     if (h.kind == ZOID_REFUSED)
         return zepto_fail(err, h.error ? h.error : EACCES, "the daemon refused: %s",
                           h.error == EACCES ? "wrong token" : strerror(h.error));
-    unsigned char lim[8];
-    iov = (struct iovec){lim, sizeof(lim)};
-    if (h.kind != ZOID_WELCOME || h.length != sizeof(lim) || c->t->recvv(c->fd, &iov, 1, to))
+    unsigned char lim[8 + ZOID_MAC_BYTES];
+    size_t lim_len = need ? sizeof(lim) : 8;
+    iov = (struct iovec){lim, lim_len};
+    if (h.kind != ZOID_WELCOME || h.length != lim_len || c->t->recvv(c->fd, &iov, 1, to))
         return zepto_fail(err, EPROTO, "unexpected answer from the daemon");
+    if (need && !zoid_mac_equal(want, lim + 8))
+        return zepto_fail(err, EACCES, "server did not prove the token");
     c->max_payload =
         (uint32_t)lim[0] | (uint32_t)lim[1] << 8 | (uint32_t)lim[2] << 16 | (uint32_t)lim[3] << 24;
     c->max_in_flight =

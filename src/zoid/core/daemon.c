@@ -286,6 +286,7 @@ static void accept_all(struct zoid_daemon *d)
         unsigned char chal[ZOID_NONCE_BYTES + 4] = {0};
         memcpy(chal, p->nonce, ZOID_NONCE_BYTES);
         chal[ZOID_NONCE_BYTES] = d->need_token;
+        chal[ZOID_NONCE_BYTES + 1] = ZOID_HANDSHAKE_VERSION; /* 0 from a version-1 daemon */
         if (send_simple(p, ZOID_CHALLENGE, 0, chal, sizeof(chal))) {
             zoid_peer_unref(p);
             continue;
@@ -314,12 +315,27 @@ static bool handle(struct zoid_daemon *d, struct zoid_peer *p, const char **why,
             *why = "no answer to the challenge";
             return false;
         }
-        if (d->need_token && zoid_mac_verify(&d->token, p->nonce, p->payload, h->length) != 0) {
-            send_simple(p, ZOID_REFUSED, EACCES, NULL, 0);
-            *why = "wrong token";
-            return false;
+        /* Version 2: AUTH is the client's nonce and its proof; WELCOME carries ours. */
+        unsigned char lim[8 + ZOID_MAC_BYTES];
+        size_t lim_len = 8;
+        if (d->need_token) {
+            char ep[ZOID_ENDPOINT_MAX];
+            zoid_endpoint(p->fd, 1, ep);
+            if (h->length != ZOID_NONCE_BYTES + ZOID_MAC_BYTES) {
+                send_simple(p, ZOID_REFUSED, EPROTONOSUPPORT, NULL, 0);
+                *why = "an old handshake (version 1): update the client";
+                return false;
+            }
+            const unsigned char *nc = p->payload;
+            if (zoid_mac_verify(&d->token, ZOID_ROLE_CLIENT, p->nonce, nc, ep,
+                                nc + ZOID_NONCE_BYTES, ZOID_MAC_BYTES) != 0) {
+                send_simple(p, ZOID_REFUSED, EACCES, NULL, 0);
+                *why = "wrong token";
+                return false;
+            }
+            zoid_mac(&d->token, ZOID_ROLE_SERVER, p->nonce, nc, ep, lim + 8);
+            lim_len += ZOID_MAC_BYTES;
         }
-        unsigned char lim[8];
         for (int i = 0; i < 4; i++) {
             lim[i] = (unsigned char)(d->o.max_payload >> (8 * i));
             lim[4 + i] = (unsigned char)(d->o.max_in_flight >> (8 * i));
@@ -327,7 +343,7 @@ static bool handle(struct zoid_daemon *d, struct zoid_peer *p, const char **why,
         free(p->payload);
         p->payload = NULL;
         atomic_store(&p->welcomed, true);
-        if (send_simple(p, ZOID_WELCOME, 0, lim, sizeof(lim))) {
+        if (send_simple(p, ZOID_WELCOME, 0, lim, lim_len)) {
             *why = "gone during the handshake";
             return false;
         }
@@ -381,7 +397,7 @@ static int readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why
             if (p->hdr_got < ZOID_HEADER_SIZE)
                 continue;
             struct zepto_err err = {0};
-            uint32_t limit = p->welcomed ? d->o.max_payload : ZOID_MAC_BYTES;
+            uint32_t limit = p->welcomed ? d->o.max_payload : ZOID_NONCE_BYTES + ZOID_MAC_BYTES;
             if (zoid_header_decode(p->hdr, limit, &p->h, &err)) {
                 zoid_daemon_log(d, ZOID_LOG_ERR, "error from %s: %s", p->id.peer, err.msg);
                 *why = "a bad frame";
