@@ -261,6 +261,11 @@ static void fuzz_daemon(const uint8_t *data, size_t size, bool token)
 
 static char token_path[64];
 
+static void remove_token(void)
+{
+    unlink(token_path);
+}
+
 static void fuzz_client_handshake(const uint8_t *data, size_t size)
 {
     if (!token_path[0]) {
@@ -269,6 +274,7 @@ static void fuzz_client_handshake(const uint8_t *data, size_t size)
         if (fd < 0 || write(fd, "fuzz token\n", 11) != 11)
             abort();
         close(fd);
+        atexit(remove_token); /* the fuzzer leaves nothing behind in /tmp */
     }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
