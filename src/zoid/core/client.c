@@ -250,6 +250,8 @@ static int read_frame(struct zoid_client *c, int timeout_ms)
         fill_rc = fill(c, p, h.length);
     else
         rc = drain(c, h.length);
+    if (!p && !rc)
+        rc = -EPROTO; /* a reply to a call never made (abandoned calls stay listed until theirs) */
     pthread_mutex_lock(&c->mu);
     if (mine) {
         p->filling = false;
@@ -298,7 +300,8 @@ static int handshake(struct zoid_client *c, const struct zoid_client_opts *o, st
     struct zoid_header auth = {.kind = ZOID_AUTH};
     struct iovec out = {ans, 0};
     if (need) {
-        const char *path = o && o->token_file ? o->token_file : zoid_setting(ZOID_SET_TOKEN_FILE, NULL);
+        const char *path =
+            o && o->token_file ? o->token_file : zoid_setting(ZOID_SET_TOKEN_FILE, NULL);
         struct zoid_token *tok = malloc(sizeof(*tok));
         if (!tok)
             return zepto_fail(err, ENOMEM, "out of memory");

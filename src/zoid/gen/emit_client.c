@@ -227,6 +227,20 @@ static void emit_client_stub(const struct zg_func *fn, int id, const struct zg_n
         zg_load_scalar(f, &fn->ret, "zg_rfix");
         fputs(";\n", f);
     }
+    /* A ssize_t result with one out array counts that array's elements: a count larger than the
+     * caller's array is a lie from the server, never passed on (the caller would use it). */
+    const struct zg_param *counted = NULL;
+    int nout = 0;
+    for (int i = 0; i < fn->nparams; i++)
+        if (fn->params[i].kind == ZG_ARRAY && fn->params[i].dir == ZG_OUT) {
+            counted = &fn->params[i];
+            nout++;
+        }
+    if (nout == 1 && !counted->nullable && !strcmp(fn->ret.name, "ssize_t"))
+        fprintf(f,
+                "    if (zg_ret < -1 || (zg_ret > 0 && (size_t)zg_ret > zg_n_%s)) {\n"
+                "        errno = EPROTO;\n        %s\n    }\n",
+                counted->name, fail);
     /* errno follows the return value; the scalar objects follow errno. */
     fprintf(f, "    int32_t zg_err = (int32_t)zoid_load_int(zg_rfix%s%s, 4);\n",
             zg_is_void(&fn->ret) ? "" : " + sizeof", zg_is_void(&fn->ret) ? "" : expr_ret);

@@ -209,6 +209,10 @@ ssize_t zpl_pwrite_all(int h, const void *buf, size_t n, int64_t off)
         zpl_sig_restore(&old);
         if (r < 0)
             return done ? (ssize_t)done : zpl_fail();
+        if ((size_t)r > want) { /* more than asked: the server lies, buf holds nothing valid */
+            errno = EIO;
+            return -1;
+        }
         done += (size_t)r;
         if ((size_t)r < want)
             break;
