@@ -32,7 +32,8 @@ extern "C" {
 
 /* Who is calling. */
 struct zoid_identity {
-    uint32_t uid, gid; /* unix: from SO_PEERCRED; tcp: the daemon's own (token holders) */
+    uint32_t uid, gid; /* unix: the call's sender (SCM_CREDENTIALS); tcp: the daemon's own, 65534
+                          with --insecure */
     int32_t pid;       /* unix: the client's pid; tcp: -1 */
     bool verified;     /* unix: by the kernel; tcp: by the token; false only with --insecure */
     char peer[80];     /* "unix:pid 1234" or "tcp:10.0.0.5:51234" */

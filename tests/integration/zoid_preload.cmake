@@ -22,7 +22,7 @@ endif()
 add_executable(zoid_preload_edge ../helpers/zoid_preload_edge.c)
 set_target_properties(zoid_preload_edge PROPERTIES COMPILE_OPTIONS "" LINK_OPTIONS "")
 
-foreach(t programs sqlite fio driver faults cli edges)
+foreach(t programs sqlite fio driver faults cli edges identity)
   zepto_shell_test(zoid_preload_${t})
   set_tests_properties(integration.zoid_preload_${t} PROPERTIES TIMEOUT 180
     ENVIRONMENT "ZPP=$<TARGET_FILE:zoid_preload_prog>;ZPE=$<TARGET_FILE:zoid_preload_edge>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")

@@ -25,7 +25,7 @@ void zoid_call_init(struct zoid_call *c, struct zoid_peer *peer, unsigned slot, 
 
 const struct zoid_identity *zoid_call_identity(const struct zoid_call *call)
 {
-    return &call->peer->id;
+    return &call->id;
 }
 
 void **zoid_call_client_state(struct zoid_call *call)

@@ -39,6 +39,9 @@
 #include "base/clock.h"
 #include "zoid/core/daemon.h"
 
+/* What --insecure TCP peers act as: nobody/nogroup, no supplementary groups (docs/zoid.md). */
+#define ZOID_INSECURE_ID 65534u
+
 #define HANDSHAKE_S 5
 #define STALL_S     30 /* a frame begun and not finished */
 
@@ -46,7 +49,8 @@ struct job {
     struct zoid_peer *peer;
     struct zoid_header h;
     unsigned char *payload;
-    int error; /* answer with this at once (EBUSY) instead of running the call */
+    int error;               /* answer with this at once (EBUSY) instead of running the call */
+    struct zoid_identity id; /* the sender of this call */
     struct job *next;
 };
 
@@ -100,6 +104,7 @@ static void run_job(struct zoid_daemon *d, struct job *j)
     zoid_call_init(&call, p, slot < 0 ? 0 : (unsigned)slot, d->o.max_payload);
     call.host = &d->slots[call.slot].host;
     call.h = j->h;
+    call.id = j->id;
     call.payload = j->payload;
     int error = j->error;
     /* What another plugin left on this thread (the posix plugin: a client's fs identity) goes
@@ -133,6 +138,7 @@ static int enqueue(struct zoid_daemon *d, struct zoid_peer *p, int error, struct
     j->h = p->h;
     j->payload = p->payload;
     j->error = error;
+    j->id = p->call_id;
     p->payload = NULL;
     atomic_fetch_add(&p->refs, 1);
     atomic_fetch_add(&p->in_flight, 1);
@@ -266,10 +272,17 @@ static void accept_all(struct zoid_daemon *d)
         pthread_mutex_init(&p->send_mu, NULL);
         d->t->identify(fd, &p->id);
         peer_groups(d, fd, &p->id);
-        if (!d->need_token && !strcmp(d->t->scheme, "tcp"))
-            p->id.verified = false; /* --insecure */
-        else if (!strcmp(d->t->scheme, "tcp"))
+        if (!d->need_token && !strcmp(d->t->scheme, "tcp")) {
+            /* --insecure: anyone on this host can connect; nobody's rights, not the daemon's. */
+            p->id.verified = false;
+            p->id.uid = p->id.gid = ZOID_INSECURE_ID;
+            p->id.ngroups = 0;
+        } else if (!strcmp(d->t->scheme, "tcp"))
             p->id.verified = true; /* once the token checks out */
+        if (!strcmp(d->t->scheme, "unix")) {
+            int one = 1;
+            p->passcred = !setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+        }
         p->since_ns = zb_mono_read();
         atomic_store(&p->last_ns, p->since_ns);
         pthread_mutex_lock(&d->peers_mu);
@@ -353,7 +366,7 @@ static bool handle(struct zoid_daemon *d, struct zoid_peer *p, const char **why,
         *why = "a frame that is not a call";
         return false;
     }
-    int busy = atomic_load(&p->in_flight) >= d->o.max_in_flight ? EBUSY : 0;
+    int busy = atomic_load(&p->in_flight) >= d->o.max_in_flight ? EBUSY : p->call_error;
     if (enqueue(d, p, busy, job)) {
         *why = "out of memory";
         return false;
@@ -364,15 +377,52 @@ static bool handle(struct zoid_daemon *d, struct zoid_peer *p, const char **why,
 /* Reads what p has sent without blocking, up to the end of one frame (no read to find the
  * socket empty: the one-shot event, re-armed, reports what is left). Returns 1 after a complete
  * frame, 0 when the socket is empty, -1 when p must be dropped (why says why). */
+/* One read of a frame's bytes. On unix sockets (p->passcred) with the sender's credentials:
+ * those of the frame's first segment are kept, and a later segment sent with other ones is a
+ * broken frame (-EPROTO). The kernel does not join segments of different senders in one read. */
+static ssize_t recv_part(struct zoid_peer *p, void *buf, size_t len)
+{
+    if (!p->passcred)
+        return recv(p->fd, buf, len, MSG_DONTWAIT);
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(struct ucred))];
+    } ctl;
+    struct iovec iov = {buf, len};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+    ssize_t n = recvmsg(p->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n <= 0)
+        return n;
+    struct zoid_cred c = {0};
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS &&
+            h->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred u;
+            memcpy(&u, CMSG_DATA(h), sizeof(u));
+            c = (struct zoid_cred){.valid = true, .pid = u.pid, .uid = u.uid, .gid = u.gid};
+        }
+    if (m.msg_flags & MSG_CTRUNC)
+        c.valid = false;
+    if (!p->hdr_got && !p->payload_got)
+        p->frame_cred = c;
+    else if (c.valid != p->frame_cred.valid || c.pid != p->frame_cred.pid ||
+             c.uid != p->frame_cred.uid || c.gid != p->frame_cred.gid) {
+        errno = EPROTO;
+        return -1;
+    }
+    return n;
+}
+
 static int readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, struct job **job)
 {
     for (;;) {
         ssize_t n;
         if (p->hdr_got < ZOID_HEADER_SIZE) {
-            n = recv(p->fd, p->hdr + p->hdr_got, ZOID_HEADER_SIZE - p->hdr_got, MSG_DONTWAIT);
+            n = recv_part(p, p->hdr + p->hdr_got, ZOID_HEADER_SIZE - p->hdr_got);
         } else {
             size_t want = p->h.length - p->payload_got;
-            n = want ? recv(p->fd, p->payload + p->payload_got, want, MSG_DONTWAIT) : 0;
+            n = want ? recv_part(p, p->payload + p->payload_got, want) : 0;
             if (!want)
                 goto complete;
         }
@@ -388,7 +438,7 @@ static int readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why
             }
             if (errno == EINTR)
                 continue;
-            *why = strerror(errno);
+            *why = errno == EPROTO ? "a frame from two senders" : strerror(errno);
             return -1;
         }
         atomic_store_explicit(&p->last_ns, zb_mono_read(), memory_order_relaxed);
@@ -418,6 +468,10 @@ static int readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why
         p->hdr_got = 0;
         p->payload_got = 0;
         atomic_store_explicit(&p->mid_frame, false, memory_order_relaxed);
+        p->call_id = p->id;
+        p->call_error = 0;
+        if (p->passcred && zoid_cred_identity(&p->id, &p->frame_cred, &p->call_id))
+            p->call_error = EACCES;
         return handle(d, p, why, job) ? 1 : -1;
     }
 }

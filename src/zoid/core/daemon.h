@@ -16,6 +16,7 @@
 #include "zepto/zoid_daemon.h"
 #include "zepto/zoid_plugin.h"
 #include "zoid/core/auth.h"
+#include "zoid/core/cred.h"
 #include "zoid/core/transport.h"
 
 #define ZOID_MAX_PLUGINS 64
@@ -34,10 +35,14 @@ struct zoid_peer {
     const struct zoid_transport *t;
     struct zoid_daemon *d;
     _Atomic int refs;
-    _Atomic bool closed;     /* the connection is gone: no more sends */
-    pthread_mutex_t send_mu; /* one frame at a time */
-    struct zoid_identity id;
-    _Atomic bool welcomed; /* the handshake is done */
+    _Atomic bool closed;          /* the connection is gone: no more sends */
+    pthread_mutex_t send_mu;      /* one frame at a time */
+    struct zoid_identity id;      /* the connection's (SO_PEERCRED at connect) */
+    bool passcred;                /* unix: every frame carries its sender's credentials */
+    struct zoid_cred frame_cred;  /* those of the frame being read (its first segment) */
+    struct zoid_identity call_id; /* the sender of the frame just read */
+    int call_error;               /* EACCES when it could not be told */
+    _Atomic bool welcomed;        /* the handshake is done */
     unsigned char nonce[ZOID_NONCE_BYTES];
     uint64_t since_ns;
     _Atomic uint64_t last_ns; /* when bytes last came (read by the sweep) */
@@ -64,6 +69,7 @@ struct zoid_peer {
 /* A call in progress: what a plugin function builds its reply in. */
 struct zoid_call {
     struct zoid_peer *peer;
+    struct zoid_identity id; /* who sent this call (zoid_call_identity) */
     unsigned slot;
     struct zoid_host *host; /* the plugin's */
     struct zoid_header h;
