@@ -76,28 +76,25 @@ static int check_addr(const void *sa, socklen_t len, struct sockaddr_un *out, so
     return 1;
 }
 
-ZPL_API int bind(int fd, __CONST_SOCKADDR_ARG arg, socklen_t len)
+/* bind and connect: the address checked (and made absolute when it must be), then libc's. */
+static int addr_call(addr_fn real, int fd, const struct sockaddr *sa, socklen_t len)
 {
-    const struct sockaddr *sa = ZPL_SA(arg);
     struct sockaddr_un u;
     socklen_t ul;
     int rc = check_addr(sa, len, &u, &ul);
     if (rc < 0)
         return -1;
-    return rc ? REAL_A(bind, addr_fn)(fd, (struct sockaddr *)&u, ul)
-              : REAL_A(bind, addr_fn)(fd, sa, len);
+    return rc ? real(fd, (struct sockaddr *)&u, ul) : real(fd, sa, len);
+}
+
+ZPL_API int bind(int fd, __CONST_SOCKADDR_ARG arg, socklen_t len)
+{
+    return addr_call(REAL_A(bind, addr_fn), fd, ZPL_SA(arg), len);
 }
 
 ZPL_API int connect(int fd, __CONST_SOCKADDR_ARG arg, socklen_t len)
 {
-    const struct sockaddr *sa = ZPL_SA(arg);
-    struct sockaddr_un u;
-    socklen_t ul;
-    int rc = check_addr(sa, len, &u, &ul);
-    if (rc < 0)
-        return -1;
-    return rc ? REAL_A(connect, addr_fn)(fd, (struct sockaddr *)&u, ul)
-              : REAL_A(connect, addr_fn)(fd, sa, len);
+    return addr_call(REAL_A(connect, addr_fn), fd, ZPL_SA(arg), len);
 }
 
 ZPL_API ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST_SOCKADDR_ARG arg,
