@@ -45,7 +45,8 @@ static void hint(const struct zoid_bench_params *pr, struct zepto_err *err)
     const char *h = NULL;
     if (err->code == ENOENT || err->code == ECONNREFUSED)
         h = "is zepto zoid serve running there? (--wait DUR retries)";
-    else if (err->code == EACCES && !pr->o->copts.token_file && !zoid_setting(ZOID_SET_TOKEN_FILE, NULL))
+    else if (err->code == EACCES && !pr->o->copts.token_file &&
+             !zoid_setting(ZOID_SET_TOKEN_FILE, NULL))
         h = "give --token-file F";
     size_t n = strlen(err->msg);
     if (h && n + 4 < sizeof(err->msg))
