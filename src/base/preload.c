@@ -82,8 +82,8 @@ int zb_preload_prepend(const char *const *libs, size_t n, struct zepto_err *err)
         at += (size_t)sprintf(v + at, "%s%s", at ? " " : "", libs[i]);
     if (old && *old)
         sprintf(v + at, "%s%s", at ? " " : "", old);
-    int rc = setenv("LD_PRELOAD", v, 1) ? zepto_fail(err, errno, "LD_PRELOAD: %s", strerror(errno))
-                                         : 0;
+    int rc =
+        setenv("LD_PRELOAD", v, 1) ? zepto_fail(err, errno, "LD_PRELOAD: %s", strerror(errno)) : 0;
     free(v);
     return rc;
 }

@@ -309,7 +309,8 @@ int zbm_bench_run(const struct zbm_bench_opts *o, struct zbm_bench_result *r, st
                           zb_fmt_size(o->size, a, sizeof(a)),
                           zb_fmt_size(ZBM_BENCH_MIN_SIZE, b, sizeof(b)));
     r->words = r->table_bytes / 8;
-    r->updates = (o->updates ? o->updates : zbm_default_updates(r->words)) / ZBM_GUPS_STREAMS * ZBM_GUPS_STREAMS;
+    r->updates = (o->updates ? o->updates : zbm_default_updates(r->words)) / ZBM_GUPS_STREAMS *
+                 ZBM_GUPS_STREAMS;
     if (!r->updates)
         r->updates = ZBM_GUPS_STREAMS;
     r->chase_steps = o->chase_steps ? o->chase_steps : zbm_default_chase_steps(r->words);

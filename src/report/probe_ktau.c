@@ -4,8 +4,9 @@
  * loop again against a second thread on its CPU) under ktau_run() (include/zepto/ktau_run.h),
  * reads back the merged TAU profile and shows, per region, how its wall time splits between the
  * program and the kernel (syscalls, interrupts, softirqs, preempted, blocked) with the main kernel
- * entries, and the unit costs that follow (a syscall, a first-touch fault, a sleep's late wake-up). The noise causes
- * table of the same section comes from the noise section's trace (probe_ktau_causes.c).
+ * entries, and the unit costs that follow (a syscall, a first-touch fault, a sleep's late wake-up).
+ * The noise causes table of the same section comes from the noise section's trace
+ * (probe_ktau_causes.c).
  */
 #include <errno.h>
 #include <limits.h>
