@@ -10,6 +10,7 @@
 . "$(dirname "$0")/zoid_preload_lib.sh"
 
 : "${ZPE:?ZPE must name the zoid_preload_edge program}"
+[ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null || share_with_nobody
 start_daemon
 for c in strict relaxed; do
     mkdir -p "$EXPORT/$c"

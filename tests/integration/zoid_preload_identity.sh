@@ -8,6 +8,7 @@
 command -v setpriv >/dev/null || { echo "SKIP: setpriv is missing"; exit 77; }
 
 DROP=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+share_with_nobody
 start_daemon
 chmod 0777 "$SOCK" # the dropped child may connect again, as itself
 chmod 0755 "$WORK"

@@ -31,7 +31,30 @@ stop_daemon() {
     wait "$DAEMON" 2>/dev/null
     DAEMON=
 }
-trap 'stop_daemon' EXIT
+SHARED=
+trap 'stop_daemon; [ -z "$SHARED" ] || rm -rf "$SHARED"' EXIT
+
+# share_with_nobody: for tests whose clients run as another uid (setpriv). $WORK and the build
+# may sit below a directory only root can enter (a clone made with mktemp -d): then the daemon's
+# socket, the export, the preload library and the test program ($ZPE, $ZPP) move to a scratch
+# directory anyone can enter, removed at exit, and `zoid run` preloads the copy
+# (ZEPTO_ZOID_PRELOAD_LIB). Call before start_daemon.
+share_with_nobody() {
+    local lib="${ZPL_LIB:-$(dirname "$ZEPTO")/../lib/libzoid-preload.so}"
+    local as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    if "${as_nobody[@]}" test -x "$WORK" -a -r "$lib" -a -x "$ZEPTO" 2>/dev/null; then
+        return 0
+    fi
+    SHARED=$(mktemp -d /tmp/zepto-zoid.XXXXXX) && chmod 0755 "$SHARED" || return 1
+    SOCK="$SHARED/zoid.sock"
+    EXPORT="$SHARED/export"
+    cp "$lib" "$SHARED/libzoid-preload.so"
+    ZPL_LIB="$SHARED/libzoid-preload.so"
+    export ZEPTO_ZOID_PRELOAD_LIB="$ZPL_LIB"
+    if [ -n "${ZPE:-}" ]; then cp "$ZPE" "$SHARED/" && ZPE="$SHARED/$(basename "$ZPE")"; fi
+    if [ -n "${ZPP:-}" ]; then cp "$ZPP" "$SHARED/" && ZPP="$SHARED/$(basename "$ZPP")"; fi
+    echo "note: $WORK is not reachable by other uids; socket, export and programs in $SHARED"
+}
 
 # zrun [run options --] CMD...: the program under the interposer, never more than 60 s.
 zrun() {
