@@ -85,6 +85,13 @@ void *zoid_call_plugin_state(struct zoid_call *call);
 void **zoid_call_client_state(struct zoid_call *call);
 /* What the daemon gave this plugin at init. */
 const struct zoid_host *zoid_call_host(const struct zoid_call *call);
+/* True once nobody waits for this call's reply: its client is gone (closed, dropped, not reading
+ * its replies) or the call ran past the daemon's --call-timeout. A function that may run long
+ * checks it between steps and returns (-ECANCELED or any error: the reply goes nowhere, or
+ * becomes ETIMEDOUT). While a call runs, the daemon also interrupts its thread with a signal
+ * (no SA_RESTART) when it is cancelled, and again every 100 ms while it lasts, so that a
+ * blocking system call returns EINTR: on EINTR, check this before retrying. Thread-safe. */
+bool zoid_call_cancelled(const struct zoid_call *call);
 
 /* Logging through the daemon's logger (never stderr directly); printf-like, one line. */
 void zoid_call_log(struct zoid_call *call, int level, const char *fmt, ...)

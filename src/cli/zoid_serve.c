@@ -18,6 +18,9 @@ static const char usage[] =
     "                        [--plugin-dir DIR] [--token-file F] [--insecure]\n"
     "                        [--max-clients N] [--max-payload SIZE] [--max-in-flight N]\n"
     "                        [--idle DUR] [--consistency strict|relaxed]\n"
+    "                        [--max-threads N] [--max-calls-per-uid N] [--max-conns-per-uid N]\n"
+    "                        [--max-client-bytes SIZE] [--max-bytes SIZE]\n"
+    "                        [--call-timeout DUR] [--send-timeout DUR]\n"
     "\n"
     "Runs the functions that clients call: an epoll loop for the connections and a pool of\n"
     "worker threads for the calls. Plugins (*.so in --plugin-dir) bring the functions; the core\n"
@@ -28,11 +31,21 @@ static const char usage[] =
     "\n"
     "  --listen ADDR        unix:PATH (clients identified by the kernel) or tcp:HOST:PORT\n"
     "  --export DIR         the tree file forwarding serves (the posix plugin's root)\n"
-    "  --threads N          worker threads (default: the CPU count)\n"
+    "  --threads N          worker threads at least (default: the CPU count)\n"
+    "  --max-threads N      at most: the pool grows while calls wait (default 64)\n"
+    "  --max-calls-per-uid N  calls of one uid running at once; the others wait while other\n"
+    "                       uids' calls run (default: a quarter of --max-threads)\n"
+    "  --max-conns-per-uid N  connections of one uid (default: half of --max-clients)\n"
+    "  --max-client-bytes SIZE  payloads one client has in flight before it is no longer read\n"
+    "                       until its calls complete (default 64M, plus one frame)\n"
+    "  --max-bytes SIZE     payloads the daemon holds; a frame beyond waits (default 1G)\n"
+    "  --call-timeout DUR   a call running longer is interrupted: ETIMEDOUT (default 30s)\n"
+    "  --send-timeout DUR   drop a client that takes no reply bytes this long (default 2s)\n"
     "  --plugin-dir DIR     load every *.so there\n"
     "  --token-file F       tcp: clients prove they hold this token (file mode 0600)\n"
     "  --insecure           tcp without a token: only on a loopback address\n"
-    "  --max-clients N      clients at once (default 4096)\n"
+    "  --max-clients N      clients at once (default 4096; 32 more for root and the daemon's\n"
+    "                       uid)\n"
     "  --max-payload SIZE   largest frame payload (default 64M)\n"
     "  --max-in-flight N    calls in flight per client (default 64)\n"
     "  --idle DUR           drop clients idle this long (default 600s)\n"
@@ -66,7 +79,24 @@ enum {
     OPT_MAX_PAYLOAD,
     OPT_MAX_IN_FLIGHT,
     OPT_IDLE,
+    OPT_MAX_THREADS,
+    OPT_MAX_CALLS_PER_UID,
+    OPT_MAX_CONNS_PER_UID,
+    OPT_MAX_CLIENT_BYTES,
+    OPT_MAX_BYTES,
+    OPT_CALL_TIMEOUT,
+    OPT_SEND_TIMEOUT,
 };
+
+/* A duration from 10 ms to 1 hour, in ms. */
+static int parse_ms(const char *name, const char *arg, unsigned *ms, struct zepto_err *err)
+{
+    uint64_t v;
+    if (zb_parse_duration_ns(arg, &v, err) || v < 10000000u || v > 3600000000000ull)
+        return zepto_fail(err, EINVAL, "%s '%s': a duration from 10ms to 1h", name, arg);
+    *ms = (unsigned)(v / 1000000u);
+    return 0;
+}
 
 struct params {
     struct zoid_daemon_opts o;
@@ -110,6 +140,30 @@ static int parse_one(int c, const char *arg, struct params *p, struct zepto_err 
             return zepto_fail(err, EINVAL, "--idle '%s': a duration of at least 1s", arg);
         o->idle_s = (unsigned)(v / 1000000000u);
         break;
+    case OPT_MAX_THREADS:
+        rc = cli_opt_named("--max-threads", zb_parse_u64(arg, 1, 4096, &v, err), err);
+        o->max_threads = (unsigned)v;
+        break;
+    case OPT_MAX_CALLS_PER_UID:
+        rc = cli_opt_named("--max-calls-per-uid", zb_parse_u64(arg, 1, 4096, &v, err), err);
+        o->max_calls_per_uid = (unsigned)v;
+        break;
+    case OPT_MAX_CONNS_PER_UID:
+        rc = cli_opt_named("--max-conns-per-uid", zb_parse_u64(arg, 1, 1000000, &v, err), err);
+        o->max_conns_per_uid = (unsigned)v;
+        break;
+    case OPT_MAX_CLIENT_BYTES:
+    case OPT_MAX_BYTES: {
+        const char *name = c == OPT_MAX_BYTES ? "--max-bytes" : "--max-client-bytes";
+        if ((rc = cli_opt_named(name, zb_parse_size(arg, &v, err), err)))
+            break;
+        if (v < (1u << 20) || v > (1ull << 40))
+            return zepto_fail(err, ERANGE, "%s '%s': from 1M to 1T", name, arg);
+        *(c == OPT_MAX_BYTES ? &o->max_bytes : &o->max_client_bytes) = v;
+        break;
+    }
+    case OPT_CALL_TIMEOUT: rc = parse_ms("--call-timeout", arg, &o->call_timeout_ms, err); break;
+    case OPT_SEND_TIMEOUT: rc = parse_ms("--send-timeout", arg, &o->send_timeout_ms, err); break;
     case CLI_OPT_CONSISTENCY:
         rc = cli_opt_consistency(arg, &cons, err);
         o->consistency = cons == CLI_CONSISTENCY_RELAXED;
@@ -133,6 +187,13 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
         {"max-payload", required_argument, 0, OPT_MAX_PAYLOAD},
         {"max-in-flight", required_argument, 0, OPT_MAX_IN_FLIGHT},
         {"idle", required_argument, 0, OPT_IDLE},
+        {"max-threads", required_argument, 0, OPT_MAX_THREADS},
+        {"max-calls-per-uid", required_argument, 0, OPT_MAX_CALLS_PER_UID},
+        {"max-conns-per-uid", required_argument, 0, OPT_MAX_CONNS_PER_UID},
+        {"max-client-bytes", required_argument, 0, OPT_MAX_CLIENT_BYTES},
+        {"max-bytes", required_argument, 0, OPT_MAX_BYTES},
+        {"call-timeout", required_argument, 0, OPT_CALL_TIMEOUT},
+        {"send-timeout", required_argument, 0, OPT_SEND_TIMEOUT},
         CLI_LONGOPT_CONSISTENCY,
         CLI_LONGOPT_HELP,
         {0},
@@ -150,6 +211,9 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
         return zepto_fail(err, EINVAL, "missing --listen unix:PATH|tcp:HOST:PORT");
     if (!p->o.export_dir)
         return zepto_fail(err, EINVAL, "missing --export DIR");
+    if (p->o.max_threads && p->o.threads > p->o.max_threads)
+        return zepto_fail(err, EINVAL, "--threads %u is above --max-threads %u", p->o.threads,
+                          p->o.max_threads);
     return 0;
 }
 

@@ -199,8 +199,19 @@ static void daemon_init(void)
     daemon_.lfd = daemon_.epfd = daemon_.sigfd = daemon_.stopfd = daemon_.export_fd = -1;
     memcpy(daemon_.token.key, "fuzz-token", 10);
     daemon_.token.len = 10;
+    daemon_.o.max_threads = 1;
+    daemon_.o.max_conns_per_uid = 1;
+    daemon_.o.max_client_bytes = daemon_.o.max_bytes = 1u << 30;
+    daemon_.o.call_timeout_ms = FUZZ_CALL_MS;
+    daemon_.uid_cap = 1;
+    daemon_.tfd = daemon_.spare_fd = -1;
+    static struct wslot ws[2];
+    ws[0].d = ws[1].d = &daemon_;
+    daemon_.ws = ws;
     pthread_mutex_init(&daemon_.mu, NULL);
     pthread_mutex_init(&daemon_.peers_mu, NULL);
+    pthread_mutex_init(&daemon_.memwait_mu, NULL);
+    pthread_mutex_init(&daemon_.log_mu, NULL);
     struct zoid_host base = {.export_fd = -1, .daemon = &daemon_};
     if (zoid_plugins_load(NULL, &base, daemon_.slots, &daemon_.nslots, NULL))
         abort();
@@ -226,6 +237,9 @@ static void fuzz_daemon(const uint8_t *data, size_t size, bool token)
     p->max_payload = d->o.max_payload;
     pthread_mutex_init(&p->send_mu, NULL);
     d->t->identify(sv[0], &p->id);
+    p->u = uid_get(d, p->id.uid);
+    if (!p->u)
+        abort();
     p->since_ns = zb_mono_read();
     atomic_store(&p->last_ns, p->since_ns);
     put_stream(sv[1], data, size);
@@ -239,14 +253,12 @@ static void fuzz_daemon(const uint8_t *data, size_t size, bool token)
     discard(sv[1]);
     /* The calls it queued, one at a time as a worker runs them. Sleep is answered at once: it
      * only waits, and a fuzzer must not. */
-    while (d->head) {
-        struct job *j = d->head;
-        d->head = j->next;
-        if (!d->head)
-            d->tail = NULL;
+    struct job *j;
+    while ((j = q_pop(d, true)) != NULL) {
         if (j->h.plugin == 0 && j->h.function == ZOID_CORE_SLEEP && !j->error)
             j->error = EPERM;
         run_job(d, j);
+        uid_done(d, p->u);
         free(j);
         d->busy--;
         discard(sv[1]);

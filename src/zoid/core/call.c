@@ -13,7 +13,7 @@
 
 #include "zoid/core/daemon.h"
 
-#define SEND_TIMEOUT_MS 30000
+#define SEND_TIMEOUT_MS 2000 /* without progress; the daemon sets its own (--send-timeout) */
 
 void zoid_call_init(struct zoid_call *c, struct zoid_peer *peer, unsigned slot, uint32_t max)
 {
@@ -43,12 +43,25 @@ const struct zoid_host *zoid_call_host(const struct zoid_call *call)
     return call->host;
 }
 
+bool zoid_call_cancelled(const struct zoid_call *call)
+{
+    return atomic_load(&call->peer->closed) || (call->timed_out && atomic_load(call->timed_out));
+}
+
+static void logk(const struct zoid_daemon *d, const void *key, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    zoid_daemon_vlogk(d, key, level, fmt, ap);
+    va_end(ap);
+}
+
 static void vlog(const struct zoid_host *host, int level, const char *fmt, va_list ap)
 {
     char line[480];
     vsnprintf(line, sizeof(line), fmt, ap);
     if (host && host->daemon)
-        zoid_daemon_log(host->daemon, level, "%s: %s", host->plugin_name, line);
+        logk(host->daemon, fmt, level, "%s: %s", host->plugin_name, line);
 }
 
 void zoid_host_log(const struct zoid_host *host, int level, const char *fmt, ...)
@@ -199,9 +212,11 @@ int zoid_peer_send(struct zoid_peer *p, const struct zoid_header *h, const struc
     if (n)
         memcpy(all + 1, iov, (size_t)n * sizeof(*iov));
     pthread_mutex_lock(&p->send_mu);
-    int rc = atomic_load(&p->closed) ? -ENOTCONN : p->t->sendv(p->fd, all, n + 1, SEND_TIMEOUT_MS);
+    int rc = atomic_load(&p->closed) ? -ENOTCONN : p->t->sendv(p->fd, all, n + 1,
+                                                           p->send_timeout_ms ? (int)p->send_timeout_ms
+                                                                              : SEND_TIMEOUT_MS);
     if (rc && rc != -ENOTCONN) {
-        /* A client that does not read its replies for SEND_TIMEOUT_MS, or is gone: the loop
+        /* A client that takes no reply bytes for the send timeout, or is gone: the loop
          * sees the shutdown and releases it. */
         atomic_store(&p->closed, true);
         shutdown(p->fd, SHUT_RDWR);
@@ -266,6 +281,8 @@ void zoid_peer_unref(struct zoid_peer *p)
 {
     if (atomic_fetch_sub(&p->refs, 1) != 1)
         return;
+    if (p->d)
+        zoid_daemon_peer_freed(p->d, p);
     zoid_daemon_release_state(p->d, p);
     if (p->fd >= 0)
         p->t->close(p->fd);

@@ -280,9 +280,15 @@ static int handshake(struct zoid_client *c, const struct zoid_client_opts *o, st
     if (rc)
         return zepto_fail(err, rc == -ETIMEDOUT ? ETIMEDOUT : ECONNRESET,
                           "no greeting from the daemon: %s", strerror(-rc));
-    if (h.kind == ZOID_REFUSED)
+    if (h.kind == ZOID_REFUSED) {
+        /* A daemon that says why sends the reason as text (older ones send none). */
+        char why[200] = "";
+        struct iovec wi = {why, h.length};
+        if (h.length && h.length < sizeof(why) && c->t->recvv(c->fd, &wi, 1, to))
+            why[0] = 0;
         return zepto_fail(err, h.error ? h.error : EACCES, "the daemon refused the connection: %s",
-                          strerror(h.error ? h.error : EACCES));
+                          why[0] ? why : strerror(h.error ? h.error : EACCES));
+    }
     if (h.kind != ZOID_CHALLENGE || h.length != sizeof(chal))
         return zepto_fail(err, EPROTO, "unexpected greeting from the daemon");
     struct iovec iov = {chal, sizeof(chal)};

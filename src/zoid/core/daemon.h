@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -48,6 +49,17 @@ struct zoid_peer {
     _Atomic uint64_t last_ns; /* when bytes last came (read by the sweep) */
     _Atomic unsigned in_flight;
     uint32_t max_payload;
+    unsigned send_timeout_ms;
+    struct zoid_uid *u; /* its uid's accounting (connections, calls running) */
+    /* Limits (daemon.c): not read (its socket not re-armed) while parked. */
+    _Atomic bool parked;
+    _Atomic uint64_t bytes;   /* payloads held (read, not yet run and freed) */
+    uint32_t payload_bytes;   /* of the frame being read, counted in bytes */
+    uint32_t want;            /* a payload waiting for room in the daemon's budget */
+    bool memwait;             /* in the daemon's list of those (under its lock) */
+    struct zoid_peer *memnext;
+    _Atomic unsigned cancelled; /* calls that ended after it left */
+    uint64_t gone_ns;
     /* The sweep's verdict (idle, stalled...): set once, then the socket is shut down so that the
      * thread that gets its event drops it (only that thread touches the frame being read). */
     _Atomic(const char *) kill_why;
@@ -87,6 +99,7 @@ struct zoid_call {
     } * release;
     int nrelease, caprelease;
     uint32_t max_payload;
+    const _Atomic bool *timed_out; /* past the call timeout (zoid_call_cancelled) */
 };
 
 /* Plugin table (plugins.c). Each plugin's host is a copy of `base` with its name. */
@@ -122,5 +135,10 @@ void zoid_daemon_release_state(struct zoid_daemon *d, struct zoid_peer *p);
 /* A log line through the options' callback (printf-like). */
 void zoid_daemon_log(const struct zoid_daemon *d, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same, rate-limited by key instead of by fmt (plugin lines: by the plugin's format). */
+void zoid_daemon_vlogk(const struct zoid_daemon *d, const void *key, int level, const char *fmt,
+                       va_list ap);
+/* The last reference to a peer went (call.c): the daemon's log line on cancelled calls. */
+void zoid_daemon_peer_freed(struct zoid_daemon *d, struct zoid_peer *p);
 
 #endif

@@ -68,7 +68,6 @@ static int core_whoami(struct zoid_call *call, const void *payload, size_t len)
 /* For tests of timeouts, interrupted calls and draining: a call that takes a while. */
 static int core_sleep(struct zoid_call *call, const void *payload, size_t len)
 {
-    (void)call;
     uint64_t ns;
     if (len != sizeof(ns))
         return -EPROTO;
@@ -76,8 +75,10 @@ static int core_sleep(struct zoid_call *call, const void *payload, size_t len)
     if (ns > 10000000000ull)
         return -EINVAL;
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    /* The daemon interrupts it (EINTR) when the client leaves or the call times out. */
     while (nanosleep(&ts, &ts) && errno == EINTR)
-        ;
+        if (zoid_call_cancelled(call))
+            return -ECANCELED;
     return 0;
 }
 

@@ -70,7 +70,7 @@ static int advance(struct iovec *cur, int n, size_t done)
 /* sendv/recvv on a copy of iov, IOV_BATCH entries at a time. */
 static int transfer(int fd, const struct iovec *iov, int n, int timeout_ms, bool out)
 {
-    uint64_t deadline = deadline_of(timeout_ms);
+    uint64_t deadline = 0; /* from the first wait on (no clock read when nothing waits) */
     struct iovec cur[IOV_BATCH];
     while (n > 0) {
         int k = n < IOV_BATCH ? n : IOV_BATCH;
@@ -93,6 +93,8 @@ static int transfer(int fd, const struct iovec *iov, int n, int timeout_ms, bool
             }
             if (r > 0) {
                 k = advance(cur, k, (size_t)r);
+                if (out) /* sending: a deadline without progress, not a total */
+                    deadline = 0;
                 continue;
             }
             if (r == 0)
@@ -101,6 +103,8 @@ static int transfer(int fd, const struct iovec *iov, int n, int timeout_ms, bool
                 continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 return errno == EPIPE ? -ECONNRESET : -errno;
+            if (!deadline)
+                deadline = deadline_of(timeout_ms);
             int rc = wait_fd(fd, out ? POLLOUT : POLLIN, deadline);
             if (rc && rc != -EINTR)
                 return rc;
