@@ -3,7 +3,8 @@
  * wire protocol by hand (unix sockets, no token) so that it can do what the client library
  * never does, and prints one JSON line of what it saw.
  *
- *   zoid_abuse sleeps  --server unix:P [--count N] [--ms MS]     N sleep calls sent, then leaves
+ *   zoid_abuse sleeps  --server unix:P [--count N] [--ms MS] [--linger-ms L]
+ *                                       N sleep calls sent, then leaves (after L ms)
  *   zoid_abuse hold    --server unix:P [--count N] [--ms MS]     N sleep calls, waits for replies
  *   zoid_abuse noread  --server unix:P [--count N] [--size B]    N echo calls, replies never read;
  *                                                                prints when the daemon dropped it
@@ -30,7 +31,7 @@
 #include "zepto/zoid.h"
 
 static const char *server;
-static long count = 64, ms = 10000, hold_s = 5, clients = 1;
+static long count = 64, ms = 10000, hold_s = 5, clients = 1, linger_ms = 0;
 static size_t size = 1 << 20;
 
 static double now_s(void)
@@ -45,6 +46,19 @@ static int raw_connect(void)
     if (strncmp(server, "unix:", 5))
         return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", server + 5);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int raw_connect_nb(void)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof(a.sun_path), "%s", server + 5);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
@@ -124,6 +138,8 @@ static int sleeps(bool wait_replies)
     long sent = 0;
     for (long i = 0; i < count; i++)
         sent += !send_frame(fd, ZOID_CALL, ZOID_CORE_SLEEP, (uint64_t)i + 1, &ns, sizeof(ns));
+    if (!wait_replies && linger_ms) /* so that the calls run before it leaves */
+        nanosleep(&(struct timespec){linger_ms / 1000, (linger_ms % 1000) * 1000000}, NULL);
     long replies = 0, errors = 0;
     int first_error = 0;
     double t0 = now_s();
@@ -135,8 +151,9 @@ static int sleeps(bool wait_replies)
         if (h.error && !errors++)
             first_error = h.error;
     }
-    printf("{\"sent\":%ld,\"replies\":%ld,\"errors\":%ld,\"first_error\":\"%s\",\"seconds\":%.3f}\n",
-           sent, replies, errors, first_error ? strerror(first_error) : "", now_s() - t0);
+    printf(
+        "{\"sent\":%ld,\"replies\":%ld,\"errors\":%ld,\"first_error\":\"%s\",\"seconds\":%.3f}\n",
+        sent, replies, errors, first_error ? strerror(first_error) : "", now_s() - t0);
     close(fd);
     return 0;
 }
@@ -215,18 +232,16 @@ static int flood(void)
         return 1;
     long ok = 0, failed = 0;
     double t0 = now_s();
+    /* Connections held, never spoken on; non-blocking connects (a full backlog: EAGAIN, try
+     * again 1 ms later). */
     while (now_s() - t0 < (double)hold_s) {
-        if (ok < count) {
-            int fd = raw_connect();
-            if (fd >= 0)
-                fds[ok++] = fd;
-            else
-                failed++;
-        } else { /* all made: close and reconnect the oldest, keeping the pressure */
-            close(fds[0]);
-            memmove(fds, fds + 1, (size_t)(count - 1) * sizeof(int));
-            ok--;
+        int fd = ok < count ? raw_connect_nb() : -1;
+        if (fd >= 0) {
+            fds[ok++] = fd;
+            continue;
         }
+        failed += ok < count;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
     }
     printf("{\"open\":%ld,\"failed\":%ld}\n", ok, failed);
     for (long i = 0; i < ok; i++)
@@ -284,10 +299,10 @@ static int big(void)
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"server", required_argument, NULL, 's'}, {"count", required_argument, NULL, 'n'},
-        {"ms", required_argument, NULL, 'm'},     {"size", required_argument, NULL, 'z'},
-        {"hold", required_argument, NULL, 'h'},   {"clients", required_argument, NULL, 'c'},
-        {0, 0, 0, 0}};
+        {"server", required_argument, NULL, 's'},    {"count", required_argument, NULL, 'n'},
+        {"ms", required_argument, NULL, 'm'},        {"size", required_argument, NULL, 'z'},
+        {"hold", required_argument, NULL, 'h'},      {"clients", required_argument, NULL, 'c'},
+        {"linger-ms", required_argument, NULL, 'l'}, {0, 0, 0, 0}};
     if (argc < 2)
         goto bad;
     const char *mode = argv[1];
@@ -301,6 +316,7 @@ int main(int argc, char **argv)
         case 'z': size = (size_t)atol(optarg); break;
         case 'h': hold_s = atol(optarg); break;
         case 'c': clients = atol(optarg); break;
+        case 'l': linger_ms = atol(optarg); break;
         default: goto bad;
         }
     }

@@ -212,9 +212,10 @@ int zoid_peer_send(struct zoid_peer *p, const struct zoid_header *h, const struc
     if (n)
         memcpy(all + 1, iov, (size_t)n * sizeof(*iov));
     pthread_mutex_lock(&p->send_mu);
-    int rc = atomic_load(&p->closed) ? -ENOTCONN : p->t->sendv(p->fd, all, n + 1,
-                                                           p->send_timeout_ms ? (int)p->send_timeout_ms
-                                                                              : SEND_TIMEOUT_MS);
+    int rc = atomic_load(&p->closed)
+                 ? -ENOTCONN
+                 : p->t->sendv(p->fd, all, n + 1,
+                               p->send_timeout_ms ? (int)p->send_timeout_ms : SEND_TIMEOUT_MS);
     if (rc && rc != -ENOTCONN) {
         /* A client that takes no reply bytes for the send timeout, or is gone: the loop
          * sees the shutdown and releases it. */

@@ -44,14 +44,14 @@
 /* What --insecure TCP peers act as: nobody/nogroup, no supplementary groups (docs/zoid.md). */
 #define ZOID_INSECURE_ID 65534u
 
-#define HANDSHAKE_S 5
-#define STALL_S     30 /* a frame begun and not finished */
+#define HANDSHAKE_S  5
+#define STALL_S      30 /* a frame begun and not finished */
 #define CONN_RESERVE 32 /* connections beyond max_clients for root and the daemon's own uid */
-#define BACKOFF_NS  100000000u /* the listener rests this long after EMFILE/ENFILE */
-#define SWEEP_NS    100000000u
-#define LOG_BURST   10 /* lines of one format per second, then a count of those suppressed */
-#define TRIM_FROM   (16u << 20) /* a burst of payloads this large is trimmed once it is over */
-#define UID_BUCKETS 256
+#define BACKOFF_NS   100000000u /* the listener rests this long after EMFILE/ENFILE */
+#define SWEEP_NS     100000000u
+#define LOG_BURST    10 /* lines of one format per second, then a count of those suppressed */
+#define TRIM_FROM    (16u << 20) /* a burst of payloads this large is trimmed once it is over */
+#define UID_BUCKETS  256
 /* Interrupts a call's blocking system call (EINTR): the client left or the call timed out. */
 #define CANCEL_SIG (SIGRTMIN + 7)
 
@@ -105,14 +105,14 @@ struct zoid_daemon {
     pthread_mutex_t peers_mu; /* peers, clients */
     struct zoid_peer *peers;
     unsigned clients;
-    int tfd;       /* timerfd: the sweep, every 100 ms */
-    int spare_fd;  /* /dev/null, closed to accept (and refuse) a client when out of descriptors */
+    int tfd;      /* timerfd: the sweep, every 100 ms */
+    int spare_fd; /* /dev/null, closed to accept (and refuse) a client when out of descriptors */
     _Atomic uint64_t backoff_until; /* the listener rests (EMFILE) until then; 0: armed */
     uint32_t self_uid;
     /* worker pool: wslot 0 is the main thread, 1.. the workers */
     struct wslot *ws;
-    unsigned nworkers; /* threads started or starting (ws[1..nworkers]) */
-    unsigned uid_cap;  /* calls of one uid running at once */
+    unsigned nworkers;  /* threads started or starting (ws[1..nworkers]) */
+    unsigned uid_cap;   /* calls of one uid running at once */
     pthread_mutex_t mu; /* the queue, free, busy, done, loop_rc, ws, uids */
     struct zoid_uid *uids[UID_BUCKETS];
     struct zoid_uid *ring_head, *ring_tail;
@@ -947,8 +947,7 @@ static int readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why
 static void sweep(struct zoid_daemon *d)
 {
     uint64_t now = zb_mono_read(), last = atomic_load(&d->swept_ns);
-    if (now - last < SWEEP_NS * 9 / 10 ||
-        !atomic_compare_exchange_strong(&d->swept_ns, &last, now))
+    if (now - last < SWEEP_NS * 9 / 10 || !atomic_compare_exchange_strong(&d->swept_ns, &last, now))
         return;
     uint64_t until = atomic_load(&d->backoff_until);
     if (until && now >= until && atomic_compare_exchange_strong(&d->backoff_until, &until, 0))
@@ -1247,6 +1246,10 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
      * which made a 16 MiB upload a fifth of the socket's speed. */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    /* Few arenas: a payload freed by one thread is reused by the next, whichever thread reads
+     * it (with an arena per thread of a grown pool, each kept its own freed payloads: RSS
+     * several times the bytes in flight). The sweep trims them after a burst. */
+    mallopt(M_ARENA_MAX, 2);
 
     int rc = setup(d, err);
     sigset_t sigs;

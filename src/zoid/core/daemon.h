@@ -53,10 +53,10 @@ struct zoid_peer {
     struct zoid_uid *u; /* its uid's accounting (connections, calls running) */
     /* Limits (daemon.c): not read (its socket not re-armed) while parked. */
     _Atomic bool parked;
-    _Atomic uint64_t bytes;   /* payloads held (read, not yet run and freed) */
-    uint32_t payload_bytes;   /* of the frame being read, counted in bytes */
-    uint32_t want;            /* a payload waiting for room in the daemon's budget */
-    bool memwait;             /* in the daemon's list of those (under its lock) */
+    _Atomic uint64_t bytes; /* payloads held (read, not yet run and freed) */
+    uint32_t payload_bytes; /* of the frame being read, counted in bytes */
+    uint32_t want;          /* a payload waiting for room in the daemon's budget */
+    bool memwait;           /* in the daemon's list of those (under its lock) */
     struct zoid_peer *memnext;
     _Atomic unsigned cancelled; /* calls that ended after it left */
     uint64_t gone_ns;
