@@ -28,6 +28,23 @@ AS_THIRD=(setpriv --reuid=65532 --regid=65532 --clear-groups)
 CASES=${ZOID_LIMITS_CASES:-sleeps timeout noread conns emfile big}
 fails=0
 
+# The flags' bad values: one clear line, exit 2.
+srv=(zoid serve --listen "unix:$WORK/x.sock" --export "$WORK")
+expect_status 2 "--max-threads '0': must be at least 1" "$ZEPTO" "${srv[@]}" --max-threads 0
+expect_status 2 "--max-calls-per-uid 'x': not a whole number" "$ZEPTO" "${srv[@]}" \
+    --max-calls-per-uid x
+expect_status 2 "--max-conns-per-uid '0': must be at least 1" "$ZEPTO" "${srv[@]}" \
+    --max-conns-per-uid 0
+expect_status 2 "--max-client-bytes '10': from 1M to 1T" "$ZEPTO" "${srv[@]}" \
+    --max-client-bytes 10
+expect_status 2 "--max-bytes '2T': from 1M to 1T" "$ZEPTO" "${srv[@]}" --max-bytes 2T
+expect_status 2 "--call-timeout '1ms': a duration from 10ms to 1h" "$ZEPTO" "${srv[@]}" \
+    --call-timeout 1ms
+expect_status 2 "--send-timeout 'abc': a duration from 10ms to 1h" "$ZEPTO" "${srv[@]}" \
+    --send-timeout abc
+expect_status 2 "--threads 8 is above --max-threads 4" "$ZEPTO" "${srv[@]}" --threads 8 \
+    --max-threads 4
+
 share_with_nobody || { echo "FAIL: no scratch directory for nobody"; exit 1; }
 if [ -n "$SHARED" ]; then
     cp "$ABUSE" "$SHARED/" && ABUSE="$SHARED/zoid_abuse"
@@ -47,7 +64,28 @@ victim_ok() {
 }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMON/stat"; }
-serve() { start_daemon "$@" && chmod 0777 "$SOCK"; }
+# serve [options]: a daemon for one case, its RSS watched (peak in $WORK/peak) until done.
+serve() {
+    start_daemon "$@" && chmod 0777 "$SOCK"
+    RSS0=$(rss_kb)
+    echo "$RSS0" >"$WORK/peak"
+    (
+        peak=$RSS0
+        while r=$(rss_kb 2>/dev/null) && [ -n "$r" ]; do
+            [ "$r" -gt "$peak" ] && peak=$r && echo "$peak" >"$WORK/peak"
+            sleep 0.05
+        done
+    ) &
+    WATCH=$!
+}
+# done_case NAME: the daemon's RSS (KiB) at start, at its peak and now; stops it (SIGTERM, or
+# $ZOID_LIMITS_STOP: KILL for today's daemon, which lets abandoned calls run to their end).
+done_case() {
+    echo "$1: daemon RSS ${RSS0} -> peak $(cat "$WORK/peak") -> $(rss_kb) KiB"
+    kill "$WATCH" 2>/dev/null
+    wait "$WATCH" 2>/dev/null
+    stop_daemon "${ZOID_LIMITS_STOP:-TERM}"
+}
 LOG() { echo "$WORK/daemon.$starts.log"; }
 
 for c in $CASES; do
@@ -73,7 +111,7 @@ for c in $CASES; do
         [ "${n:-0}" = 64 ] || fail "sleeps: 64 abandoned calls not all cancelled: '$line'"
         awk -v a="${after:-99}" 'BEGIN { exit !(a < 1) }' ||
             fail "sleeps: the abandoned calls ran on (${after:-?} s, 10 s each)"
-        stop_daemon
+        done_case sleeps
         ;;
     timeout)
         serve --call-timeout 1s
@@ -83,7 +121,7 @@ for c in $CASES; do
             fail "timeout: a 6 s call past --call-timeout 1s did not answer ETIMEDOUT: $out"
         s=$(json seconds <<<"$out")
         awk -v s="${s:-99}" 'BEGIN { exit !(s < 2) }' || fail "timeout: answered after $s s"
-        stop_daemon
+        done_case timeout
         ;;
     noread)
         serve
@@ -98,7 +136,7 @@ for c in $CASES; do
         d=$(json dropped_after_s <<<"$out")
         awk -v d="${d:--1}" 'BEGIN { exit !(d >= 0 && d < 3) }' ||
             fail "noread: not dropped within the send timeout (2 s): $out"
-        stop_daemon
+        done_case noread
         ;;
     conns)
         serve --max-conns-per-uid 20 --max-clients 30
@@ -128,7 +166,7 @@ for c in $CASES; do
         v=$("$VICTIM" --server "unix:$SOCK" --seconds 1 --interval-ms 20 --reconnect)
         victim_ok "conns (root, 30 clients connected)" "$v"
         exec 7>&- 8>&- 9>&-
-        stop_daemon
+        done_case conns
         ;;
     emfile)
         # The hard limit too: the daemon raises its soft limit to the hard one.
@@ -156,10 +194,11 @@ for c in $CASES; do
         done
         v=$("$VICTIM" --server "unix:$SOCK" --seconds 1 --interval-ms 20 --reconnect)
         victim_ok "emfile (after the flood)" "$v"
-        stop_daemon
+        done_case emfile
         ;;
     big)
-        serve --max-bytes 256M
+        # (ZOID_LIMITS_OLD: today's daemon, which has no budget to set)
+        serve $([ -n "${ZOID_LIMITS_OLD:-}" ] || echo --max-bytes 256M)
         r0=$(rss_kb)
         "${AS_OTHER[@]}" "$ABUSE" hold --server "unix:$SOCK" --count 16 --ms 3000 \
             >/dev/null &
@@ -189,7 +228,7 @@ for c in $CASES; do
         # The budget (256 MiB) plus one frame per reading thread, plus the pool's stacks in use.
         [ "$peak" -lt $(((256 + 160) * 1024)) ] || fail "big: RSS peaked at $peak KiB"
         [ "$after" -lt $((r0 + 65536)) ] || fail "big: RSS stayed at $after KiB (from $r0)"
-        stop_daemon
+        done_case big
         ;;
     esac
 done
