@@ -557,7 +557,8 @@ void zoid_daemon_release_state(struct zoid_daemon *d, struct zoid_peer *p)
 static void drop(struct zoid_daemon *d, struct zoid_peer *p, const char *why)
 {
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, p->fd, NULL);
-    p->gone_ns = zb_mono_read();
+    uint64_t never = 0; /* the sweep may have seen it leave first */
+    atomic_compare_exchange_strong(&p->gone_ns, &never, zb_mono_read());
     atomic_store(&p->closed, true); /* its queued calls are not run, its running ones told */
     shutdown(p->fd, SHUT_RDWR);     /* a worker blocked sending to it returns at once */
     memwait_remove(d, p);
@@ -959,7 +960,7 @@ static void sweep(struct zoid_daemon *d)
         if (atomic_load(&p->parked) && !atomic_load(&p->kill_why)) {
             struct pollfd pf = {.fd = p->fd, .events = POLLRDHUP};
             if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-                p->gone_ns = now;
+                atomic_store(&p->gone_ns, now);
                 atomic_store(&p->closed, true);
                 const char *none = NULL;
                 atomic_compare_exchange_strong(&p->kill_why, &none, "closed");
@@ -1246,10 +1247,11 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
      * which made a 16 MiB upload a fifth of the socket's speed. */
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
-    /* Few arenas: a payload freed by one thread is reused by the next, whichever thread reads
+    /* One arena: a payload freed by one thread is reused by the next, whichever thread reads
      * it (with an arena per thread of a grown pool, each kept its own freed payloads: RSS
-     * several times the bytes in flight). The sweep trims them after a burst. */
-    mallopt(M_ARENA_MAX, 2);
+     * twice the budget with 2 arenas, 8 times with 8). Small blocks come from each thread's
+     * tcache. The sweep trims the heap after a burst. */
+    mallopt(M_ARENA_MAX, 1);
 
     int rc = setup(d, err);
     sigset_t sigs;

@@ -59,7 +59,7 @@ struct zoid_peer {
     bool memwait;           /* in the daemon's list of those (under its lock) */
     struct zoid_peer *memnext;
     _Atomic unsigned cancelled; /* calls that ended after it left */
-    uint64_t gone_ns;
+    _Atomic uint64_t gone_ns;
     /* The sweep's verdict (idle, stalled...): set once, then the socket is shut down so that the
      * thread that gets its event drops it (only that thread touches the frame being read). */
     _Atomic(const char *) kill_why;
