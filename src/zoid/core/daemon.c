@@ -10,7 +10,16 @@
  * thread (a hand-over per call made a null call 1.6x a raw ping-pong). Only when every other
  * thread is busy in a call does it queue the call instead and go back to waiting, so that
  * accepts, signals and other clients are never starved; a thread that finishes a call takes
- * queued calls first. Replies are sent under the client's send lock. A client is referenced by
+ * queued calls first. Replies are sent under the client's send lock.
+ *
+ * One client must never stall the others (docs/zoid.md, threat model): while calls wait that
+ * could run, the pool grows (up to max_threads); calls wait in one queue per uid, taken in turn,
+ * each uid with at most uid_cap calls running; a client at its limits (calls or payload bytes in
+ * flight) or whose next payload does not fit in the daemon's budget is parked: its socket is
+ * not re-armed until a call of its completes or room is freed (whoever clears `parked` re-arms
+ * it). A departed client's queued calls are not run and its running ones are told
+ * (zoid_call_cancelled, and CANCEL_SIG to their threads, again at every sweep, as for calls past
+ * their deadline). The sweep runs on a timerfd every 100 ms; on EMFILE the listener rests. A client is referenced by
  * the set and by each of its calls in flight; when it goes (closes, crashes, is killed, breaks
  * the protocol, times out) it is dropped at once, and the last reference releases its per-plugin
  * state (the plugins' client_gone hooks) and its socket. Timeouts found by the sweep shut the

@@ -67,7 +67,9 @@ static int advance(struct iovec *cur, int n, size_t done)
     return n;
 }
 
-/* sendv/recvv on a copy of iov, IOV_BATCH entries at a time. */
+/* sendv/recvv on a copy of iov, IOV_BATCH entries at a time. timeout_ms: sending, the longest
+ * wait without progress (a slow reader that takes bytes goes on); receiving, a total counted from
+ * the first wait. */
 static int transfer(int fd, const struct iovec *iov, int n, int timeout_ms, bool out)
 {
     uint64_t deadline = 0; /* from the first wait on (no clock read when nothing waits) */
