@@ -26,6 +26,12 @@ AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 AS_OTHER=(setpriv --reuid=65533 --regid=65533 --clear-groups)
 AS_THIRD=(setpriv --reuid=65532 --regid=65532 --clear-groups)
 CASES=${ZOID_LIMITS_CASES:-sleeps timeout noread conns emfile big}
+ASAN=
+ldd "$ZEPTO" 2>/dev/null | grep -q libasan && ASAN=1
+# The issue's bar: 100 ms. Under AddressSanitizer every byte copied is checked: the large
+# frames' copies take the 2 CPUs several times longer.
+BAR_MS=100
+[ -z "$ASAN" ] || BAR_MS=300
 fails=0
 
 # The flags' bad values: one clear line, exit 2.
@@ -60,7 +66,8 @@ victim_ok() {
     f=$(json failures <<<"$2")
     echo "$1: victim $2"
     [ "${f:-1}" = 0 ] || fail "$1: the victim saw $f failures: $2"
-    awk -v m="${max:-1e9}" 'BEGIN { exit !(m < 100) }' || fail "$1: the victim waited $max ms"
+    awk -v m="${max:-1e9}" -v b="$BAR_MS" 'BEGIN { exit !(m < b) }' ||
+        fail "$1: the victim waited $max ms (bar: $BAR_MS ms)"
 }
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON/status"; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DAEMON/stat"; }
@@ -227,8 +234,12 @@ for c in $CASES; do
         grep -q '"ok":64' "$WORK/abuse.out" || fail "big: not every frame was served"
         # The budget (256 MiB), plus the frame that may pass it, plus slack (the heap's, the
         # stacks of the pool, the victim's and the holders' calls): three frames.
-        [ "$peak" -lt $(((256 + 96) * 1024)) ] || fail "big: RSS peaked at $peak KiB"
-        [ "$after" -lt $((r0 + 65536)) ] || fail "big: RSS stayed at $after KiB (from $r0)"
+        if [ -n "$ASAN" ]; then
+            echo "big: RSS not judged: AddressSanitizer's allocator (quarantine) owns the heap"
+        else
+            [ "$peak" -lt $(((256 + 96) * 1024)) ] || fail "big: RSS peaked at $peak KiB"
+            [ "$after" -lt $((r0 + 65536)) ] || fail "big: RSS stayed at $after KiB (from $r0)"
+        fi
         done_case big
         ;;
     esac
