@@ -19,11 +19,11 @@
  * not re-armed until a call of its completes or room is freed (whoever clears `parked` re-arms
  * it). A departed client's queued calls are not run and its running ones are told
  * (zoid_call_cancelled, and CANCEL_SIG to their threads, again at every sweep, as for calls past
- * their deadline). The sweep runs on a timerfd every 100 ms; on EMFILE the listener rests. A client is referenced by
- * the set and by each of its calls in flight; when it goes (closes, crashes, is killed, breaks
- * the protocol, times out) it is dropped at once, and the last reference releases its per-plugin
- * state (the plugins' client_gone hooks) and its socket. Timeouts found by the sweep shut the
- * socket down, and the thread that gets its event drops it.
+ * their deadline). The sweep runs on a timerfd every 100 ms; on EMFILE the listener rests. A client
+ * is referenced by the set and by each of its calls in flight; when it goes (closes, crashes, is
+ * killed, breaks the protocol, times out) it is dropped at once, and the last reference releases
+ * its per-plugin state (the plugins' client_gone hooks) and its socket. Timeouts found by the sweep
+ * shut the socket down, and the thread that gets its event drops it.
  *
  * SIGTERM or SIGINT: stop accepting and reading, let the calls in flight finish and reply, close
  * every client, unload the plugins, return 0. One log line per connect, disconnect and error.
