@@ -10,8 +10,9 @@ CMAKE_FLAGS ?=
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
+# A configure that failed (e.g. run before `make deps`) leaves a cache but no Makefile: redo it.
 configure:
-	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+	@test -f $(BUILD)/Makefile || cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
 
 deps:
 	bash scripts/deps.sh
