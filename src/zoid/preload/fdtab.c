@@ -184,6 +184,20 @@ int zpl_reserve(int oflags)
     return fd;
 }
 
+bool zpl_handle_used(int h)
+{
+    uint64_t gen = zpl_gen();
+    int high = atomic_load(&tab_high);
+    bool used = false;
+    pthread_mutex_lock(&tab_mu);
+    for (int fd = 0; fd < high && !used; fd++) {
+        struct zpl_fd *e = atomic_load(&tab[fd]);
+        used = e && e->gen == gen && (e->h == h || e->child_h == h);
+    }
+    pthread_mutex_unlock(&tab_mu);
+    return used;
+}
+
 int zpl_fd_handle(struct zpl_fd *e)
 {
     if (zpl_conn())
@@ -232,6 +246,11 @@ ssize_t zpl_pread_all(int h, void *buf, size_t n, int64_t off)
         zpl_sig_restore(&old);
         if (r < 0)
             return done ? (ssize_t)done : zpl_fail();
+        if ((size_t)r > want) { /* more than asked: the server lies, buf holds nothing valid */
+            memset(buf, 0, n);
+            errno = EIO;
+            return -1;
+        }
         done += (size_t)r;
         if ((size_t)r < want)
             break;
