@@ -27,3 +27,8 @@ foreach(t programs sqlite fio driver faults cli edges identity)
   set_tests_properties(integration.zoid_preload_${t} PROPERTIES TIMEOUT 180
     ENVIRONMENT "ZPP=$<TARGET_FILE:zoid_preload_prog>;ZPE=$<TARGET_FILE:zoid_preload_edge>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
 endforeach()
+
+# A hostile daemon (zoid_preload_hostile.sh): every lie gives correct data or EIO (issue 12).
+zepto_shell_test(zoid_preload_hostile)
+set_tests_properties(integration.zoid_preload_hostile PROPERTIES TIMEOUT 120
+  ENVIRONMENT "ZHS=$<TARGET_FILE:zoid_hostile_server>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")

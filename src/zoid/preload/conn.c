@@ -386,7 +386,7 @@ int zpl_fail(void)
     if (broken)
         atomic_store(&S.ready, false);
     pthread_mutex_unlock(&S.mu);
-    errno = broken ? EIO : e;
+    errno = broken || e == EPROTO ? EIO : e; /* EPROTO: a reply the stubs refused */
     return -1;
 }
 

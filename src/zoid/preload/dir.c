@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "zoid/preload/dirents.h"
 #include "zoid/preload/zpl.h"
 
 /* readdir_r is deprecated, and still called. */
@@ -119,6 +120,11 @@ static struct dirent64 *next(struct zdir *z)
         zpl_fd_put(e);
         if (n <= 0)
             return NULL;
+        if (!zpl_dirents_ok(z->buf, (size_t)n)) { /* a daemon's bad answer: nothing of it */
+            z->pos = z->len = 0;
+            errno = EIO;
+            return NULL;
+        }
         z->pos = 0;
         z->len = (size_t)n;
     }
@@ -250,6 +256,11 @@ ZPL_API ssize_t getdents64(int fd, void *buf, size_t n)
         ZP_CALL(r, zp_getdents(h, buf, n));
         if (r < 0)
             zpl_fail();
+        else if ((size_t)r > n || !zpl_dirents_ok(buf, (size_t)r)) {
+            memset(buf, 0, n); /* a daemon's bad answer: the program gets nothing of it */
+            errno = EIO;
+            r = -1;
+        }
     }
     zpl_fd_put(e);
     return r;

@@ -31,6 +31,8 @@ static int install_dup(struct zpl_fd *e, int kfd)
     int h = zpl_fd_handle(e), h2 = -1;
     if (h >= 0) {
         ZP_CALL(h2, zp_dup(h));
+        if (h2 < -1 || (h2 >= 0 && zpl_handle_used(h2))) /* a daemon's bad answer */
+            h2 = -1, errno = EPROTO;
         if (h2 < 0)
             zpl_fail();
     }

@@ -92,6 +92,8 @@ static int fwd_open(struct zpl_path *p, int flags, mode_t mode)
         return -1;
     int h;
     ZP_CALL(h, zp_openat(p->dirh, p->rel, flags & ~O_CLOEXEC, (uint32_t)mode));
+    if (h < -1 || (h >= 0 && zpl_handle_used(h))) /* not a handle, or another's: a bad answer */
+        h = -1, errno = EPROTO;
     if (h < 0) {
         zpl_fail();
         int e = errno;
@@ -470,8 +472,13 @@ static off64_t fwd_lseek(struct zpl_fd *e, off64_t off, int whence)
     int64_t r = -1;
     if (h >= 0) {
         ZP_CALL(r, zp_lseek(h, off, whence));
-        if (r < 0)
+        if (r < 0 && r != -1) /* no offset is negative: a daemon's bad answer */
+            errno = EIO, r = -1;
+        else if (r < 0)
             zpl_fail();
+        else if ((whence == SEEK_SET && r != off) ||
+                 ((whence == SEEK_DATA || whence == SEEK_HOLE) && r < off))
+            errno = EIO, r = -1; /* not where it was asked to go */
     }
     zpl_fd_put(e);
     return (off64_t)r;

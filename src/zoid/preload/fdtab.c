@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "zoid/preload/zpl.h"
@@ -32,6 +33,7 @@
 #define WB_MAX   (1u << 20)  /* a buffer is sent when it would grow past this */
 
 ZPL_REAL_DECL(open);
+ZPL_REAL_DECL(fstat);
 
 static _Atomic(struct zpl_fd *) *tab; /* indexed by kernel descriptor */
 static int tab_cap;
@@ -39,6 +41,9 @@ static atomic_int tab_high; /* highest index used, plus one */
 static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int dirty; /* entries with buffered writes */
 atomic_bool zpl_exiting; /* exit has begun: writes are no longer buffered */
+/* Device and inode of the placeholders: [0] /dev/null, [1] / (when /dev/null cannot be opened). */
+static _Atomic(dev_t) ph_dev[2];
+static _Atomic(ino_t) ph_ino[2];
 
 static void tab_init(void)
 {
@@ -177,11 +182,44 @@ void zpl_fd_each(void (*fn)(int fd, struct zpl_fd *e, void *arg), void *arg)
  * silent success on /dev/null. */
 int zpl_reserve(int oflags)
 {
-    int cloexec = oflags & O_CLOEXEC;
+    int cloexec = oflags & O_CLOEXEC, i = 0;
     int fd = REAL(open)("/dev/null", O_PATH | cloexec);
     if (fd < 0 && errno != EMFILE && errno != ENFILE)
-        fd = REAL(open)("/", O_PATH | cloexec);
+        fd = REAL(open)("/", O_PATH | cloexec), i = 1;
+    struct stat st;
+    if (fd >= 0 && !atomic_load(&ph_ino[i]) && !REAL(fstat)(fd, &st)) {
+        atomic_store(&ph_dev[i], st.st_dev);
+        atomic_store(&ph_ino[i], st.st_ino);
+    }
     return fd;
+}
+
+/* Whether kernel descriptor fd is still a placeholder zpl_reserve made (same device and inode):
+ * if not, it was closed behind the library's back (a raw close_range) and its entry is stale. */
+static bool placeholder(int fd)
+{
+    struct stat st;
+    if (REAL(fstat)(fd, &st))
+        return false;
+    for (int i = 0; i < 2; i++)
+        if (atomic_load(&ph_ino[i]) == st.st_ino && atomic_load(&ph_dev[i]) == st.st_dev &&
+            st.st_ino)
+            return true;
+    return false;
+}
+
+bool zpl_handle_used(int h)
+{
+    uint64_t gen = zpl_gen();
+    int high = atomic_load(&tab_high);
+    bool used = false;
+    pthread_mutex_lock(&tab_mu);
+    for (int fd = 0; fd < high && !used; fd++) {
+        struct zpl_fd *e = atomic_load(&tab[fd]);
+        used = e && e->gen == gen && e->h == h && placeholder(fd);
+    }
+    pthread_mutex_unlock(&tab_mu);
+    return used;
 }
 
 int zpl_fd_handle(struct zpl_fd *e)
@@ -232,6 +270,11 @@ ssize_t zpl_pread_all(int h, void *buf, size_t n, int64_t off)
         zpl_sig_restore(&old);
         if (r < 0)
             return done ? (ssize_t)done : zpl_fail();
+        if ((size_t)r > want) { /* more than asked: the server lies, buf holds nothing valid */
+            memset(buf, 0, n);
+            errno = EIO;
+            return -1;
+        }
         done += (size_t)r;
         if ((size_t)r < want)
             break;

@@ -132,6 +132,8 @@ static int cwd_handle(void)
     }
     int h;
     ZP_CALL(h, zp_openat(ZP_ROOT, rel, O_PATH | O_DIRECTORY, 0));
+    if (h < -1 || (h >= 0 && zpl_handle_used(h))) /* a daemon's bad answer */
+        h = -1, errno = EPROTO;
     if (h < 0) {
         zpl_fail();
         free(rel);

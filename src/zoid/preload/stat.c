@@ -57,6 +57,34 @@ int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int fl
 char *__getcwd_chk(char *buf, size_t size, size_t buflen);
 char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen);
 
+/* A daemon's stat is believed only when it is one the kernel could give: a known file type, no
+ * negative size or block count, a block size a program can allocate (cat does). Else EIO. */
+static int stat_check(int r, struct stat *st)
+{
+    if (r < 0)
+        return r;
+    mode_t t = st->st_mode & S_IFMT;
+    bool type_ok = t == S_IFREG || t == S_IFDIR || t == S_IFLNK || t == S_IFCHR || t == S_IFBLK ||
+                   t == S_IFIFO || t == S_IFSOCK;
+    if (!type_ok || st->st_size < 0 || st->st_blocks < 0 || st->st_blksize < 0 ||
+        st->st_blksize > (1l << 30)) {
+        memset(st, 0, sizeof(*st));
+        errno = EIO;
+        return -1;
+    }
+    return r;
+}
+
+/* The same for statx (a field counts when stx_mask says it was filled). */
+static bool statx_ok(const struct statx *x)
+{
+    mode_t t = x->stx_mode & S_IFMT;
+    bool type_ok = t == S_IFREG || t == S_IFDIR || t == S_IFLNK || t == S_IFCHR || t == S_IFBLK ||
+                   t == S_IFIFO || t == S_IFSOCK;
+    return (!(x->stx_mask & STATX_TYPE) || type_ok) && x->stx_size <= INT64_MAX &&
+           x->stx_blocks <= INT64_MAX && x->stx_blksize <= (1u << 30);
+}
+
 /* The one implementation: fstatat(dirfd, path, st, flags), forwarded or local (libc's fstatat
  * serves every local variant: the old __xstat ones exist only as compatibility symbols). */
 static int any_fstatat(int dirfd, const char *path, struct stat *st, int flags)
@@ -73,6 +101,7 @@ static int any_fstatat(int dirfd, const char *path, struct stat *st, int flags)
         ZP_CALL(r, zp_fstatat(p.dirh, p.rel, st, flags));
         if (r < 0)
             zpl_fail();
+        r = stat_check(r, st);
     }
     zpl_path_done(&p);
     return r;
@@ -89,6 +118,7 @@ static int any_fstat(int fd, struct stat *st)
         ZP_CALL(r, zp_fstatat(h, "", st, AT_EMPTY_PATH));
         if (r < 0)
             zpl_fail();
+        r = stat_check(r, st);
     }
     zpl_fd_put(e);
     return r;
@@ -201,6 +231,11 @@ ZPL_API int statx(int dirfd, const char *path, int flags, unsigned int mask, str
         ZP_CALL(r, zp_statx(p.dirh, p.rel, flags, mask, stx));
         if (r < 0)
             zpl_fail();
+        else if (!statx_ok(stx)) {
+            memset(stx, 0, sizeof(*stx));
+            errno = EIO;
+            r = -1;
+        }
     }
     zpl_path_done(&p);
     return r;
@@ -328,6 +363,8 @@ static int enter(int dirh, const char *rel, const char *path)
     ZP_CALL(r, zp_fstatat(dirh, rel, &st, fl));
     if (r < 0)
         return zpl_fail();
+    if (stat_check(r, &st) < 0)
+        return -1;
     if (!S_ISDIR(st.st_mode)) {
         errno = ENOTDIR;
         return -1;

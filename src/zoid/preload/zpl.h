@@ -121,6 +121,11 @@ int zpl_fd_install(int kfd, struct zpl_fd *e);
 /* Removes fd from the table and returns its entry (the table's reference passes to the
  * caller), or NULL. */
 struct zpl_fd *zpl_fd_take(int fd);
+/* Whether a live entry of the current session holds handle h: a daemon giving it out again for
+ * a new open or dup lies (the two descriptors would share, and one close would close both). An
+ * entry whose kernel descriptor is no longer a placeholder of zpl_reserve (same device and
+ * inode) is stale, closed behind the library's back, and does not count. */
+bool zpl_handle_used(int h);
 /* The handle of e, or -1 with errno ESTALE (session lost) after connecting. */
 int zpl_fd_handle(struct zpl_fd *e);
 /* Closes e's handle at the daemon (flushing first) and drops the reference; the errno of a

@@ -1,0 +1,164 @@
+/*
+ * A hostile zoid daemon for the interposer's tests (tests/integration/zoid_preload_hostile.sh):
+ * the real daemon (zoid_daemon_run: framing, handshake, dispatch) with the real posix plugin,
+ * whose functions are renamed real_zp_* at build time (tests/CMakeLists.txt) so that this file's
+ * zp_* sit between the generated dispatch and them and tell the chosen lie in their answers.
+ *
+ *   zoid_hostile_server MODE --listen unix:PATH --export DIR
+ *
+ * MODE: pread-more (a read returns 1 MiB more than asked), dirent-slash (a name with '/'),
+ * dirent-nonul (a name without its NUL), dirent-short (a record shorter than its header),
+ * lseek-far (a seek lands elsewhere than asked), lseek-neg (a seek returns -7), stat-size (a
+ * negative size, no file type), handle-dup (an open returns a handle already in use), handle-neg
+ * (an open returns ZP_ROOT), readlink-more (a link longer than the buffer).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "zepto/zepto.h"
+#include "zepto/zoid_daemon.h"
+#include "zposix.h"
+
+int real_zp_openat(int dirh, const char *path, int flags, uint32_t mode);
+int real_zp_close(int h);
+ssize_t real_zp_pread(int h, void *buf, size_t n, int64_t off);
+int64_t real_zp_lseek(int h, int64_t off, int whence);
+ssize_t real_zp_getdents(int h, void *buf, size_t n);
+int real_zp_fstatat(int dirh, const char *path, struct stat *st, int flags);
+int real_zp_statx(int dirh, const char *path, int flags, uint32_t mask, struct statx *stx);
+ssize_t real_zp_readlinkat(int dirh, const char *path, char *buf, size_t n);
+
+static const char *mode = "";
+static int last_h = -1; /* handle-dup: the handle every open after the first returns */
+
+static bool lie(const char *m)
+{
+    return !strcmp(mode, m);
+}
+
+int zp_openat(int dirh, const char *path, int flags, uint32_t m)
+{
+    int h = real_zp_openat(dirh, path, flags, m);
+    if (h < 0 || (flags & O_DIRECTORY))
+        return h;
+    if (lie("handle-neg")) {
+        real_zp_close(h);
+        return ZP_ROOT;
+    }
+    if (lie("handle-dup")) {
+        int prev = __atomic_exchange_n(&last_h, h, __ATOMIC_SEQ_CST);
+        if (prev >= 0) {
+            __atomic_store_n(&last_h, prev, __ATOMIC_SEQ_CST);
+            real_zp_close(h);
+            return prev;
+        }
+    }
+    return h;
+}
+
+int zp_close(int h)
+{
+    return real_zp_close(h);
+}
+
+ssize_t zp_pread(int h, void *buf, size_t n, int64_t off)
+{
+    ssize_t r = real_zp_pread(h, buf, n, off);
+    return r > 0 && lie("pread-more") ? r + (1 << 20) : r;
+}
+
+int64_t zp_lseek(int h, int64_t off, int whence)
+{
+    int64_t r = real_zp_lseek(h, off, whence);
+    if (r >= 0 && lie("lseek-far"))
+        return r + 1000;
+    if (r >= 0 && lie("lseek-neg"))
+        return -7;
+    return r;
+}
+
+/* One record at b: its name (len bytes copied, nul: terminated) in a record of reclen bytes. */
+static size_t put_rec(char *b, const char *name, size_t len, bool nul, unsigned short reclen)
+{
+    struct dirent64 d = {.d_ino = 4242, .d_off = 1 << 30, .d_reclen = reclen, .d_type = DT_REG};
+    memcpy(b, &d, offsetof(struct dirent64, d_name));
+    memcpy(b + offsetof(struct dirent64, d_name), name, len);
+    if (nul)
+        b[offsetof(struct dirent64, d_name) + len] = '\0';
+    return reclen;
+}
+
+ssize_t zp_getdents(int h, void *buf, size_t n)
+{
+    ssize_t r = real_zp_getdents(h, buf, n);
+    if (r <= 0 || n < 512)
+        return r;
+    char *b = buf;
+    size_t head = offsetof(struct dirent64, d_name);
+    memset(b, 0, n);
+    if (lie("dirent-slash"))
+        return (ssize_t)put_rec(b, "../../etc/passwd", 16, true, (unsigned short)(head + 24));
+    if (lie("dirent-nonul")) /* the name fills its record; the next bytes are no name */
+        return (ssize_t)put_rec(b, "EVILEVILEVILEVIL", 16, false, (unsigned short)(head + 16));
+    if (lie("dirent-short")) { /* a record of 8 bytes, then one whose name is "SHORTNAME" */
+        size_t k = put_rec(b, "", 0, false, 8);
+        memcpy(b + k, "SHORTNAME", 10);
+        return (ssize_t)(k + head + 16);
+    }
+    return r;
+}
+
+int zp_fstatat(int dirh, const char *path, struct stat *st, int flags)
+{
+    int r = real_zp_fstatat(dirh, path, st, flags);
+    if (r == 0 && lie("stat-size") && S_ISREG(st->st_mode)) {
+        st->st_size = -4096;
+        st->st_mode &= ~S_IFMT;
+    }
+    return r;
+}
+
+int zp_statx(int dirh, const char *path, int flags, uint32_t mask, struct statx *stx)
+{
+    int r = real_zp_statx(dirh, path, flags, mask, stx);
+    if (r == 0 && lie("stat-size") && S_ISREG(stx->stx_mode)) {
+        stx->stx_size = (uint64_t)-4096;
+        stx->stx_mode &= (uint16_t)~S_IFMT;
+    }
+    return r;
+}
+
+ssize_t zp_readlinkat(int dirh, const char *path, char *buf, size_t n)
+{
+    ssize_t r = real_zp_readlinkat(dirh, path, buf, n);
+    return r >= 0 && lie("readlink-more") ? (ssize_t)n + 4096 : r;
+}
+
+static void log_line(void *arg, int level, const char *line)
+{
+    (void)arg, (void)level;
+    fprintf(stderr, "%s\n", line);
+}
+
+int main(int argc, char **argv)
+{
+    struct zoid_daemon_opts o = {.log = log_line, .threads = 2};
+    if (argc != 6 || strcmp(argv[2], "--listen") || strcmp(argv[4], "--export")) {
+        fprintf(stderr, "usage: zoid_hostile_server MODE --listen ADDR --export DIR\n");
+        return 2;
+    }
+    mode = argv[1];
+    o.listen = argv[3];
+    o.export_dir = argv[5];
+    struct zepto_err err = {0};
+    if (zoid_daemon_run(&o, &err)) {
+        fprintf(stderr, "zoid_hostile_server: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
