@@ -25,8 +25,10 @@
  * its per-plugin state (the plugins' client_gone hooks) and its socket. Timeouts found by the sweep
  * shut the socket down, and the thread that gets its event drops it.
  *
- * SIGTERM or SIGINT: stop accepting and reading, let the calls in flight finish and reply, close
- * every client, unload the plugins, return 0. One log line per connect, disconnect and error.
+ * SIGTERM or SIGINT: stop accepting and reading, let the calls in flight finish and reply (those
+ * still running after DRAIN_NS are interrupted as if timed out: a FIFO read must not keep the
+ * daemon up), close every client, unload the plugins, return 0. One log line per connect,
+ * disconnect and error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +60,7 @@
 #define CONN_RESERVE 32 /* connections beyond max_clients for root and the daemon's own uid */
 #define BACKOFF_NS   100000000u /* the listener rests this long after EMFILE/ENFILE */
 #define SWEEP_NS     100000000u
+#define DRAIN_NS     1000000000u /* after SIGTERM, calls still running past this are cut short */
 #define LOG_BURST    10 /* lines of one format per second, then a count of those suppressed */
 #define TRIM_FROM    (16u << 20) /* a burst of payloads this large is trimmed once it is over */
 #define UID_BUCKETS  256
@@ -130,6 +133,7 @@ struct zoid_daemon {
     unsigned free; /* threads not running a call (waiting for events or handling one) */
     bool done;     /* the loop has ended: no more jobs will come */
     _Atomic bool draining;
+    _Atomic uint64_t drain_ns; /* when draining began */
     _Atomic uint64_t swept_ns;
     int loop_rc;
     struct zepto_err *loop_err;
@@ -1056,6 +1060,9 @@ static int setup(struct zoid_daemon *d, struct zepto_err *err)
 /* Stop accepting and reading (a signal): the calls in flight finish, then the loop ends. */
 static void start_draining(struct zoid_daemon *d, int sig)
 {
+    if (atomic_load(&d->draining))
+        return;
+    atomic_store(&d->drain_ns, zb_mono_read()); /* before draining: its readers need it */
     if (atomic_exchange(&d->draining, true))
         return;
     pthread_mutex_lock(&d->mu);
@@ -1128,7 +1135,10 @@ static struct job *loop_turn(struct zoid_daemon *d)
     if (!atomic_load(&d->draining)) {
         sweep(d);
     } else {
+        uint64_t now = zb_mono_read();
         pthread_mutex_lock(&d->mu);
+        if (now - atomic_load(&d->drain_ns) > DRAIN_NS)
+            signal_calls(d, NULL, UINT64_MAX); /* every call is past the drain's deadline */
         check_done(d);
         pthread_mutex_unlock(&d->mu);
     }

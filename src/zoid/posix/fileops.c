@@ -4,6 +4,8 @@
  * directory listing and fstatfs. Each runs under the caller's identity in the caller's session
  * (zp__enter / zp__leave) and returns like the system call it forwards: -1 + errno.
  *
+ * Opens never wait for another party (open_now: FIFOs, terminals, leases).
+ *
  * Blocking locks (F_SETLKW, flock without LOCK_NB) must not hold a worker thread for long: with
  * few workers, waiters would keep the holder's unlock from running. The daemon tries for a
  * while (LOCK_WAIT_MS) and then returns EINTR, as a signal would; the client stubs' callers
@@ -69,13 +71,51 @@ int zp_session_attach(uint64_t id, const uint8_t *secret, uint32_t secret_len)
 
 /* ---- descriptors ---- */
 
+/* Sleeps a little more each time: 1, 2, 4 ... 32 ms; false once LOCK_WAIT_MS are spent. */
+static bool backoff(unsigned *spent_ms, unsigned *step_ms)
+{
+    if (*spent_ms >= LOCK_WAIT_MS)
+        return false;
+    struct timespec ts = {0, (long)*step_ms * 1000000};
+    nanosleep(&ts, NULL);
+    *spent_ms += *step_ms;
+    if (*step_ms < 32)
+        *step_ms *= 2;
+    return true;
+}
+
+/* open(2) that never waits for another party: always O_NONBLOCK, so that a FIFO does not wait
+ * for its other end (a reader opens at once, a writer without a reader gets ENXIO), a terminal
+ * not for its carrier, a file under a lease not for the lease's break (EWOULDBLOCK). The flag is
+ * then taken off again unless the client asked for it, so that reads and writes on what was
+ * opened block as the client expects (bounded by the daemon's call timeout). A lease still held
+ * after the lock wait (LOCK_WAIT_MS) gives EWOULDBLOCK. */
+static int open_now(const struct zp_dir *d, const char *path, int flags, mode_t mode)
+{
+    int fd = zp__open(d, path, flags | O_NONBLOCK, mode);
+    /* A lease being broken: its holder has lease-break-time (45 s) to let go; wait a little. */
+    unsigned spent = 0, step = 1;
+    while (fd < 0 && errno == EWOULDBLOCK && !(flags & O_NONBLOCK) && backoff(&spent, &step))
+        fd = zp__open(d, path, flags | O_NONBLOCK, mode);
+    if (fd < 0 || (flags & (O_NONBLOCK | O_PATH)))
+        return fd;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 int zp_openat(int dirh, const char *path, int flags, uint32_t mode)
 {
     ENTER(x);
     struct zp_dir d;
     int rc = -1;
     if (!zp__dir_get(x.s, dirh, &d)) {
-        int fd = zp__open(&d, path, flags & ~O_CLOEXEC, (mode_t)mode);
+        int fd = open_now(&d, path, flags & ~O_CLOEXEC, (mode_t)mode);
         zp__dir_put(&d);
         if (fd >= 0)
             rc = zp__install(x.s, fd);
@@ -169,19 +209,6 @@ int zp_fcntl(int h, int cmd, int64_t arg)
     default: errno = EINVAL;
     }
     return (int)zp__leave(&x, rc);
-}
-
-/* Sleeps a little more each time: 1, 2, 4 ... 32 ms; false once LOCK_WAIT_MS are spent. */
-static bool backoff(unsigned *spent_ms, unsigned *step_ms)
-{
-    if (*spent_ms >= LOCK_WAIT_MS)
-        return false;
-    struct timespec ts = {0, (long)*step_ms * 1000000};
-    nanosleep(&ts, NULL);
-    *spent_ms += *step_ms;
-    if (*step_ms < 32)
-        *step_ms *= 2;
-    return true;
 }
 
 int zp_lock(int h, int cmd, struct flock *fl)

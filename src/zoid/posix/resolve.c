@@ -67,10 +67,13 @@ static int openat2_(int dirfd, const char *path, int flags, mode_t mode)
         .mode = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode & 07777) : 0,
         .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
     };
+    /* EAGAIN: a rename raced with the lookup (openat2 asks to try again), or an O_NONBLOCK open
+     * of a file under a lease: a few tries, then the caller sees it. */
     long fd;
+    int tries = 0;
     do
         fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-    while (fd < 0 && errno == EAGAIN); /* a rename raced with the lookup: openat2 asks again */
+    while (fd < 0 && errno == EAGAIN && ++tries < 16);
     return (int)fd;
 }
 
