@@ -186,16 +186,14 @@ long zf_leave(uint32_t gen, long ret)
     return -EIO;
 }
 
-uint64_t zf_fh_make(uint32_t gen, int h)
-{
-    return (uint64_t)gen << 32 | (uint32_t)h;
-}
-
 int zf_fh_handle(uint64_t fh, uint32_t gen)
 {
-    if ((uint32_t)(fh >> 32) != gen)
+    const struct zf_open *f = (const struct zf_open *)(uintptr_t)fh;
+    if (f->dir)
+        return -EBADF;
+    if (f->gen != gen)
         return -ESTALE;
-    return (int)(uint32_t)fh;
+    return f->h;
 }
 
 /* Pings the daemon every KEEPALIVE_S (the core plugin's null function), and while the

@@ -121,12 +121,27 @@ void zf_give_to_caller(const char *path, int h, uint32_t hgen)
 
 int zf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
+    long res;
+    mode_t want = 0;
     if (fi) {
+        /* The kernel passes the handle for regular files only. */
         uint32_t g = zf_enter();
         HANDLE(g, fi);
-        return (int)zf_leave(g, zf_zp_fstatat(h, "", st, AT_EMPTY_PATH));
+        res = zf_leave(g, zf_zp_fstatat(h, "", st, AT_EMPTY_PATH));
+        want = S_IFREG;
+    } else {
+        struct zf_at at;
+        int rc = zf_at_get(path, &at);
+        if (rc)
+            return rc;
+        AT_CALL(res, at, zf_zp_fstatat(at.dirh, at.rest, st, AT_SYMLINK_NOFOLLOW));
+        zf_at_put(&at);
+        if (strcmp(path, "/") == 0)
+            want = S_IFDIR; /* the root of the mount */
     }
-    PATH_OP(path, zf_zp_fstatat(at.dirh, at.rest, st, AT_SYMLINK_NOFOLLOW));
+    if (res == 0 && !zf_check_stat(st, want))
+        return -EIO;
+    return (int)res;
 }
 
 int zf_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -193,6 +208,8 @@ int zf_readlink(const char *path, char *buf, size_t size)
     zf_at_put(&at);
     if (n < 0)
         return (int)n;
+    if (!zf_check_count(n, size - 1))
+        return -EIO;
     buf[n] = '\0';
     return 0;
 }
