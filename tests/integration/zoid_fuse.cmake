@@ -7,3 +7,6 @@ target_link_libraries(zoid_fuse_check PRIVATE Threads::Threads)
 zepto_shell_test(zoid_fuse_cli)
 zepto_shell_test(zoid_fuse_programs)
 zepto_shell_test(zoid_fuse_faults RUN_SERIAL TRUE)
+# Each uid's share of the mount's handles (issue 12): timed (a victim's latency), serial.
+list(APPEND ZEPTO_TIMING_TESTS zoid_fuse_share)
+zepto_shell_test(zoid_fuse_share RUN_SERIAL TRUE)
