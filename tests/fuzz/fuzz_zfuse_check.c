@@ -69,16 +69,19 @@ static void count(const uint8_t *data, size_t size)
 
 static void seek(const uint8_t *data, size_t size)
 {
-    int64_t res, off;
+    int64_t res, off, len;
     uint8_t w;
     take(&data, &size, &res, sizeof(res));
     take(&data, &size, &off, sizeof(off));
+    take(&data, &size, &len, sizeof(len));
     take(&data, &size, &w, sizeof(w));
     int whence = w % 5; /* SEEK_SET, CUR, END, DATA, HOLE */
-    if (!zf_check_seek(res, off, whence))
+    if (!zf_check_seek(res, off, whence, len))
         return;
     if (res < 0 || (whence == SEEK_SET && res != off) ||
-        ((whence == SEEK_DATA || whence == SEEK_HOLE) && res < off))
+        ((whence == SEEK_DATA || whence == SEEK_HOLE) && res < off) ||
+        (whence == SEEK_DATA && len >= 0 && res >= len) ||
+        (whence == SEEK_HOLE && len >= 0 && res > len))
         abort();
 }
 

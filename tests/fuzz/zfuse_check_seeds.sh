@@ -13,7 +13,7 @@ rec() { # rec INO RECLEN TYPE NAME: a linux_dirent64 record, the name NUL-padded
 { printf '\0'; rec 5 24 8 .; } >"$d/dirents-dot-file"
 printf '\x01\x10\0\0\0\0\0\0\0\x00\x10' >"$d/count-ok"
 printf '\x01\x00\x20\0\0\0\0\0\0\x00\x10' >"$d/count-beyond"
-printf '\x02\x00\x01\0\0\0\0\0\0\x00\x02\0\0\0\0\0\0\x03' >"$d/seek-data-before"
+printf '\x02\x00\x01\0\0\0\0\0\0\x00\x02\0\0\0\0\0\0\x00\x10\0\0\0\0\0\0\x03' >"$d/seek-data-before"
 # struct stat (x86_64): dev, ino, nlink, mode (S_IFDIR|0755), uid, gid, pad, rdev, size ...
 { printf '\x03\x01'; head -c 24 /dev/zero; printf '\xed\x41\0\0'; head -c 20 /dev/zero
   printf '\x00\x10\0\0\0\0\0\0'; head -c 88 /dev/zero; } >"$d/stat-dir"

@@ -57,14 +57,14 @@ bool zf_check_dirents(const void *buf, size_t n)
     return true;
 }
 
-bool zf_check_seek(int64_t res, int64_t off, int whence)
+bool zf_check_seek(int64_t res, int64_t off, int whence, int64_t size)
 {
     if (res < 0)
         return false;
     switch (whence) {
     case SEEK_SET: return res == off;
-    case SEEK_DATA:
-    case SEEK_HOLE: return res >= off;
+    case SEEK_DATA: return res >= off && (size < 0 || res < size);
+    case SEEK_HOLE: return res >= off && (size < 0 || res <= size);
     default: return true;
     }
 }

@@ -31,8 +31,9 @@ bool zf_check_count(long got, size_t asked);
  * without '/'; a known d_type, and "." and ".." directories (or of unknown type). */
 bool zf_check_dirents(const void *buf, size_t n);
 
-/* The result of lseek(off, whence). SEEK_DATA and SEEK_HOLE: at or after off; SEEK_SET: off. */
-bool zf_check_seek(int64_t res, int64_t off, int whence);
+/* The result of lseek(off, whence) on a file of `size` bytes (-1: not known). SEEK_SET: off.
+ * SEEK_DATA: at or after off, before the end; SEEK_HOLE: at or after off, at most the end. */
+bool zf_check_seek(int64_t res, int64_t off, int whence, int64_t size);
 
 /* Attributes: a known file type, sizes and block counts not negative, and the type `want`
  * (S_IFDIR, S_IFREG) unless want is 0. */

@@ -169,12 +169,26 @@ static bool transport_error(int e)
            e == ECONNREFUSED || e == ESHUTDOWN || e == ETIMEDOUT || e == EPROTO;
 }
 
+/* Whether the current connection still answers (the core plugin's null function), under the
+ * read lock. */
+static bool answers(void)
+{
+    size_t got = 0;
+    int rc = zoid_call(conn.client, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, &got, 0);
+    return rc == 0 || zoid_is_remote(rc);
+}
+
 long zf_leave(uint32_t gen, long ret)
 {
     int e = errno;
+    /* EPROTO: a reply the stubs refused (a count beyond the buffer, ...), or a connection broken
+     * by a bad frame. Only the second is replaced: a lie costs its call, not every open file. */
+    bool lied = ret < 0 && e == EPROTO && answers();
     pthread_rwlock_unlock(&conn.lock);
     if (ret >= 0)
         return ret;
+    if (ret < -1 || e <= 0 || e >= 4096 || lied)
+        return -EIO; /* not -1 and an errno: a lie (or a call that set none) */
     if (!transport_error(e))
         return -e;
     /* A daemon that stopped answering (ETIMEDOUT) may come back on the same connection: only a

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "zfuse_handles.h"
 #include "zfuse_ops.h"
 #include "zposix.h"
 #include "zposix_client.h" /* the zf_ stubs */
@@ -32,6 +33,7 @@ void zf_at_put(struct zf_at *a)
 {
     if (a->opened < 0)
         return;
+    zf_handle_drop(a->gen, a->opened);
     uint32_t g = zf_enter();
     zf_leave(g, g == a->gen ? zf_zp_close(a->opened) : 0);
     a->opened = -1;
@@ -57,6 +59,8 @@ int zf_at_get(const char *path, struct zf_at *a)
                      ? zf_leave(g, zf_zp_openat(a->dirh, piece, O_PATH | O_DIRECTORY, 0))
                      : zf_leave(g, (errno = ESTALE, -1));
         zf_at_put(a);
+        if (h >= 0)
+            h = zf_handle_claim(g, h); /* a handle already held: not ours to close */
         if (h < 0)
             return (int)h;
         a->dirh = a->opened = (int)h;

@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <time.h>
 
+#include "zfuse_handles.h"
 #include "zfuse_ops.h"
 #include "zfuse_share.h"
 #include "zposix.h"
@@ -76,6 +77,8 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
                : zf_leave(g, (errno = ESTALE, -1L));
     }
     zf_at_put(&at);
+    if (h >= 0)
+        h = zf_handle_claim(g, h); /* a handle already held: not ours to close */
     if (h < 0) {
         rc = (int)h;
         goto out_share;
@@ -157,6 +160,7 @@ static int zf_release(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
     struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
+    zf_handle_drop(f->gen, f->h);
     uint32_t g = zf_enter();
     int rc = (int)zf_leave(g, g == f->gen ? zf_zp_close(f->h) : 0);
     zf_share_put(f->uid);
@@ -180,14 +184,26 @@ static int zf_fallocate(const char *path, int mode, off_t off, off_t len, struct
     return (int)zf_leave(g, zf_zp_fallocate(h, mode, off, len));
 }
 
-/* Only SEEK_DATA and SEEK_HOLE reach here (the kernel does the rest). */
+/* Only SEEK_DATA and SEEK_HOLE reach here (the kernel does the rest). The result is checked
+ * against the file's size, one more call: these seeks are rare (cp, tar on sparse files). A file
+ * shrunk between the two calls gives EIO, as a lie would. */
 static off_t zf_lseek(const char *path, off_t off, int whence, struct fuse_file_info *fi)
 {
     (void)path;
     uint32_t g = zf_enter();
     HANDLE(g, fi);
     off_t res = (off_t)zf_leave(g, zf_zp_lseek(h, off, whence));
-    return res >= 0 && !zf_check_seek(res, off, whence) ? -EIO : res;
+    if (res < 0)
+        return res;
+    struct stat st;
+    g = zf_enter();
+    h = zf_fh_handle(fi->fh, g);
+    long rc = zf_leave(g, h < 0 ? (errno = -h, -1) : zf_zp_fstatat(h, "", &st, AT_EMPTY_PATH));
+    if (rc < 0)
+        return rc;
+    if (!zf_check_stat(&st, S_IFREG) || !zf_check_seek(res, off, whence, st.st_size))
+        return -EIO;
+    return res;
 }
 
 /* ---- locks --------------------------------------------------------------------------------- */
@@ -271,6 +287,8 @@ static int zf_opendir(const char *path, struct fuse_file_info *fi)
                  ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, O_RDONLY | O_DIRECTORY, 0))
                  : zf_leave(g, (errno = ESTALE, -1L));
     zf_at_put(&at);
+    if (h >= 0)
+        h = zf_handle_claim(g, h);
     if (h < 0) {
         zf_share_put(uid);
         free(d);
@@ -299,7 +317,7 @@ static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, o
             long rc = zf_leave(g, zf_zp_lseek(d->o.h, off, SEEK_SET));
             if (rc < 0)
                 return (int)rc;
-            if (!zf_check_seek(rc, off, SEEK_SET))
+            if (!zf_check_seek(rc, off, SEEK_SET, -1))
                 return -EIO;
             d->remote = off;
         }
@@ -357,6 +375,7 @@ static int zf_releasedir(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
     struct zf_dir *d = (struct zf_dir *)(uintptr_t)fi->fh;
+    zf_handle_drop(d->o.gen, d->o.h);
     uint32_t g = zf_enter();
     int rc = g == d->o.gen ? (int)zf_leave(g, zf_zp_close(d->o.h)) : (int)zf_leave(g, 0);
     zf_share_put(d->o.uid);
