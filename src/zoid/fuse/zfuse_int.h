@@ -49,7 +49,8 @@ struct zf_open {
     int h;
     uint32_t gen;
     uid_t uid;
-    bool dir; /* a struct zf_dir (zfuse_ops.c), listed with readdir */
+    bool dir;                    /* a struct zf_dir (zfuse_ops.c), listed with readdir */
+    struct zf_open *prev, *next; /* the opens not yet released (zfuse_share.c) */
 };
 
 /* The remote handle of the open file behind fi->fh, if it was opened in generation gen (-ESTALE

@@ -133,6 +133,7 @@ out_unmount:
     fuse_unmount(f);
 out_fuse:
     fuse_destroy(f);
+    zf_share_free_all(); /* no FUSE thread is left */
     fuse_opt_free_args(&args);
 out_conn:
     zf_conn_close();

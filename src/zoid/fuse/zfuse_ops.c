@@ -84,6 +84,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
         goto out_share;
     }
     *f = (struct zf_open){.h = (int)h, .gen = g, .uid = uid, .dir = false};
+    zf_share_link(f);
     fi->fh = (uint64_t)(uintptr_t)f;
     if (create)
         zf_give_to_caller(path, (int)h, g);
@@ -163,7 +164,7 @@ static int zf_release(const char *path, struct fuse_file_info *fi)
     zf_handle_drop(f->gen, f->h);
     uint32_t g = zf_enter();
     int rc = (int)zf_leave(g, g == f->gen ? zf_zp_close(f->h) : 0);
-    zf_share_put(f->uid);
+    zf_share_release(f);
     free(f);
     return rc;
 }
@@ -295,6 +296,7 @@ static int zf_opendir(const char *path, struct fuse_file_info *fi)
         return (int)h;
     }
     d->o = (struct zf_open){.h = (int)h, .gen = g, .uid = uid, .dir = true};
+    zf_share_link(&d->o);
     pthread_mutex_init(&d->mu, NULL);
     d->remote = 0;
     d->len = d->pos = 0;
@@ -378,7 +380,7 @@ static int zf_releasedir(const char *path, struct fuse_file_info *fi)
     zf_handle_drop(d->o.gen, d->o.h);
     uint32_t g = zf_enter();
     int rc = g == d->o.gen ? (int)zf_leave(g, zf_zp_close(d->o.h)) : (int)zf_leave(g, 0);
-    zf_share_put(d->o.uid);
+    zf_share_release(&d->o);
     pthread_mutex_destroy(&d->mu);
     free(d);
     return rc;

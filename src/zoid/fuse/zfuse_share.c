@@ -36,6 +36,7 @@ static struct {
     unsigned unprivileged; /* the opens of uids other than root and self */
     time_t warned;         /* when the last refusal was reported (monotonic seconds) */
     unsigned unreported;   /* refusals since then */
+    struct zf_open *opens; /* every open not yet released, for zf_share_free_all() */
 } share = {.mu = PTHREAD_MUTEX_INITIALIZER, .per_uid = ZF_OPENS_PER_UID};
 
 void zf_share_init(unsigned per_uid, uid_t self, bool to_syslog)
@@ -69,7 +70,7 @@ static void report(uid_t uid, unsigned held, unsigned limit)
         return;
     char msg[160];
     snprintf(msg, sizeof(msg),
-             "zepto zoid mount: uid %u holds %u opens (its share: %u): EMFILE (%u refusals "
+             "zepto zoid mount: uid %u holds %u opens (its share: %u): EMFILE (%u refused "
              "since the last message)",
              (unsigned)uid, held, limit, share.unreported);
     if (share.to_syslog)
@@ -120,9 +121,9 @@ out:
     return rc;
 }
 
-void zf_share_put(uid_t uid)
+/* Under share.mu. */
+static void put_locked(uid_t uid)
 {
-    pthread_mutex_lock(&share.mu);
     struct uid_count *c = find(uid);
     if (c) {
         share.total--;
@@ -130,5 +131,51 @@ void zf_share_put(uid_t uid)
         if (--c->n == 0)
             *c = share.uids[--share.len];
     }
+}
+
+void zf_share_put(uid_t uid)
+{
+    pthread_mutex_lock(&share.mu);
+    put_locked(uid);
+    pthread_mutex_unlock(&share.mu);
+}
+
+void zf_share_link(struct zf_open *f)
+{
+    pthread_mutex_lock(&share.mu);
+    f->prev = NULL;
+    f->next = share.opens;
+    if (share.opens)
+        share.opens->prev = f;
+    share.opens = f;
+    pthread_mutex_unlock(&share.mu);
+}
+
+void zf_share_release(struct zf_open *f)
+{
+    pthread_mutex_lock(&share.mu);
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        share.opens = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    put_locked(f->uid);
+    pthread_mutex_unlock(&share.mu);
+}
+
+/* A struct zf_dir begins with its struct zf_open: one free() for either. */
+void zf_share_free_all(void)
+{
+    pthread_mutex_lock(&share.mu);
+    while (share.opens) {
+        struct zf_open *f = share.opens;
+        share.opens = f->next;
+        put_locked(f->uid);
+        free(f);
+    }
+    free(share.uids);
+    share.uids = NULL;
+    share.len = share.cap = 0;
     pthread_mutex_unlock(&share.mu);
 }

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "zfuse_int.h"
+
 /* The daemon's handles per session (ZP_MAX_HANDLES in src/zoid/posix/zp_impl.h): the protocol
  * does not tell it, so the mount assumes it. */
 #define ZF_SESSION_HANDLES 4096
@@ -28,7 +30,12 @@ void zf_share_init(unsigned per_uid, uid_t self, bool to_syslog);
 /* Counts one more open for uid: 0, or -EMFILE (one line on stderr or syslog every few seconds at
  * most, naming the uid), or -ENOMEM. */
 int zf_share_take(uid_t uid);
-/* Gives back an open zf_share_take() counted. */
+/* Gives back an open zf_share_take() counted (an open that failed). */
 void zf_share_put(uid_t uid);
+/* Remembers f, opened with a share of f->uid, until zf_share_release() gives both back. */
+void zf_share_link(struct zf_open *f);
+void zf_share_release(struct zf_open *f);
+/* At the end of the mount: frees what the kernel never released (files open at unmount). */
+void zf_share_free_all(void);
 
 #endif
