@@ -21,9 +21,11 @@ struct zoid_mount_opts {
     const char *mountpoint; /* an existing directory */
     const char *token_file; /* tcp: the shared token; NULL: $ZOID_TOKEN_FILE */
     enum zoid_mount_consistency consistency;
-    bool foreground;  /* false: detach once mounted, like a mount helper */
-    bool debug;       /* libfuse's request trace on stderr (implies foreground) */
-    unsigned threads; /* most FUSE worker threads; 0: 16 */
+    bool foreground;            /* false: detach once mounted, like a mount helper */
+    bool debug;                 /* libfuse's request trace on stderr (implies foreground) */
+    unsigned threads;           /* most FUSE worker threads; 0: 16 */
+    unsigned max_opens_per_uid; /* open files + directories of one user other than root and the
+                                   mount's uid; 0: 1024 (docs/zoid-mount.md) */
 };
 
 /* Connects, mounts, serves until unmounted or signalled (SIGTERM, SIGINT, SIGHUP), unmounts.

@@ -17,7 +17,8 @@
 
 static const char usage[] =
     "usage: zepto zoid mount --server ADDR [--consistency strict|relaxed] [--token-file F]\n"
-    "                        [--foreground] [--threads N] [--debug] MOUNTPOINT\n"
+    "                        [--foreground] [--threads N] [--max-opens-per-uid N] [--debug]\n"
+    "                        MOUNTPOINT\n"
     "\n"
     "Mounts the export of a `zepto zoid serve` daemon (its posix plugin) on MOUNTPOINT with\n"
     "FUSE, for every program: static binaries, mmap, exec of forwarded files. Detaches once\n"
@@ -32,6 +33,10 @@ static const char usage[] =
     "  --token-file F       tcp: the shared token (mode 0600; default $ZOID_TOKEN_FILE)\n"
     "  --foreground         stay in the foreground (tests, systemd)\n"
     "  --threads N          most FUSE worker threads (default 16)\n"
+    "  --max-opens-per-uid N  most files and directories one user other than root and the\n"
+    "                       mount's uid holds open through the mount (default 1024, at most\n"
+    "                       3520: the daemon's 4096 handles per session, less a reserve of 512\n"
+    "                       for root); more opens fail with EMFILE\n"
     "  --debug              trace every FUSE request on stderr (implies --foreground)\n"
     "\n"
     "example:\n"
@@ -39,7 +44,7 @@ static const char usage[] =
     "  zepto zoid mount --server tcp:ionode:7000 --token-file ~/.zoid.token --consistency relaxed "
     "/scratch\n";
 
-enum { OPT_FOREGROUND = CLI_OPT_LOCAL, OPT_THREADS, OPT_DEBUG };
+enum { OPT_FOREGROUND = CLI_OPT_LOCAL, OPT_THREADS, OPT_DEBUG, OPT_MAX_OPENS };
 
 struct params {
     struct zoid_mount_opts o;
@@ -55,6 +60,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
         {"foreground", no_argument, 0, OPT_FOREGROUND},
         {"threads", required_argument, 0, OPT_THREADS},
         {"debug", no_argument, 0, OPT_DEBUG},
+        {"max-opens-per-uid", required_argument, 0, OPT_MAX_OPENS},
         CLI_LONGOPT_HELP,
         {0},
     };
@@ -79,6 +85,10 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
             o->threads = (unsigned)v;
             break;
         case OPT_DEBUG: o->debug = true; break;
+        case OPT_MAX_OPENS:
+            rc = cli_opt_named("--max-opens-per-uid", zb_parse_u64(optarg, 1, 3520, &v, err), err);
+            o->max_opens_per_uid = (unsigned)v;
+            break;
         case 'h': p->help = true; return 0;
         default: return -EINVAL;
         }

@@ -7,3 +7,10 @@ target_link_libraries(zoid_fuse_check PRIVATE Threads::Threads)
 zepto_shell_test(zoid_fuse_cli)
 zepto_shell_test(zoid_fuse_programs)
 zepto_shell_test(zoid_fuse_faults RUN_SERIAL TRUE)
+# Each uid's share of the mount's handles (issue 12): timed (a victim's latency), serial.
+list(APPEND ZEPTO_TIMING_TESTS zoid_fuse_share)
+zepto_shell_test(zoid_fuse_share RUN_SERIAL TRUE)
+# A hostile daemon behind the mount (issue 12): every lie gives the correct data or EIO.
+zepto_shell_test(zoid_fuse_hostile)
+set_tests_properties(integration.zoid_fuse_hostile PROPERTIES TIMEOUT 120
+  ENVIRONMENT "ZHS=$<TARGET_FILE:zoid_hostile_server>")

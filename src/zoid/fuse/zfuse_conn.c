@@ -169,12 +169,26 @@ static bool transport_error(int e)
            e == ECONNREFUSED || e == ESHUTDOWN || e == ETIMEDOUT || e == EPROTO;
 }
 
+/* Whether the current connection still answers (the core plugin's null function), under the
+ * read lock. */
+static bool answers(void)
+{
+    size_t got = 0;
+    int rc = zoid_call(conn.client, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, &got, 0);
+    return rc == 0 || zoid_is_remote(rc);
+}
+
 long zf_leave(uint32_t gen, long ret)
 {
     int e = errno;
+    /* EPROTO: a reply the stubs refused (a count beyond the buffer, ...), or a connection broken
+     * by a bad frame. Only the second is replaced: a lie costs its call, not every open file. */
+    bool lied = ret < 0 && e == EPROTO && answers();
     pthread_rwlock_unlock(&conn.lock);
     if (ret >= 0)
         return ret;
+    if (ret < -1 || e <= 0 || e >= 4096 || lied)
+        return -EIO; /* not -1 and an errno: a lie (or a call that set none) */
     if (!transport_error(e))
         return -e;
     /* A daemon that stopped answering (ETIMEDOUT) may come back on the same connection: only a
@@ -186,16 +200,14 @@ long zf_leave(uint32_t gen, long ret)
     return -EIO;
 }
 
-uint64_t zf_fh_make(uint32_t gen, int h)
-{
-    return (uint64_t)gen << 32 | (uint32_t)h;
-}
-
 int zf_fh_handle(uint64_t fh, uint32_t gen)
 {
-    if ((uint32_t)(fh >> 32) != gen)
+    const struct zf_open *f = (const struct zf_open *)(uintptr_t)fh;
+    if (f->dir)
+        return -EBADF;
+    if (f->gen != gen)
         return -ESTALE;
-    return (int)(uint32_t)fh;
+    return f->h;
 }
 
 /* Pings the daemon every KEEPALIVE_S (the core plugin's null function), and while the

@@ -6,8 +6,8 @@
  * Every remote call goes between zf_enter() and zf_leave(): zf_enter() takes the connection's
  * read lock and gives its generation, zf_leave() releases it and turns the call's result into
  * what FUSE wants (a count, or a negative errno; transport failures become EIO and start a
- * reconnection). Remote handles given to the kernel (fi->fh) carry the generation they were
- * opened in: after a reconnection they are stale (ESTALE), new opens work.
+ * reconnection). Remote handles given to the kernel (fi->fh, a struct zf_open) carry the
+ * generation they were opened in: after a reconnection they are stale (ESTALE), new opens work.
  */
 #ifndef ZEPTO_ZFUSE_INT_H
 #define ZEPTO_ZFUSE_INT_H
@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "zepto/zepto.h"
 #include "zepto/zoid.h"
@@ -41,8 +42,19 @@ void zf_conn_close(void);
 uint32_t zf_enter(void);
 long zf_leave(uint32_t gen, long ret);
 
-/* fi->fh of a remote handle opened in generation gen, and back (-ESTALE for another one). */
-uint64_t zf_fh_make(uint32_t gen, int h);
+/* What fi->fh points to for an open file or directory (zfuse_ops.c allocates it): the remote
+ * handle, the connection's generation it was opened in, and the uid whose share of the session's
+ * handles it counts in (zfuse_share.h; the uid of the release is not the opener's). */
+struct zf_open {
+    int h;
+    uint32_t gen;
+    uid_t uid;
+    bool dir;                    /* a struct zf_dir (zfuse_ops.c), listed with readdir */
+    struct zf_open *prev, *next; /* the opens not yet released (zfuse_share.c) */
+};
+
+/* The remote handle of the open file behind fi->fh, if it was opened in generation gen (-ESTALE
+ * for another one; -EBADF for a directory, which has no file operations). */
 int zf_fh_handle(uint64_t fh, uint32_t gen);
 
 /* The operations, for fuse_new(). */

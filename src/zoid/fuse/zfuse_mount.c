@@ -17,6 +17,7 @@
 
 #include "zepto/zoid_mount.h"
 #include "zfuse_int.h"
+#include "zfuse_share.h"
 
 #define DEFAULT_THREADS 16
 #define IDLE_THREADS    8
@@ -108,6 +109,7 @@ int zoid_mount(const struct zoid_mount_opts *o, struct zepto_err *err)
         rc = zepto_fail(err, ECHILD, "detaching: %s", fuse_last_msg);
         goto out_signals;
     }
+    zf_share_init(o->max_opens_per_uid, geteuid(), !(o->foreground || o->debug));
     if ((rc = zf_conn_start_keepalive())) {
         zepto_fail(err, -rc, "starting the keepalive thread: %s", strerror(-rc));
         goto out_signals;
@@ -131,6 +133,7 @@ out_unmount:
     fuse_unmount(f);
 out_fuse:
     fuse_destroy(f);
+    zf_share_free_all(); /* no FUSE thread is left */
     fuse_opt_free_args(&args);
 out_conn:
     zf_conn_close();

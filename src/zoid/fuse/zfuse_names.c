@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "zfuse_handles.h"
 #include "zfuse_ops.h"
 #include "zposix.h"
 #include "zposix_client.h" /* the zf_ stubs */
@@ -32,6 +33,7 @@ void zf_at_put(struct zf_at *a)
 {
     if (a->opened < 0)
         return;
+    zf_handle_drop(a->gen, a->opened);
     uint32_t g = zf_enter();
     zf_leave(g, g == a->gen ? zf_zp_close(a->opened) : 0);
     a->opened = -1;
@@ -57,6 +59,8 @@ int zf_at_get(const char *path, struct zf_at *a)
                      ? zf_leave(g, zf_zp_openat(a->dirh, piece, O_PATH | O_DIRECTORY, 0))
                      : zf_leave(g, (errno = ESTALE, -1));
         zf_at_put(a);
+        if (h >= 0)
+            h = zf_handle_claim(g, h); /* a handle already held: not ours to close */
         if (h < 0)
             return (int)h;
         a->dirh = a->opened = (int)h;
@@ -121,12 +125,27 @@ void zf_give_to_caller(const char *path, int h, uint32_t hgen)
 
 int zf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
+    long res;
+    mode_t want = 0;
     if (fi) {
+        /* The kernel passes the handle for regular files only. */
         uint32_t g = zf_enter();
         HANDLE(g, fi);
-        return (int)zf_leave(g, zf_zp_fstatat(h, "", st, AT_EMPTY_PATH));
+        res = zf_leave(g, zf_zp_fstatat(h, "", st, AT_EMPTY_PATH));
+        want = S_IFREG;
+    } else {
+        struct zf_at at;
+        int rc = zf_at_get(path, &at);
+        if (rc)
+            return rc;
+        AT_CALL(res, at, zf_zp_fstatat(at.dirh, at.rest, st, AT_SYMLINK_NOFOLLOW));
+        zf_at_put(&at);
+        if (strcmp(path, "/") == 0)
+            want = S_IFDIR; /* the root of the mount */
     }
-    PATH_OP(path, zf_zp_fstatat(at.dirh, at.rest, st, AT_SYMLINK_NOFOLLOW));
+    if (res == 0 && !zf_check_stat(st, want))
+        return -EIO;
+    return (int)res;
 }
 
 int zf_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -193,6 +212,8 @@ int zf_readlink(const char *path, char *buf, size_t size)
     zf_at_put(&at);
     if (n < 0)
         return (int)n;
+    if (!zf_check_count(n, size - 1))
+        return -EIO;
     buf[n] = '\0';
     return 0;
 }

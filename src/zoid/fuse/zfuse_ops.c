@@ -2,7 +2,9 @@
  * `zepto zoid mount`, the operations on open files and directories, and the table of operations
  * given to libfuse. Open files and directories keep their remote handle in fi->fh (with the
  * connection's generation: zfuse_int.h), so that I/O, fstat, fchmod, locks and listings act on
- * what was opened, even after a rename.
+ * what was opened, even after a rename. Each open counts in its user's share of the session's
+ * handles (zfuse_share.h), and every count, offset and record the daemon replies is checked
+ * (zfuse_check.h): a lie is EIO.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,28 +16,20 @@
 #include <sys/file.h>
 #include <time.h>
 
+#include "zfuse_handles.h"
 #include "zfuse_ops.h"
+#include "zfuse_share.h"
 #include "zposix.h"
 #include "zposix_client.h" /* the zf_ stubs */
 
 /* A directory being listed: its handle and a buffer of linux_dirent64 records. */
 struct zf_dir {
-    int h;
-    uint32_t gen;
+    struct zf_open o;   /* first: fi->fh points to either */
     pthread_mutex_t mu; /* readdir calls on one open directory do not overlap */
     int64_t remote;     /* offset of the handle after the last getdents (-1: unknown) */
     size_t len, pos;    /* the records in buf, and the next one to hand out */
     int64_t pos_off;    /* the directory offset of the record at pos */
     char buf[32768];
-};
-
-/* The layout getdents64(2) writes and zp_getdents forwards. */
-struct zf_dirent64 {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
 };
 
 /* ---- files --------------------------------------------------------------------------------- */
@@ -58,10 +52,18 @@ static int remote_flags(int flags)
 static int open_common(const char *path, struct fuse_file_info *fi, bool create, mode_t mode)
 {
     int flags = remote_flags(fi->flags) | (create ? O_CREAT | (fi->flags & O_EXCL) : 0);
-    struct zf_at at;
-    int rc = zf_at_get(path, &at);
-    if (rc)
+    uid_t uid = fuse_get_context()->uid;
+    struct zf_open *f = malloc(sizeof(*f));
+    if (!f)
+        return -ENOMEM;
+    int rc = zf_share_take(uid);
+    if (rc) {
+        free(f);
         return rc;
+    }
+    struct zf_at at;
+    if ((rc = zf_at_get(path, &at)))
+        goto out_share;
     uint32_t g = zf_enter();
     bool ok = at.opened < 0 || at.gen == g;
     long h = ok ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode))
@@ -75,12 +77,22 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
                : zf_leave(g, (errno = ESTALE, -1L));
     }
     zf_at_put(&at);
-    if (h < 0)
-        return (int)h;
-    fi->fh = zf_fh_make(g, (int)h);
+    if (h >= 0)
+        h = zf_handle_claim(g, h); /* a handle already held: not ours to close */
+    if (h < 0) {
+        rc = (int)h;
+        goto out_share;
+    }
+    *f = (struct zf_open){.h = (int)h, .gen = g, .uid = uid, .dir = false};
+    zf_share_link(f);
+    fi->fh = (uint64_t)(uintptr_t)f;
     if (create)
         zf_give_to_caller(path, (int)h, g);
     return 0;
+out_share:
+    zf_share_put(uid);
+    free(f);
+    return rc;
 }
 
 static int zf_open(const char *path, struct fuse_file_info *fi)
@@ -104,6 +116,8 @@ static int zf_read(const char *path, char *buf, size_t size, off_t off, struct f
         long got = zf_leave(g, zf_zp_pread(h, buf + done, n, off + (off_t)done));
         if (got < 0)
             return done ? (int)done : (int)got;
+        if (!zf_check_count(got, n))
+            return -EIO; /* more than asked: the kernel must not get bytes beyond it */
         done += (size_t)got;
         if ((size_t)got < n)
             break; /* the end of the file */
@@ -123,6 +137,8 @@ static int zf_write(const char *path, const char *buf, size_t size, off_t off,
         long put = zf_leave(g, zf_zp_pwrite(h, buf + done, n, off + (off_t)done));
         if (put < 0)
             return done ? (int)done : (int)put;
+        if (!zf_check_count(put, n))
+            return -EIO; /* more than given */
         done += (size_t)put;
         if (put == 0)
             break;
@@ -139,12 +155,18 @@ static int zf_flush(const char *path, struct fuse_file_info *fi)
     return 0;
 }
 
+/* The share is given back even when the handle is stale (the daemon restarted: the session that
+ * held it is gone). */
 static int zf_release(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
+    struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
+    zf_handle_drop(f->gen, f->h);
     uint32_t g = zf_enter();
-    HANDLE(g, fi);
-    return (int)zf_leave(g, zf_zp_close(h));
+    int rc = (int)zf_leave(g, g == f->gen ? zf_zp_close(f->h) : 0);
+    zf_share_release(f);
+    free(f);
+    return rc;
 }
 
 static int zf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
@@ -163,13 +185,26 @@ static int zf_fallocate(const char *path, int mode, off_t off, off_t len, struct
     return (int)zf_leave(g, zf_zp_fallocate(h, mode, off, len));
 }
 
-/* Only SEEK_DATA and SEEK_HOLE reach here (the kernel does the rest). */
+/* Only SEEK_DATA and SEEK_HOLE reach here (the kernel does the rest). The result is checked
+ * against the file's size, one more call: these seeks are rare (cp, tar on sparse files). A file
+ * shrunk between the two calls gives EIO, as a lie would. */
 static off_t zf_lseek(const char *path, off_t off, int whence, struct fuse_file_info *fi)
 {
     (void)path;
     uint32_t g = zf_enter();
     HANDLE(g, fi);
-    return (off_t)zf_leave(g, zf_zp_lseek(h, off, whence));
+    off_t res = (off_t)zf_leave(g, zf_zp_lseek(h, off, whence));
+    if (res < 0)
+        return res;
+    struct stat st;
+    g = zf_enter();
+    h = zf_fh_handle(fi->fh, g);
+    long rc = zf_leave(g, h < 0 ? (errno = -h, -1) : zf_zp_fstatat(h, "", &st, AT_EMPTY_PATH));
+    if (rc < 0)
+        return rc;
+    if (!zf_check_stat(&st, S_IFREG) || !zf_check_seek(res, off, whence, st.st_size))
+        return -EIO;
+    return res;
 }
 
 /* ---- locks --------------------------------------------------------------------------------- */
@@ -201,8 +236,11 @@ static int zf_lock(const char *path, struct fuse_file_info *fi, int cmd, struct 
         uint32_t g = zf_enter();
         HANDLE(g, fi);
         int rc = (int)zf_leave(g, zf_zp_lock(h, wait ? F_SETLK : cmd, &try));
-        if (rc == 0 && cmd == F_GETLK)
+        if (rc == 0 && cmd == F_GETLK) {
+            if (!zf_check_flock(&try))
+                return -EIO;
             *fl = try;
+        }
         if (!wait || (rc != -EAGAIN && rc != -EACCES))
             return rc;
         if ((rc = lock_wait(attempt, &delay)))
@@ -230,12 +268,18 @@ static int zf_flock(const char *path, struct fuse_file_info *fi, int op)
 
 static int zf_opendir(const char *path, struct fuse_file_info *fi)
 {
+    uid_t uid = fuse_get_context()->uid;
     struct zf_dir *d = malloc(sizeof(*d));
     if (!d)
         return -ENOMEM;
-    struct zf_at at;
-    int rc = zf_at_get(path, &at);
+    int rc = zf_share_take(uid);
     if (rc) {
+        free(d);
+        return rc;
+    }
+    struct zf_at at;
+    if ((rc = zf_at_get(path, &at))) {
+        zf_share_put(uid);
         free(d);
         return rc;
     }
@@ -244,12 +288,15 @@ static int zf_opendir(const char *path, struct fuse_file_info *fi)
                  ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, O_RDONLY | O_DIRECTORY, 0))
                  : zf_leave(g, (errno = ESTALE, -1L));
     zf_at_put(&at);
+    if (h >= 0)
+        h = zf_handle_claim(g, h);
     if (h < 0) {
+        zf_share_put(uid);
         free(d);
         return (int)h;
     }
-    d->h = (int)h;
-    d->gen = g;
+    d->o = (struct zf_open){.h = (int)h, .gen = g, .uid = uid, .dir = true};
+    zf_share_link(&d->o);
     pthread_mutex_init(&d->mu, NULL);
     d->remote = 0;
     d->len = d->pos = 0;
@@ -267,11 +314,13 @@ static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, o
         /* Not where the buffer is: drop it and read from off. */
         if (off != d->remote) {
             uint32_t g = zf_enter();
-            if (g != d->gen)
+            if (g != d->o.gen)
                 return (int)zf_leave(g, (errno = ESTALE, -1));
-            long rc = zf_leave(g, zf_zp_lseek(d->h, off, SEEK_SET));
+            long rc = zf_leave(g, zf_zp_lseek(d->o.h, off, SEEK_SET));
             if (rc < 0)
                 return (int)rc;
+            if (!zf_check_seek(rc, off, SEEK_SET, -1))
+                return -EIO;
             d->remote = off;
         }
         d->len = d->pos = 0;
@@ -280,20 +329,22 @@ static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, o
     for (;;) {
         if (d->pos >= d->len) {
             uint32_t g = zf_enter();
-            if (g != d->gen)
+            if (g != d->o.gen)
                 return (int)zf_leave(g, (errno = ESTALE, -1));
-            long n = zf_leave(g, zf_zp_getdents(d->h, d->buf, sizeof(d->buf)));
+            long n = zf_leave(g, zf_zp_getdents(d->o.h, d->buf, sizeof(d->buf)));
             if (n < 0)
                 return (int)n;
             if (n == 0)
                 return 0;
+            if (!zf_check_count(n, sizeof(d->buf)) || !zf_check_dirents(d->buf, (size_t)n)) {
+                d->remote = -1; /* the handle's offset is past records never handed out */
+                return -EIO;
+            }
             d->len = (size_t)n;
             d->pos = 0;
             d->remote = -1; /* the offset after the last record, set below */
             for (size_t p = 0; p < d->len;) {
                 const struct zf_dirent64 *e = (const void *)(d->buf + p);
-                if (e->d_reclen == 0 || p + e->d_reclen > d->len)
-                    return -EIO;
                 p += e->d_reclen;
                 if (p == d->len)
                     d->remote = e->d_off;
@@ -326,8 +377,10 @@ static int zf_releasedir(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
     struct zf_dir *d = (struct zf_dir *)(uintptr_t)fi->fh;
+    zf_handle_drop(d->o.gen, d->o.h);
     uint32_t g = zf_enter();
-    int rc = g == d->gen ? (int)zf_leave(g, zf_zp_close(d->h)) : (int)zf_leave(g, 0);
+    int rc = g == d->o.gen ? (int)zf_leave(g, zf_zp_close(d->o.h)) : (int)zf_leave(g, 0);
+    zf_share_release(&d->o);
     pthread_mutex_destroy(&d->mu);
     free(d);
     return rc;
@@ -338,9 +391,9 @@ static int zf_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi
     (void)path;
     struct zf_dir *d = (struct zf_dir *)(uintptr_t)fi->fh;
     uint32_t g = zf_enter();
-    if (g != d->gen)
+    if (g != d->o.gen)
         return (int)zf_leave(g, (errno = ESTALE, -1));
-    return (int)zf_leave(g, zf_zp_fsync(d->h, datasync));
+    return (int)zf_leave(g, zf_zp_fsync(d->o.h, datasync));
 }
 
 /* ---- the mount ----------------------------------------------------------------------------- */

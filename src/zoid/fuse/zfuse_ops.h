@@ -11,6 +11,7 @@
 #include <fuse.h>
 #include <stdint.h>
 
+#include "zfuse_check.h"
 #include "zfuse_int.h"
 
 /* A path as the daemon takes it: a directory handle and the rest, relative to it and shorter than
@@ -43,7 +44,7 @@ void zf_at_put(struct zf_at *a);
 #define HANDLE(gen, fi)                                                                            \
     int h = zf_fh_handle((fi)->fh, gen);                                                           \
     if (h < 0)                                                                                     \
-    return (int)zf_leave(gen, (errno = ESTALE, -1))
+    return (int)zf_leave(gen, (errno = -h, -1))
 
 /* Gives what the caller of the current request created (the handle h, or path when h < 0) to
  * that caller, when the mount runs as root. */
