@@ -32,6 +32,9 @@ int zp_server_init(struct zoid_host *host)
     pl->consistency = host->consistency == ZP_RELAXED ? ZP_RELAXED : ZP_STRICT;
     host->plugin_state = pl;
     zp__identity_init();
+    zp__quota_init();
+    zoid_host_log(host, ZOID_LOG_INFO, "open files: %ld per uid, %ld for root and the daemon's uid",
+                  zp__quota_share(false), zp__quota_share(true));
     return 0;
 }
 

@@ -39,6 +39,7 @@ void zp__put(struct zp_file *f)
 {
     if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
         close(f->fd);
+        zp__quota_give(f->uid);
         free(f);
     }
 }
@@ -84,13 +85,24 @@ static int free_slot(struct zp_session *s)
 
 int zp__install(struct zp_session *s, int fd)
 {
+    /* Counted for whoever opened it (the call's sender), not the session's creator. */
+    struct zoid_call *call = zposix_zoid_current();
+    uint32_t uid = call ? zoid_call_identity(call)->uid : s->uid;
+    if (zp__quota_take(s->pl->host, uid)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
     struct zp_file *f = malloc(sizeof(*f));
     if (!f) {
         close(fd);
+        zp__quota_give(uid);
         errno = ENOMEM;
         return -1;
     }
     f->fd = fd;
+    f->uid = uid;
     atomic_init(&f->refs, 1);
     pthread_mutex_lock(&s->mu);
     int h = free_slot(s);
@@ -137,6 +149,7 @@ int zp__close(struct zp_session *s, int h)
      * delayed write on some file systems). A call still using it closes it when it ends. */
     if (atomic_fetch_sub(&f->refs, 1) == 1) {
         int rc = close(f->fd);
+        zp__quota_give(f->uid);
         free(f);
         if (rc && errno != EINTR)
             return -1;

@@ -20,6 +20,7 @@
 struct zp_file {
     int fd;
     _Atomic int refs;
+    uint32_t uid; /* whose share of descriptors it counts in (quota.c) */
 };
 
 struct zp_slot {
@@ -77,6 +78,14 @@ int zp__install(struct zp_session *s, int fd);
 int zp__dup(struct zp_session *s, int h);
 int zp__close(struct zp_session *s, int h);
 int zp__fdflags(struct zp_session *s, int h, int set, int *out);
+
+/* ---- each uid's share of descriptors (quota.c) ---- */
+void zp__quota_init(void);
+/* One more descriptor for uid: 0, or -1 + EMFILE (logged, rate-limited) / ENOMEM. */
+int zp__quota_take(const struct zoid_host *host, uint32_t uid);
+void zp__quota_give(uint32_t uid);
+/* What one uid (privileged: root and the daemon's uid together) may hold. */
+long zp__quota_share(bool privileged);
 
 /* ---- identity (identity.c) ---- */
 void zp__identity_init(void);
