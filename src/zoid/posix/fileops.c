@@ -92,12 +92,14 @@ static bool backoff(unsigned *spent_ms, unsigned *step_ms)
  * after the lock wait (LOCK_WAIT_MS) gives EWOULDBLOCK. */
 static int open_now(const struct zp_dir *d, const char *path, int flags, mode_t mode)
 {
+    if (flags & O_PATH) /* opens nothing (and openat2 refuses O_NONBLOCK with it) */
+        return zp__open(d, path, flags, mode);
     int fd = zp__open(d, path, flags | O_NONBLOCK, mode);
     /* A lease being broken: its holder has lease-break-time (45 s) to let go; wait a little. */
     unsigned spent = 0, step = 1;
     while (fd < 0 && errno == EWOULDBLOCK && !(flags & O_NONBLOCK) && backoff(&spent, &step))
         fd = zp__open(d, path, flags | O_NONBLOCK, mode);
-    if (fd < 0 || (flags & (O_NONBLOCK | O_PATH)))
+    if (fd < 0 || (flags & O_NONBLOCK))
         return fd;
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
