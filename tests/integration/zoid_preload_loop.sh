@@ -13,7 +13,6 @@
 N=${ZOID_LOOP_N:-1400}
 BOUND=50
 
-AS=()
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
     ZPE= ZPP= share_with_nobody
     if [ -n "$SHARED" ]; then cp "$ZAE" "$SHARED/" && ZAE="$SHARED/$(basename "$ZAE")"; fi
@@ -28,8 +27,10 @@ mkdir -p "$SYNC" && chmod 0777 "$SYNC"
 
 fds() { ls "/proc/$DAEMON/fd" | wc -l; }
 
-# loop LABEL N [as-user prefix...]: the shell runs N programs, then waits (fifo) while the test
-# counts the daemon's descriptors, then opens, stats and creates in the same shell.
+# loop LABEL N [as-user prefix...]: the shell runs N programs (or, with SPAWN=1, one python3 that
+# posix_spawns N shells killing themselves and one reading fd 3), then waits (fifo) while the
+# test counts the daemon's descriptors, then reads fd 3 (FIRST: what is left of its first line),
+# opens, stats and creates in the same shell.
 loop() {
     local label=$1 n=$2
     shift 2
@@ -37,9 +38,15 @@ loop() {
     mkfifo "$SYNC/ran" "$SYNC/counted" && chmod 0666 "$SYNC/ran" "$SYNC/counted"
     local base
     base=$(fds)
-    N=$n ZAE=$ZAE SYNC=$SYNC "$@" timeout 120 "$ZEPTO" zoid run --server "unix:$SOCK" \
+    N=$n ZAE=$ZAE SYNC=$SYNC SPAWN=${SPAWN:-0} FIRST=${FIRST:-line one} "$@" timeout 120 "$ZEPTO" zoid run --server "unix:$SOCK" \
         --mount "$MNT" -- bash -c '
         cd '"$MNT"'/d && exec 3<f || exit 9
+        [ "$SPAWN" = 1 ] && python3 -c "
+import os, sys
+for i in range(int(sys.argv[1])):
+    os.waitpid(os.posix_spawn(\"/bin/sh\", [\"sh\", \"-c\", \"kill -9 \$\$\"], os.environ), 0)
+pid = os.posix_spawn(\"/bin/sh\", [\"sh\", \"-c\", \"head -c4 <&3 >spawned\"], os.environ)
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))" "$N" && N=0
         for ((i = 0; i < N; i++)); do
             case $((i % 5)) in
             0) /bin/true ;;
@@ -51,7 +58,7 @@ loop() {
         done 2>/dev/null
         echo ran >"$SYNC/ran"
         read -r _ <"$SYNC/counted"
-        read -r l <&3 && [ "$l" = "line one" ] || { echo "read of fd 3: [$l]" >&2; exit 3; }
+        read -r l <&3 && [ "$l" = "$FIRST" ] || { echo "read of fd 3: [$l]" >&2; exit 3; }
         [ -e f ] && [ "$(cat f)" = "line one" ] || { echo "stat/open of f failed" >&2; exit 4; }
         echo made >new.'"$label"' || exit 5
     ' >"$WORK/$label.out" 2>&1 &
@@ -70,6 +77,13 @@ loop() {
 }
 
 loop root "$N"
+if command -v python3 >/dev/null; then
+    SPAWN=1 FIRST=one loop spawn 1200 # the spawned shell read "line" through the shared offset
+    [ "$(cat "$EXPORT/d/spawned" 2>/dev/null)" = line ] ||
+        fail "spawn: the spawned shell read [$(cat "$EXPORT/d/spawned" 2>/dev/null)] from fd 3"
+else
+    echo "note: no python3: posix_spawn is not checked"
+fi
 
 # A child outliving its parent still reads the parent's descriptor (its own handle, adopted).
 rm -f "$SYNC"/*
