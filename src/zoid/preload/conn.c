@@ -220,13 +220,16 @@ static void lost_locked(void)
     S.attach = false;
 }
 
+/* The handles of the descriptor table, for zp_adopt. */
+struct handle_list {
+    int32_t *h;
+    uint32_t n, cap;
+};
+
 static void collect_one(int fd, struct zpl_fd *e, void *arg)
 {
     (void)fd;
-    struct {
-        int32_t *h;
-        uint32_t n, cap;
-    } *l = arg;
+    struct handle_list *l = arg;
     if (e->h >= 0 && e->gen == S.gen && l->n < l->cap)
         l->h[l->n++] = e->h;
 }
@@ -240,10 +243,7 @@ static void adopt_table(void)
     uint32_t cap = (uint32_t)zpl_fd_limit();
     if (cap > ZP_MAX_ADOPT)
         cap = ZP_MAX_ADOPT;
-    struct {
-        int32_t *h;
-        uint32_t n, cap;
-    } l = {malloc(cap * sizeof(int32_t)), 0, cap};
+    struct handle_list l = {malloc(cap * sizeof(int32_t)), 0, cap};
     if (!l.h)
         return;
     zpl_fd_each(collect_one, &l);
@@ -455,6 +455,10 @@ void zpl__conn_child(bool has_handles)
             REAL(close)(s);
         }
     }
+    /* Without handles of its own, the child must not keep the parent's kept socket (an exec'd
+     * image not attached yet) open: that connection's handles would live as long as the child. */
+    if (!has_handles)
+        drop_keep();
     S.c = NULL;
     /* A stub called before this process connects must not use the parent's connection. */
     zposix_zoid_use(NULL);
