@@ -680,11 +680,30 @@ static void test_attach(struct zoid_client *c1)
     int h2 = (int)OK(zp_openat(ZP_ROOT, "r/f", O_RDONLY, 0));
     use(c1);
     CHECK(zp_pread(h2, b, 1, 0) == 1, "a handle opened by the attached connection");
+    /* A handle closes with the connection that owns it (the one that opened it) unless another
+     * connection of the session adopted it; zp_adopt is all or nothing. */
+    int h3 = (int)OK(zp_openat(ZP_ROOT, "r/f", O_RDONLY, 0));
+    use(c2);
+    int32_t bad[2] = {h3, 4000}, mine = h;
+    ERR(zp_adopt(bad, 2), EBADF);
+    int32_t *many = calloc(4097, sizeof(*many)); /* above a session's table */
+    CHECK(many != NULL, "calloc");
+    ERR(zp_adopt(many, 4097), EINVAL);
+    free(many);
+    OK(zp_adopt(&mine, 1));
     /* The table lives while one connection does. */
     int before = count_fds(daemon_pid);
     zoid_close(c1);
     use(c2);
     CHECK(zp_pread(h, b, 1, 0) == 1, "the session died with the first connection");
+    int gone = 0;
+    for (int i = 0; i < 500 && !gone; i++) {
+        gone = zp_pread(h3, b, 1, 0) == -1 && errno == EBADF;
+        struct timespec ts = {0, 10000000};
+        if (!gone)
+            nanosleep(&ts, NULL);
+    }
+    CHECK(gone, "a handle outlived the connection that owned it (or a failed adopt moved it)");
     zoid_close(c2);
     zposix_zoid_use(NULL);
     int after = before;

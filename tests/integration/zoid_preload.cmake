@@ -32,3 +32,10 @@ endforeach()
 zepto_shell_test(zoid_preload_hostile)
 set_tests_properties(integration.zoid_preload_hostile PROPERTIES TIMEOUT 120
   ENVIRONMENT "ZHS=$<TARGET_FILE:zoid_hostile_server>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
+
+# Long job scripts (zoid_preload_loop.sh, issue 12): programs ending without exit handlers leave
+# no handle open in the daemon.
+add_executable(zoid_abrupt_exit ../helpers/zoid_abrupt_exit.c)
+zepto_shell_test(zoid_preload_loop)
+set_tests_properties(integration.zoid_preload_loop PROPERTIES TIMEOUT 120
+  ENVIRONMENT "ZAE=$<TARGET_FILE:zoid_abrupt_exit>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")

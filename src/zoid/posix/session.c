@@ -12,6 +12,13 @@
  * A handle's kernel descriptor is referenced too (struct zp_file): a call uses it outside the
  * table's lock, and a concurrent close of the handle must not let the number be reused under it.
  * zp_dup shares the descriptor (same open file description, as dup(2)).
+ *
+ * Every handle has an owner: the connection that opened or dup'ed it, or the last one that
+ * adopted it (zp_adopt). When a connection goes (closed, or its process killed: the kernel closes
+ * the socket), the handles it owns are closed, whatever the process did or failed to do before.
+ * A session's handles thus track the processes that hold them: a shell running thousands of
+ * programs that each die without closing does not fill its session's table. A forked child or an
+ * exec'd image adopts the handles it inherited once it has attached on a connection of its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,11 +34,24 @@
 struct zp_conn {
     pthread_mutex_t mu;
     struct zp_session *s; /* referenced; NULL before the first call */
+    uint64_t id;          /* owner of handles; never 0, never reused */
 };
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct zp_session *registry;
 static uint64_t next_id = 1;
+static _Atomic uint64_t next_conn_id = 1;
+
+/* The connection the current call came on, as an owner of handles (0: none, outside a call). */
+static uint64_t owner_now(void)
+{
+    struct zoid_call *call = zposix_zoid_current();
+    if (!call)
+        return 0;
+    struct zp_conn *c =
+        __atomic_load_n((struct zp_conn **)zoid_call_client_state(call), __ATOMIC_ACQUIRE);
+    return c ? c->id : 0;
+}
 
 /* ---- descriptors ---- */
 
@@ -94,6 +114,7 @@ int zp__install(struct zp_session *s, int fd)
         errno = e;
         return -1;
     }
+    uint64_t owner = owner_now();
     struct zp_file *f = malloc(sizeof(*f));
     if (!f) {
         close(fd);
@@ -107,7 +128,7 @@ int zp__install(struct zp_session *s, int fd)
     pthread_mutex_lock(&s->mu);
     int h = free_slot(s);
     if (h >= 0)
-        s->slots[h] = (struct zp_slot){.f = f, .fdflags = 0};
+        s->slots[h] = (struct zp_slot){.f = f, .fdflags = 0, .owner = owner};
     pthread_mutex_unlock(&s->mu);
     if (h < 0) {
         int e = errno;
@@ -119,6 +140,7 @@ int zp__install(struct zp_session *s, int fd)
 
 int zp__dup(struct zp_session *s, int h)
 {
+    uint64_t owner = owner_now();
     pthread_mutex_lock(&s->mu);
     int n = -1;
     if (h < 0 || h >= s->cap || !s->slots[h].f) {
@@ -126,7 +148,7 @@ int zp__dup(struct zp_session *s, int h)
     } else if ((n = free_slot(s)) >= 0) {
         struct zp_file *f = s->slots[h].f; /* after free_slot: the table may have moved */
         atomic_fetch_add(&f->refs, 1);
-        s->slots[n] = (struct zp_slot){.f = f, .fdflags = 0};
+        s->slots[n] = (struct zp_slot){.f = f, .fdflags = 0, .owner = owner};
     }
     pthread_mutex_unlock(&s->mu);
     return n;
@@ -171,6 +193,55 @@ int zp__fdflags(struct zp_session *s, int h, int set, int *out)
     }
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+/* ---- ownership ---- */
+
+int zp__adopt(struct zp_session *s, const int32_t *handles, uint32_t n)
+{
+    uint64_t owner = owner_now();
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    for (uint32_t i = 0; i < n; i++) {
+        int h = handles[i];
+        if (h < 0 || h >= s->cap || !s->slots[h].f) {
+            errno = EBADF;
+            rc = -1;
+            break;
+        }
+    }
+    for (uint32_t i = 0; !rc && i < n; i++)
+        s->slots[handles[i]].owner = owner;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* Closes the handles of s that owner owns (the connection is gone, or left the session); the
+ * number closed. The descriptors are closed outside the lock (a close may wait for a file
+ * system), unless the list cannot be allocated. */
+static int drop_owned(struct zp_session *s, uint64_t owner)
+{
+    if (!s || !owner)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    struct zp_file **out = s->cap ? malloc((size_t)s->cap * sizeof(*out)) : NULL;
+    int n = 0;
+    for (int h = 0; h < s->cap; h++) {
+        if (!s->slots[h].f || s->slots[h].owner != owner)
+            continue;
+        if (out)
+            out[n] = s->slots[h].f;
+        else
+            zp__put(s->slots[h].f);
+        n++;
+        s->slots[h].f = NULL;
+        s->slots[h].owner = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; out && i < n; i++)
+        zp__put(out[i]);
+    free(out);
+    return n;
 }
 
 /* ---- sessions ---- */
@@ -249,6 +320,7 @@ static struct zp_conn *conn_of(struct zoid_call *call)
     if (!n)
         return NULL;
     pthread_mutex_init(&n->mu, NULL);
+    n->id = atomic_fetch_add(&next_conn_id, 1);
     void *expected = NULL;
     if (__atomic_compare_exchange_n(slot, &expected, (void *)n, false, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE))
@@ -258,8 +330,9 @@ static struct zp_conn *conn_of(struct zoid_call *call)
     return expected;
 }
 
-/* Sets the connection's session to s (taking the caller's reference), dropping the old one;
- * -1 + ENOMEM when the connection's record cannot be made (s is dropped). */
+/* Sets the connection's session to s (taking the caller's reference), dropping the old one and
+ * closing the handles the connection owns there (no call of it can reach them any more); -1 +
+ * ENOMEM when the connection's record cannot be made (s is dropped). */
 static int conn_set(struct zp_conn *c, struct zp_session *s)
 {
     if (!c) {
@@ -271,6 +344,8 @@ static int conn_set(struct zp_conn *c, struct zp_session *s)
     struct zp_session *old = c->s;
     c->s = s;
     pthread_mutex_unlock(&c->mu);
+    if (old != s)
+        drop_owned(old, c->id);
     session_unref(old);
     return 0;
 }
@@ -280,6 +355,11 @@ void zp__conn_gone(void *state)
     struct zp_conn *c = state;
     if (!c)
         return;
+    int n = drop_owned(c->s, c->id);
+    if (n && c->s)
+        zoid_host_log(c->s->pl->host, ZOID_LOG_DEBUG,
+                      "session %llu: %d handles closed with their connection",
+                      (unsigned long long)c->s->id, n);
     session_unref(c->s);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -381,4 +461,16 @@ int zp__session_attach(struct zp_ctx *x, uint64_t id, const uint8_t *secret, uin
     zoid_call_log(x->call, ZOID_LOG_INFO, "session %llu attached by %s", (unsigned long long)id,
                   who->peer);
     return conn_set(conn_of(x->call), s);
+}
+
+int zp_adopt(const int32_t *handles, uint32_t n)
+{
+    if (n > ZP_MAX_HANDLES) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct zp_ctx x;
+    if (zp__enter(&x))
+        return -1;
+    return (int)zp__leave(&x, zp__adopt(x.s, handles, n));
 }

@@ -26,6 +26,7 @@ struct zp_file {
 struct zp_slot {
     struct zp_file *f; /* NULL: free */
     int fdflags;       /* FD_CLOEXEC, per handle */
+    uint64_t owner;    /* the connection that made or adopted it (its zp_conn id); 0: none */
 };
 
 /* The plugin's state (init: struct zoid_host's plugin_state). */
@@ -71,6 +72,8 @@ long zp__leave(struct zp_ctx *c, long rc);
 int zp__session_new(struct zp_ctx *c, uint64_t *id, uint8_t *secret);
 int zp__session_attach(struct zp_ctx *c, uint64_t id, const uint8_t *secret, uint32_t len);
 void zp__conn_gone(void *state);
+/* Makes the calling connection the owner of n handles of its session (all, or none and EBADF). */
+int zp__adopt(struct zp_session *s, const int32_t *handles, uint32_t n);
 /* Handles: get (referenced; NULL + EBADF), put, install (the new handle or -1 + EMFILE). */
 struct zp_file *zp__get(struct zp_session *s, int h);
 void zp__put(struct zp_file *f);

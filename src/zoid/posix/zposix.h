@@ -112,6 +112,14 @@ int zp_utimensat(int dirh, const char *path /* string */,
                  const int64_t *times /* array(ntimes) nullable */, uint32_t ntimes, int flags);
 int zp_statfs(int dirh, const char *path /* string */, struct statfs *st /* out */);
 
+/* ---- ownership (appended: the ids of the functions above stay) ---------------------------- */
+
+/* Makes this connection the owner of n handles of its session: a handle is closed when the
+ * connection that owns it goes (the one that opened or dup'ed it, until another adopts it), so
+ * that a process that dies without closing leaves nothing open. All or nothing: EBADF when one
+ * is not open; EINVAL for n above the session's table (4096). */
+int zp_adopt(const int32_t *handles /* array(n) */, uint32_t n);
+
 #ifdef __cplusplus
 }
 #endif

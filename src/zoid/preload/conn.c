@@ -8,7 +8,10 @@
  * connection broke, or a call timed out), the connection is marked broken and the call returns
  * EIO; the next call that needs the daemon connects again and starts a new session, whose
  * generation number makes the descriptors of the old one stale (ESTALE). A forked child or an
- * exec'd image attaches to its parent's session (zp_session_attach) on a connection of its own.
+ * exec'd image attaches to its parent's session (zp_session_attach) on a connection of its own,
+ * then adopts the handles it inherited (zp_adopt) before it closes the socket it kept: the daemon
+ * closes a connection's handles when the connection goes, so that a process that dies without
+ * exit handlers (_exit, SIGKILL, SIGPIPE) leaves nothing open in a session that outlives it.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -33,6 +36,9 @@ ZPL_REAL_DECL(fcntl);
 
 struct zpl_config zpl_cfg = {.consistency = -1};
 __thread int zpl_busy __attribute__((tls_model("initial-exec")));
+
+/* zp_adopt's bound: the daemon's table of a session (ZP_MAX_HANDLES there). */
+#define ZP_MAX_ADOPT 4096
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static atomic_bool inited;
@@ -202,16 +208,49 @@ static void drop_keep(void)
 
 /* The program closed (or replaced) the connection's descriptor: the client is abandoned without
  * touching the number (it may be the program's file now), and the next call connects again and
- * attaches to the session (the handles stay valid when another connection kept it alive; else a
- * new session makes them stale: ESTALE, never a write elsewhere). mu held. */
+ * starts a new session. The daemon closed the handles the lost connection owned (their numbers
+ * may already name other files of the session), so the old descriptors become stale: ESTALE,
+ * never a write elsewhere. mu held. */
 static void lost_locked(void)
 {
     S.c = NULL; /* leaked: closing it would close a descriptor that is no longer ours */
     zposix_zoid_use(NULL);
     atomic_store(&S.sock, -1);
     atomic_store(&S.ready, false);
-    if (S.gen)
-        S.attach = true;
+    S.attach = false;
+}
+
+/* The handles of the descriptor table, for zp_adopt. */
+struct handle_list {
+    int32_t *h;
+    uint32_t n, cap;
+};
+
+static void collect_one(int fd, struct zpl_fd *e, void *arg)
+{
+    (void)fd;
+    struct handle_list *l = arg;
+    if (e->h >= 0 && e->gen == S.gen && l->n < l->cap)
+        l->h[l->n++] = e->h;
+}
+
+/* Makes this connection the owner of every handle of the descriptor table (just attached, before
+ * the kept socket of the connection that owned them is closed). A handle the daemon no longer
+ * has (closed meanwhile) fails the whole call with EBADF: then one by one. An older daemon
+ * without zp_adopt leaves them to the end of the session, as before. mu held. */
+static void adopt_table(void)
+{
+    uint32_t cap = (uint32_t)zpl_fd_limit();
+    if (cap > ZP_MAX_ADOPT)
+        cap = ZP_MAX_ADOPT;
+    struct handle_list l = {malloc(cap * sizeof(int32_t)), 0, cap};
+    if (!l.h)
+        return;
+    zpl_fd_each(collect_one, &l);
+    int rc = l.n ? zp_adopt(l.h, l.n) : 0;
+    for (uint32_t i = 0; rc && errno == EBADF && i < l.n; i++)
+        zp_adopt(&l.h[i], 1);
+    free(l.h);
 }
 
 /* Closes handles an exec'd image inherited for descriptors the exec closed. mu held. */
@@ -256,6 +295,7 @@ static int connect_locked(void)
         attached = zp_session_attach(S.sid, S.secret, ZP_SECRET_BYTES) == 0;
         if (attached) {
             S.joined = true;
+            adopt_table();
             close_orphans();
         }
     }
@@ -352,6 +392,13 @@ bool zpl__conn_joined(void)
     return j;
 }
 
+/* Connected and attached (fdtab.c's exit handler: no connection just to close). */
+bool zpl__conn_live(void);
+bool zpl__conn_live(void)
+{
+    return atomic_load_explicit(&S.ready, memory_order_acquire) && sock_intact();
+}
+
 bool zpl_relaxed(void)
 {
     return S.consistency == ZP_RELAXED;
@@ -408,11 +455,29 @@ void zpl__conn_child(bool has_handles)
             REAL(close)(s);
         }
     }
+    /* Without handles of its own, the child must not keep the parent's kept socket (an exec'd
+     * image not attached yet) open: that connection's handles would live as long as the child. */
+    if (!has_handles)
+        drop_keep();
     S.c = NULL;
     /* A stub called before this process connects must not use the parent's connection. */
     zposix_zoid_use(NULL);
     atomic_store(&S.ready, false);
     S.attach = has_handles && S.gen != 0;
+}
+
+/* Attaches now rather than at the first forwarded call, so that the inherited handles are
+ * adopted before the process can die (a forked child; a spawned image, whose kept socket is the
+ * spawning process's). A failure leaves it to the first call, as before. */
+void zpl__conn_attach_now(void);
+void zpl__conn_attach_now(void)
+{
+    int e = errno;
+    pthread_mutex_lock(&S.mu);
+    if (S.attach && !atomic_load(&S.ready))
+        connect_locked();
+    pthread_mutex_unlock(&S.mu);
+    errno = e;
 }
 
 void zpl__conn_lock(void);

@@ -4,20 +4,27 @@
  * fork: the child must not share the parent's connection (their replies would cross), and its
  * descriptors must not be the parent's handles (a close in the child would close the parent's
  * file). So the prepare handler sends buffered writes and makes a second handle (zp_dup) of every
- * forwarded descriptor for the child; the child handler swaps them in and forgets the
- * connection; the child's first forwarded call connects anew and attaches to the parent's session
- * (zp_session_attach), where those handles live. vfork is fork here (a vfork child would share
- * the parent's memory and its connection).
+ * forwarded descriptor for the child; the child handler swaps them in, forgets the connection,
+ * and at once connects anew, attaches to the parent's session (zp_session_attach), where those
+ * handles live, and adopts them (zp_adopt): from then on they close with the child's connection,
+ * however the child ends. Until then they belong to the parent's connection (a child killed in
+ * that window leaves them open until the parent's connection goes). vfork is fork here (a vfork
+ * child would share the parent's memory and its connection).
  *
  * exec: the new image gets ZOID_PRELOAD_STATE in its environment: the session id and secret,
  * the forwarded working directory, each forwarded descriptor with its handle, and a socket of
  * the old connection kept open across the exec so that the session outlives the old image until
- * the new one has attached. Descriptors the exec closed (close-on-exec) have their handles
- * closed by the new image. posix_spawn does the same with fresh handles for the child. Programs
+ * the new one has attached. The new image attaches at its first forwarded call and adopts the
+ * handles; one that never does leaves them to the kept socket's connection, which is its own
+ * (a forked child's) and closes when it ends. Descriptors the exec closed (close-on-exec) have
+ * their handles closed by the new image. posix_spawn does the same with fresh handles for the
+ * child; as the kept socket is then the spawning process's, still in use, the spawned image
+ * attaches and adopts at start ("spawn" in the state). Programs
  * started by system() or popen() are spawned inside glibc, which we do not see: they start
  * without the state (a new session, the kernel's working directory).
  *
- * State format: "v1 sid=HEX con=N sec=HEX32 keep=FD cwd=HEX fd=KFD,HANDLE,FLAGS,PATHHEX ...".
+ * State format: "v1 sid=HEX con=N sec=HEX32 keep=FD [spawn] cwd=HEX fd=KFD,HANDLE,FLAGS,PATHHEX
+ * ...".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +53,7 @@ void zpl__conn_unlock(void);
 int zpl__conn_export(char *buf, size_t len);
 void zpl__conn_import(uint64_t sid, const uint8_t *secret, int consistency, int keep,
                       const int *orphans, size_t norphans);
+void zpl__conn_attach_now(void);
 void zpl__fdtab_child(void);
 void zpl__cwd_lock(void);
 void zpl__cwd_unlock(void);
@@ -122,6 +130,8 @@ static void at_child(void)
     zpl_fd_each(count_one, &n);
     zpl_fd_each(child_one, NULL);
     zpl__conn_child(n > 0);
+    if (n > 0)
+        zpl__conn_attach_now();
 }
 
 void zpl_atfork_setup(void)
@@ -232,6 +242,8 @@ int zpl_exec_prepare(struct zpl_exec *x, char *const envp[], bool spawn)
             x->keep = keep;
             put(&b, " keep=%d", keep);
         }
+        if (spawn)
+            put(&b, " spawn");
         struct fd_walk w = {&b, x, spawn};
         zpl_fd_each(export_one, &w);
         any = true;
@@ -308,7 +320,7 @@ void zpl_state_import(const char *state)
     uint64_t sid = 0;
     uint8_t secret[ZP_SECRET_BYTES] = {0};
     int con = ZP_STRICT, keep = -1;
-    bool have_sid = false;
+    bool have_sid = false, spawned = false;
     int orphans[256];
     size_t norphans = 0;
     char path[PATH_MAX];
@@ -329,6 +341,8 @@ void zpl_state_import(const char *state)
                 sscanf(p + 4 + 2 * i, "%2x", &v);
                 secret[i] = (uint8_t)v;
             }
+        } else if (n == 5 && !strncmp(p, "spawn", 5)) {
+            spawned = true;
         } else if (!strncmp(p, "keep=", 5)) {
             keep = atoi(p + 5);
         } else if (!strncmp(p, "cwd=", 4)) {
@@ -349,8 +363,11 @@ void zpl_state_import(const char *state)
         }
         p += n;
     }
-    if (have_sid)
+    if (have_sid) {
         zpl__conn_import(sid, secret, con, keep, orphans, norphans);
+        if (spawned)
+            zpl__conn_attach_now();
+    }
 }
 
 /* ---- exec --------------------------------------------------------------------------------- */

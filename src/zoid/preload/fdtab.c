@@ -436,17 +436,18 @@ static void drop_one(int fd, struct zpl_fd *e, void *arg)
 }
 
 /* The exit handler: streams and buffers are sent, then, in a process that joined another's
- * session (a forked child, an exec'd image), its handles are closed at the daemon: the kernel
- * closes its descriptors, but the session outlives this process (a shell that keeps a forwarded
- * descriptor open while it runs thousands of commands would otherwise fill the session's
- * table). A process that leaves by _exit() leaves them to the end of the session. */
+ * session (a forked child, an exec'd image) and is connected, its handles are closed at the
+ * daemon before the process ends (a lock is released before its parent's wait returns). One not
+ * connected does not connect for this: its handles belong to the socket it kept, which closes
+ * with it, and the daemon closes a gone connection's handles (so does _exit(), later). */
+bool zpl__conn_live(void);
 static void at_exit(void)
 {
     if (!zpl_cfg.active)
         return;
     fflush(NULL);
     flush_at_exit();
-    if (zpl__conn_joined() && atomic_load(&tab_high))
+    if (zpl__conn_joined() && zpl__conn_live() && atomic_load(&tab_high))
         zpl_fd_each(drop_one, NULL);
 }
 
