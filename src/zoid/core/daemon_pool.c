@@ -1,5 +1,5 @@
 /*
- * The ZOID daemon's pool of threads: what each runs (serve: queued calls first, else the next
+ * The ZOID daemon's pool of threads: what each runs (zd__serve: queued calls first, else the next
  * event), the calls they run (run_job), the threads added while calls wait that could run (up to
  * max_threads), and the hand-over of a call just read (zd__enqueue): run by the thread that read
  * it, or queued when every other thread is busy in a call.
