@@ -20,10 +20,11 @@
  *                   the workers would run them; bit 1 of the first byte makes the daemon want a
  *                   token (the refusal path, since the fuzzer cannot forge the MAC).
  *
- * Both readers are static inside client.c and daemon.c, and building a client or a peer around a
- * socketpair needs their private structs: the target includes the two files (and is linked
- * without them). Whatever is written to a socketpair is there before the reader starts and ends
- * with a shutdown, so a run never waits on time and is reproducible.
+ * The client's reader is static inside client.c, the daemon's is in daemon_frames.c, and building
+ * a client or a peer around a socketpair needs their private structs: the target includes
+ * client.c and the daemon's files (and is linked without them). Whatever is written to a socketpair
+ * is there before the reader starts and ends with a shutdown, so a run never waits on time and is
+ * reproducible.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,6 +33,12 @@
 
 #include "zoid/core/client.c"
 #include "zoid/core/daemon.c"
+#include "zoid/core/daemon_frames.c"
+#include "zoid/core/daemon_limits.c"
+#include "zoid/core/daemon_log.c"
+#include "zoid/core/daemon_peers.c"
+#include "zoid/core/daemon_pool.c"
+#include "zoid/core/daemon_sweep.c"
 
 #define FUZZ_MAX_PAYLOAD (64u << 10) /* small: a reply never fills the socket buffer */
 #define FUZZ_CALL_MS     1000        /* a bound only: the stream ends, so calls never wait */
@@ -237,7 +244,7 @@ static void fuzz_daemon(const uint8_t *data, size_t size, bool token)
     p->max_payload = d->o.max_payload;
     pthread_mutex_init(&p->send_mu, NULL);
     d->t->identify(sv[0], &p->id);
-    p->u = uid_get(d, p->id.uid);
+    p->u = zd__uid_get(d, p->id.uid);
     if (!p->u)
         abort();
     p->since_ns = zb_mono_read();
@@ -248,22 +255,22 @@ static void fuzz_daemon(const uint8_t *data, size_t size, bool token)
      * is queued). */
     const char *why = NULL;
     struct job *mine = NULL;
-    while (readable(d, p, &why, &mine) > 0 && !mine)
+    while (zd__readable(d, p, &why, &mine) > 0 && !mine)
         ;
     discard(sv[1]);
     /* The calls it queued, one at a time as a worker runs them. Sleep is answered at once: it
      * only waits, and a fuzzer must not. */
     struct job *j;
-    while ((j = q_pop(d, true)) != NULL) {
+    while ((j = zd__q_pop(d, true)) != NULL) {
         if (j->h.plugin == 0 && j->h.function == ZOID_CORE_SLEEP && !j->error)
             j->error = EPERM;
         run_job(d, j);
-        uid_done(d, p->u);
+        zd__uid_done(d, p->u);
         free(j);
         d->busy--;
         discard(sv[1]);
     }
-    /* As drop() does, without the epoll set. */
+    /* As zd__drop() does, without the epoll set. */
     atomic_store(&p->closed, true);
     zoid_peer_unref(p);
     close(sv[1]);

@@ -1,0 +1,190 @@
+/*
+ * The ZOID daemon reading its clients' frames: one frame at a time without blocking (header, then
+ * a payload allocated only after its length passed the limit and found room in the daemon's
+ * budget), each checked for one sender's credentials on unix sockets; the handshake (challenge,
+ * token, welcome) and then the calls.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "base/clock.h"
+#include "zoid/core/daemon_int.h"
+
+/* A complete frame from p; false when p must be dropped (why says why). A call is left in *job
+ * when this thread is to run it. */
+static bool handle(struct zoid_daemon *d, struct zoid_peer *p, const char **why, struct job **job)
+{
+    struct zoid_header *h = &p->h;
+    if (!p->welcomed) {
+        if (h->kind != ZOID_AUTH) {
+            *why = "no answer to the challenge";
+            return false;
+        }
+        /* Version 2: AUTH is the client's nonce and its proof; WELCOME carries ours. */
+        unsigned char lim[8 + ZOID_MAC_BYTES];
+        size_t lim_len = 8;
+        if (d->need_token) {
+            char ep[ZOID_ENDPOINT_MAX];
+            zoid_endpoint(p->fd, 1, ep);
+            if (h->length != ZOID_NONCE_BYTES + ZOID_MAC_BYTES) {
+                zd__send_simple(p, ZOID_REFUSED, EPROTONOSUPPORT, NULL, 0);
+                *why = "an old handshake (version 1): update the client";
+                return false;
+            }
+            const unsigned char *nc = p->payload;
+            if (zoid_mac_verify(&d->token, ZOID_ROLE_CLIENT, p->nonce, nc, ep,
+                                nc + ZOID_NONCE_BYTES, ZOID_MAC_BYTES) != 0) {
+                zd__send_simple(p, ZOID_REFUSED, EACCES, NULL, 0);
+                *why = "wrong token";
+                return false;
+            }
+            zoid_mac(&d->token, ZOID_ROLE_SERVER, p->nonce, nc, ep, lim + 8);
+            lim_len += ZOID_MAC_BYTES;
+        }
+        for (int i = 0; i < 4; i++) {
+            lim[i] = (unsigned char)(d->o.max_payload >> (8 * i));
+            lim[4 + i] = (unsigned char)(d->o.max_in_flight >> (8 * i));
+        }
+        free(p->payload);
+        p->payload = NULL;
+        atomic_store(&p->welcomed, true);
+        if (zd__send_simple(p, ZOID_WELCOME, 0, lim, lim_len)) {
+            *why = "gone during the handshake";
+            return false;
+        }
+        return true;
+    }
+    if (h->kind != ZOID_CALL) {
+        *why = "a frame that is not a call";
+        return false;
+    }
+    int busy = atomic_load(&p->in_flight) >= d->o.max_in_flight ? EBUSY : p->call_error;
+    if (zd__enqueue(d, p, busy, job)) {
+        *why = "out of memory";
+        return false;
+    }
+    return true;
+}
+
+/* Reads what p has sent without blocking, up to the end of one frame (no read to find the
+ * socket empty: the one-shot event, re-armed, reports what is left). Returns 1 after a complete
+ * frame, 0 when the socket is empty or the next payload waits for room in the daemon's budget
+ * (p->want), -1 when p must be dropped (why says why). */
+/* One read of a frame's bytes. On unix sockets (p->passcred) with the sender's credentials:
+ * those of the frame's first segment are kept, and a later segment sent with other ones is a
+ * broken frame (-EPROTO). The kernel does not join segments of different senders in one read. */
+static ssize_t recv_part(struct zoid_peer *p, void *buf, size_t len)
+{
+    if (!p->passcred)
+        return recv(p->fd, buf, len, MSG_DONTWAIT);
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(struct ucred))];
+    } ctl;
+    struct iovec iov = {buf, len};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+    ssize_t n = recvmsg(p->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n <= 0)
+        return n;
+    struct zoid_cred c = {0};
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS &&
+            h->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred u;
+            memcpy(&u, CMSG_DATA(h), sizeof(u));
+            c = (struct zoid_cred){.valid = true, .pid = u.pid, .uid = u.uid, .gid = u.gid};
+        }
+    if (m.msg_flags & MSG_CTRUNC)
+        c.valid = false;
+    if (!p->hdr_got && !p->payload_got)
+        p->frame_cred = c;
+    else if (c.valid != p->frame_cred.valid || c.pid != p->frame_cred.pid ||
+             c.uid != p->frame_cred.uid || c.gid != p->frame_cred.gid) {
+        errno = EPROTO;
+        return -1;
+    }
+    return n;
+}
+
+int zd__readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, struct job **job)
+{
+    for (;;) {
+        ssize_t n;
+        if (p->want) { /* a payload to read: first its room in the daemon's budget */
+            if (!zd__reserve(d, p, p->want)) {
+                zd__memwait_add(d, p);
+                return 0; /* parked until room is freed (zd__release) */
+            }
+            p->payload_bytes = p->want;
+            p->want = 0;
+            p->payload = malloc(p->h.length);
+            if (!p->payload) {
+                *why = "out of memory";
+                return -1;
+            }
+        }
+        if (p->hdr_got < ZOID_HEADER_SIZE) {
+            n = recv_part(p, p->hdr + p->hdr_got, ZOID_HEADER_SIZE - p->hdr_got);
+        } else {
+            size_t want = p->h.length - p->payload_got;
+            n = want ? recv_part(p, p->payload + p->payload_got, want) : 0;
+            if (!want)
+                goto complete;
+        }
+        if (n == 0) {
+            *why = p->hdr_got || p->payload_got ? "closed in the middle of a frame" : "closed";
+            return -1;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                atomic_store_explicit(&p->mid_frame, p->hdr_got || p->payload_got,
+                                      memory_order_relaxed);
+                return 0;
+            }
+            if (errno == EINTR)
+                continue;
+            *why = errno == EPROTO ? "a frame from two senders" : strerror(errno);
+            return -1;
+        }
+        atomic_store_explicit(&p->last_ns, zb_mono_read(), memory_order_relaxed);
+        if (p->hdr_got < ZOID_HEADER_SIZE) {
+            p->hdr_got += (size_t)n;
+            if (p->hdr_got < ZOID_HEADER_SIZE)
+                continue;
+            struct zepto_err err = {0};
+            uint32_t limit = p->welcomed ? d->o.max_payload : ZOID_NONCE_BYTES + ZOID_MAC_BYTES;
+            if (zoid_header_decode(p->hdr, limit, &p->h, &err)) {
+                zoid_daemon_log(d, ZOID_LOG_ERR, "error from %s: %s", p->id.peer, err.msg);
+                *why = "a bad frame";
+                return -1;
+            }
+            p->payload_got = 0;
+            p->payload = NULL;
+            if (p->welcomed && p->h.length) {
+                p->want = p->h.length; /* allocated below, once the budget has room */
+                continue;
+            }
+            p->payload = p->h.length ? malloc(p->h.length) : NULL;
+            if (p->h.length && !p->payload) {
+                *why = "out of memory";
+                return -1;
+            }
+            continue;
+        }
+        p->payload_got += (size_t)n;
+        if (p->payload_got < p->h.length)
+            continue;
+    complete:
+        p->hdr_got = 0;
+        p->payload_got = 0;
+        atomic_store_explicit(&p->mid_frame, false, memory_order_relaxed);
+        p->call_id = p->id;
+        p->call_error = 0;
+        if (p->passcred && zoid_cred_identity(&p->id, &p->frame_cred, &p->call_id))
+            p->call_error = EACCES;
+        return handle(d, p, why, job) ? 1 : -1;
+    }
+}
