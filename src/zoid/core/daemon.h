@@ -1,7 +1,7 @@
 /*
  * The ZOID daemon's inner parts (private): connected clients (peers), the plugin table, calls
- * in progress, and the worker pool. daemon.c runs the event loop and the workers, plugins.c
- * loads and looks up plugins, call.c is what plugin functions see of a call.
+ * in progress, and the worker pool. daemon.c runs the event loop, daemon_pool.c the workers,
+ * plugins.c loads and looks up plugins, call.c is what plugin functions see of a call.
  */
 #ifndef ZOID_CORE_DAEMON_H
 #define ZOID_CORE_DAEMON_H
@@ -51,7 +51,7 @@ struct zoid_peer {
     uint32_t max_payload;
     unsigned send_timeout_ms;
     struct zoid_uid *u; /* its uid's accounting (connections, calls running) */
-    /* Limits (daemon.c): not read (its socket not re-armed) while parked. */
+    /* Limits (daemon_limits.c): not read (its socket not re-armed) while parked. */
     _Atomic bool parked;
     _Atomic uint64_t bytes; /* payloads held (read, not yet run and freed) */
     uint32_t payload_bytes; /* of the frame being read, counted in bytes */

@@ -53,6 +53,11 @@ static void run_job(struct zoid_daemon *d, struct job *j)
     atomic_fetch_sub(&p->in_flight, 1);
     zd__release(d, p, j->bytes);
     zd__unpark(d, p);
+    /* The sweep reads the client through this thread's slot (zd__signal_calls): empty it before
+     * the reference goes, which may be the client's last. */
+    pthread_mutex_lock(&d->mu);
+    d->ws[zd__my_ws].job = NULL;
+    pthread_mutex_unlock(&d->mu);
     zoid_peer_unref(p);
 }
 
