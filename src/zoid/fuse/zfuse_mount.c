@@ -124,6 +124,10 @@ int zoid_mount(const struct zoid_mount_opts *o, struct zepto_err *err)
     fuse_loop_cfg_set_idle_threads(lc, threads < IDLE_THREADS ? threads : IDLE_THREADS);
     /* The loop returns the number of the signal that ended it (a clean end), or -errno. */
     int lrc = fuse_loop_mt(f, lc);
+    /* An unmount while requests are still being answered ends the device's reads with
+     * ECONNABORTED rather than ENODEV: the mount is gone all the same, as asked. */
+    if (lrc == -ECONNABORTED || lrc == -ENODEV)
+        lrc = 0;
     if (lrc < 0)
         rc = zepto_fail(err, -lrc, "serving %s: %s", o->mountpoint, strerror(-lrc));
     fuse_loop_cfg_destroy(lc);
