@@ -39,7 +39,7 @@ loop() {
     mkfifo "$SYNC/ran" "$SYNC/counted" && chmod 0666 "$SYNC/ran" "$SYNC/counted"
     local base
     base=$(fds)
-    N=$n ZAE=$ZAE SYNC=$SYNC SPAWN=${SPAWN:-0} FIRST=${FIRST:-line one} "$@" timeout 120 "$ZEPTO" zoid run --server "unix:$SOCK" \
+    N=$n ZAE=$ZAE SYNC=$SYNC SPAWN=${SPAWN:-0} FIRST=${FIRST:-line one} timeout 120 "$@" "$ZEPTO" zoid run --server "unix:$SOCK" \
         --mount "$MNT" -- bash -c '
         cd '"$MNT"'/d && exec 3<f || exit 9
         [ "$SPAWN" = 1 ] && python3 -c "
@@ -64,11 +64,12 @@ sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))" "$N" && N=0
         echo made >new.'"$label"' || exit 5
     ' >"$WORK/$label.out" 2>&1 &
     local run=$!
-    read -r _ <"$SYNC/ran" || true
+    # Opened read-write: a shell that failed before writing cannot leave the test waiting.
+    read -r -t 150 _ <>"$SYNC/ran" || true
     local after
     after=$(fds)
     echo "$label: $n programs: daemon descriptors $base before, $after after"
-    echo go >"$SYNC/counted"
+    timeout 60 bash -c 'echo go >"$1"' _ "$SYNC/counted"
     local st=0
     wait "$run" || st=$?
     [ "$st" -eq 0 ] || fail "$label: the shell exited $st: $(cat "$WORK/$label.out")"
@@ -91,7 +92,7 @@ rm -f "$SYNC"/*
 mkfifo "$SYNC/go" "$SYNC/done"
 zrun bash -c 'cd '"$MNT"'/d && exec 3<f && { read -r _ <"'"$SYNC"'/go"; cat <&3 >"'"$WORK"'/late"; echo >"'"$SYNC"'/done"; } &' ||
     fail "outliving child: the parent failed"
-echo go >"$SYNC/go"
+timeout 30 bash -c 'echo go >"$1"' _ "$SYNC/go"
 timeout 20 cat "$SYNC/done" >/dev/null || fail "outliving child: it never finished"
 [ "$(cat "$WORK/late" 2>/dev/null)" = "line one" ] ||
     fail "outliving child: read [$(cat "$WORK/late" 2>/dev/null)] after its parent exited"
