@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test cluster on one machine (issue 13 part 1): N compute nodes (and an I/O node) as network
 # + UTS namespaces on a private bridge, with munge, slurmctld and one slurmd per node.
-# Usage: cluster.sh up N [--io] | down | env | status | shape RATE|off.  See docs/cluster.md.
+# Usage: cluster.sh up N [--io] | down | env | status | run NODE CMD... | shape RATE|off.  See docs/cluster.md.
 set -euo pipefail
 
 STATE=${ZEPTO_CLUSTER_STATE:-/run/zepto-cluster} # everything the cluster writes lives here
@@ -18,7 +18,7 @@ die() {
   exit 1
 }
 usage() {
-  echo "usage: cluster.sh up N [--io] | down | env | status | shape RATE|off" >&2
+  echo "usage: cluster.sh up N [--io] | down | env | status | run NODE CMD... | shape RATE|off" >&2
   exit 2
 }
 log() { echo "cluster: $*"; }
@@ -180,7 +180,8 @@ cmd_up() {
   fi
   # from here on, any failure removes whatever was made so far
   trap 'cmd_down >/dev/null 2>&1' EXIT
-  mkdir -p -m 0755 "$STATE/ctld"
+  mkdir -p "$STATE/ctld"
+  chmod 0755 "$STATE"
   ip link add "$BRIDGE" type bridge
   ip addr add "$NET.1/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
@@ -222,6 +223,16 @@ cmd_status() {
   SLURM_CONF=$STATE/slurm.conf sinfo -N
 }
 
+cmd_run() { # run NODE CMD...: CMD in the node's net namespace, a UTS namespace with its name, its cpuset
+  [ $# -ge 2 ] || usage
+  local n=$1 tasks=/dev/null
+  shift
+  [[ $n =~ ^z(n[0-9]+|io)$ ]] && [ -e "/var/run/netns/$PREFIX$n" ] || die "no node '$n'"
+  [ -d "$CPUSET/$n" ] && tasks=$CPUSET/$n/tasks
+  exec nsenter --net="/var/run/netns/$PREFIX$n" unshare --uts \
+    sh -c 'echo $$ >"$1"; hostname "$2"; shift 2; exec "$@"' sh "$tasks" "$n" "$@"
+}
+
 cmd_shape() { # tbf on both directions of the I/O node's link
   [ $# -eq 1 ] || usage
   local ns=${PREFIX}zio
@@ -247,5 +258,6 @@ down) [ $# -eq 0 ] || usage; [ "$(id -u)" -eq 0 ] || die "must run as root"; cmd
 env) cmd_env ;;
 status) cmd_status ;;
 shape) cmd_shape "$@" ;;
+run) cmd_run "$@" ;;
 *) usage ;;
 esac

@@ -34,7 +34,7 @@ expect_status 2 '^usage: cluster.sh' "$CLUSTER" frobnicate
 expect_ok "$CLUSTER" down
 grep -q 'nothing is up' "$WORK/stdout" || fail "down with nothing up: '$(cat "$WORK/stdout")'"
 
-expect_ok "$CLUSTER" up 2
+expect_ok "$CLUSTER" up 2 --io
 grep -qx "export SLURM_CONF=$STATE/slurm.conf" "$WORK/stdout" || fail "up did not print the env line"
 [ "$("$CLUSTER" env)" = "export SLURM_CONF=$STATE/slurm.conf" ] || fail "env: $("$CLUSTER" env)"
 export SLURM_CONF=$STATE/slurm.conf
@@ -56,6 +56,14 @@ got=$(timeout 30 srun -N2 hostname 2>&1 | sort | tr '\n' ' ')
 
 got=$(timeout 60 salloc -N2 mpirun -np 2 --map-by node hostname 2>/dev/null | sort | tr '\n' ' ')
 [ "$got" = "zn1 zn2 " ] || fail "salloc -N2 mpirun -np 2: '$got'"
+
+# the I/O node: its own hostname and address; its link can be shaped
+got=$("$CLUSTER" run zio sh -c 'hostname; ip -o -4 addr show dev eth0' 2>&1 | awk '{print $1 $4}' | tr '\n' ' ')
+[ "$got" = "zio 2:10.213.0.100/24 " ] || fail "run zio: '$got'"
+expect_ok "$CLUSTER" shape 100mbit
+tc qdisc show dev zv-zio | grep -q 'tbf.*rate 100Mbit' || fail "shape: $(tc qdisc show dev zv-zio)"
+expect_status 2 "^cluster: RATE like" "$CLUSTER" shape fast
+expect_status 1 "^cluster: no node 'zn7'$" "$CLUSTER" run zn7 true
 
 # each node's slurmd in its own cpuset, CPUs round-robin
 if [ -d /sys/fs/cgroup/cpuset/zepto-cluster ]; then
