@@ -44,24 +44,34 @@ our_pids() {
   done
   # the daemons started with our generated files, even if their pid files were never written
   pgrep -f "^(slurmctld|slurmd|munged) .*$STATE/" 2>/dev/null || true
+  # Slurm clients (srun, salloc, sbatch) of this cluster, which would otherwise wait for it forever
+  for p in $(pgrep -x 'srun|salloc|sbatch' 2>/dev/null || true); do
+    if tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -qx "SLURM_CONF=$STATE/slurm.conf"; then
+      echo "$p"
+    fi
+  done
 }
 
-stop_pids() { # TERM, wait up to 5 s, then KILL
-  local pids i p alive
+alive() { # alive PID: exists and is not a zombie (PID 1 of a container may reap late)
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+
+# SIGKILL: the cluster's state is thrown away with it, and srun/slurmstepd take seconds to give
+# up on SIGTERM once their controller is gone.
+stop_pids() {
+  local pids i p left
   pids=$(our_pids | sort -un)
   [ -n "$pids" ] || return 0
-  kill $pids 2>/dev/null || true
+  kill -9 $pids 2>/dev/null || true
   for i in $(seq 50); do
-    alive=""
-    for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
-    [ -z "$alive" ] && return 0
-    sleep 0.1 # polling a bounded wait for exit, not synchronisation
+    left=""
+    for p in $pids; do alive "$p" && left="$left $p"; done
+    [ -z "$left" ] && return 0
+    sleep 0.1 # a bounded wait for the exits, polled
   done
-  kill -9 $alive 2>/dev/null || true
-  for i in $(seq 20); do
-    for p in $alive; do kill -0 "$p" 2>/dev/null && continue 2; done
-    return 0
-  done
+  echo "cluster: processes$left did not exit" >&2
 }
 
 cmd_down() {

@@ -77,7 +77,7 @@ fi
 pids=$(cat "$STATE"/munged.pid "$STATE"/slurmctld.pid "$STATE"/zn*/slurmd.pid 2>/dev/null)
 [ "$(echo "$pids" | wc -w)" -eq 4 ] || fail "expected 4 daemon pids (munged, slurmctld, 2 slurmd): $pids"
 expect_ok "$CLUSTER" down
-for p in $pids; do ! kill -0 "$p" 2>/dev/null || fail "daemon $p still alive after down"; done
+for p in $pids; do ! grep -qv "^[0-9]* (.*) Z" "/proc/$p/stat" 2>/dev/null || fail "daemon $p still alive after down"; done
 left=$(ip netns list | grep -E '^zepto-z' || true)
 [ -z "$left" ] || fail "netns left: $left"
 ! ip link show zbr0 >/dev/null 2>&1 || fail "bridge zbr0 left"
