@@ -260,6 +260,13 @@ cmd_shape() { # tbf on both directions of the I/O node's link
 }
 
 [ $# -ge 1 ] || usage
+# up, down, run and shape of two callers at once would trip over each other: one at a time. flock -o
+# keeps the lock in flock itself, so the daemons that up starts do not inherit it.
+if [ -z "${ZEPTO_CLUSTER_LOCKED:-}" ] && [ "$(id -u)" -eq 0 ] && command -v flock >/dev/null; then
+  case $1 in up | down | shape)
+    ZEPTO_CLUSTER_LOCKED=1 exec flock -o -w 60 /run/lock/zepto-cluster.lock "$0" "$@" ;;
+  esac
+fi
 cmd=$1
 shift
 case $cmd in
