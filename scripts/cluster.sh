@@ -129,6 +129,7 @@ write_conf() { # write_conf NODE...
     echo "SelectType=select/cons_tres"
     echo "SelectTypeParameters=CR_CPU"
     echo "MpiDefault=none"
+    echo "MailProg=/bin/true"
     echo "ReturnToService=2"
     echo "SlurmdTimeout=30"
     echo "InactiveLimit=0"

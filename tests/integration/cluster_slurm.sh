@@ -57,6 +57,11 @@ got=$(timeout 30 srun -N2 hostname 2>&1 | sort | tr '\n' ' ')
 got=$(timeout 60 salloc -N2 mpirun -np 2 --map-by node hostname 2>/dev/null | sort | tr '\n' ' ')
 [ "$got" = "zn1 zn2 " ] || fail "salloc -N2 mpirun -np 2: '$got'"
 
+timeout 60 sbatch --wait -N2 -o "$WORK/batch.out" --wrap 'srun hostname' >/dev/null 2>&1 ||
+  fail "sbatch --wait -N2 failed"
+got=$(sort "$WORK/batch.out" 2>/dev/null | tr '\n' ' ')
+[ "$got" = "zn1 zn2 " ] || fail "sbatch -N2 srun hostname: '$got'"
+
 # the I/O node: its own hostname and address; its link can be shaped
 got=$("$CLUSTER" run zio sh -c 'hostname; ip -o -4 addr show dev eth0' 2>&1 | awk '{print $1 $4}' | tr '\n' ' ')
 [ "$got" = "zio 2:10.213.0.100/24 " ] || fail "run zio: '$got'"
