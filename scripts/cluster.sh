@@ -9,6 +9,7 @@ BRIDGE=zbr0
 NET=10.213.0        # private /24: .1 the bridge (controller), .11.. the nodes, .100 the I/O node
 PREFIX=zepto-       # netns names: zepto-zn1.., zepto-zio
 CPUSET=/sys/fs/cgroup/cpuset/zepto-cluster
+FAILED_LOGS=/tmp/zepto-cluster-failed # logs of the last failed up (up removes what it made)
 MAX_NODES=16
 CTLD_PORT=6917 # not Slurm's default 6817/6818, so a site Slurm on this host is not disturbed
 SLURMD_PORT=6918
@@ -189,8 +190,8 @@ cmd_up() {
   if [ -d "$STATE" ] || [ -n "$(our_netns)" ] || ip link show "$BRIDGE" >/dev/null 2>&1; then
     die "already up (or left over): run cluster.sh down first"
   fi
-  # from here on, any failure removes whatever was made so far
-  trap 'cmd_down >/dev/null 2>&1' EXIT
+  # from here on, any failure removes whatever was made so far, keeping the daemons' logs
+  trap 'keep_logs; cmd_down >/dev/null 2>&1' EXIT
   mkdir -p "$STATE/ctld"
   chmod 0755 "$STATE"
   ip link add "$BRIDGE" type bridge
@@ -217,11 +218,21 @@ cmd_up() {
   SLURM_CONF=$STATE/slurm.conf slurmctld -f "$STATE/slurm.conf" >"$STATE/slurmctld.start" 2>&1 ||
     die "slurmctld did not start: $(tail -1 "$STATE/slurmctld.start")"
   for i in "${nodes[@]}"; do start_slurmd "$i"; done
-  wait_idle "$n" || die "nodes not idle after 30 s; see $STATE/*.log"
+  wait_idle "$n" || die "nodes not idle after 30 s; logs kept in $FAILED_LOGS"
   trap - EXIT
   echo "$n $io" >"$STATE/nodes"
   log "up: ${nodes[*]}$([ "$io" -eq 1 ] && echo " + I/O node zio ($NET.100)"), controller $NET.1"
   cmd_env
+}
+
+keep_logs() { # the logs of a failed up, for the error message to point at
+  local f
+  rm -rf "$FAILED_LOGS"
+  mkdir -p "$FAILED_LOGS"
+  for f in "$STATE"/*.log "$STATE"/*.start "$STATE"/*/slurmd.log "$STATE"/*/start.log; do
+    [ -f "$f" ] && cp "$f" "$FAILED_LOGS/$(basename "$(dirname "$f")")-$(basename "$f")"
+  done
+  return 0
 }
 
 cmd_env() {

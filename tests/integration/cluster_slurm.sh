@@ -34,6 +34,17 @@ expect_status 2 '^usage: cluster.sh' "$CLUSTER" frobnicate
 expect_ok "$CLUSTER" down
 grep -q 'nothing is up' "$WORK/stdout" || fail "down with nothing up: '$(cat "$WORK/stdout")'"
 
+# a failed up (a slurmd that cannot start) removes what it made and keeps the logs
+mkdir -p "$WORK/fake"
+printf '#!/bin/sh\necho "slurmd: refused" >&2\nexit 1\n' >"$WORK/fake/slurmd"
+chmod +x "$WORK/fake/slurmd"
+expect_status 1 '^cluster: slurmd of zn1 did not start: slurmd: refused$' \
+  env PATH="$WORK/fake:$PATH" "$CLUSTER" up 2
+[ ! -d "$STATE" ] && ! ip link show zbr0 >/dev/null 2>&1 && [ -z "$(ip netns list | grep zepto-z)" ] ||
+  fail "a failed up left something behind"
+grep -q refused /tmp/zepto-cluster-failed/zn1-start.log || fail "failed up kept no logs"
+rm -rf /tmp/zepto-cluster-failed
+
 expect_ok "$CLUSTER" up 2 --io
 grep -qx "export SLURM_CONF=$STATE/slurm.conf" "$WORK/stdout" || fail "up did not print the env line"
 [ "$("$CLUSTER" env)" = "export SLURM_CONF=$STATE/slurm.conf" ] || fail "env: $("$CLUSTER" env)"
