@@ -16,6 +16,7 @@ packages=(
   sqlite3 fio                                         # zoid: real programs on forwarded files
   libtraceevent-dev                                   # ktau: tracepoint record formats
   stress-ng                                           # make test-load: CPUs kept busy
+  slurmctld slurmd slurm-client munge                 # scripts/cluster.sh: Slurm on namespace nodes
 )
 
 missing=()
@@ -31,3 +32,15 @@ sudo=""
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# scripts/cluster.sh runs its own munged, slurmctld and slurmds with generated files under
+# /run/zepto-cluster; the system units that Debian enables at install are not used. slurmctld and
+# slurmd would only be skipped at boot (ConditionPathExists=/etc/slurm/slurm.conf), munge would
+# run for nothing: disable the ones installed just now (a site's existing Slurm is left alone).
+units=()
+for p in slurmctld slurmd munge; do
+  [[ " ${missing[*]} " == *" $p "* ]] && units+=("$p")
+done
+if [ ${#units[@]} -gt 0 ] && [ -d /run/systemd/system ]; then
+  $sudo systemctl disable --now "${units[@]}" >/dev/null 2>&1 || true
+fi
