@@ -2,12 +2,10 @@
  * `zepto noise analyse A.znt B.znt ...` or `... DIR`: loads the traces of several nodes, checks
  * they can be compared, and prints the cluster view (table or JSON).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/json.h"
 #include "cli/cli.h"
@@ -17,82 +15,19 @@
 #define CMD "noise analyse"
 
 struct loaded {
-    unsigned n, cap;
+    unsigned n;
     char **file;
     struct zn_trace **t;
     struct zn_summary **s;
 };
-
-static int push(struct loaded *l, const char *file)
-{
-    if (l->n == l->cap) {
-        unsigned cap = l->cap ? 2 * l->cap : 16;
-        char **f = realloc(l->file, cap * sizeof *f);
-        if (f)
-            l->file = f;
-        struct zn_trace **t = realloc(l->t, cap * sizeof *t);
-        if (t)
-            l->t = t;
-        struct zn_summary **s = realloc(l->s, cap * sizeof *s);
-        if (s)
-            l->s = s;
-        if (!f || !t || !s)
-            return -ENOMEM;
-        l->cap = cap;
-    }
-    l->file[l->n] = strdup(file);
-    if (!l->file[l->n])
-        return -ENOMEM;
-    l->t[l->n] = NULL;
-    l->s[l->n] = NULL;
-    l->n++;
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Adds every *.znt of dir, sorted by name. */
-static int add_dir(struct loaded *l, const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "zepto %s: %s: %s\n", CMD, dir, strerror(errno));
-        return EXIT_FAIL;
-    }
-    unsigned first = l->n;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len <= 4 || strcmp(e->d_name + len - 4, ".znt"))
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (push(l, path)) {
-            closedir(d);
-            fprintf(stderr, "zepto %s: out of memory\n", CMD);
-            return EXIT_FAIL;
-        }
-    }
-    closedir(d);
-    if (l->n == first) {
-        fprintf(stderr, "zepto %s: %s: no .znt trace in the directory\n", CMD, dir);
-        return EXIT_FAIL;
-    }
-    qsort(l->file + first, l->n - first, sizeof *l->file, cmp_str);
-    return 0;
-}
 
 static void loaded_free(struct loaded *l)
 {
     for (unsigned i = 0; i < l->n; i++) {
         zn_summary_free(l->s[i]);
         zn_trace_free(l->t[i]);
-        free(l->file[i]);
     }
-    free(l->file);
+    cli_noise_files_free(l->file, l->n);
     free(l->t);
     free(l->s);
 }
@@ -182,13 +117,14 @@ static void print_text(const struct zn_cluster *c)
 int cli_noise_cluster(int nops, char **ops, bool json)
 {
     struct loaded l = {0};
-    int status = 0;
-    for (int i = 0; i < nops && !status; i++) {
-        struct stat st;
-        if (!stat(ops[i], &st) && S_ISDIR(st.st_mode))
-            status = add_dir(&l, ops[i]);
-        else if (push(&l, ops[i]))
+    int status = cli_noise_files(CMD, nops, ops, &l.file, &l.n);
+    if (!status) {
+        l.t = calloc(l.n, sizeof *l.t);
+        l.s = calloc(l.n, sizeof *l.s);
+        if (!l.t || !l.s) {
+            fprintf(stderr, "zepto %s: out of memory\n", CMD);
             status = EXIT_FAIL;
+        }
     }
     if (!status && !load(&l)) {
         fprintf(stderr, "zepto %s: no valid trace to analyse\n", CMD);
