@@ -41,7 +41,10 @@ static unsigned load(struct loaded *l)
         struct zn_trace *t = NULL;
         struct zn_summary *s = NULL;
         if (zn_trace_read(l->file[i], &t, &err) || zn_analyse(t, &s, &err)) {
-            fprintf(stderr, "zepto %s: warning: %s left out: %s\n", CMD, l->file[i], err.msg);
+            if (strstr(err.msg, l->file[i]))
+                fprintf(stderr, "zepto %s: warning: left out: %s\n", CMD, err.msg);
+            else
+                fprintf(stderr, "zepto %s: warning: left out: %s: %s\n", CMD, l->file[i], err.msg);
             zn_trace_free(t);
             free(l->file[i]);
             continue;
