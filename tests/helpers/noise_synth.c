@@ -3,6 +3,8 @@
  * benchmarks: random detours on every CPU, optionally scaled, plus an optional periodic one.
  *
  *   noise_synth OUT HOST NCPU SECONDS SEED [RATE_SCALE [LEN_NS PERIOD_NS CPU]]
+ *
+ * NOISE_SYNTH_CLOCK=tsc in the environment names another clock (for the mismatch test).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -73,7 +75,8 @@ int main(int argc, char **argv)
     snprintf(t.host, sizeof t.host, "%s", argv[2]);
     snprintf(t.kernel, sizeof t.kernel, "synthetic");
     snprintf(t.cpu_model, sizeof t.cpu_model, "synthetic");
-    snprintf(t.clock, sizeof t.clock, "monotonic");
+    const char *clock = getenv("NOISE_SYNTH_CLOCK");
+    snprintf(t.clock, sizeof t.clock, "%s", clock ? clock : "monotonic");
     t.clock_hz = 1000000000;
     t.ncpu = (uint32_t)atoi(argv[3]);
     t.duration_ns = (uint64_t)(atof(argv[4]) * 1e9);

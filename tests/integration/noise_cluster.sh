@@ -71,6 +71,13 @@ status=0
     fail "no valid trace: $(cat "$WORK/err")"
 grep -q 'left out: .*readme.txt: not a zepto noise trace' "$WORK/err" || fail "readme.txt not named"
 
+# Traces of different clocks cannot be compared.
+mkdir -p "$WORK/clocks"
+cp "$d/zn1.znt" "$d/zn2.znt" "$WORK/clocks/"
+NOISE_SYNTH_CLOCK=tsc "$synth" "$WORK/clocks/zn3.znt" zn3 2 2 3 || fail "noise_synth tsc"
+expect_status 1 "noise analyse: .*/zn3.znt uses clock tsc but .*/zn1.znt uses monotonic" \
+    "$ZEPTO" noise analyse "$WORK/clocks"
+
 # Simulation over the allocation: the noisy node slows the collective.
 slow() { "$ZEPTO" noise simulate "$1" --ranks 1024 --json | jq -r .slowdown; }
 with=$(slow "$d") || fail "simulate with zn6"
