@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/json.h"
 #include "base/parse.h"
 #include "cli/cli.h"
+#include "cli/noise_cluster.h"
 #include "cli/opts.h"
 #include "zepto/noise.h"
 
@@ -19,7 +21,8 @@
 #define MAX_ITERS 10000000ull /* the per-iteration times are kept in memory */
 
 static const char usage[] =
-    "usage: zepto noise simulate (TRACE | --synthetic SPEC) --ranks N [--op allreduce|barrier]\n"
+    "usage: zepto noise simulate (TRACE... | DIR | --synthetic SPEC) --ranks N [--op "
+    "allreduce|barrier]\n"
     "                            [--algo recursive-doubling|binomial|dissemination]\n"
     "                            [--latency L] [--overhead O] [--compute W] [--window W]\n"
     "                            [--iters N] [--phase sync|random] [--scale X] [--seed S]\n"
@@ -29,6 +32,8 @@ static const char usage[] =
     "receiver O of CPU time and needs L on the wire), every rank replaying a detour pattern that\n"
     "steals its CPU, and predicts the slowdown against the same collective without noise.\n"
     "Rank r replays CPU record r % (CPUs in TRACE) of the trace, or the synthetic pattern.\n"
+    "With several traces or a directory (every *.znt in it: an allocation's nodes), the CPU\n"
+    "records of all traces, node after node, and rank r replays record r % (their number).\n"
     "\n"
     "  TRACE                 a trace from `zepto noise record -o`\n"
     "  --synthetic SPEC      period=P,duration=D[,jitter=J]: a detour of D every P\n"
@@ -54,6 +59,9 @@ static const char usage[] =
 
 struct params {
     const char *trace, *synthetic;
+    int nops;         /* trace operands */
+    char **ops;       /* argv from the first one */
+    unsigned ntraces; /* trace files read (directories expanded) */
     const char *op;
     bool algo_given, json, help;
     double scale;
@@ -140,8 +148,8 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
     }
     if (optind < argc)
         p->trace = argv[optind];
-    if (optind + 1 < argc)
-        return zepto_fail(err, EINVAL, "unexpected argument '%s'", argv[optind + 1]);
+    p->nops = argc - optind;
+    p->ops = argv + optind;
     return 0;
 }
 
@@ -165,11 +173,14 @@ static int validate(struct params *p, struct zepto_err *err)
 }
 
 /* The patterns the ranks replay: one per CPU record of the trace, or the synthetic one. */
-static int load_patterns(const struct params *p, struct zn_pattern **out, unsigned *n)
+static int load_patterns(struct params *p, struct zn_pattern **out, unsigned *n)
 {
     struct zepto_err err = {0};
     *out = NULL;
     *n = 0;
+    struct stat st;
+    if (p->trace && (p->nops > 1 || (!stat(p->trace, &st) && S_ISDIR(st.st_mode))))
+        return cli_noise_sim_patterns(p->nops, p->ops, p->scale, out, n, &p->ntraces);
     if (p->synthetic) {
         struct zn_synthetic spec;
         if (zn_synthetic_parse(p->synthetic, &spec, &err))
@@ -248,6 +259,9 @@ static void print_human(const struct params *p, double fraction, unsigned npat,
            (unsigned long long)r->rounds);
     if (p->synthetic)
         printf("noise       synthetic %s", p->synthetic);
+    else if (p->ntraces)
+        printf("noise       %u traces from %s, %u CPU pattern%s", p->ntraces, p->trace, npat,
+               npat == 1 ? "" : "s");
     else
         printf("noise       %s, %u CPU pattern%s", p->trace, npat, npat == 1 ? "" : "s");
     printf(" (%.3f %% of the time), phase %s, seed %llu\n", 100 * fraction,
@@ -281,6 +295,8 @@ static int print_json(const struct params *p, double fraction, unsigned npat,
         zb_json_kv_str(&j, "synthetic", p->synthetic);
     else
         zb_json_kv_str(&j, "trace", p->trace);
+    if (p->ntraces)
+        zb_json_kv_u64(&j, "traces", p->ntraces);
     zb_json_kv_u64(&j, "patterns", npat);
     zb_json_kv_f64(&j, "noise_fraction", fraction);
     zb_json_kv_f64(&j, "scale", p->scale);
