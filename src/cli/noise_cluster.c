@@ -32,19 +32,28 @@ static void loaded_free(struct loaded *l)
     free(l->s);
 }
 
-/* Reads and analyses each file; a bad one is named on stderr and left out. */
-static unsigned load(struct loaded *l)
+/* Reads and analyses each file; a bad one is left out, and named on stderr (one warning line
+ * each) when some trace is left to analyse, else in the one line that says none is (first). */
+static unsigned load(struct loaded *l, char *first, size_t first_len, unsigned *bad)
 {
     unsigned k = 0;
+    char **why = calloc(l->n ? l->n : 1, sizeof *why);
+    *bad = 0;
     for (unsigned i = 0; i < l->n; i++) {
         struct zepto_err err = {0};
         struct zn_trace *t = NULL;
         struct zn_summary *s = NULL;
         if (zn_trace_read(l->file[i], &t, &err) || zn_analyse(t, &s, &err)) {
+            char line[sizeof(err.msg) + 512];
             if (strstr(err.msg, l->file[i]))
-                fprintf(stderr, "zepto %s: warning: left out: %s\n", CMD, err.msg);
+                snprintf(line, sizeof line, "%s", err.msg);
             else
-                fprintf(stderr, "zepto %s: warning: left out: %s: %s\n", CMD, l->file[i], err.msg);
+                snprintf(line, sizeof line, "%s: %s", l->file[i], err.msg);
+            if (!*bad)
+                snprintf(first, first_len, "%s", line);
+            if (why)
+                why[*bad] = strdup(line);
+            (*bad)++;
             zn_trace_free(t);
             free(l->file[i]);
             continue;
@@ -55,6 +64,12 @@ static unsigned load(struct loaded *l)
         k++;
     }
     l->n = k;
+    for (unsigned i = 0; why && i < *bad; i++) {
+        if (k && why[i])
+            fprintf(stderr, "zepto %s: warning: left out: %s\n", CMD, why[i]);
+        free(why[i]);
+    }
+    free(why);
     return k;
 }
 
@@ -129,8 +144,11 @@ int cli_noise_cluster(int nops, char **ops, bool json)
             status = EXIT_FAIL;
         }
     }
-    if (!status && !load(&l)) {
-        fprintf(stderr, "zepto %s: no valid trace to analyse\n", CMD);
+    char first[1024] = "";
+    unsigned bad = 0;
+    if (!status && !load(&l, first, sizeof first, &bad)) {
+        fprintf(stderr, "zepto %s: no valid trace to analyse (%u left out; first: %s)\n", CMD, bad,
+                first);
         status = EXIT_FAIL;
     }
     if (!status)
