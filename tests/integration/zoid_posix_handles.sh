@@ -19,13 +19,7 @@ command -v python3 >/dev/null || { echo "SKIP: no python3 (the holders)"; exit 7
 [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 4096 ] ||
     { echo "SKIP: the hard RLIMIT_NOFILE ($(ulimit -Hn)) is below 4096"; exit 77; }
 VICTIM="$BIN/zoid_victim"
-AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
-AS_OTHER=(setpriv --reuid=65533 --regid=65533 --clear-groups)
-BAR_MS=100
-ldd "$ZEPTO" 2>/dev/null | grep -q libasan && BAR_MS=300
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-json() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
+. "$(dirname "$0")/zoid_victim_lib.sh"
 
 share_with_nobody || { echo "FAIL: no scratch directory for nobody"; exit 1; }
 ZEPTO_REAL=$ZEPTO
@@ -93,11 +87,7 @@ out=$(cd /tmp && timeout 30 "${AS_OTHER[@]}" "$ZEPTO" zoid run --server "unix:$S
     --mount "$MNT" -- cat "$MNT/f" 2>&1)
 [ "$out" = data ] || fail "uid 65533 could not read while nobody held: $out"
 wait "$vpid"
-v=$(cat "$WORK/victim.out")
-echo "victim while held: $v"
-[ "$(json failures <<<"$v")" = 0 ] || fail "the victim saw failures: $v"
-awk -v m="$(json max_ms <<<"$v")" -v b="$BAR_MS" 'BEGIN { exit !(m != "" && m < b) }' ||
-    fail "the victim waited over $BAR_MS ms: $v"
+victim_ok "while held" "$(cat "$WORK/victim.out")"
 lines=$(grep -c "uid 65534: too many open files" "$LOG")
 echo "daemon: $lines log line(s) about uid 65534: $(grep -m1 "uid 65534: too many" "$LOG")"
 [ "$lines" -ge 1 ] && [ "$lines" -le 2 ] ||

@@ -18,22 +18,8 @@ set -u
 command -v setpriv >/dev/null || { echo "SKIP: no setpriv"; exit 77; }
 command -v python3 >/dev/null || { echo "SKIP: no python3 (the lease holder)"; exit 77; }
 VICTIM="$BIN/zoid_victim"
-AS_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+. "$(dirname "$0")/zoid_victim_lib.sh"
 CASES=${ZOID_STALL_CASES:-fifo read lease}
-BAR_MS=100
-ldd "$ZEPTO" 2>/dev/null | grep -q libasan && BAR_MS=300
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-json() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
-victim_ok() {
-    local max f
-    max=$(json max_ms <<<"$2")
-    f=$(json failures <<<"$2")
-    echo "$1: victim $2"
-    [ "${f:-1}" = 0 ] || fail "$1: the victim saw $f failures: $2"
-    awk -v m="${max:-1e9}" -v b="$BAR_MS" 'BEGIN { exit !(m < b) }' ||
-        fail "$1: the victim waited $max ms (bar: $BAR_MS ms)"
-}
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
