@@ -1,28 +1,11 @@
 # The test cluster (scripts/cluster.sh, issue 13 part 1): `up 2` gives two idle Slurm nodes,
 # srun and salloc + mpirun span both, `down` leaves nothing behind; bad input gets one line.
 source "$(dirname "$0")/lib.sh"
-CLUSTER=$(cd "$(dirname "$0")/../.." && pwd)/scripts/cluster.sh
-STATE=/run/zepto-cluster
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "skip: needs root (namespaces, bridge, daemons)"
-  exit 77
-fi
-for t in ip nsenter unshare munged slurmctld slurmd srun salloc sinfo mpirun; do
-  command -v "$t" >/dev/null || { echo "skip: $t not installed (scripts/deps.sh installs it)"; exit 77; }
-done
-if ! ip netns add zepto-probe 2>/dev/null; then
-  echo "skip: this machine cannot create network namespaces"
-  exit 77
-fi
-ip netns delete zepto-probe
-if [ -d "$STATE" ] || ip link show zbr0 >/dev/null 2>&1; then
-  echo "skip: a test cluster is already up here; not touching it"
-  exit 77
-fi
+source "$(dirname "$0")/cluster_lib.sh"
+STATE=$CL_STATE
+cluster_require mpirun
 
 trap '"$CLUSTER" down >/dev/null 2>&1' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 # bad input, before anything is up
 expect_status 2 '^cluster: N must be 1\.\.[0-9]+, got 0$' "$CLUSTER" up 0
@@ -40,10 +23,10 @@ printf '#!/bin/sh\necho "slurmd: refused" >&2\nexit 1\n' >"$WORK/fake/slurmd"
 chmod +x "$WORK/fake/slurmd"
 expect_status 1 '^cluster: slurmd of zn1 did not start: slurmd: refused$' \
   env PATH="$WORK/fake:$PATH" "$CLUSTER" up 2
-[ ! -d "$STATE" ] && ! ip link show zbr0 >/dev/null 2>&1 && [ -z "$(ip netns list | grep zepto-z)" ] ||
+[ ! -d "$STATE" ] && ! ip link show "$CL_BRIDGE" >/dev/null 2>&1 && [ -z "$(ip netns list | grep "^${CL_PREFIX}z")" ] ||
   fail "a failed up left something behind"
-grep -q refused /tmp/zepto-cluster-failed/zn1-start.log || fail "failed up kept no logs"
-rm -rf /tmp/zepto-cluster-failed
+grep -q refused /tmp/zepto-cluster$CL_SFX-failed/zn1-start.log || fail "failed up kept no logs"
+rm -rf /tmp/zepto-cluster$CL_SFX-failed
 
 expect_ok "$CLUSTER" up 2 --io
 grep -qx "export SLURM_CONF=$STATE/slurm.conf" "$WORK/stdout" || fail "up did not print the env line"
@@ -75,18 +58,18 @@ got=$(sort "$WORK/batch.out" 2>/dev/null | tr '\n' ' ')
 
 # the I/O node: its own hostname and address; its link can be shaped
 got=$("$CLUSTER" run zio sh -c 'hostname; ip -o -4 addr show dev eth0' 2>&1 | awk '{print $1 $4}' | tr '\n' ' ')
-[ "$got" = "zio 2:10.213.0.100/24 " ] || fail "run zio: '$got'"
+[ "$got" = "zio 2:$CL_NET.100/24 " ] || fail "run zio: '$got'"
 expect_ok "$CLUSTER" shape 100mbit
-tc qdisc show dev zv-zio | grep -q 'tbf.*rate 100Mbit' || fail "shape: $(tc qdisc show dev zv-zio)"
+tc qdisc show dev "${CL_LINKP}zio" | grep -q 'tbf.*rate 100Mbit' || fail "shape: $(tc qdisc show dev "${CL_LINKP}zio")"
 expect_status 2 "^cluster: RATE like" "$CLUSTER" shape fast
 expect_status 1 "^cluster: no node 'zn7'$" "$CLUSTER" run zn7 true
 
 # each node's slurmd in its own cpuset, CPUs round-robin
-if [ -d /sys/fs/cgroup/cpuset/zepto-cluster ]; then
+if [ -d $CL_CPUSET ]; then
   for n in 1 2; do
-    cpus=$(cat /sys/fs/cgroup/cpuset/zepto-cluster/zn$n/cpuset.cpus)
+    cpus=$(cat $CL_CPUSET/zn$n/cpuset.cpus)
     [ "$cpus" = "$(((n - 1) % $(nproc)))" ] || fail "zn$n cpuset.cpus '$cpus'"
-    [ -n "$(cat /sys/fs/cgroup/cpuset/zepto-cluster/zn$n/tasks)" ] || fail "zn$n cpuset has no tasks"
+    [ -n "$(cat $CL_CPUSET/zn$n/tasks)" ] || fail "zn$n cpuset has no tasks"
   done
 fi
 
@@ -94,12 +77,12 @@ pids=$(cat "$STATE"/munged.pid "$STATE"/slurmctld.pid "$STATE"/zn*/slurmd.pid 2>
 [ "$(echo "$pids" | wc -w)" -eq 4 ] || fail "expected 4 daemon pids (munged, slurmctld, 2 slurmd): $pids"
 expect_ok "$CLUSTER" down
 for p in $pids; do ! grep -qv "^[0-9]* (.*) Z" "/proc/$p/stat" 2>/dev/null || fail "daemon $p still alive after down"; done
-left=$(ip netns list | grep -E '^zepto-z' || true)
+left=$(ip netns list | grep -E "^${CL_PREFIX}z" || true)
 [ -z "$left" ] || fail "netns left: $left"
-! ip link show zbr0 >/dev/null 2>&1 || fail "bridge zbr0 left"
-[ -z "$(ip -o link show | grep -E ': zv-z' || true)" ] || fail "veth links left"
+! ip link show "$CL_BRIDGE" >/dev/null 2>&1 || fail "bridge $CL_BRIDGE left"
+[ -z "$(ip -o link show | grep -E ": ${CL_LINKP}z" || true)" ] || fail "veth links left"
 [ ! -d "$STATE" ] || fail "$STATE left"
-[ ! -d /sys/fs/cgroup/cpuset/zepto-cluster ] || fail "cpuset left"
+[ ! -d $CL_CPUSET ] || fail "cpuset left"
 procs=$(pgrep -a -f "^(slurmctld|slurmd|slurmstepd|munged) .*$STATE/" || true)
 [ -z "$procs" ] || fail "processes left: $procs"
 expect_ok "$CLUSTER" down
