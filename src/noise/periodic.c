@@ -69,10 +69,23 @@ struct result {
     double score;
 };
 
+struct found {
+    double period_ns; /* of a signature already chosen */
+    uint64_t members; /* detours it took */
+};
+
 struct finder {
     const struct zn_detour *d;
     uint64_t n;
     uint64_t span;
+    uint64_t *len;           /* working lengths: a residual keeps only what its signature left */
+    uint8_t *cls_of;         /* length class of len[i] */
+    float *loglen;           /* log(len[i]) */
+    int8_t *owner;           /* residual of signature owner, or -1 */
+    uint64_t in_cls[NCLASS]; /* alive detours per length class, this round */
+    uint64_t res_alive[ZN_MAX_SIGNATURES]; /* alive residuals per owner, this round */
+    struct found found[ZN_MAX_SIGNATURES];
+    unsigned nfound;
     bool *alive;       /* not yet explained by a signature */
     bool *used;        /* scratch: taken by a chain of the current candidate */
     uint64_t *members; /* scratch: members of all chains, chain after chain */
@@ -96,11 +109,6 @@ static unsigned length_class(uint64_t len)
     return c;
 }
 
-static bool in_class(uint64_t len, int cls)
-{
-    return cls < 0 || abs((int)length_class(len) - cls) <= 1;
-}
-
 static double tolerance(double period)
 {
     double tol = period * 0.02;
@@ -113,13 +121,21 @@ static double tolerance(double period)
 
 static bool eligible(const struct finder *f, uint64_t i, int cls)
 {
-    return f->alive[i] && !f->used[i] && in_class(f->d[i].duration_ns, cls);
+    return f->alive[i] && !f->used[i] && (cls < 0 || abs((int)f->cls_of[i] - cls) <= 1);
 }
 
-/* First index with start >= t. */
-static uint64_t lower_bound(const struct finder *f, double t)
+/* First index at or after `from` with start >= t, when every detour before `from` starts before
+ * t: a galloping search, as the next target is usually a few detours ahead of the last one. */
+static uint64_t lower_bound(const struct finder *f, uint64_t from, double t)
 {
-    uint64_t lo = 0, hi = f->n;
+    uint64_t lo = from, step = 1, hi = from;
+    while (hi < f->n && (double)f->d[hi].start_ns < t) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > f->n)
+        hi = f->n;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
         if ((double)f->d[mid].start_ns < t)
@@ -133,16 +149,16 @@ static uint64_t lower_bound(const struct finder *f, double t)
 /* The eligible detour within tol of t that fits best, or UINT64_MAX: the cost is the distance
  * in units of tol plus how far its length is from `like` (natural log of the ratio), so that
  * a chain through 300 us detours does not take a 40 us tick that happens to be closer. */
-static uint64_t nearest(const struct finder *f, double t, double tol, int cls, uint64_t like)
+static uint64_t nearest(const struct finder *f, uint64_t from, double t, double tol, int cls,
+                        float like)
 {
     uint64_t best = UINT64_MAX;
     double best_cost = INFINITY;
-    for (uint64_t i = lower_bound(f, t - tol); i < f->n && (double)f->d[i].start_ns <= t + tol;
-         i++) {
+    for (uint64_t i = lower_bound(f, from, t - tol);
+         i < f->n && (double)f->d[i].start_ns <= t + tol; i++) {
         if (!eligible(f, i, cls))
             continue;
-        double cost = fabs((double)f->d[i].start_ns - t) / tol +
-                      fabs(log((double)f->d[i].duration_ns / (double)like));
+        double cost = fabs((double)f->d[i].start_ns - t) / tol + fabsf(f->loglen[i] - like);
         if (cost < best_cost) {
             best = i;
             best_cost = cost;
@@ -162,7 +178,7 @@ static uint64_t follow(struct finder *f, uint64_t i, double P, double tol, int c
     double first = (double)f->d[i].start_ns, last = first, per = P;
     for (;;) {
         double target = last + per * (double)(misses + 1);
-        uint64_t j = nearest(f, target, tol, cls, f->d[m[len - 1]].duration_ns);
+        uint64_t j = nearest(f, m[len - 1], target, tol, cls, f->loglen[m[len - 1]]);
         if (j == UINT64_MAX) {
             if (++misses > MAX_MISSES || target > (double)f->span)
                 break;
@@ -305,16 +321,43 @@ static double regularity(const struct result *r)
     return r->cycles ? (double)r->hits / (double)r->cycles : 0;
 }
 
+/* Alive detours of length class cls (all for -1). */
+static uint64_t eligible_count(const struct finder *f, int cls)
+{
+    uint64_t n = 0;
+    for (int c = 0; c < NCLASS; c++)
+        if (cls < 0 || abs(c - cls) <= 1)
+            n += f->in_cls[c];
+    return n;
+}
+
+/* The chance that a target of period P catches a detour that is not from a source of period P.
+ * Detours at random times: 2 tol x their rate. Residuals (what is left of a signature's detours
+ * that were longer than its own, see zn_find_signatures) sit on that signature's lattice: when P
+ * is a multiple of its period, a target catches one of those not taken by P's own chains with
+ * the share of the signature's cycles that left one. */
+static double chance(const struct finder *f, const struct result *r, uint64_t eligible_n)
+{
+    double P = r->period_ns, p = 2 * tolerance(P) * (double)eligible_n / (double)f->span;
+    for (unsigned s = 0; s < f->nfound; s++) {
+        double k = round(P / f->found[s].period_ns);
+        if (k < 1 || fabs(P - k * f->found[s].period_ns) > tolerance(P) || !f->found[s].members)
+            continue;
+        double other = (double)f->res_alive[s] - (double)r->members;
+        double q = other > 0 ? other / (double)f->found[s].members : 0;
+        if (q > p)
+            p = q;
+    }
+    return p;
+}
+
 /* members x regularity when the chains are regular enough to be a signature, else 0. */
 static double judge(const struct finder *f, const struct result *r, int cls)
 {
     if (r->members < MIN_DETOURS || !r->cycles || r->covered_ns < MIN_COVERAGE * (double)f->span)
         return 0;
-    uint64_t eligible_n = 0;
-    for (uint64_t i = 0; i < f->n; i++)
-        eligible_n += f->alive[i] && in_class(f->d[i].duration_ns, cls);
-    /* Probability that a random detour falls within the tolerance of a target by chance. */
-    double p = 2 * tolerance(r->period_ns) * (double)eligible_n / (double)f->span;
+    uint64_t eligible_n = eligible_count(f, cls);
+    double p = chance(f, r, eligible_n);
     double reg = regularity(r);
     if (reg < MIN_REGULARITY)
         return 0;
@@ -332,14 +375,25 @@ static double judge(const struct finder *f, const struct result *r, int cls)
 static bool stands_out(struct finder *f, const struct result *best, int cls)
 {
     static const double off[] = {0.77, 1.29};
-    for (unsigned i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+    /* Without the candidate's own detours: other sources on the CPU make chains at any period
+     * that links their lattices, which says nothing about this one. */
+    for (uint64_t k = 0; k < f->nbest; k++)
+        f->alive[f->best[k]] = false;
+    bool out = true;
+    for (unsigned i = 0; i < sizeof(off) / sizeof(off[0]) && out; i++) {
         struct result r;
-        evaluate(f, best->period_ns * off[i], cls, &r);
+        double P = best->period_ns * off[i];
+        evaluate(f, P, cls, &r);
+        /* Chains that drifted to another period followed another source: no evidence. */
+        if (fabs(r.period_ns - P) > tolerance(P))
+            continue;
         if (r.members >= MIN_DETOURS && 4 * r.members >= best->members &&
             regularity(&r) + CONTRAST > regularity(best))
-            return false;
+            out = false;
     }
-    return true;
+    for (uint64_t k = 0; k < f->nbest; k++)
+        f->alive[f->best[k]] = true;
+    return out;
 }
 
 static void bin_lag(double *h, unsigned nb, double lo, double lag, double w)
@@ -375,7 +429,7 @@ static unsigned candidates(const struct finder *f, double *per, int *cls, unsign
         for (uint64_t j = i + 1; j < f->n && k < SUCCESSORS; j++)
             if (f->alive[j])
                 bin_lag(h, nb, lo, (double)f->d[j].start_ns - ti, 1.0 / ++k);
-        unsigned c = length_class(f->d[i].duration_ns);
+        unsigned c = f->cls_of[i];
         uint64_t *r = ring + (size_t)c * SUCCESSORS;
         uint64_t seen = count[c] < SUCCESSORS ? count[c] : SUCCESSORS;
         for (uint64_t back = 1; back <= seen; back++) {
@@ -450,6 +504,58 @@ static void consider(struct finder *f, double P, int cls, struct result *best, i
     }
 }
 
+/* Per round: alive detours per length class and alive residuals per owner. */
+static void count_alive(struct finder *f)
+{
+    memset(f->in_cls, 0, sizeof(f->in_cls));
+    memset(f->res_alive, 0, sizeof(f->res_alive));
+    for (uint64_t i = 0; i < f->n; i++) {
+        if (!f->alive[i])
+            continue;
+        f->in_cls[f->cls_of[i]]++;
+        if (f->owner[i] >= 0)
+            f->res_alive[f->owner[i]]++;
+    }
+}
+
+static void set_length(struct finder *f, uint64_t i, uint64_t len)
+{
+    f->len[i] = len ? len : 1;
+    f->cls_of[i] = (uint8_t)length_class(f->len[i]);
+    f->loglen[i] = (float)log((double)f->len[i]);
+}
+
+/* The chosen chains' detours become the signature s. Those far shorter than the typical one
+ * only began with the source's: they stay for the next signatures. Those clearly longer
+ * (beyond the typical length plus half of it, or three times the interquartile range) are the
+ * source's detour merged with another source's that fell on it (a tick and an injected
+ * detour): the signature takes its typical length of them, and the rest, the residual, stays
+ * alive at the same start for the next signatures. */
+static void take(struct finder *f, struct zn_signature *s, uint64_t *lens, int id)
+{
+    for (uint64_t k = 0; k < f->nbest; k++)
+        lens[k] = f->len[f->best[k]];
+    qsort(lens, f->nbest, sizeof(uint64_t), cmp_u64);
+    uint64_t typical = lens[f->nbest / 2];
+    uint64_t iqr = lens[f->nbest * 3 / 4] - lens[f->nbest / 4];
+    uint64_t margin = typical / 2 > 3 * iqr ? typical / 2 : 3 * iqr;
+    s->length_ns = typical;
+    for (uint64_t k = 0; k < f->nbest; k++) {
+        uint64_t i = f->best[k], len = f->len[i];
+        if (len * LENGTH_SPREAD < typical)
+            continue;
+        s->detours++;
+        if (len > typical + margin && id >= 0) {
+            s->detour_ns += typical;
+            set_length(f, i, len - typical);
+            f->owner[i] = (int8_t)id;
+        } else {
+            s->detour_ns += len;
+            f->alive[i] = false;
+        }
+    }
+}
+
 unsigned zn_find_signatures(const struct zn_detour *d, uint64_t n, uint64_t span_ns,
                             struct zn_signature *out, unsigned max)
 {
@@ -467,18 +573,26 @@ unsigned zn_find_signatures(const struct zn_detour *d, uint64_t n, uint64_t span
     f.kept = malloc(n * sizeof(uint64_t));
     f.sel = malloc(n * sizeof(uint64_t));
     f.best = malloc(n * sizeof(uint64_t));
+    f.len = malloc(n * sizeof(uint64_t));
+    f.cls_of = malloc(n);
+    f.loglen = malloc(n * sizeof(float));
+    f.owner = malloc(n);
     uint64_t *lens = malloc(n * sizeof(uint64_t));
     if (!f.alive || !f.used || !f.members || !f.cyc || !f.chains || !f.order || !f.kept || !f.sel ||
-        !f.best || !lens)
+        !f.best || !f.len || !f.cls_of || !f.loglen || !f.owner || !lens)
         goto done;
     memset(f.alive, 1, n * sizeof(bool));
+    memset(f.owner, -1, n);
     uint64_t total_ns = 0;
-    for (uint64_t i = 0; i < n; i++)
+    for (uint64_t i = 0; i < n; i++) {
         total_ns += d[i].duration_ns;
+        set_length(&f, i, d[i].duration_ns);
+    }
 
     while (nsig < max) {
         double per[MAXCAND], score[MAXCAND];
         int cls[MAXCAND];
+        count_alive(&f);
         unsigned nc = candidates(&f, per, cls, MAXCAND);
         for (unsigned c = 0; c < nc; c++) {
             struct result r;
@@ -509,32 +623,16 @@ unsigned zn_find_signatures(const struct zn_detour *d, uint64_t n, uint64_t span
         if (best.score <= 0)
             break;
 
-        /* A detour that only began with the source's but is far longer or shorter than its
-         * typical one is something else that happened at that moment (two detours merged): it
-         * stays for the next signatures. */
-        for (uint64_t k = 0; k < f.nbest; k++)
-            lens[k] = d[f.best[k]].duration_ns;
-        qsort(lens, f.nbest, sizeof(uint64_t), cmp_u64);
-        uint64_t typical = lens[f.nbest / 2], kept = 0;
-        for (uint64_t k = 0; k < f.nbest; k++) {
-            uint64_t len = d[f.best[k]].duration_ns;
-            if (len <= typical * LENGTH_SPREAD && len * LENGTH_SPREAD >= typical)
-                f.best[kept++] = f.best[k];
-        }
-        f.nbest = kept;
-
-        struct zn_signature *s = &out[nsig++];
+        struct zn_signature *s = &out[nsig];
         memset(s, 0, sizeof(*s));
         s->period_ns = best.period_ns;
-        s->detours = f.nbest;
         s->regularity = regularity(&best);
-        s->length_ns = typical;
-        for (uint64_t k = 0; k < f.nbest; k++) {
-            uint64_t i = f.best[k];
-            f.alive[i] = false;
-            s->detour_ns += d[i].duration_ns;
-        }
+        int id = f.nfound < ZN_MAX_SIGNATURES ? (int)f.nfound : -1;
+        take(&f, s, lens, id);
+        if (id >= 0)
+            f.found[f.nfound++] = (struct found){best.period_ns, s->detours};
         s->noise_share = total_ns ? (double)s->detour_ns / (double)total_ns : 0;
+        nsig++;
     }
     qsort(out, nsig, sizeof(*out), cmp_time);
 done:
@@ -547,6 +645,10 @@ done:
     free(f.kept);
     free(f.sel);
     free(f.best);
+    free(f.len);
+    free(f.cls_of);
+    free(f.loglen);
+    free(f.owner);
     free(lens);
     return nsig;
 }
