@@ -526,34 +526,38 @@ static void set_length(struct finder *f, uint64_t i, uint64_t len)
 }
 
 /* The chosen chains' detours become the signature s. Those far shorter than the typical one
- * only began with the source's: they stay for the next signatures. Those clearly longer
- * (beyond the typical length plus half of it, or three times the interquartile range) are the
- * source's detour merged with another source's that fell on it (a tick and an injected
- * detour): the signature takes its typical length of them, and the rest, the residual, stays
- * alive at the same start for the next signatures. */
+ * only began with the source's: they stay for the next signatures. Those clearly longer than
+ * the source's own length (its 10th percentile: more than half of a tick's detours can hold
+ * another source's) by half of it or three times the spread of the short ones are the source's
+ * detour merged with another source's that fell on it (a tick and an injected detour): the
+ * signature takes its own length of them, and the rest, the residual, stays alive at the same
+ * start for the next signatures. The length reported is the median of what it took. */
 static void take(struct finder *f, struct zn_signature *s, uint64_t *lens, int id)
 {
-    for (uint64_t k = 0; k < f->nbest; k++)
+    uint64_t n = f->nbest;
+    for (uint64_t k = 0; k < n; k++)
         lens[k] = f->len[f->best[k]];
-    qsort(lens, f->nbest, sizeof(uint64_t), cmp_u64);
-    uint64_t typical = lens[f->nbest / 2];
-    uint64_t iqr = lens[f->nbest * 3 / 4] - lens[f->nbest / 4];
-    uint64_t margin = typical / 2 > 3 * iqr ? typical / 2 : 3 * iqr;
-    s->length_ns = typical;
-    for (uint64_t k = 0; k < f->nbest; k++) {
+    qsort(lens, n, sizeof(uint64_t), cmp_u64);
+    uint64_t typical = lens[n / 2], own = lens[n / 10], spread = lens[n * 3 / 10] - own;
+    uint64_t margin = own / 2 > 3 * spread ? own / 2 : 3 * spread;
+    uint64_t taken = 0;
+    for (uint64_t k = 0; k < n; k++) {
         uint64_t i = f->best[k], len = f->len[i];
         if (len * LENGTH_SPREAD < typical)
             continue;
         s->detours++;
-        if (len > typical + margin && id >= 0) {
-            s->detour_ns += typical;
-            set_length(f, i, len - typical);
+        if (len > own + margin && id >= 0) {
+            lens[taken++] = own;
+            set_length(f, i, len - own);
             f->owner[i] = (int8_t)id;
         } else {
-            s->detour_ns += len;
+            lens[taken++] = len;
             f->alive[i] = false;
         }
+        s->detour_ns += lens[taken - 1];
     }
+    qsort(lens, taken, sizeof(uint64_t), cmp_u64);
+    s->length_ns = taken ? lens[taken / 2] : typical;
 }
 
 unsigned zn_find_signatures(const struct zn_detour *d, uint64_t n, uint64_t span_ns,
