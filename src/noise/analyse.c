@@ -27,11 +27,67 @@ static uint64_t quantile(const uint64_t *v, uint64_t n, double q)
     return v[rank ? rank - 1 : 0];
 }
 
+static void swap_u64(uint64_t *a, uint64_t *b)
+{
+    uint64_t t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* The k-th smallest of v[0..n) (quickselect, median-of-three pivots): on return v[k] holds it,
+ * everything before it is no larger and everything after no smaller. O(n) on average, where a
+ * sort of the 7.7 M detours of a 128-CPU minute took seconds. */
+static uint64_t select_kth(uint64_t *v, uint64_t n, uint64_t k)
+{
+    uint64_t lo = 0, hi = n - 1;
+    while (hi > lo) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < v[lo])
+            swap_u64(&v[mid], &v[lo]);
+        if (v[hi] < v[lo])
+            swap_u64(&v[hi], &v[lo]);
+        if (v[hi] < v[mid])
+            swap_u64(&v[hi], &v[mid]);
+        uint64_t pivot = v[mid], i = lo, j = hi;
+        while (i <= j) { /* Hoare partition */
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                swap_u64(&v[i], &v[j]);
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            break; /* between j and i everything equals the pivot */
+    }
+    return v[k];
+}
+
+/* Nearest-rank rank (0-based) of quantile q of n values. */
+static uint64_t rank_of(uint64_t n, double q)
+{
+    uint64_t rank = (uint64_t)ceil(q * (double)n);
+    return rank ? rank - 1 : 0;
+}
+
 static void fill_quantiles(struct zn_cpu_summary *s, uint64_t *lens, uint64_t n)
 {
-    qsort(lens, n, sizeof(*lens), cmp_u64);
-    s->median_ns = quantile(lens, n, 0.5);
-    s->p99_ns = quantile(lens, n, 0.99);
+    if (!n) {
+        s->median_ns = s->p99_ns = 0;
+        return;
+    }
+    uint64_t r99 = rank_of(n, 0.99), r50 = rank_of(n, 0.5);
+    s->p99_ns = select_kth(lens, n, r99);
+    s->median_ns = r50 < r99 ? select_kth(lens, r99, r50) : s->p99_ns;
 }
 
 static void summarise_cpu(const struct zn_cpu_trace *c, struct zn_cpu_summary *s, uint64_t *lens)

@@ -51,6 +51,7 @@
 #define MAX_DIVISOR     8    /* P/2 .. P/8 are tried for the best candidate */
 #define MIN_COVERAGE    0.25 /* a signature recurs through at least this share of the recording */
 #define LENGTH_SPREAD   4    /* members within this factor of the typical length */
+#define SCREEN          8    /* a first look starts chains from every 8th detour only */
 
 struct chain {
     uint64_t off, len; /* members[off .. off+len) */
@@ -240,16 +241,16 @@ static bool overlaps(const struct finder *f, const struct chain *c, double tol, 
 }
 
 /* All chains of period ~P; keeps one phase (chains that do not overlap, longest first). */
-static void evaluate(struct finder *f, double P, int cls, struct result *r)
+static void evaluate_every(struct finder *f, double P, int cls, unsigned stride, struct result *r)
 {
     double tol = tolerance(P);
     memset(r, 0, sizeof(*r));
     memset(f->used, 0, f->n * sizeof(bool));
     f->nchains = 0;
-    uint64_t used_members = 0;
+    uint64_t used_members = 0, seen = 0;
 
     for (uint64_t i = 0; i < f->n; i++) {
-        if (!eligible(f, i, cls))
+        if (!eligible(f, i, cls) || seen++ % stride)
             continue;
         struct chain *c = &f->chains[f->nchains];
         c->off = used_members;
@@ -287,6 +288,11 @@ static void evaluate(struct finder *f, double P, int cls, struct result *r)
     }
     r->members = f->nsel;
     r->period_ns = sxx > 0 ? sxy / sxx : P;
+}
+
+static void evaluate(struct finder *f, double P, int cls, struct result *r)
+{
+    evaluate_every(f, P, cls, 1, r);
 }
 
 /* The regularity that chains through detours at random times would show, when each target
@@ -351,8 +357,10 @@ static double chance(const struct finder *f, const struct result *r, uint64_t el
     return p;
 }
 
-/* members x regularity when the chains are regular enough to be a signature, else 0. */
-static double judge(const struct finder *f, const struct result *r, int cls)
+/* members x regularity when the chains are regular enough to be a signature, else 0. A result
+ * from every stride-th start holds a source's chains whole but only 1/stride of the random
+ * ones: its chance of random members is divided as much. */
+static double judge_every(const struct finder *f, const struct result *r, int cls, unsigned stride)
 {
     if (r->members < MIN_DETOURS || !r->cycles || r->covered_ns < MIN_COVERAGE * (double)f->span)
         return 0;
@@ -364,10 +372,30 @@ static double judge(const struct finder *f, const struct result *r, int cls)
     /* Chains through random detours that exist at all are at least 1/2 regular (they end after
      * MAX_MISSES + 1 misses), so this margin alone would refuse every source that misses a
      * quarter of its cycles. It is needed only where random chains could hold the members. */
-    if ((double)r->members < CHANCE_FACTOR * random_members(p, eligible_n) &&
+    if ((double)r->members < CHANCE_FACTOR * random_members(p, eligible_n) / stride &&
         reg < random_regularity(p) + OVER_RANDOM)
         return 0;
     return (double)r->members * reg;
+}
+
+static double judge(const struct finder *f, const struct result *r, int cls)
+{
+    return judge_every(f, r, cls, 1);
+}
+
+/* Candidate (P, cls) judged: first with chains from every SCREEN-th eligible detour only (a
+ * source's chain runs through its train from whichever of its detours it starts, random ones
+ * die within a few cycles), which refuses most candidates at a fraction of the cost; those
+ * that pass are judged on all chains. Fills r with the full evaluation, or zeroes. */
+static double score_of(struct finder *f, double P, int cls, struct result *r)
+{
+    evaluate_every(f, P, cls, SCREEN, r);
+    if (judge_every(f, r, cls, SCREEN) <= 0) {
+        memset(r, 0, sizeof(*r));
+        return 0;
+    }
+    evaluate(f, P, cls, r);
+    return judge(f, r, cls);
 }
 
 /* The null test: chains at periods that are no simple ratio of P must be clearly less regular
@@ -396,13 +424,58 @@ static bool stands_out(struct finder *f, const struct result *best, int cls)
     return out;
 }
 
-static void bin_lag(double *h, unsigned nb, double lo, double lag, double w)
+/* log10(x) for x > 0, to ~1e-8: the exponent from the bits, then the series of
+ * ln m = 2 atanh((m - 1) / (m + 1)) for the mantissa m in [0.707, 1.414). The lag histograms
+ * take a logarithm per pair of detours, which libm made a tenth of the analysis. */
+static double fast_log10(double x)
+{
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof(bits));
+    int e = (int)((bits >> 52) & 0x7ff) - 1023;
+    bits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
+    double m;
+    memcpy(&m, &bits, sizeof(m));
+    if (m > 1.4142135623730951) {
+        m *= 0.5;
+        e++;
+    }
+    double s = (m - 1) / (m + 1), s2 = s * s;
+    double ln = 2 * s * (1 + s2 * (1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 / 9))));
+    return (ln + e * 0.6931471805599453) * 0.4342944819032518;
+}
+
+/* log10 of the lags, to 1e-4 (a 50th of a bin): the exponent from the bits plus a table of
+ * log10 of the top LOG_BITS of the mantissa. The lag histograms take one per pair of detours. */
+#define LOG_BITS 12
+
+struct lag_hist {
+    double *h;
+    unsigned nb;
+    double lo;
+    float tab[1u << LOG_BITS];
+    double weight[SUCCESSORS + 1]; /* 1/k */
+};
+
+static void lag_hist_init(struct lag_hist *lh)
+{
+    for (unsigned j = 0; j < (1u << LOG_BITS); j++)
+        lh->tab[j] = (float)log10(1 + (j + 0.5) / (1u << LOG_BITS));
+    for (unsigned k = 1; k <= SUCCESSORS; k++)
+        lh->weight[k] = 1.0 / k;
+}
+
+static void bin_lag(const struct lag_hist *lh, unsigned g, double lag, unsigned k)
 {
     if (lag < MIN_PERIOD_NS)
         return;
-    double b = (log10(lag) - lo) * BINS_PER_DECADE;
-    if (b < nb)
-        h[(unsigned)b] += w;
+    uint64_t bits;
+    memcpy(&bits, &lag, sizeof(bits));
+    int e = (int)((bits >> 52) & 0x7ff) - 1023;
+    double l =
+        e * 0.30102999566398120 + lh->tab[(bits >> (52 - LOG_BITS)) & ((1u << LOG_BITS) - 1)];
+    double b = (l - lh->lo) * BINS_PER_DECADE;
+    if (b < lh->nb)
+        lh->h[(size_t)g * lh->nb + (unsigned)b] += lh->weight[k];
 }
 
 /* Lag histograms over the alive detours; writes up to max candidates (period, class). */
@@ -415,9 +488,14 @@ static unsigned candidates(const struct finder *f, double *per, int *cls, unsign
     double *h = calloc((size_t)(NCLASS + 1) * nb, sizeof(double));
     uint64_t *ring = calloc((size_t)NCLASS * SUCCESSORS, sizeof(uint64_t));
     uint64_t *count = calloc(NCLASS, sizeof(uint64_t));
+    struct lag_hist *lh = malloc(sizeof(*lh));
     unsigned out = 0;
-    if (!h || !ring || !count)
+    if (!h || !ring || !count || !lh)
         goto done;
+    lag_hist_init(lh);
+    lh->h = h;
+    lh->nb = nb;
+    lh->lo = lo;
 
     /* Global: each detour with its next SUCCESSORS alive detours. Per class: with the previous
      * SUCCESSORS detours of its own class (a ring of indexes per class). */
@@ -428,14 +506,13 @@ static unsigned candidates(const struct finder *f, double *per, int *cls, unsign
         unsigned k = 0;
         for (uint64_t j = i + 1; j < f->n && k < SUCCESSORS; j++)
             if (f->alive[j])
-                bin_lag(h, nb, lo, (double)f->d[j].start_ns - ti, 1.0 / ++k);
+                bin_lag(lh, 0, (double)f->d[j].start_ns - ti, ++k);
         unsigned c = f->cls_of[i];
         uint64_t *r = ring + (size_t)c * SUCCESSORS;
         uint64_t seen = count[c] < SUCCESSORS ? count[c] : SUCCESSORS;
         for (uint64_t back = 1; back <= seen; back++) {
             uint64_t prev = r[(count[c] - back) % SUCCESSORS];
-            bin_lag(h + (size_t)(c + 1) * nb, nb, lo, ti - (double)f->d[prev].start_ns,
-                    1.0 / (double)back);
+            bin_lag(lh, c + 1, ti - (double)f->d[prev].start_ns, (unsigned)back);
         }
         r[count[c] % SUCCESSORS] = i;
         count[c]++;
@@ -470,6 +547,7 @@ static unsigned candidates(const struct finder *f, double *per, int *cls, unsign
         }
     }
 done:
+    free(lh);
     free(h);
     free(ring);
     free(count);
@@ -494,8 +572,7 @@ static void consider(struct finder *f, double P, int cls, struct result *best, i
     if (P < MIN_PERIOD_NS)
         return;
     struct result r;
-    evaluate(f, P, cls, &r);
-    r.score = judge(f, &r, cls);
+    r.score = score_of(f, P, cls, &r);
     if (r.score > best->score) {
         *best = r;
         *best_cls = cls;
@@ -522,7 +599,7 @@ static void set_length(struct finder *f, uint64_t i, uint64_t len)
 {
     f->len[i] = len ? len : 1;
     f->cls_of[i] = (uint8_t)length_class(f->len[i]);
-    f->loglen[i] = (float)log((double)f->len[i]);
+    f->loglen[i] = (float)(fast_log10((double)f->len[i]) * 2.302585092994046);
 }
 
 /* The chosen chains' detours become the signature s. Those far shorter than the typical one
@@ -600,8 +677,7 @@ unsigned zn_find_signatures(const struct zn_detour *d, uint64_t n, uint64_t span
         unsigned nc = candidates(&f, per, cls, MAXCAND);
         for (unsigned c = 0; c < nc; c++) {
             struct result r;
-            evaluate(&f, per[c], cls[c], &r);
-            score[c] = judge(&f, &r, cls[c]);
+            score[c] = score_of(&f, per[c], cls[c], &r);
         }
         /* The best candidate that, with its fractions, passes the null test. */
         struct result best = {0};
