@@ -51,7 +51,7 @@
 #define MAX_DIVISOR     8    /* P/2 .. P/8 are tried for the best candidate */
 #define MIN_COVERAGE    0.25 /* a signature recurs through at least this share of the recording */
 #define LENGTH_SPREAD   4    /* members within this factor of the typical length */
-#define SCREEN          8    /* a first look starts chains from every 8th detour only */
+#define SCREEN          16   /* a first look starts chains from every 16th detour only */
 
 struct chain {
     uint64_t off, len; /* members[off .. off+len) */
@@ -389,6 +389,16 @@ static double judge(const struct finder *f, const struct result *r, int cls)
  * that pass are judged on all chains. Fills r with the full evaluation, or zeroes. */
 static double score_of(struct finder *f, double P, int cls, struct result *r)
 {
+    /* Where a target catches a random detour so often that chains through random ones are as
+     * regular as any source could be (and hold most detours), no chains can tell: judge()
+     * refuses whatever they find, so they are not followed (through every detour, at a cost). */
+    uint64_t eligible_n = eligible_count(f, cls);
+    double p = 2 * tolerance(0.9 * P) * (double)eligible_n / (double)f->span;
+    if (random_regularity(p) + OVER_RANDOM > 1 &&
+        CHANCE_FACTOR * random_members(p, eligible_n) > (double)eligible_n) {
+        memset(r, 0, sizeof(*r));
+        return 0;
+    }
     evaluate_every(f, P, cls, SCREEN, r);
     if (judge_every(f, r, cls, SCREEN) <= 0) {
         memset(r, 0, sizeof(*r));
