@@ -5,6 +5,10 @@
  *   noise_synth OUT HOST NCPU SECONDS SEED [RATE_SCALE [LEN_NS PERIOD_NS CPU]]
  *
  * NOISE_SYNTH_CLOCK=tsc in the environment names another clock (for the mismatch test).
+ * NOISE_SYNTH_PERIODIC=PERIOD:LEN:PHASE[,...] (ns) adds those trains on every CPU (each start
+ * moved by up to +-1 us, each length by up to +-10 %), and detours that then overlap become one
+ * as a recorder sees them: the later one runs when the earlier ends (a source that falls on the
+ * tick makes longer ticks). For the signature tests and bench/periodic.sh.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -27,11 +31,63 @@ static int cmp_detour(const void *a, const void *b)
     return (x->start_ns > y->start_ns) - (x->start_ns < y->start_ns);
 }
 
+struct train {
+    uint64_t period, len, phase;
+};
+
+#define MAX_TRAINS 8
+
+/* Trains from NOISE_SYNTH_PERIODIC; returns how many, or -1 (message printed). */
+static int parse_trains(const char *all, struct train *tr)
+{
+    const char *spec = all;
+    int n = 0;
+    while (spec && *spec) {
+        char *end;
+        if (n == MAX_TRAINS)
+            goto bad;
+        tr[n].period = strtoull(spec, &end, 10);
+        if (*end != ':' || !tr[n].period)
+            goto bad;
+        tr[n].len = strtoull(end + 1, &end, 10);
+        if (*end != ':' || !tr[n].len || tr[n].len >= tr[n].period)
+            goto bad;
+        tr[n].phase = strtoull(end + 1, &end, 10);
+        if (*end != ',' && *end)
+            goto bad;
+        n++;
+        spec = *end ? end + 1 : end;
+    }
+    return n;
+bad:
+    fprintf(stderr,
+            "noise_synth: NOISE_SYNTH_PERIODIC '%s': want PERIOD:LEN:PHASE[,...] in ns, "
+            "at most %d, 0 < LEN < PERIOD\n",
+            all, MAX_TRAINS);
+    return -1;
+}
+
+/* Overlapping detours (sorted) become one: the later runs when the earlier ends. */
+static uint64_t merge(struct zn_detour *d, uint64_t n)
+{
+    uint64_t m = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        if (m && d[k].start_ns <= d[m - 1].start_ns + d[m - 1].duration_ns) {
+            d[m - 1].duration_ns += d[k].duration_ns;
+            continue;
+        }
+        d[m++] = d[k];
+    }
+    return m;
+}
+
 static int fill_cpu(struct zn_cpu_trace *c, uint64_t span, double scale, uint64_t *seed,
-                    uint64_t plen, uint64_t period)
+                    uint64_t plen, uint64_t period, const struct train *tr, int ntr)
 {
     /* random detours: about 200 per second (times scale), 1..4 us, exponential gaps */
     uint64_t cap = (uint64_t)(span / 1e9 * 200 * scale * 2) + 16 + (period ? span / period + 1 : 0);
+    for (int k = 0; k < ntr; k++)
+        cap += span / tr[k].period + 1;
     c->d = calloc(cap, sizeof *c->d);
     if (!c->d)
         return -1;
@@ -46,7 +102,16 @@ static int fill_cpu(struct zn_cpu_trace *c, uint64_t span, double scale, uint64_
     }
     for (uint64_t t = period / 2; period && t + plen < span && n < cap; t += period)
         c->d[n++] = (struct zn_detour){t, plen};
+    for (int k = 0; k < ntr; k++)
+        for (uint64_t t = tr[k].phase + 1000; t + 2 * tr[k].len + 1000 < span && n < cap;
+             t += tr[k].period) {
+            uint64_t wobble = tr[k].len / 10;
+            c->d[n++] = (struct zn_detour){t - 1000 + rng(seed) % 2001,
+                                           tr[k].len - wobble + rng(seed) % (2 * wobble + 1)};
+        }
     qsort(c->d, n, sizeof *c->d, cmp_detour);
+    if (ntr)
+        n = merge(c->d, n);
     c->measured_ns = span;
     c->loops = span / 20;
     c->loop_min_ps = 20000;
@@ -86,12 +151,16 @@ int main(int argc, char **argv)
     uint64_t plen = argc == 10 ? strtoull(argv[7], NULL, 10) : 0;
     uint64_t period = argc == 10 ? strtoull(argv[8], NULL, 10) : 0;
     unsigned pcpu = argc == 10 ? (unsigned)atoi(argv[9]) : 0;
+    struct train tr[MAX_TRAINS];
+    int ntr = parse_trains(getenv("NOISE_SYNTH_PERIODIC"), tr);
+    if (ntr < 0)
+        return 2;
     t.cpu = calloc(t.ncpu, sizeof *t.cpu);
     if (!t.cpu || t.ncpu == 0)
         return 1;
     for (uint32_t i = 0; i < t.ncpu; i++) {
         t.cpu[i].cpu = i;
-        if (fill_cpu(&t.cpu[i], t.duration_ns, scale, &seed, plen, i == pcpu ? period : 0))
+        if (fill_cpu(&t.cpu[i], t.duration_ns, scale, &seed, plen, i == pcpu ? period : 0, tr, ntr))
             return 1;
     }
     struct zepto_err err = {0};
