@@ -46,6 +46,9 @@ bash bench/collective.sh "$build" | tee "$out/collective.txt"
 section "noise simulate: speed" "bash bench/sim_speed.sh $build"
 bash bench/sim_speed.sh "$build" | tee "$out/sim_speed.txt"
 
+section "noise analyse: periodic signatures, speed and detection before/after" "bash bench/periodic.sh $build"
+bash bench/periodic.sh "$build" | tee "$out/periodic.txt"
+
 section "bigmem: in-process page-size comparison (1 GiB table, 3 rounds)" "$bin/zepto bigmem bench --size 1G"
 "$bin/zepto" bigmem bench --size 1G | tee "$out/bigmem_bench.txt"
 
