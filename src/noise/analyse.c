@@ -6,8 +6,11 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/cpuset.h"
 #include "zepto/noise.h"
@@ -232,6 +235,59 @@ static void merge_signatures(struct zn_summary *sum)
     free(g);
 }
 
+/* The CPUs are summarised by up to MAX_WORKERS threads (one per online CPU), each taking the
+ * next CPU record in turn with its own length buffer: the signature search of a 128-CPU trace
+ * is most of the analysis, and the records are independent. */
+#define MAX_WORKERS 8
+
+struct work {
+    const struct zn_trace *t;
+    struct zn_summary *sum;
+    uint64_t max_stored;
+    atomic_uint next;
+    atomic_int failed; /* out of memory in one of them */
+};
+
+static void *summarise_some(void *arg)
+{
+    struct work *w = arg;
+    uint64_t *lens = malloc((w->max_stored ? w->max_stored : 1) * sizeof(uint64_t));
+    if (!lens) {
+        atomic_store(&w->failed, 1);
+        return NULL;
+    }
+    for (unsigned i; (i = atomic_fetch_add(&w->next, 1)) < w->t->ncpu;) {
+        summarise_cpu(&w->t->cpu[i], &w->sum->cpu[i], lens);
+        if (cause_table(w->t, i, i + 1, lens, &w->sum->cpu[i]))
+            atomic_store(&w->failed, 1);
+    }
+    free(lens);
+    return NULL;
+}
+
+/* Summarises every CPU record into sum->cpu; -ENOMEM when memory ran out. */
+static int summarise_all(const struct zn_trace *t, struct zn_summary *sum, uint64_t max_stored)
+{
+    struct work w = {.t = t, .sum = sum, .max_stored = max_stored};
+    atomic_init(&w.next, 0);
+    atomic_init(&w.failed, 0);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned n = online > 1 ? (unsigned)online : 1;
+    if (n > MAX_WORKERS)
+        n = MAX_WORKERS;
+    if (n > t->ncpu)
+        n = t->ncpu;
+    pthread_t th[MAX_WORKERS];
+    unsigned started = 0;
+    for (unsigned k = 1; k < n; k++) /* the caller is one of them */
+        if (pthread_create(&th[started], NULL, summarise_some, &w) == 0)
+            started++;
+    summarise_some(&w);
+    for (unsigned k = 0; k < started; k++)
+        pthread_join(th[k], NULL);
+    return atomic_load(&w.failed) ? -ENOMEM : 0;
+}
+
 int zn_analyse(const struct zn_trace *t, struct zn_summary **out, struct zepto_err *err)
 {
     *out = NULL;
@@ -258,14 +314,13 @@ int zn_analyse(const struct zn_trace *t, struct zn_summary **out, struct zepto_e
     node->min_ns = UINT64_MAX;
     node->truncated_at_ns = UINT64_MAX;
     uint64_t at = 0;
+    if (summarise_all(t, sum, max_stored)) {
+        free(lens);
+        zn_summary_free(sum);
+        return zepto_fail(err, ENOMEM, "out of memory analysing %u CPUs", t->ncpu);
+    }
     for (uint32_t i = 0; i < t->ncpu; i++) {
-        struct zn_cpu_summary *s = &sum->cpu[i];
-        summarise_cpu(&t->cpu[i], s, lens);
-        if (cause_table(t, i, i + 1, lens, s)) {
-            free(lens);
-            zn_summary_free(sum);
-            return zepto_fail(err, ENOMEM, "out of memory analysing the causes");
-        }
+        const struct zn_cpu_summary *s = &sum->cpu[i];
         node->measured_ns += s->measured_ns;
         node->detours += s->detours;
         node->detour_ns += s->detour_ns;
