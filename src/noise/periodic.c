@@ -1,18 +1,19 @@
 /*
  * Periodic signatures: which detours recur with a fixed period, and how much of the noise they
- * explain (a timer tick, a daemon waking once a second).
+ * explain (a timer tick, a daemon waking once a second), also when several sources share a CPU.
  *
  * 1. Candidates. For every detour, the lags to its next few successors go into a log-scale lag
  *    histogram (200 bins per decade, ~1.2 % wide), the k-th successor with weight 1/k so that a
  *    train of period P peaks at P rather than equally at 2P, 3P... One histogram covers all
  *    detours, and one per length class (factors of 4) pairs only detours of similar length, so
  *    that a rare 300 us source is not drowned by a dense 2 us one. The highest local maxima of
- *    each histogram are the candidates.
+ *    each histogram are the candidates, each judged on the detours of its class and the classes
+ *    next to it (or, where the next shorter class is denser, on its class and the two above).
  * 2. Chains. For a candidate period P, chains are followed through the detours: from a detour at
  *    t, the unused detour within a tolerance of t + P that is nearest and most alike in length
- *    continues the chain (up to two
- *    missing cycles are bridged), and the running period estimate follows the chain so that an
- *    inexact candidate converges. Chains of at least three detours are kept.
+ *    continues the chain (up to two missing cycles are bridged), and the running period estimate
+ *    follows the chain so that an inexact candidate converges. Chains of at least three detours
+ *    are kept.
  * 3. One phase. Chains that overlap in time belong to different phases, which means either a
  *    multiple of the true period (at 4P, four interleaved chains cover a train of period P) or
  *    several sources. Only a set of chains that do not overlap is kept, the longest first, so
@@ -20,15 +21,20 @@
  * 4. Choice. A candidate is a signature when its chains span at least a quarter of the recording
  *    (a steady source, not a burst), found a detour in at least half of the cycles they span
  *    (regularity), hold clearly more detours than chains through detours at random times would,
- *    or else are clearly more regular than those, and are clearly more regular than chains at
- *    two unrelated periods, or find four times as many detours. The candidate with the most detours
- * x regularity wins (its fractions P/2 ... P/8 are tried too, as the histograms may have missed the
- * fundamental), its detours are removed, and the search starts again for the next signature. Of the
- * chosen chains' detours, those more than 4 times longer or shorter than their median are given
- * back: they began with the source's detour but are something else (two detours merged, a tick and
- * an injected detour). The period reported is the least-squares fit of detour time against cycle
- * number over the chains kept. Cost: O(N log N) per candidate and a few dozen candidates per
- * signature.
+ *    or else are clearly more regular than those, and, without its own detours, chains at two
+ *    unrelated periods are clearly less regular or find a quarter of its detours (chains that
+ *    drift to another period there follow another source and are no evidence). The candidate
+ *    with the most detours x regularity wins (its fractions P/2 ... P/8 are tried too, as the
+ *    histograms may have missed the fundamental), and the search starts again for the next.
+ * 5. Overlap. Of the winner's detours, those clearly longer than its own length are its detour
+ *    merged with another source's that fell on it (an injected detour on a tick): it takes its
+ *    own length of them and the residual stays, at the same start, for the next signatures.
+ *    Residuals sit on the winner's lattice, so at a multiple of its period the chance that a
+ *    target catches one is the share of its cycles that left one, not their rate.
+ *
+ * The period reported is the least-squares fit of detour time against cycle number over the
+ * chains kept. Cost: O(N log N) per candidate; most candidates are refused from chains started
+ * at every 16th detour, or without any chains where random detours are too dense to tell.
  */
 #include <math.h>
 #include <stdlib.h>
