@@ -36,3 +36,21 @@ if(MPI_C_FOUND)
 endif()
 zepto_shell_test(ktau_mpi RUN_SERIAL TRUE)
 set_tests_properties(integration.ktau_mpi PROPERTIES TIMEOUT 60)
+# Atomic events (TAU's userevents): ktau_events.c's known values, and the message sizes of
+# ktau_mpi.c's calls (that part skips without MPI).
+add_executable(ktau_events ktau_events.c)
+target_include_directories(ktau_events PRIVATE ${CMAKE_SOURCE_DIR}/include)
+target_link_libraries(ktau_events PRIVATE ktau Threads::Threads)
+foreach(prop COMPILE_OPTIONS LINK_OPTIONS)
+  get_target_property(opts ktau_events ${prop})
+  if(opts)
+    list(FILTER opts EXCLUDE REGEX "sanitize")
+    set_target_properties(ktau_events PROPERTIES ${prop} "${opts}")
+  endif()
+endforeach()
+zepto_shell_test(ktau_events)
+set_tests_properties(integration.ktau_events PROPERTIES TIMEOUT 60)
+# Fortran MPI (mpif.h and mpi_f08): tests/integration/ktau_halo.f90, built by the test with
+# mpif90 (skips without it), profiled on two ranks: exact counts of each call and message sizes.
+zepto_shell_test(ktau_fortran)
+set_tests_properties(integration.ktau_fortran PROPERTIES TIMEOUT 120)
