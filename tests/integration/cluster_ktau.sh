@@ -15,6 +15,9 @@ if [ ! -x "$PROG" ] || [ ! -e "$BIN/../lib/libktau-mpi.so" ]; then
     echo "skip: built without MPI (no ktau_cluster or libktau-mpi.so)"
     exit 77
 fi
+expect_status 2 "^cluster: --cpus needs a number 1\.\.64, got '0'$" "$CLUSTER" up 2 --cpus 0
+expect_status 2 "^cluster: --cpus needs a number 1\.\.64, got ''$" "$CLUSTER" up 2 --cpus
+[ -d "$CL_STATE" ] && fail "a bad --cpus left $CL_STATE"
 cluster_up 2 --cpus 2
 if ! srun --mpi=list 2>&1 | grep -q pmix; then
     echo "skip: this Slurm has no mpi/pmix plugin ($(srun --mpi=list 2>&1 | tr '\n' ' '))"
