@@ -51,7 +51,7 @@ static void received(MPI_Comm comm, const MPI_Status *st)
 {
     int bytes;
     if (PMPI_Get_count(st, MPI_BYTE, &bytes) == MPI_SUCCESS && bytes != MPI_UNDEFINED)
-        km_received(comm, st->MPI_SOURCE, bytes);
+        kt_mpi_received(comm, st->MPI_SOURCE, bytes);
 }
 
 EXPORT int MPI_Init(int *argc, char ***argv);
@@ -61,7 +61,7 @@ int MPI_Init(int *argc, char ***argv)
     ktau_start(name);
     int rc = PMPI_Init(argc, argv);
     if (rc == MPI_SUCCESS)
-        km_after_init(); /* the rank names this process's profiles */
+        kt_mpi_after_init(); /* the rank names this process's profiles */
     ktau_stop(name);
     return rc;
 }
@@ -73,7 +73,7 @@ int MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
     ktau_start(name);
     int rc = PMPI_Init_thread(argc, argv, required, provided);
     if (rc == MPI_SUCCESS)
-        km_after_init(); /* the rank names this process's profiles */
+        kt_mpi_after_init(); /* the rank names this process's profiles */
     ktau_stop(name);
     return rc;
 }
@@ -85,16 +85,20 @@ KT_WRAP(Comm_size, (MPI_Comm comm, int *size), (comm, size))
 /* Point to point. */
 KT_WRAPE(Send,
          (const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm),
-         (buf, count, datatype, dest, tag, comm), km_sent(comm, dest, km_bytes(count, datatype)))
+         (buf, count, datatype, dest, tag, comm),
+         kt_mpi_sent(comm, dest, kt_mpi_bytes(count, datatype)))
 KT_WRAPE(Ssend,
          (const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm),
-         (buf, count, datatype, dest, tag, comm), km_sent(comm, dest, km_bytes(count, datatype)))
+         (buf, count, datatype, dest, tag, comm),
+         kt_mpi_sent(comm, dest, kt_mpi_bytes(count, datatype)))
 KT_WRAPE(Bsend,
          (const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm),
-         (buf, count, datatype, dest, tag, comm), km_sent(comm, dest, km_bytes(count, datatype)))
+         (buf, count, datatype, dest, tag, comm),
+         kt_mpi_sent(comm, dest, kt_mpi_bytes(count, datatype)))
 KT_WRAPE(Rsend,
          (const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm),
-         (buf, count, datatype, dest, tag, comm), km_sent(comm, dest, km_bytes(count, datatype)))
+         (buf, count, datatype, dest, tag, comm),
+         kt_mpi_sent(comm, dest, kt_mpi_bytes(count, datatype)))
 EXPORT int MPI_Recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
                     MPI_Status *status);
 int MPI_Recv(void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
@@ -114,18 +118,18 @@ KT_WRAPE(Isend,
          (const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
           MPI_Request *request),
          (buf, count, datatype, dest, tag, comm, request),
-         km_sent(comm, dest, km_bytes(count, datatype)))
+         kt_mpi_sent(comm, dest, kt_mpi_bytes(count, datatype)))
 KT_WRAPE(Issend,
          (const void *buf, int count, MPI_Datatype datatype, int dest, int tag, MPI_Comm comm,
           MPI_Request *request),
          (buf, count, datatype, dest, tag, comm, request),
-         km_sent(comm, dest, km_bytes(count, datatype)))
+         kt_mpi_sent(comm, dest, kt_mpi_bytes(count, datatype)))
 /* The size of a non-blocking receive is the one posted (its status is only seen by a wait). */
 KT_WRAPE(Irecv,
          (void *buf, int count, MPI_Datatype datatype, int source, int tag, MPI_Comm comm,
           MPI_Request *request),
          (buf, count, datatype, source, tag, comm, request),
-         km_received(comm, source, km_bytes(count, datatype)))
+         kt_mpi_received(comm, source, kt_mpi_bytes(count, datatype)))
 EXPORT int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest,
                         int sendtag, void *recvbuf, int recvcount, MPI_Datatype recvtype,
                         int source, int recvtag, MPI_Comm comm, MPI_Status *status);
@@ -140,7 +144,7 @@ int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int 
     int rc = PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount,
                            recvtype, source, recvtag, comm, st);
     if (rc == MPI_SUCCESS) {
-        km_sent(comm, dest, km_bytes(sendcount, sendtype));
+        kt_mpi_sent(comm, dest, kt_mpi_bytes(sendcount, sendtype));
         received(comm, st);
     }
     ktau_stop(name);
@@ -176,22 +180,23 @@ KT_WRAP(Testany,
 /* Collectives. */
 KT_WRAP(Barrier, (MPI_Comm comm), (comm))
 KT_WRAPE(Bcast, (void *buffer, int count, MPI_Datatype datatype, int root, MPI_Comm comm),
-         (buffer, count, datatype, root, comm), km_coll(KM_BCAST, km_bytes(count, datatype)))
+         (buffer, count, datatype, root, comm),
+         kt_mpi_coll(KT_MPI_BCAST, kt_mpi_bytes(count, datatype)))
 KT_WRAPE(Reduce,
          (const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op, int root,
           MPI_Comm comm),
          (sendbuf, recvbuf, count, datatype, op, root, comm),
-         km_coll(KM_REDUCE, km_bytes(count, datatype)))
+         kt_mpi_coll(KT_MPI_REDUCE, kt_mpi_bytes(count, datatype)))
 KT_WRAPE(Allreduce,
          (const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
           MPI_Comm comm),
          (sendbuf, recvbuf, count, datatype, op, comm),
-         km_coll(KM_ALLREDUCE, km_bytes(count, datatype)))
+         kt_mpi_coll(KT_MPI_ALLREDUCE, kt_mpi_bytes(count, datatype)))
 KT_WRAPE(Gather,
          (const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
           MPI_Datatype recvtype, int root, MPI_Comm comm),
          (sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm),
-         km_coll(KM_GATHER, km_bytes(recvcount, recvtype)))
+         kt_mpi_coll(KT_MPI_GATHER, kt_mpi_bytes(recvcount, recvtype)))
 KT_WRAP(Gatherv,
         (const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
          const int recvcounts[], const int displs[], MPI_Datatype recvtype, int root,
@@ -201,7 +206,7 @@ KT_WRAPE(Scatter,
          (const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
           MPI_Datatype recvtype, int root, MPI_Comm comm),
          (sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm),
-         km_coll(KM_SCATTER, km_bytes(recvcount, recvtype)))
+         kt_mpi_coll(KT_MPI_SCATTER, kt_mpi_bytes(recvcount, recvtype)))
 KT_WRAP(Scatterv,
         (const void *sendbuf, const int sendcounts[], const int displs[], MPI_Datatype sendtype,
          void *recvbuf, int recvcount, MPI_Datatype recvtype, int root, MPI_Comm comm),
@@ -210,7 +215,7 @@ KT_WRAPE(Allgather,
          (const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
           MPI_Datatype recvtype, MPI_Comm comm),
          (sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm),
-         km_coll(KM_ALLGATHER, km_bytes(recvcount, recvtype)))
+         kt_mpi_coll(KT_MPI_ALLGATHER, kt_mpi_bytes(recvcount, recvtype)))
 KT_WRAP(Allgatherv,
         (const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf,
          const int recvcounts[], const int displs[], MPI_Datatype recvtype, MPI_Comm comm),
@@ -219,7 +224,7 @@ KT_WRAPE(Alltoall,
          (const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
           MPI_Datatype recvtype, MPI_Comm comm),
          (sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm),
-         km_coll(KM_ALLTOALL, km_bytes(recvcount, recvtype)))
+         kt_mpi_coll(KT_MPI_ALLTOALL, kt_mpi_bytes(recvcount, recvtype)))
 KT_WRAP(Alltoallv,
         (const void *sendbuf, const int sendcounts[], const int sdispls[], MPI_Datatype sendtype,
          void *recvbuf, const int recvcounts[], const int rdispls[], MPI_Datatype recvtype,
@@ -232,11 +237,13 @@ KT_WRAP(Reduce_scatter,
 KT_WRAPE(Scan,
          (const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
           MPI_Comm comm),
-         (sendbuf, recvbuf, count, datatype, op, comm), km_coll(KM_SCAN, km_bytes(count, datatype)))
+         (sendbuf, recvbuf, count, datatype, op, comm),
+         kt_mpi_coll(KT_MPI_SCAN, kt_mpi_bytes(count, datatype)))
 KT_WRAPE(Exscan,
          (const void *sendbuf, void *recvbuf, int count, MPI_Datatype datatype, MPI_Op op,
           MPI_Comm comm),
-         (sendbuf, recvbuf, count, datatype, op, comm), km_coll(KM_SCAN, km_bytes(count, datatype)))
+         (sendbuf, recvbuf, count, datatype, op, comm),
+         kt_mpi_coll(KT_MPI_SCAN, kt_mpi_bytes(count, datatype)))
 
 /* Non-blocking collectives. */
 KT_WRAP(Ibarrier, (MPI_Comm comm, MPI_Request *request), (comm, request))

@@ -1,6 +1,6 @@
 /*
  * The message-size events of libktau-mpi (mpi_events.h). The per-node names are made once after
- * MPI_Init for the ranks of MPI_COMM_WORLD (at most KM_MAX_NODES; beyond, only the all-nodes
+ * MPI_Init for the ranks of MPI_COMM_WORLD (at most KT_MPI_MAX_NODES; beyond, only the all-nodes
  * events are recorded) and never freed: libktau keys events by the name's address, so a name
  * must outlive every thread that used it. A partner in another communicator is translated to
  * its rank in MPI_COMM_WORLD, as TAU does (a group translation: costs more than the call on
@@ -13,49 +13,49 @@
 #include "ktau/mpi_events.h"
 #include "zepto/ktau.h"
 
-#define KM_MAX_NODES 65536
-#define KM_NAME_LEN  48
+#define KT_MPI_MAX_NODES 65536
+#define KT_MPI_NAME_LEN  48
 
-static const char *const coll_names[KM_NCOLL] = {
-    [KM_BCAST] = "Message size for broadcast",
-    [KM_REDUCE] = "Message size for reduce",
-    [KM_ALLREDUCE] = "Message size for all-reduce",
-    [KM_REDUCE_SCATTER] = "Message size for reduce-scatter",
-    [KM_SCAN] = "Message size for scan",
-    [KM_ALLTOALL] = "Message size for all-to-all",
-    [KM_SCATTER] = "Message size for scatter",
-    [KM_GATHER] = "Message size for gather",
-    [KM_ALLGATHER] = "Message size for all-gather",
+static const char *const coll_names[KT_MPI_NCOLL] = {
+    [KT_MPI_BCAST] = "Message size for broadcast",
+    [KT_MPI_REDUCE] = "Message size for reduce",
+    [KT_MPI_ALLREDUCE] = "Message size for all-reduce",
+    [KT_MPI_REDUCE_SCATTER] = "Message size for reduce-scatter",
+    [KT_MPI_SCAN] = "Message size for scan",
+    [KT_MPI_ALLTOALL] = "Message size for all-to-all",
+    [KT_MPI_SCATTER] = "Message size for scatter",
+    [KT_MPI_GATHER] = "Message size for gather",
+    [KT_MPI_ALLGATHER] = "Message size for all-gather",
 };
 static const char sent_all[] = "Message size sent to all nodes";
 static const char recv_all[] = "Message size received from all nodes";
 
 /* names[2 * rank] "sent to node <rank>", names[2 * rank + 1] "received from node <rank>";
- * published once (atomically) by km_after_init, read-only afterwards. */
-static char (*_Atomic names)[KM_NAME_LEN];
+ * published once (atomically) by kt_mpi_after_init, read-only afterwards. */
+static char (*_Atomic names)[KT_MPI_NAME_LEN];
 static _Atomic int nnodes;
 
-void km_after_init(void)
+void kt_mpi_after_init(void)
 {
     int rank, size;
     if (PMPI_Comm_rank(MPI_COMM_WORLD, &rank) == MPI_SUCCESS)
         ktau_set_rank(rank);
     if (atomic_load(&names) || PMPI_Comm_size(MPI_COMM_WORLD, &size) != MPI_SUCCESS || size <= 0)
         return;
-    if (size > KM_MAX_NODES)
-        size = KM_MAX_NODES;
-    char(*n)[KM_NAME_LEN] = calloc((size_t)size * 2, KM_NAME_LEN);
+    if (size > KT_MPI_MAX_NODES)
+        size = KT_MPI_MAX_NODES;
+    char(*n)[KT_MPI_NAME_LEN] = calloc((size_t)size * 2, KT_MPI_NAME_LEN);
     if (!n)
         return;
     for (int i = 0; i < size; i++) {
-        snprintf(n[2 * i], KM_NAME_LEN, "Message size sent to node %d", i);
-        snprintf(n[2 * i + 1], KM_NAME_LEN, "Message size received from node %d", i);
+        snprintf(n[2 * i], KT_MPI_NAME_LEN, "Message size sent to node %d", i);
+        snprintf(n[2 * i + 1], KT_MPI_NAME_LEN, "Message size received from node %d", i);
     }
     atomic_store(&nnodes, size);
     atomic_store(&names, n);
 }
 
-double km_bytes(int count, MPI_Datatype type)
+double kt_mpi_bytes(int count, MPI_Datatype type)
 {
     int sz;
     if (count <= 0 || PMPI_Type_size(type, &sz) != MPI_SUCCESS)
@@ -82,7 +82,7 @@ static int world_rank(MPI_Comm comm, int r)
 
 static void partner(MPI_Comm comm, int r, int way, double bytes)
 {
-    char(*n)[KM_NAME_LEN] = atomic_load(&names);
+    char(*n)[KT_MPI_NAME_LEN] = atomic_load(&names);
     if (!n || r < 0)
         return;
     int w = world_rank(comm, r);
@@ -90,7 +90,7 @@ static void partner(MPI_Comm comm, int r, int way, double bytes)
         ktau_event(n[2 * w + way], bytes);
 }
 
-void km_sent(MPI_Comm comm, int dest, double bytes)
+void kt_mpi_sent(MPI_Comm comm, int dest, double bytes)
 {
     if (dest == MPI_PROC_NULL)
         return;
@@ -98,7 +98,7 @@ void km_sent(MPI_Comm comm, int dest, double bytes)
     partner(comm, dest, 0, bytes);
 }
 
-void km_received(MPI_Comm comm, int src, double bytes)
+void kt_mpi_received(MPI_Comm comm, int src, double bytes)
 {
     if (src == MPI_PROC_NULL)
         return;
@@ -107,7 +107,7 @@ void km_received(MPI_Comm comm, int src, double bytes)
         partner(comm, src, 1, bytes);
 }
 
-void km_coll(enum km_coll which, double bytes)
+void kt_mpi_coll(enum kt_mpi_coll which, double bytes)
 {
     ktau_event(coll_names[which], bytes);
 }

@@ -9,35 +9,35 @@
 
 #include <mpi.h>
 
-#define KM_HIDDEN __attribute__((visibility("hidden")))
+#define KT_MPI_HIDDEN __attribute__((visibility("hidden")))
 
 /* The collectives' events, in TAU's words. */
-enum km_coll {
-    KM_BCAST,
-    KM_REDUCE,
-    KM_ALLREDUCE,
-    KM_REDUCE_SCATTER,
-    KM_SCAN,
-    KM_ALLTOALL,
-    KM_SCATTER,
-    KM_GATHER,
-    KM_ALLGATHER,
-    KM_NCOLL
+enum kt_mpi_coll {
+    KT_MPI_BCAST,
+    KT_MPI_REDUCE,
+    KT_MPI_ALLREDUCE,
+    KT_MPI_REDUCE_SCATTER,
+    KT_MPI_SCAN,
+    KT_MPI_ALLTOALL,
+    KT_MPI_SCATTER,
+    KT_MPI_GATHER,
+    KT_MPI_ALLGATHER,
+    KT_MPI_NCOLL
 };
 
 /* After MPI_Init: the rank for the profiles' names and the per-node event names (one each way
  * for every rank of MPI_COMM_WORLD, made once so that their addresses stay fixed). */
-void km_after_init(void) KM_HIDDEN;
+void kt_mpi_after_init(void) KT_MPI_HIDDEN;
 
 /* Bytes of count elements of type (0 when the type is not valid). */
-double km_bytes(int count, MPI_Datatype type) KM_HIDDEN;
+double kt_mpi_bytes(int count, MPI_Datatype type) KT_MPI_HIDDEN;
 
 /* A message of bytes sent to rank dest of comm / received from rank src of comm
  * (MPI_PROC_NULL: nothing; MPI_ANY_SOURCE: only the all-nodes event). */
-void km_sent(MPI_Comm comm, int dest, double bytes) KM_HIDDEN;
-void km_received(MPI_Comm comm, int src, double bytes) KM_HIDDEN;
+void kt_mpi_sent(MPI_Comm comm, int dest, double bytes) KT_MPI_HIDDEN;
+void kt_mpi_received(MPI_Comm comm, int src, double bytes) KT_MPI_HIDDEN;
 
 /* A collective's message size. */
-void km_coll(enum km_coll which, double bytes) KM_HIDDEN;
+void kt_mpi_coll(enum kt_mpi_coll which, double bytes) KT_MPI_HIDDEN;
 
 #endif

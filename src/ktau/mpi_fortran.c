@@ -42,7 +42,7 @@ static MPI_Comm comm_of(const MPI_Fint *c)
 
 static double bytes_of(const MPI_Fint *count, const MPI_Fint *type)
 {
-    return km_bytes(*count, PMPI_Type_f2c(*type));
+    return kt_mpi_bytes(*count, PMPI_Type_f2c(*type));
 }
 
 /* One call: kf_<x>(f08, params) calls pmpi_<x>_ (or pmpi_<x>_f08_) between ktau_start and
@@ -97,10 +97,10 @@ static double bytes_of(const MPI_Fint *count, const MPI_Fint *type)
 #define NONE ((void)0)
 
 /* Set-up, and the rank that names the profiles. */
-KF_CALL(init, MPI_INIT, "MPI_Init", (MPI_Fint * ierr), (ierr), km_after_init())
+KF_CALL(init, MPI_INIT, "MPI_Init", (MPI_Fint * ierr), (ierr), kt_mpi_after_init())
 KF_CALL(init_thread, MPI_INIT_THREAD, "MPI_Init_thread",
         (MPI_Fint * required, MPI_Fint *provided, MPI_Fint *ierr), (required, provided, ierr),
-        km_after_init())
+        kt_mpi_after_init())
 KF_CALL(finalize, MPI_FINALIZE, "MPI_Finalize", (MPI_Fint * ierr), (ierr), NONE)
 KF_CALL(comm_rank, MPI_COMM_RANK, "MPI_Comm_rank",
         (MPI_Fint * comm, MPI_Fint *rank, MPI_Fint *ierr), (comm, rank, ierr), NONE)
@@ -112,35 +112,35 @@ KF_CALL(send, MPI_SEND, "MPI_Send",
         (void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *dest, MPI_Fint *tag, MPI_Fint *comm,
          MPI_Fint *ierr),
         (buf, count, type, dest, tag, comm, ierr),
-        km_sent(comm_of(comm), *dest, bytes_of(count, type)))
+        kt_mpi_sent(comm_of(comm), *dest, bytes_of(count, type)))
 KF_CALL(ssend, MPI_SSEND, "MPI_Ssend",
         (void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *dest, MPI_Fint *tag, MPI_Fint *comm,
          MPI_Fint *ierr),
         (buf, count, type, dest, tag, comm, ierr),
-        km_sent(comm_of(comm), *dest, bytes_of(count, type)))
+        kt_mpi_sent(comm_of(comm), *dest, bytes_of(count, type)))
 KF_CALL(recv, MPI_RECV, "MPI_Recv",
         (void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *src, MPI_Fint *tag, MPI_Fint *comm,
          MPI_Fint *status, MPI_Fint *ierr),
         (buf, count, type, src, tag, comm, status, ierr),
-        km_received(comm_of(comm), *src, bytes_of(count, type)))
+        kt_mpi_received(comm_of(comm), *src, bytes_of(count, type)))
 KF_CALL(isend, MPI_ISEND, "MPI_Isend",
         (void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *dest, MPI_Fint *tag, MPI_Fint *comm,
          MPI_Fint *request, MPI_Fint *ierr),
         (buf, count, type, dest, tag, comm, request, ierr),
-        km_sent(comm_of(comm), *dest, bytes_of(count, type)))
+        kt_mpi_sent(comm_of(comm), *dest, bytes_of(count, type)))
 KF_CALL(irecv, MPI_IRECV, "MPI_Irecv",
         (void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *src, MPI_Fint *tag, MPI_Fint *comm,
          MPI_Fint *request, MPI_Fint *ierr),
         (buf, count, type, src, tag, comm, request, ierr),
-        km_received(comm_of(comm), *src, bytes_of(count, type)))
+        kt_mpi_received(comm_of(comm), *src, bytes_of(count, type)))
 KF_CALL(sendrecv, MPI_SENDRECV, "MPI_Sendrecv",
         (void *sendbuf, MPI_Fint *sendcount, MPI_Fint *sendtype, MPI_Fint *dest, MPI_Fint *sendtag,
          void *recvbuf, MPI_Fint *recvcount, MPI_Fint *recvtype, MPI_Fint *src, MPI_Fint *recvtag,
          MPI_Fint *comm, MPI_Fint *status, MPI_Fint *ierr),
         (sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, src, recvtag,
          comm, status, ierr),
-        km_sent(comm_of(comm), *dest, bytes_of(sendcount, sendtype));
-        km_received(comm_of(comm), *src, bytes_of(recvcount, recvtype)))
+        kt_mpi_sent(comm_of(comm), *dest, bytes_of(sendcount, sendtype));
+        kt_mpi_received(comm_of(comm), *src, bytes_of(recvcount, recvtype)))
 
 /* Completion. */
 KF_CALL(wait, MPI_WAIT, "MPI_Wait", (MPI_Fint * request, MPI_Fint *status, MPI_Fint *ierr),
@@ -154,14 +154,14 @@ KF_CALL(barrier, MPI_BARRIER, "MPI_Barrier", (MPI_Fint * comm, MPI_Fint *ierr), 
 KF_CALL(bcast, MPI_BCAST, "MPI_Bcast",
         (void *buf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *root, MPI_Fint *comm,
          MPI_Fint *ierr),
-        (buf, count, type, root, comm, ierr), km_coll(KM_BCAST, bytes_of(count, type)))
+        (buf, count, type, root, comm, ierr), kt_mpi_coll(KT_MPI_BCAST, bytes_of(count, type)))
 KF_CALL(reduce, MPI_REDUCE, "MPI_Reduce",
         (void *sendbuf, void *recvbuf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *op,
          MPI_Fint *root, MPI_Fint *comm, MPI_Fint *ierr),
         (sendbuf, recvbuf, count, type, op, root, comm, ierr),
-        km_coll(KM_REDUCE, bytes_of(count, type)))
+        kt_mpi_coll(KT_MPI_REDUCE, bytes_of(count, type)))
 KF_CALL(allreduce, MPI_ALLREDUCE, "MPI_Allreduce",
         (void *sendbuf, void *recvbuf, MPI_Fint *count, MPI_Fint *type, MPI_Fint *op,
          MPI_Fint *comm, MPI_Fint *ierr),
         (sendbuf, recvbuf, count, type, op, comm, ierr),
-        km_coll(KM_ALLREDUCE, bytes_of(count, type)))
+        kt_mpi_coll(KT_MPI_ALLREDUCE, bytes_of(count, type)))
