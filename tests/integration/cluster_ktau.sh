@@ -44,7 +44,7 @@ check_run() {
         want=zn$((r / 2 + 1))
         host=$(sed -n 's/.*<name>Hostname<\/name><value>\([^<]*\)<.*/\1/p' "$p")
         [ "$host" = "$want" ] || fail "$d: rank $r ran on '$host', expected $want"
-        for f in MPI_Init MPI_Comm_rank MPI_Comm_size MPI_Barrier MPI_Finalize; do
+        for f in MPI_Init MPI_Comm_rank MPI_Comm_size MPI_Ibarrier MPI_Finalize; do
             [ "$(tau "$p" $f 1)" = 1 ] || fail "$p: $f calls $(tau "$p" $f 1), expected 1"
         done
         [ "$(tau "$p" MPI_Sendrecv 1)" = 100 ] || fail "$p: MPI_Sendrecv $(tau "$p" MPI_Sendrecv 1)"

@@ -4,17 +4,19 @@
  * getrandom(2) in 64 KiB calls inside a region "extra": kernel work (about 2.5 ms of system time
  * per MiB on the machine this was written on, all of it in the call), so that it is the rank with
  * the most kernel time. Busy-polling in Open MPI's progress engine (poll(2) with no timeout)
- * also costs kernel time, in proportion to the time a rank waits: work in user space would make
- * the ranks waiting for it the ones with the most kernel time.
+ * also costs kernel time, in proportion to the time a rank waits (and more on a loaded
+ * machine): so the others wait for the noisy rank in an MPI_Ibarrier tested every millisecond.
  *
  * Per rank, STEPS = 50: MPI_Init 1, MPI_Comm_rank 1, MPI_Comm_size 1, MPI_Sendrecv 100 (2 a
  * step: 16 doubles = 128 bytes to the right, then to the left), MPI_Allreduce 5 (every 10th
- * step, 1 double), MPI_Barrier 1, MPI_Finalize 1. Each rank prints "rank R of N on HOST".
+ * step, 1 double), MPI_Ibarrier 1 (then MPI_Test every millisecond until it completes),
+ * MPI_Finalize 1. Each rank prints "rank R of N on HOST".
  */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "zepto/ktau.h"
@@ -58,7 +60,18 @@ int main(int argc, char **argv)
                 return 1;
         ktau_stop("extra");
     }
-    MPI_Barrier(MPI_COMM_WORLD);
+    /* Wait for the noisy rank without busy-polling (a blocking MPI_Barrier would poll(2)
+     * without pause, kernel time that grows with the wait and with the machine's load): an
+     * MPI_Ibarrier tested every millisecond. */
+    MPI_Request req;
+    int done = 0;
+    MPI_Ibarrier(MPI_COMM_WORLD, &req);
+    for (;;) {
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (done)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    }
     MPI_Finalize();
     return res < 0;
 }
