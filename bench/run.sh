@@ -95,3 +95,7 @@ section "ktau: a start/stop pair; capture overhead against perf record" \
 
 section "ktau: what a libktau-mpi wrapper adds to an MPI call (MPI_Iprobe, 2 ranks)" "bash bench/ktau_mpi.sh $build"
 bash bench/ktau_mpi.sh "$build" | tee "$out/ktau_mpi.txt"
+
+section "ktau: libktau-mpi per call, C and Fortran (MPI_Comm_rank, MPI_Sendrecv with events)" \
+    "bash bench/ktau_mpi_calls.sh $build"
+bash bench/ktau_mpi_calls.sh "$build" | tee "$out/ktau_mpi_calls.txt"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test cluster on one machine (issue 13 part 1): N compute nodes (and an I/O node) as network
 # + UTS namespaces on a private bridge, with munge, slurmctld and one slurmd per node.
-# Usage: cluster.sh up N [--io] | down | env | status | run NODE CMD... | shape RATE|off.  See docs/cluster.md.
+# Usage: cluster.sh up N [--io] [--cpus C] | down | env | status | run NODE CMD... | shape RATE|off.  See docs/cluster.md.
 set -euo pipefail
 
 # ZEPTO_CLUSTER_ID=K (0..9, default 0) selects one of ten independent clusters on this machine:
@@ -21,6 +21,7 @@ CPUSET=/sys/fs/cgroup/cpuset/zepto-cluster$SFX
 FAILED_LOGS=/tmp/zepto-cluster$SFX-failed # logs of the last failed up (up removes what it made)
 LOCK=/run/lock/zepto-cluster$SFX.lock
 MAX_NODES=16
+CPUS=1 # Slurm's CPUs= per node (up --cpus C)
 CTLD_PORT=$((6917 + 10 * ID)) # not Slurm's default 6817/6818: a site Slurm here is not disturbed
 SLURMD_PORT=$((6918 + 10 * ID))
 
@@ -29,7 +30,7 @@ die() {
   exit 1
 }
 usage() {
-  echo "usage: cluster.sh up N [--io] | down | env | status | run NODE CMD... | shape RATE|off" >&2
+  echo "usage: cluster.sh up N [--io] [--cpus C] | down | env | status | run NODE CMD... | shape RATE|off" >&2
   exit 2
 }
 log() { echo "cluster: $*"; }
@@ -133,6 +134,10 @@ write_conf() { # write_conf NODE...
     echo "SlurmdSpoolDir=$STATE/%n/spool"
     echo "SlurmdPidFile=$STATE/%n/slurmd.pid"
     echo "SlurmdLogFile=$STATE/%n/slurmd.log"
+    # Each node its own TmpFS: mpi/pmix makes its client dir spmix_appdir_<uid>_<job>.<step>
+    # under it, and with the shared /tmp the second node of a step found the first one's there
+    # ("Cannot create directory ... File exists", srun: "task launch failed").
+    echo "TmpFS=$STATE/%n/tmp"
     echo "ProctrackType=proctrack/pgid"
     echo "TaskPlugin=task/none"
     echo "JobAcctGatherType=jobacct_gather/none"
@@ -146,7 +151,7 @@ write_conf() { # write_conf NODE...
     echo "InactiveLimit=0"
     echo "KillWait=5"
     echo "PlugStackConfig=$STATE/plugstack.conf"
-    for n in "$@"; do echo "NodeName=$n NodeAddr=$(node_addr "$n") CPUs=1 State=UNKNOWN"; done
+    for n in "$@"; do echo "NodeName=$n NodeAddr=$(node_addr "$n") CPUs=$CPUS State=UNKNOWN"; done
     echo "PartitionName=zepto Nodes=$(echo "$@" | tr ' ' ,) Default=YES MaxTime=INFINITE State=UP"
   } >"$STATE/slurm.conf"
   : >"$STATE/plugstack.conf"
@@ -169,7 +174,7 @@ add_node() { # add_node NAME CPU: netns + veth on the bridge + cpuset
 
 start_slurmd() { # slurmd in the node's net namespace and a new UTS namespace named after it
   local n=$1 tasks=/dev/null
-  mkdir -p "$STATE/$n/spool"
+  mkdir -p "$STATE/$n/spool" "$STATE/$n/tmp"
   [ -d "$CPUSET/$n" ] && tasks=$CPUSET/$n/tasks
   SLURM_CONF=$STATE/slurm.conf nsenter --net="/var/run/netns/$PREFIX$n" unshare --uts \
     sh -c 'echo $$ >"$1"; hostname "$2"; exec slurmd -N "$2" -f "$3"' sh \
@@ -191,7 +196,18 @@ cmd_up() {
   [ $# -ge 1 ] || usage
   local n=$1 io=0 i cpu ncpu nodes=()
   shift
-  [ $# -eq 0 ] || { [ "$1" = --io ] && [ $# -eq 1 ] && io=1; } || usage
+  while [ $# -gt 0 ]; do
+    case $1 in
+    --io) io=1 ;;
+    --cpus) # Slurm's CPU count per node (tasks per node); the node's cpuset stays one real CPU
+      [ $# -ge 2 ] && [[ $2 =~ ^[0-9]+$ ]] && [ "$2" -ge 1 ] && [ "$2" -le 64 ] ||
+        { echo "cluster: --cpus needs a number 1..64, got '${2:-}'" >&2; exit 2; }
+      CPUS=$((10#$2))
+      shift ;;
+    *) usage ;;
+    esac
+    shift
+  done
   [[ $n =~ ^[0-9]+$ ]] || { echo "cluster: N must be a number, got '$n'" >&2; exit 2; }
   n=$((10#$n))
   [ "$n" -ge 1 ] && [ "$n" -le "$MAX_NODES" ] ||

@@ -17,6 +17,7 @@ packages=(
   libtraceevent-dev                                   # ktau: tracepoint record formats
   stress-ng                                           # make test-load: CPUs kept busy
   slurmctld slurmd slurm-client munge                 # scripts/cluster.sh: Slurm on namespace nodes
+  gfortran                                            # ktau: Fortran MPI test (mpif90)
 )
 
 missing=()

@@ -42,6 +42,12 @@ int ktau_write(const char *dir);
  * PMI_RANK, SLURM_PROCID) when there is one. A negative rank: no rank. */
 void ktau_set_rank(int rank);
 
+/* Records one value of the atomic event `name` (TAU's user events: the profile keeps per thread
+ * the count, min, max, mean and sum of squares), e.g. ktau_event("Message size sent to node 1",
+ * 4096). Like a timer's, the name is found by its address and must stay valid while the thread
+ * lives. At most 1024 names per thread; values of further names are dropped. */
+void ktau_event(const char *name, double value);
+
 /* The scoped form: starts `name` here and stops it when the enclosing block ends. */
 #define KTAU_REGION(name) KTAU_REGION_AT_(name, __LINE__)
 

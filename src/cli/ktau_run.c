@@ -39,13 +39,17 @@ static const char usage[] =
     "Under an MPI launcher (mpirun -np N zepto ktau run --mpi -o DIR -- ./app: the way for\n"
     "several nodes), each rank writes only its own files into the shared DIR:\n"
     "profile.<rank>.<context>.<thread> (context 0 is the program, 1, 2... the processes it\n"
-    "starts), trace.<rank>.json, summary.<rank>.txt, ktau-raw/rank.<rank>/.\n"
+    "starts), trace.<rank>.json, summary.<rank>.txt, ktau-raw/rank.<rank>/. Under Slurm:\n"
+    "srun --mpi=pmix ... zepto ktau run --mpi, or salloc/sbatch + mpirun; srun without an MPI\n"
+    "plugin (no PMI for the ranks) is refused. MPI profiles also hold message sizes and\n"
+    "partners (TAU atomic events); Fortran programs (mpif.h, mpi_f08) are profiled too.\n"
     "\n"
     "The kernel side needs root or kernel.perf_event_paranoid <= 1, and tracefs.\n"
     "\n"
     "example:\n"
     "  zepto ktau run -o prof -- ./solver input.dat && zepto ktau show prof\n"
-    "  mpirun -np 4 zepto ktau run --mpi -o prof -- ./solver && zepto ktau show prof\n";
+    "  mpirun -np 4 zepto ktau run --mpi -o prof -- ./solver && zepto ktau show prof\n"
+    "  srun --mpi=pmix -N 2 --ntasks-per-node=2 zepto ktau run --mpi -o prof -- ./solver\n";
 
 static void warn(void *ctx, const char *msg)
 {

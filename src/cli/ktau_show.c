@@ -1,11 +1,14 @@
 /*
  * `zepto ktau show DIR`: the TAU profiles in DIR as a pprof-like table per thread: each routine
  * with its share of the thread's time, exclusive and inclusive time and calls, and under it the
- * kernel entries charged to it (the "routine => entry" call paths).
+ * kernel entries charged to it (the "routine => entry" call paths), then its atomic events. With
+ * several ranks (TAU nodes), the summary across them (pprof -s) and the rank with the most kernel
+ * time (include/zepto/ktau_ranks.h computes both).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "zepto/ktau_profile.h"
+#include "zepto/ktau_ranks.h"
 
 #define CMD "ktau show"
 
@@ -22,7 +26,11 @@ static const char usage[] =
     "Prints the profiles `zepto ktau run` wrote into DIR (profile.N.C.T files, TAU's format):\n"
     "per thread, the routines by exclusive time (%time of the thread's time, exclusive,\n"
     "inclusive, calls) and, under each, the kernel entries charged to it: system calls,\n"
-    "interrupts, softirqs, preempted and blocked time, page faults.\n"
+    "interrupts, softirqs, preempted and blocked time, page faults; then the thread's atomic\n"
+    "events (count, max, min, mean, standard deviation: MPI message sizes and partners).\n"
+    "With several ranks (an MPI run): the summary across ranks (per routine the mean, min and\n"
+    "max over the ranks of its exclusive time, as pprof -s) and the rank with the most kernel\n"
+    "time (system calls, interrupts, softirqs, exceptions), its host, against the median.\n"
     "\n"
     "example:\n"
     "  zepto ktau run -o prof -- ./app && zepto ktau show prof\n";
@@ -105,9 +113,53 @@ static void show_thread(const struct ktau_pthread *t)
                    g->name + prefix + strlen(KTAU_CALLPATH_SEP), group);
         }
     }
+    if (t->nue) {
+        printf("  %11s %11s %11s %11s %11s  %s\n", "events", "max", "min", "mean", "std.dev",
+               "atomic event");
+        for (size_t i = 0; i < t->nue; i++) {
+            const struct ktau_uevent *u = &t->ue[i];
+            double var = u->n > 0 ? u->sumsqr / u->n - u->mean * u->mean : 0;
+            printf("  %11.0f %11.6g %11.6g %11.6g %11.6g  %s\n", u->n, u->max, u->min, u->mean,
+                   var > 0 ? sqrt(var) : 0, u->name);
+        }
+    }
     printf("\n");
     free(idx);
     free(sub);
+}
+
+static const char *host_of(const struct ktau_rank_info *r)
+{
+    return r->host[0] ? r->host : "?";
+}
+
+/* pprof -s across the ranks, and the rank with the most kernel time. */
+static void show_ranks(const struct ktau_rank_summary *s)
+{
+    printf("summary across %zu ranks (each rank: all its profiles; exclusive ms per rank)\n",
+           s->nranks);
+    printf("  %11s %11s %11s %6s %11s %6s %11s  %s\n", "calls mean", "excl mean", "min", "rank",
+           "max", "rank", "incl mean", "routine / kernel entry");
+    for (size_t i = 0; i < s->nrows; i++) {
+        const struct ktau_rank_row *w = &s->rows[i];
+        printf("  %11.1f %11.3f %11.3f %6d %11.3f %6d %11.3f  %s\n", w->calls_mean,
+               w->excl_mean / 1e3, w->excl_min / 1e3, w->rank_min, w->excl_max / 1e3, w->rank_max,
+               w->incl_mean / 1e3, w->name);
+    }
+    printf("\nkernel time per rank (system calls, interrupts, softirqs, exceptions; not "
+           "preempted or blocked time)\n");
+    for (size_t i = 0; i < s->nranks; i++) {
+        const struct ktau_rank_info *r = &s->ranks[i];
+        printf("  rank %-5d %-16s %11.3f ms of %11.3f ms\n", r->rank, host_of(r),
+               r->kernel_us / 1e3, r->total_us / 1e3);
+    }
+    const struct ktau_rank_info *f = &s->ranks[s->flagged];
+    printf("most kernel time: rank %d on %s, %.3f ms", f->rank, host_of(f), f->kernel_us / 1e3);
+    if (s->median_kernel_us > 0)
+        printf(", %.1fx the median rank's %.3f ms\n", f->kernel_us / s->median_kernel_us,
+               s->median_kernel_us / 1e3);
+    else
+        printf(" (the median rank has none)\n");
 }
 
 struct params {
@@ -179,17 +231,34 @@ int cli_ktau_show(int argc, char **argv)
     }
     qsort(files, n, sizeof(*files), cmp_file);
     int rc = 0;
+    struct ktau_pthread *t = calloc(n, sizeof(*t));
+    size_t nt = 0;
+    if (!t) {
+        zepto_fail(&err, ENOMEM, "out of memory");
+        rc = cli_fail(CMD, &err);
+    }
     for (size_t i = 0; i < n && !rc; i++) {
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
-        struct ktau_pthread t;
-        if (ktau_tau_read(path, &t, &err)) {
+        if (ktau_tau_read(path, &t[i], &err)) {
             rc = cli_fail(CMD, &err);
             break;
         }
-        show_thread(&t);
-        ktau_pthread_free(&t);
+        nt++;
+        show_thread(&t[i]);
     }
+    struct ktau_rank_summary rs;
+    if (!rc && ktau_rank_summary(t, nt, &rs)) {
+        zepto_fail(&err, ENOMEM, "out of memory");
+        rc = cli_fail(CMD, &err);
+    } else if (!rc) {
+        if (rs.nranks > 1)
+            show_ranks(&rs);
+        ktau_rank_summary_free(&rs);
+    }
+    for (size_t i = 0; i < nt; i++)
+        ktau_pthread_free(&t[i]);
+    free(t);
     free(files);
     return rc;
 }

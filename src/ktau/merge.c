@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ktau/merge_parts.h"
 #include "ktau/syscalls.h"
@@ -304,6 +305,13 @@ static int emit_profile(struct thread_ctx *c, struct ktau_pthread *p)
         rc = ktau_pthread_add(p, name, group, (double)a->calls, 0, (double)a->excl / 1e3,
                               (double)a->incl / 1e3);
     }
+    /* The atomic events (message sizes...), as TAU writes them: count, max, min, mean, sumsqr. */
+    for (uint64_t i = 0; u && i < u->nuev && !rc; i++) {
+        const struct ktau_raw_uevent *e = &u->uev[i];
+        if (e->n)
+            rc = ktau_pthread_add_event(p, u->uev_names[i], (double)e->n, e->max, e->min,
+                                        e->sum / (double)e->n, e->sumsq);
+    }
     return rc;
 }
 
@@ -374,8 +382,12 @@ int ktau_merge(const struct ktau_merge_in *in, struct ktau_merge_out *out, struc
     s.acc = calloc(s.capacc, sizeof(*s.acc));
     if (!s.acc)
         rc = -ENOMEM;
+    char host[64] = "";
+    if (gethostname(host, sizeof(host) - 1))
+        host[0] = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         struct ktau_pthread *p = &out->threads[i];
+        snprintf(p->host, sizeof(p->host), "%s", host);
         struct ktau_tsum *m = &out->sums[i];
         p->node = m->node = jobs[i].node;
         p->context = m->context = jobs[i].context;

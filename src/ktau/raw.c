@@ -3,6 +3,7 @@
  * length is checked against what the file holds before anything is allocated.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,51 @@ void ktau_raw_free(struct ktau_raw_thread *t)
     free(t->names);
     free(t->routines);
     free(t->events);
+    if (t->uev_names)
+        for (uint64_t i = 0; i < t->nuev; i++)
+            free(t->uev_names[i]);
+    free(t->uev_names);
+    free(t->uev);
     memset(t, 0, sizeof(*t));
+}
+
+/* The atomic events after the event log: a count, then records with their names. */
+static int read_uevents(FILE *f, uint64_t left, const char *path, struct ktau_raw_thread *out,
+                        struct zepto_err *err)
+{
+    uint64_t n;
+    if (left < sizeof(n) || fread(&n, sizeof(n), 1, f) != 1)
+        return zepto_fail(err, EPROTO, "%s: no atomic event count after the events", path);
+    left -= sizeof(n);
+    if (n > left / sizeof(struct ktau_raw_uevent))
+        return zepto_fail(err, EPROTO, "%s: bad atomic event count %llu", path,
+                          (unsigned long long)n);
+    out->uev = calloc(n ? n : 1, sizeof(*out->uev));
+    out->uev_names = calloc(n ? n : 1, sizeof(*out->uev_names));
+    if (!out->uev || !out->uev_names)
+        return zepto_fail(err, ENOMEM, "%s: out of memory", path);
+    for (uint64_t i = 0; i < n; i++) {
+        struct ktau_raw_uevent *u = &out->uev[i];
+        if (left < sizeof(*u) || fread(u, sizeof(*u), 1, f) != 1)
+            return zepto_fail(err, EPROTO, "%s: truncated in atomic event %llu", path,
+                              (unsigned long long)i);
+        left -= sizeof(*u);
+        uint64_t padded = ((uint64_t)u->name_len + 7) & ~7ull;
+        if (padded > left)
+            return zepto_fail(err, EPROTO, "%s: atomic event %llu: name longer than the file", path,
+                              (unsigned long long)i);
+        out->nuev = i + 1;
+        out->uev_names[i] = malloc(padded + 1);
+        if (!out->uev_names[i] || fread(out->uev_names[i], 1, padded, f) != padded)
+            return zepto_fail(err, EPROTO, "%s: truncated in atomic event %llu's name", path,
+                              (unsigned long long)i);
+        out->uev_names[i][u->name_len] = 0;
+        left -= padded;
+    }
+    if (left)
+        return zepto_fail(err, EPROTO, "%s: %llu bytes after the atomic events", path,
+                          (unsigned long long)left);
+    return 0;
 }
 
 int ktau_raw_read(const char *path, struct ktau_raw_thread *out, struct zepto_err *err)
@@ -72,8 +117,10 @@ int ktau_raw_read(const char *path, struct ktau_raw_thread *out, struct zepto_er
         out->names[i][r->name_len] = 0;
         left -= padded;
     }
-    if (h->nevents != left / sizeof(struct ktau_raw_event) ||
-        left % sizeof(struct ktau_raw_event)) {
+    bool has_ue = h->flags & KTAU_RAW_UEVENTS;
+    if (has_ue ? h->nevents > left / sizeof(struct ktau_raw_event)
+               : h->nevents != left / sizeof(struct ktau_raw_event) ||
+                     left % sizeof(struct ktau_raw_event)) {
         rc = zepto_fail(err, EPROTO, "%s: %llu events announced, %llu bytes left", path,
                         (unsigned long long)h->nevents, (unsigned long long)left);
         goto out;
@@ -91,6 +138,9 @@ int ktau_raw_read(const char *path, struct ktau_raw_thread *out, struct zepto_er
                             (unsigned long long)i, out->events[i].rid_dir >> 1, h->nroutines);
             goto out;
         }
+    left -= h->nevents * sizeof(struct ktau_raw_event);
+    if (has_ue)
+        rc = read_uevents(f, left, path, out, err);
 out:
     fclose(f);
     if (rc)

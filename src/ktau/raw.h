@@ -18,6 +18,7 @@ enum {
     KTAU_RAW_MAIN = 1u,      /* the process's main thread */
     KTAU_RAW_TRUNCATED = 2u, /* the event log hit its limit: events after it are missing */
     KTAU_RAW_RANK = 4u,      /* rank holds the process's MPI rank */
+    KTAU_RAW_UEVENTS = 8u,   /* the events are followed by the atomic events (below) */
 };
 
 struct ktau_raw_header {
@@ -49,12 +50,24 @@ struct ktau_raw_event {
     uint32_t pad;
 };
 
+/* With KTAU_RAW_UEVENTS, after the events: a uint64_t count, then each atomic event (TAU's user
+ * event): this record, then name_len bytes of name (no NUL), padded with zeros to 8. */
+struct ktau_raw_uevent {
+    uint64_t n;
+    double min, max, sum, sumsq;
+    uint32_t name_len;
+    uint32_t pad;
+};
+
 /* A file read back. */
 struct ktau_raw_thread {
     struct ktau_raw_header h;
     struct ktau_raw_routine *routines; /* nroutines */
     char **names;                      /* nroutines, NUL-terminated */
     struct ktau_raw_event *events;     /* h.nevents */
+    uint64_t nuev;                     /* atomic events */
+    struct ktau_raw_uevent *uev;       /* nuev */
+    char **uev_names;                  /* nuev, NUL-terminated */
 };
 
 /* Reads a file; 0 or a negative errno with err naming the file and the problem. */

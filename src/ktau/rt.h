@@ -28,6 +28,8 @@
 #define KT_HASH_SIZE    16384u      /* power of two, twice KT_MAX_ROUTINES */
 #define KT_CHUNK_EVENTS 131072u     /* events per log chunk (2 MiB: one huge page) */
 #define KT_LOG_MAX_DEF  (64u << 20) /* bytes of log per thread by default (KTAU_LOG_MAX) */
+#define KT_MAX_UEVENTS  1024u       /* atomic events per thread (more are counted as dropped) */
+#define KT_UE_HASH      2048u       /* power of two, twice KT_MAX_UEVENTS */
 #define KT_LIKELY(x)    __builtin_expect(!!(x), 1)
 #define KT_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 
@@ -78,6 +80,14 @@ struct kt_slot {
     uint32_t kind;
 };
 
+/* An atomic event (TAU's "user event"): a value recorded many times, kept as count, min, max,
+ * sum and sum of squares. Found by the address of its name, like named timers. */
+struct kt_uevent {
+    const char *name; /* the caller's string: must live as long as the thread */
+    uint64_t n;
+    double min, max, sum, sumsq;
+};
+
 struct kt_thread {
     pid_t pid, tid;
     uint32_t depth;    /* frames on the stack */
@@ -95,6 +105,10 @@ struct kt_thread {
     struct kt_slot hash[KT_HASH_SIZE];
     struct kt_frame stack[KT_MAX_DEPTH];
     struct kt_routine routines[KT_MAX_ROUTINES];
+    uint32_t nuev;                 /* used entries of uev */
+    uint32_t uev_dropped;          /* values of events beyond KT_MAX_UEVENTS */
+    uint16_t uev_hash[KT_UE_HASH]; /* index + 1 into uev, by name address; 0 = empty */
+    struct kt_uevent uev[KT_MAX_UEVENTS];
 };
 
 /* Process-wide settings, fixed by the constructor (read-mostly afterwards). */

@@ -154,6 +154,12 @@ static NOINST void after_fork_child(void)
         munmap(c, KT_CHUNK_EVENTS * sizeof(struct kt_event));
     }
     t->dropped = 0;
+    for (uint32_t i = 0; i < t->nuev; i++) {
+        struct kt_uevent *e = &t->uev[i];
+        e->n = 0;
+        e->min = e->max = e->sum = e->sumsq = 0;
+    }
+    t->uev_dropped = 0;
     if (t->first) {
         t->first->next = NULL;
         t->last = t->first;
@@ -194,6 +200,30 @@ static NOINST int write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* The atomic events, after the event log (raw.h): a count, then each record and its name. */
+static NOINST int write_uevents(int fd, const struct kt_thread *t)
+{
+    static const char zeros[8];
+    uint64_t n = t->nuev;
+    int rc = write_all(fd, &n, sizeof(n));
+    for (uint32_t i = 0; i < t->nuev && !rc; i++) {
+        const struct kt_uevent *e = &t->uev[i];
+        size_t len = strlen(e->name);
+        struct ktau_raw_uevent r = {.n = e->n,
+                                    .min = e->min,
+                                    .max = e->max,
+                                    .sum = e->sum,
+                                    .sumsq = e->sumsq,
+                                    .name_len = (uint32_t)len};
+        rc = write_all(fd, &r, sizeof(r));
+        if (!rc)
+            rc = write_all(fd, e->name, len);
+        if (!rc && len % 8)
+            rc = write_all(fd, zeros, 8 - len % 8);
+    }
+    return rc;
 }
 
 int kt__write_thread(struct kt_thread *t, const char *dir)
@@ -249,7 +279,7 @@ int kt__write_thread(struct kt_thread *t, const char *dir)
     memcpy(h.magic, KTAU_RAW_MAGIC, 8);
     int rank = atomic_load(&kt_g.rank);
     h.flags = (t->is_main ? KTAU_RAW_MAIN : 0) | (t->dropped ? KTAU_RAW_TRUNCATED : 0) |
-              (rank >= 0 ? KTAU_RAW_RANK : 0);
+              (rank >= 0 ? KTAU_RAW_RANK : 0) | (t->nuev ? KTAU_RAW_UEVENTS : 0);
     h.rank = rank >= 0 ? (uint32_t)rank : 0;
     h.pid = (uint32_t)t->pid;
     h.tid = (uint32_t)t->tid;
@@ -301,6 +331,8 @@ int kt__write_thread(struct kt_thread *t, const char *dir)
     }
     if (!rc && nb)
         rc = write_all(fd, buf, nb * sizeof(buf[0]));
+    if (!rc && t->nuev)
+        rc = write_uevents(fd, t);
     if (fd >= 0 && close(fd) && !rc)
         rc = -errno;
     if (!rc && rename(tmp, path))

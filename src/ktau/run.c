@@ -216,6 +216,22 @@ static int find_libs(const struct ktau_run_opts *opts, char lib[PATH_MAX], char 
     return rc;
 }
 
+/* --mpi in a step of several srun tasks with no PMI in the environment: srun ran without an MPI
+ * plugin (MpiDefault=none, no --mpi=pmix), so each rank would be a singleton of rank 0, all of
+ * them writing profile.0.*: refused, saying how to launch instead. */
+static int check_srun_pmi(const struct ktau_run_opts *opts, struct zepto_err *err)
+{
+    const char *tasks = getenv("SLURM_STEP_NUM_TASKS");
+    if (!opts->mpi || !getenv("SLURM_PROCID") || !tasks || atoi(tasks) < 2 || getenv("PMIX_RANK") ||
+        getenv("PMI_RANK") || getenv("OMPI_COMM_WORLD_RANK"))
+        return 0;
+    const char *type = getenv("SLURM_MPI_TYPE");
+    return zepto_fail(err, EINVAL,
+                      "--mpi: srun started %s tasks without PMI (--mpi=%s), so the MPI ranks "
+                      "cannot find each other: use srun --mpi=pmix, or salloc/sbatch + mpirun",
+                      tasks, type && *type ? type : "none");
+}
+
 int ktau_run(const struct ktau_run_opts *opts, struct ktau_run_result *res, struct zepto_err *err)
 {
     memset(res, 0, sizeof(*res));
@@ -223,7 +239,9 @@ int ktau_run(const struct ktau_run_opts *opts, struct ktau_run_result *res, stru
     if (!opts->dir || !*opts->dir || !opts->argv || !opts->argv[0])
         return zepto_fail(err, EINVAL, "ktau_run: no directory or no program");
     char lib[PATH_MAX], mpilib[PATH_MAX] = "", rawdir[PATH_MAX];
-    int rc = find_libs(opts, lib, mpilib, err);
+    int rc = check_srun_pmi(opts, err);
+    if (!rc)
+        rc = find_libs(opts, lib, mpilib, err);
     if (rc)
         return rc;
     struct ktau_owned own;

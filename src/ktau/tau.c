@@ -5,8 +5,11 @@
  *   # Name Calls Subrs Excl Incl ProfileCalls # <metadata>...</metadata>
  *   "<name>" <calls> <subrs> <excl us> <incl us> 0 GROUP="<group>"      (N lines)
  *   0 aggregates
- *   0 userevents
+ *   <M> userevents
+ *   # eventname numevents max min mean sumsqr
+ *   "<name>" <n> <max> <min> <mean> <sumsqr>                           (M lines, if M > 0)
  *
+ * The metadata carries pid, tid and, when known, the Hostname.
  * A name may hold quotes and spaces: the reader takes the last quote after which the five numbers
  * and the GROUP follow.
  */
@@ -44,6 +47,37 @@ int ktau_pthread_add(struct ktau_pthread *t, const char *name, const char *group
     return 0;
 }
 
+int ktau_pthread_add_event(struct ktau_pthread *t, const char *name, double n, double max,
+                           double min, double mean, double sumsqr)
+{
+    if (t->nue == t->capue) {
+        size_t cap = t->capue ? t->capue * 2 : 16;
+        struct ktau_uevent *u = realloc(t->ue, cap * sizeof(*u));
+        if (!u)
+            return -ENOMEM;
+        t->ue = u;
+        t->capue = cap;
+    }
+    struct ktau_uevent *u = &t->ue[t->nue];
+    if (!(u->name = strdup(name)))
+        return -ENOMEM;
+    u->n = n;
+    u->max = max;
+    u->min = min;
+    u->mean = mean;
+    u->sumsqr = sumsqr;
+    t->nue++;
+    return 0;
+}
+
+long ktau_pthread_find_event(const struct ktau_pthread *t, const char *name)
+{
+    for (size_t i = 0; i < t->nue; i++)
+        if (!strcmp(t->ue[i].name, name))
+            return (long)i;
+    return -1;
+}
+
 long ktau_pthread_find(const struct ktau_pthread *t, const char *name)
 {
     for (size_t i = 0; i < t->n; i++)
@@ -59,6 +93,9 @@ void ktau_pthread_free(struct ktau_pthread *t)
         free(t->f[i].group);
     }
     free(t->f);
+    for (size_t i = 0; i < t->nue; i++)
+        free(t->ue[i].name);
+    free(t->ue);
     memset(t, 0, sizeof(*t));
 }
 
@@ -74,14 +111,24 @@ int ktau_tau_write(const char *dir, const struct ktau_pthread *t, struct zepto_e
             "# Name Calls Subrs Excl Incl ProfileCalls # <metadata><attribute><name>Metric "
             "Name</name><value>TIME</value></attribute><attribute><name>pid</name><value>%u"
             "</value></attribute><attribute><name>tid</name><value>%u</value></attribute>"
-            "<attribute><name>Profiler</name><value>zepto ktau</value></attribute></metadata>\n",
+            "<attribute><name>Profiler</name><value>zepto ktau</value></attribute>",
             t->pid, t->tid);
+    if (t->host[0])
+        fprintf(f, "<attribute><name>Hostname</name><value>%s</value></attribute>", t->host);
+    fprintf(f, "</metadata>\n");
     for (size_t i = 0; i < t->n; i++) {
         const struct ktau_pfunc *p = &t->f[i];
         fprintf(f, "\"%s\" %.0f %.0f %.17g %.17g 0 GROUP=\"%s\"\n", p->name, p->calls, p->subrs,
                 p->excl_us, p->incl_us, p->group);
     }
-    fprintf(f, "0 aggregates\n0 userevents\n");
+    fprintf(f, "0 aggregates\n%zu userevents\n", t->nue);
+    if (t->nue)
+        fprintf(f, "# eventname numevents max min mean sumsqr\n");
+    for (size_t i = 0; i < t->nue; i++) {
+        const struct ktau_uevent *u = &t->ue[i];
+        fprintf(f, "\"%s\" %.0f %.17g %.17g %.17g %.17g\n", u->name, u->n, u->max, u->min, u->mean,
+                u->sumsqr);
+    }
     if (ferror(f) | fclose(f))
         return zepto_fail(err, EIO, "%s: write failed", path);
     return 0;
@@ -111,6 +158,22 @@ static int parse_line(char *line, struct ktau_pthread *t)
         return ktau_pthread_add(t, line + 1, group, c, s, e, i);
     }
     return -EPROTO;
+}
+
+/* Parses `"name" numevents max min mean sumsqr` (the name may hold quotes: the last one). */
+static int parse_event(char *line, struct ktau_pthread *t)
+{
+    line[strcspn(line, "\n")] = 0;
+    char *q = strrchr(line, '"');
+    if (line[0] != '"' || q == line)
+        return -EPROTO;
+    double n, mx, mn, mean, ss;
+    int used = 0;
+    if (sscanf(q + 1, " %lf %lf %lf %lf %lf%n", &n, &mx, &mn, &mean, &ss, &used) != 5 ||
+        q[1 + used])
+        return -EPROTO;
+    *q = 0;
+    return ktau_pthread_add_event(t, line + 1, n, mx, mn, mean, ss);
 }
 
 int ktau_tau_read(const char *path, struct ktau_pthread *t, struct zepto_err *err)
@@ -144,6 +207,12 @@ int ktau_tau_read(const char *path, struct ktau_pthread *t, struct zepto_err *er
         t->pid = (uint32_t)strtoul(pid + 23, NULL, 10);
     if (tid)
         t->tid = (uint32_t)strtoul(tid + 23, NULL, 10);
+    char *host = strstr(line, "<name>Hostname</name><value>");
+    if (host) {
+        host += 28;
+        size_t hl = strcspn(host, "<\n");
+        snprintf(t->host, sizeof(t->host), "%.*s", (int)(hl < sizeof(t->host) ? hl : 63), host);
+    }
     for (long i = 0; i < n; i++) {
         lineno++;
         if (getline(&line, &cap, f) < 0) {
@@ -159,6 +228,29 @@ int ktau_tau_read(const char *path, struct ktau_pthread *t, struct zepto_err *er
     if (getline(&line, &cap, f) < 0 || !strstr(line, " aggregates")) {
         rc = zepto_fail(err, EPROTO, "%s:%d: no aggregates line after the functions", path, lineno);
         goto out;
+    }
+    /* The user events; files without them (older writers, or cut after the aggregates) are
+     * fine. */
+    long m = 0;
+    lineno++;
+    if (getline(&line, &cap, f) < 0 || sscanf(line, "%ld userevents", &m) != 1 || m <= 0)
+        goto out;
+    lineno++;
+    if (getline(&line, &cap, f) < 0 || line[0] != '#') {
+        rc = zepto_fail(err, EPROTO, "%s:%d: no '# eventname' header for %ld userevents", path,
+                        lineno, m);
+        goto out;
+    }
+    for (long i = 0; i < m; i++) {
+        lineno++;
+        if (getline(&line, &cap, f) < 0) {
+            rc = zepto_fail(err, EPROTO, "%s: %ld userevents announced, %ld found", path, m, i);
+            goto out;
+        }
+        if ((rc = parse_event(line, t))) {
+            rc = zepto_fail(err, EPROTO, "%s:%d: not a userevent line", path, lineno);
+            goto out;
+        }
     }
 out:
     free(line);
