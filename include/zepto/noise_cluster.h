@@ -14,6 +14,7 @@
 #define ZN_CLUSTER_REL_FLOOR  0.25   /* scale is at least this share of the median */
 #define ZN_CLUSTER_PERIOD_TOL 0.05   /* two signatures match when periods differ by <= 5% */
 #define ZN_CLUSTER_MIN_SHARE  0.01   /* signatures explaining less of a node's noise are ignored */
+#define ZN_CLUSTER_FLAG_SHARE 0.10   /* a signature makes an outlier when it explains this much */
 
 struct zn_cluster_node {
     const char *file;             /* trace file (not owned) */

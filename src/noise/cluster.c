@@ -103,7 +103,10 @@ static void flag(struct zn_cluster *c)
          * two tells which node is the odd one, but a period the other lacks does. */
         for (unsigned s = 0; s < nd->sum->node.nsig; s++) {
             const struct zn_signature *sig = &nd->sum->node.sig[s];
-            if (!counts(sig) || zn_cluster_sig_nodes(c, sig) > zn_cluster_few(c))
+            /* Every machine has small per-CPU periodic work (a kworker every 100 ms): only a
+             * signature that explains a real share of the node's noise makes it an outlier. */
+            if (sig->noise_share < ZN_CLUSTER_FLAG_SHARE ||
+                zn_cluster_sig_nodes(c, sig) > zn_cluster_few(c))
                 continue;
             snprintf(buf, sizeof buf, "%.1f us every %.2f ms on CPU %s not seen on %s",
                      sig->length_ns / 1e3, sig->period_ns / 1e6, sig->cpus,
