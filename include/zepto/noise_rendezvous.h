@@ -7,6 +7,10 @@
  *
  * A registration is one line of text, a file per rank in DIR/.zepto-sync-KEY/:
  *   zepto-noise-sync 1 rank=R host=HOST boot=BOOT_ID cpus=LIST t=REALTIME_NS
+ * Rank 0 also writes DIR/.zepto-nodes, the traces the recording will write, so that `analyse
+ * DIR` can say which node's trace is missing:
+ *   zepto-noise-nodes 1 job=KEY tasks=N
+ *   HOST.znt            (one line per task; HOST.rRANK.znt when tasks share a host name)
  */
 #ifndef ZEPTO_NOISE_RENDEZVOUS_H
 #define ZEPTO_NOISE_RENDEZVOUS_H
@@ -18,6 +22,8 @@
 #include "zepto/zepto.h"
 
 #define ZN_RV_MAX_TASKS 4096
+#define ZN_RV_NAME      96 /* a trace's file name, NUL included */
+#define ZN_RV_MANIFEST  ".zepto-nodes"
 #define ZN_RV_LEAD_NS   300000000ull /* common start: this long after the last registration */
 #define ZN_RV_CALIB_NS  700000000ull /* a slot begins with this long to set up and calibrate */
 #define ZN_RV_GAP_NS    100000000ull /* and ends with this long before the next slot */
@@ -35,6 +41,7 @@ struct zn_rv_plan {
     unsigned ntasks;
     unsigned slot, nslots;    /* this task's slot, and how many there are */
     bool dup_host;            /* another task has the same host name */
+    char name[ZN_RV_NAME];    /* this task's trace file name in the directory */
     uint64_t begin_unix_ns;   /* this task's slot begins (set up, calibrate) */
     uint64_t start_unix_ns;   /* this task's recording starts */
     uint64_t end_all_unix_ns; /* every slot is over */
@@ -63,6 +70,18 @@ struct zn_rv_opts {
 /* Registers, waits until all size tasks have, and plans. On a timeout: -ETIMEDOUT, naming how
  * many tasks came and the first missing rank; the own registration is removed. */
 int zn_rendezvous(const struct zn_rv_opts *o, struct zn_rv_plan *plan, struct zepto_err *err);
+struct zn_rv_manifest {
+    char key[96];
+    unsigned ntasks; /* as the header says */
+    unsigned n;      /* names read (== ntasks) */
+    char (*name)[ZN_RV_NAME];
+};
+
+/* Decodes DIR/.zepto-nodes; -EINVAL with a line naming what is wrong. The fuzzer's target. */
+int zn_rv_manifest_parse(const char *buf, size_t len, struct zn_rv_manifest *m,
+                         struct zepto_err *err);
+void zn_rv_manifest_free(struct zn_rv_manifest *m);
+
 /* Removes the sync directory (rank 0, once every slot is over). */
 void zn_rendezvous_cleanup(const char *dir, const char *key);
 

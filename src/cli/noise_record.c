@@ -323,8 +323,8 @@ static void name_trace(const struct params *p, struct place *pl)
     zb_sysinfo_get(&si);
     size_t len = strlen(p->out);
     const char *sep = len && p->out[len - 1] == '/' ? "" : "/";
-    if (pl->synced && pl->plan.dup_host)
-        snprintf(pl->path, sizeof pl->path, "%s%s%s.r%u.znt", p->out, sep, si.host, pl->job.rank);
+    if (pl->synced)
+        snprintf(pl->path, sizeof pl->path, "%s%s%s", p->out, sep, pl->plan.name);
     else
         snprintf(pl->path, sizeof pl->path, "%s%s%s.znt", p->out, sep, si.host);
 }

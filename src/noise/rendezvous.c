@@ -140,6 +140,19 @@ static bool overlap(const struct zn_rv_task *a, const struct zn_rv_task *b)
     return false;
 }
 
+/* HOST.znt, or HOST.rRANK.znt when another task has the same host name. */
+static void trace_name(const struct zn_rv_task *tasks, unsigned n, unsigned i,
+                       char name[ZN_RV_NAME])
+{
+    bool dup = false;
+    for (unsigned k = 0; k < n && !dup; k++)
+        dup = k != i && !strcmp(tasks[k].host, tasks[i].host);
+    if (dup)
+        snprintf(name, ZN_RV_NAME, "%s.r%u.znt", tasks[i].host, tasks[i].rank);
+    else
+        snprintf(name, ZN_RV_NAME, "%s.znt", tasks[i].host);
+}
+
 void zn_rv_plan(const struct zn_rv_task *tasks, unsigned n, unsigned me, uint64_t duration_ns,
                 struct zn_rv_plan *plan)
 {
@@ -165,6 +178,8 @@ void zn_rv_plan(const struct zn_rv_task *tasks, unsigned n, unsigned me, uint64_
             plan->dup_host = true;
     }
     plan->slot = slot && me < n ? slot[me] : 0;
+    if (me < n)
+        trace_name(tasks, n, me, plan->name);
     free(slot);
     uint64_t len = ZN_RV_CALIB_NS + duration_ns + ZN_RV_GAP_NS;
     uint64_t t0 = last + ZN_RV_LEAD_NS;
@@ -220,6 +235,90 @@ static int read_one(const char *sd, unsigned r, struct zn_rv_task *t, struct zep
     return 1;
 }
 
+static int write_manifest(const struct zn_rv_opts *o, const struct zn_rv_task *tasks,
+                          struct zepto_err *err)
+{
+    char path[4096 + 32], tmp[4096 + 48], name[ZN_RV_NAME];
+    snprintf(path, sizeof path, "%s/" ZN_RV_MANIFEST, o->dir);
+    snprintf(tmp, sizeof tmp, "%s/" ZN_RV_MANIFEST ".tmp", o->dir);
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        return zepto_fail(err, errno, "%s: %s", tmp, strerror(errno));
+    int bad = fprintf(f, "zepto-noise-nodes 1 job=%s tasks=%u\n", o->key, o->size) < 0;
+    for (unsigned i = 0; i < o->size; i++) {
+        trace_name(tasks, o->size, i, name);
+        bad |= fprintf(f, "%s\n", name) < 0;
+    }
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path)) {
+        int e = errno ? errno : EIO;
+        unlink(tmp);
+        return zepto_fail(err, e, "%s: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+/* A trace name as the recorder makes them: [A-Za-z0-9._-], ending in .znt, not hidden. */
+static bool good_name(const char *s, size_t len)
+{
+    if (len < 5 || len >= ZN_RV_NAME || s[0] == '.' || memcmp(s + len - 4, ".znt", 4))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-' || s[i] == '_'))
+            return false;
+    return true;
+}
+
+int zn_rv_manifest_parse(const char *buf, size_t len, struct zn_rv_manifest *m,
+                         struct zepto_err *err)
+{
+    static const char head[] = "zepto-noise-nodes 1 ";
+    memset(m, 0, sizeof *m);
+    const char *end = buf + len, *nl = memchr(buf, '\n', len);
+    if (!nl || (size_t)(nl - buf) < strlen(head) || memcmp(buf, head, strlen(head)))
+        return zepto_fail(err, EINVAL, "not a zepto-noise-nodes 1 file");
+    const char *p = buf + strlen(head);
+    char v[64];
+    uint64_t ntasks;
+    if (field(&p, nl, "job", m->key, sizeof m->key, err) ||
+        field(&p, nl, "tasks", v, sizeof v, err) ||
+        number(v, ZN_RV_MAX_TASKS, &ntasks, "tasks", err) || p != nl || !ntasks) {
+        if (!err->code)
+            zepto_fail(err, EINVAL, "a bad header line");
+        return -EINVAL;
+    }
+    m->ntasks = (unsigned)ntasks;
+    if (!(m->name = calloc(ntasks, sizeof *m->name)))
+        return zepto_fail(err, ENOMEM, "out of memory");
+    for (p = nl + 1; p < end; p = nl + 1) {
+        if (!(nl = memchr(p, '\n', (size_t)(end - p))) || m->n == m->ntasks ||
+            !good_name(p, (size_t)(nl - p))) {
+            zepto_fail(err, EINVAL, "line %u: %s", m->n + 2,
+                       !nl                 ? "no newline"
+                       : m->n == m->ntasks ? "more names than tasks"
+                                           : "not a trace name");
+            zn_rv_manifest_free(m);
+            return -EINVAL;
+        }
+        memcpy(m->name[m->n], p, (size_t)(nl - p));
+        m->name[m->n++][nl - p] = 0;
+    }
+    if (m->n != m->ntasks) {
+        zepto_fail(err, EINVAL, "%u names for %u tasks", m->n, m->ntasks);
+        zn_rv_manifest_free(m);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void zn_rv_manifest_free(struct zn_rv_manifest *m)
+{
+    free(m->name);
+    m->name = NULL;
+    m->n = 0;
+}
+
 int zn_rendezvous(const struct zn_rv_opts *o, struct zn_rv_plan *plan, struct zepto_err *err)
 {
     char sd[4096];
@@ -273,6 +372,8 @@ int zn_rendezvous(const struct zn_rv_opts *o, struct zn_rv_plan *plan, struct ze
         nanosleep(&ts, NULL);
     }
     zn_rv_plan(tasks, o->size, o->rank, o->duration_ns, plan);
+    if (!o->rank)
+        rc = write_manifest(o, tasks, err);
     goto out;
 out_unregister : {
     char path[4096 + 32];
