@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "cli/noise_cluster.h"
@@ -55,13 +56,15 @@ int cli_noise_sim_patterns(int nops, char **ops, double scale, struct zn_pattern
     int rc = cli_noise_files(CMD, nops, ops, &files, &nf);
     if (rc)
         return rc;
+    char **why = calloc(nf ? nf : 1, sizeof *why); /* NULL: no notes, the rest goes on */
     for (unsigned i = 0; i < nf && !rc; i++) {
         struct zepto_err err = {0};
         int r = add_trace(files[i], scale, out, n, &err);
         if (r == SKIP) {
             if (!skipped++)
                 snprintf(first, sizeof first, "%s", err.msg);
-            fprintf(stderr, "zepto " CMD ": note: skipped %s\n", err.msg);
+            if (why)
+                why[skipped - 1] = strdup(err.msg);
         } else if (r) {
             rc = cli_fail(CMD, &err);
         } else {
@@ -69,6 +72,13 @@ int cli_noise_sim_patterns(int nops, char **ops, double scale, struct zn_pattern
         }
     }
     cli_noise_files_free(files, nf);
+    /* The notes only when something is left to simulate; else the one line below says it. */
+    for (unsigned i = 0; why && i < skipped; i++) {
+        if (used && why[i])
+            fprintf(stderr, "zepto " CMD ": note: skipped %s\n", why[i]);
+        free(why[i]);
+    }
+    free(why);
     if (!rc && !used) {
         fprintf(stderr, "zepto " CMD ": no readable trace (%u skipped; first: %s)\n", skipped,
                 first);
