@@ -1,6 +1,6 @@
 # Cluster-wide noise on the namespace test cluster (scripts/cluster.sh, id $ZEPTO_CLUSTER_ID), with
 # ground truth: `srun -N 2 zepto noise record -d 3s -o DIR` writes DIR/zn1.znt and DIR/zn2.znt,
-# started together; then a periodic source (zepto noise play: 300 us every 16 ms) runs in zn2's
+# started together, and so does `salloc -N 2 mpirun --map-by ppr:1:node ...`; then a periodic source (zepto noise play: 300 us every 16 ms) runs in zn2's
 # namespaces and cpuset only, the nodes record again, and `zepto noise analyse DIR` must name zn2
 # as the outlier with a period within 5 % of 16 ms, and not zn1. The nodes run on different CPUs
 # (zn1 on CPU 0, zn2 on CPU 1). A timing test: it judges the machine first and skips (77) when it
@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster_lib.sh"
 
-cluster_require jq
+cluster_require jq mpirun
 [ "$(nproc)" -ge 2 ] || { echo "skip: needs 2 CPUs (one per node)"; exit 77; }
 busy="$BIN/machine_busy"
 if ! verdict=$("$busy"); then
@@ -41,6 +41,14 @@ grep -Eq "^zn1: 1 CPU, 3.000 s, .*trace written to $quiet/zn1.znt$" "$WORK/rec1.
 "$z" noise analyse "$quiet" --json >"$WORK/quiet.json" || fail "analyse $quiet"
 jq -e '[.nodes[].start_unix_ns] | (max - min) < 50000000' "$WORK/quiet.json" >/dev/null ||
     judged_fail "starts apart: $(jq -c '[.nodes[].start_unix_ns]' "$WORK/quiet.json")"
+
+# The Open MPI form (the README's line): ranks from OMPI_COMM_WORLD_*, not mpirun's SLURM_*.
+mpi="$WORK/mpi"
+salloc -N 2 mpirun --map-by ppr:1:node "$z" noise record -d 3s -o "$mpi" >"$WORK/mpi.out" 2>&1 ||
+    fail "salloc mpirun record: $(cat "$WORK/mpi.out")"
+[ "$(ls "$mpi" | tr '\n' ' ')" = "zn1.znt zn2.znt " ] || fail "mpirun traces: $(ls -A "$mpi")"
+grep -q '2 tasks (mpirun) registered; all record together' "$WORK/mpi.out" ||
+    fail "mpirun: no common start: $(cat "$WORK/mpi.out")"
 
 # 2. A 16 ms source on zn2 only; record again; zn2 is the outlier, with the period.
 "$CLUSTER" run zn2 "$z" noise play --synthetic period=16ms,duration=300us -d 30s -q \
