@@ -33,7 +33,10 @@ quiet="$WORK/quiet"
 srun -N 2 "$z" noise record -d 3s -o "$quiet" >"$WORK/rec1.out" 2>"$WORK/rec1.err" ||
     fail "srun record: $(cat "$WORK/rec1.err")"
 [ -f "$quiet/zn1.znt" ] && [ -f "$quiet/zn2.znt" ] || fail "traces: $(ls -A "$quiet")"
-[ "$(ls -A "$quiet")" = "$(printf 'zn1.znt\nzn2.znt')" ] || fail "left in DIR: $(ls -A "$quiet")"
+[ "$(ls -A "$quiet" | tr '\n' ' ')" = ".zepto-nodes zn1.znt zn2.znt " ] ||
+    fail "left in DIR: $(ls -A "$quiet")"
+grep -qx 'zepto-noise-nodes 1 job=slurm-[0-9]*\.0 tasks=2' "$quiet/.zepto-nodes" ||
+    fail "the list of traces: $(cat "$quiet/.zepto-nodes")"
 grep -q '2 tasks (srun) registered; all record together' "$WORK/rec1.err" ||
     fail "no common start: $(cat "$WORK/rec1.err")"
 grep -Eq "^zn1: 1 CPU, 3.000 s, .*trace written to $quiet/zn1.znt$" "$WORK/rec1.out" ||
