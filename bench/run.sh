@@ -46,6 +46,10 @@ bash bench/collective.sh "$build" | tee "$out/collective.txt"
 section "noise simulate: speed" "bash bench/sim_speed.sh $build"
 bash bench/sim_speed.sh "$build" | tee "$out/sim_speed.txt"
 
+section "noise record across nodes: srun wall time vs recording length; analyse DIR" \
+    "bash bench/cluster_noise.sh $build 3"
+bash bench/cluster_noise.sh "$build" 3 | tee "$out/cluster_noise.txt"
+
 section "bigmem: in-process page-size comparison (1 GiB table, 3 rounds)" "$bin/zepto bigmem bench --size 1G"
 "$bin/zepto" bigmem bench --size 1G | tee "$out/bigmem_bench.txt"
 
