@@ -26,6 +26,13 @@ eval "$("$cluster" env)"
 
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
+# What Slurm alone costs: a step that does nothing.
+for r in $(seq "$rounds"); do
+    t=$(date +%s%N)
+    srun -N 2 true
+    echo "  srun -N 2 true: wall $(ms "$t") ms"
+done
+
 for d in 3 10; do
     for n in 2 4; do
         turns=$(( n > $(nproc) ? (n + $(nproc) - 1) / $(nproc) : 1 ))
