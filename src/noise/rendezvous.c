@@ -185,7 +185,7 @@ void zn_rv_plan(const struct zn_rv_task *tasks, unsigned n, unsigned me, uint64_
     uint64_t t0 = last + ZN_RV_LEAD_NS;
     plan->begin_unix_ns = t0 + plan->slot * len;
     plan->start_unix_ns = plan->begin_unix_ns + ZN_RV_CALIB_NS;
-    plan->end_all_unix_ns = t0 + plan->nslots * len;
+    plan->end_all_unix_ns = t0 + plan->nslots * len - ZN_RV_GAP_NS; /* no gap after the last */
 }
 
 /* ---- the directory ---- */

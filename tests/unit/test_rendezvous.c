@@ -89,7 +89,7 @@ static void four_nodes_on_two_cpus_take_two_turns(void **state)
         assert_int_equal(p.slot, want_slot[i]);
         assert_int_equal(p.begin_unix_ns, t0 + want_slot[i] * len);
         assert_int_equal(p.start_unix_ns, p.begin_unix_ns + ZN_RV_CALIB_NS);
-        assert_int_equal(p.end_all_unix_ns, t0 + 2 * len);
+        assert_int_equal(p.end_all_unix_ns, t0 + 2 * len - ZN_RV_GAP_NS);
         assert_false(p.dup_host);
         char want[16];
         snprintf(want, sizeof want, "zn%u.znt", i + 1);
