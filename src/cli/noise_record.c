@@ -395,13 +395,19 @@ static void sync_end(const struct params *p, const struct place *pl, const struc
         zn_rendezvous_cleanup(p->out, pl->job.key);
 }
 
-/* One line per task when several tasks share the terminal. */
-static void print_line(const struct place *pl, const struct zn_summary *sum, bool written)
+/* One line per task when several tasks share the terminal, from the trace's exact counts: the
+ * full analysis (signatures) is for `analyse DIR`, and would only keep every task waiting. */
+static void print_line(const struct place *pl, const struct zn_trace *t, bool written)
 {
-    const struct zn_trace *t = sum->trace;
+    uint64_t measured = 0, lost = 0, detours = 0;
+    for (unsigned i = 0; i < t->ncpu; i++) {
+        measured += t->cpu[i].measured_ns;
+        lost += t->cpu[i].detour_ns;
+        detours += t->cpu[i].detours;
+    }
     printf("%s: %u CPU%s, %.3f s, noise %.4f%%, %" PRIu64 " detours; %s%s\n", t->host, t->ncpu,
-           t->ncpu == 1 ? "" : "s", (double)t->duration_ns / 1e9, sum->node.noise_fraction * 100,
-           (uint64_t)sum->node.detours,
+           t->ncpu == 1 ? "" : "s", (double)t->duration_ns / 1e9,
+           measured ? 100.0 * (double)lost / (double)measured : 0.0, detours,
            written && pl->path[0] ? "trace written to " : "no trace kept",
            written && pl->path[0] ? pl->path : "");
 }
@@ -414,10 +420,6 @@ static int print(const struct params *p, const struct place *pl, const struct zn
         zb_json_init(&j, stdout, true);
         zn_summary_json(sum, &j);
         return zb_json_finish(&j) ? EXIT_FAIL : 0;
-    }
-    if (pl->job.size > 1) {
-        print_line(pl, sum, written);
-        return 0;
     }
     cli_noise_print_summary(stdout, sum);
     if (p->out && written)
@@ -460,6 +462,13 @@ int cli_noise_record(int argc, char **argv)
     int status = 0;
     if (p.out && zn_trace_write(t, pl.path, &err))
         status = cli_fail(CMD, &err);
+    if (pl.job.size > 1 && !p.json) {
+        print_line(&pl, t, !status);
+        if (t->flags & ZN_TRACE_INTERRUPTED)
+            fprintf(stderr, "zepto noise record: stopped early; everything recorded was kept\n");
+        zn_trace_free(t);
+        return status;
+    }
     struct zn_summary *sum;
     if (zn_analyse(t, &sum, &err)) {
         zn_trace_free(t);
