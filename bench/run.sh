@@ -49,6 +49,10 @@ bash bench/sim_speed.sh "$build" | tee "$out/sim_speed.txt"
 section "noise analyse: periodic signatures, speed and detection before/after" "bash bench/periodic.sh $build"
 bash bench/periodic.sh "$build" | tee "$out/periodic.txt"
 
+section "noise record across nodes: srun wall time vs recording length; analyse DIR" \
+    "bash bench/cluster_noise.sh $build 3"
+bash bench/cluster_noise.sh "$build" 3 | tee "$out/cluster_noise.txt"
+
 section "bigmem: in-process page-size comparison (1 GiB table, 3 rounds)" "$bin/zepto bigmem bench --size 1G"
 "$bin/zepto" bigmem bench --size 1G | tee "$out/bigmem_bench.txt"
 

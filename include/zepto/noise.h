@@ -125,6 +125,8 @@ struct zn_record_opts {
     uint64_t threshold_ns;   /* 0: auto */
     uint64_t buffer_detours; /* detours kept per CPU; 0: a default sized for the duration */
     int clock;               /* 0 auto, 1 tsc, 2 monotonic (enum zb_clock_kind) */
+    uint64_t start_unix_ns;  /* 0: start right after calibration; else at this CLOCK_REALTIME
+                                time (a common start across nodes), or at once when past */
 };
 
 /* Called from the thread that runs zn_recorder_run, about once a second: phase is "calibrating"

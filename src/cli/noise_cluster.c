@@ -90,6 +90,48 @@ static int check(const struct loaded *l)
     return 0;
 }
 
+/* Where a cluster signature is seen: "shared by all N nodes", "zn2 only (CPU 1)", or the
+ * nodes that have it, "zn2, zn3 (2 of 6 nodes)". */
+static void sig_where(const struct zn_cluster *c, const struct zn_cluster_sig *g, char *buf,
+                      size_t len)
+{
+    if (g->nodes == c->n) {
+        snprintf(buf, len, "shared by all %u nodes", c->n);
+        return;
+    }
+    if (g->nodes == 1) {
+        snprintf(buf, len, "%s only (CPU %s)", c->node[g->first].name, g->sig->cpus);
+        return;
+    }
+    size_t used = 0;
+    buf[0] = 0;
+    for (unsigned i = 0; i < c->n && used < len; i++)
+        if (zn_cluster_node_has(c, i, g->sig)) {
+            int w = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", c->node[i].name);
+            used += w > 0 ? (size_t)w : 0;
+        }
+    if (used < len)
+        snprintf(buf + used, len - used, " (%u of %u nodes)", g->nodes, c->n);
+}
+
+/* Each distinct signature once: those of all nodes first, then the others. */
+static void print_sigs(const struct zn_cluster *c)
+{
+    printf("\nsignatures:\n%12s %12s  %s\n", "period", "length", "where");
+    for (int pass = 0; pass < 2; pass++)
+        for (unsigned i = 0; i < c->nsigs; i++) {
+            const struct zn_cluster_sig *g = &c->sigs[i];
+            if ((g->nodes == c->n) != !pass)
+                continue;
+            char where[1024];
+            sig_where(c, g, where, sizeof where);
+            printf("%9.2f ms %9.1f us  %s\n", g->sig->period_ns / 1e6, g->sig->length_ns / 1e3,
+                   where);
+        }
+    if (!c->nsigs)
+        printf("  none\n");
+}
+
 static void print_text(const struct zn_cluster *c)
 {
     printf("%-24s %5s %10s %10s %10s %10s %10s  %s\n", "node", "cpus", "duration", "noise",
@@ -108,9 +150,16 @@ static void print_text(const struct zn_cluster *c)
     }
     printf("\nnoise fraction over %u nodes: median %.4f%%, min %.4f%%, max %.4f%%, MAD %.4f%%\n",
            c->n, c->median * 100, c->min * 100, c->max * 100, c->mad * 100);
-    printf("outlier rule: fraction above %.4f%% (median + %.0f x max(%.4f x MAD, %.2f x median)),"
-           " or a periodic signature on fewer than half the nodes\n",
-           c->limit * 100, ZN_CLUSTER_K, ZN_CLUSTER_MAD_SCALE, ZN_CLUSTER_REL_FLOOR);
+    if (c->n >= 3)
+        printf("outlier rule: fraction above %.4f%% (median + %.0f x max(%.4f x MAD, %.2f x "
+               "median)), or a periodic signature explaining >= %.0f%% of a node's noise on "
+               "fewer than half the nodes\n",
+               c->limit * 100, ZN_CLUSTER_K, ZN_CLUSTER_MAD_SCALE, ZN_CLUSTER_REL_FLOOR,
+               ZN_CLUSTER_FLAG_SHARE * 100);
+    else
+        printf("outlier rule: a periodic signature explaining >= %.0f%% of a node's noise that "
+               "the other node lacks (no robust statistic of the fraction with %u nodes)\n",
+               ZN_CLUSTER_FLAG_SHARE * 100, c->n);
     unsigned nout = 0;
     for (unsigned i = 0; i < c->n; i++)
         if (c->node[i].outlier)
@@ -118,18 +167,7 @@ static void print_text(const struct zn_cluster *c)
                    c->node[i].reason);
     if (!nout)
         printf("outliers: none\n");
-    printf("signatures:\n");
-    for (unsigned i = 0; i < c->n; i++) {
-        const struct zn_cpu_summary *s = &c->node[i].sum->node;
-        for (unsigned k = 0; k < s->nsig; k++) {
-            if (s->sig[k].noise_share < ZN_CLUSTER_MIN_SHARE)
-                continue;
-            unsigned on = zn_cluster_sig_nodes(c, &s->sig[k]);
-            printf("  %-24s %.1f us every %.2f ms: %s\n", c->node[i].name,
-                   s->sig[k].length_ns / 1e3, s->sig[k].period_ns / 1e6,
-                   on == c->n ? "shared by all nodes" : "on some nodes only");
-        }
-    }
+    print_sigs(c);
 }
 
 int cli_noise_cluster(int nops, char **ops, bool json)

@@ -46,6 +46,16 @@ static bool has_sig(const struct zn_summary *s, const struct zn_signature *sig)
     return false;
 }
 
+bool zn_cluster_node_has(const struct zn_cluster *c, unsigned i, const struct zn_signature *sig)
+{
+    return i < c->n && has_sig(c->node[i].sum, sig);
+}
+
+unsigned zn_cluster_few(const struct zn_cluster *c)
+{
+    return c->n >= 3 ? (c->n - 1) / 2 : c->n == 2;
+}
+
 unsigned zn_cluster_sig_nodes(const struct zn_cluster *c, const struct zn_signature *sig)
 {
     unsigned k = 0;
@@ -89,15 +99,48 @@ static void flag(struct zn_cluster *c)
                 snprintf(buf, sizeof buf, "noise fraction %.3g%% where the median is 0", f * 100);
             add_reason(nd, buf);
         }
+        /* With two nodes a signature on one only is the best evidence there is: no median of
+         * two tells which node is the odd one, but a period the other lacks does. */
         for (unsigned s = 0; s < nd->sum->node.nsig; s++) {
             const struct zn_signature *sig = &nd->sum->node.sig[s];
-            if (!counts(sig) || c->n < 3 || 2 * zn_cluster_sig_nodes(c, sig) >= c->n)
+            /* Every machine has small per-CPU periodic work (a kworker every 100 ms): only a
+             * signature that explains a real share of the node's noise makes it an outlier. */
+            if (sig->noise_share < ZN_CLUSTER_FLAG_SHARE ||
+                zn_cluster_sig_nodes(c, sig) > zn_cluster_few(c))
                 continue;
-            snprintf(buf, sizeof buf, "%.1f us every %.2f ms on CPU %s not seen on most nodes",
-                     sig->length_ns / 1e3, sig->period_ns / 1e6, sig->cpus);
+            snprintf(buf, sizeof buf, "%.1f us every %.2f ms on CPU %s not seen on %s",
+                     sig->length_ns / 1e3, sig->period_ns / 1e6, sig->cpus,
+                     c->n == 2 ? "the other node" : "most nodes");
             add_reason(nd, buf);
         }
     }
+}
+
+/* The distinct signatures: each counted signature of each node, unless an earlier one (of an
+ * earlier node, or earlier in this node's list) matches it. O(signatures^2 x nodes), small. */
+static int group_sigs(struct zn_cluster *c, struct zepto_err *err)
+{
+    unsigned cap = 0;
+    for (unsigned i = 0; i < c->n; i++)
+        cap += c->node[i].sum->node.nsig;
+    c->sigs = calloc(cap ? cap : 1, sizeof *c->sigs);
+    if (!c->sigs) {
+        zn_cluster_free(c);
+        return zepto_fail(err, ENOMEM, "out of memory");
+    }
+    for (unsigned i = 0; i < c->n; i++) {
+        const struct zn_cpu_summary *s = &c->node[i].sum->node;
+        for (unsigned k = 0; k < s->nsig; k++) {
+            const struct zn_signature *sig = &s->sig[k];
+            bool seen = !counts(sig);
+            for (unsigned g = 0; g < c->nsigs && !seen; g++)
+                seen = fabs(c->sigs[g].sig->period_ns - sig->period_ns) <=
+                       ZN_CLUSTER_PERIOD_TOL * sig->period_ns;
+            if (!seen)
+                c->sigs[c->nsigs++] = (struct zn_cluster_sig){sig, i, zn_cluster_sig_nodes(c, sig)};
+        }
+    }
+    return 0;
 }
 
 int zn_cluster_build(struct zn_cluster *c, unsigned n, const char *const *files,
@@ -128,12 +171,14 @@ int zn_cluster_build(struct zn_cluster *c, unsigned n, const char *const *files,
     c->limit = c->median + ZN_CLUSTER_K * scale;
     name_nodes(c);
     flag(c);
-    return 0;
+    return group_sigs(c, err);
 }
 
 void zn_cluster_free(struct zn_cluster *c)
 {
     free(c->node);
+    free(c->sigs);
     c->node = NULL;
-    c->n = 0;
+    c->sigs = NULL;
+    c->n = c->nsigs = 0;
 }

@@ -26,6 +26,7 @@ static void node_json(const struct zn_cluster *c, const struct zn_cluster_node *
     zb_json_kv_str(j, "file", nd->file);
     zb_json_kv_u64(j, "cpus", nd->trace->ncpu);
     zb_json_kv_u64(j, "duration_ns", nd->trace->duration_ns);
+    zb_json_kv_u64(j, "start_unix_ns", nd->trace->start_unix_ns);
     zb_json_kv_f64(j, "noise_fraction", s->noise_fraction);
     zb_json_kv_f64(j, "rate_per_s", s->rate_per_s);
     zb_json_kv_u64(j, "p99_ns", s->p99_ns);
@@ -67,6 +68,24 @@ void zn_cluster_json(const struct zn_cluster *c, struct zb_json *j)
             zb_json_kv_str(j, "reason", c->node[i].reason);
             zb_json_obj_end(j);
         }
+    zb_json_arr_end(j);
+    /* Each distinct signature once, with the nodes that have it. */
+    zb_json_key(j, "signatures");
+    zb_json_arr_begin(j);
+    for (unsigned i = 0; i < c->nsigs; i++) {
+        const struct zn_cluster_sig *g = &c->sigs[i];
+        zb_json_obj_begin(j);
+        zb_json_kv_f64(j, "period_ns", g->sig->period_ns);
+        zb_json_kv_u64(j, "length_ns", g->sig->length_ns);
+        zb_json_kv_bool(j, "shared", g->nodes == c->n);
+        zb_json_key(j, "nodes");
+        zb_json_arr_begin(j);
+        for (unsigned k = 0; k < c->n; k++)
+            if (zn_cluster_node_has(c, k, g->sig))
+                zb_json_str(j, c->node[k].name);
+        zb_json_arr_end(j);
+        zb_json_obj_end(j);
+    }
     zb_json_arr_end(j);
     zb_json_obj_end(j);
 }

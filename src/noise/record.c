@@ -414,20 +414,24 @@ int zn_recorder_run(struct zn_recorder *rec, zn_progress_fn progress, void *arg,
                 rec->thr = rec->ctx[i].auto_thr;
     uint64_t now_tick, now_mono;
     read_pair(&rec->clk, &now_tick, &now_mono);
-    rec->start = now_tick + zb_clock_from_ns(&rec->clk, START_MARGIN_NS);
-    rec->start_mono = now_mono + START_MARGIN_NS;
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
-    rec->start_unix =
-        (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec + START_MARGIN_NS;
+    uint64_t now_unix = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec;
+    /* A common start (opts.start_unix_ns) is met on this node's clocks from the offset to now;
+     * when calibration overran it, the loops start at once (the trace's start says how late). */
+    uint64_t lead = START_MARGIN_NS;
+    if (rec->opts.start_unix_ns > now_unix + START_MARGIN_NS)
+        lead = rec->opts.start_unix_ns - now_unix;
+    rec->start = now_tick + zb_clock_from_ns(&rec->clk, lead);
+    rec->start_mono = now_mono + lead;
+    rec->start_unix = now_unix + lead;
     uint64_t end = rec->start + zb_clock_from_ns(&rec->clk, rec->opts.duration_ns);
     /* A stop during calibration leaves end at 0: the loops end at their first iteration. */
     uint64_t expected = UINT64_MAX;
     atomic_compare_exchange_strong(&rec->end, &expected, end);
     atomic_store_explicit(&rec->go, 1, memory_order_release);
 
-    wait_end(rec, now_mono + START_MARGIN_NS + rec->opts.duration_ns, rec->opts.duration_ns,
-             progress, arg);
+    wait_end(rec, rec->start_mono + rec->opts.duration_ns, rec->opts.duration_ns, progress, arg);
 join:
     for (unsigned i = 0; i < n; i++)
         if (rec->ctx[i].started) {

@@ -19,7 +19,7 @@ expect_status 2 "option '--ranks' needs a value" sim --synthetic $syn --ranks
 expect_status 2 "give TRACE 'x.znt' or --synthetic '$syn', not both" \
     sim x.znt --synthetic $syn --ranks 4
 expect_status 2 "missing TRACE or --synthetic SPEC" sim --ranks 4
-expect_status 1 "noise simulate: a.znt: " sim a.znt b.znt --ranks 4
+expect_status 1 "noise simulate: no readable trace \(2 skipped; first: a.znt: " sim a.znt b.znt --ranks 4
 expect_status 2 "--synthetic 'period=1ms': needs period= and duration=" \
     sim --synthetic period=1ms --ranks 4
 expect_status 2 "--synthetic 'period=1ms,duration=2ms': the duration must be shorter than the" \
