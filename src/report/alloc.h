@@ -25,6 +25,9 @@
 int zr_hostlist_expand(const char *list, unsigned max, char (**names)[ZR_HOST_MAX], unsigned *n,
                        struct zepto_err *err);
 
+/* Do two CPU lists ("0-3,8") share a CPU? True also when one cannot be read. */
+bool zr_cpus_overlap(const char *a, const char *b);
+
 /* ---- key value files ---------------------------------------------------------------------- */
 
 #define ZR_KV_MAX     24  /* keys in one file */
@@ -62,7 +65,9 @@ struct zr_alloc_node {
     char boot_id[48];         /* the machine it ran on */
     char waited_for[256];     /* nodes it recorded after (they shared its CPUs) */
     char concurrent[256];     /* nodes of the same machine that ran at once on other CPUs */
-    double seconds;           /* its node report's wall time */
+    uint64_t start_ns;        /* its node report's start and end (CLOCK_REALTIME) */
+    uint64_t end_ns;
+    double seconds; /* its node report's wall time */
 };
 
 struct zr_alloc_page {

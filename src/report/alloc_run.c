@@ -36,7 +36,6 @@ struct run {
     char boot_id[48]; /* its machine */
     uint64_t wait_ns; /* the bound of every wait */
     char waited_for[256];
-    char concurrent[256];
     char not_waited[512]; /* predecessors given up on */
 };
 
@@ -146,7 +145,7 @@ static bool before(const struct run *r, const struct zr_kv *kv)
     return host && strcmp(host, r->a->host) < 0;
 }
 
-static bool overlap(const char *a, const char *b)
+bool zr_cpus_overlap(const char *a, const char *b)
 {
     struct zb_cpuset x, y;
     struct zepto_err e = {0};
@@ -214,11 +213,7 @@ static void wait_turn(struct run *r, zepto_report_progress_fn progress, void *ar
         const char *host = zr_kv_get(&kv, "host");
         if (!boot || !cpus || !host || strcmp(boot, r->boot_id))
             continue; /* another machine: nothing shared */
-        if (!overlap(cpus, r->cpus)) {
-            append(r->concurrent, sizeof(r->concurrent), host);
-            continue;
-        }
-        if (!before(r, &kv))
+        if (!zr_cpus_overlap(cpus, r->cpus) || !before(r, &kv))
             continue;
         while (!exists(r, "done", slots[i]) && !exists(r, "part", slots[i]) &&
                now_ns() < deadline) {
@@ -237,15 +232,16 @@ static void wait_turn(struct run *r, zepto_report_progress_fn progress, void *ar
     }
 }
 
-static int write_part(const struct run *r, int rc, const struct zepto_err *why, double seconds,
-                      struct zepto_err *err)
+static int write_part(const struct run *r, int rc, const struct zepto_err *why, uint64_t start,
+                      uint64_t end, struct zepto_err *err)
 {
     char text[4096];
     snprintf(text, sizeof(text),
              "host %s\nindex %d\nrank %u\nstatus %s\nerror %.400s\ncpus %s\nboot_id %s\n"
-             "waited_for %s\nconcurrent %s\nnot_waited %s\nseconds %.3f\n",
+             "waited_for %s\nnot_waited %s\nstart_unix_ns %llu\nend_unix_ns %llu\n",
              r->a->host, r->a->node_index, r->a->rank, rc ? "error" : "ok", rc ? why->msg : "",
-             r->cpus, r->boot_id, r->waited_for, r->concurrent, r->not_waited, seconds);
+             r->cpus, r->boot_id, r->waited_for, r->not_waited, (unsigned long long)start,
+             (unsigned long long)end);
     return write_kv_file(r, "part", r->slot, text, err);
 }
 
@@ -272,10 +268,12 @@ static void node_from_files(const struct run *r, const char *slot, struct zr_all
             snprintf(nd->boot_id, sizeof(nd->boot_id), "%s", v);
         if ((v = zr_kv_get(&kv, "waited_for")))
             snprintf(nd->waited_for, sizeof(nd->waited_for), "%s", v);
-        if ((v = zr_kv_get(&kv, "concurrent")))
-            snprintf(nd->concurrent, sizeof(nd->concurrent), "%s", v);
-        if ((v = zr_kv_get(&kv, "seconds")))
-            nd->seconds = atof(v);
+        if ((v = zr_kv_get(&kv, "start_unix_ns")))
+            nd->start_ns = strtoull(v, NULL, 10);
+        if ((v = zr_kv_get(&kv, "end_unix_ns")))
+            nd->end_ns = strtoull(v, NULL, 10);
+        if (nd->end_ns > nd->start_ns)
+            nd->seconds = (nd->end_ns - nd->start_ns) / 1e9;
         if ((v = zr_kv_get(&kv, "not_waited")) && *v && nd->state == ZR_NODE_OK)
             snprintf(nd->why, sizeof(nd->why),
                      "recorded without waiting for %s (no sign of it within the bound): its "
@@ -343,6 +341,17 @@ static struct zr_alloc_node *collect(const struct run *r, char (*slots)[80], uns
     }
     for (unsigned i = 0; i < a->nodes; i++)
         node_from_files(r, slots[i], &node[i]);
+    /* Which nodes ran at the same time on other CPUs of one machine (from the parts: a task
+     * knows only the nodes that said hello before it). */
+    for (unsigned i = 0; i < a->nodes; i++) {
+        node[i].concurrent[0] = 0;
+        for (unsigned k = 0; k < a->nodes; k++)
+            if (k != i && node[i].boot_id[0] && !strcmp(node[i].boot_id, node[k].boot_id) &&
+                node[k].state != ZR_NODE_MISSING && node[i].state != ZR_NODE_MISSING &&
+                node[i].start_ns < node[k].end_ns && node[k].start_ns < node[i].end_ns &&
+                !zr_cpus_overlap(node[i].cpus, node[k].cpus))
+                append(node[i].concurrent, sizeof(node[i].concurrent), node[k].host);
+    }
     *n = a->nodes;
     return node;
 }
@@ -448,7 +457,7 @@ int zepto_report_alloc_run(const struct zepto_report_opts *opts, const struct ze
     read_boot_id(r->boot_id, sizeof(r->boot_id));
 
     struct zepto_err why = {0};
-    double seconds = 0;
+    uint64_t start = 0, end = 0;
     int node_rc = claim(r, &why);
     if (node_rc == -EEXIST && a->node_index < 0)
         snprintf(r->slot, sizeof(r->slot), "dup-%u", a->rank); /* the host's slot is taken */
@@ -457,13 +466,13 @@ int zepto_report_alloc_run(const struct zepto_report_opts *opts, const struct ze
         struct zepto_report_opts o = *opts;
         snprintf(path, sizeof(path), "%s/nodes/%s", opts->dir, a->host);
         o.dir = path;
-        uint64_t t0 = now_ns();
+        start = unix_ns();
         node_rc = zepto_report_run(&o, progress, arg, &why);
-        seconds = (now_ns() - t0) / 1e9;
+        end = unix_ns();
         struct zepto_err e2 = {0};
         write_kv_file(r, "done", r->slot, "done 1\n", &e2);
     }
-    if ((rc = write_part(r, node_rc, &why, seconds, err)))
+    if ((rc = write_part(r, node_rc, &why, start, end, err)))
         goto out;
     bool assembler = a->node_index >= 0 ? a->node_index == 0 : a->rank == 0;
     if (assembler && node_rc != -EEXIST)
