@@ -174,20 +174,23 @@ static void plots(const struct zr_alloc_data *d, const struct zr_ctx *ctx, FILE 
     char script[1024];
     snprintf(script, sizeof(script),
              "set style fill solid 0.8 border -1\nset boxwidth 0.6\nset yrange [0:*]\n"
-             "set ylabel 'noise (%% of CPU time)'\nset xtics rotate by -45\n"
-             "plot 'data/alloc-nodes.dat' using 1:($8 ? $3 : 1/0):xtic(2) with boxes "
-             "lc rgb '#c0392b' title 'outlier', '' using 1:($8 ? 1/0 : $3):xtic(2) with boxes "
+             "set ylabel 'noise (%% of CPU time)'\nset xtics rotate by -45\nset key below\n"
+             "plot 'data/alloc-nodes.dat' using 1:($8 > 0 ? $3 : 1/0):xtic(2) with boxes "
+             "lc rgb '#c0392b' title 'outlier', '' using 1:($8 > 0 ? 1/0 : $3):xtic(2) with boxes "
              "lc rgb '#4a7ab5' title 'node', %.6f with lines dt 2 lc rgb '#333333' "
              "title 'outlier limit', %.6f with lines lc rgb '#888888' title 'median'",
              100 * c->limit, 100 * c->median);
     zr_plot(ctx, f, "alloc-noise", "Noise fraction per node, with the median and the outlier limit",
             script);
+    snprintf(script, sizeof(script),
+             "set logscale y\nset ylabel 'detour length (us)'\nset boxwidth 0.4\n"
+             "set xtics rotate by -45\nset xrange [-0.7:%u.7]\nset key below\n"
+             "plot 'data/alloc-nodes.dat' using 1:5:4:7:6:xtic(2) with candlesticks "
+             "whiskerbars lc rgb '#4a7ab5' title 'box: median to p99, whiskers: min and max'",
+             c->n - 1);
     zr_plot(ctx, f, "alloc-detours",
             "Detour lengths per node: box from median to p99, whiskers to min and max (log)",
-            "set logscale y\nset ylabel 'detour length (us)'\nset boxwidth 0.4\n"
-            "set xtics rotate by -45\nset xrange [-0.7:*]\n"
-            "plot 'data/alloc-nodes.dat' using 1:5:4:7:6:xtic(2) with candlesticks "
-            "whiskerbars lc rgb '#4a7ab5' title 'min, median, p99, max'");
+            script);
 }
 
 static void signatures(const struct zr_alloc_data *d, FILE *f)
