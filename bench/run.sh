@@ -92,3 +92,7 @@ section "ktau: a start/stop pair; capture overhead against perf record" \
 
 section "ktau: what a libktau-mpi wrapper adds to an MPI call (MPI_Iprobe, 2 ranks)" "bash bench/ktau_mpi.sh $build"
 bash bench/ktau_mpi.sh "$build" | tee "$out/ktau_mpi.txt"
+
+section "zepto report for an allocation: 2 and 4 nodes against one (test cluster, --quick, 2 rounds)" \
+    "bash bench/report_alloc.sh $build 2"
+bash bench/report_alloc.sh "$build" 2 | tee "$out/report_alloc.txt"

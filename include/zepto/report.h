@@ -59,11 +59,13 @@ struct zepto_report_alloc_result {
     unsigned expected;  /* nodes of the step */
     unsigned delivered; /* nodes whose report made it onto the page */
     char missing[512];  /* names of the nodes that did not (comma separated, may be shortened) */
+    uint64_t wait_ns;   /* how long the assembler waited at most for the others */
 };
 
 /* This task's part of the allocation report: the node's leader runs the node's report into
  * DIR/nodes/HOST (in turns with the other nodes that share its CPUs on one machine) and leaves
- * its part; the first node's leader then waits at most wait_ns for the others' and writes
+ * its part; the first node's leader then waits at most wait_ns (0: a minute plus the node
+ * report's time, as measured, times the nodes) for the others' and writes
  * DIR/index.html and DIR/report.json. Other tasks of a node return at once. 0 when this task's
  * work went well (res says whether nodes are missing); negative errno otherwise. */
 int zepto_report_alloc_run(const struct zepto_report_opts *opts, const struct zepto_report_alloc *a,

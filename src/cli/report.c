@@ -27,7 +27,7 @@ static const char usage[] =
     "  -o, --output DIR   where to write (default ./zepto-report)\n"
     "      --quick        short measurements (about 8 s instead of 25 s)\n"
     "      --wait D       in a job step: how long the first node waits for the others' reports\n"
-    "                     (default 60 s + the node report's time x the nodes)\n"
+    "                     (default 60 s + this node's report time x the nodes)\n"
     "\n"
     "Run by every task of a Slurm step (srun) or an Open MPI job (mpirun), it writes one page for\n"
     "the allocation: DIR/index.html and DIR/report.json with a per-node table and the outliers,\n"
@@ -96,11 +96,8 @@ static int run_alloc(const struct params *p, const struct zepto_report_alloc *a)
                a->host);
         return 0;
     }
-    uint64_t wait = p->wait_ns;
-    if (!wait)
-        wait = 60000000000ull + zepto_report_estimate_ns(&p->o) * a->nodes;
     struct zepto_report_alloc_result res;
-    int rc = zepto_report_alloc_run(&p->o, a, wait, progress, NULL, &res, &err);
+    int rc = zepto_report_alloc_run(&p->o, a, p->wait_ns, progress, NULL, &res, &err);
     cli_progress_done();
     if (res.assembled)
         printf("report written to %s/index.html (%u of %u nodes)\n", p->o.dir, res.delivered,
@@ -115,7 +112,8 @@ static int run_alloc(const struct params *p, const struct zepto_report_alloc *a)
                 "zepto report: %u of %u nodes did not deliver within %llu s: %s (marked on "
                 "%s/index.html)\n",
                 res.expected - res.delivered, res.expected,
-                (unsigned long long)(wait / 1000000000u), res.missing, p->o.dir);
+                (unsigned long long)((res.wait_ns + 500000000u) / 1000000000u), res.missing,
+                p->o.dir);
         return EXIT_FAIL;
     }
     return 0;

@@ -81,7 +81,7 @@ static void table(const struct zr_alloc_data *d, FILE *f)
                 nd->state == ZR_NODE_OK       ? "ok"
                 : nd->state == ZR_NODE_FAILED ? "failed"
                                               : "missing");
-        if (nd->state != ZR_NODE_MISSING) {
+        if (nd->state == ZR_NODE_OK) {
             fprintf(f, "<a href=\"nodes/");
             esc(f, nd->host);
             fprintf(f, "/index.html\">");
@@ -283,17 +283,16 @@ static void node_links(const struct zr_alloc_data *d, FILE *f)
     for (unsigned i = 0; i < p->n; i++) {
         const struct zr_alloc_node *nd = &p->node[i];
         fprintf(f, "<li>");
-        if (nd->state == ZR_NODE_MISSING) {
+        if (nd->state != ZR_NODE_OK) {
             esc(f, nd->host);
-            fprintf(f, ": missing</li>\n");
+            fprintf(f, ": %s</li>\n", nd->state == ZR_NODE_MISSING ? "missing" : "failed");
             continue;
         }
         fprintf(f, "<a class=\"node-report\" href=\"nodes/");
         esc(f, nd->host);
         fprintf(f, "/index.html\">");
         esc(f, nd->host);
-        fprintf(f, "</a>: %s, %.1f s", nd->state == ZR_NODE_OK ? "noise, bigmem, ktau" : "failed",
-                nd->seconds);
+        fprintf(f, "</a>: noise, bigmem, ktau; %.1f s", nd->seconds);
         if (nd->waited_for[0]) {
             fprintf(f, ", recorded after ");
             esc(f, nd->waited_for);

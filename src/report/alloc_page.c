@@ -159,7 +159,7 @@ static void node_json(const struct zr_alloc_data *d, unsigned i, struct zb_json 
     zb_json_key(j, "recorded_after");
     zb_json_str(j, nd->waited_for);
     zb_json_kv_str(j, "concurrent_with", nd->concurrent);
-    if (nd->state != ZR_NODE_MISSING) {
+    if (nd->state == ZR_NODE_OK) {
         snprintf(path, sizeof(path), "nodes/%s/index.html", nd->host);
         zb_json_kv_str(j, "report", path);
         zb_json_kv_f64(j, "report_seconds", nd->seconds);

@@ -25,7 +25,8 @@
 #include "base/cpuset.h"
 #include "report/alloc.h"
 
-#define POLL_NS 100000000ull /* 100 ms between looks at the shared directory */
+#define POLL_NS         100000000ull   /* 100 ms between looks at the shared directory */
+#define DEFAULT_WAIT_NS 60000000000ull /* plus a node report per node: the default bound */
 
 struct run {
     const struct zepto_report_opts *opts;
@@ -180,21 +181,24 @@ static void wait_turn(struct run *r, zepto_report_progress_fn progress, void *ar
     const struct zepto_report_alloc *a = r->a;
     uint64_t deadline = now_ns() + r->wait_ns;
     unsigned need = a->node_index >= 0 ? (unsigned)a->node_index : a->nodes - 1;
-    static char slots[ZR_HOSTLIST_MAX][80];
-    unsigned n;
+    char(*slots)[80] = malloc(ZR_HOSTLIST_MAX * sizeof(*slots));
+    unsigned n = 0;
+    if (!slots)
+        return; /* no turns: the page will show the nodes' figures as they are */
     for (;;) {
         n = hellos(r, slots, ZR_HOSTLIST_MAX);
         unsigned seen = 0;
-        for (unsigned i = 0; i < n; i++) {
-            if (!strcmp(slots[i], r->slot))
-                continue;
-            if (a->node_index < 0) {
-                seen++;
-                continue;
+        if (a->node_index >= 0) {
+            /* The earlier nodes: said hello, or already delivered (a failed claim says no
+             * hello). */
+            char slot[32];
+            for (int k = 0; k < a->node_index; k++) {
+                snprintf(slot, sizeof(slot), "n%d", k);
+                seen += exists(r, "hello", slot) || exists(r, "part", slot);
             }
-            int k = atoi(slots[i] + 1);
-            if (k < a->node_index)
-                seen++;
+        } else {
+            for (unsigned i = 0; i < n; i++)
+                seen += strcmp(slots[i], r->slot) != 0;
         }
         if (seen >= need || now_ns() >= deadline)
             break;
@@ -230,6 +234,7 @@ static void wait_turn(struct run *r, zepto_report_progress_fn progress, void *ar
         else
             append(r->not_waited, sizeof(r->not_waited), host);
     }
+    free(slots);
 }
 
 static int write_part(const struct run *r, int rc, const struct zepto_err *why, uint64_t start,
@@ -300,6 +305,11 @@ static void node_from_files(const struct run *r, const char *slot, struct zr_all
     }
 }
 
+static int by_name(const void *x, const void *y)
+{
+    return strcmp(x, y);
+}
+
 /* The slots of the step: Slurm's node indexes (names from the node list), or, under Open MPI,
  * the parts and hellos found (their hosts), padded with unnamed missing nodes. */
 static struct zr_alloc_node *collect(const struct run *r, char (*slots)[80], unsigned *n)
@@ -334,6 +344,7 @@ static struct zr_alloc_node *collect(const struct run *r, char (*slots)[80], uns
                 snprintf(slots[k++], 80, "%s", de->d_name + 5);
         if (d)
             closedir(d);
+        qsort(slots, k, sizeof(*slots), by_name);
         for (unsigned i = k; i < a->nodes; i++) {
             snprintf(slots[i], 80, "missing-%u", i - k + 1);
             snprintf(node[i].host, sizeof(node[i].host), "(unknown node %u)", i - k + 1);
@@ -409,6 +420,7 @@ static int assemble(struct run *r, zepto_report_progress_fn progress, void *arg,
     int rc = zr_alloc_page_write(&p, err);
     res->assembled = rc == 0;
     res->expected = n;
+    res->wait_ns = r->wait_ns;
     for (unsigned i = 0; i < n; i++) {
         if (node[i].state == ZR_NODE_OK)
             res->delivered++;
@@ -431,7 +443,11 @@ int zepto_report_alloc_run(const struct zepto_report_opts *opts, const struct ze
         return zepto_fail(err, ENOMEM, "out of memory");
     r->opts = opts;
     r->a = a;
-    r->wait_ns = wait_ns;
+    /* The default bound: a minute plus a node report for each node (all of them in turns),
+     * counted again from the node's own report's real length once it is known (a busy machine
+     * makes it several times the estimate). */
+    uint64_t est = zepto_report_estimate_ns(opts);
+    r->wait_ns = wait_ns ? wait_ns : DEFAULT_WAIT_NS + est * a->nodes;
     int rc;
     char path[4200];
     if ((rc = make_dir(opts->dir, err)))
@@ -469,6 +485,8 @@ int zepto_report_alloc_run(const struct zepto_report_opts *opts, const struct ze
         start = unix_ns();
         node_rc = zepto_report_run(&o, progress, arg, &why);
         end = unix_ns();
+        if (!wait_ns && end - start > est)
+            r->wait_ns = DEFAULT_WAIT_NS + (end - start) * a->nodes;
         struct zepto_err e2 = {0};
         write_kv_file(r, "done", r->slot, "done 1\n", &e2);
     }
