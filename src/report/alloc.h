@@ -102,6 +102,7 @@ struct zr_alloc_data {
     double slowdown[ZR_ALLOC_SCALE_POINTS][2]; /* sync, random */
     unsigned iters;
     char scale_error[256];
+    double predict_s;   /* what the prediction took */
     char sharing[1024]; /* how the nodes shared CPUs and machines, in words */
     char when[64];
 };

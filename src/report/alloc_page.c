@@ -80,6 +80,8 @@ static void predict(struct zr_alloc_data *d)
         goto out;
     }
     d->iters = d->page->quick ? 10 : 30;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t ranks = 1000;
     for (unsigned i = 0; i < ZR_ALLOC_SCALE_POINTS; i++, ranks *= 10) {
         d->ranks[i] = ranks;
@@ -104,6 +106,8 @@ static void predict(struct zr_alloc_data *d)
             d->slowdown[i][ph] = r.slowdown;
         }
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    d->predict_s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 out:
     for (unsigned i = 0; i < np; i++)
         zn_pattern_free(&pat[i]);
@@ -240,6 +244,7 @@ static int write_json(const struct zr_alloc_data *d, const struct zr_ctx *ctx,
                    "the allocation): recursive doubling, L 1us, o 200ns, 1 ms compute per step");
     zb_json_kv_u64(&j, "iterations", d->iters);
     zb_json_kv_u64(&j, "patterns_nodes", d->ntraces);
+    zb_json_kv_f64(&j, "seconds", d->predict_s);
     if (d->scale_error[0])
         zb_json_kv_str(&j, "error", d->scale_error);
     zb_json_key(&j, "points");
