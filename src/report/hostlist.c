@@ -76,6 +76,11 @@ static int expand_name(struct expand *x, char *prefix, size_t plen, const char *
     const char *rest = close + 1;
     size_t rest_len = len - (size_t)(rest - s);
     const char *p = open + 1;
+    /* An empty bracket would expand to nothing: every bracket giving at least one name or an
+     * error bounds the work by the names allowed (an empty one behind a large range made the
+     * fuzzer spin). */
+    if (p == close)
+        return bad(x, "an empty bracket");
     while (p < close) {
         unsigned lo, hi, wlo, whi;
         if (number(&p, close, &lo, &wlo))
