@@ -103,3 +103,7 @@ bash bench/ktau_mpi.sh "$build" | tee "$out/ktau_mpi.txt"
 section "ktau: libktau-mpi per call, C and Fortran (MPI_Comm_rank, MPI_Sendrecv with events)" \
     "bash bench/ktau_mpi_calls.sh $build"
 bash bench/ktau_mpi_calls.sh "$build" | tee "$out/ktau_mpi_calls.txt"
+
+section "zepto report for an allocation: 2 and 4 nodes against one (test cluster, --quick, 2 rounds)" \
+    "bash bench/report_alloc.sh $build 2"
+bash bench/report_alloc.sh "$build" 2 | tee "$out/report_alloc.txt"

@@ -42,6 +42,13 @@ struct zr_probe {
     void (*free)(void *state);
 };
 
+struct zepto_report_opts;
+/* A context for writing into opts->dir: finds gnuplot (or says why there is none). */
+void zr_ctx_init(struct zr_ctx *ctx, const struct zepto_report_opts *opts);
+
+/* The page's style sheet, shared by the node's and the allocation's pages. */
+extern const char zr_css[];
+
 /* NULL-terminated list of all probes, in page order (probes.c). */
 extern const struct zr_probe *const zr_probes[];
 

@@ -11,6 +11,9 @@
  * ends (and on SIGINT/SIGTERM); otherwise 2M is skipped and bigmem falls back, said on the page.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +64,28 @@ static bool on_vm(void)
     return strstr(flags, " hypervisor") || !strncmp(flags, "hypervisor", 10);
 }
 
+/* The huge-page pool is the machine's: reports that run at once on one machine (the nodes of an
+ * allocation on the test cluster) take turns to raise and restore it, or one would "find" the
+ * other's raised pool and restore that, leaving it raised. A lock file in /run/lock, which all
+ * namespaces of the machine share; without it the report goes on unlocked. */
+#define POOL_LOCK "/run/lock/zepto-report-hugepages.lock"
+
+static int pool_lock(void)
+{
+    int fd = open(POOL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0 && flock(fd, LOCK_EX)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static void pool_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* releases the flock */
+}
+
 static int run(const struct zr_ctx *ctx, void **state, struct zepto_err *err)
 {
     const char *root = zb_setting(ZB_SET_SYSROOT, "");
@@ -85,6 +110,7 @@ static int run(const struct zr_ctx *ctx, void **state, struct zepto_err *err)
     }
     uint64_t table = zbm_bench_table_bytes(table_size(ctx));
     memset(&e, 0, sizeof(e));
+    int lock = pool_lock();
     if (zbm_pool_reserve(zbm_bench_pool_pages(table), table + KEEP_FREE, root, &s->pool, &e))
         snprintf(s->pool_note, sizeof(s->pool_note), "%s", e.msg);
     struct zbm_bench_opts o = {
@@ -99,6 +125,7 @@ static int run(const struct zr_ctx *ctx, void **state, struct zepto_err *err)
     memset(&e, 0, sizeof(e));
     rc = zbm_bench_run(&o, s->bench, &e);
     zbm_pool_restore(); /* before anything else can fail: the report must leave the pool as found */
+    pool_unlock(lock);
     if (rc) {
         snprintf(s->bench_error, sizeof(s->bench_error), "%s", e.msg);
         free(s->bench);

@@ -62,7 +62,7 @@ static int make_dir(const char *path, struct zepto_err *err)
     return 0;
 }
 
-static void init_ctx(struct zr_ctx *ctx, const struct zepto_report_opts *opts)
+void zr_ctx_init(struct zr_ctx *ctx, const struct zepto_report_opts *opts)
 {
     memset(ctx, 0, sizeof(*ctx));
     ctx->dir = opts->dir;
@@ -80,14 +80,14 @@ static void init_ctx(struct zr_ctx *ctx, const struct zepto_report_opts *opts)
 uint64_t zepto_report_estimate_ns(const struct zepto_report_opts *opts)
 {
     struct zr_ctx ctx;
-    init_ctx(&ctx, opts);
+    zr_ctx_init(&ctx, opts);
     uint64_t total = 0;
     for (const struct zr_probe *const *p = zr_probes; *p; p++)
         total += (*p)->estimate_ns(&ctx);
     return total;
 }
 
-static const char css[] =
+const char zr_css[] =
     "body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222}"
     "table{border-collapse:collapse;margin:1em 0}td,th{padding:.2em .7em;text-align:right;"
     "border-bottom:1px solid #ddd}th{background:#f3f3f3}td:first-child,th:first-child{"
@@ -100,7 +100,7 @@ static void page_head(FILE *f, const struct zb_sysinfo *si, const char *when)
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Zepto "
                "report: ");
     zr_html_escape(f, si->host);
-    fprintf(f, "</title>\n<style>%s</style></head><body>\n<h1>Zepto report: ", css);
+    fprintf(f, "</title>\n<style>%s</style></head><body>\n<h1>Zepto report: ", zr_css);
     zr_html_escape(f, si->host);
     fprintf(f, "</h1>\n<dl><dt>Kernel</dt><dd>Linux ");
     zr_html_escape(f, si->kernel);
@@ -204,7 +204,7 @@ int zepto_report_run(const struct zepto_report_opts *opts, zepto_report_progress
     char sub[4096];
     int rc;
 
-    init_ctx(&ctx, opts);
+    zr_ctx_init(&ctx, opts);
     if ((rc = make_dir(opts->dir, err)))
         return rc;
     snprintf(sub, sizeof(sub), "%s/plots", opts->dir);
