@@ -181,6 +181,7 @@ start_daemon 2
 until_ok 10 "$CLUSTER" run zn1 "${RUN[@]}" cmp -s /io/cp.bin "$WORK/src.bin" || fail "restart: zoid run does not work again"
 if [ "$FUSE" = 1 ]; then
   until_ok 10 cmp -s "$MNT/zn2/cp.bin" "$WORK/src.bin" || fail "restart: zn2's mount did not recover"
+  until_ok 10 cmp -s "$MNT/zn1/cp.bin" "$WORK/src.bin" || fail "restart: zn1's mount did not recover"
   cp "$WORK/src.bin" "$MNT/zn2/after.bin" && [ "$(sum "$EXP/after.bin")" = "$SRC" ] || fail "restart: a write through zn2's mount"
 fi
 
