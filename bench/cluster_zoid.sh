@@ -46,6 +46,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 "$CLUSTER" up 4 --io >"$out/up.log" 2>&1 || { cat "$out/up.log" >&2; exit 1; }
 
 # bg_in NODE NAME CMD...: CMD in NODE, in the background, its pid in $work/NAME.pid.
@@ -95,7 +96,7 @@ for rate in "${rates[@]}"; do
     # 1 MiB: a raw stream, then zoid dd of as many bytes as the raw stream moved in SECS
     "$CLUSTER" run zn1 "$bin/bench_net_pair" stream "$RAW" "$SECS" >"$out/stream-$rate.json"
     raw=$(jq .mib_s "$out/stream-$rate.json")
-    mib=$(awk -v r="$raw" -v s="$SECS" 'BEGIN { m = int(r * s); print m < 64 ? 64 : m > 4096 ? 4096 : m }')
+    mib=$(awk -v r="$raw" -v s="$SECS" 'BEGIN { m = int(r * s); print (m < 64 ? 64 : (m > 4096 ? 4096 : m)) }')
     read -r s e <<<"$(zoid_dd zn1 "$mib" one.bin)"
     zoid=$(awk -v m="$mib" -v s="$s" -v e="$e" 'BEGIN { printf "%.1f", m / ((e - s) / 1e9) }')
     rm -f "$work/export/one.bin"
@@ -105,23 +106,27 @@ for rate in "${rates[@]}"; do
     # N nodes at once
     for n in 1 2 4; do
         rm -f "$out"/agg-*.txt
+        pids=()
         for i in $(seq "$n"); do
             "$CLUSTER" run "zn$i" sh -c 'date +%s%N; "$@"; date +%s%N' sh \
                 "$bin/bench_net_pair" stream "$RAW" "$SECS" >"$out/agg-raw-$i.txt" &
+            pids+=($!)
         done
-        wait
+        wait "${pids[@]}"
         # three lines: start, the JSON, end -> "BYTES START END"
         for i in $(seq "$n"); do
             awk 'NR == 1 { s = $1 } NR == 2 { b = $0; sub(/.*"bytes":/, "", b); sub(/,.*/, "", b) }
                  NR == 3 { print b, s, $1 }' "$out/agg-raw-$i.txt" >"$out/agg-rawb-$i.txt"
         done
         rawagg=$(aggregate "$out"/agg-rawb-*.txt)
-        each=$(awk -v r="$rawagg" -v s="$SECS" -v n="$n" 'BEGIN { m = int(r * s / n); print m < 32 ? 32 : m > 2048 ? 2048 : m }')
+        each=$(awk -v r="$rawagg" -v s="$SECS" -v n="$n" 'BEGIN { m = int(r * s / n); print (m < 32 ? 32 : (m > 2048 ? 2048 : m)) }')
+        pids=()
         for i in $(seq "$n"); do
             (read -r s e <<<"$(zoid_dd "zn$i" "$each" "agg$i.bin")"
              echo "$((each << 20)) $s $e" >"$out/agg-zoid-$i.txt") &
+            pids+=($!)
         done
-        wait
+        wait "${pids[@]}"
         zagg=$(aggregate "$out"/agg-zoid-*.txt)
         rm -f "$work"/export/agg*.bin
         agg_rows+=("$(printf '| %s | %d | %s | %s | %.2f |' "$rate" "$n" "$rawagg" "$zagg" "$(bc -l <<<"$zagg / $rawagg")")")

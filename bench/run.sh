@@ -92,3 +92,11 @@ section "ktau: a start/stop pair; capture overhead against perf record" \
 
 section "ktau: what a libktau-mpi wrapper adds to an MPI call (MPI_Iprobe, 2 ranks)" "bash bench/ktau_mpi.sh $build"
 bash bench/ktau_mpi.sh "$build" | tee "$out/ktau_mpi.txt"
+
+section "zoid between hosts on the test cluster (4 nodes + I/O node; unshaped and 1gbit)" \
+    "ZEPTO_CLUSTER_ID=\${ZEPTO_CLUSTER_ID:-0} bash bench/cluster_zoid.sh $build off 1gbit"
+if [ "$(id -u)" = 0 ] && command -v slurmctld >/dev/null; then
+    bash bench/cluster_zoid.sh "$build" off 1gbit | tee "$out/cluster_zoid.txt" || echo "(failed: see above)"
+else
+    echo "(skipped: needs root and Slurm, scripts/deps.sh)"
+fi
