@@ -16,6 +16,11 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster_lib.sh"
 cluster_require sha256sum tar dd
 ZEPTO=$(readlink -f "$ZEPTO")
+# A bad ZOID_TCP_TIMEOUT: one line naming it, exit 2 (before anything is up).
+for bad in 0 x 3601 5s; do
+  expect_status 2 "^zepto zoid: ZOID_TCP_TIMEOUT '$bad': whole seconds from 1 to 3600$" \
+    env ZOID_TCP_TIMEOUT=$bad "$ZEPTO" zoid bench --server tcp:127.0.0.1:1
+done
 BUSY="$BIN/machine_busy"
 VICTIM="$BIN/zoid_victim"
 [ -x "$VICTIM" ] || { echo "skip: $VICTIM not built"; exit 77; }
