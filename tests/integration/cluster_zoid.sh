@@ -30,7 +30,7 @@ FUSE=1
 
 # The bound on a silent peer, short for the test; the default is 20 s (docs/zoid-deploy.md).
 export ZOID_TCP_TIMEOUT=4
-SLACK=5
+SLACK=6
 BAR_MS=100
 ldd "$ZEPTO" 2>/dev/null | grep -q libasan && BAR_MS=300
 IO=$CL_NET.100
@@ -225,11 +225,23 @@ if [ "$FUSE" = 1 ]; then # a call on zn1's mount meanwhile, timed on its own
   ) &
   MSH=$!
 fi
-until_ok $((ZOID_TCP_TIMEOUT + SLACK)) dead "$WPID" || fail "link: the writer still runs $((ZOID_TCP_TIMEOUT + SLACK)) s after the cut"
-ms=$(($(now_ms) - t0))
+# The writer's end and the daemon's release, each timed from the cut, polled together.
+wdone=
+ddone=
+end=$((t0 + (ZOID_TCP_TIMEOUT + SLACK) * 1000))
+while [ -z "$wdone" ] || [ -z "$ddone" ]; do
+  [ -z "$wdone" ] && dead "$WPID" && wdone=$(now_ms)
+  [ -z "$ddone" ] && released "$CL_NET.11" && ddone=$(now_ms)
+  [ "$(now_ms)" -lt "$end" ] || break
+  sleep 0.1
+done
+[ -n "$wdone" ] || fail "link: the writer still runs $((ZOID_TCP_TIMEOUT + SLACK)) s after the cut"
+[ -n "$ddone" ] || fail "link: the daemon kept the cut client's session $((ZOID_TCP_TIMEOUT + SLACK)) s: $(tail -5 "$LOG")"
+until_ok 30 dead "$WPID"
 wait "$WSH"
 st=$?
-echo "link: the writer ended after $ms ms, exit $st: $(tail -1 "$WORK/writer.err")"
+echo "link: the writer ended after $((${wdone:-0} - t0)) ms, exit $st: $(tail -1 "$WORK/writer.err")"
+echo "link: the daemon released it after $((${ddone:-0} - t0)) ms: $(grep "disconnect tcp:$CL_NET.11" "$LOG" | tail -2 | tr '\n' ' ')"
 if [ "$FUSE" = 1 ]; then
   # The mount's bound: the TCP timeout, then one reconnection attempt (2 s) before EIO.
   wait "$MSH"
@@ -239,9 +251,6 @@ if [ "$FUSE" = 1 ]; then
   grep -q 'Input/output error' <<<"$err" || fail "link: the mount gave '$err', not EIO"
 fi
 [ "$st" -ne 0 ] && grep -q 'Input/output error' "$WORK/writer.err" || fail "link: the writer: exit $st, $(cat "$WORK/writer.err")"
-until_ok $((ZOID_TCP_TIMEOUT + SLACK)) released "$CL_NET.11" ||
-  fail "link: the daemon kept the cut client's session: $(tail -5 "$LOG")"
-echo "link: the daemon released it after $(($(now_ms) - t0)) ms: $(grep "disconnect tcp:$CL_NET.11" "$LOG" | tail -2 | tr '\n' ' ')"
 "$CLUSTER" run zn2 "${RUN[@]}" cmp -s /io/cp.bin "$WORK/src.bin" || fail "link: zn2 did not work while zn1's link was down"
 ip link set dev "${CL_LINKP}zn1" up
 until_ok 10 "$CLUSTER" run zn1 "${RUN[@]}" cmp -s /io/cp.bin "$WORK/src.bin" || fail "link up: zoid run on zn1 does not work again"
