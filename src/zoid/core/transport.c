@@ -299,7 +299,8 @@ static int tcp_timeout_s(void)
  * call or a daemon connection forever. Keepalive probes a quiet connection after a quarter of
  * the bound T (ZOID_TCP_TIMEOUT, default 20 s) and then every second; TCP_USER_TIMEOUT = T
  * bounds how long sent data may stay unacknowledged and, with keepalive, how long probes may go
- * unanswered. A call waiting on a dead peer thus fails with ETIMEDOUT within about T + 1 s, and
+ * unanswered. A call waiting on a dead peer thus fails within about T + 1 s (ETIMEDOUT, or
+ * EHOSTUNREACH when the network said why: the clients treat both as a lost connection), and
  * the daemon drops the connection (and releases its handles) as quickly. A long call is not
  * affected: the peer's kernel answers the probes. (docs/zoid-deploy.md)
  */
