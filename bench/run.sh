@@ -107,3 +107,11 @@ bash bench/ktau_mpi_calls.sh "$build" | tee "$out/ktau_mpi_calls.txt"
 section "zepto report for an allocation: 2 and 4 nodes against one (test cluster, --quick, 2 rounds)" \
     "bash bench/report_alloc.sh $build 2"
 bash bench/report_alloc.sh "$build" 2 | tee "$out/report_alloc.txt"
+
+section "zoid between hosts on the test cluster (4 nodes + I/O node; unshaped and 1gbit)" \
+    "ZEPTO_CLUSTER_ID=\${ZEPTO_CLUSTER_ID:-0} bash bench/cluster_zoid.sh $build off 1gbit"
+if [ "$(id -u)" = 0 ] && command -v slurmctld >/dev/null; then
+    bash bench/cluster_zoid.sh "$build" off 1gbit | tee "$out/cluster_zoid.txt" || echo "(failed: see above)"
+else
+    echo "(skipped: needs root and Slurm, scripts/deps.sh)"
+fi

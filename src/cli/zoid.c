@@ -1,7 +1,11 @@
 /*
  * `zepto zoid`: the subcommands of the ZOID function-forwarding part.
  */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "cli/cli.h"
+#include "zepto/zoid_settings.h"
 
 static const char help[] =
     "usage: zepto zoid COMMAND [ARGS...]\n"
@@ -32,7 +36,25 @@ static const struct cli_cmd cmds[] = {
     {0},
 };
 
+/* ZOID_TCP_TIMEOUT, read by the transport of every command (src/zoid/core/transport.c, which
+ * falls back to its default on a bad value): a bad value is refused here, with its name. */
+static bool tcp_timeout_ok(void)
+{
+    const char *v = zoid_setting(ZOID_SET_TCP_TIMEOUT, NULL);
+    if (!v)
+        return true;
+    char *end;
+    long s = strtol(v, &end, 10);
+    if (end != v && !*end && s >= 1 && s <= 3600)
+        return true;
+    fprintf(stderr, "zepto zoid: %s '%s': whole seconds from 1 to 3600\n",
+            zoid_setting_name(ZOID_SET_TCP_TIMEOUT), v);
+    return false;
+}
+
 int cli_zoid(int argc, char **argv)
 {
+    if (!tcp_timeout_ok())
+        return 2;
     return cli_dispatch("zoid", cmds, argc, argv, help);
 }

@@ -21,6 +21,9 @@ static const struct zepto_setting list[ZOID_SET_COUNT] = {
     [ZOID_SET_PRELOAD_LIB] = {"ZEPTO_ZOID_PRELOAD_LIB", "PATH",
                               "libzoid-preload.so that zoid run preloads (default: ../lib next "
                               "to zepto)"},
+    [ZOID_SET_TCP_TIMEOUT] = {"ZOID_TCP_TIMEOUT", "SECONDS",
+                              "tcp: a peer silent this long (link cut, node gone) is dropped "
+                              "and its calls fail with ETIMEDOUT, 1..3600 (default 20)"},
 };
 
 static const struct zepto_settings table = {"zoid", list, ZOID_SET_COUNT};

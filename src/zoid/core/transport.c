@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "zepto/zoid_settings.h"
 #include "zoid/core/transport.h"
 
 #define IOV_BATCH 64
@@ -284,11 +285,38 @@ static int tcp_resolve(const struct zoid_addr *a, bool passive, struct addrinfo 
     return 0;
 }
 
+/* The bound on a silent TCP peer (ZOID_TCP_TIMEOUT), in seconds; a bad value is the default. */
+static int tcp_timeout_s(void)
+{
+    const char *v = zoid_setting(ZOID_SET_TCP_TIMEOUT, NULL);
+    char *end;
+    long s = v ? strtol(v, &end, 10) : 0;
+    return v && end != v && !*end && s >= 1 && s <= 3600 ? (int)s : ZOID_TCP_TIMEOUT_S;
+}
+
+/*
+ * A peer that vanishes without closing (its node powered off, the link cut) must not hold a
+ * call or a daemon connection forever. Keepalive probes a quiet connection after a quarter of
+ * the bound T (ZOID_TCP_TIMEOUT, default 20 s) and then every second; TCP_USER_TIMEOUT = T
+ * bounds how long sent data may stay unacknowledged and, with keepalive, how long probes may go
+ * unanswered. A call waiting on a dead peer thus fails within about T + 1 s (ETIMEDOUT, or
+ * EHOSTUNREACH when the network said why: the clients treat both as a lost connection), and
+ * the daemon drops the connection (and releases its handles) as quickly. A long call is not
+ * affected: the peer's kernel answers the probes. (docs/zoid-deploy.md)
+ */
 static void tcp_tune(int s)
 {
-    int one = 1;
-    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one,
-               sizeof(one)); /* calls are small and latency-bound */
+    int one = 1, t = tcp_timeout_s();
+    int idle = t >= 4 ? t / 4 : 1, intvl = 1, cnt = t - idle > 0 ? t - idle : 1;
+    unsigned user_timeout = (unsigned)t * 1000u;
+    /* Calls are small and latency-bound. */
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* Best effort: a kernel without one of these still works, only detects dead peers later. */
+    setsockopt(s, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    setsockopt(s, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(s, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(s, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    setsockopt(s, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
 }
 
 static int tcp_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struct zepto_err *err)

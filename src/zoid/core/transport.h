@@ -14,6 +14,9 @@
 #include "zepto/zepto.h"
 #include "zepto/zoid_plugin.h"
 
+/* tcp: a peer silent this long is gone (keepalive + TCP_USER_TIMEOUT); ZOID_TCP_TIMEOUT sets it. */
+#define ZOID_TCP_TIMEOUT_S 20
+
 struct zoid_addr {
     char scheme[8]; /* "unix" or "tcp" */
     char path[108]; /* unix */

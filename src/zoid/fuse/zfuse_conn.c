@@ -163,10 +163,14 @@ uint32_t zf_enter(void)
     return conn.gen;
 }
 
+/* EHOSTUNREACH and the like: a connection the network lost (the link cut, the I/O node gone),
+ * as TCP reports it when its user timeout ends the connection (transport.c): replaced like a
+ * reset one, once the network is back. */
 static bool transport_error(int e)
 {
     return e == ECONNRESET || e == EPIPE || e == ENOTCONN || e == ECONNABORTED ||
-           e == ECONNREFUSED || e == ESHUTDOWN || e == ETIMEDOUT || e == EPROTO;
+           e == ECONNREFUSED || e == ESHUTDOWN || e == ETIMEDOUT || e == EPROTO ||
+           e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN || e == ENETDOWN;
 }
 
 /* Whether the current connection still answers (the core plugin's null function), under the

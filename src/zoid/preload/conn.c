@@ -416,8 +416,11 @@ int zpl_conn_fd(void)
 int zpl_fail(void)
 {
     int e = errno;
+    /* EHOSTUNREACH and the like: a connection the network lost (the link cut, the I/O node
+     * gone), reported by TCP when its user timeout ends it (transport.c). */
     if (e != ECONNRESET && e != EPIPE && e != ETIMEDOUT && e != EPROTO && e != ENOTCONN &&
-        e != ECONNABORTED && e != EIO)
+        e != ECONNABORTED && e != EIO && e != EHOSTUNREACH && e != ENETUNREACH && e != EHOSTDOWN &&
+        e != ENETDOWN)
         return -1;
     /* The daemon may have answered EPIPE itself (a FIFO without readers): a null call tells a
      * broken connection from that. */
