@@ -21,7 +21,7 @@ CPUSET=/sys/fs/cgroup/cpuset/zepto-cluster$SFX
 FAILED_LOGS=/tmp/zepto-cluster$SFX-failed # logs of the last failed up (up removes what it made)
 LOCK=/run/lock/zepto-cluster$SFX.lock
 MAX_NODES=16
-CPUS=1 # Slurm's CPUs= per node (up --cpus C)
+CPUS=2 # Slurm's CPUs= per node (up --cpus C): 2, so that srun --ntasks-per-node=2 works
 CTLD_PORT=$((6917 + 10 * ID)) # not Slurm's default 6817/6818: a site Slurm here is not disturbed
 SLURMD_PORT=$((6918 + 10 * ID))
 
@@ -144,7 +144,7 @@ write_conf() { # write_conf NODE...
     echo "AccountingStorageType=accounting_storage/none"
     echo "SelectType=select/cons_tres"
     echo "SelectTypeParameters=CR_CPU"
-    echo "MpiDefault=none"
+    echo "MpiDefault=pmix" # srun starts Open MPI programs directly (PMIx); --mpi=none for singletons
     echo "MailProg=/bin/true"
     echo "ReturnToService=2"
     echo "SlurmdTimeout=30"
