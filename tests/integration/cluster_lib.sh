@@ -29,6 +29,14 @@ cluster_require() {
     exit 77
   fi
   ip netns delete "${CL_PREFIX}probe$$"
+  # A cluster left by a test that was killed (a ctest timeout sends SIGKILL: no trap ran) is
+  # taken down; any other is someone else's and left alone.
+  local owner
+  owner=$(cat "$CL_STATE/test-owner" 2>/dev/null || true)
+  if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then
+    echo "note: taking down test cluster $CL_ID left by test process $owner, which is gone"
+    "$CLUSTER" down >/dev/null 2>&1 || true
+  fi
   if [ -d "$CL_STATE" ] || ip link show "$CL_BRIDGE" >/dev/null 2>&1; then
     echo "skip: test cluster $CL_ID is already up here (not ours; ZEPTO_CLUSTER_ID picks another)"
     exit 77
@@ -39,5 +47,6 @@ cluster_require() {
 cluster_up() {
   trap '"$CLUSTER" down >/dev/null 2>&1' EXIT
   "$CLUSTER" up "$@" >"$WORK/cluster-up.out" 2>&1 || fail "cluster.sh up $*: $(tail -3 "$WORK/cluster-up.out")"
+  echo $$ >"$CL_STATE/test-owner" # so that the next test can clean up if this one is killed
   export SLURM_CONF=$CL_STATE/slurm.conf
 }

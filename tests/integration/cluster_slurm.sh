@@ -29,6 +29,7 @@ grep -q refused /tmp/zepto-cluster$CL_SFX-failed/zn1-start.log || fail "failed u
 rm -rf /tmp/zepto-cluster$CL_SFX-failed
 
 expect_ok "$CLUSTER" up 2 --io
+echo $$ >"$CL_STATE/test-owner" # cluster_lib.sh: a later test cleans up if this one is killed
 grep -qx "export SLURM_CONF=$STATE/slurm.conf" "$WORK/stdout" || fail "up did not print the env line"
 [ "$("$CLUSTER" env)" = "export SLURM_CONF=$STATE/slurm.conf" ] || fail "env: $("$CLUSTER" env)"
 export SLURM_CONF=$STATE/slurm.conf
