@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,12 +71,21 @@ static bool on_vm(void)
  * namespaces of the machine share; without it the report goes on unlocked. */
 #define POOL_LOCK "/run/lock/zepto-report-hugepages.lock"
 
+#define POOL_LOCK_WAIT_MS 120000 /* longer than a full report's bench; then go on unlocked */
+
+/* /run/lock is world-writable: no symlinks followed, and a bounded wait, so that a user who
+ * holds the lock file can delay a report but not stop it. */
 static int pool_lock(void)
 {
-    int fd = open(POOL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd >= 0 && flock(fd, LOCK_EX)) {
-        close(fd);
-        fd = -1;
+    int fd = open(POOL_LOCK, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return -1;
+    for (int ms = 0; flock(fd, LOCK_EX | LOCK_NB); ms += 20) {
+        if (errno != EWOULDBLOCK || ms >= POOL_LOCK_WAIT_MS) {
+            close(fd);
+            return -1;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
     }
     return fd;
 }
@@ -92,7 +102,11 @@ static int run(const struct zr_ctx *ctx, void **state, struct zepto_err *err)
     struct bigmem_state *s = calloc(1, sizeof(*s));
     if (!s)
         return zepto_fail(err, ENOMEM, "out of memory");
+    /* The pools are read under the lock too: while another report has the pool raised, this
+     * one would report (and a test compare against) that report's temporary value. */
+    int lock = pool_lock();
     int rc = zbm_system_read(&s->sys, root, err);
+    pool_unlock(lock);
     if (rc) {
         free(s);
         return rc;
@@ -110,7 +124,7 @@ static int run(const struct zr_ctx *ctx, void **state, struct zepto_err *err)
     }
     uint64_t table = zbm_bench_table_bytes(table_size(ctx));
     memset(&e, 0, sizeof(e));
-    int lock = pool_lock();
+    lock = pool_lock();
     if (zbm_pool_reserve(zbm_bench_pool_pages(table), table + KEEP_FREE, root, &s->pool, &e))
         snprintf(s->pool_note, sizeof(s->pool_note), "%s", e.msg);
     struct zbm_bench_opts o = {
