@@ -15,7 +15,6 @@
 #define ZN_CLUSTER_PERIOD_TOL 0.05   /* two signatures match when periods differ by <= 5% */
 #define ZN_CLUSTER_MIN_SHARE  0.01   /* signatures explaining less of a node's noise are ignored */
 #define ZN_CLUSTER_FLAG_SHARE 0.10   /* a signature makes an outlier when it explains this much */
-#define ZN_CLUSTER_FLAG_TIME  0.001  /* ... or takes this much of the node's time (share >= MIN) */
 
 struct zn_cluster_node {
     const char *file;             /* trace file (not owned) */

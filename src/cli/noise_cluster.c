@@ -152,16 +152,14 @@ static void print_text(const struct zn_cluster *c)
            c->n, c->median * 100, c->min * 100, c->max * 100, c->mad * 100);
     if (c->n >= 3)
         printf("outlier rule: fraction above %.4f%% (median + %.0f x max(%.4f x MAD, %.2f x "
-               "median)), or a periodic signature explaining >= %.0f%% of a node's noise (or >= "
-               "%.0f%% of it and >= %.1f%% of the node's time) on fewer than half the nodes\n",
+               "median)), or a periodic signature explaining >= %.0f%% of a node's noise on "
+               "fewer than half the nodes\n",
                c->limit * 100, ZN_CLUSTER_K, ZN_CLUSTER_MAD_SCALE, ZN_CLUSTER_REL_FLOOR,
-               ZN_CLUSTER_FLAG_SHARE * 100, ZN_CLUSTER_MIN_SHARE * 100, ZN_CLUSTER_FLAG_TIME * 100);
+               ZN_CLUSTER_FLAG_SHARE * 100);
     else
-        printf("outlier rule: a periodic signature explaining >= %.0f%% of a node's noise (or >= "
-               "%.0f%% of it and >= %.1f%% of the node's time) that the other node lacks (no "
-               "robust statistic of the fraction with %u nodes)\n",
-               ZN_CLUSTER_FLAG_SHARE * 100, ZN_CLUSTER_MIN_SHARE * 100, ZN_CLUSTER_FLAG_TIME * 100,
-               c->n);
+        printf("outlier rule: a periodic signature explaining >= %.0f%% of a node's noise that "
+               "the other node lacks (no robust statistic of the fraction with %u nodes)\n",
+               ZN_CLUSTER_FLAG_SHARE * 100, c->n);
     unsigned nout = 0;
     for (unsigned i = 0; i < c->n; i++)
         if (c->node[i].outlier)

@@ -105,12 +105,8 @@ static void flag(struct zn_cluster *c)
             const struct zn_signature *sig = &nd->sum->node.sig[s];
             /* Every machine has small per-CPU periodic work (a kworker every 100 ms): only a
              * signature that explains a real share of the node's noise makes it an outlier. */
-            /* ... or, weaker in share, at least 0.1 % of the node's time: an injected 100 us every
-             * 16 ms is 0.3 % of a 2-CPU node, a kworker's 45 us every 100 ms per CPU 0.045 %. */
-            bool strong = sig->noise_share >= ZN_CLUSTER_FLAG_SHARE ||
-                          (sig->noise_share >= ZN_CLUSTER_MIN_SHARE &&
-                           sig->noise_share * f >= ZN_CLUSTER_FLAG_TIME);
-            if (!strong || zn_cluster_sig_nodes(c, sig) > zn_cluster_few(c))
+            if (sig->noise_share < ZN_CLUSTER_FLAG_SHARE ||
+                zn_cluster_sig_nodes(c, sig) > zn_cluster_few(c))
                 continue;
             snprintf(buf, sizeof buf, "%.1f us every %.2f ms on CPU %s not seen on %s",
                      sig->length_ns / 1e3, sig->period_ns / 1e6, sig->cpus,
