@@ -35,7 +35,8 @@ for w in want:
 for pid in (101, 102, 201, 202, 204):
     if has(pid=pid): errs.append(f"pid {pid} must be left alone")
 if has(target="/proc/irq/25/smp_affinity_list"): errs.append("IRQ 25 is already on CPU 0")
-if has(target="/proc/sys/kernel/timer_migration"): errs.append("timer_migration is already 1")
+if not has(target="/proc/sys/kernel/timer_migration", old="1", new="0"): errs.append("timer_migration")
+if has(target="/proc/sys/kernel/nmi_watchdog"): errs.append("nmi_watchdog is absent here")
 if p["housekeeping_cpus"] != "0": errs.append("housekeeping " + p["housekeeping_cpus"])
 if "nohz_full" in p["boot_advice"] or "rcu_nocbs=2-3" not in p["boot_advice"]:
     errs.append("boot advice: " + p["boot_advice"])

@@ -1,0 +1,118 @@
+# zepto tune on this machine (issue 16). Another user may plan but not apply or restore. As root:
+# busy processes and a disk-I/O loop started in their own sessions share the application CPU
+# before apply and are gone from it after: the recorder's --explain names "thread zt-busy" before
+# and not after, and the interrupts of every IRQ the tuning moved stop arriving on it. Restore
+# then puts back every value the plan touched byte for byte (files, thread affinities, cpusets),
+# also for the children the I/O loop forked inside the housekeeping cpuset meanwhile.
+. "$(dirname "$0")/lib.sh"
+here=$(dirname "$0")
+ncpu=$(nproc --all)
+[ "$ncpu" -ge 2 ] || { echo "SKIP: zepto tune needs 2 CPUs or more (this machine: $ncpu)"; exit 77; }
+app=$((ncpu - 1))
+
+# --- another user: plan yes, apply and restore no ---
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+    shared=$(mktemp -d /tmp/zepto-tune.XXXXXX)
+    chmod 0755 "$shared"
+    cp "$ZEPTO" "$shared/zepto"
+    nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+    nobody "$shared/zepto" tune plan --cpus "$app" >"$WORK/plan.nobody" 2>&1 ||
+        fail "plan as nobody: $(cat "$WORK/plan.nobody")"
+    grep -q "application CPUs: $app" "$WORK/plan.nobody" || fail "plan as nobody printed no plan"
+    expect_status 1 "needs root" nobody "$shared/zepto" tune apply --cpus "$app" \
+        --state "$shared/s"
+    expect_status 1 "needs root" nobody "$shared/zepto" tune restore --state "$shared/s"
+    [ -e "$shared/s" ] && fail "an unprivileged apply wrote a state file"
+    rm -rf "$shared"
+else
+    echo "(unprivileged case not run: needs root, setpriv and user nobody)"
+fi
+
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: apply and restore need root"; exit 77; }
+[ -e /sys/fs/cgroup/cpuset/cpuset.cpus ] || grep -qw cpuset /sys/fs/cgroup/cgroup.controllers 2>/dev/null ||
+    { echo "SKIP: no cpuset controller (cgroup v1 cpuset or v2 with cpuset)"; exit 77; }
+export ZEPTO_TUNE_STATE=$WORK/tune.state
+[ -e /run/zepto/tune.state ] && { echo "SKIP: a tuning is in effect on this machine (/run/zepto/tune.state)"; exit 77; }
+
+# --- the ground truth: busy processes and an I/O loop, each in a session of its own ---
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null; "$ZEPTO" tune restore >/dev/null 2>&1; }
+trap cleanup EXIT
+for _ in $(seq "$ncpu"); do
+    setsid python3 -c 'open("/proc/self/comm", "w").write("zt-busy")
+while True: pass' &
+    pids+=($!)
+done
+setsid bash -c 'while :; do dd if=/dev/zero of="$1" bs=4k count=64 oflag=direct,dsync 2>/dev/null; done' \
+    zt-io "$WORK/io.dat" &
+pids+=($!)
+busy_pid=${pids[0]}
+for _ in $(seq 200); do grep -q zt-busy "/proc/$busy_pid/comm" 2>/dev/null && break; sleep 0.01; done
+
+explain=1
+probe=$("$ZEPTO" noise record -q -d 50ms -c "$app" --explain 2>&1 >/dev/null) || true
+case "$probe" in *"recording without causes"*) explain=0; echo "(no --explain here: $probe)" ;; esac
+rec() { # rec NAME: 2 s on the application CPU, analysed to NAME.json
+    local x=()
+    [ "$explain" = 1 ] && x=(--explain)
+    "$ZEPTO" noise record -q "${x[@]}" -c "$app" -d 2s -o "$WORK/$1.znt" 2>"$WORK/$1.err" ||
+        fail "record $1: $(cat "$WORK/$1.err")"
+    "$ZEPTO" noise analyse --json "$WORK/$1.znt" >"$WORK/$1.json" || fail "analyse $1"
+}
+# Interrupts on the application CPU of the IRQs in the plan, summed, from /proc/interrupts.
+irqs_on_app() {
+    python3 - "$WORK/plan.json" "$app" <<'PY'
+import json, sys
+plan, app = json.load(open(sys.argv[1])), int(sys.argv[2])
+irqs = {c["target"].split("/")[3] for c in plan["changes"]
+        if c["target"].startswith("/proc/irq/") and c["target"].endswith("smp_affinity_list")}
+lines = open("/proc/interrupts").read().splitlines()
+ncol = len(lines[0].split())
+total = 0
+for line in lines[1:]:
+    f = line.split()
+    if f and f[0].rstrip(":") in irqs and len(f) > app + 1:
+        total += int(f[app + 1])
+print(total)
+PY
+}
+
+rec before
+"$ZEPTO" tune plan --cpus "$app" --json >"$WORK/plan.json" || fail "plan --json"
+python3 "$here/tune_snap.py" "$WORK/plan.json" "$WORK/snap.before"
+expect_ok "$ZEPTO" tune apply --cpus "$app"
+cp "$WORK/stdout" "$WORK/apply.out"
+grep -q "^zepto-tune-state 1" "$ZEPTO_TUNE_STATE" || fail "no state file after apply"
+hk=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["housekeeping_cpus"])' "$WORK/plan.json")
+[ "$(grep Cpus_allowed_list "/proc/$busy_pid/status" | cut -f2)" = "$hk" ] ||
+    fail "zt-busy is not confined to the housekeeping CPUs ($hk): $(grep Cpus_allowed_list "/proc/$busy_pid/status")"
+i0=$(irqs_on_app)
+rec after
+i1=$(irqs_on_app)
+[ "$i1" -eq "$i0" ] ||
+    fail "$((i1 - i0)) interrupts of moved IRQs still arrived on CPU $app after apply"
+"$ZEPTO" tune status >"$WORK/status" || fail "status exited $?"
+grep -q "changes in effect" "$WORK/status" || fail "status: $(head -1 "$WORK/status")"
+expect_ok "$ZEPTO" tune restore
+[ -e "$ZEPTO_TUNE_STATE" ] && fail "the state file is left after restore"
+python3 "$here/tune_snap.py" "$WORK/plan.json" "$WORK/snap.after"
+python3 "$here/tune_snap.py" --diff "$WORK/snap.before" "$WORK/snap.after" >&2 ||
+    fail "restore is not exact (above)"
+for d in /sys/fs/cgroup/cpuset/zepto-housekeeping /sys/fs/cgroup/zepto-housekeeping; do
+    [ -d "$d" ] && fail "the housekeeping cpuset $d is left"
+done
+
+if [ "$explain" = 1 ]; then
+    python3 - "$WORK/before.json" "$WORK/after.json" <<'PY' || fail "the detours of zt-busy did not go"
+import json, sys
+def busy(path):
+    t = json.load(open(path))
+    return sum(c["detour_total_ns"] for cpu in t["cpus"] for c in cpu.get("causes", [])
+               if c["name"] == "zt-busy")
+b, a = busy(sys.argv[1]), busy(sys.argv[2])
+print(f"thread zt-busy on the application CPU: {b/1e6:.1f} ms before, {a/1e6:.1f} ms after")
+assert b > 10e6, "zt-busy did not share the application CPU before apply"
+assert a < 0.01 * b, "zt-busy still on the application CPU after apply"
+PY
+fi
+finish
