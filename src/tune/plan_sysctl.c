@@ -26,10 +26,10 @@ int zt_plan_sysctl(struct zepto_tune_plan *p, const struct zt_ctx *c)
         rc = zt_plan_file(p, ZT_GROUP_SYSCTL, ZT_VALUE_TEXT, "/proc/sys/kernel/sched_rt_runtime_us",
                           "-1", "no RT throttling: a SCHED_FIFO application keeps its CPU");
     if (!rc)
-        rc = zt_plan_file(p, ZT_GROUP_SYSCTL, ZT_VALUE_TEXT, "/proc/sys/kernel/timer_migration",
-                          "0",
-                          "timers stay where they were queued: an idle housekeeping CPU does not "
-                          "hand them to a busy application CPU");
+        rc =
+            zt_plan_file(p, ZT_GROUP_SYSCTL, ZT_VALUE_TEXT, "/proc/sys/kernel/timer_migration", "0",
+                         "timers stay where they were queued: an idle housekeeping CPU does not "
+                         "hand them to a busy application CPU");
     if (!rc)
         rc = zt_plan_file(p, ZT_GROUP_SYSCTL, ZT_VALUE_TEXT, "/proc/sys/kernel/nmi_watchdog", "0",
                           "no NMI watchdog (a perf event on every CPU)");

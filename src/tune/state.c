@@ -239,43 +239,35 @@ static int read_all(const char *path, char **out, size_t *len, struct zepto_err 
     return 0;
 }
 
-int zt_state_read(const char *path, struct zepto_tune_plan *p, char *phase, size_t plen,
-                  struct zepto_err *err)
+int zt_state_parse(char *buf, size_t len, const char *path, struct zepto_tune_plan *p, char *phase,
+                   size_t plen, char *host, size_t hl, char *boot, size_t bl, struct zepto_err *err)
 {
     memset(p, 0, sizeof(*p));
-    char *buf = NULL;
-    size_t len = 0;
-    int rc = read_all(path, &buf, &len, err);
-    if (rc)
-        return rc;
+    host[0] = boot[0] = '\0';
+    snprintf(phase, plen, "?");
     /* The checksum line is the last; it covers everything before it. */
     char *sumline = len > 1 ? memrchr(buf, '\n', len - 1) : NULL;
     sumline = sumline ? sumline + 1 : buf;
     unsigned long want;
-    if (strncmp(buf, STATE_MAGIC "\n", sizeof(STATE_MAGIC)) || memchr(buf, '\0', len) ||
-        sscanf(sumline, "sum %lx", &want) != 1 ||
-        crc32(0L, (const Bytef *)buf, (uInt)(sumline - buf)) != want) {
-        free(buf);
+    if (len < sizeof(STATE_MAGIC) || strncmp(buf, STATE_MAGIC "\n", sizeof(STATE_MAGIC)) ||
+        memchr(buf, '\0', len) || sscanf(sumline, "sum %lx", &want) != 1 ||
+        crc32(0L, (const Bytef *)buf, (uInt)(sumline - buf)) != want)
         return zepto_fail(err, EINVAL,
                           "state file '%s': corrupted (bad header or checksum); the values it "
                           "saved cannot be trusted: restore by hand or remove it",
                           path);
-    }
     *sumline = '\0';
-    char host[256], boot[64], f_host[256] = "", f_boot[64] = "";
-    identity(host, sizeof(host), boot, sizeof(boot));
-    snprintf(phase, plen, "?");
     char *save = NULL;
     unsigned lineno = 1;
-    rc = 0;
+    int rc = 0;
     for (char *line = strtok_r(buf + sizeof(STATE_MAGIC), "\n", &save); line && !rc;
          line = strtok_r(NULL, "\n", &save)) {
         lineno++;
         char v[300];
         if (sscanf(line, "host %255s", v) == 1 && !get_field(v))
-            snprintf(f_host, sizeof(f_host), "%s", v);
+            snprintf(host, hl, "%s", v);
         else if (sscanf(line, "boot %63s", v) == 1 && !get_field(v))
-            snprintf(f_boot, sizeof(f_boot), "%s", v);
+            snprintf(boot, bl, "%s", v);
         else if (sscanf(line, "phase %31s", v) == 1)
             snprintf(phase, plen, "%s", v);
         else if (sscanf(line, "app %255s", v) == 1 && !get_field(v))
@@ -292,11 +284,31 @@ int zt_state_read(const char *path, struct zepto_tune_plan *p, char *phase, size
         } else
             rc = zepto_fail(err, EINVAL, "state file '%s' line %u: unknown line", path, lineno);
     }
+    if (rc)
+        zepto_tune_plan_free(p);
+    return rc;
+}
+
+int zt_state_read(const char *path, struct zepto_tune_plan *p, char *phase, size_t plen,
+                  struct zepto_err *err)
+{
+    memset(p, 0, sizeof(*p));
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = read_all(path, &buf, &len, err);
+    if (rc)
+        return rc;
+    char host[256], boot[64], f_host[256], f_boot[64];
+    rc = zt_state_parse(buf, len, path, p, phase, plen, f_host, sizeof(f_host), f_boot,
+                        sizeof(f_boot), err);
     free(buf);
-    if (!rc && strcmp(f_host, host))
+    if (rc)
+        return rc;
+    identity(host, sizeof(host), boot, sizeof(boot));
+    if (strcmp(f_host, host))
         rc = zepto_fail(err, EINVAL, "state file '%s': from host '%s', this is '%s'", path, f_host,
                         host);
-    else if (!rc && strcmp(f_boot, boot))
+    else if (strcmp(f_boot, boot))
         rc = zepto_fail(err, ESTALE,
                         "state file '%s': from another boot (%s, now %s): the kernel values it "
                         "saved were reset by the reboot; remove it",

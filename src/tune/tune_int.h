@@ -90,6 +90,12 @@ int zt_state_write(const struct zepto_tune_plan *p, const char *path, const char
 int zt_state_read(const char *path, struct zepto_tune_plan *p, char *phase, size_t plen,
                   struct zepto_err *err);
 
+/* Parses a state file's bytes (NUL-terminated, modified in place): format, checksum, every
+ * change (paths only under the trees zepto tune writes). host and boot receive the file's. */
+int zt_state_parse(char *buf, size_t len, const char *path, struct zepto_tune_plan *p, char *phase,
+                   size_t plen, char *host, size_t hl, char *boot, size_t bl,
+                   struct zepto_err *err);
+
 /* ---- apply.c ---- */
 /* Does one change (new value when forward, old value when not); sets status and result. */
 void zt_change_do(struct zepto_tune_change *c, bool forward);
