@@ -87,6 +87,10 @@ struct zepto_tune_opts {
     const char *housekeeping; /* NULL: CPU 0 and its SMT siblings */
 };
 
+/* The CPUs an application would get on this node by default: the online CPUs but CPU 0 and
+ * its siblings ("" on a single-CPU node). */
+const char *zepto_tune_default_app(char *buf, size_t len);
+
 /* Builds the plan for this node (unprivileged: only reads). */
 int zepto_tune_plan_make(const struct zepto_tune_opts *o, struct zepto_tune_plan *p,
                          struct zepto_err *err);

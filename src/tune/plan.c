@@ -133,6 +133,22 @@ static void default_housekeeping(struct zb_cpuset *hk, const struct zb_cpuset *o
         zb_cpuset_add(hk, (unsigned)first);
 }
 
+const char *zepto_tune_default_app(char *buf, size_t len)
+{
+    struct zb_cpuset online, hk, app;
+    buf[0] = '\0';
+    if (online_cpus(&online, NULL))
+        return buf;
+    default_housekeeping(&hk, &online);
+    zb_cpuset_clear(&app);
+    for (unsigned c = 0; c < ZB_CPU_MAX; c++)
+        if (zb_cpuset_has(&online, c) && !zb_cpuset_has(&hk, c))
+            zb_cpuset_add(&app, c);
+    if (zb_cpuset_count(&app))
+        zb_cpuset_format(&app, buf, len);
+    return buf;
+}
+
 static int parse_cpus(const char *what, const char *s, const struct zb_cpuset *online,
                       struct zb_cpuset *set, struct zepto_err *err)
 {
