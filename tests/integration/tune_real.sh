@@ -59,38 +59,38 @@ rec() { # rec NAME: 2 s on the application CPU, analysed to NAME.json
         fail "record $1: $(cat "$WORK/$1.err")"
     "$ZEPTO" noise analyse --json "$WORK/$1.znt" >"$WORK/$1.json" || fail "analyse $1"
 }
-# Interrupts on the application CPU of the IRQs in the plan, summed, from /proc/interrupts.
+# Interrupts on the application CPU of each IRQ apply moved (managed IRQs, such as virtio-blk's
+# queues, are refused by the kernel and stay), from /proc/interrupts, as "IRQ COUNT" lines.
 irqs_on_app() {
-    python3 - "$WORK/plan.json" "$app" <<'PY'
+    python3 - "$WORK/apply.json" "$app" <<'PY'
 import json, sys
 plan, app = json.load(open(sys.argv[1])), int(sys.argv[2])
 irqs = {c["target"].split("/")[3] for c in plan["changes"]
-        if c["target"].startswith("/proc/irq/") and c["target"].endswith("smp_affinity_list")}
-lines = open("/proc/interrupts").read().splitlines()
-ncol = len(lines[0].split())
-total = 0
-for line in lines[1:]:
+        if c.get("target", "").startswith("/proc/irq/") and
+        c["target"].endswith("smp_affinity_list") and c["status"] == "applied"}
+for line in open("/proc/interrupts").read().splitlines()[1:]:
     f = line.split()
     if f and f[0].rstrip(":") in irqs and len(f) > app + 1:
-        total += int(f[app + 1])
-print(total)
+        print(f[0].rstrip(":"), f[app + 1])
 PY
 }
 
 rec before
 "$ZEPTO" tune plan --cpus "$app" --json >"$WORK/plan.json" || fail "plan --json"
 python3 "$here/tune_snap.py" "$WORK/plan.json" "$WORK/snap.before"
-expect_ok "$ZEPTO" tune apply --cpus "$app"
-cp "$WORK/stdout" "$WORK/apply.out"
+expect_ok "$ZEPTO" tune apply --cpus "$app" --json
+cp "$WORK/stdout" "$WORK/apply.json"
 grep -q "^zepto-tune-state 1" "$ZEPTO_TUNE_STATE" || fail "no state file after apply"
 hk=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["housekeeping_cpus"])' "$WORK/plan.json")
 [ "$(grep Cpus_allowed_list "/proc/$busy_pid/status" | cut -f2)" = "$hk" ] ||
     fail "zt-busy is not confined to the housekeeping CPUs ($hk): $(grep Cpus_allowed_list "/proc/$busy_pid/status")"
-i0=$(irqs_on_app)
+irqs_on_app >"$WORK/irqs.0"
 rec after
-i1=$(irqs_on_app)
-[ "$i1" -eq "$i0" ] ||
-    fail "$((i1 - i0)) interrupts of moved IRQs still arrived on CPU $app after apply"
+irqs_on_app >"$WORK/irqs.1"
+# x86 moves an IRQ when its next interrupt arrives, on the old CPU: one more there is the move.
+late=$(awk 'NR == FNR { n[$1] = $2; next }
+    ($1 in n) && $2 - n[$1] > 1 { printf "IRQ %s: %d; ", $1, $2 - n[$1] }' "$WORK/irqs.0" "$WORK/irqs.1")
+[ -z "$late" ] || fail "moved IRQs still arrived on CPU $app after apply: $late"
 "$ZEPTO" tune status >"$WORK/status" || fail "status exited $?"
 grep -q "changes in effect" "$WORK/status" || fail "status: $(head -1 "$WORK/status")"
 expect_ok "$ZEPTO" tune restore
