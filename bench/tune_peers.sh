@@ -27,7 +27,9 @@ export ZEPTO_TUNE_STATE=$tmp/tune.state
 python3 "$snaptool" "$tmp/plan.json" "$tmp/base.snap"
 # IRQ and thread affinities of the whole machine, for undoing tuna (which has no undo).
 save_affinities() {
-    for f in /proc/irq/*/smp_affinity_list; do echo "$f $(cat "$f")"; done >"$tmp/irqs"
+    for f in /proc/irq/default_smp_affinity /proc/irq/*/smp_affinity_list; do
+        echo "$f $(cat "$f")"
+    done >"$tmp/irqs"
     for t in /proc/[0-9]*/task/[0-9]*; do
         a=$(awk '/Cpus_allowed_list/ {print $2}' "$t/status" 2>/dev/null) && echo "${t##*/} $a"
     done >"$tmp/threads"
@@ -101,7 +103,9 @@ configs=(untuned zepto)
 for r in $(seq "$rounds"); do
     for c in "${configs[@]}"; do
         setup "$c"
-        "$zepto" noise record -q --explain -c "$app" -d "${secs}s" -o "$tmp/$c.$r.znt" 2>/dev/null
+        # Started as an application is under each: pinned to the application CPU.
+        taskset -c "$app" "$zepto" noise record -q --explain -c "$app" -d "${secs}s" -o "$tmp/$c.$r.znt" \
+            >/dev/null 2>"$tmp/rec.err" || echo "  record under $c failed: $(head -1 "$tmp/rec.err")" >&2
         "$zepto" noise analyse --json "$tmp/$c.$r.znt" >"$tmp/$c.$r.json" 2>/dev/null
         teardown "$c"
     done
@@ -112,8 +116,10 @@ import json, statistics, sys
 tmp, rounds, configs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 tick = {"irq local_timer", "softirq TIMER", "softirq SCHED", "softirq RCU"}
 rows = {}
+left = {}
 for c in configs:
     nf, rate, guest, host = [], [], [], []
+    left[c] = {}
     for r in range(1, rounds + 1):
         try:
             t = json.load(open(f"{tmp}/{c}.{r}.json"))
@@ -125,6 +131,9 @@ for c in configs:
         causes = cpu.get("causes", [])
         guest.append(sum(k["detour_total_ns"] for k in causes
                          if k["kind"] != "unknown" and k["cause"] not in tick) / 1e6)
+        for k in causes:
+            if k["kind"] != "unknown" and k["cause"] not in tick:
+                left[c][k["cause"]] = left[c].get(k["cause"], 0) + k["detour_total_ns"] / 1e6
         host.append(sum(k["detour_total_ns"] for k in causes if k["kind"] == "unknown") / 1e6)
     rows[c] = (nf, rate, guest, host)
 def med(v):
@@ -134,6 +143,10 @@ def rng(v):
 print(f"{'config':<9} {'noise %':>9} {'(range)':>15} {'detours/s':>10} {'guest non-tick ms':>18} {'(range)':>15} {'host ms':>8}")
 for c, (nf, rate, guest, host) in rows.items():
     print(f"{c:<9} {med(nf):>9.4f} {rng(nf):>15} {med(rate):>10.1f} {med(guest):>18.3f} {rng(guest):>15} {med(host):>8.2f}")
+for c in configs:
+    top = sorted(left[c].items(), key=lambda kv: -kv[1])[:4]
+    print(f"  {c}: guest non-tick causes (all rounds): " +
+          ", ".join(f"{k} {v:.2f} ms" for k, v in top))
 base = med(rows["untuned"][2])
 for c in configs[1:]:
     g = med(rows[c][2])
