@@ -130,6 +130,8 @@ struct zepto_tune_check_opts {
     unsigned long long phase_ns; /* each recording (default 5 s) */
     unsigned rounds;             /* untuned/tuned pairs (default 2) */
     bool explain;                /* attribute detours to causes (root and tracefs) */
+    volatile int *stop;          /* set (by a signal handler) to end after the current
+                                    recording, with the node restored: -EINTR */
 };
 
 struct zepto_tune_check_cause {

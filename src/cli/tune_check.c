@@ -3,6 +3,7 @@
  * run, with the causes of the detours when the kernel capture is allowed.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,10 +31,21 @@ static const char usage[] =
     "      --no-explain        no causes, only the noise figures\n"
     "      --json              the result as JSON\n"
     "\n"
+    "Ctrl-C ends it after the current recording, with the node restored (exit 130); after a\n"
+    "kill -9, `zepto tune restore` puts the node back.\n"
+    "\n"
     "example:\n"
     "  zepto tune check --cpus 1 -d 10s\n";
 
 enum { OPT_HOUSEKEEPING = CLI_OPT_LOCAL, OPT_STATE, OPT_ROUNDS, OPT_NO_EXPLAIN };
+
+static volatile int stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
 
 int cli_tune_check(int argc, char **argv)
 {
@@ -83,8 +95,18 @@ int cli_tune_check(int argc, char **argv)
         return cli_usage_err(CMD, &err);
     if (!o.app_cpus)
         return cli_usage_error(CMD, "--cpus is required: the application CPUs (\"1-3\")");
+    /* Ctrl-C or a TERM ends the run after the current recording, with the node restored. */
+    struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    o.stop = &stop_requested;
     struct zepto_tune_check r;
     int rc = zepto_tune_check(&o, &r, &err);
+    if (rc == -EINTR) {
+        cli_fail(CMD, &err);
+        return 130;
+    }
     if (rc)
         return rc == -EINVAL ? cli_usage_err(CMD, &err) : cli_fail(CMD, &err);
     if (json)

@@ -135,6 +135,10 @@ int zepto_tune_check(const struct zepto_tune_check_opts *o, struct zepto_tune_ch
     for (unsigned r = 0; r < c->rounds && !rc; r++) {
         if ((rc = record_once(&oo, &app, c, 0, &explain, err)))
             break;
+        if (o->stop && *o->stop) {
+            rc = zepto_fail(err, EINTR, "interrupted: the node was not tuned");
+            break;
+        }
         if ((rc = zepto_tune_plan_make(&po, &plan, err)))
             break;
         if ((rc = zepto_tune_apply(&plan, o->state, err))) {
@@ -147,6 +151,8 @@ int zepto_tune_check(const struct zepto_tune_check_opts *o, struct zepto_tune_ch
             c->refused += plan.changes[i].status == ZT_REFUSED;
         zepto_tune_plan_free(&plan);
         rc = record_once(&oo, &app, c, 1, &explain, err);
+        if (!rc && o->stop && *o->stop)
+            rc = zepto_fail(err, EINTR, "interrupted: the node is restored");
         struct zepto_tune_plan done;
         bool nothing;
         struct zepto_err e2 = {0};

@@ -38,8 +38,10 @@ export ZEPTO_TUNE_STATE=$WORK/tune.state
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null; "$ZEPTO" tune restore >/dev/null 2>&1; }
 trap cleanup EXIT
+py=/usr/bin/python3 # not a pyenv shim: the process itself must become zt-busy at once
+[ -x "$py" ] || py=$(command -v python3)
 for _ in $(seq "$ncpu"); do
-    setsid python3 -c 'open("/proc/self/comm", "w").write("zt-busy")
+    setsid "$py" -c 'open("/proc/self/comm", "w").write("zt-busy")
 while True: pass' &
     pids+=($!)
 done
@@ -47,7 +49,10 @@ setsid bash -c 'while :; do dd if=/dev/zero of="$1" bs=4k count=64 oflag=direct,
     zt-io "$WORK/io.dat" &
 pids+=($!)
 busy_pid=${pids[0]}
-for _ in $(seq 200); do grep -q zt-busy "/proc/$busy_pid/comm" 2>/dev/null && break; sleep 0.01; done
+for p in "${pids[@]:0:$ncpu}"; do
+    for _ in $(seq 1000); do grep -q zt-busy "/proc/$p/comm" 2>/dev/null && break; sleep 0.01; done
+    grep -q zt-busy "/proc/$p/comm" || fail "busy process $p never became zt-busy"
+done
 
 explain=1
 probe=$("$ZEPTO" noise record -q -d 50ms -c "$app" --explain 2>&1 >/dev/null) || true
@@ -102,8 +107,27 @@ for d in /sys/fs/cgroup/cpuset/zepto-housekeeping /sys/fs/cgroup/zepto-housekeep
     [ -d "$d" ] && fail "the housekeeping cpuset $d is left"
 done
 
+# Ctrl-C during the tuned recording of `tune check`: exit 130, the node restored exactly.
+"$ZEPTO" tune check --cpus "$app" -d 2s --rounds 1 --no-explain >"$WORK/check.out" 2>&1 &
+cpid=$!
+for _ in $(seq 500); do [ -e "$ZEPTO_TUNE_STATE" ] && break; sleep 0.02; done
+[ -e "$ZEPTO_TUNE_STATE" ] || fail "tune check never applied"
+kill -INT "$cpid"
+status=0
+wait "$cpid" || status=$?
+[ "$status" -eq 130 ] || fail "interrupted check exited $status: $(cat "$WORK/check.out")"
+grep -q "interrupted: the node is restored" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"
+[ -e "$ZEPTO_TUNE_STATE" ] && fail "interrupted check left the state file"
+python3 "$here/tune_snap.py" "$WORK/plan.json" "$WORK/snap.check"
+python3 "$here/tune_snap.py" --diff "$WORK/snap.before" "$WORK/snap.check" >&2 ||
+    fail "an interrupted check did not restore exactly (above)"
+
 if [ "$explain" = 1 ]; then
-    python3 - "$WORK/before.json" "$WORK/after.json" <<'PY' || fail "the detours of zt-busy did not go"
+    # After apply zt-busy cannot reach the application CPU: always judged. Before, it shares it
+    # unless other load keeps the scheduler from putting it there: judged on a quiet machine.
+    quiet=1
+    "$BIN/machine_busy" >"$WORK/busy" 2>&1 || quiet=0
+    python3 - "$WORK/before.json" "$WORK/after.json" "$quiet" "$(cat "$WORK/busy")" <<'PY' ||
 import json, sys
 def busy(path):
     t = json.load(open(path))
@@ -111,8 +135,12 @@ def busy(path):
                if c["name"] == "zt-busy")
 b, a = busy(sys.argv[1]), busy(sys.argv[2])
 print(f"thread zt-busy on the application CPU: {b/1e6:.1f} ms before, {a/1e6:.1f} ms after")
-assert b > 10e6, "zt-busy did not share the application CPU before apply"
-assert a < 0.01 * b, "zt-busy still on the application CPU after apply"
+assert a < 1e6, "zt-busy still on the application CPU after apply"
+if b <= 10e6:
+    assert sys.argv[3] == "0", "zt-busy did not share the application CPU before apply"
+    print("note: the machine is busy, zt-busy did not reach the application CPU before apply: "
+          + sys.argv[4])
 PY
+        fail "the detours of zt-busy (above)"
 fi
 finish
