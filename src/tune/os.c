@@ -97,11 +97,46 @@ static int fake_choice_write(const char *rel, const char *value)
     return fclose(f) ? -errno : 1;
 }
 
+/* The fake tree's cgroup.subtree_control behaves as the kernel's: "+name" adds a controller to
+ * the list, "-name" removes it. Returns 1 when rel was such a file and was rewritten. */
+static int fake_subtree_write(const char *rel, const char *value)
+{
+    size_t n = strlen(rel), k = strlen("cgroup.subtree_control");
+    if (n < k || strcmp(rel + n - k, "cgroup.subtree_control") ||
+        (value[0] != '+' && value[0] != '-'))
+        return 0;
+    char now[512], out[600] = "";
+    if (zt_read(rel, now, sizeof(now)))
+        return -ENOENT;
+    size_t at = 0;
+    bool present = false;
+    char *save = NULL;
+    for (char *w = strtok_r(now, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        if (!strcmp(w, value + 1)) {
+            present = true;
+            if (value[0] == '-')
+                continue;
+        }
+        at += (size_t)snprintf(out + at, sizeof(out) - at, "%s%s", at ? " " : "", w);
+    }
+    if (value[0] == '+' && !present)
+        snprintf(out + at, sizeof(out) - at, "%s%s", at ? " " : "", value + 1);
+    char path[512];
+    FILE *f = fopen(zt_path(rel, path, sizeof(path)), "we");
+    if (!f)
+        return -errno;
+    fprintf(f, "%s\n", out);
+    return fclose(f) ? -errno : 1;
+}
+
 int zt_write(const char *rel, const char *value)
 {
     char path[512];
     if (zt_fake()) {
-        int rc = fake_choice_write(rel, value);
+        int rc = fake_subtree_write(rel, value);
+        if (rc)
+            return rc < 0 ? rc : 0;
+        rc = fake_choice_write(rel, value);
         if (rc)
             return rc < 0 ? rc : 0;
     }

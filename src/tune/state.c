@@ -158,8 +158,10 @@ static bool allowed_path(const char *rel)
 {
     static const char *const roots[] = {"/proc/irq/", "/proc/sys/", "/sys/devices/",
                                         "/sys/kernel/mm/", "/sys/fs/cgroup/"};
-    if (strstr(rel, "/../") || strstr(rel, "/./"))
+    if (strstr(rel, "/..") || strstr(rel, "/./"))
         return false;
+    if (!strcmp(rel, "/sys/fs/cgroup")) /* the v2 hierarchy itself (a move's target) */
+        return true;
     for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
         if (!strncmp(rel, roots[i], strlen(roots[i])))
             return true;
@@ -185,6 +187,10 @@ static int parse_change(char *line, struct zepto_tune_plan *p)
             return -1;
     }
     if (strtok_r(NULL, " ", &save))
+        return -1;
+    /* A move names two cpusets of its hierarchy: "/" or "/NAME...", never a way out of it. */
+    if (kind == ZT_KIND_CGMOVE &&
+        (f[2][0] != '/' || f[3][0] != '/' || strstr(f[2], "..") || strstr(f[3], "..")))
         return -1;
     if ((kind != ZT_KIND_AFFINITY && !allowed_path(f[0])) ||
         (kind == ZT_KIND_AFFINITY && pid <= 0) || (kind == ZT_KIND_CGMOVE && pid <= 0))

@@ -75,6 +75,8 @@ bool zt_value_equal(enum zepto_tune_value t, const char *now, const char *want)
 {
     struct zb_cpuset a, b;
     char sel[128];
+    if (!now[0] || !want[0]) /* an empty list (a v2 cpuset that inherits) equals only itself */
+        return !now[0] && !want[0];
     switch (t) {
     case ZT_VALUE_CPULIST:
         return !zb_cpuset_parse(now, &a, NULL) && !zb_cpuset_parse(want, &b, NULL) &&

@@ -34,7 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (c->kind != ZT_KIND_AFFINITY && !under(c->target, "/proc/irq/") &&
                 !under(c->target, "/proc/sys/") && !under(c->target, "/sys/"))
                 __builtin_trap();
-            if (strstr(c->target, "/../") || (unsigned)c->group >= ZT_GROUP_COUNT ||
+            if (c->kind == ZT_KIND_CGMOVE &&
+                (strstr(c->old_value, "..") || strstr(c->new_value, "..")))
+                __builtin_trap();
+            if (strstr(c->target, "/..") || (unsigned)c->group >= ZT_GROUP_COUNT ||
                 (c->kind == ZT_KIND_CGMOVE && c->pid <= 0) || !c->old_value || !c->new_value)
                 __builtin_trap();
         }

@@ -125,6 +125,31 @@ expect_ok "$ZEPTO" tune restore
 tree snap "$root" "$WORK/after4"
 diff "$WORK/before" "$WORK/after4" >&2 || fail "final restore is not exact"
 
+# --- cgroup v2: the slices get the housekeeping CPUs, root-level processes a cgroup ---
+v2=$WORK/root-v2
+tree make-v2 "$v2"
+tree snap "$v2" "$WORK/v2.before"
+ZEPTO_SYSROOT=$v2 "$ZEPTO" tune plan --cpus 2-3 --json >"$WORK/v2.json" || fail "v2 plan"
+python3 - "$WORK/v2.json" <<'PY' || fail "v2 plan: see above"
+import json, sys
+ch = json.load(open(sys.argv[1]))["changes"]
+def has(**kw):
+    return any(all(c.get(k) == v for k, v in kw.items()) for c in ch)
+errs = [w for w in (dict(target="/sys/fs/cgroup/cgroup.subtree_control", new="+cpuset"),
+                    dict(target="/sys/fs/cgroup/system.slice/cpuset.cpus", new="0"),
+                    dict(target="/sys/fs/cgroup/zepto-housekeeping", kind="cpuset"),
+                    dict(kind="move", pid=203)) if not has(**w)]
+if has(kind="move", pid=200): errs.append("a service in system.slice was moved")
+print(errs)
+sys.exit(1 if errs else 0)
+PY
+expect_ok env ZEPTO_SYSROOT="$v2" "$ZEPTO" tune apply --cpus 2-3
+[ "$(cat "$v2/sys/fs/cgroup/system.slice/cpuset.cpus")" = 0 ] || fail "v2: system.slice not set"
+[ "$(cat "$v2/proc/203/cpuset")" = /zepto-housekeeping ] || fail "v2: crond not moved"
+expect_ok env ZEPTO_SYSROOT="$v2" "$ZEPTO" tune restore
+tree snap "$v2" "$WORK/v2.after"
+diff "$WORK/v2.before" "$WORK/v2.after" >&2 || fail "v2: restore is not exact"
+
 # --- bad CPU lists: usage errors, nothing written ---
 expect_status 2 "CPU 7 is not online" "$ZEPTO" tune plan --cpus 7
 expect_status 2 "housekeeping CPU" "$ZEPTO" tune apply --cpus all

@@ -2,6 +2,7 @@
 """A fake /proc and /sys for the zepto tune tests (ZEPTO_SYSROOT), and snapshots of trees.
 
   tune_tree.py make DIR        build a 4-CPU node: IRQs, workqueues, kernel threads, daemons
+  tune_tree.py make-v2 DIR     the same with cgroup v2 (systemd slices) instead of v1 cpusets
   tune_tree.py snap DIR FILE   a listing of every file under DIR with the sha256 of its bytes
   tune_tree.py state FILE      rewrite a state file's checksum after a test edited it
 """
@@ -74,6 +75,18 @@ def make(root):
     proc(root, 204, "bash", 0x400100, "0-3", sid=os.getsid(0))    # the caller's session: left
 
 
+def make_v2(root):
+    """The same node with cgroup v2 only (systemd's slices, no cpuset hierarchy)."""
+    make(root)
+    import shutil
+    shutil.rmtree(os.path.join(root, "sys/fs/cgroup/cpuset"))
+    put(root, "/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n")
+    put(root, "/sys/fs/cgroup/cgroup.subtree_control", "cpu memory pids\n")
+    put(root, "/sys/fs/cgroup/system.slice/cpuset.cpus", "\n")
+    put(root, "/sys/fs/cgroup/init.scope/cpuset.cpus", "\n")
+    put(root, "/proc/200/cpuset", "/system.slice/ssh.service\n")  # a service: its slice is set
+
+
 def snap(root, out):
     lines = []
     for d, dirs, files in os.walk(root):
@@ -99,5 +112,5 @@ def state(path):
 
 
 if __name__ == "__main__":
-    {"make": lambda: make(sys.argv[2]), "snap": lambda: snap(sys.argv[2], sys.argv[3]),
+    {"make": lambda: make(sys.argv[2]), "make-v2": lambda: make_v2(sys.argv[2]), "snap": lambda: snap(sys.argv[2], sys.argv[3]),
      "state": lambda: state(sys.argv[2])}[sys.argv[1]]()
