@@ -169,6 +169,36 @@ static int parse_cpus(const char *what, const char *s, const struct zb_cpuset *o
     return 0;
 }
 
+/* The sessions of the caller and of its ancestors (not init's): `sudo zepto tune apply` runs in
+ * a session of its own, and the user's shell, which then starts the application with taskset,
+ * must not be confined. Read from the real /proc: these are real processes in every mode. */
+static void keep_sessions(struct zt_ctx *c)
+{
+    c->nkeep = 0;
+    pid_t pid = getpid();
+    for (int depth = 0; pid > 1 && depth < 64 && c->nkeep < 32; depth++) {
+        pid_t sid = getsid(pid);
+        bool seen = sid <= 1;
+        for (unsigned i = 0; i < c->nkeep && !seen; i++)
+            seen = c->keep_sid[i] == sid;
+        if (!seen)
+            c->keep_sid[c->nkeep++] = sid;
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            break;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *close_paren = strrchr(buf, ')');
+        int ppid;
+        if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1)
+            break;
+        pid = ppid;
+    }
+}
+
 static int check_cpus(const struct zepto_tune_opts *o, struct zt_ctx *c, struct zepto_err *err)
 {
     if (!o->app_cpus || !*o->app_cpus)
@@ -202,7 +232,7 @@ static int check_cpus(const struct zepto_tune_opts *o, struct zt_ctx *c, struct 
                               o->app_cpus, i, h);
     snprintf(c->app_list, sizeof(c->app_list), "%s", a);
     snprintf(c->hk_list, sizeof(c->hk_list), "%s", h);
-    c->self_sid = (int)getsid(0);
+    keep_sessions(c);
     return 0;
 }
 

@@ -55,7 +55,8 @@ static int kthread_one(const struct zt_proc *pr, void *arg)
 {
     struct walk *w = arg;
     struct zb_cpuset cur, next;
-    if (!(pr->flags & ZT_PF_KTHREAD) || (pr->flags & ZT_PF_NO_SETAFFINITY) || pr->pid == 2)
+    /* kthreadd (pid 2) too: the kernel threads it starts from now on inherit its affinity. */
+    if (!(pr->flags & ZT_PF_KTHREAD) || (pr->flags & ZT_PF_NO_SETAFFINITY))
         return 0;
     if (zt_affinity_get(pr->pid, &cur) || !touches(&cur, &w->c->app))
         return 0;
@@ -77,9 +78,11 @@ int zt_plan_kthreads(struct zepto_tune_plan *p, const struct zt_ctx *c)
 /* Whether a process is one the daemons group moves. */
 static bool movable(const struct walk *w, const struct zt_proc *pr)
 {
-    if ((pr->flags & ZT_PF_KTHREAD) || pr->state == 'Z' || pr->pid == w->self ||
-        pr->sid == w->c->self_sid || pr->pid == 2)
+    if ((pr->flags & ZT_PF_KTHREAD) || pr->state == 'Z' || pr->pid == w->self || pr->pid == 2)
         return false;
+    for (unsigned i = 0; i < w->c->nkeep; i++)
+        if (pr->sid == w->c->keep_sid[i])
+            return false; /* the caller's session, or one of its ancestors' (sudo's user shell) */
     char cs[256];
     if (zt_cpuset_of(pr->pid, cs, sizeof(cs)) || strcmp(cs, "/"))
         return false; /* in a cpuset of its own (a job, a container): not ours to move */

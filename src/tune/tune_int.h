@@ -61,7 +61,8 @@ const char *zt_choice_selected(const char *s, char *buf, size_t len);
 struct zt_ctx {
     struct zb_cpuset app, hk, online;
     char app_list[256], hk_list[256];
-    int self_sid;
+    int keep_sid[32]; /* sessions of the caller and its ancestors: their processes stay */
+    unsigned nkeep;
 };
 int zt_plan_add(struct zepto_tune_plan *p, enum zepto_tune_group g, enum zepto_tune_kind k,
                 enum zepto_tune_value t, const char *target, const char *old_value,
