@@ -115,3 +115,7 @@ if [ "$(id -u)" = 0 ] && command -v slurmctld >/dev/null; then
 else
     echo "(skipped: needs root and Slurm, scripts/deps.sh)"
 fi
+
+section "zepto tune against tuned cpu-partitioning and tuna --isolate (5 s x 3 rounds, --explain)" \
+    "bash bench/tune_peers.sh $build 5 3"
+bash bench/tune_peers.sh "$build" 5 3 | tee "$out/tune_peers.txt"

@@ -151,6 +151,9 @@ write_conf() { # write_conf NODE...
     echo "InactiveLimit=0"
     echo "KillWait=5"
     echo "PlugStackConfig=$STATE/plugstack.conf"
+    # Site scripts to try on the cluster (dist/slurm/zepto-tune-prolog.sh and -epilog.sh).
+    [ -n "${ZEPTO_CLUSTER_PROLOG:-}" ] && echo "Prolog=$ZEPTO_CLUSTER_PROLOG"
+    [ -n "${ZEPTO_CLUSTER_EPILOG:-}" ] && echo "Epilog=$ZEPTO_CLUSTER_EPILOG"
     for n in "$@"; do echo "NodeName=$n NodeAddr=$(node_addr "$n") CPUs=$CPUS State=UNKNOWN"; done
     echo "PartitionName=zepto Nodes=$(echo "$@" | tr ' ' ,) Default=YES MaxTime=INFINITE State=UP"
   } >"$STATE/slurm.conf"

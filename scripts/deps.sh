@@ -18,6 +18,7 @@ packages=(
   stress-ng                                           # make test-load: CPUs kept busy
   slurmctld slurmd slurm-client munge                 # scripts/cluster.sh: Slurm on namespace nodes
   gfortran                                            # ktau: Fortran MPI test (mpif90)
+  tuned tuna                                          # tune: the peers of `zepto tune` (make bench)
 )
 
 missing=()

@@ -40,6 +40,8 @@ void cli_progress_done(void);
 /* Subcommand groups. */
 int cli_noise(int argc, char **argv);
 int cli_report(int argc, char **argv);
+int cli_tune(int argc, char **argv); /* and: */
+int cli_tune_check(int argc, char **argv);
 int cli_bigmem(int argc, char **argv);
 int cli_zoid(int argc, char **argv);
 int cli_ktau(int argc, char **argv); /* and its subcommands: */

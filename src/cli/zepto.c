@@ -20,6 +20,7 @@ static const char help[] =
     "  bigmem   run unmodified programs in big memory (huge pages, pre-faulted, pinned)\n"
     "  zoid     forward function calls to an I/O node daemon (serve, gen, bench)\n"
     "  ktau     profile a program with what the kernel did inside each routine (run, show)\n"
+    "  tune     make the application CPUs quiet, measure it, restore (plan, apply, check)\n"
     "  report   characterise this node and write an HTML report\n"
     "\n"
     "options:\n"
@@ -67,6 +68,8 @@ int main(int argc, char **argv)
         return cli_zoid(argc - 1, argv + 1);
     if (!strcmp(cmd, "ktau"))
         return cli_ktau(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tune"))
+        return cli_tune(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cli_report(argc - 1, argv + 1);
     fprintf(stderr, "zepto: unknown command '%s' (see 'zepto --help')\n", cmd);

@@ -18,6 +18,7 @@ struct zb_json;
 struct zr_ctx {
     const char *dir;     /* where the report is written */
     bool quick;          /* --quick */
+    bool tune_check;     /* --tune-check */
     const char *gnuplot; /* gnuplot program, or NULL when there is none */
     char no_plots[160];  /* why there are no plots (when gnuplot is NULL) */
     /* Progress of the running probe: what it does and the time it has left. */

@@ -67,6 +67,7 @@ void zr_ctx_init(struct zr_ctx *ctx, const struct zepto_report_opts *opts)
     memset(ctx, 0, sizeof(*ctx));
     ctx->dir = opts->dir;
     ctx->quick = opts->quick;
+    ctx->tune_check = opts->tune_check;
     const char *gp = zb_setting(ZB_SET_GNUPLOT, "gnuplot");
     if (zb_executable_exists(gp))
         ctx->gnuplot = gp;

@@ -5,7 +5,7 @@
 #     headers), "base/..." and the CLI's own headers ("cli/..." or a file of src/cli/);
 #   - a part's file includes another part's private header ("ktau/merge.h" from src/report/),
 #     or anything of src/cli/; base includes nothing of a part.
-# The parts are the folders of src/ (base, noise, bigmem, ktau, report) and zoid's
+# The parts are the folders of src/ (base, noise, bigmem, ktau, report, tune) and zoid's
 # src/zoid/{core,gen,posix,preload,fuse}. One exception: the posix protocol (src/zoid/posix/
 # zposix.h and the stubs generated from it) is the interposer's and the FUSE client's interface
 # until it moves to include/zepto/.
@@ -47,7 +47,7 @@ while IFS=: read -r f line text; do
     # The part that owns the included header; "" for system and unknown (generated) headers.
     case $inc in
     zepto/*) continue ;;
-    base/* | cli/* | noise/* | bigmem/* | ktau/* | report/*) who=${inc%%/*} ;;
+    base/* | cli/* | noise/* | bigmem/* | ktau/* | report/* | tune/*) who=${inc%%/*} ;;
     zoid/*/*) part_of "$inc"; who=$part ;;
     */*) [ "$quote" = '<' ] && continue; who="" ;;
     *)
