@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tune/tune_int.h"
@@ -113,29 +114,39 @@ static unsigned empty_cpuset(const char *dir)
     return moved;
 }
 
+/* Removes the housekeeping cpuset: moves out what is left in it (children that confined
+ * processes forked meanwhile), then rmdir, again while the kernel says it is busy (tasks that
+ * have just exited stay attached until they are reaped), for at most about two seconds. */
+static int remove_cpuset(const char *dir)
+{
+    int rc = 0;
+    for (int attempt = 0; attempt < 200; attempt++) {
+        empty_cpuset(dir);
+        rc = zt_rmdir(dir);
+        if (rc != -EBUSY)
+            break;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return rc == -ENOENT ? 0 : rc;
+}
+
 static void do_cgdir(struct zepto_tune_change *c, bool forward, enum zepto_tune_status ok)
 {
-    bool ours = !strcmp(c->old_value, "absent");
     char rel[600], parent[512], mems[256];
     if (!forward) {
-        if (!ours || !zt_exists(c->target)) {
-            set_result(c, ok, "%s", "");
-            return;
-        }
-        empty_cpuset(c->target);
-        int rc = zt_rmdir(c->target);
-        if (rc && rc != -ENOENT)
+        /* The name is zepto tune's: one found at plan time was left by an earlier run. */
+        int rc = remove_cpuset(c->target);
+        if (rc)
             set_result(c, ZT_REFUSED, "cannot remove the cpuset: %s", strerror(-rc));
         else
             set_result(c, ok, "%s", "");
         return;
     }
-    if (ours) {
-        int rc = zt_mkdir(c->target);
-        if (rc && rc != -EEXIST) {
-            set_result(c, ZT_REFUSED, "cannot make the cpuset: %s", strerror(-rc));
-            return;
-        }
+    int rc = zt_mkdir(c->target);
+    if (rc && rc != -EEXIST) {
+        set_result(c, ZT_REFUSED, "cannot make the cpuset: %s", strerror(-rc));
+        return;
     }
     /* cgroup v1 needs the memory nodes before anything can move in; v2 inherits them. */
     parent_of(c->target, parent, sizeof(parent));
@@ -145,7 +156,7 @@ static void do_cgdir(struct zepto_tune_change *c, bool forward, enum zepto_tune_
         zt_write(rel, mems);
     }
     snprintf(rel, sizeof(rel), "%s/cpuset.cpus", c->target);
-    int rc = zt_write(rel, c->new_value);
+    rc = zt_write(rel, c->new_value);
     if (rc)
         set_result(c, ZT_REFUSED, "the kernel refused the CPUs: %s", strerror(-rc));
     else

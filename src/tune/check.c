@@ -158,7 +158,7 @@ int zepto_tune_check(const struct zepto_tune_check_opts *o, struct zepto_tune_ch
         struct zepto_err e2 = {0};
         int rr = zepto_tune_restore(o->state, &done, &nothing, &e2);
         zepto_tune_plan_free(&done);
-        if (rr && !rc) {
+        if (rr) { /* whatever happened before, a node left tuned is what the caller must hear */
             *err = e2;
             rc = rr;
         }

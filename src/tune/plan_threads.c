@@ -160,10 +160,14 @@ int zt_plan_daemons(struct zepto_tune_plan *p, const struct zt_ctx *c)
     if (rc)
         return rc;
     struct zepto_tune_change *dir = &p->changes[p->count - 1];
-    if (zt_exists(rel)) { /* made by someone else (or a crashed run): used, never removed */
+    if (zt_exists(rel)) { /* left by an earlier run that was not restored: used, and removed */
         free(dir->old_value);
         if (!(dir->old_value = strdup("present")))
             return -ENOMEM;
+        zt_plan_note(p,
+                     "%s exists already (an earlier tuning was not restored?): it is reused, "
+                     "and removed by restore",
+                     rel);
     }
     if ((rc = zt_proc_each(daemon_one, &w)))
         return rc;
