@@ -143,21 +143,21 @@ static int fn_connect(struct zoid_call *call, const void *payload, size_t len)
     struct zsf_dest d;
     char ds[80];
     if (zsf_connect_decode(payload, len, &d)) {
-        zoid_call_log(call, ZOID_LOG_WARN, "sockfwd: %s: malformed connect request (%zu bytes)",
+        zoid_call_log(call, ZOID_LOG_WARN, "%s: malformed connect request (%zu bytes)",
                       id->peer, len);
         return -EINVAL;
     }
     zsf_dest_str(&d, ds, sizeof(ds));
     if (!zsf_allowed(rules, nrules, &d)) {
         zoid_call_log(call, ZOID_LOG_WARN,
-                      "sockfwd: uid %u (%s): connect to %s refused: not allowed by "
+                      "uid %u (%s): connect to %s refused: not allowed by "
                       "--allow-connect",
                       (unsigned)id->uid, id->peer, ds);
         return -EACCES;
     }
     int fd = dial(call, &d, id->uid, id->gid);
     if (fd < 0) {
-        zoid_call_log(call, ZOID_LOG_INFO, "sockfwd: uid %u: connect to %s: %s", (unsigned)id->uid,
+        zoid_call_log(call, ZOID_LOG_INFO, "uid %u: connect to %s: %s", (unsigned)id->uid,
                       ds, strerror(-fd));
         return fd;
     }
@@ -169,14 +169,14 @@ static int fn_connect(struct zoid_call *call, const void *payload, size_t len)
     }
     int rc = zsf__relay_add(fd, id->uid, rep);
     if (rc) {
-        zoid_call_log(call, ZOID_LOG_WARN, "sockfwd: uid %u: connect to %s: relay full",
+        zoid_call_log(call, ZOID_LOG_WARN, "uid %u: connect to %s: relay full",
                       (unsigned)id->uid, ds);
         close(fd);
         return rc;
     }
     rep[ZSF_COOKIE_LEN] = (uint8_t)(relay_port >> 8);
     rep[ZSF_COOKIE_LEN + 1] = (uint8_t)relay_port;
-    zoid_call_log(call, ZOID_LOG_INFO, "sockfwd: uid %u (%s): connected to %s", (unsigned)id->uid,
+    zoid_call_log(call, ZOID_LOG_INFO, "uid %u (%s): connected to %s", (unsigned)id->uid,
                   id->peer, ds);
     return 0;
 }

@@ -221,7 +221,7 @@ static void *serve(void *arg)
     int b = got == sizeof(c) ? take(c) : -1;
     if (b < 0) {
         zoid_host_log(host, ZOID_LOG_WARN,
-                      "sockfwd: relay: a connection without a valid cookie "
+                      "relay: a connection without a valid cookie "
                       "closed");
         linger0(a, true);
         close(a);
