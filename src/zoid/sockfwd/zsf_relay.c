@@ -232,7 +232,7 @@ static void *serve(void *arg)
     pthread_t t;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&at, 64 * 1024);
+    pthread_attr_setstacksize(&at, 256 * 1024); /* logging needs more than 64 KiB */
     if (!p) {
         close(b);
         goto fail;
@@ -276,7 +276,7 @@ static void *accept_loop(void *arg)
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&at, 64 * 1024);
+    pthread_attr_setstacksize(&at, 256 * 1024); /* logging needs more than 64 KiB */
     while (!atomic_load(&stopping)) {
         int a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (a < 0) {
