@@ -1,7 +1,7 @@
 # Socket forwarding on one host (docs/zoid-sockets.md): unmodified curl and python3 reach an HTTP
 # server through `zepto zoid run --sockets` and the daemon's relay; the allow-list refuses other
 # destinations with EACCES and a log line; a name only the daemon can resolve works; junk on the
-# relay port is dropped; the daemon killed mid-transfer gives the program an error, not a hang;
+# relay port and junk requests to the plugin are refused; the daemon killed mid-transfer gives the program an error, not a hang;
 # bad --allow-connect values are usage errors. The cluster test (cluster_zoid_sockets.sh) adds a
 # compute node that has no route to the server.
 . "$(dirname "$0")/lib.sh"
@@ -60,6 +60,11 @@ n=$(grep -c "connected to $ADDR:$PORT" "$WORK/daemon.log")
 "$ZEPTO" zoid run --server "unix:$SOCK" --mount /zsf-none -- curl -sS "http://$ADDR:$PORT/small" >/dev/null
 [ "$(grep -c "connected to $ADDR:$PORT" "$WORK/daemon.log")" -eq "$n" ] ||
     fail "a connection without --sockets went through the daemon"
+
+# A hostile client: 3,000 random requests to the plugin, each refused; the daemon serves on.
+"$BIN/zoid_sockfwd_junk" "unix:$SOCK" 3000 7 || fail "a junk request to the plugin was not refused"
+out=$(zrun curl -sS --max-time 20 "http://$ADDR:$PORT/small" 2>&1)
+[ "$out" = hello ] || fail "after junk requests: '$out'"
 
 # 2. Refused: a port outside the allow-list gives EACCES and a log line.
 out=$(zrun python3 -c "$SF_PROBE" "$ADDR" "$DENIED" 2>&1)
