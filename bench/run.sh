@@ -115,3 +115,7 @@ if [ "$(id -u)" = 0 ] && command -v slurmctld >/dev/null; then
 else
     echo "(skipped: needs root and Slurm, scripts/deps.sh)"
 fi
+
+section "zoid socket forwarding: connect latency and stream throughput, forwarded vs direct (cluster)" \
+    "ZEPTO_CLUSTER_ID=\${ZEPTO_CLUSTER_ID:-0} bash bench/zoid_sockets.sh $build"
+bash bench/zoid_sockets.sh "$build" | tee "$out/zoid_sockets.txt" || echo "(failed: see above)"
