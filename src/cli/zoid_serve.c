@@ -10,7 +10,7 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "zepto/zoid_daemon.h"
-#include "zoid/sockfwd/zsf.h"
+#include "zepto/zoid_sockfwd.h"
 
 #define CMD "zoid serve"
 

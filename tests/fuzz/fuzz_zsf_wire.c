@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "zoid/sockfwd/zsf_wire.h"
+#include "zepto/zoid_sockfwd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "zoid/sockfwd/zsf_wire.h"
+#include "zepto/zoid_sockfwd.h"
 
 /* connect(fd, sa, len) through the daemon when it is to be forwarded: 0 or -1 with errno set;
  * ZPL_SF_LOCAL when the call is not forwarded (libc's connect is the caller's to make). */

@@ -11,10 +11,6 @@
 #include "zepto/zepto.h"
 #include "zepto/zoid_plugin.h"
 
-/* Adds the rules of one --allow-connect CIDR:PORTS (before the daemon starts); 0 or -EINVAL with
- * the spec named in err. */
-int zoid_sockfwd_allow(const char *spec, struct zepto_err *err);
-
 /* The plugin's description, found by the daemon's plugin loader (a weak reference). */
 const struct zoid_plugin *zoid_sockfwd_plugin_register(void);
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "zoid/sockfwd/zsf_wire.h"
+#include "zepto/zoid_sockfwd.h"
 
 /* A decimal number lo..hi ending at *end; -1 when not one. */
 static long number(const char *s, const char **end, long hi)

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "zoid/sockfwd/zsf.h"
-#include "zoid/sockfwd/zsf_wire.h"
+#include "zepto/zoid_sockfwd.h"
 
 #define MAX_RULES       256
 #define CONNECT_TIMEOUT 20000 /* ms: the daemon's connect to the destination */
@@ -143,8 +143,8 @@ static int fn_connect(struct zoid_call *call, const void *payload, size_t len)
     struct zsf_dest d;
     char ds[80];
     if (zsf_connect_decode(payload, len, &d)) {
-        zoid_call_log(call, ZOID_LOG_WARN, "%s: malformed connect request (%zu bytes)",
-                      id->peer, len);
+        zoid_call_log(call, ZOID_LOG_WARN, "%s: malformed connect request (%zu bytes)", id->peer,
+                      len);
         return -EINVAL;
     }
     zsf_dest_str(&d, ds, sizeof(ds));
@@ -157,8 +157,8 @@ static int fn_connect(struct zoid_call *call, const void *payload, size_t len)
     }
     int fd = dial(call, &d, id->uid, id->gid);
     if (fd < 0) {
-        zoid_call_log(call, ZOID_LOG_INFO, "uid %u: connect to %s: %s", (unsigned)id->uid,
-                      ds, strerror(-fd));
+        zoid_call_log(call, ZOID_LOG_INFO, "uid %u: connect to %s: %s", (unsigned)id->uid, ds,
+                      strerror(-fd));
         return fd;
     }
     uint8_t *rep = zoid_reply_reserve(call, ZSF_CONNECTED_LEN);
@@ -169,15 +169,15 @@ static int fn_connect(struct zoid_call *call, const void *payload, size_t len)
     }
     int rc = zsf__relay_add(fd, id->uid, rep);
     if (rc) {
-        zoid_call_log(call, ZOID_LOG_WARN, "uid %u: connect to %s: relay full",
-                      (unsigned)id->uid, ds);
+        zoid_call_log(call, ZOID_LOG_WARN, "uid %u: connect to %s: relay full", (unsigned)id->uid,
+                      ds);
         close(fd);
         return rc;
     }
     rep[ZSF_COOKIE_LEN] = (uint8_t)(relay_port >> 8);
     rep[ZSF_COOKIE_LEN + 1] = (uint8_t)relay_port;
-    zoid_call_log(call, ZOID_LOG_INFO, "uid %u (%s): connected to %s", (unsigned)id->uid,
-                  id->peer, ds);
+    zoid_call_log(call, ZOID_LOG_INFO, "uid %u (%s): connected to %s", (unsigned)id->uid, id->peer,
+                  ds);
     return 0;
 }
 

@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "zoid/sockfwd/zsf.h"
-#include "zoid/sockfwd/zsf_wire.h"
+#include "zepto/zoid_sockfwd.h"
 
 #define MAX_PENDING 256
 #define MAX_PAIRS   1024

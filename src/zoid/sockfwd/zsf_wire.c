@@ -1,11 +1,12 @@
 /*
- * Encoding and decoding of the sockfwd plugin's requests and replies (zsf_wire.h). Linked into
- * the daemon and into the interposer; every decoder checks each length before reading.
+ * Encoding and decoding of the sockfwd plugin's requests and replies
+ * (include/zepto/zoid_sockfwd.h). Linked into the daemon and into the interposer; every decoder
+ * checks each length before reading.
  */
 #include <errno.h>
 #include <string.h>
 
-#include "zoid/sockfwd/zsf_wire.h"
+#include "zepto/zoid_sockfwd.h"
 
 static int family_ok(uint8_t f)
 {

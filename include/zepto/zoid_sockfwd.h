@@ -1,8 +1,9 @@
 /*
- * The sockfwd plugin's protocol (built-in plugin 3 of `zepto zoid serve`, docs/zoid-sockets.md):
- * the requests and replies of its two functions, shared by the daemon (src/zoid/sockfwd) and the
- * interposer (src/zoid/preload/sockfwd*.c). Fixed layouts, byte by byte, so that a decoder never
- * trusts a length it did not check (fuzzed: tests/fuzz/fuzz_zsf_wire.c).
+ * Socket forwarding (docs/zoid-sockets.md): the sockfwd plugin's protocol (built-in plugin 3 of
+ * `zepto zoid serve`, docs/zoid-sockets.md): the requests and replies of its two functions, shared
+ * by the daemon (src/zoid/sockfwd) and the interposer (src/zoid/preload/sockfwd*.c). Fixed layouts,
+ * byte by byte, so that a decoder never trusts a length it did not check (fuzzed:
+ * tests/fuzz/fuzz_zsf_wire.c).
  *
  *  CONNECT  request: version (1), family (4|6), port (2 bytes, big-endian), address (16 bytes;
  *                    IPv4 in the first 4, the rest zero): 20 bytes exactly.
@@ -12,11 +13,13 @@
  *  RESOLVE  request: version (1), family (0 any, 4, 6), the host name (1..253 bytes, no NUL).
  *           reply:   count (1 byte, at most ZSF_MAX_ADDRS), then count x (family, 16 bytes).
  */
-#ifndef ZEPTO_ZOID_SOCKFWD_ZSF_WIRE_H
-#define ZEPTO_ZOID_SOCKFWD_ZSF_WIRE_H
+#ifndef ZEPTO_ZOID_SOCKFWD_H
+#define ZEPTO_ZOID_SOCKFWD_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "zepto/zepto.h"
 
 #define ZSF_PLUGIN_ID     3
 #define ZSF_FN_CONNECT    0
@@ -47,6 +50,10 @@ int zsf_resolve_decode(const void *buf, size_t len, char name[ZSF_MAX_NAME + 1],
 int zsf_resolve_encode(const char *name, int family, uint8_t *out, size_t cap);
 /* A RESOLVE reply checked: the number of addresses (0..ZSF_MAX_ADDRS) put in out, or -EPROTO. */
 int zsf_resolved_decode(const void *buf, size_t len, struct zsf_dest out[ZSF_MAX_ADDRS]);
+
+/* Adds the rules of one `zepto zoid serve --allow-connect CIDR:PORTS` to the daemon's built-in
+ * sockfwd plugin (before the daemon starts); 0 or -EINVAL with the value named in err. */
+int zoid_sockfwd_allow(const char *spec, struct zepto_err *err);
 
 /* The allow-list of `zepto zoid serve --allow-connect` (zsf_allow.c). */
 struct zsf_rule {
