@@ -1,8 +1,9 @@
 # Socket forwarding on one host (docs/zoid-sockets.md): unmodified curl and python3 reach an HTTP
-# server through `zepto zoid run --sockets` and the daemon's relay; the allow-list refuses other
-# destinations with EACCES and a log line; a name only the daemon can resolve works; junk on the
-# relay port and junk requests to the plugin are refused; the daemon killed mid-transfer gives the program an error, not a hang;
-# bad --allow-connect values are usage errors. The cluster test (cluster_zoid_sockets.sh) adds a
+# server through `zepto zoid run --sockets` and the daemon's relay, whose socket is owned by the
+# calling user; the allow-list refuses other destinations with EACCES and a log line; a name only
+# the daemon can resolve works; junk on the relay port and junk requests to the plugin are
+# refused; the daemon killed mid-transfer gives the program an error, not a hang; bad
+# --allow-connect values are usage errors. The cluster test (cluster_zoid_sockets.sh) adds a
 # compute node that has no route to the server.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/zoid_sockets_lib.sh"
@@ -60,6 +61,24 @@ n=$(grep -c "connected to $ADDR:$PORT" "$WORK/daemon.log")
 "$ZEPTO" zoid run --server "unix:$SOCK" --mount /zsf-none -- curl -sS "http://$ADDR:$PORT/small" >/dev/null
 [ "$(grep -c "connected to $ADDR:$PORT" "$WORK/daemon.log")" -eq "$n" ] ||
     fail "a connection without --sockets went through the daemon"
+
+# As the caller: curl run as uid 65534; the daemon's socket to the server is owned by 65534
+# (what netfilter's owner match and ss -e see), not by the daemon's root.
+if command -v setpriv >/dev/null && command -v ss >/dev/null &&
+    setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$ZEPTO"; then
+    chmod 777 "$SOCK"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$ZEPTO" zoid run --server "unix:$SOCK" \
+        --sockets -- curl -sS --max-time 30 --limit-rate 1m -o /dev/null \
+        "http://$ADDR:$PORT/huge" 2>/dev/null &
+    slow=$!
+    owned() { ss -tnpHe dst "$ADDR:$PORT" | grep -q "users:((\"zepto\",pid=$daemon,.*uid:65534 "; }
+    wait_for owned ||
+        fail "the daemon's connection for uid 65534 is not 65534's: $(ss -tnpHe dst "$ADDR:$PORT")"
+    kill "$slow" 2>/dev/null
+    wait "$slow" 2>/dev/null
+else
+    echo "note: setpriv or ss missing, or uid 65534 cannot run $ZEPTO: the owner not tested"
+fi
 
 # A hostile client: 3,000 random requests to the plugin, each refused; the daemon serves on.
 "$BIN/zoid_sockfwd_junk" "unix:$SOCK" 3000 7 || fail "a junk request to the plugin was not refused"
