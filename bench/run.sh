@@ -119,3 +119,7 @@ fi
 section "zepto tune against tuned cpu-partitioning and tuna --isolate (5 s x 3 rounds, --explain)" \
     "bash bench/tune_peers.sh $build 5 3"
 bash bench/tune_peers.sh "$build" 5 3 | tee "$out/tune_peers.txt"
+
+section "zoid socket forwarding: connect latency and stream throughput, forwarded vs direct (cluster)" \
+    "ZEPTO_CLUSTER_ID=\${ZEPTO_CLUSTER_ID:-0} bash bench/zoid_sockets.sh $build"
+bash bench/zoid_sockets.sh "$build" | tee "$out/zoid_sockets.txt" || echo "(failed: see above)"

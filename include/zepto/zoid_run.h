@@ -6,6 +6,8 @@
 #ifndef ZEPTO_ZOID_RUN_H
 #define ZEPTO_ZOID_RUN_H
 
+#include <stdbool.h>
+
 #include <stddef.h>
 
 #include "zepto/zepto.h"
@@ -19,6 +21,7 @@ struct zoid_run_opts {
     const char *mount;       /* the forwarded prefix, normalised by zoid_run_mount_normalise */
     const char *consistency; /* "strict", "relaxed", or NULL for the daemon's default */
     const char *token_file;  /* an absolute path, or NULL (tcp: the caller's ZOID_TOKEN_FILE) */
+    bool sockets;            /* forward TCP connections (docs/zoid-sockets.md); mount may be NULL */
 };
 
 /* The mount prefix `in` lexically normalised into out: absolute, without ".", "..", repeated or

@@ -21,7 +21,8 @@
 
 static const char usage[] =
     "usage: zepto zoid run --server ADDR --mount PREFIX [--consistency strict|relaxed]\n"
-    "                      [--token-file F] -- CMD ARGS...\n"
+    "                      [--sockets] [--token-file F] -- CMD ARGS...\n"
+    "       zepto zoid run --server ADDR --sockets [--token-file F] -- CMD ARGS...\n"
     "\n"
     "Runs CMD (unmodified, dynamically linked) with its file I/O under PREFIX forwarded to the\n"
     "posix plugin of a zoid daemon (`zepto zoid serve --export DIR`): PREFIX/a/b is DIR/a/b on\n"
@@ -32,6 +33,9 @@ static const char usage[] =
     "  --consistency C     strict: every write reaches the file before it returns;\n"
     "                      relaxed: small writes are buffered and sent behind, errors surface\n"
     "                      at the next write, fsync or close (default: the daemon's)\n"
+    "  --sockets           forward CMD's TCP connections (but loopback) and name lookups\n"
+    "                      through the daemon, which connects where its --allow-connect\n"
+    "                      allows (docs/zoid-sockets.md); --mount is then optional\n"
     "  --token-file F      the shared token for a tcp daemon (mode 0600)\n"
     "\n"
     "example:\n"
@@ -40,21 +44,25 @@ static const char usage[] =
     "  zepto zoid run --server tcp:io0:7000 --token-file ~/.zoid.token --mount /io \\\n"
     "      --consistency relaxed -- ./solver --out /io/out.dat\n";
 
-enum { OPT_MOUNT = CLI_OPT_LOCAL };
+enum { OPT_MOUNT = CLI_OPT_LOCAL, OPT_SOCKETS };
 
 struct params {
     const char *server, *mount, *consistency, *token;
     char prefix[PATH_MAX], token_abs[PATH_MAX];
-    bool help;
+    bool help, sockets;
 };
 
 /* The options, then the values checked: prefix normalised, token made absolute. */
 static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
     static const struct option longopts[] = {
-        CLI_LONGOPT_SERVER,      {"mount", required_argument, 0, OPT_MOUNT},
-        CLI_LONGOPT_CONSISTENCY, CLI_LONGOPT_TOKEN_FILE,
-        CLI_LONGOPT_HELP,        {0},
+        CLI_LONGOPT_SERVER,
+        {"mount", required_argument, 0, OPT_MOUNT},
+        CLI_LONGOPT_CONSISTENCY,
+        CLI_LONGOPT_TOKEN_FILE,
+        {"sockets", no_argument, 0, OPT_SOCKETS},
+        CLI_LONGOPT_HELP,
+        {0},
     };
     enum cli_consistency cons;
     int c;
@@ -64,6 +72,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
         switch (c) {
         case CLI_OPT_SERVER: rc = cli_opt_server(optarg, &p->server, err); break;
         case OPT_MOUNT: p->mount = optarg; break;
+        case OPT_SOCKETS: p->sockets = true; break;
         case CLI_OPT_CONSISTENCY:
             rc = cli_opt_consistency(optarg, &cons, err);
             p->consistency = optarg;
@@ -77,15 +86,15 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
     }
     if (!p->server)
         return zepto_fail(err, EINVAL, "missing --server unix:PATH|tcp:HOST:PORT");
-    if (!p->mount)
-        return zepto_fail(err, EINVAL, "missing --mount PREFIX");
+    if (!p->mount && !p->sockets)
+        return zepto_fail(err, EINVAL, "missing --mount PREFIX (or --sockets)");
     if (cli_opts_command(argc, argv, err))
         return -EINVAL;
     if (zoid_addr_check(p->server, err))
         return cli_opt_named("--server", -EINVAL, err);
-    if (p->mount[0] != '/')
+    if (p->mount && p->mount[0] != '/')
         return zepto_fail(err, EINVAL, "--mount '%s': must be an absolute path", p->mount);
-    if (zoid_run_mount_normalise(p->mount, p->prefix, sizeof(p->prefix)))
+    if (p->mount && zoid_run_mount_normalise(p->mount, p->prefix, sizeof(p->prefix)))
         return zepto_fail(err, EINVAL,
                           "--mount '%s': must name a directory below / without . or ..", p->mount);
     if (p->token) {
@@ -106,8 +115,11 @@ int cli_zoid_run(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
-    struct zoid_run_opts o = {
-        .server = p.server, .mount = p.prefix, .consistency = p.consistency, .token_file = p.token};
+    struct zoid_run_opts o = {.server = p.server,
+                              .mount = p.mount ? p.prefix : NULL,
+                              .consistency = p.consistency,
+                              .token_file = p.token,
+                              .sockets = p.sockets};
     if (zoid_run_prepare(&o, &err))
         return cli_fail(CMD, &err);
 

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "zepto/zoid_daemon.h"
+#include "zepto/zoid_sockfwd.h"
 
 #define CMD "zoid serve"
 
@@ -21,6 +22,7 @@ static const char usage[] =
     "                        [--max-threads N] [--max-calls-per-uid N] [--max-conns-per-uid N]\n"
     "                        [--max-client-bytes SIZE] [--max-bytes SIZE]\n"
     "                        [--call-timeout DUR] [--send-timeout DUR]\n"
+    "                        [--allow-connect CIDR:PORTS]...\n"
     "\n"
     "Runs the functions that clients call: an epoll loop for the connections and a pool of\n"
     "worker threads for the calls. Plugins (*.so in --plugin-dir) bring the functions; the core\n"
@@ -42,6 +44,9 @@ static const char usage[] =
     "  --call-timeout DUR   a call running longer is interrupted: ETIMEDOUT (default 30s)\n"
     "  --send-timeout DUR   drop a client that takes no reply bytes this long (default 2s)\n"
     "  --plugin-dir DIR     load every *.so there\n"
+    "  --allow-connect CIDR:PORTS  socket forwarding (`zoid run --sockets`) may connect there,\n"
+    "                       e.g. 10.0.0.0/8:80,443 or [fd00::]/8:8000-8100 (repeatable;\n"
+    "                       default none: every forwarded connect is refused, EACCES)\n"
     "  --token-file F       tcp: clients prove they hold this token (file mode 0600)\n"
     "  --insecure           tcp without a token: only on a loopback address\n"
     "  --max-clients N      clients at once (default 4096; 32 more for root and the daemon's\n"
@@ -86,6 +91,7 @@ enum {
     OPT_MAX_BYTES,
     OPT_CALL_TIMEOUT,
     OPT_SEND_TIMEOUT,
+    OPT_ALLOW_CONNECT,
 };
 
 /* A duration from 10 ms to 1 hour, in ms. */
@@ -168,6 +174,7 @@ static int parse_one(int c, const char *arg, struct params *p, struct zepto_err 
         rc = cli_opt_consistency(arg, &cons, err);
         o->consistency = cons == CLI_CONSISTENCY_RELAXED;
         break;
+    case OPT_ALLOW_CONNECT: rc = zoid_sockfwd_allow(arg, err); break;
     case 'h': p->help = true; break;
     default: return -EINVAL;
     }
@@ -194,6 +201,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
         {"max-bytes", required_argument, 0, OPT_MAX_BYTES},
         {"call-timeout", required_argument, 0, OPT_CALL_TIMEOUT},
         {"send-timeout", required_argument, 0, OPT_SEND_TIMEOUT},
+        {"allow-connect", required_argument, 0, OPT_ALLOW_CONNECT},
         CLI_LONGOPT_CONSISTENCY,
         CLI_LONGOPT_HELP,
         {0},

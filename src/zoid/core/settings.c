@@ -24,6 +24,9 @@ static const struct zepto_setting list[ZOID_SET_COUNT] = {
     [ZOID_SET_TCP_TIMEOUT] = {"ZOID_TCP_TIMEOUT", "SECONDS",
                               "tcp: a peer silent this long (link cut, node gone) is dropped "
                               "and its calls fail with ETIMEDOUT, 1..3600 (default 20)"},
+    [ZOID_SET_SOCKETS] = {"ZOID_SOCKETS", "0|1",
+                          "1: libzoid-preload.so forwards TCP connections through the daemon "
+                          "(zoid run --sockets sets it)"},
 };
 
 static const struct zepto_settings table = {"zoid", list, ZOID_SET_COUNT};

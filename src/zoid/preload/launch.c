@@ -67,7 +67,8 @@ int zoid_run_prepare(const struct zoid_run_opts *o, struct zepto_err *err)
         return rc;
     if ((rc = set_var(ZOID_SET_SERVER, o->server, err)) ||
         (rc = set_var(ZOID_SET_MOUNT, o->mount, err)) ||
-        (rc = set_var(ZOID_SET_CONSISTENCY, o->consistency, err)))
+        (rc = set_var(ZOID_SET_CONSISTENCY, o->consistency, err)) ||
+        (rc = set_var(ZOID_SET_SOCKETS, o->sockets ? "1" : NULL, err)))
         return rc;
     if (o->token_file && (rc = set_var(ZOID_SET_TOKEN_FILE, o->token_file, err)))
         return rc;

@@ -1,6 +1,6 @@
 /*
  * Interposed socket calls that name a unix socket by path: bind, connect, sendto, sendmsg and
- * sendmmsg.
+ * sendmmsg; connect also hands TCP connections to socket forwarding (sockfwd.c) first.
  *
  * The protocol has no sockets: a unix socket on a forwarded path can be neither created nor
  * reached through the daemon. Such a call fails with EOPNOTSUPP instead of letting the kernel
@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "zoid/preload/sockfwd.h"
 #include "zoid/preload/zpl.h"
 
 /* glibc declares the address argument as a transparent union in GNU C: the definitions take the
@@ -94,6 +95,10 @@ ZPL_API int bind(int fd, __CONST_SOCKADDR_ARG arg, socklen_t len)
 
 ZPL_API int connect(int fd, __CONST_SOCKADDR_ARG arg, socklen_t len)
 {
+    /* A TCP connection forwarded through the daemon (--sockets; sockfwd.c). */
+    int rc = zpl_sf_connect(fd, ZPL_SA(arg), len);
+    if (rc != ZPL_SF_LOCAL)
+        return rc;
     return addr_call(REAL_A(connect, addr_fn), fd, ZPL_SA(arg), len);
 }
 
