@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coalesce.h"
 #include "zp_impl.h"
 #include "zposix_server.h"
 
@@ -117,10 +118,20 @@ int zp_openat(int dirh, const char *path, int flags, uint32_t mode)
     struct zp_dir d;
     int rc = -1;
     if (!zp__dir_get(x.s, dirh, &d)) {
+        /* Gathered writes must not land after a truncating open (rare: all files go out). */
+        if ((flags & O_TRUNC) && zpc_pending())
+            zpc_flush_all();
         int fd = open_now(&d, path, flags & ~O_CLOEXEC, (mode_t)mode);
         zp__dir_put(&d);
         if (fd >= 0)
             rc = zp__install(x.s, fd);
+        if (flags & (O_CREAT | O_TRUNC)) {
+            zpc_changed();
+            struct zp_file *f = rc >= 0 && (flags & O_TRUNC) ? zp__get(x.s, rc) : NULL;
+            if (f)
+                zpc_invalidate(f->dev, f->ino);
+            zp__put(f);
+        }
     }
     return (int)zp__leave(&x, rc);
 }
@@ -128,7 +139,21 @@ int zp_openat(int dirh, const char *path, int flags, uint32_t mode)
 int zp_close(int h)
 {
     ENTER(x);
-    return (int)zp__leave(&x, zp__close(x.s, h));
+    /* What was gathered for the file goes out, and its error is this close's. */
+    int flushed = 0;
+    if (zpc_pending()) {
+        struct zp_file *f = zp__get(x.s, h);
+        if (f)
+            flushed = zpc_flush(f->dev, f->ino);
+        zp__put(f);
+    }
+    int e = errno;
+    int rc = zp__close(x.s, h);
+    if (!rc && flushed) {
+        errno = e;
+        rc = -1;
+    }
+    return (int)zp__leave(&x, rc);
 }
 
 int zp_dup(int h)
@@ -141,7 +166,17 @@ ssize_t zp_pread(int h, void *buf, size_t n, int64_t off)
 {
     ENTER(x);
     FILE_OR_FAIL(x, h, f);
-    ssize_t rc = off == ZP_CUR ? read(f->fd, buf, n) : pread(f->fd, buf, n, (off_t)off);
+    ssize_t rc = zpc_flush(f->dev, f->ino);
+    if (!rc && off != ZP_CUR) {
+        rc = zpc_pread(x.call, f, buf, n, off);
+    } else if (!rc) {
+        zpc_add(ZPC_read_calls, 1);
+        zpc_add(ZPC_read_bytes_asked, n);
+        zpc_add(ZPC_read_backend_ops, 1);
+        rc = read(f->fd, buf, n);
+        if (rc > 0)
+            zpc_add(ZPC_read_backend_bytes, (uint64_t)rc);
+    }
     zp__put(f);
     return zp__leave(&x, rc);
 }
@@ -150,7 +185,21 @@ ssize_t zp_pwrite(int h, const void *buf, size_t n, int64_t off)
 {
     ENTER(x);
     FILE_OR_FAIL(x, h, f);
-    ssize_t rc = off == ZP_CUR ? write(f->fd, buf, n) : pwrite(f->fd, buf, n, (off_t)off);
+    zpc_add(ZPC_write_calls, 1);
+    zpc_add(ZPC_write_bytes_asked, n);
+    ssize_t rc;
+    if (!zpc_pwrite(x.s, f, buf, n, off, &rc)) {
+        /* One backend write, after what was gathered for the file (order). */
+        rc = zpc_flush(f->dev, f->ino);
+        if (!rc) {
+            rc = off == ZP_CUR ? write(f->fd, buf, n) : pwrite(f->fd, buf, n, (off_t)off);
+            zpc_add(ZPC_write_backend_ops, 1);
+            if (rc > 0)
+                zpc_add(ZPC_write_backend_bytes, (uint64_t)rc);
+        }
+        zpc_invalidate(f->dev, f->ino);
+    }
+    zpc_changed();
     zp__put(f);
     return zp__leave(&x, rc);
 }
@@ -159,7 +208,9 @@ int64_t zp_lseek(int h, int64_t off, int whence)
 {
     ENTER(x);
     FILE_OR_FAIL(x, h, f);
-    off_t rc = lseek(f->fd, (off_t)off, whence);
+    off_t rc = whence == SEEK_SET || whence == SEEK_CUR ? 0 : zpc_flush(f->dev, f->ino);
+    if (!rc)
+        rc = lseek(f->fd, (off_t)off, whence);
     zp__put(f);
     return zp__leave(&x, rc);
 }
@@ -168,7 +219,9 @@ int zp_fsync(int h, int datasync)
 {
     ENTER(x);
     FILE_OR_FAIL(x, h, f);
-    int rc = datasync ? fdatasync(f->fd) : fsync(f->fd);
+    int rc = zpc_flush(f->dev, f->ino);
+    if (!rc)
+        rc = datasync ? fdatasync(f->fd) : fsync(f->fd);
     zp__put(f);
     return (int)zp__leave(&x, rc);
 }
@@ -177,7 +230,11 @@ int zp_ftruncate(int h, int64_t len)
 {
     ENTER(x);
     FILE_OR_FAIL(x, h, f);
-    int rc = ftruncate(f->fd, (off_t)len);
+    int rc = zpc_flush(f->dev, f->ino);
+    if (!rc)
+        rc = ftruncate(f->fd, (off_t)len);
+    zpc_invalidate(f->dev, f->ino);
+    zpc_changed();
     zp__put(f);
     return (int)zp__leave(&x, rc);
 }
@@ -186,7 +243,11 @@ int zp_fallocate(int h, int mode, int64_t off, int64_t len)
 {
     ENTER(x);
     FILE_OR_FAIL(x, h, f);
-    int rc = fallocate(f->fd, mode, (off_t)off, (off_t)len);
+    int rc = zpc_flush(f->dev, f->ino);
+    if (!rc)
+        rc = fallocate(f->fd, mode, (off_t)off, (off_t)len);
+    zpc_invalidate(f->dev, f->ino);
+    zpc_changed();
     zp__put(f);
     return (int)zp__leave(&x, rc);
 }
@@ -205,6 +266,14 @@ int zp_fcntl(int h, int cmd, int64_t arg)
     case F_SETFL: {
         FILE_OR_FAIL(x, h, f);
         rc = cmd == F_GETFL ? fcntl(f->fd, F_GETFL) : fcntl(f->fd, F_SETFL, (int)arg);
+        if (cmd == F_SETFL && !rc) {
+            int fl = fcntl(f->fd, F_GETFL);
+            if (fl >= 0) {
+                /* O_APPEND or O_DIRECT now: nothing more is gathered; what was goes out. */
+                zpc_flush(f->dev, f->ino);
+                atomic_store(&f->flags, fl);
+            }
+        }
         zp__put(f);
         break;
     }
