@@ -23,7 +23,7 @@ struct zpc_config {
     bool reads;         /* ZOID_COALESCE (default 1; 0 turns reads, metadata and writes off) */
     bool writes;        /* ZOID_COALESCE_WRITES (default 1) */
     unsigned window_us; /* ZOID_COALESCE_WINDOW_US: longest wait for company (200, at most 500) */
-    unsigned retain_ms; /* ZOID_COALESCE_RETAIN_MS: a completed read serves late callers (50) */
+    unsigned retain_ms; /* ZOID_COALESCE_RETAIN_MS: a completed read serves late callers (1000) */
     unsigned flush_ms;  /* ZOID_COALESCE_FLUSH_MS: buffered writes idle this long go out (20) */
 };
 extern struct zpc_config zpc_cfg;
@@ -54,6 +54,9 @@ bool zpc_pwrite(struct zp_session *s, struct zp_file *f, const void *buf, size_t
 /* Writes out what is buffered for the file (dev, ino) and waits for writes in progress: 0, or
  * -1 + errno of a buffered write that failed (reported once). */
 int zpc_flush(uint64_t dev, uint64_t ino);
+/* A descriptor that wrote is closed: the file is flushed when it was the last of its writers
+ * (0, or -1 + errno of that flush). */
+int zpc_close(struct zp_file *f);
 /* True when something is buffered for some file (a cheap test before zpc_flush). */
 bool zpc_pending(void);
 /* True when something is buffered for (dev, ino). */

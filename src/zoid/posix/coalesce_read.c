@@ -32,7 +32,7 @@
 
 #define NBUCKETS  256
 #define MAX_LEN   (16u << 20)  /* larger reads are not shared */
-#define MAX_HELD  (256u << 20) /* bytes in entries, in flight and retained */
+#define MAX_HELD  (128u << 20) /* bytes in entries, in flight and retained */
 #define MAX_ALONE 5            /* s a follower waits for its leader before reading alone */
 
 struct rd {
@@ -156,15 +156,26 @@ static bool same_file_state(const struct rd *e, const struct stat *st)
            st->st_ctim.tv_nsec == e->ctim.tv_nsec;
 }
 
-/* The result of e into buf (mu held): the bytes, or -1 + errno. */
+/* The result of e into buf: the bytes, or -1 + errno. Called with mu held and a reference on
+ * e; the copy itself is made without the lock (e's result no longer changes once done). */
 static ssize_t copy_out(const struct rd *e, void *buf)
 {
     if (e->got < 0) {
         errno = e->err;
         return -1;
     }
+    pthread_mutex_unlock(&mu);
     memcpy(buf, e->buf, (size_t)e->got);
+    pthread_mutex_lock(&mu);
     return e->got;
+}
+
+static bool listed(const struct rd *e)
+{
+    for (const struct rd *x = table[bucket(e->dev, e->ino)]; x; x = x->next)
+        if (x == e)
+            return true;
+    return false;
 }
 
 ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n, int64_t off)
@@ -205,9 +216,13 @@ ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n
                 e->stale = true;
                 break;
             }
+            e->refs++;
             ssize_t r = copy_out(e, buf);
+            int err = errno;
+            rd_unref(e, listed(e));
             pthread_mutex_unlock(&mu);
             zpc_add(ZPC_read_retained, 1);
+            errno = err;
             return r;
         }
         /* In flight: join it. */
@@ -222,10 +237,7 @@ ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n
         bool ok = e->done && !(e->got < 0 && (e->err == EINTR || e->err == ETIMEDOUT));
         ssize_t r = ok ? copy_out(e, buf) : 0;
         int err = errno;
-        bool in_table = false;
-        for (struct rd *x = table[b]; x; x = x->next)
-            in_table |= x == e;
-        rd_unref(e, in_table);
+        rd_unref(e, listed(e));
         pthread_mutex_unlock(&mu);
         if (!ok)
             return plain(f, buf, n, off);
@@ -292,11 +304,11 @@ ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n
     pthread_cond_broadcast(&e->done_cv);
     ssize_t out = copy_out(e, buf);
     err = errno;
-    if (e->stale) {
+    if (e->stale && listed(e)) {
         unlink_rd(e);
         rd_unref(e, false);
     } else {
-        rd_unref(e, true);
+        rd_unref(e, listed(e));
     }
     pthread_mutex_unlock(&mu);
     errno = err;

@@ -13,7 +13,7 @@
 #include "zposix_server.h"
 
 struct zpc_config zpc_cfg = {
-    .reads = true, .writes = true, .window_us = 200, .retain_ms = 50, .flush_ms = 20};
+    .reads = true, .writes = true, .window_us = 200, .retain_ms = 1000, .flush_ms = 20};
 _Atomic uint64_t zpc_count[ZPC_NCOUNTERS];
 
 uint64_t zpc_now_ns(void)
@@ -48,7 +48,7 @@ void zpc_init(const struct zoid_host *host)
     zpc_cfg.reads = setting(host, "ZOID_COALESCE", 1, 0, 1);
     zpc_cfg.writes = zpc_cfg.reads && setting(host, "ZOID_COALESCE_WRITES", 1, 0, 1);
     zpc_cfg.window_us = setting(host, "ZOID_COALESCE_WINDOW_US", 200, 0, 500);
-    zpc_cfg.retain_ms = setting(host, "ZOID_COALESCE_RETAIN_MS", 50, 0, 1000);
+    zpc_cfg.retain_ms = setting(host, "ZOID_COALESCE_RETAIN_MS", 1000, 0, 10000);
     zpc_cfg.flush_ms = setting(host, "ZOID_COALESCE_FLUSH_MS", 20, 1, 1000);
     zoid_host_log(host, ZOID_LOG_INFO,
                   "coalescing: reads %s (window %u us, retain %u ms), writes %s (flush %u ms)",

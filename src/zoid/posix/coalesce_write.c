@@ -3,10 +3,12 @@
  * are copied into stripes of STRIPE bytes aligned on STRIPE in the file, shared by every session
  * writing that file (an N-to-1 checkpoint: each rank writes its own disjoint blocks). A stripe
  * that is whole goes out as one aligned pwrite(2) at once; the rest go out, one pwrite per
- * contiguous run, when the file is flushed: on fsync, close, a read, stat, truncate or
- * fallocate of it, a strict session's write to it, or by the flusher thread once nothing was
- * written to the file for ZOID_COALESCE_FLUSH_MS. A client killed after its write was answered
- * therefore loses nothing: its bytes are in the daemon and go out with the next flush.
+ * contiguous run, when the file is flushed: on fsync, on the close of the last descriptor that
+ * wrote to it (a collective close: the other writers' closes do not scatter half-filled stripes
+ * into small writes), on a read, stat, truncate or fallocate of it, a strict session's write to
+ * it, or by the flusher thread once nothing was written to the file for ZOID_COALESCE_FLUSH_MS. A
+ * client killed after its write was answered therefore loses nothing: its bytes are in the daemon
+ * and go out with the next flush.
  *
  * The stripes are written through a descriptor of the first writer (referenced until the file's
  * buffer is empty): a write on a descriptor needs no permission check beyond the one its open
@@ -57,7 +59,9 @@ struct agg {
     int writing; /* stripes being written outside the lock */
     int err;     /* of a flush nobody was told about */
     uint64_t last_ns;
-    unsigned users; /* calls using it outside the table's lock */
+    unsigned users;           /* calls using it outside the table's lock */
+    struct zp_file **writers; /* the descriptors that wrote to it and are not closed yet */
+    int nwriters, capwriters;
     pthread_cond_t cv;
     struct agg *next;
 };
@@ -186,6 +190,7 @@ static void maybe_release(struct agg *g)
         }
     atomic_fetch_sub(&npending, 1);
     pthread_cond_destroy(&g->cv);
+    free(g->writers);
     zp__put(g->f); /* a close(2) at worst: quick for a file already written */
     free(g);
 }
@@ -206,6 +211,25 @@ static int flush_locked(struct agg *g)
     while (g->writing)
         pthread_cond_wait(&g->cv, &mu);
     return e;
+}
+
+int zpc_close(struct zp_file *f)
+{
+    if (!zpc_pending())
+        return 0;
+    pthread_mutex_lock(&mu);
+    struct agg *g = find(f->dev, f->ino);
+    bool last = false;
+    if (g) {
+        for (int w = 0; w < g->nwriters; w++)
+            if (g->writers[w] == f) {
+                g->writers[w] = g->writers[--g->nwriters];
+                last = g->nwriters == 0;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&mu);
+    return last ? zpc_flush(f->dev, f->ino) : 0;
 }
 
 bool zpc_has(uint64_t dev, uint64_t ino)
@@ -299,6 +323,21 @@ bool zpc_pwrite(struct zp_session *s, struct zp_file *f, const void *buf, size_t
     }
     g->users++;
     zpc_add(ZPC_write_aggregated, 1);
+    int w = 0;
+    while (w < g->nwriters && g->writers[w] != f)
+        w++;
+    if (w == g->nwriters) {
+        if (g->nwriters == g->capwriters) {
+            int cap = g->capwriters ? g->capwriters * 2 : 8;
+            struct zp_file **nw = realloc(g->writers, (size_t)cap * sizeof(*nw));
+            if (nw) {
+                g->writers = nw;
+                g->capwriters = cap;
+            }
+        }
+        if (g->nwriters < g->capwriters)
+            g->writers[g->nwriters++] = f;
+    }
     struct stripe *out[2 * (MAX_WRITE / STRIPE + 2) + 1]; /* per stripe: the oldest, itself */
     int nout = 0, err = 0;
     const unsigned char *p = buf;

@@ -139,12 +139,12 @@ int zp_openat(int dirh, const char *path, int flags, uint32_t mode)
 int zp_close(int h)
 {
     ENTER(x);
-    /* What was gathered for the file goes out, and its error is this close's. */
+    /* The last writer's close sends what was gathered for the file; its error is this close's. */
     int flushed = 0;
     if (zpc_pending()) {
         struct zp_file *f = zp__get(x.s, h);
         if (f)
-            flushed = zpc_flush(f->dev, f->ino);
+            flushed = zpc_close(f);
         zp__put(f);
     }
     int e = errno;
