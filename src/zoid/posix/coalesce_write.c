@@ -34,7 +34,7 @@
 #include "coalesce.h"
 
 #define STRIPE       (4u << 20)
-#define MAX_STRIPES  16
+#define MAX_STRIPES  64
 #define MAX_BUFFERED (256u << 20)
 #define MAX_RUNS     4096 /* runs in one stripe: beyond, the stripe goes out first */
 #define MAX_WRITE    (16u << 20)
