@@ -115,3 +115,7 @@ if [ "$(id -u)" = 0 ] && command -v slurmctld >/dev/null; then
 else
     echo "(skipped: needs root and Slurm, scripts/deps.sh)"
 fi
+
+section "zoid collective coalescing: 1/8/64 readers of one 256 MiB file, 64 writers of disjoint blocks (3 rounds)" \
+    "bash bench/zoid_coalesce.sh $build 3"
+OUT="$out/zoid_coalesce" bash bench/zoid_coalesce.sh "$build" 3 | tee "$out/zoid_coalesce.txt" || echo "(failed: see above)"
