@@ -1,8 +1,8 @@
 /*
  * Collective coalescing in the posix plugin (private): many clients making the same read-side
  * call on the same object at about the same time get the result of one backend call
- * (coalesce_read.c: pread of the same range of the same file; coalesce_meta.c: stat, access and
- * open of the same path by the same identity), and writes of relaxed sessions to disjoint ranges
+ * (coalesce_read.c: pread of the same range of the same file; coalesce_meta.c: stat and access
+ * of the same path by the same identity), and writes of relaxed sessions to disjoint ranges
  * of one file are gathered into large aligned backend writes (coalesce_write.c). Counters and
  * settings: coalesce_stat.c. docs/zoid-posix.md, "Collective coalescing", says what may be merged.
  */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -187,6 +188,12 @@ int zp_statx(int dirh, const char *path, int flags, uint32_t mask, struct statx 
                    AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) &&
         !obj_get(&x, dirh, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &o)) {
         rc = statx(o.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, stx);
+        /* Writes gathered for this file (relaxed sessions) go out first: its size is theirs. */
+        uint64_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
+        if (!rc && zpc_pending() && zpc_has(dev, stx->stx_ino)) {
+            zpc_flush(dev, stx->stx_ino);
+            rc = statx(o.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, stx);
+        }
         obj_put(&o);
     }
     return (int)zp__leave(&x, rc);
