@@ -4,9 +4,11 @@
  * the input deck" pattern.
  *
  * A read first looks for a read of that range in flight: it waits for it and copies its result
- * ("joined"). Otherwise it looks for one completed less than ZOID_COALESCE_RETAIN_MS ago whose
- * file has not changed since (no write, truncate or fallocate through the daemon invalidated it;
- * the caller's fstat of its own descriptor gives the same size, mtime and ctime): it copies that
+ * ("joined"). Otherwise it looks for a completed one that some caller took less than
+ * ZOID_COALESCE_RETAIN_MS ago (the leader, or a late caller before it: an entry lives while
+ * stragglers keep coming, within the memory bound) whose file has not changed since (no write,
+ * truncate or fallocate through the daemon invalidated it; the caller's fstat of its own descriptor
+ * gives the same size, mtime and ctime): it copies that
  * ("retained"). Otherwise it becomes the leader: when the file's previous read had company, it
  * waits up to ZOID_COALESCE_WINDOW_US (at most 500 us) for as many callers as that one had, then
  * reads. A file read by one caller alone never waits.
@@ -17,8 +19,8 @@
  * file has no descriptor and never gets here.
  *
  * Memory: entries in flight and retained hold at most MAX_HELD bytes; beyond, a read is not
- * shared (plain pread). Retained entries go first, oldest first. One mutex guards the table: its
- * work is a few compares per call, never I/O.
+ * shared (plain pread). Retained entries go first, the least recently taken first. One mutex guards
+ * the table: its work is a few compares per call, never I/O.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -48,7 +50,8 @@ struct rd {
     int err;
     struct timespec mtim, ctim; /* the file after the read */
     off_t size;
-    uint64_t done_ns;
+    uint64_t done_ns; /* when the leader's read completed */
+    uint64_t used_ns; /* and when a caller last took it: retention runs from here */
     unsigned char *buf;
     pthread_cond_t lead_cv, done_cv;
     struct rd *next;
@@ -92,7 +95,7 @@ static void rd_unref(struct rd *e, bool in_table)
 
 static bool expired(const struct rd *e, uint64_t now)
 {
-    return e->done && (e->stale || now - e->done_ns > (uint64_t)zpc_cfg.retain_ms * 1000000u);
+    return e->done && (e->stale || now - e->used_ns > (uint64_t)zpc_cfg.retain_ms * 1000000u);
 }
 
 /* Removes retained entries that expired, then the oldest retained ones until need more bytes fit
@@ -114,7 +117,7 @@ static void evict(size_t need)
         struct rd *old = NULL;
         for (unsigned b = 0; b < NBUCKETS; b++)
             for (struct rd *e = table[b]; e; e = e->next)
-                if (e->done && !e->refs && (!old || e->done_ns < old->done_ns))
+                if (e->done && !e->refs && (!old || e->used_ns < old->used_ns))
                     old = e;
         if (!old)
             return;
@@ -217,6 +220,7 @@ ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n
                 break;
             }
             e->refs++;
+            e->used_ns = now;
             ssize_t r = copy_out(e, buf);
             int err = errno;
             rd_unref(e, listed(e));
@@ -299,7 +303,7 @@ ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n
     } else {
         e->stale = true; /* not retained */
     }
-    e->done_ns = zpc_now_ns();
+    e->done_ns = e->used_ns = zpc_now_ns();
     e->done = true;
     pthread_cond_broadcast(&e->done_cv);
     ssize_t out = copy_out(e, buf);
