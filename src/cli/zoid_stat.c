@@ -1,8 +1,7 @@
 /*
  * `zepto zoid stat`: the collective-coalescing counters of a running daemon's posix plugin
- * (calls received vs backend operations, bytes asked vs bytes read and written), as text or JSON.
- * The names and their order come from src/zoid/posix/coalesce_stat.h; the call is the posix
- * protocol's zp_coalesce_stat, through stubs generated for this command (prefix zs_).
+ * (calls received vs backend operations, bytes asked vs bytes read and written), as text or JSON
+ * (zepto/zoid_coalesce.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,9 +10,8 @@
 
 #include "cli/cli.h"
 #include "cli/opts.h"
-#include "coalesce_stat.h"
 #include "zepto/zoid.h"
-#include "zposix_client.h"
+#include "zepto/zoid_coalesce.h"
 
 #define CMD "zoid stat"
 
@@ -30,17 +28,6 @@ static const char usage[] =
     "\n"
     "example:\n"
     "  zepto zoid stat --server unix:/run/zoid.sock --json | jq .read_backend_bytes\n";
-
-static const char *const names[] = {
-#define NAME(name, what) #name,
-    ZPC_COUNTERS(NAME)
-#undef NAME
-};
-static const char *const whats[] = {
-#define WHAT(name, what) what,
-    ZPC_COUNTERS(WHAT)
-#undef WHAT
-};
 
 struct params {
     const char *server;
@@ -90,30 +77,27 @@ int cli_zoid_stat(int argc, char **argv)
     struct zoid_client *c;
     if (zoid_connect(p.server, &co, &c, &err))
         return cli_fail(CMD, &err);
-    zs_zposix_zoid_use(c);
-    uint64_t v[ZPC_NCOUNTERS] = {0};
-    int n = zs_zp_coalesce_stat(v, ZPC_NCOUNTERS);
-    int e = errno;
-    zs_zposix_zoid_use(NULL);
+    struct zoid_coalesce_counter v[ZOID_COALESCE_MAX_COUNTERS];
+    int n = zoid_coalesce_stat(c, v, ZOID_COALESCE_MAX_COUNTERS);
     zoid_close(c);
     if (n < 0) {
-        fprintf(stderr, "zepto %s: %s: %s%s\n", CMD, p.server, strerror(e),
-                e == ENOSYS || e == EOPNOTSUPP ? " (a daemon without coalescing counters)" : "");
+        fprintf(stderr, "zepto %s: %s: %s%s\n", CMD, p.server, strerror(-n),
+                n == -ENOSYS || n == -ENOENT ? " (a daemon without coalescing counters)" : "");
         return EXIT_FAIL;
     }
-    int shown = n < ZPC_NCOUNTERS ? n : ZPC_NCOUNTERS;
+    int shown = n;
     if (p.json) {
         printf("{\"server\":\"");
         for (const char *s = p.server; *s; s++)
             printf(*s == '"' || *s == '\\' ? "\\%c" : (unsigned char)*s < 0x20 ? "?" : "%c", *s);
         printf("\"");
         for (int i = 0; i < shown; i++)
-            printf(",\"%s\":%" PRIu64, names[i], v[i]);
+            printf(",\"%s\":%" PRIu64, v[i].name, v[i].value);
         printf("}\n");
         return 0;
     }
     printf("zoid stat: %s (posix plugin, collective coalescing)\n", p.server);
     for (int i = 0; i < shown; i++)
-        printf("  %-20s %14" PRIu64 "  %s\n", names[i], v[i], whats[i]);
+        printf("  %-20s %14" PRIu64 "  %s\n", v[i].name, v[i].value, v[i].what);
     return 0;
 }

@@ -73,6 +73,7 @@ void zpc_write_stop(void);
 struct zpc_meta_res {
     int rc, err;
     struct stat st;
+    int fd; /* open: the resolved O_PATH descriptor (the entry's), or -1 */
 };
 typedef void (*zpc_meta_fn)(void *arg, struct zpc_meta_res *res);
 /* Something changed through the daemon (a write, a name, an inode's metadata): metadata
@@ -80,5 +81,9 @@ typedef void (*zpc_meta_fn)(void *arg, struct zpc_meta_res *res);
 void zpc_changed(void);
 void zpc_meta(struct zoid_call *call, char kind, const char *path, int flags, zpc_meta_fn fn,
               void *arg, struct zpc_meta_res *res);
+/* The lookup of an open (fn leaves an O_PATH descriptor in res->fd), shared as above; every
+ * caller, leader or not, then runs use with res while the descriptor is held. */
+void zpc_meta_open(struct zoid_call *call, const char *path, int flags, zpc_meta_fn fn, void *arg,
+                   zpc_meta_fn use, void *uarg, struct zpc_meta_res *res);
 
 #endif

@@ -1,7 +1,10 @@
 /*
- * Metadata coalescing: fstatat and faccessat of the same path (relative to the export, ZP_ROOT)
- * with the same flags, by callers of the same identity (uid, gid and the same supplementary
- * groups, in the same order), made at about the same time, are answered by one lookup.
+ * Metadata coalescing: fstatat, faccessat and the path lookup of openat, of the same path
+ * (relative to the export, ZP_ROOT) with the same flags, by callers of the same identity (uid,
+ * gid and the same supplementary groups, in the same order), made at about the same time, are
+ * answered by one lookup. For an open, the lookup is an O_PATH descriptor of the file; each
+ * caller then opens its own open file description from it (/proc/self/fd/N, with its flags), a
+ * second permission check by the kernel as that caller.
  *
  * Identity: only callers whose identity is equal share, because the lookup's result depends on
  * it (search permission on every directory of the path, the access check itself): two callers
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "coalesce.h"
 
@@ -66,6 +70,8 @@ static bool same_key(const struct me *e, char kind, const char *path, int flags,
 static void me_free(struct me *e)
 {
     nheld--;
+    if (e->res.fd >= 0)
+        close(e->res.fd);
     pthread_cond_destroy(&e->lead_cv);
     pthread_cond_destroy(&e->done_cv);
     free(e);
@@ -106,19 +112,37 @@ static void deadline_after(struct timespec *ts, uint64_t ns)
 
 static void unref(struct me *e)
 {
-    if (--e->refs == 0 && e->gone)
-        me_free(e);
+    /* An open's resolved descriptor serves only the callers that took the entry while it was
+     * in use: once nobody holds it, it is closed (the daemon does not keep descriptors of
+     * paths nobody is opening), and later callers resolve the path again. */
+    if (--e->refs == 0 && e->done && e->res.fd >= 0) {
+        close(e->res.fd);
+        e->res.fd = -1;
+        e->gone = true;
+    }
 }
 
-void zpc_meta(struct zoid_call *call, char kind, const char *path, int flags, zpc_meta_fn fn,
-              void *arg, struct zpc_meta_res *res)
+/* A lookup not shared: fn, then use, then its descriptor closed. */
+static void alone(zpc_meta_fn fn, void *arg, zpc_meta_fn use, void *uarg, struct zpc_meta_res *res)
+{
+    zpc_add(ZPC_meta_backend_ops, 1);
+    res->fd = -1;
+    fn(arg, res);
+    if (use)
+        use(uarg, res);
+    if (res->fd >= 0)
+        close(res->fd);
+    res->fd = -1;
+}
+
+static void meta(struct zoid_call *call, char kind, const char *path, int flags, zpc_meta_fn fn,
+                 void *arg, zpc_meta_fn use, void *uarg, struct zpc_meta_res *res)
 {
     zpc_add(ZPC_meta_calls, 1);
     const struct zoid_identity *id = zoid_call_identity(call);
     size_t plen = strlen(path);
     if (!zpc_cfg.reads || plen > 4095 || id->ngroups > 64) {
-        zpc_add(ZPC_meta_backend_ops, 1);
-        fn(arg, res);
+        alone(fn, arg, use, uarg, res);
         return;
     }
     unsigned b = bucket(path, kind);
@@ -130,7 +154,7 @@ void zpc_meta(struct zoid_call *call, char kind, const char *path, int flags, zp
     for (struct me *e = table[b]; e; e = e->next) {
         if (!same_key(e, kind, path, flags, id))
             continue;
-        if (e->gen != gen || (e->done && now - e->done_ns > window)) {
+        if (e->gone || e->gen != gen || (e->done && now - e->done_ns > window)) {
             if (e->done && e->joined > expect)
                 expect = e->joined;
             continue;
@@ -141,6 +165,12 @@ void zpc_meta(struct zoid_call *call, char kind, const char *path, int flags, zp
         while (!e->done)
             pthread_cond_wait(&e->done_cv, &mu);
         *res = e->res;
+        if (use) { /* with the entry (and its descriptor) held */
+            pthread_mutex_unlock(&mu);
+            use(uarg, res);
+            pthread_mutex_lock(&mu);
+        }
+        res->fd = -1; /* the entry's */
         unref(e);
         pthread_mutex_unlock(&mu);
         zpc_add(ZPC_meta_joined, 1);
@@ -149,8 +179,7 @@ void zpc_meta(struct zoid_call *call, char kind, const char *path, int flags, zp
     struct me *e = nheld < MAX_HELD ? calloc(1, sizeof(*e) + plen + 1) : NULL;
     if (!e) {
         pthread_mutex_unlock(&mu);
-        zpc_add(ZPC_meta_backend_ops, 1);
-        fn(arg, res);
+        alone(fn, arg, use, uarg, res);
         return;
     }
     nheld++;
@@ -163,6 +192,7 @@ void zpc_meta(struct zoid_call *call, char kind, const char *path, int flags, zp
     memcpy(e->path, path, plen + 1);
     e->gen = gen;
     e->refs = 1;
+    e->res.fd = -1;
     e->expect = expect;
     cond_init(&e->lead_cv);
     cond_init(&e->done_cv);
@@ -177,14 +207,33 @@ void zpc_meta(struct zoid_call *call, char kind, const char *path, int flags, zp
     }
     pthread_mutex_unlock(&mu);
     zpc_add(ZPC_meta_backend_ops, 1);
+    res->fd = -1;
     fn(arg, res);
     pthread_mutex_lock(&mu);
     e->res = *res;
     e->done = true;
     e->done_ns = zpc_now_ns();
     pthread_cond_broadcast(&e->done_cv);
+    if (use) {
+        pthread_mutex_unlock(&mu);
+        use(uarg, res);
+        pthread_mutex_lock(&mu);
+    }
+    res->fd = -1; /* the entry's */
     unref(e);
     pthread_mutex_unlock(&mu);
+}
+
+void zpc_meta(struct zoid_call *call, char kind, const char *path, int flags, zpc_meta_fn fn,
+              void *arg, struct zpc_meta_res *res)
+{
+    meta(call, kind, path, flags, fn, arg, NULL, NULL, res);
+}
+
+void zpc_meta_open(struct zoid_call *call, const char *path, int flags, zpc_meta_fn fn, void *arg,
+                   zpc_meta_fn use, void *uarg, struct zpc_meta_res *res)
+{
+    meta(call, 'o', path, flags, fn, arg, use, uarg, res);
 }
 
 void zpc_changed(void)

@@ -14,8 +14,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -112,11 +114,105 @@ static int open_now(const struct zp_dir *d, const char *path, int flags, mode_t 
     return fd;
 }
 
+/* ---- opens shared (coalesce_meta.c): one lookup, then each caller's own open ---- */
+
+/* Flags whose open may share its lookup: plain opens of an existing file (nothing created,
+ * truncated or waited for). */
+#define SHARED_OPEN_FLAGS (O_ACCMODE | O_CLOEXEC | O_LARGEFILE | O_NOFOLLOW)
+
+struct shared_open {
+    struct zp_ctx *x;
+    const char *path;
+    int flags;
+    int fd; /* the caller's new descriptor, or -1 (errno in err) */
+    int err;
+    bool fallback; /* not a regular file: the caller opens it the usual way */
+};
+
+/* The lookup (leader only): an O_PATH descriptor of the path, beneath the export. */
+static void open_lookup(void *arg, struct zpc_meta_res *res)
+{
+    struct shared_open *o = arg;
+    struct zp_dir d;
+    res->fd = -1;
+    res->rc = -1;
+    res->err = EBADF;
+    if (zp__dir_get(o->x->s, ZP_ROOT, &d))
+        return;
+    int fd = zp__open(&d, o->path, O_PATH | (o->flags & O_NOFOLLOW), 0);
+    res->err = errno;
+    zp__dir_put(&d);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &res->st)) {
+        res->err = errno;
+        close(fd);
+        return;
+    }
+    res->rc = 0;
+    res->fd = fd;
+}
+
+/* Every caller: its own open file description of what the lookup found, opened through
+ * /proc/self/fd as the caller (the kernel checks its permission), never waiting for a lease
+ * (as open_now). */
+static void open_use(void *arg, struct zpc_meta_res *res)
+{
+    struct shared_open *o = arg;
+    o->fd = -1;
+    if (res->rc) {
+        o->err = res->err;
+        return;
+    }
+    if (!S_ISREG(res->st.st_mode)) {
+        o->fallback = true;
+        return;
+    }
+    char p[40];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", res->fd);
+    int fl = (o->flags & ~(O_NOFOLLOW | O_CLOEXEC)) | O_NONBLOCK;
+    int fd = open(p, fl);
+    unsigned spent = 0, step = 1;
+    while (fd < 0 && errno == EWOULDBLOCK && backoff(&spent, &step))
+        fd = open(p, fl);
+    if (fd >= 0) {
+        int cur = fcntl(fd, F_GETFL);
+        if (cur < 0 || fcntl(fd, F_SETFL, cur & ~O_NONBLOCK) < 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    o->fd = fd;
+    o->err = fd < 0 ? errno : 0;
+}
+
+/* An open of (ZP_ROOT, path) that shares its lookup: 1 (done: the handle or -1 + errno in *rc),
+ * or 0 when the caller must open the usual way. */
+static int open_shared(struct zp_ctx *x, const char *path, int flags, int *rc)
+{
+    if (!zpc_cfg.reads || (flags & ~SHARED_OPEN_FLAGS) || !path[0])
+        return 0;
+    struct shared_open o = {.x = x, .path = path, .flags = flags, .fd = -1};
+    struct zpc_meta_res res;
+    zpc_meta_open(x->call, path, flags & ~O_CLOEXEC, open_lookup, &o, open_use, &o, &res);
+    if (o.fallback)
+        return 0;
+    if (o.fd < 0) {
+        errno = o.err;
+        *rc = -1;
+    } else {
+        *rc = zp__install(x->s, o.fd);
+    }
+    return 1;
+}
+
 int zp_openat(int dirh, const char *path, int flags, uint32_t mode)
 {
     ENTER(x);
     struct zp_dir d;
     int rc = -1;
+    if (dirh == ZP_ROOT && open_shared(&x, path, flags, &rc))
+        return (int)zp__leave(&x, rc);
     if (!zp__dir_get(x.s, dirh, &d)) {
         /* Gathered writes must not land after a truncating open (rare: all files go out). */
         if ((flags & O_TRUNC) && zpc_pending())
