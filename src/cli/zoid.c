@@ -21,6 +21,7 @@ static const char help[] =
     "  run     forward a program's I/O  zepto zoid run --server unix:/run/zoid.sock --mount /io -- "
     "cp a /io/b\n"
     "  mount   FUSE mount of an export  zepto zoid mount --server unix:/run/zoid.sock /mnt/io\n"
+    "  stat    coalescing counters      zepto zoid stat --server unix:/run/zoid.sock --json\n"
     "\n"
     "example:\n"
     "  zepto zoid serve --listen tcp:0.0.0.0:7000 --token-file /etc/zoid.token --export /scratch\n"
@@ -33,6 +34,7 @@ static const struct cli_cmd cmds[] = {
     {"bench", "measure a daemon", cli_zoid_bench},
     {"run", "run a program with forwarded I/O", cli_zoid_run},
     {"mount", "mount an export with FUSE", cli_zoid_mount},
+    {"stat", "coalescing counters of a daemon", cli_zoid_stat},
     {0},
 };
 

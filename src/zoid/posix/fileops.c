@@ -14,13 +14,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "coalesce.h"
 #include "zp_impl.h"
 #include "zposix_server.h"
 
@@ -111,16 +114,120 @@ static int open_now(const struct zp_dir *d, const char *path, int flags, mode_t 
     return fd;
 }
 
+/* ---- opens shared (coalesce_meta.c): one lookup, then each caller's own open ---- */
+
+/* Flags whose open may share its lookup: plain opens of an existing file (nothing created,
+ * truncated or waited for). */
+#define SHARED_OPEN_FLAGS (O_ACCMODE | O_CLOEXEC | O_LARGEFILE | O_NOFOLLOW)
+
+struct shared_open {
+    struct zp_ctx *x;
+    const char *path;
+    int flags;
+    int fd; /* the caller's new descriptor, or -1 (errno in err) */
+    int err;
+    bool fallback; /* not a regular file: the caller opens it the usual way */
+};
+
+/* The lookup (leader only): an O_PATH descriptor of the path, beneath the export. */
+static void open_lookup(void *arg, struct zpc_meta_res *res)
+{
+    struct shared_open *o = arg;
+    struct zp_dir d;
+    res->fd = -1;
+    res->rc = -1;
+    res->err = EBADF;
+    if (zp__dir_get(o->x->s, ZP_ROOT, &d))
+        return;
+    int fd = zp__open(&d, o->path, O_PATH | (o->flags & O_NOFOLLOW), 0);
+    res->err = errno;
+    zp__dir_put(&d);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &res->st)) {
+        res->err = errno;
+        close(fd);
+        return;
+    }
+    res->rc = 0;
+    res->fd = fd;
+}
+
+/* Every caller: its own open file description of what the lookup found, opened through
+ * /proc/self/fd as the caller (the kernel checks its permission), never waiting for a lease
+ * (as open_now). */
+static void open_use(void *arg, struct zpc_meta_res *res)
+{
+    struct shared_open *o = arg;
+    o->fd = -1;
+    if (res->rc) {
+        o->err = res->err;
+        return;
+    }
+    if (!S_ISREG(res->st.st_mode)) {
+        o->fallback = true;
+        return;
+    }
+    char p[40];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", res->fd);
+    int fl = (o->flags & ~(O_NOFOLLOW | O_CLOEXEC)) | O_NONBLOCK;
+    int fd = open(p, fl);
+    unsigned spent = 0, step = 1;
+    while (fd < 0 && errno == EWOULDBLOCK && backoff(&spent, &step))
+        fd = open(p, fl);
+    if (fd >= 0) {
+        int cur = fcntl(fd, F_GETFL);
+        if (cur < 0 || fcntl(fd, F_SETFL, cur & ~O_NONBLOCK) < 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    o->fd = fd;
+    o->err = fd < 0 ? errno : 0;
+}
+
+/* An open of (ZP_ROOT, path) that shares its lookup: 1 (done: the handle or -1 + errno in *rc),
+ * or 0 when the caller must open the usual way. */
+static int open_shared(struct zp_ctx *x, const char *path, int flags, int *rc)
+{
+    if (!zpc_cfg.reads || (flags & ~SHARED_OPEN_FLAGS) || !path[0])
+        return 0;
+    struct shared_open o = {.x = x, .path = path, .flags = flags, .fd = -1};
+    struct zpc_meta_res res;
+    zpc_meta_open(x->call, path, flags & ~O_CLOEXEC, open_lookup, &o, open_use, &o, &res);
+    if (o.fallback)
+        return 0;
+    if (o.fd < 0) {
+        errno = o.err;
+        *rc = -1;
+    } else {
+        *rc = zp__install(x->s, o.fd);
+    }
+    return 1;
+}
+
 int zp_openat(int dirh, const char *path, int flags, uint32_t mode)
 {
     ENTER(x);
     struct zp_dir d;
     int rc = -1;
+    if (dirh == ZP_ROOT && open_shared(&x, path, flags, &rc))
+        return (int)zp__leave(&x, rc);
     if (!zp__dir_get(x.s, dirh, &d)) {
+        /* Gathered writes must not land after a truncating open (rare: all files go out). */
+        if ((flags & O_TRUNC) && zpc_pending())
+            zpc_flush_all();
         int fd = open_now(&d, path, flags & ~O_CLOEXEC, (mode_t)mode);
         zp__dir_put(&d);
         if (fd >= 0)
             rc = zp__install(x.s, fd);
+        if (flags & (O_CREAT | O_TRUNC)) {
+            zpc_changed();
+            struct zp_file *f = rc >= 0 && (flags & O_TRUNC) ? zp__get(x.s, rc) : NULL;
+            if (f)
+                zpc_invalidate(f->dev, f->ino);
+            zp__put(f);
+        }
     }
     return (int)zp__leave(&x, rc);
 }
@@ -128,7 +235,21 @@ int zp_openat(int dirh, const char *path, int flags, uint32_t mode)
 int zp_close(int h)
 {
     ENTER(x);
-    return (int)zp__leave(&x, zp__close(x.s, h));
+    /* The last writer's close sends what was gathered for the file; its error is this close's. */
+    int flushed = 0;
+    if (zpc_pending()) {
+        struct zp_file *f = zp__get(x.s, h);
+        if (f)
+            flushed = zpc_close(f);
+        zp__put(f);
+    }
+    int e = errno;
+    int rc = zp__close(x.s, h);
+    if (!rc && flushed) {
+        errno = e;
+        rc = -1;
+    }
+    return (int)zp__leave(&x, rc);
 }
 
 int zp_dup(int h)
@@ -141,7 +262,17 @@ ssize_t zp_pread(int h, void *buf, size_t n, int64_t off)
 {
     ENTER(x);
     FILE_OR_FAIL(x, h, f);
-    ssize_t rc = off == ZP_CUR ? read(f->fd, buf, n) : pread(f->fd, buf, n, (off_t)off);
+    ssize_t rc = zpc_flush(f->dev, f->ino);
+    if (!rc && off != ZP_CUR) {
+        rc = zpc_pread(x.call, f, buf, n, off);
+    } else if (!rc) {
+        zpc_add(ZPC_read_calls, 1);
+        zpc_add(ZPC_read_bytes_asked, n);
+        zpc_add(ZPC_read_backend_ops, 1);
+        rc = read(f->fd, buf, n);
+        if (rc > 0)
+            zpc_add(ZPC_read_backend_bytes, (uint64_t)rc);
+    }
     zp__put(f);
     return zp__leave(&x, rc);
 }
@@ -150,7 +281,21 @@ ssize_t zp_pwrite(int h, const void *buf, size_t n, int64_t off)
 {
     ENTER(x);
     FILE_OR_FAIL(x, h, f);
-    ssize_t rc = off == ZP_CUR ? write(f->fd, buf, n) : pwrite(f->fd, buf, n, (off_t)off);
+    zpc_add(ZPC_write_calls, 1);
+    zpc_add(ZPC_write_bytes_asked, n);
+    ssize_t rc;
+    if (!zpc_pwrite(x.s, f, buf, n, off, &rc)) {
+        /* One backend write, after what was gathered for the file (order). */
+        rc = zpc_flush(f->dev, f->ino);
+        if (!rc) {
+            rc = off == ZP_CUR ? write(f->fd, buf, n) : pwrite(f->fd, buf, n, (off_t)off);
+            zpc_add(ZPC_write_backend_ops, 1);
+            if (rc > 0)
+                zpc_add(ZPC_write_backend_bytes, (uint64_t)rc);
+        }
+        zpc_invalidate(f->dev, f->ino);
+    }
+    zpc_changed();
     zp__put(f);
     return zp__leave(&x, rc);
 }
@@ -159,7 +304,9 @@ int64_t zp_lseek(int h, int64_t off, int whence)
 {
     ENTER(x);
     FILE_OR_FAIL(x, h, f);
-    off_t rc = lseek(f->fd, (off_t)off, whence);
+    off_t rc = whence == SEEK_SET || whence == SEEK_CUR ? 0 : zpc_flush(f->dev, f->ino);
+    if (!rc)
+        rc = lseek(f->fd, (off_t)off, whence);
     zp__put(f);
     return zp__leave(&x, rc);
 }
@@ -168,7 +315,9 @@ int zp_fsync(int h, int datasync)
 {
     ENTER(x);
     FILE_OR_FAIL(x, h, f);
-    int rc = datasync ? fdatasync(f->fd) : fsync(f->fd);
+    int rc = zpc_flush(f->dev, f->ino);
+    if (!rc)
+        rc = datasync ? fdatasync(f->fd) : fsync(f->fd);
     zp__put(f);
     return (int)zp__leave(&x, rc);
 }
@@ -177,7 +326,11 @@ int zp_ftruncate(int h, int64_t len)
 {
     ENTER(x);
     FILE_OR_FAIL(x, h, f);
-    int rc = ftruncate(f->fd, (off_t)len);
+    int rc = zpc_flush(f->dev, f->ino);
+    if (!rc)
+        rc = ftruncate(f->fd, (off_t)len);
+    zpc_invalidate(f->dev, f->ino);
+    zpc_changed();
     zp__put(f);
     return (int)zp__leave(&x, rc);
 }
@@ -186,7 +339,11 @@ int zp_fallocate(int h, int mode, int64_t off, int64_t len)
 {
     ENTER(x);
     FILE_OR_FAIL(x, h, f);
-    int rc = fallocate(f->fd, mode, (off_t)off, (off_t)len);
+    int rc = zpc_flush(f->dev, f->ino);
+    if (!rc)
+        rc = fallocate(f->fd, mode, (off_t)off, (off_t)len);
+    zpc_invalidate(f->dev, f->ino);
+    zpc_changed();
     zp__put(f);
     return (int)zp__leave(&x, rc);
 }
@@ -205,6 +362,14 @@ int zp_fcntl(int h, int cmd, int64_t arg)
     case F_SETFL: {
         FILE_OR_FAIL(x, h, f);
         rc = cmd == F_GETFL ? fcntl(f->fd, F_GETFL) : fcntl(f->fd, F_SETFL, (int)arg);
+        if (cmd == F_SETFL && !rc) {
+            int fl = fcntl(f->fd, F_GETFL);
+            if (fl >= 0) {
+                /* O_APPEND or O_DIRECT now: nothing more is gathered; what was goes out. */
+                zpc_flush(f->dev, f->ino);
+                atomic_store(&f->flags, fl);
+            }
+        }
         zp__put(f);
         break;
     }

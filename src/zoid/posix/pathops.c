@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "coalesce.h"
 #include "zp_impl.h"
 
 #ifndef SYS_fchmodat2
@@ -108,15 +110,71 @@ static void proc_path(char *out, size_t n, int fd)
 
 /* ---- on an object ---- */
 
+/* A stat or access check of a path, as a coalescable lookup (coalesce_meta.c). */
+struct lookup {
+    struct zp_ctx *x;
+    int dirh;
+    const char *path;
+    int flags, mode;
+};
+
+static void do_stat(void *arg, struct zpc_meta_res *res)
+{
+    struct lookup *l = arg;
+    struct obj o;
+    res->rc = -1;
+    if (!obj_get(l->x, l->dirh, l->path, l->flags & AT_SYMLINK_NOFOLLOW, l->flags & AT_EMPTY_PATH,
+                 &o)) {
+        res->rc = fstat(o.fd, &res->st);
+        obj_put(&o);
+    }
+    res->err = res->rc ? errno : 0;
+}
+
+static void do_access(void *arg, struct zpc_meta_res *res)
+{
+    struct lookup *l = arg;
+    struct obj o;
+    res->rc = -1;
+    if (!obj_get(l->x, l->dirh, l->path, l->flags & AT_SYMLINK_NOFOLLOW, l->flags & AT_EMPTY_PATH,
+                 &o)) {
+        /* AT_EACCESS always: the thread's fs ids are the caller's (its real ids the daemon's). */
+        res->rc = (int)syscall(SYS_faccessat2, o.fd, "", l->mode, AT_EMPTY_PATH | AT_EACCESS);
+        obj_put(&o);
+    }
+    res->err = res->rc ? errno : 0;
+}
+
+/* Runs a lookup, shared with other callers of the same identity when it names a path beneath
+ * the export (not a handle: handles are per session). */
+static void lookup(struct zp_ctx *x, char kind, struct lookup *l, zpc_meta_fn fn,
+                   struct zpc_meta_res *res)
+{
+    if (l->dirh == ZP_ROOT && l->path[0] && !(l->flags & AT_EMPTY_PATH))
+        zpc_meta(x->call, kind, l->path, kind == 'a' ? l->flags | l->mode << 16 : l->flags, fn, l,
+                 res);
+    else
+        fn(l, res);
+}
+
 int zp_fstatat(int dirh, const char *path, struct stat *st, int flags)
 {
     ENTER(x);
-    struct obj o;
     int rc = -1;
-    if (!bad_flags(flags, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) &&
-        !obj_get(&x, dirh, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &o)) {
-        rc = fstat(o.fd, st);
-        obj_put(&o);
+    if (!bad_flags(flags, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) {
+        struct lookup l = {.x = &x, .dirh = dirh, .path = path, .flags = flags};
+        struct zpc_meta_res res;
+        lookup(&x, 's', &l, do_stat, &res);
+        /* Writes gathered for this file (relaxed sessions) go out first: its size is theirs. */
+        if (!res.rc && zpc_pending() && zpc_has(res.st.st_dev, res.st.st_ino)) {
+            zpc_flush(res.st.st_dev, res.st.st_ino);
+            do_stat(&l, &res);
+        }
+        rc = res.rc;
+        if (rc)
+            errno = res.err;
+        else
+            *st = res.st;
     }
     return (int)zp__leave(&x, rc);
 }
@@ -130,6 +188,12 @@ int zp_statx(int dirh, const char *path, int flags, uint32_t mask, struct statx 
                    AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) &&
         !obj_get(&x, dirh, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &o)) {
         rc = statx(o.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, stx);
+        /* Writes gathered for this file (relaxed sessions) go out first: its size is theirs. */
+        uint64_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
+        if (!rc && zpc_pending() && zpc_has(dev, stx->stx_ino)) {
+            zpc_flush(dev, stx->stx_ino);
+            rc = statx(o.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, stx);
+        }
         obj_put(&o);
     }
     return (int)zp__leave(&x, rc);
@@ -138,15 +202,16 @@ int zp_statx(int dirh, const char *path, int flags, uint32_t mask, struct statx 
 int zp_faccessat(int dirh, const char *path, int mode, int flags)
 {
     ENTER(x);
-    struct obj o;
     int rc = -1;
     if (mode & ~(R_OK | W_OK | X_OK)) {
         errno = EINVAL;
-    } else if (!bad_flags(flags, AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) &&
-               !obj_get(&x, dirh, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &o)) {
-        /* AT_EACCESS always: the thread's fs ids are the caller's (its real ids the daemon's). */
-        rc = (int)syscall(SYS_faccessat2, o.fd, "", mode, AT_EMPTY_PATH | AT_EACCESS);
-        obj_put(&o);
+    } else if (!bad_flags(flags, AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) {
+        struct lookup l = {.x = &x, .dirh = dirh, .path = path, .flags = flags, .mode = mode};
+        struct zpc_meta_res res;
+        lookup(&x, 'a', &l, do_access, &res);
+        rc = res.rc;
+        if (rc)
+            errno = res.err;
     }
     return (int)zp__leave(&x, rc);
 }
@@ -159,9 +224,18 @@ int zp_truncate(int dirh, const char *path, int64_t len)
     if (!obj_get(&x, dirh, path, false, false, &o)) {
         char p[40];
         proc_path(p, sizeof(p), o.fd);
+        /* Gathered writes go first (they must not land beyond the new end afterwards), and
+         * reads of the file shared before are forgotten. */
+        struct stat st;
+        bool known = !fstat(o.fd, &st);
+        if (known)
+            zpc_flush(st.st_dev, st.st_ino);
         rc = truncate(p, (off_t)len);
+        if (known)
+            zpc_invalidate(st.st_dev, st.st_ino);
         obj_put(&o);
     }
+    zpc_changed();
     return (int)zp__leave(&x, rc);
 }
 
@@ -205,6 +279,7 @@ int zp_fchmodat(int dirh, const char *path, uint32_t mode, int flags)
         }
         obj_put(&o);
     }
+    zpc_changed();
     return (int)zp__leave(&x, rc);
 }
 
@@ -218,6 +293,7 @@ int zp_fchownat(int dirh, const char *path, uint32_t uid, uint32_t gid, int flag
         rc = fchownat(o.fd, "", (uid_t)uid, (gid_t)gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
         obj_put(&o);
     }
+    zpc_changed();
     return (int)zp__leave(&x, rc);
 }
 
@@ -238,6 +314,7 @@ int zp_utimensat(int dirh, const char *path, const int64_t *times, uint32_t ntim
         rc = utimensat(o.fd, "", times ? ts : NULL, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
         obj_put(&o);
     }
+    zpc_changed();
     return (int)zp__leave(&x, rc);
 }
 
@@ -264,6 +341,7 @@ int zp_unlinkat(int dirh, const char *path, int flags)
         rc = unlinkat(p.fd, p.name, flags);
         parent_put(&p);
     }
+    zpc_changed();
     return (int)zp__leave(&x, rc);
 }
 
@@ -276,6 +354,7 @@ int zp_mkdirat(int dirh, const char *path, uint32_t mode)
         rc = mkdirat(p.fd, p.name, (mode_t)mode);
         parent_put(&p);
     }
+    zpc_changed();
     return (int)zp__leave(&x, rc);
 }
 
@@ -288,6 +367,7 @@ int zp_mknodat(int dirh, const char *path, uint32_t mode, uint64_t dev)
         rc = mknodat(p.fd, p.name, (mode_t)mode, (dev_t)dev);
         parent_put(&p);
     }
+    zpc_changed();
     return (int)zp__leave(&x, rc);
 }
 
@@ -303,6 +383,7 @@ int zp_renameat2(int olddirh, const char *oldpath, int newdirh, const char *newp
         }
         parent_put(&o);
     }
+    zpc_changed();
     return (int)zp__leave(&x, rc);
 }
 
@@ -328,6 +409,7 @@ int zp_linkat(int olddirh, const char *oldpath, int newdirh, const char *newpath
         parent_put(&o);
     }
     parent_put(&n);
+    zpc_changed();
     return (int)zp__leave(&x, rc);
 }
 
@@ -340,5 +422,6 @@ int zp_symlinkat(const char *target, int newdirh, const char *linkpath)
         rc = symlinkat(target, p.fd, p.name);
         parent_put(&p);
     }
+    zpc_changed();
     return (int)zp__leave(&x, rc);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coalesce.h"
 #include "zp_impl.h"
 #include "zposix_plugin.h"
 #include "zposix_server.h"
@@ -33,6 +34,7 @@ int zp_server_init(struct zoid_host *host)
     host->plugin_state = pl;
     zp__identity_init();
     zp__quota_init();
+    zpc_init(host);
     zoid_host_log(host, ZOID_LOG_INFO, "open files: %ld per uid, %ld for root and the daemon's uid",
                   zp__quota_share(false), zp__quota_share(true));
     return 0;
@@ -41,7 +43,8 @@ int zp_server_init(struct zoid_host *host)
 void zp_server_fini(void *plugin_state)
 {
     /* No session is left: the daemon drops every client before it unloads the plugins. The
-     * export's descriptor is the daemon's. */
+     * export's descriptor is the daemon's. Gathered writes go out first. */
+    zpc_fini();
     free(plugin_state);
 }
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "zp_impl.h"
@@ -125,6 +126,12 @@ int zp__install(struct zp_session *s, int fd)
     f->fd = fd;
     f->uid = uid;
     atomic_init(&f->refs, 1);
+    struct stat st;
+    bool known = !fstat(fd, &st);
+    f->dev = known ? (uint64_t)st.st_dev : 0;
+    f->ino = known ? (uint64_t)st.st_ino : 0;
+    f->reg = known && S_ISREG(st.st_mode);
+    atomic_init(&f->flags, fcntl(fd, F_GETFL));
     pthread_mutex_lock(&s->mu);
     int h = free_slot(s);
     if (h >= 0)
@@ -292,6 +299,7 @@ static struct zp_session *session_create(const struct zp_plugin *pl, uint32_t ui
             got += (size_t)n;
     }
     atomic_init(&s->refs, 1);
+    atomic_init(&s->consistency, ZP_STRICT);
     s->uid = uid;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_lock(&registry_mu);

@@ -21,6 +21,10 @@ struct zp_file {
     int fd;
     _Atomic int refs;
     uint32_t uid; /* whose share of descriptors it counts in (quota.c) */
+    /* For coalescing (coalesce*.c), from fstat and F_GETFL at install (F_SETFL updates flags). */
+    uint64_t dev, ino;
+    bool reg;          /* a regular file */
+    _Atomic int flags; /* O_ACCMODE, O_APPEND, O_DIRECT, O_SYNC ... */
 };
 
 struct zp_slot {
@@ -43,7 +47,8 @@ struct zp_session {
     _Atomic int refs; /* one per connection, one per call in progress */
     uint64_t id;
     uint8_t secret[ZP_SECRET_BYTES];
-    uint32_t uid; /* of its creator: only the same uid may attach */
+    uint32_t uid;            /* of its creator: only the same uid may attach */
+    _Atomic int consistency; /* as declared by zp_consistency: ZP_STRICT until then */
     pthread_mutex_t mu;
     struct zp_slot *slots;
     int cap;

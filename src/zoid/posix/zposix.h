@@ -120,6 +120,18 @@ int zp_statfs(int dirh, const char *path /* string */, struct statfs *st /* out 
  * is not open; EINVAL for n above the session's table (4096). */
 int zp_adopt(const int32_t *handles /* array(n) */, uint32_t n);
 
+/* ---- collective coalescing (appended; docs/zoid-posix.md, "Collective coalescing") -------- */
+
+/* The daemon's coalescing counters (src/zoid/posix/coalesce_stat.h gives their order and names):
+ * the first min(n, count) into counters; returns the daemon's count. */
+int zp_coalesce_stat(uint64_t *counters /* out array(n) */, uint32_t n);
+/* Declares this session's consistency, ZP_STRICT or ZP_RELAXED (-1: only asks); returns the
+ * previous one (a session starts strict for the daemon, whatever its default). The writes of a
+ * relaxed session may be gathered with other relaxed sessions' writes to the same file into
+ * large aligned backend writes, flushed on fsync, close, a read or stat of the file, or after
+ * ZOID_COALESCE_FLUSH_MS of rest. EINVAL for another mode. */
+int zp_consistency(int mode);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,340 @@
+/*
+ * Read coalescing: callers that pread the same range (offset and length) of the same file (device
+ * and inode) at about the same time get the bytes of one backend pread(2) — the "every rank reads
+ * the input deck" pattern.
+ *
+ * A read first looks for a read of that range in flight: it waits for it and copies its result
+ * ("joined"). Otherwise it looks for a completed one that some caller took less than
+ * ZOID_COALESCE_RETAIN_MS ago (the leader, or a late caller before it: an entry lives while
+ * stragglers keep coming, within the memory bound) whose file has not changed since (no write,
+ * truncate or fallocate through the daemon invalidated it; the caller's fstat of its own descriptor
+ * gives the same size, mtime and ctime): it copies that
+ * ("retained"). Otherwise it becomes the leader: when the file's previous read had company, it
+ * waits up to ZOID_COALESCE_WINDOW_US (at most 500 us) for as many callers as that one had, then
+ * reads. A file read by one caller alone never waits.
+ *
+ * Who may share: a caller shares only through a descriptor of its own that it opened for reading:
+ * the kernel checked, as that caller, that it may read the file (open(2) with the caller's fs
+ * ids). The bytes it gets are bytes it could have read itself. A caller that could not open the
+ * file has no descriptor and never gets here.
+ *
+ * Memory: entries in flight and retained hold at most MAX_HELD bytes; beyond, a read is not
+ * shared (plain pread). Retained entries go first, the least recently taken first. One mutex guards
+ * the table: its work is a few compares per call, never I/O.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coalesce.h"
+
+#define NBUCKETS  256
+#define MAX_LEN   (16u << 20)  /* larger reads are not shared */
+#define MAX_HELD  (128u << 20) /* bytes in entries, in flight and retained */
+#define MAX_ALONE 5            /* s a follower waits for its leader before reading alone */
+
+struct rd {
+    uint64_t dev, ino;
+    int64_t off;
+    size_t len;
+    bool done;     /* the leader's result is in */
+    bool stale;    /* the file changed: no new company */
+    unsigned refs; /* the leader and the followers copying */
+    unsigned joined;
+    unsigned expect; /* company the leader waits for */
+    ssize_t got;
+    int err;
+    struct timespec mtim, ctim; /* the file after the read */
+    off_t size;
+    uint64_t done_ns; /* when the leader's read completed */
+    uint64_t used_ns; /* and when a caller last took it: retention runs from here */
+    unsigned char *buf;
+    pthread_cond_t lead_cv, done_cv;
+    struct rd *next;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rd *table[NBUCKETS];
+static size_t held;
+
+static unsigned bucket(uint64_t dev, uint64_t ino)
+{
+    uint64_t h = (dev * 0x9E3779B97F4A7C15u) ^ (ino * 0xC2B2AE3D27D4EB4Fu);
+    return (unsigned)(h >> 32) % NBUCKETS;
+}
+
+static void rd_free(struct rd *e)
+{
+    held -= e->len;
+    pthread_cond_destroy(&e->lead_cv);
+    pthread_cond_destroy(&e->done_cv);
+    free(e->buf);
+    free(e);
+}
+
+/* Unlinks e from its bucket (mu held). */
+static void unlink_rd(struct rd *e)
+{
+    for (struct rd **pp = &table[bucket(e->dev, e->ino)]; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
+            return;
+        }
+}
+
+/* Drops a reference (mu held); the last one of an entry out of the table frees it. */
+static void rd_unref(struct rd *e, bool in_table)
+{
+    if (--e->refs == 0 && !in_table)
+        rd_free(e);
+}
+
+static bool expired(const struct rd *e, uint64_t now)
+{
+    return e->done && (e->stale || now - e->used_ns > (uint64_t)zpc_cfg.retain_ms * 1000000u);
+}
+
+/* Removes retained entries that expired, then the oldest retained ones until need more bytes fit
+ * (mu held). */
+static void evict(size_t need)
+{
+    uint64_t now = zpc_now_ns();
+    for (unsigned b = 0; b < NBUCKETS; b++)
+        for (struct rd **pp = &table[b]; *pp;) {
+            struct rd *e = *pp;
+            if (!e->refs && expired(e, now)) {
+                *pp = e->next;
+                rd_free(e);
+            } else {
+                pp = &e->next;
+            }
+        }
+    while (held + need > MAX_HELD) {
+        struct rd *old = NULL;
+        for (unsigned b = 0; b < NBUCKETS; b++)
+            for (struct rd *e = table[b]; e; e = e->next)
+                if (e->done && !e->refs && (!old || e->used_ns < old->used_ns))
+                    old = e;
+        if (!old)
+            return;
+        unlink_rd(old);
+        rd_free(old);
+    }
+}
+
+static void deadline_after(struct timespec *ts, uint64_t ns)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ns += (uint64_t)ts->tv_nsec;
+    ts->tv_sec += (time_t)(ns / 1000000000u);
+    ts->tv_nsec = (long)(ns % 1000000000u);
+}
+
+static void cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+}
+
+static ssize_t plain(struct zp_file *f, void *buf, size_t n, int64_t off)
+{
+    ssize_t r = pread(f->fd, buf, n, (off_t)off);
+    zpc_add(ZPC_read_backend_ops, 1);
+    if (r > 0)
+        zpc_add(ZPC_read_backend_bytes, (uint64_t)r);
+    return r;
+}
+
+static bool same_file_state(const struct rd *e, const struct stat *st)
+{
+    return st->st_size == e->size && st->st_mtim.tv_sec == e->mtim.tv_sec &&
+           st->st_mtim.tv_nsec == e->mtim.tv_nsec && st->st_ctim.tv_sec == e->ctim.tv_sec &&
+           st->st_ctim.tv_nsec == e->ctim.tv_nsec;
+}
+
+/* The result of e into buf: the bytes, or -1 + errno. Called with mu held and a reference on
+ * e; the copy itself is made without the lock (e's result no longer changes once done). */
+static ssize_t copy_out(const struct rd *e, void *buf)
+{
+    if (e->got < 0) {
+        errno = e->err;
+        return -1;
+    }
+    pthread_mutex_unlock(&mu);
+    memcpy(buf, e->buf, (size_t)e->got);
+    pthread_mutex_lock(&mu);
+    return e->got;
+}
+
+static bool listed(const struct rd *e)
+{
+    for (const struct rd *x = table[bucket(e->dev, e->ino)]; x; x = x->next)
+        if (x == e)
+            return true;
+    return false;
+}
+
+ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n, int64_t off)
+{
+    (void)call;
+    zpc_add(ZPC_read_calls, 1);
+    zpc_add(ZPC_read_bytes_asked, n);
+    int acc = atomic_load(&f->flags) & O_ACCMODE;
+    if (!zpc_cfg.reads || !f->reg || !f->ino || n == 0 || n > MAX_LEN || off < 0 ||
+        acc == O_WRONLY || (atomic_load(&f->flags) & O_DIRECT))
+        return plain(f, buf, n, off);
+
+    unsigned b = bucket(f->dev, f->ino);
+    struct stat st;
+    bool have_st = false;
+    pthread_mutex_lock(&mu);
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t now = zpc_now_ns();
+        struct rd *e = table[b];
+        for (; e; e = e->next)
+            if (e->ino == f->ino && e->dev == f->dev && e->off == off && e->len == n && !e->stale &&
+                !expired(e, now))
+                break;
+        if (!e)
+            break;
+        if (e->done) {
+            /* Retained: valid only if the file is as the leader left it, as the caller sees it
+             * through its own descriptor (fstat outside the lock, then look again). */
+            if (!have_st) {
+                pthread_mutex_unlock(&mu);
+                have_st = !fstat(f->fd, &st);
+                pthread_mutex_lock(&mu);
+                if (!have_st)
+                    break;
+                continue;
+            }
+            if (!same_file_state(e, &st)) {
+                e->stale = true;
+                break;
+            }
+            e->refs++;
+            e->used_ns = now;
+            ssize_t r = copy_out(e, buf);
+            int err = errno;
+            rd_unref(e, listed(e));
+            pthread_mutex_unlock(&mu);
+            zpc_add(ZPC_read_retained, 1);
+            errno = err;
+            return r;
+        }
+        /* In flight: join it. */
+        e->refs++;
+        e->joined++;
+        pthread_cond_signal(&e->lead_cv);
+        struct timespec dl;
+        deadline_after(&dl, (uint64_t)MAX_ALONE * 1000000000u);
+        while (!e->done) /* a regular file's pread: quick, and bounded by MAX_ALONE here */
+            if (pthread_cond_timedwait(&e->done_cv, &mu, &dl) == ETIMEDOUT)
+                break;
+        bool ok = e->done && !(e->got < 0 && (e->err == EINTR || e->err == ETIMEDOUT));
+        ssize_t r = ok ? copy_out(e, buf) : 0;
+        int err = errno;
+        rd_unref(e, listed(e));
+        pthread_mutex_unlock(&mu);
+        if (!ok)
+            return plain(f, buf, n, off);
+        zpc_add(ZPC_read_joined, 1);
+        errno = err;
+        return r;
+    }
+
+    /* The leader. */
+    evict(n);
+    struct rd *e = held + n <= MAX_HELD ? calloc(1, sizeof(*e)) : NULL;
+    unsigned char *eb = e ? malloc(n) : NULL;
+    if (!eb) {
+        free(e);
+        pthread_mutex_unlock(&mu);
+        return plain(f, buf, n, off);
+    }
+    /* Company expected: as much as this file's latest read had. */
+    unsigned expect = 0;
+    uint64_t latest = 0;
+    for (struct rd *x = table[b]; x; x = x->next)
+        if (x->ino == f->ino && x->dev == f->dev && x->done && x->done_ns >= latest) {
+            latest = x->done_ns;
+            expect = x->joined;
+        }
+    *e = (struct rd){.dev = f->dev,
+                     .ino = f->ino,
+                     .off = off,
+                     .len = n,
+                     .refs = 1,
+                     .expect = expect,
+                     .buf = eb,
+                     .next = table[b]};
+    cond_init(&e->lead_cv);
+    cond_init(&e->done_cv);
+    table[b] = e;
+    held += n;
+    if (expect && zpc_cfg.window_us) {
+        struct timespec dl;
+        deadline_after(&dl, (uint64_t)zpc_cfg.window_us * 1000u);
+        while (e->joined < e->expect && !e->stale)
+            if (pthread_cond_timedwait(&e->lead_cv, &mu, &dl) == ETIMEDOUT)
+                break;
+    }
+    pthread_mutex_unlock(&mu);
+
+    ssize_t r = plain(f, eb, n, off);
+    int err = errno;
+    struct stat after;
+    bool known = r >= 0 && !fstat(f->fd, &after);
+
+    pthread_mutex_lock(&mu);
+    e->got = r;
+    e->err = err;
+    if (known) {
+        e->size = after.st_size;
+        e->mtim = after.st_mtim;
+        e->ctim = after.st_ctim;
+    } else {
+        e->stale = true; /* not retained */
+    }
+    e->done_ns = e->used_ns = zpc_now_ns();
+    e->done = true;
+    pthread_cond_broadcast(&e->done_cv);
+    ssize_t out = copy_out(e, buf);
+    err = errno;
+    if (e->stale && listed(e)) {
+        unlink_rd(e);
+        rd_unref(e, false);
+    } else {
+        rd_unref(e, listed(e));
+    }
+    pthread_mutex_unlock(&mu);
+    errno = err;
+    return out;
+}
+
+void zpc_invalidate(uint64_t dev, uint64_t ino)
+{
+    pthread_mutex_lock(&mu);
+    for (struct rd **pp = &table[bucket(dev, ino)]; *pp;) {
+        struct rd *e = *pp;
+        if (e->ino != ino || e->dev != dev) {
+            pp = &e->next;
+            continue;
+        }
+        e->stale = true;
+        if (!e->refs) {
+            *pp = e->next;
+            rd_free(e);
+        } else {
+            pp = &e->next;
+        }
+    }
+    pthread_mutex_unlock(&mu);
+}
