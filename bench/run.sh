@@ -123,6 +123,7 @@ bash bench/tune_peers.sh "$build" 5 3 | tee "$out/tune_peers.txt"
 section "zoid socket forwarding: connect latency and stream throughput, forwarded vs direct (cluster)" \
     "ZEPTO_CLUSTER_ID=\${ZEPTO_CLUSTER_ID:-0} bash bench/zoid_sockets.sh $build"
 bash bench/zoid_sockets.sh "$build" | tee "$out/zoid_sockets.txt" || echo "(failed: see above)"
+
 section "zoid collective coalescing: 1/8/64 readers of one 256 MiB file, 64 writers of disjoint blocks (3 rounds)" \
     "bash bench/zoid_coalesce.sh $build 3"
 OUT="$out/zoid_coalesce" bash bench/zoid_coalesce.sh "$build" 3 | tee "$out/zoid_coalesce.txt" || echo "(failed: see above)"
