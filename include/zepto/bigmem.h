@@ -185,7 +185,7 @@ struct zbm_static {
 };
 
 struct zbm_static_opts {
-    enum zbm_pages pages; /* auto: 2M if the pool has room for all, else THP */
+    enum zbm_pages pages;          /* auto: 2M if the pool has room for all, else THP */
     bool data, libs, text, strict; /* data: .data/.bss; libs: the libraries' too */
 };
 
@@ -195,8 +195,7 @@ int zbm_static_move(const struct zbm_static_opts *o, struct zbm_static *st, char
                     size_t note_len, struct zepto_err *err);
 
 /* One line on a segment: what moved, into which pages (from /proc/self/smaps). */
-void zbm_static_describe(const struct zbm_segment *s, char *out, size_t len,
-                         double *huge_fraction);
+void zbm_static_describe(const struct zbm_segment *s, char *out, size_t len, double *huge_fraction);
 
 /* What an executable is, from its first bytes (ELF header and program headers): */
 enum { ZBM_ELF_NOT_ELF, ZBM_ELF_BAD, ZBM_ELF_DYNAMIC, ZBM_ELF_STATIC };

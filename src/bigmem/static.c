@@ -138,9 +138,9 @@ static void copy_in(unsigned char *m, uintptr_t lo, uintptr_t hi, uintptr_t anon
 static void *map_aligned(size_t len, bool hugetlb)
 {
     if (hugetlb) {
-        void *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB | MAP_POPULATE, -1,
-                       0);
+        void *m =
+            mmap(NULL, len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB | MAP_POPULATE, -1, 0);
         return m == MAP_FAILED ? NULL : m;
     }
     unsigned char *r = mmap(NULL, len + HUGE, PROT_READ | PROT_WRITE,
@@ -199,8 +199,7 @@ static uint64_t pool_free(void)
 
 static bool thp_possible(void)
 {
-    int fd =
-        open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+    int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
     char buf[64] = "";
@@ -214,7 +213,11 @@ int zbm_static_move(const struct zbm_static_opts *o, struct zbm_static *st, char
 {
     memset(st, 0, sizeof(*st));
     note[0] = 0;
-    struct walk w = {.st = st, .data = o->data, .libs = o->libs, .text = o->text, .self = (uintptr_t)zbm_static_move};
+    struct walk w = {.st = st,
+                     .data = o->data,
+                     .libs = o->libs,
+                     .text = o->text,
+                     .self = (uintptr_t)zbm_static_move};
     dl_iterate_phdr(each_object, &w);
     if (!w.main_seen)
         return zepto_fail(err, ENOENT, "static data: no program headers found");
@@ -316,9 +319,9 @@ void zbm_static_describe(const struct zbm_segment *s, char *out, size_t len, dou
 {
     char a[32], b[32], c[32], d[32];
     *huge_fraction = 0;
-    size_t n = (size_t)snprintf(out, len, "%s %s at %#lx", s->name,
-                                zb_fmt_size(s->end - s->start, a, sizeof(a)),
-                                (unsigned long)s->start);
+    size_t n =
+        (size_t)snprintf(out, len, "%s %s at %#lx", s->name,
+                         zb_fmt_size(s->end - s->start, a, sizeof(a)), (unsigned long)s->start);
     if (n >= len)
         return;
     if (!s->moved) {
@@ -338,8 +341,9 @@ void zbm_static_describe(const struct zbm_segment *s, char *out, size_t len, dou
         huge_kb = r.anon_huge_kb + r.file_pmd_kb;
     }
     *huge_fraction = moved ? (double)huge_kb * 1024 / (double)moved : 0;
-    snprintf(out + n, len - n, ": %s moved to %s pages (%s huge, from smaps), head %s and tail %s "
-                               "in 4 KiB pages",
+    snprintf(out + n, len - n,
+             ": %s moved to %s pages (%s huge, from smaps), head %s and tail %s "
+             "in 4 KiB pages",
              zb_fmt_size(moved, b, sizeof(b)), kind, zb_fmt_size(huge_kb * 1024, c, sizeof(c)),
              zb_fmt_size(s->lo - s->start, d, sizeof(d)),
              zb_fmt_size(s->end - s->hi, a, sizeof(a)));

@@ -59,8 +59,15 @@ struct params {
 
 static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
-    enum { OPT_SIZE = CLI_OPT_LOCAL, OPT_PAGES, OPT_PIN, OPT_STRICT, OPT_STATIC, OPT_LIBS,
-           OPT_TEXT };
+    enum {
+        OPT_SIZE = CLI_OPT_LOCAL,
+        OPT_PAGES,
+        OPT_PIN,
+        OPT_STRICT,
+        OPT_STATIC,
+        OPT_LIBS,
+        OPT_TEXT
+    };
     static const struct option longopts[] = {
         {"size", required_argument, 0, OPT_SIZE},
         {"pages", required_argument, 0, OPT_PAGES},
