@@ -119,3 +119,10 @@ fi
 section "zepto tune against tuned cpu-partitioning and tuna --isolate (5 s x 3 rounds, --explain)" \
     "bash bench/tune_peers.sh $build 5 3"
 bash bench/tune_peers.sh "$build" 5 3 | tee "$out/tune_peers.txt"
+
+section "bigmem static data and code (issue 17; 5 paired rounds)" "bash bench/bigmem_static.sh $build 5"
+if [ "$(id -u)" -eq 0 ]; then
+    bash bench/bigmem_static.sh "$build" 5 | tee "$out/bigmem_static.txt"
+else
+    echo "(skipped: needs root to raise the 2 MiB pool)"
+fi
