@@ -17,15 +17,15 @@ flock -w 150 9 || echo "note: pool lock held by another; going on"
 trap 'echo "$old" >$pool; rm -rf "$T"' EXIT
 echo $((old + 340)) >$pool 2>/dev/null
 gfortran -O2 -o "$T/common" "$H/bigmem_static_common.f90" "$H/bigmem_static_minflt.c" || exit 1
-# The text-heavy program: 4000 functions of a switch over 64 cases each, called in a random
+# The text-heavy program: 1500 functions of a switch over 64 cases each, called in a random
 # (but fixed) order: several MiB of code, touched all over.
 awk 'BEGIN{srand(7); print "#include <stdio.h>\n#include <stdlib.h>";
-  for(f=0;f<4000;f++){ printf "static unsigned long f%d(unsigned long x){switch(x&63){",f;
+  for(f=0;f<1500;f++){ printf "static unsigned long f%d(unsigned long x){switch(x&63){",f;
     for(c=0;c<64;c++) printf "case %d: x=x*%d+%d; x^=x>>%d; break;",c,int(rand()*1e6)*2+1,int(rand()*1e6),1+c%13;
     print "}return x;}"}
-  printf "typedef unsigned long (*fn)(unsigned long);\nstatic fn t[4000]={"; for(f=0;f<4000;f++) printf "f%d,",f; print "};";
-  print "int main(void){unsigned long x=1,s=0;for(long i=0;i<40000000;i++){x=x*6364136223846793005ul+1442695040888963407ul;s+=t[(x>>33)%4000](s+i);}printf(\"%lu\\n\",s);return 0;}"}' >"$T/sw.c"
-gcc -O1 -o "$T/sw" "$T/sw.c" || exit 1
+  printf "typedef unsigned long (*fn)(unsigned long);\nstatic fn t[1500]={"; for(f=0;f<1500;f++) printf "f%d,",f; print "};";
+  print "int main(void){unsigned long x=1,s=0;for(long i=0;i<20000000;i++){x=x*6364136223846793005ul+1442695040888963407ul;s+=t[(x>>33)%1500](s+i);}printf(\"%lu\\n\",s);return 0;}"}' >"$T/sw.c"
+gcc -O0 -o "$T/sw" "$T/sw.c" || exit 1
 echo "text of the switch program: $(size "$T/sw" | awk 'NR==2{print $1}') bytes; load: $(uptime)"
 hc=""
 if command -v hugectl >/dev/null; then hc=hugectl; else
