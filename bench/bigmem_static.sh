@@ -16,7 +16,7 @@ exec 9>/run/lock/zepto-report-hugepages.lock
 flock -w 150 9 || echo "note: pool lock held by another; going on"
 trap 'echo "$old" >$pool; rm -rf "$T"' EXIT
 echo $((old + 340)) >$pool 2>/dev/null
-gfortran -O2 -o "$T/common" "$H/bigmem_static_common.f90" "$H/bigmem_static_minflt.c" || exit 1
+gfortran -O2 -J "$T" -o "$T/common" "$H/bigmem_static_common.f90" "$H/bigmem_static_minflt.c" || exit 1
 # The text-heavy program: 1500 functions of a switch over 64 cases each, called in a random
 # (but fixed) order: several MiB of code, touched all over.
 awk 'BEGIN{srand(7); print "#include <stdio.h>\n#include <stdlib.h>";

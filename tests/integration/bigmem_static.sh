@@ -10,7 +10,7 @@ command -v gfortran >/dev/null || { echo "SKIP: no gfortran (scripts/deps.sh ins
 thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo "")
 case "$thp" in *"[never]"* | "") echo "SKIP: transparent huge pages are off"; exit 77 ;; esac
 
-gfortran -O2 -o "$WORK/common" "$HELP/bigmem_static_common.f90" "$HELP/bigmem_static_minflt.c" ||
+gfortran -O2 -J "$WORK" -o "$WORK/common" "$HELP/bigmem_static_common.f90" "$HELP/bigmem_static_minflt.c" ||
     fail "gfortran"
 cc -O2 -w -o "$WORK/table" "$HELP/bigmem_static_table.c" || fail "cc (PIE)"
 cc -O2 -w -no-pie -o "$WORK/table_nopie" "$HELP/bigmem_static_table.c" || fail "cc (non-PIE)"
