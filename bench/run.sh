@@ -127,3 +127,10 @@ bash bench/zoid_sockets.sh "$build" | tee "$out/zoid_sockets.txt" || echo "(fail
 section "zoid collective coalescing: 1/8/64 readers of one 256 MiB file, 64 writers of disjoint blocks (3 rounds)" \
     "bash bench/zoid_coalesce.sh $build 3"
 OUT="$out/zoid_coalesce" bash bench/zoid_coalesce.sh "$build" 3 | tee "$out/zoid_coalesce.txt" || echo "(failed: see above)"
+
+section "bigmem static data and code (issue 17; 5 paired rounds)" "bash bench/bigmem_static.sh $build 5"
+if [ "$(id -u)" -eq 0 ]; then
+    bash bench/bigmem_static.sh "$build" 5 | tee "$out/bigmem_static.txt"
+else
+    echo "(skipped: needs root to raise the 2 MiB pool)"
+fi

@@ -36,6 +36,9 @@ enum zbm_setting {
     ZBM_SET_PIN,     /* ZEPTO_BIGMEM_PIN: 1 to mlock the region */
     ZBM_SET_STRICT,  /* ZEPTO_BIGMEM_STRICT: 1 to fail instead of falling back */
     ZBM_SET_VERBOSE, /* ZEPTO_BIGMEM_VERBOSE: 1 for a line at exit */
+    ZBM_SET_STATIC,  /* ZEPTO_BIGMEM_STATIC: 1 to move .data/.bss into huge pages */
+    ZBM_SET_LIBS,    /* ZEPTO_BIGMEM_LIBS: 1 for the shared libraries' too */
+    ZBM_SET_TEXT,    /* ZEPTO_BIGMEM_TEXT: 1 to map the executable's text in huge pages */
     ZBM_SET_COUNT
 };
 const struct zepto_settings *zbm_settings(void);
@@ -155,6 +158,50 @@ int zbm_region_check(const struct zbm_region *r, char *out, size_t len, double *
 bool zepto_bigmem_region(void **start, size_t *size);
 typedef bool (*zepto_bigmem_region_fn)(void **start, size_t *size);
 #define ZEPTO_BIGMEM_REGION_SYMBOL "zepto_bigmem_region"
+
+/* ---- Static data and code ------------------------------------------------------------------
+ *
+ * In the preloaded library's constructor, before main: the program's writable segments (.data,
+ * .bss; its shared libraries' with `libs`) and, with `text`, its code, moved into huge pages at
+ * the same addresses (src/bigmem/static.c). Only each segment's 2 MiB-aligned part moves; the
+ * head and tail stay in small pages, RELRO stays where it is.
+ */
+
+#define ZBM_STATIC_MAX 24
+
+struct zbm_segment {
+    uintptr_t start, end; /* the segment in memory, page-rounded */
+    uintptr_t lo, hi;     /* its 2 MiB-aligned part (lo == hi: none) */
+    uintptr_t file_end;   /* past here: .bss, anonymous */
+    int prot;
+    bool text, moved, in_place; /* in_place: file text collapsed into THP where it is */
+    enum zbm_pages pages;       /* what it was moved into */
+    char name[96];              /* "executable data", "libfoo.so text", ... */
+};
+
+struct zbm_static {
+    unsigned n;
+    struct zbm_segment seg[ZBM_STATIC_MAX];
+};
+
+struct zbm_static_opts {
+    enum zbm_pages pages;          /* auto: 2M if the pool has room for all, else THP */
+    bool data, libs, text, strict; /* data: .data/.bss; libs: the libraries' too */
+};
+
+/* Moves the segments. A fallback (pool short, a move refused) is described in `note` (empty:
+ * none); fails only with o->strict, before anything moved when the pool is short. */
+int zbm_static_move(const struct zbm_static_opts *o, struct zbm_static *st, char *note,
+                    size_t note_len, struct zepto_err *err);
+
+/* One line on a segment: what moved, into which pages (from /proc/self/smaps). */
+void zbm_static_describe(const struct zbm_segment *s, char *out, size_t len, double *huge_fraction);
+
+/* What an executable is, from its first bytes (ELF header and program headers): */
+enum { ZBM_ELF_NOT_ELF, ZBM_ELF_BAD, ZBM_ELF_DYNAMIC, ZBM_ELF_STATIC };
+int zbm_elf_kind(const unsigned char *buf, size_t len);
+/* Fails (with why) when `cmd` (as execvp would find it) is a statically linked executable. */
+int zbm_exec_check(const char *cmd, struct zepto_err *err);
 
 /* ---- The benchmark -------------------------------------------------------------------------
  *

@@ -61,6 +61,8 @@ static bool growing;                /* default size: grow by chunks on demand */
 static _Atomic pid_t grow_lock;     /* pid of the process adding a chunk, or 0 */
 static _Atomic unsigned generation; /* chunks added; a failed allocation retries if it moved */
 
+static struct zbm_static statics; /* the static segments moved before main */
+
 static _Alignas(64) unsigned char boot[BOOT_SIZE];
 static _Atomic size_t boot_used;
 
@@ -128,6 +130,11 @@ static void report_at_exit(void)
         return;
     char size[32], peak_s[32], pages[96];
     double huge = 0;
+    for (unsigned i = 0; i < statics.n; i++) {
+        char line[400];
+        zbm_static_describe(&statics.seg[i], line, sizeof(line), &huge);
+        say("static %s", line);
+    }
     if (atomic_load(&state) != READY) {
         say("no region; the program ran on ordinary memory");
         return;
@@ -165,6 +172,19 @@ static void set_up(void)
     if (v && zb_parse_size(v, &size, &err))
         goto fail;
     growing = size == 0;
+    /* Static data and code first: their needs are exact, the heap takes what pool is left. */
+    if (flag(ZBM_SET_STATIC) || flag(ZBM_SET_TEXT)) {
+        struct zbm_static_opts so = {.pages = want,
+                                     .data = flag(ZBM_SET_STATIC),
+                                     .libs = flag(ZBM_SET_LIBS),
+                                     .text = flag(ZBM_SET_TEXT),
+                                     .strict = strict};
+        char note[300];
+        if (zbm_static_move(&so, &statics, note, sizeof(note), &err))
+            goto fail;
+        if (note[0])
+            say("%s", note);
+    }
     if (zbm_system_read(&sys, zb_setting(ZB_SET_SYSROOT, ""), &err) ||
         zbm_plan_make(&sys, want, size, strict, &plan, &err))
         goto fail;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/parse.h"
+#include "bigmem/lines.h"
 #include "zepto/bigmem.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -140,7 +141,7 @@ void zbm_region_unmap(struct zbm_region *r)
 
 /* Calls fn for each line of a file, read in chunks into a stack buffer; stops when fn returns
  * nonzero. Lines longer than the buffer are cut. */
-static int each_line(const char *path, int (*fn)(const char *line, void *arg), void *arg)
+int zbm_each_line(const char *path, int (*fn)(const char *line, void *arg), void *arg)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -178,7 +179,7 @@ struct smaps_scan {
     uint64_t kernel_page_kb, rss_kb, anon_huge_kb, hugetlb_kb;
 };
 
-static uint64_t field_kb(const char *line)
+uint64_t zbm_field_kb(const char *line)
 {
     const char *p = strchr(line, ':');
     return p ? strtoull(p + 1, NULL, 10) : 0;
@@ -199,20 +200,20 @@ static int scan_line(const char *line, void *arg)
     if (!s->inside)
         return 0;
     if (!strncmp(line, "KernelPageSize:", 15))
-        s->kernel_page_kb = field_kb(line);
+        s->kernel_page_kb = zbm_field_kb(line);
     else if (!strncmp(line, "Rss:", 4))
-        s->rss_kb = field_kb(line);
+        s->rss_kb = zbm_field_kb(line);
     else if (!strncmp(line, "AnonHugePages:", 14))
-        s->anon_huge_kb = field_kb(line);
+        s->anon_huge_kb = zbm_field_kb(line);
     else if (!strncmp(line, "Private_Hugetlb:", 16) || !strncmp(line, "Shared_Hugetlb:", 15))
-        s->hugetlb_kb += field_kb(line);
+        s->hugetlb_kb += zbm_field_kb(line);
     return 0;
 }
 
 int zbm_region_check(const struct zbm_region *r, char *out, size_t len, double *huge_fraction)
 {
     struct smaps_scan s = {.base = (uintptr_t)r->base};
-    int rc = each_line("/proc/self/smaps", scan_line, &s);
+    int rc = zbm_each_line("/proc/self/smaps", scan_line, &s);
     *huge_fraction = 0;
     if (rc || !s.kernel_page_kb) {
         snprintf(out, len, "unknown (no region in /proc/self/smaps)");

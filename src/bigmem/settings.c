@@ -18,6 +18,12 @@ static const struct zepto_setting list[ZBM_SET_COUNT] = {
     [ZBM_SET_VERBOSE] = {"ZEPTO_BIGMEM_VERBOSE", "0|1",
                          "at exit, one line: page size used, region, peak use, page faults "
                          "after start-up"},
+    [ZBM_SET_STATIC] = {"ZEPTO_BIGMEM_STATIC", "0|1",
+                        "move the program's .data and .bss into huge pages (bigmem run --static)"},
+    [ZBM_SET_LIBS] = {"ZEPTO_BIGMEM_LIBS", "0|1",
+                      "also the shared libraries' .data and .bss (bigmem run --libs)"},
+    [ZBM_SET_TEXT] = {"ZEPTO_BIGMEM_TEXT", "0|1",
+                      "map the executable's code in huge pages (bigmem run --text)"},
 };
 
 static const struct zepto_settings table = {"bigmem", list, ZBM_SET_COUNT};

@@ -20,8 +20,8 @@
 #define CMD "bigmem run"
 
 static const char usage[] =
-    "usage: zepto bigmem run [--size SIZE] [--pages auto|1G|2M|thp|4K] [--pin] [--strict] [-v]\n"
-    "                        -- CMD ARGS...\n"
+    "usage: zepto bigmem run [--size SIZE] [--pages auto|1G|2M|thp|4K] [--pin] [--strict]\n"
+    "                        [--static] [--libs] [--text] [-v] -- CMD ARGS...\n"
     "\n"
     "Runs CMD (unmodified) with its whole malloc family served from one region: huge pages\n"
     "reserved and faulted in before main() runs, optionally pinned, never given back.\n"
@@ -33,6 +33,12 @@ static const char usage[] =
     "  --pin          mlock the region\n"
     "  --strict       fail instead of falling back: before the run when the page size cannot be\n"
     "                 had, and with ENOMEM from malloc when the region is full\n"
+    "  --static       before main(), move the program's static data (.data, .bss: COMMON\n"
+    "                 blocks, module arrays, globals) into huge pages at the same addresses\n"
+    "                 (2M when the pool has room for it, else THP; the unaligned ends stay)\n"
+    "  --libs         with --static: the shared libraries' static data too\n"
+    "  --text         map the executable's code in huge pages (THP in place where the kernel\n"
+    "                 can, else a huge-page copy made read+exec)\n"
     "  -v, --verbose  at exit, one line: pages really used (from /proc/self/smaps), region,\n"
     "                 peak use, page faults after start-up (also ZEPTO_BIGMEM_VERBOSE=1)\n"
     "\n"
@@ -47,17 +53,29 @@ struct params {
     uint64_t size;         /* bytes, 0: not given */
     enum zbm_pages pages;
     bool pin, strict, verbose, help;
+    bool statics, libs, text;
     char **cmd; /* after -- */
 };
 
 static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
-    enum { OPT_SIZE = CLI_OPT_LOCAL, OPT_PAGES, OPT_PIN, OPT_STRICT };
+    enum {
+        OPT_SIZE = CLI_OPT_LOCAL,
+        OPT_PAGES,
+        OPT_PIN,
+        OPT_STRICT,
+        OPT_STATIC,
+        OPT_LIBS,
+        OPT_TEXT
+    };
     static const struct option longopts[] = {
         {"size", required_argument, 0, OPT_SIZE},
         {"pages", required_argument, 0, OPT_PAGES},
         {"pin", no_argument, 0, OPT_PIN},
         {"strict", no_argument, 0, OPT_STRICT},
+        {"static", no_argument, 0, OPT_STATIC},
+        {"libs", no_argument, 0, OPT_LIBS},
+        {"text", no_argument, 0, OPT_TEXT},
         {"verbose", no_argument, 0, 'v'},
         CLI_LONGOPT_HELP,
         {0},
@@ -81,6 +99,9 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
             break;
         case OPT_PIN: p->pin = true; break;
         case OPT_STRICT: p->strict = true; break;
+        case OPT_STATIC: p->statics = true; break;
+        case OPT_LIBS: p->libs = true; break;
+        case OPT_TEXT: p->text = true; break;
         case 'v': p->verbose = true; break;
         case 'h': p->help = true; return 0;
         default: return -EINVAL;
@@ -89,6 +110,8 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
     if (cli_opts_command(argc, argv, err))
         return -EINVAL;
     p->cmd = argv + optind;
+    if (p->libs && !p->statics)
+        return zepto_fail(err, EINVAL, "--libs needs --static");
     return 0;
 }
 
@@ -130,6 +153,9 @@ static int run(const struct params *p)
     setenv(s[ZBM_SET_STRICT].env, p->strict ? "1" : "0", 1);
     if (p->verbose)
         setenv(s[ZBM_SET_VERBOSE].env, "1", 1);
+    setenv(s[ZBM_SET_STATIC].env, p->statics ? "1" : "0", 1);
+    setenv(s[ZBM_SET_LIBS].env, p->libs ? "1" : "0", 1);
+    setenv(s[ZBM_SET_TEXT].env, p->text ? "1" : "0", 1);
 
     execvp(p->cmd[0], p->cmd);
     int e = errno;
@@ -148,5 +174,7 @@ int cli_bigmem_run(int argc, char **argv)
         return 0;
     }
     int rc = validate(&p);
+    if (!rc && zbm_exec_check(p.cmd[0], &err))
+        return cli_fail(CMD, &err);
     return rc ? rc : run(&p);
 }
