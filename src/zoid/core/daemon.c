@@ -322,7 +322,7 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
         zd__drop(d, d->peers, "daemon stopping");
     if (d->lfd >= 0)
         d->t->close(d->lfd);
-    if (d->lfd >= 0 && !strcmp(d->t->scheme, "unix"))
+    if (d->lfd >= 0 && strcmp(d->t->scheme, "tcp"))
         unlink(d->addr.path);
     if (d->epfd >= 0)
         close(d->epfd);

@@ -24,6 +24,9 @@ static const struct zepto_setting list[ZOID_SET_COUNT] = {
     [ZOID_SET_TCP_TIMEOUT] = {"ZOID_TCP_TIMEOUT", "SECONDS",
                               "tcp: a peer silent this long (link cut, node gone) is dropped "
                               "and its calls fail with ETIMEDOUT, 1..3600 (default 20)"},
+    [ZOID_SET_SHM_SPIN] = {"ZOID_SHM_SPIN", "MICROSECONDS|off|poll",
+                           "shm: how long a waiting client spins before it sleeps (default 50; "
+                           "poll: never sleeps)"},
 };
 
 static const struct zepto_settings table = {"zoid", list, ZOID_SET_COUNT};
