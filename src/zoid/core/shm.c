@@ -33,8 +33,8 @@
 #include "zoid/core/transport.h"
 
 #define SPIN_DEFAULT_US 50
-#define SLICE_MS        50 /* a sleeper looks at the socket (a dead peer) this often */
-#define HELLO_BYTES     16 /* SHM_MAGIC, the ring size (le32), 0 (le32) */
+#define SLICE_MS        250 /* a sleeper looks at the socket (a dead peer) this often */
+#define HELLO_BYTES     16  /* SHM_MAGIC, the ring size (le32), 0 (le32) */
 
 struct shm_conn {
     unsigned char *base;
