@@ -140,7 +140,7 @@ static bool peer_gone(int fd)
     return r == 0;
 }
 
-static long spin_ns(void)
+long zoid_shm_spin_ns(void)
 {
     const char *v = zoid_setting(ZOID_SET_SHM_SPIN, NULL);
     if (!v || !*v)
@@ -382,7 +382,7 @@ static struct shm_conn *attach(unsigned char *base, bool daemon)
     unsigned char *d0 = base + SHM_CTL_BYTES, *d1 = d0 + SHM_RING_BYTES;
     s->base = base;
     s->daemon = daemon;
-    s->spin_ns = spin_ns();
+    s->spin_ns = zoid_shm_spin_ns();
     /* ring 0 carries requests to the daemon, ring 1 replies to the client */
     struct shm_end e0 = {c0, d0, SHM_RING_BYTES, 0}, e1 = {c1, d1, SHM_RING_BYTES, 0};
     s->in = daemon ? e0 : e1;

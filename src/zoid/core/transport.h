@@ -67,6 +67,9 @@ int zoid_sock_accept(int lfd, int *fd);
 void zoid_unix_identify(int fd, struct zoid_identity *id);
 bool zoid_unix_loopback(const struct zoid_addr *a);
 
+/* shm: how long a waiter spins before it sleeps (ZOID_SHM_SPIN), in ns; -1: busy-poll. */
+long zoid_shm_spin_ns(void);
+
 /* Parses "unix:PATH", "shm:PATH" or "tcp:HOST:PORT" ("tcp:[::1]:PORT" for IPv6) and returns its
  * transport. */
 int zoid_addr_parse(const char *s, struct zoid_addr *a, const struct zoid_transport **t,
