@@ -47,6 +47,8 @@ struct shm_conn {
 
 void shm_take(struct shm_end *e, void *buf, size_t n)
 {
+    if (!n) /* buf may be NULL */
+        return;
     uint32_t at = e->mine & (e->cap - 1), first = e->cap - at;
     if (first > n)
         first = (uint32_t)n;
@@ -58,6 +60,8 @@ void shm_take(struct shm_end *e, void *buf, size_t n)
 
 void shm_put(struct shm_end *e, const void *buf, size_t n)
 {
+    if (!n) /* buf may be NULL */
+        return;
     uint32_t at = e->mine & (e->cap - 1), first = e->cap - at;
     if (first > n)
         first = (uint32_t)n;
