@@ -67,6 +67,10 @@ section "zoid against raw sockets (unix and tcp loopback, 3 interleaved rounds)"
     "bash bench/zoid.sh $build 3"
 OUT="$out/zoid" bash bench/zoid.sh "$build" 3 | tee "$out/zoid.txt"
 
+section "zoid shm: against a futex ping-pong, a memcpy and the unix ping-pong (3 rounds)" \
+    "bash bench/zoid_shm.sh $build 3"
+OUT="$out/zoid_shm" bash bench/zoid_shm.sh "$build" 3 | tee "$out/zoid_shm.txt"
+
 section "zepto report timings" "/usr/bin/time -f %e $bin/zepto report [--quick] -o $out/report"
 for mode in --quick ""; do
     start=$(date +%s%N)

@@ -22,6 +22,7 @@ enum zoid_setting {
     ZOID_SET_PRELOAD_LIB,   /* ZEPTO_ZOID_PRELOAD_LIB: the libzoid-preload.so zoid run preloads */
     ZOID_SET_TCP_TIMEOUT,   /* ZOID_TCP_TIMEOUT: seconds before a silent TCP peer counts as gone */
     ZOID_SET_SOCKETS,       /* ZOID_SOCKETS: 1 forwards TCP connects (zoid run --sockets) */
+    ZOID_SET_SHM_SPIN,      /* ZOID_SHM_SPIN: shm: microseconds a waiter spins before sleeping */
     ZOID_SET_COUNT
 };
 

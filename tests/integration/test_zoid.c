@@ -36,6 +36,8 @@
 
 static const char *zepto, *dir, *plugins;
 static int failures;
+/* ZOID_TEST_TRANSPORT=shm runs the transport-independent checks on shm: (default unix:). */
+static const char *scheme = "unix";
 
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
@@ -379,7 +381,7 @@ static void daemon_killed(void)
 {
     struct daemon d;
     char addr[320];
-    snprintf(addr, sizeof(addr), "unix:%s/killed.sock", dir);
+    snprintf(addr, sizeof(addr), "%s:%s/killed.sock", scheme, dir);
     start(&d, addr, NULL, NULL);
     struct zoid_client *c = connect_to(addr, NULL, NULL);
     pid_t killer = fork();
@@ -405,7 +407,7 @@ static void drains(void)
 {
     struct daemon d;
     char addr[320];
-    snprintf(addr, sizeof(addr), "unix:%s/drain.sock", dir);
+    snprintf(addr, sizeof(addr), "%s:%s/drain.sock", scheme, dir);
     start(&d, addr, NULL, NULL);
     struct zoid_client *c = connect_to(addr, NULL, NULL);
     pid_t term = fork();
@@ -718,6 +720,8 @@ static void plugin_tests(void)
     refused(addr, "api1", "zoid_api1_plugin.so", "built for plugin API 1, this daemon loads API 2");
 }
 
+#include "test_zoid_shm.h"
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -728,6 +732,9 @@ int main(int argc, char **argv)
     dir = argv[2];
     plugins = argv[3];
     signal(SIGPIPE, SIG_IGN);
+    const char *tr = getenv("ZOID_TEST_TRANSPORT");
+    if (tr && !strcmp(tr, "shm"))
+        scheme = "shm";
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;
@@ -735,7 +742,7 @@ int main(int argc, char **argv)
 
     char sock[300], addr[320];
     snprintf(sock, sizeof(sock), "%s/zoid.sock", dir);
-    snprintf(addr, sizeof(addr), "unix:%s", sock);
+    snprintf(addr, sizeof(addr), "%s:%s", scheme, sock);
     struct daemon d;
     start(&d, addr, "--max-payload=32M", NULL);
     struct zoid_client *c = connect_to(addr, NULL, NULL);
@@ -749,14 +756,19 @@ int main(int argc, char **argv)
     timeouts_and_signals(c);
     many_clients(addr);
     killed_client(addr);
-    garbage(sock, addr, c);
+    if (!strcmp(scheme, "shm"))
+        shm_checks(sock, addr, c);
+    else
+        garbage(sock, addr, c);
     zoid_close(c);
     int status = stop(&d, SIGTERM);
     CHECK(status == 0, "the daemon exits 0 on SIGTERM: %d", status);
     daemon_killed();
     drains();
-    tokens();
-    plugin_tests();
+    if (!strcmp(scheme, "unix")) { /* tcp and plugins: nothing transport-specific to rerun */
+        tokens();
+        plugin_tests();
+    }
     printf("%s\n", failures ? "FAILED" : "ok");
     return failures ? 1 : 0;
 }

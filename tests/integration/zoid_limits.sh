@@ -82,10 +82,10 @@ for c in $CASES; do
         serve
         # 64 sleeps of 10 s (the client's max in flight): 16 run (a quarter of 64 threads),
         # the rest wait; the client leaves 300 ms later.
-        "${AS_NOBODY[@]}" "$ABUSE" sleeps --server "unix:$SOCK" --count 64 --ms 10000 \
+        "${AS_NOBODY[@]}" "$ABUSE" sleeps --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --count 64 --ms 10000 \
             --linger-ms 300 >"$WORK/abuse.out" &
         apid=$!
-        v=$("$VICTIM" --server "unix:$SOCK" --seconds 2 --interval-ms 5)
+        v=$("$VICTIM" --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --seconds 2 --interval-ms 5)
         wait "$apid"
         victim_ok sleeps "$v"
         line=
@@ -103,7 +103,7 @@ for c in $CASES; do
         ;;
     timeout)
         serve --call-timeout 1s
-        out=$("$ABUSE" hold --server "unix:$SOCK" --count 1 --ms 6000)
+        out=$("$ABUSE" hold --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --count 1 --ms 6000)
         echo "timeout: $out"
         grep -q '"errors":1,"first_error":"Connection timed out"' <<<"$out" ||
             fail "timeout: a 6 s call past --call-timeout 1s did not answer ETIMEDOUT: $out"
@@ -113,10 +113,10 @@ for c in $CASES; do
         ;;
     noread)
         serve
-        "${AS_NOBODY[@]}" "$ABUSE" noread --server "unix:$SOCK" --count 64 --size 1000000 \
+        "${AS_NOBODY[@]}" "$ABUSE" noread --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --count 64 --size 1000000 \
             --hold 8 >"$WORK/abuse.out" &
         apid=$!
-        v=$("$VICTIM" --server "unix:$SOCK" --seconds 3 --interval-ms 5)
+        v=$("$VICTIM" --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --seconds 3 --interval-ms 5)
         wait "$apid"
         victim_ok noread "$v"
         out=$(cat "$WORK/abuse.out")
@@ -128,9 +128,9 @@ for c in $CASES; do
         ;;
     conns)
         serve --max-conns-per-uid 20 --max-clients 30
-        exec 7> >("${AS_NOBODY[@]}" "$ABUSE" conns --server "unix:$SOCK" --count 21 --hold 20 \
+        exec 7> >("${AS_NOBODY[@]}" "$ABUSE" conns --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --count 21 --hold 20 \
             >"$WORK/conns1.out")
-        exec 8> >("${AS_OTHER[@]}" "$ABUSE" conns --server "unix:$SOCK" --count 5 --hold 20 \
+        exec 8> >("${AS_OTHER[@]}" "$ABUSE" conns --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --count 5 --hold 20 \
             >"$WORK/conns2.out")
         for _ in $(seq 100); do
             [ -s "$WORK/conns1.out" ] && [ -s "$WORK/conns2.out" ] && break
@@ -144,14 +144,14 @@ for c in $CASES; do
             fail "conns: nobody's 21st connection was not told why: $o1"
         [ "$(json connected <<<"$o2")" = 5 ] || fail "conns: another uid could not connect: $o2"
         # 25 clients: a third uid fills --max-clients (30), then root still connects.
-        o3=$("${AS_THIRD[@]}" "$ABUSE" conns --server "unix:$SOCK" --count 8 --hold 0)
+        o3=$("${AS_THIRD[@]}" "$ABUSE" conns --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --count 8 --hold 0)
         echo "conns: uid 65532: $o3"
         [ "$(json connected <<<"$o3")" = 5 ] && grep -q "too many clients (limit 30)" <<<"$o3" ||
             fail "conns: --max-clients 30 not reached as it should: $o3"
-        exec 9> >("${AS_THIRD[@]}" "$ABUSE" conns --server "unix:$SOCK" --count 5 --hold 20 \
+        exec 9> >("${AS_THIRD[@]}" "$ABUSE" conns --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --count 5 --hold 20 \
             >"$WORK/conns3.out")
         for _ in $(seq 100); do [ -s "$WORK/conns3.out" ] && break; sleep 0.05; done
-        v=$("$VICTIM" --server "unix:$SOCK" --seconds 1 --interval-ms 20 --reconnect)
+        v=$("$VICTIM" --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --seconds 1 --interval-ms 20 --reconnect)
         victim_ok "conns (root, 30 clients connected)" "$v"
         exec 7>&- 8>&- 9>&-
         done_case conns
@@ -165,7 +165,7 @@ for c in $CASES; do
         serve
         ZEPTO=$ZEPTO_REAL
         t0=$(cpu_ticks)
-        "$ABUSE" flood --server "unix:$SOCK" --count 300 --hold 3 >"$WORK/abuse.out"
+        "$ABUSE" flood --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --count 300 --hold 3 >"$WORK/abuse.out"
         t1=$(cpu_ticks)
         hz=$(getconf CLK_TCK)
         size=$(stat -c %s "$(LOG)")
@@ -177,10 +177,10 @@ for c in $CASES; do
         # The flood's connections still in the backlog go first (the listener takes them at
         # least every 100 ms): wait (at most 3 s) for a first new client, then measure.
         for _ in $(seq 60); do
-            "$VICTIM" --server "unix:$SOCK" --seconds 0.05 --reconnect | grep -q '"failures":0' &&
+            "$VICTIM" --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --seconds 0.05 --reconnect | grep -q '"failures":0' &&
                 break
         done
-        v=$("$VICTIM" --server "unix:$SOCK" --seconds 1 --interval-ms 20 --reconnect)
+        v=$("$VICTIM" --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --seconds 1 --interval-ms 20 --reconnect)
         victim_ok "emfile (after the flood)" "$v"
         done_case emfile
         ;;
@@ -188,13 +188,13 @@ for c in $CASES; do
         # (ZOID_LIMITS_OLD: today's daemon, which has no budget to set)
         serve $([ -n "${ZOID_LIMITS_OLD:-}" ] || echo --max-bytes 256M)
         r0=$(rss_kb)
-        "${AS_OTHER[@]}" "$ABUSE" hold --server "unix:$SOCK" --count 16 --ms 3000 \
+        "${AS_OTHER[@]}" "$ABUSE" hold --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --count 16 --ms 3000 \
             >/dev/null &
         hpid=$!
-        "${AS_NOBODY[@]}" "$ABUSE" big --server "unix:$SOCK" --clients 16 --count 4 \
+        "${AS_NOBODY[@]}" "$ABUSE" big --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --clients 16 --count 4 \
             --size 32000000 >"$WORK/abuse.out" &
         big=$!
-        "$VICTIM" --server "unix:$SOCK" --seconds 3 --interval-ms 5 >"$WORK/victim.out" &
+        "$VICTIM" --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --seconds 3 --interval-ms 5 >"$WORK/victim.out" &
         vpid=$!
         peak=$r0
         while kill -0 "$big" 2>/dev/null; do

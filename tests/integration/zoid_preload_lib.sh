@@ -12,7 +12,7 @@ start_daemon() {
     starts=$((starts + 1))
     mkdir -p "$EXPORT"
     local log="$WORK/daemon.$starts.log"
-    "$ZEPTO" zoid serve --listen "unix:$SOCK" --export "$EXPORT" "$@" 2>"$log" &
+    "$ZEPTO" zoid serve --listen "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --export "$EXPORT" "$@" 2>"$log" &
     DAEMON=$!
     local i
     for i in $(seq 200); do

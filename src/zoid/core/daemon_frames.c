@@ -77,6 +77,8 @@ static bool handle(struct zoid_daemon *d, struct zoid_peer *p, const char **why,
  * broken frame (-EPROTO). The kernel does not join segments of different senders in one read. */
 static ssize_t recv_part(struct zoid_peer *p, void *buf, size_t len)
 {
+    if (p->t->recv_nb) /* shm: the ring */
+        return p->t->recv_nb(p->fd, buf, len);
     if (!p->passcred)
         return recv(p->fd, buf, len, MSG_DONTWAIT);
     union {
@@ -146,7 +148,9 @@ int zd__readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, s
             }
             if (errno == EINTR)
                 continue;
-            *why = errno == EPROTO ? "a frame from two senders" : strerror(errno);
+            *why = errno != EPROTO ? strerror(errno)
+                   : p->t->recv_nb ? "a corrupted shared-memory ring"
+                                   : "a frame from two senders";
             return -1;
         }
         atomic_store_explicit(&p->last_ns, zb_mono_read(), memory_order_relaxed);

@@ -113,6 +113,7 @@ struct zoid_daemon {
 };
 
 extern _Thread_local unsigned zd__my_ws; /* this thread's slot in d->ws */
+extern _Thread_local bool zd__ran_job;   /* this thread has just run a call (shm: spin) */
 
 /* daemon.c */
 struct job *zd__loop_turn(struct zoid_daemon *d);

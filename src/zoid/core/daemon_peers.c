@@ -59,8 +59,13 @@ void zd__drop(struct zoid_daemon *d, struct zoid_peer *p, const char *why)
  * reports at once. Fails harmlessly (ENOENT) once draining removed it. */
 void zd__rearm(struct zoid_daemon *d, int fd, void *ptr, uint32_t events)
 {
-    if (ptr != &d->lfd && ptr != &d->sigfd && ptr != &d->tfd)
-        atomic_fetch_add_explicit(&((struct zoid_peer *)ptr)->handoff, 1, memory_order_release);
+    if (ptr != &d->lfd && ptr != &d->sigfd && ptr != &d->tfd) {
+        struct zoid_peer *p = ptr;
+        /* shm: bytes already in the ring do not make the socket readable; writable it is */
+        if (p->t->pending && p->t->pending(fd))
+            events |= EPOLLOUT;
+        atomic_fetch_add_explicit(&p->handoff, 1, memory_order_release);
+    }
     struct epoll_event ev = {.events = events, .data.ptr = ptr};
     epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev);
 }
@@ -80,7 +85,7 @@ static void peer_groups(struct zoid_daemon *d, int fd, struct zoid_identity *id)
 {
     enum { MAX = sizeof(id->groups) / sizeof(id->groups[0]) };
     id->ngroups = 0;
-    if (strcmp(d->t->scheme, "unix")) {
+    if (!strcmp(d->t->scheme, "tcp")) {
         gid_t g[MAX];
         int n = getgroups(MAX, g);
         for (int i = 0; i < n; i++)
@@ -115,8 +120,7 @@ static void out_of_fds(struct zoid_daemon *d, int e)
                 .kind = ZOID_REFUSED, .error = EMFILE, .length = sizeof(msg) - 1};
             zoid_header_encode(&h, hdr);
             struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)msg, sizeof(msg) - 1}};
-            struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
-            ssize_t n = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+            int n = d->t->sendv(fd, iov, 2, 0);
             (void)n; /* best effort */
             d->t->close(fd);
         }

@@ -14,6 +14,7 @@
 #include "zoid/core/daemon_int.h"
 
 _Thread_local unsigned zd__my_ws;
+_Thread_local bool zd__ran_job;
 
 static void run_job(struct zoid_daemon *d, struct job *j)
 {
@@ -174,6 +175,7 @@ void zd__serve(struct zoid_daemon *d)
         pthread_mutex_unlock(&d->mu);
         struct zoid_uid *u = j->peer->u;
         run_job(d, j);
+        zd__ran_job = true;
         pthread_mutex_lock(&d->mu);
         d->ws[zd__my_ws].job = NULL;
         zd__uid_done(d, u);

@@ -27,6 +27,9 @@ static const struct zepto_setting list[ZOID_SET_COUNT] = {
     [ZOID_SET_SOCKETS] = {"ZOID_SOCKETS", "0|1",
                           "1: libzoid-preload.so forwards TCP connections through the daemon "
                           "(zoid run --sockets sets it)"},
+    [ZOID_SET_SHM_SPIN] = {"ZOID_SHM_SPIN", "MICROSECONDS|off|poll",
+                           "shm: how long a waiting client spins before it sleeps (default 50; "
+                           "poll: never sleeps)"},
 };
 
 static const struct zepto_settings table = {"zoid", list, ZOID_SET_COUNT};

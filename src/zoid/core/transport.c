@@ -197,7 +197,7 @@ static int unix_sockaddr(const struct zoid_addr *a, struct sockaddr_un *sun, soc
     return 0;
 }
 
-static int unix_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struct zepto_err *err)
+int zoid_unix_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struct zepto_err *err)
 {
     struct sockaddr_un sun;
     socklen_t len;
@@ -215,7 +215,7 @@ static int unix_connect(const struct zoid_addr *a, int timeout_ms, int *fd, stru
     return 0;
 }
 
-static int unix_listen(const struct zoid_addr *a, int backlog, int *fd, struct zepto_err *err)
+int zoid_unix_listen(const struct zoid_addr *a, int backlog, int *fd, struct zepto_err *err)
 {
     struct sockaddr_un sun;
     socklen_t len;
@@ -227,7 +227,7 @@ static int unix_listen(const struct zoid_addr *a, int backlog, int *fd, struct z
     /* A socket file left by a daemon that died: remove it only when nobody answers on it. */
     struct zoid_addr probe = *a;
     int old;
-    if (unix_connect(&probe, 200, &old, NULL) == 0) {
+    if (zoid_unix_connect(&probe, 200, &old, NULL) == 0) {
         close(old);
         close(s);
         return zepto_fail(err, EADDRINUSE, "unix:%s: a daemon is already listening there", a->path);
@@ -242,7 +242,7 @@ static int unix_listen(const struct zoid_addr *a, int backlog, int *fd, struct z
     return 0;
 }
 
-static int sock_accept(int lfd, int *fd)
+int zoid_sock_accept(int lfd, int *fd)
 {
     int s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (s < 0)
@@ -251,7 +251,7 @@ static int sock_accept(int lfd, int *fd)
     return 0;
 }
 
-static void unix_identify(int fd, struct zoid_identity *id)
+void zoid_unix_identify(int fd, struct zoid_identity *id)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
@@ -267,7 +267,7 @@ static void unix_identify(int fd, struct zoid_identity *id)
     snprintf(id->peer, sizeof(id->peer), "unix:pid %d uid %u", id->pid, id->uid);
 }
 
-static bool unix_loopback(const struct zoid_addr *a)
+bool zoid_unix_loopback(const struct zoid_addr *a)
 {
     (void)a;
     return true;
@@ -405,13 +405,13 @@ static bool tcp_loopback(const struct zoid_addr *a)
     return loop && a->host[0];
 }
 
-static const struct zoid_transport unix_transport = {
+const struct zoid_transport zoid_unix_transport = {
     .scheme = "unix",
-    .connect = unix_connect,
-    .listen = unix_listen,
-    .accept = sock_accept,
-    .identify = unix_identify,
-    .is_loopback = unix_loopback,
+    .connect = zoid_unix_connect,
+    .listen = zoid_unix_listen,
+    .accept = zoid_sock_accept,
+    .identify = zoid_unix_identify,
+    .is_loopback = zoid_unix_loopback,
     .sendv = zoid_sock_sendv,
     .recvv = zoid_sock_recvv,
     .wait = sock_wait,
@@ -424,7 +424,7 @@ static const struct zoid_transport tcp_transport = {
     .scheme = "tcp",
     .connect = tcp_connect,
     .listen = tcp_listen,
-    .accept = sock_accept,
+    .accept = zoid_sock_accept,
     .identify = tcp_identify,
     .is_loopback = tcp_loopback,
     .sendv = zoid_sock_sendv,
@@ -440,14 +440,14 @@ int zoid_addr_parse(const char *s, struct zoid_addr *a, const struct zoid_transp
 {
     memset(a, 0, sizeof(*a));
     if (!s || !*s)
-        return zepto_fail(err, EINVAL, "empty address (use unix:PATH or tcp:HOST:PORT)");
+        return zepto_fail(err, EINVAL, "empty address (use unix:PATH, shm:PATH or tcp:HOST:PORT)");
     if (!strncmp(s, "unix:", 5)) {
         if (!s[5] || strlen(s + 5) >= sizeof(a->path))
             return zepto_fail(err, EINVAL, "'%s': a unix socket path of 1 to %zu bytes", s,
                               sizeof(a->path) - 1);
         snprintf(a->scheme, sizeof(a->scheme), "unix");
         snprintf(a->path, sizeof(a->path), "%s", s + 5);
-        *t = &unix_transport;
+        *t = &zoid_unix_transport;
         return 0;
     }
     if (!strncmp(s, "tcp:", 4)) {
@@ -475,5 +475,15 @@ int zoid_addr_parse(const char *s, struct zoid_addr *a, const struct zoid_transp
         *t = &tcp_transport;
         return 0;
     }
-    return zepto_fail(err, EINVAL, "'%s': unknown transport (use unix:PATH or tcp:HOST:PORT)", s);
+    if (!strncmp(s, "shm:", 4)) {
+        if (!s[4] || strlen(s + 4) >= sizeof(a->path))
+            return zepto_fail(err, EINVAL, "'%s': a unix socket path of 1 to %zu bytes", s,
+                              sizeof(a->path) - 1);
+        snprintf(a->scheme, sizeof(a->scheme), "shm");
+        snprintf(a->path, sizeof(a->path), "%s", s + 4);
+        *t = &zoid_shm_transport;
+        return 0;
+    }
+    return zepto_fail(err, EINVAL,
+                      "'%s': unknown transport (use unix:PATH, shm:PATH or tcp:HOST:PORT)", s);
 }

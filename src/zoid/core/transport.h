@@ -18,8 +18,8 @@
 #define ZOID_TCP_TIMEOUT_S 20
 
 struct zoid_addr {
-    char scheme[8]; /* "unix" or "tcp" */
-    char path[108]; /* unix */
+    char scheme[8]; /* "unix", "shm" or "tcp" */
+    char path[108]; /* unix, shm */
     char host[256]; /* tcp */
     char port[8];   /* tcp */
 };
@@ -51,9 +51,27 @@ struct zoid_transport {
      * Saves the wait (poll) before a read that would block anyway. */
     long (*recv_some)(int fd, void *buf, size_t len);
     void (*close)(int fd);
+    /* The daemon's read where it is not a socket's recv (shm): 1 to len bytes without
+     * blocking, 0 at the end, -1 with errno (EAGAIN: nothing now; the descriptor becomes
+     * readable when there is). NULL on sockets. */
+    long (*recv_nb)(int fd, void *buf, size_t len);
+    /* Whether bytes are ready that the descriptor's readiness does not show (shm). */
+    bool (*pending)(int fd);
 };
 
-/* Parses "unix:PATH" or "tcp:HOST:PORT" ("tcp:[::1]:PORT" for IPv6) and returns its transport. */
+/* unix: (the shm: transport builds on it) and shm: (shm.c). */
+extern const struct zoid_transport zoid_unix_transport, zoid_shm_transport;
+int zoid_unix_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struct zepto_err *err);
+int zoid_unix_listen(const struct zoid_addr *a, int backlog, int *fd, struct zepto_err *err);
+int zoid_sock_accept(int lfd, int *fd);
+void zoid_unix_identify(int fd, struct zoid_identity *id);
+bool zoid_unix_loopback(const struct zoid_addr *a);
+
+/* shm: how long a waiter spins before it sleeps (ZOID_SHM_SPIN), in ns; -1: busy-poll. */
+long zoid_shm_spin_ns(void);
+
+/* Parses "unix:PATH", "shm:PATH" or "tcp:HOST:PORT" ("tcp:[::1]:PORT" for IPv6) and returns its
+ * transport. */
 int zoid_addr_parse(const char *s, struct zoid_addr *a, const struct zoid_transport **t,
                     struct zepto_err *err);
 

@@ -1,0 +1,529 @@
+/*
+ * The shm: transport (shm:PATH): a unix-socket connection to PATH whose frames travel through
+ * shared memory. On accept the daemon creates a sealed memfd (it can neither shrink nor grow, so
+ * a peer cannot make it fault), maps it and passes it with SCM_RIGHTS; the socket stays open as
+ * the liveness channel (a dead peer closes it) and the source of the peer's credentials
+ * (SO_PEERCRED), and carries the daemon's wake-ups. Frames are byte streams in two rings
+ * (shm_ring.h), so the client and the daemon see the same sendv/recvv as on a socket.
+ *
+ * Waking: a reader with nothing to read spins for a while (ZOID_SHM_SPIN microseconds, default
+ * SPIN_DEFAULT_US; "poll": until the deadline), then sleeps: a client thread on a futex (in
+ * slices of SLICE_MS, checking the socket for a dead peer between them), the daemon in its epoll
+ * on the socket (its ring's rwait says so and the writer sends one byte). A writer waiting for
+ * room sleeps the same way on the futex. Idle connections cost nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "zepto/zoid_settings.h"
+#include "zoid/core/shm_ring.h"
+#include "zoid/core/transport.h"
+
+#define SPIN_DEFAULT_US 50
+#define SLICE_MS        250 /* a sleeper looks at the socket (a dead peer) this often */
+#define HELLO_BYTES     16  /* SHM_MAGIC, the ring size (le32), 0 (le32) */
+
+struct shm_conn {
+    unsigned char *base;
+    struct shm_end in, out;
+    bool daemon;  /* its reader sleeps in epoll (SHM_DOORBELL), not on the futex */
+    long spin_ns; /* -1: busy-poll */
+};
+
+/* ---- the rings ---- */
+
+void shm_take(struct shm_end *e, void *buf, size_t n)
+{
+    if (!n) /* buf may be NULL */
+        return;
+    uint32_t at = e->mine & (e->cap - 1), first = e->cap - at;
+    if (first > n)
+        first = (uint32_t)n;
+    memcpy(buf, e->data + at, first);
+    memcpy((char *)buf + first, e->data, n - first);
+    e->mine += (uint32_t)n;
+    atomic_store_explicit(&e->c->tail, e->mine, memory_order_release);
+}
+
+void shm_put(struct shm_end *e, const void *buf, size_t n)
+{
+    if (!n) /* buf may be NULL */
+        return;
+    uint32_t at = e->mine & (e->cap - 1), first = e->cap - at;
+    if (first > n)
+        first = (uint32_t)n;
+    memcpy(e->data + at, buf, first);
+    memcpy(e->data, (const char *)buf + first, n - first);
+    e->mine += (uint32_t)n;
+}
+
+void shm_publish(struct shm_end *e)
+{
+    atomic_store_explicit(&e->c->head, e->mine, memory_order_release);
+}
+
+/* ---- descriptors to connections: two levels, read without a lock ---- */
+
+#define CHUNK  1024
+#define NCHUNK 1024
+static _Atomic(struct shm_conn *) *_Atomic chunks[NCHUNK];
+
+static struct shm_conn *conn_of(int fd)
+{
+    if (fd < 0 || fd >= CHUNK * NCHUNK)
+        return NULL;
+    _Atomic(struct shm_conn *) *c = atomic_load_explicit(&chunks[fd / CHUNK], memory_order_acquire);
+    return c ? atomic_load_explicit(&c[fd % CHUNK], memory_order_acquire) : NULL;
+}
+
+static int conn_set(int fd, struct shm_conn *s)
+{
+    if (fd < 0 || fd >= CHUNK * NCHUNK)
+        return -EMFILE;
+    _Atomic(struct shm_conn *) *c = atomic_load(&chunks[fd / CHUNK]);
+    if (!c) {
+        _Atomic(struct shm_conn *) *fresh = calloc(CHUNK, sizeof(*fresh));
+        if (!fresh)
+            return -ENOMEM;
+        if (!atomic_compare_exchange_strong(&chunks[fd / CHUNK], &c, fresh))
+            free(fresh); /* c is the winner's */
+        else
+            c = fresh;
+    }
+    atomic_store_explicit(&c[fd % CHUNK], s, memory_order_release);
+    return 0;
+}
+
+/* ---- waking and sleeping ---- */
+
+static long futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *ts)
+{
+    return syscall(SYS_futex, (uint32_t *)w, op, val, ts, NULL, 0);
+}
+
+/* After publishing: wakes whoever sleeps on w (a shared mapping: no FUTEX_PRIVATE_FLAG). */
+static void wake(int fd, _Atomic uint32_t *w)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_load_explicit(w, memory_order_relaxed))
+        return;
+    uint32_t v = atomic_exchange(w, SHM_AWAKE);
+    if (v == SHM_DOORBELL) {
+        ssize_t r = send(fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL); /* full: one is pending */
+        (void)r;
+    } else if (v != SHM_AWAKE) {
+        futex(w, FUTEX_WAKE, 1, NULL);
+    }
+}
+
+/* Whether the peer is gone (its end of the socket closed); stray bytes are drained. */
+static bool peer_gone(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) != 1)
+        return false;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+        return true;
+    char junk[64];
+    ssize_t r;
+    while ((r = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0) {
+    }
+    return r == 0;
+}
+
+long zoid_shm_spin_ns(void)
+{
+    const char *v = zoid_setting(ZOID_SET_SHM_SPIN, NULL);
+    if (!v || !*v)
+        return SPIN_DEFAULT_US * 1000L;
+    if (!strcmp(v, "poll"))
+        return -1;
+    if (!strcmp(v, "off"))
+        return 0;
+    char *end;
+    long us = strtol(v, &end, 10);
+    return !*end && us >= 0 && us <= 1000000 ? us * 1000L : SPIN_DEFAULT_US * 1000L;
+}
+
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/*
+ * Waits until ready(e) is non-zero (bytes to read, or room to write), sleeping on word w: 0 when
+ * it is, -ETIMEDOUT, -EINTR (a signal), -ECONNRESET (the peer is gone), -EPROTO (the peer wrote
+ * an impossible index).
+ */
+static int wait_for(struct shm_conn *s, int fd, struct shm_end *e, long (*ready)(struct shm_end *),
+                    _Atomic uint32_t *w, int timeout_ms)
+{
+    long r = ready(e);
+    if (r)
+        return r < 0 ? (int)r : 0;
+    uint64_t now = zb_mono_read();
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
+    uint64_t spin_end = s->spin_ns < 0 ? deadline : now + (uint64_t)s->spin_ns;
+    if (spin_end > deadline)
+        spin_end = deadline;
+    for (unsigned i = 1;; i++) { /* spin */
+        if ((r = ready(e)))
+            return r < 0 ? (int)r : 0;
+        relax();
+        if ((i & 63) == 0) {
+            now = zb_mono_read();
+            if (now >= spin_end)
+                break;
+            if ((i & 0xffff) == 0 && peer_gone(fd))
+                return -ECONNRESET;
+        }
+    }
+    for (;;) { /* sleep */
+        atomic_store(w, SHM_FUTEX);
+        if ((r = ready(e))) {
+            atomic_store(w, SHM_AWAKE);
+            return r < 0 ? (int)r : 0;
+        }
+        now = zb_mono_read();
+        if (now >= deadline) {
+            atomic_store(w, SHM_AWAKE);
+            return -ETIMEDOUT;
+        }
+        uint64_t left = deadline - now, slice = (uint64_t)SLICE_MS * 1000000u;
+        if (left > slice)
+            left = slice;
+        struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+        long rc = futex(w, FUTEX_WAIT, SHM_FUTEX, &ts);
+        int e2 = rc ? errno : 0;
+        if ((r = ready(e))) {
+            atomic_store(w, SHM_AWAKE);
+            return r < 0 ? (int)r : 0;
+        }
+        if (e2 == EINTR) {
+            atomic_store(w, SHM_AWAKE);
+            return -EINTR;
+        }
+        if (peer_gone(fd)) {
+            atomic_store(w, SHM_AWAKE);
+            return -ECONNRESET;
+        }
+    }
+}
+
+/* ---- the transport ---- */
+
+static int shm_sendv(int fd, const struct iovec *iov, int n, int timeout_ms)
+{
+    struct shm_conn *s = conn_of(fd);
+    if (!s)
+        return -EBADF;
+    int i = 0;
+    size_t off = 0;
+    while (i < n) {
+        long room = shm_room(&s->out);
+        if (room < 0)
+            return (int)room;
+        if (room == 0) {
+            /* a deadline without progress, as on sockets */
+            int rc = wait_for(s, fd, &s->out, shm_room, &s->out.c->wwait, timeout_ms);
+            if (rc == -EINTR)
+                continue;
+            if (rc)
+                return rc;
+            continue;
+        }
+        while (i < n && room > 0) { /* as much as fits, then one publication */
+            size_t k = iov[i].iov_len - off;
+            if (k > (size_t)room)
+                k = (size_t)room;
+            shm_put(&s->out, (const char *)iov[i].iov_base + off, k);
+            room -= (long)k;
+            off += k;
+            if (off == iov[i].iov_len) {
+                i++;
+                off = 0;
+            }
+        }
+        shm_publish(&s->out);
+        wake(fd, &s->out.c->rwait);
+    }
+    return 0;
+}
+
+static void take(int fd, struct shm_conn *s, void *buf, size_t n)
+{
+    shm_take(&s->in, buf, n);
+    wake(fd, &s->in.c->wwait);
+}
+
+static int shm_recvv(int fd, const struct iovec *iov, int n, int timeout_ms)
+{
+    struct shm_conn *s = conn_of(fd);
+    if (!s)
+        return -EBADF;
+    uint64_t deadline =
+        timeout_ms < 0 ? UINT64_MAX : zb_mono_read() + (uint64_t)timeout_ms * 1000000u;
+    int i = 0;
+    size_t off = 0;
+    while (i < n) {
+        if (off == iov[i].iov_len) {
+            i++;
+            off = 0;
+            continue;
+        }
+        long a = shm_avail(&s->in);
+        if (a < 0)
+            return (int)a;
+        if (a == 0) {
+            int left = -1;
+            if (deadline != UINT64_MAX) {
+                uint64_t now = zb_mono_read();
+                left = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+            }
+            int rc = wait_for(s, fd, &s->in, shm_avail, &s->in.c->rwait, left);
+            if (rc && rc != -EINTR) /* a frame is never cut by a signal */
+                return rc;
+            continue;
+        }
+        size_t k = iov[i].iov_len - off;
+        if (k > (size_t)a)
+            k = (size_t)a;
+        take(fd, s, (char *)iov[i].iov_base + off, k);
+        off += k;
+    }
+    return 0;
+}
+
+static int shm_wait(int fd, int timeout_ms)
+{
+    struct shm_conn *s = conn_of(fd);
+    if (!s)
+        return -EBADF;
+    int rc = wait_for(s, fd, &s->in, shm_avail, &s->in.c->rwait, timeout_ms);
+    return rc == -EPROTO ? 0 : rc; /* the read reports it */
+}
+
+/* The daemon's read: never blocks; -1 with errno EAGAIN when the ring is empty, after which a
+ * byte on the socket (the writer sends it, SHM_DOORBELL) makes the socket readable. 0: gone. */
+static long shm_recv_nb(int fd, void *buf, size_t len)
+{
+    struct shm_conn *s = conn_of(fd);
+    if (!s) {
+        errno = EBADF;
+        return -1;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        long a = shm_avail(&s->in);
+        if (a < 0) {
+            errno = EPROTO;
+            return -1;
+        }
+        if (a > 0) {
+            size_t k = (size_t)a < len ? (size_t)a : len;
+            take(fd, s, buf, k);
+            return (long)k;
+        }
+        if (pass)
+            break;
+        char junk[64]; /* the wake-ups so far */
+        ssize_t r;
+        while ((r = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0) {
+        }
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            int e = r ? errno : 0;
+            if (shm_avail(&s->in) > 0)
+                continue; /* what it sent before it went */
+            errno = e;
+            return r ? -1 : 0;
+        }
+        atomic_store(&s->in.c->rwait, SHM_DOORBELL);
+        atomic_thread_fence(memory_order_seq_cst);
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
+static bool shm_pending(int fd)
+{
+    struct shm_conn *s = conn_of(fd);
+    return s && shm_avail(&s->in) != 0;
+}
+
+static void shm_close(int fd)
+{
+    if (fd < 0)
+        return;
+    struct shm_conn *s = conn_of(fd);
+    if (s) {
+        conn_set(fd, NULL);
+        munmap(s->base, SHM_REGION);
+        free(s);
+    }
+    close(fd);
+}
+
+static struct shm_conn *attach(unsigned char *base, bool daemon)
+{
+    struct shm_conn *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    struct shm_ctl *c0 = (struct shm_ctl *)base, *c1 = c0 + 1;
+    unsigned char *d0 = base + SHM_CTL_BYTES, *d1 = d0 + SHM_RING_BYTES;
+    s->base = base;
+    s->daemon = daemon;
+    s->spin_ns = zoid_shm_spin_ns();
+    /* ring 0 carries requests to the daemon, ring 1 replies to the client */
+    struct shm_end e0 = {c0, d0, SHM_RING_BYTES, 0}, e1 = {c1, d1, SHM_RING_BYTES, 0};
+    s->in = daemon ? e0 : e1;
+    s->out = daemon ? e1 : e0;
+    return s;
+}
+
+/* The daemon's side: a fresh sealed region for each connection, passed to the client. */
+static int shm_accept(int lfd, int *fd)
+{
+    int rc = zoid_sock_accept(lfd, fd);
+    if (rc)
+        return rc;
+    int mfd = memfd_create("zoid-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    unsigned char *base = MAP_FAILED;
+    struct shm_conn *s = NULL;
+    if (mfd < 0 || ftruncate(mfd, SHM_REGION) ||
+        fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
+        goto fail;
+    base = mmap(NULL, SHM_REGION, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+    if (base == MAP_FAILED)
+        goto fail;
+    unsigned char hello[HELLO_BYTES] = {0};
+    memcpy(hello, SHM_MAGIC, 8);
+    for (int i = 0; i < 4; i++)
+        hello[8 + i] = (unsigned char)(SHM_RING_BYTES >> (8 * i));
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl = {0};
+    struct iovec iov = {hello, sizeof(hello)};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+    struct cmsghdr *ch = CMSG_FIRSTHDR(&m);
+    ch->cmsg_level = SOL_SOCKET;
+    ch->cmsg_type = SCM_RIGHTS;
+    ch->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(ch), &mfd, sizeof(int));
+    if (sendmsg(*fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(hello))
+        goto fail;
+    /* the daemon starts asleep in its epoll: the first request rings */
+    atomic_store(&((struct shm_ctl *)base)->rwait, SHM_DOORBELL);
+    if (!(s = attach(base, true)) || (rc = conn_set(*fd, s))) {
+        errno = s ? -rc : ENOMEM;
+        goto fail;
+    }
+    close(mfd);
+    return 0;
+fail:
+    rc = -errno;
+    free(s);
+    if (base != MAP_FAILED)
+        munmap(base, SHM_REGION);
+    if (mfd >= 0)
+        close(mfd);
+    close(*fd);
+    *fd = -1;
+    return rc == -EAGAIN ? -ECONNABORTED : rc; /* -EAGAIN would mean "none waiting" */
+}
+
+/* The client's side: the region comes first on a fresh connection. */
+static int shm_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struct zepto_err *err)
+{
+    int s, rc = zoid_unix_connect(a, timeout_ms, &s, err);
+    if (rc)
+        return rc;
+    unsigned char hello[HELLO_BYTES];
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+    } ctl;
+    struct iovec iov = {hello, sizeof(hello)};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    ssize_t n = -1;
+    int mfd = -1;
+    if (poll(&p, 1, timeout_ms) == 1)
+        n = recvmsg(s, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC);
+    for (struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+            int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < k; i++) {
+                int f;
+                memcpy(&f, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+                if (mfd < 0)
+                    mfd = f;
+                else
+                    close(f);
+            }
+        }
+    const char *why = NULL;
+    uint32_t ring = 0;
+    for (int i = 0; n == (ssize_t)sizeof(hello) && i < 4; i++)
+        ring |= (uint32_t)hello[8 + i] << (8 * i);
+    struct stat st;
+    if (n != (ssize_t)sizeof(hello) || memcmp(hello, SHM_MAGIC, 8))
+        why = n < 0 ? "no answer" : "the daemon does not speak shm (a unix: daemon?)";
+    else if (ring != SHM_RING_BYTES || mfd < 0)
+        why = "an unknown shared region (another zoid version?)";
+    else if (fstat(mfd, &st) || st.st_size != (off_t)SHM_REGION ||
+             (fcntl(mfd, F_GET_SEALS) & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
+                 (F_SEAL_SHRINK | F_SEAL_GROW))
+        why = "a shared region of the wrong size or unsealed";
+    unsigned char *base = MAP_FAILED;
+    if (!why) {
+        base = mmap(NULL, SHM_REGION, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+        if (base == MAP_FAILED)
+            why = strerror(errno);
+    }
+    if (mfd >= 0)
+        close(mfd);
+    struct shm_conn *c = why ? NULL : attach(base, false);
+    if (!why && (!c || conn_set(s, c)))
+        why = "out of memory";
+    if (why) {
+        free(c);
+        if (base != MAP_FAILED)
+            munmap(base, SHM_REGION);
+        close(s);
+        return zepto_fail(err, EPROTO, "shm:%s: %s", a->path, why);
+    }
+    *fd = s;
+    return 0;
+}
+
+const struct zoid_transport zoid_shm_transport = {
+    .scheme = "shm",
+    .connect = shm_connect,
+    .listen = zoid_unix_listen,
+    .accept = shm_accept,
+    .identify = zoid_unix_identify,
+    .is_loopback = zoid_unix_loopback,
+    .sendv = shm_sendv,
+    .recvv = shm_recvv,
+    .wait = shm_wait,
+    .recv_nb = shm_recv_nb,
+    .pending = shm_pending,
+    .close = shm_close,
+};
