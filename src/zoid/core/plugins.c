@@ -101,6 +101,8 @@ const struct zoid_plugin zoid_core_plugin = {
 /* The posix plugin (src/zoid/posix), built into the zepto executable. Weak: the daemon's
  * sources are also built without it (the frame fuzzer), and then there is no plugin 1. */
 const struct zoid_plugin *zoid_posix_plugin_register(void) __attribute__((weak));
+/* The stream plugin (src/zoid/stream, id 14), built in the same way. */
+const struct zoid_plugin *zoid_stream_plugin_register(void) __attribute__((weak));
 
 /* Fills slot (its host from base) and runs the plugin's init: 0, or its -errno. */
 static int start(struct zoid_slot *slot, const struct zoid_plugin *p, void *handle,
@@ -118,15 +120,21 @@ static int start(struct zoid_slot *slot, const struct zoid_plugin *p, void *hand
 static int load_builtin(const struct zoid_host *base, struct zoid_slot *slots, unsigned *n,
                         struct zepto_err *err)
 {
-    const struct zoid_plugin *p = zoid_posix_plugin_register ? zoid_posix_plugin_register() : NULL;
-    if (!p)
-        return 0;
-    int rc = start(&slots[*n], p, NULL, base);
-    if (rc)
-        return zepto_fail(err, EIO, "built-in plugin %s: its init failed: %s", p->name,
-                          strerror(-rc));
-    snprintf(slots[*n].path, sizeof(slots[*n].path), "(built in)");
-    (*n)++;
+    const struct zoid_plugin *builtin[] = {
+        zoid_posix_plugin_register ? zoid_posix_plugin_register() : NULL,
+        zoid_stream_plugin_register ? zoid_stream_plugin_register() : NULL,
+    };
+    for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
+        const struct zoid_plugin *p = builtin[i];
+        if (!p)
+            continue;
+        int rc = start(&slots[*n], p, NULL, base);
+        if (rc)
+            return zepto_fail(err, EIO, "built-in plugin %s: its init failed: %s", p->name,
+                              strerror(-rc));
+        snprintf(slots[*n].path, sizeof(slots[*n].path), "(built in)");
+        (*n)++;
+    }
     return 0;
 }
 
