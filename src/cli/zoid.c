@@ -33,6 +33,7 @@ static const struct cli_cmd cmds[] = {
     {"bench", "measure a daemon", cli_zoid_bench},
     {"run", "run a program with forwarded I/O", cli_zoid_run},
     {"mount", "mount an export with FUSE", cli_zoid_mount},
+    {"stream", "push to and read named streams", cli_zoid_stream},
     {0},
 };
 

@@ -33,8 +33,7 @@ struct zoid_stream {
 
 static atomic_uint_fast64_t wakes; /* any stream's wake frame: a retry is cheap, a miss is not */
 
-static void on_async(void *arg, uint16_t plugin, uint16_t function, const void *data,
-                     size_t len)
+static void on_async(void *arg, uint16_t plugin, uint16_t function, const void *data, size_t len)
 {
     (void)arg, (void)data, (void)len;
     if (plugin == ZOID_STREAM_PLUGIN && function == ZS_ASYNC_WAKE)
@@ -356,12 +355,12 @@ int zoid_stream_stat(struct zoid_client *c, const char *name, struct zoid_stream
     int rc = name_call(c, name, ZS_STAT, b, sizeof(b), err);
     if (rc)
         return rc;
-    uint64_t *q[] = {&st->next_seq, &st->oldest_seq, &st->bytes,        &st->limit,
-                     &st->dropped,  &st->pushed,     &st->delivered,    &st->last_read_ms,
-                     &st->daemon_bytes};
-    uint32_t *w[] = {&st->records,         &st->producers,         &st->producers_done,
-                     &st->consumers_waiting, &st->producers_blocked, &st->steps_pending,
-                     &st->owner,           &st->flags};
+    uint64_t *q[] = {&st->next_seq,  &st->oldest_seq,   &st->bytes,
+                     &st->limit,     &st->dropped,      &st->pushed,
+                     &st->delivered, &st->last_read_ms, &st->daemon_bytes};
+    uint32_t *w[] = {
+        &st->records,           &st->producers,     &st->producers_done, &st->consumers_waiting,
+        &st->producers_blocked, &st->steps_pending, &st->owner,          &st->flags};
     for (size_t i = 0; i < 9; i++)
         memcpy(q[i], b + 8 * i, 8);
     for (size_t i = 0; i < 8; i++)

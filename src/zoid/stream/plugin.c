@@ -74,8 +74,7 @@ static int fn_open(struct zoid_call *call, const void *payload, size_t len)
         else
             zoid_call_log(call, ZOID_LOG_INFO,
                           "stream %s: created by uid %u (%u producers, reduce %u, limit %llu)",
-                          s->name, id->uid, s->producers, s->reduce,
-                          (unsigned long long)s->limit);
+                          s->name, id->uid, s->producers, s->reduce, (unsigned long long)s->limit);
     }
     unsigned char out[32], *p = out;
     if (!rc) {

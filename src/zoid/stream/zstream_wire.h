@@ -24,7 +24,7 @@ enum zstream_fn {
 };
 #define ZS_ASYNC_WAKE 0 /* async function id: something changed on a stream you wait on */
 
-#define ZS_PUSH_EOF 1u  /* PUSH flag: this producer has finished */
+#define ZS_PUSH_EOF  1u /* PUSH flag: this producer has finished */
 #define ZS_READ_TAKE 1u /* READ flag: take the records (fan-out), instead of a cursor */
 #define ZS_R_EOF     1u /* READ reply flag: every producer finished and nothing is left */
 
