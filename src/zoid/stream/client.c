@@ -211,12 +211,13 @@ int zoid_stream_push(struct zoid_stream *s, uint64_t step, uint32_t rank, const 
     memcpy(hdr, &step, 8);
     memcpy(hdr + 8, &rank, 4);
     memcpy(hdr + 12, &l, 4);
-    if (s->blen && s->blen + ZS_REC_HDR + len > s->bmax) {
+    bool direct = len >= DIRECT_MIN || ZS_REC_HDR + len > s->bmax;
+    if (s->blen && (direct || s->blen + ZS_REC_HDR + len > s->bmax)) {
         int rc = flush(s, 0, deadline);
         if (rc)
             return rc;
     }
-    if (len >= DIRECT_MIN || ZS_REC_HDR + len > s->bmax) {
+    if (direct) {
         struct iovec iov[3] = {{0}, {hdr, sizeof(hdr)}, {(void *)data, len}};
         return send_records(s, iov, 3, 1, 0, deadline);
     }

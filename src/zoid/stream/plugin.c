@@ -125,9 +125,10 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
                           (double)(zs_now_ns() - s->last_read_ns) / 1e9);
         }
     }
+    bool all = s && !rc; /* every record taken: only then does an end count */
     if (s && accepted)
         rc = 0;
-    if (s && !rc && (flags & ZS_PUSH_EOF) && recs.left == 0)
+    if (all && (flags & ZS_PUSH_EOF))
         zs_producer_done(st, s);
     if (s && (accepted || zs_ended(s)))
         zs_wait_take(&s->consumers, &wake);
