@@ -33,7 +33,7 @@ static const char usage[] =
     "  --record BYTES     push: record size (default 65536)\n"
     "  --rank R           push: this producer's index (default 0)\n"
     "  --take             cat: take records as one of many consumers (fan-out)\n"
-    "  --count N          cat: stop after N records\n"
+    "  --count N          cat: stop after N records (0: just open or create it)\n"
     "  --timeout MS       give up after this long waiting (default: none)\n"
     "\n"
     "example:\n"
@@ -94,8 +94,8 @@ static int do_cat(struct zoid_stream *s, uint64_t count, int timeout)
 {
     struct zoid_stream_record r;
     uint64_t got = 0;
-    int rc;
-    while ((!count || got < count) && (rc = zoid_stream_read(s, &r, timeout)) == 1) {
+    int rc = 0;
+    while (got < count && (rc = zoid_stream_read(s, &r, timeout)) == 1) {
         if (r.lost)
             fprintf(stderr, "zepto " CMD ": %llu records lost before seq %llu\n",
                     (unsigned long long)r.lost, (unsigned long long)r.seq);
@@ -103,7 +103,7 @@ static int do_cat(struct zoid_stream *s, uint64_t count, int timeout)
             return -EIO;
         got++;
     }
-    if (count && got == count)
+    if (got == count)
         rc = 0;
     fflush(stdout);
     return rc < 0 ? rc : 0;
@@ -134,7 +134,7 @@ int cli_zoid_stream(int argc, char **argv)
         {"timeout", 1, 0, 'w'}, {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
     const char *server = NULL, *token = NULL;
     struct zoid_stream_opts o = {0};
-    uint64_t record = 65536, rank = 0, count = 0, v;
+    uint64_t record = 65536, rank = 0, count = UINT64_MAX, v;
     long timeout = -1;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         fputs(usage, argc < 2 ? stderr : stdout);
