@@ -115,3 +115,7 @@ if [ "$(id -u)" = 0 ] && command -v slurmctld >/dev/null; then
 else
     echo "(skipped: needs root and Slurm, scripts/deps.sh)"
 fi
+
+section "zoid streams against raw TCP (1/8/64 producers, 64 B/4 KiB/1 MiB, 3 interleaved rounds)" \
+    "ROUNDS=3 bash bench/zoid_stream.sh $build"
+ROUNDS=3 bash bench/zoid_stream.sh "$build" | tee "$out/zoid_stream.txt" || echo "(failed: see above)"
