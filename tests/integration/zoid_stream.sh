@@ -22,7 +22,11 @@ done
 # blocked producers) and 1,000 streams: the daemon's peak stays far below what they pushed.
 peak=$(hwm_kb)
 echo "daemon VmHWM ${peak} kB"
-[ "$peak" -lt 200000 ] || fail "daemon peak RSS ${peak} kB"
+if ldd "$ZEPTO" 2>/dev/null | grep -q libasan; then
+    echo "note: memory bound not judged under ASan (its shadow and quarantine)"
+else
+    [ "$peak" -lt 200000 ] || fail "daemon peak RSS ${peak} kB"
+fi
 
 export ZOID_SERVER="unix:$SOCK"
 # CLI: round trip of a file, in order, to the byte.

@@ -13,6 +13,12 @@
 
 static const char *addr;
 
+/* What a case opened in its main thread, closed at exit (LeakSanitizer). */
+static struct zoid_client *clients[64];
+static struct zoid_stream *streams[64];
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned nclients, nstreams;
+
 #define CHECK(cond, ...)                                                                           \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
@@ -36,6 +42,10 @@ static struct zoid_client *conn(void)
     struct zepto_err err = {0};
     struct zoid_client_opts o = {.timeout_ms = -1};
     CHECK(!zoid_connect(addr, &o, &c, &err), "connect %s: %s", addr, err.msg);
+    pthread_mutex_lock(&reg_mu);
+    if (nclients < 64)
+        clients[nclients++] = c;
+    pthread_mutex_unlock(&reg_mu);
     return c;
 }
 
@@ -44,6 +54,10 @@ static struct zoid_stream *sopen(struct zoid_client *c, const char *name, struct
     struct zoid_stream *s;
     struct zepto_err err = {0};
     CHECK(!zoid_stream_open(c, name, &o, &s, &err), "open %s: %s", name, err.msg);
+    pthread_mutex_lock(&reg_mu);
+    if (nstreams < 64)
+        streams[nstreams++] = s;
+    pthread_mutex_unlock(&reg_mu);
     return s;
 }
 
@@ -82,8 +96,13 @@ struct prod {
 static void *producer(void *arg)
 {
     struct prod *a = arg;
-    struct zoid_client *c = conn();
-    struct zoid_stream *s = sopen(c, a->name, (struct zoid_stream_opts){0});
+    struct zoid_client *c;
+    struct zoid_stream *s;
+    struct zepto_err err = {0};
+    struct zoid_client_opts co = {.timeout_ms = -1};
+    CHECK(!zoid_connect(addr, &co, &c, &err), "connect: %s", err.msg);
+    CHECK(!zoid_stream_open(c, a->name, &(struct zoid_stream_opts){0}, &s, &err), "open: %s",
+          err.msg);
     unsigned char *buf = malloc(a->len);
     for (uint32_t t = 0; t < a->steps && !a->rc; t++) {
         if (a->reduce == ZOID_STREAM_SUM_F64)
@@ -251,7 +270,9 @@ static void case_resume(void)
     struct zoid_stream_record rec;
     for (unsigned i = 0; i < 3; i++)
         CHECK(zoid_stream_read(a, &rec, 5000) == 1 && rec.seq == i, "first consumer %u", i);
-    zoid_stream_close(a);
+    for (unsigned i = 0; i < nclients; i++)
+        if (clients[i] == c1)
+            clients[i] = NULL;
     zoid_close(c1); /* gone before acknowledging anything it got */
     for (unsigned i = 10; i < 12; i++)
         CHECK(!zoid_stream_push(ps, i, 0, &i, sizeof(i), 0), "push");
@@ -336,5 +357,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "unknown case %s\n", k);
         return 2;
     }
+    for (unsigned i = 0; i < nstreams; i++)
+        zoid_stream_close(streams[i]);
+    for (unsigned i = 0; i < nclients; i++)
+        if (clients[i])
+            zoid_close(clients[i]);
     return 0;
 }
