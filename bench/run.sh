@@ -138,3 +138,7 @@ if [ "$(id -u)" -eq 0 ]; then
 else
     echo "(skipped: needs root to raise the 2 MiB pool)"
 fi
+
+section "zoid streams against raw TCP (1/8/64 producers, 64 B/4 KiB/1 MiB, 3 interleaved rounds)" \
+    "ROUNDS=3 bash bench/zoid_stream.sh $build"
+ROUNDS=3 bash bench/zoid_stream.sh "$build" | tee "$out/zoid_stream.txt" || echo "(failed: see above)"

@@ -138,6 +138,85 @@ void zoid_close(struct zoid_client *c);
 /* A message for any code zoid_call() returns (remote failures say so). */
 const char *zoid_strerror(int code);
 
+/* ---- streams (the built-in stream plugin, docs/zoid-stream.md) ---------------------------- */
+
+/* Producers push records into a named stream; the daemon merges them (optionally reducing one
+ * time step from every producer into one record) and consumers read them, over unix or tcp.
+ * Memory is bounded per stream; a full stream blocks producers (or fails them, or drops the
+ * oldest records, by policy: never silently); every record carries a sequence number, so a
+ * consumer sees any gap. Waiting (producer or consumer) happens in the client, woken by the
+ * daemon, and holds no daemon thread. A zoid_client used for streams has its async handler
+ * (zoid_on_async) taken by them. */
+#define ZOID_STREAM_PLUGIN   14
+#define ZOID_STREAM_NAME_MAX 63 /* bytes; no '/', no control characters */
+
+enum zoid_stream_reduce {
+    ZOID_STREAM_NONE = 0,    /* records go through as pushed */
+    ZOID_STREAM_CONCAT = 1,  /* one record per step: producer 0's slice, 1's, ... (same sizes) */
+    ZOID_STREAM_SUM_F64 = 2, /* one record per step: element-wise sum of doubles */
+    ZOID_STREAM_SUM_I64 = 3, /* one record per step: element-wise sum of 64-bit integers */
+};
+enum zoid_stream_policy {
+    ZOID_STREAM_BLOCK = 0, /* a full stream makes producers wait (default) */
+    ZOID_STREAM_ERROR = 1, /* a full stream fails the push with ENOBUFS */
+    ZOID_STREAM_DROP = 2,  /* the oldest records are dropped (consumers see the gap) */
+};
+#define ZOID_STREAM_CREATE 1u /* create it if it does not exist */
+#define ZOID_STREAM_SHARED 2u /* at creation: other uids may push and read (default: owner) */
+#define ZOID_STREAM_EXCL   4u /* with CREATE: fail with EEXIST if it exists */
+#define ZOID_STREAM_TAKE   8u /* read as one of many consumers: each record to one (fan-out) */
+
+struct zoid_stream_opts {
+    uint32_t flags;       /* ZOID_STREAM_* */
+    uint32_t producers;   /* 0: any number; with a reduction: how many contribute per step */
+    uint64_t limit;       /* bytes the daemon holds for it; 0: 64 MiB (64 KiB .. 1 GiB) */
+    int reduce;           /* enum zoid_stream_reduce */
+    int policy;           /* enum zoid_stream_policy */
+    uint32_t key_mod;     /* TAKE: only records whose step % key_mod == key_val (0: any) */
+    uint32_t key_val;
+    uint32_t batch_bytes; /* pushes are batched up to this (0: 256 KiB; 1: no batching) */
+};
+
+struct zoid_stream_record {
+    uint64_t seq;  /* the stream's sequence number */
+    uint64_t lost; /* records missing before this one (dropped, or read by another) */
+    uint64_t step; /* as pushed (a reduced record: its step) */
+    uint32_t rank; /* as pushed (a reduced record: how many producers contributed) */
+    uint32_t len;
+    const void *data; /* valid until the next read */
+};
+
+struct zoid_stream_stat {
+    uint64_t next_seq, oldest_seq, bytes, limit, dropped, pushed, delivered;
+    uint64_t last_read_ms; /* since a consumer last read */
+    uint64_t daemon_bytes; /* all streams together */
+    uint32_t records, producers, producers_done, consumers_waiting, producers_blocked;
+    uint32_t steps_pending, owner;
+    uint32_t flags; /* 1: shared, 2: ended */
+};
+
+struct zoid_stream;
+
+/* Opens (or with ZOID_STREAM_CREATE creates) the stream `name`: 0, or -errno with a message. */
+int zoid_stream_open(struct zoid_client *c, const char *name, const struct zoid_stream_opts *opts,
+                     struct zoid_stream **out, struct zepto_err *err);
+/* Pushes one record (batched; rank: the producer's index, or a key): 0 or -errno. Waits while
+ * the stream is full (policy block), up to timeout_ms (-1: no limit; 0: 30 s). */
+int zoid_stream_push(struct zoid_stream *s, uint64_t step, uint32_t rank, const void *data,
+                     size_t len, int timeout_ms);
+int zoid_stream_flush(struct zoid_stream *s, int timeout_ms);
+/* Flushes and tells the daemon this producer has finished (end of stream once all have). */
+int zoid_stream_end(struct zoid_stream *s, int timeout_ms);
+/* The next record: 1, 0 at the end of the stream, or -errno (-ETIMEDOUT). Records are
+ * acknowledged (freed in the daemon) when the next read is made: a consumer that reconnects
+ * gets again whatever it had not acknowledged. */
+int zoid_stream_read(struct zoid_stream *s, struct zoid_stream_record *rec, int timeout_ms);
+int zoid_stream_stat(struct zoid_client *c, const char *name, struct zoid_stream_stat *st,
+                     struct zepto_err *err);
+int zoid_stream_delete(struct zoid_client *c, const char *name, struct zepto_err *err);
+/* Frees s (does not flush: call zoid_stream_flush or zoid_stream_end first). */
+void zoid_stream_close(struct zoid_stream *s);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus

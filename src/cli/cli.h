@@ -68,6 +68,7 @@ int cli_zoid_bench(int argc, char **argv);
 int cli_zoid_run(int argc, char **argv);
 int cli_zoid_mount(int argc, char **argv);
 int cli_zoid_stat(int argc, char **argv);
+int cli_zoid_stream(int argc, char **argv);
 
 /* The directory of the running zepto binary, with a trailing slash (for its helpers). */
 int cli_self_dir(char *buf, size_t len);

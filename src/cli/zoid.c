@@ -35,6 +35,7 @@ static const struct cli_cmd cmds[] = {
     {"run", "run a program with forwarded I/O", cli_zoid_run},
     {"mount", "mount an export with FUSE", cli_zoid_mount},
     {"stat", "coalescing counters of a daemon", cli_zoid_stat},
+    {"stream", "push to and read named streams", cli_zoid_stream},
     {0},
 };
 

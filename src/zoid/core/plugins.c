@@ -103,6 +103,8 @@ const struct zoid_plugin zoid_core_plugin = {
 const struct zoid_plugin *zoid_posix_plugin_register(void) __attribute__((weak));
 /* The sockfwd plugin (src/zoid/sockfwd, id 3: socket forwarding), built in the same way. */
 const struct zoid_plugin *zoid_sockfwd_plugin_register(void) __attribute__((weak));
+/* The stream plugin (src/zoid/stream, id 14), built in the same way. */
+const struct zoid_plugin *zoid_stream_plugin_register(void) __attribute__((weak));
 
 /* Fills slot (its host from base) and runs the plugin's init: 0, or its -errno. */
 static int start(struct zoid_slot *slot, const struct zoid_plugin *p, void *handle,
@@ -123,6 +125,7 @@ static int load_builtin(const struct zoid_host *base, struct zoid_slot *slots, u
     const struct zoid_plugin *list[] = {
         zoid_posix_plugin_register ? zoid_posix_plugin_register() : NULL,
         zoid_sockfwd_plugin_register ? zoid_sockfwd_plugin_register() : NULL,
+        zoid_stream_plugin_register ? zoid_stream_plugin_register() : NULL,
     };
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++) {
         const struct zoid_plugin *p = list[i];

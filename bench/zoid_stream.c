@@ -1,0 +1,163 @@
+/*
+ * bench/zoid_stream.sh's driver: N producers -> 1 consumer, records of one size, through a zoid
+ * stream (ADDR: the daemon) or a raw TCP baseline (ADDR "raw": N loopback TCP connections read
+ * by one poll loop, the same bytes). SLOW_US > 0 makes the consumer sleep that long per record
+ * (a slow consumer). Prints one JSON line.
+ * usage: bench_zoid_stream ADDR|raw NPROD RECORD_BYTES TOTAL_MB [SLOW_US]
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zepto/zoid.h"
+
+static const char *addr;
+static char sname[64];
+static unsigned nprod;
+static size_t rec;
+static uint64_t per_prod; /* records per producer */
+static int port;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *producer(void *arg)
+{
+    uint32_t rank = (uint32_t)(uintptr_t)arg;
+    unsigned char *buf = malloc(rec);
+    memset(buf, (int)rank, rec);
+    if (!strcmp(addr, "raw")) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(fd, (void *)&sa, sizeof(sa)))
+            exit(1);
+        for (uint64_t i = 0; i < per_prod; i++)
+            for (size_t off = 0; off < rec;) {
+                ssize_t w = write(fd, buf + off, rec - off);
+                if (w <= 0)
+                    exit(1);
+                off += (size_t)w;
+            }
+        close(fd);
+    } else {
+        struct zoid_client *c;
+        struct zoid_stream *s;
+        struct zepto_err err = {0};
+        struct zoid_client_opts o = {.timeout_ms = -1};
+        if (zoid_connect(addr, &o, &c, &err) || zoid_stream_open(c, sname, NULL, &s, &err)) {
+            fprintf(stderr, "producer: %s\n", err.msg);
+            exit(1);
+        }
+        for (uint64_t i = 0; i < per_prod; i++)
+            if (zoid_stream_push(s, i, rank, buf, rec, -1))
+                exit(1);
+        if (zoid_stream_end(s, -1))
+            exit(1);
+        zoid_stream_close(s);
+        zoid_close(c);
+    }
+    free(buf);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5)
+        return fprintf(stderr, "usage: %s ADDR|raw NPROD RECORD TOTAL_MB [SLOW_US]\n", argv[0]), 2;
+    addr = argv[1];
+    nprod = (unsigned)atoi(argv[2]);
+    rec = (size_t)atol(argv[3]);
+    uint64_t total = (uint64_t)atol(argv[4]) << 20;
+    long slow = argc > 5 ? atol(argv[5]) : 0;
+    per_prod = total / rec / nprod;
+    if (!per_prod)
+        per_prod = 1;
+    bool raw = !strcmp(addr, "raw");
+    int lfd = -1;
+    struct zoid_client *c = NULL;
+    struct zoid_stream *s = NULL;
+    if (raw) {
+        lfd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t sl = sizeof(sa);
+        bind(lfd, (void *)&sa, sizeof(sa));
+        listen(lfd, 128);
+        getsockname(lfd, (void *)&sa, &sl);
+        port = ntohs(sa.sin_port);
+    } else {
+        snprintf(sname, sizeof(sname), "bench%d", (int)getpid());
+        struct zepto_err err = {0};
+        struct zoid_client_opts o = {.timeout_ms = -1};
+        struct zoid_stream_opts so = {.flags = ZOID_STREAM_CREATE, .producers = nprod};
+        if (zoid_connect(addr, &o, &c, &err) || zoid_stream_open(c, sname, &so, &s, &err))
+            return fprintf(stderr, "consumer: %s\n", err.msg), 1;
+    }
+    double t0 = now_s();
+    pthread_t *t = calloc(nprod, sizeof(*t));
+    for (unsigned i = 0; i < nprod; i++)
+        pthread_create(&t[i], NULL, producer, (void *)(uintptr_t)i);
+    uint64_t got = 0, bytes = 0, lost = 0;
+    if (raw) {
+        struct pollfd *pf = calloc(nprod, sizeof(*pf));
+        for (unsigned i = 0; i < nprod; i++)
+            pf[i] = (struct pollfd){.fd = accept(lfd, NULL, NULL), .events = POLLIN};
+        size_t cap = rec > (1u << 20) ? rec : (1u << 20);
+        unsigned char *buf = malloc(cap);
+        unsigned open = nprod;
+        while (open) {
+            poll(pf, nprod, -1);
+            for (unsigned i = 0; i < nprod; i++) {
+                if (pf[i].fd < 0 || !pf[i].revents)
+                    continue;
+                ssize_t r = read(pf[i].fd, buf, slow ? rec : cap);
+                if (r <= 0) {
+                    close(pf[i].fd);
+                    pf[i].fd = -1;
+                    open--;
+                } else
+                    bytes += (uint64_t)r;
+            }
+        }
+        got = bytes / rec;
+    } else {
+        struct zoid_stream_record r;
+        int rc;
+        while ((rc = zoid_stream_read(s, &r, -1)) == 1) {
+            got++;
+            bytes += r.len;
+            lost += r.lost;
+            if (slow)
+                usleep((useconds_t)slow);
+        }
+        if (rc < 0)
+            return fprintf(stderr, "read: %d\n", rc), 1;
+    }
+    double dt = now_s() - t0;
+    for (unsigned i = 0; i < nprod; i++)
+        pthread_join(t[i], NULL);
+    if (s) {
+        struct zepto_err err = {0};
+        zoid_stream_delete(c, sname, &err);
+    }
+    printf("{\"mode\":\"%s\",\"producers\":%u,\"record\":%zu,\"records\":%llu,\"expected\":%llu,"
+           "\"lost\":%llu,\"seconds\":%.3f,\"records_per_s\":%.0f,\"mb_per_s\":%.1f}\n",
+           raw ? "raw" : "stream", nprod, rec, (unsigned long long)got,
+           (unsigned long long)(per_prod * nprod), (unsigned long long)lost, dt, got / dt,
+           bytes / dt / 1048576.0);
+    return got == per_prod * nprod && !lost ? 0 : 1;
+}

@@ -1,0 +1,384 @@
+/*
+ * The client side of streams (zepto/zoid.h, "streams"): opening, batched pushes that wait while
+ * the stream is full, reads that wait while it is empty, stat and delete. Waiting is done here,
+ * on the client's connection (zoid_poll), until the daemon's wake frame: never in the daemon.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "zepto/zoid.h"
+#include "zstream_wire.h"
+
+#define BATCH_DEFAULT (256u << 10)
+#define DIRECT_MIN    (64u << 10) /* records this large go from the caller's memory */
+#define RBUF_START    (4u << 20)
+
+struct zoid_stream {
+    struct zoid_client *c;
+    char name[ZS_NAME_MAX + 1];
+    unsigned char prefix[4 + 2 + ZS_NAME_MAX]; /* PUSH: flags, name */
+    size_t prefix_len;
+    uint32_t flags, key_mod, key_val;
+    unsigned char *batch;
+    size_t blen, bmax;
+    uint32_t bnrec;
+    unsigned char *rbuf;
+    size_t rcap, rlen, rpos;
+    uint64_t cursor, expect;
+    bool started, eof;
+};
+
+static atomic_uint_fast64_t wakes; /* any stream's wake frame: a retry is cheap, a miss is not */
+
+static void on_async(void *arg, uint16_t plugin, uint16_t function, const void *data, size_t len)
+{
+    (void)arg, (void)data, (void)len;
+    if (plugin == ZOID_STREAM_PLUGIN && function == ZS_ASYNC_WAKE)
+        atomic_fetch_add(&wakes, 1);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t deadline_of(int timeout_ms)
+{
+    if (timeout_ms < 0)
+        return -1;
+    return now_ms() + (timeout_ms ? timeout_ms : 30000);
+}
+
+/* Waits until a wake frame arrives after gen (or 1 s passes: then the caller retries anyway). */
+static int wait_wake(struct zoid_client *c, uint_fast64_t gen, int64_t deadline)
+{
+    while (atomic_load(&wakes) == gen) {
+        int slice = 1000;
+        if (deadline >= 0) {
+            int64_t left = deadline - now_ms();
+            if (left <= 0)
+                return -ETIMEDOUT;
+            if (left < slice)
+                slice = (int)left;
+        }
+        int rc = zoid_poll(c, slice);
+        if (rc == -ETIMEDOUT)
+            return 0;
+        if (rc < 0 && rc != -EINTR)
+            return rc;
+    }
+    return 0;
+}
+
+static size_t put_name(unsigned char *p, const char *name)
+{
+    uint16_t n = (uint16_t)strlen(name);
+    memcpy(p, &n, 2);
+    memcpy(p + 2, name, n);
+    return 2u + n;
+}
+
+static int call_err(int rc)
+{
+    return rc < 0 ? -zoid_errno(rc) : rc;
+}
+
+int zoid_stream_open(struct zoid_client *c, const char *name, const struct zoid_stream_opts *opts,
+                     struct zoid_stream **out, struct zepto_err *err)
+{
+    static const struct zoid_stream_opts none = {0};
+    const struct zoid_stream_opts *o = opts ? opts : &none;
+    *out = NULL;
+    size_t n = name ? strlen(name) : 0;
+    int rc = zs_name_check(name ? name : "", n);
+    if (rc == -ENAMETOOLONG)
+        return zepto_fail(err, ENAMETOOLONG, "stream name '%.80s': longer than %d bytes", name,
+                          ZS_NAME_MAX);
+    if (rc)
+        return zepto_fail(err, EINVAL,
+                          "stream name '%.80s': must be 1 to %d bytes without '/' or control "
+                          "characters",
+                          name ? name : "", ZS_NAME_MAX);
+    unsigned char req[20 + 2 + ZS_NAME_MAX], *p = req;
+    uint32_t wflags = o->flags & 7u, producers = o->producers;
+    uint8_t reduce = (uint8_t)o->reduce, policy = (uint8_t)o->policy;
+    uint16_t zero = 0;
+    memcpy(p, &wflags, 4);
+    memcpy(p + 4, &producers, 4);
+    memcpy(p + 8, &o->limit, 8);
+    p[16] = reduce;
+    p[17] = policy;
+    memcpy(p + 18, &zero, 2);
+    size_t len = 20 + put_name(p + 20, name);
+    unsigned char rep[32];
+    size_t rep_len = 0;
+    struct iovec rq = {req, len}, rp = {rep, sizeof(rep)};
+    rc = zoid_call(c, ZOID_STREAM_PLUGIN, ZS_OPEN, &rq, 1, &rp, 1, &rep_len, 0);
+    if (rc) {
+        int e = zoid_errno(rc);
+        const char *why = e == ENOENT   ? "no such stream (create it with the create flag)"
+                          : e == EACCES ? "it belongs to another user and is not shared"
+                          : e == EEXIST ? "it exists already"
+                          : e == ENOSPC ? "the daemon holds its maximum of streams"
+                          : e == EDQUOT ? "this user holds its maximum of streams"
+                          : e == EINVAL ? "bad options (producers, reduction, policy or limit)"
+                                        : zoid_strerror(rc);
+        return zepto_fail(err, e, "stream %s: %s", name, why);
+    }
+    struct zoid_stream *s = calloc(1, sizeof(*s));
+    if (!s)
+        return zepto_fail(err, ENOMEM, "stream %s: out of memory", name);
+    s->c = c;
+    memcpy(s->name, name, n + 1);
+    s->flags = o->flags;
+    s->key_mod = o->key_mod;
+    s->key_val = o->key_val;
+    s->bmax = o->batch_bytes ? o->batch_bytes : BATCH_DEFAULT;
+    size_t maxp = zoid_max_payload(c);
+    if (s->bmax > maxp / 2)
+        s->bmax = maxp / 2;
+    s->prefix_len = 4 + put_name(s->prefix + 4, name);
+    zoid_on_async(c, on_async, NULL);
+    *out = s;
+    return 0;
+}
+
+/* Sends records (iov[1..niov), nrec of them, the prefix goes in iov[0]) until all are taken. */
+static int send_records(struct zoid_stream *s, struct iovec *iov, int niov, uint32_t nrec,
+                        uint32_t flags, int64_t deadline)
+{
+    memcpy(s->prefix, &flags, 4);
+    iov[0] = (struct iovec){s->prefix, s->prefix_len};
+    for (;;) {
+        uint_fast64_t gen = atomic_load(&wakes);
+        uint32_t taken = 0;
+        size_t rep_len = 0;
+        struct iovec rp = {&taken, sizeof(taken)};
+        int left = -1;
+        if (deadline >= 0 && (left = (int)(deadline - now_ms())) <= 0)
+            return -ETIMEDOUT;
+        int rc = zoid_call(s->c, ZOID_STREAM_PLUGIN, ZS_PUSH, iov, niov, &rp, 1, &rep_len, left);
+        if (rc == -(ZOID_REMOTE + EAGAIN)) {
+            rc = wait_wake(s->c, gen, deadline);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (rc)
+            return call_err(rc);
+        if (taken >= nrec)
+            return 0;
+        /* Part of a batch taken (the stream filled up): skip those records, send the rest. */
+        unsigned char *b = iov[1].iov_base;
+        size_t off = 0;
+        for (uint32_t i = 0; i < taken; i++) {
+            uint32_t l;
+            memcpy(&l, b + off + 12, 4);
+            off += ZS_REC_HDR + l;
+        }
+        iov[1].iov_base = b + off;
+        iov[1].iov_len -= off;
+        nrec -= taken;
+    }
+}
+
+static int flush(struct zoid_stream *s, uint32_t flags, int64_t deadline)
+{
+    if (!s->bnrec && !flags)
+        return 0;
+    struct iovec iov[2] = {{0}, {s->batch, s->blen}};
+    int rc = send_records(s, iov, 2, s->bnrec, flags, deadline);
+    if (!rc) {
+        s->blen = 0;
+        s->bnrec = 0;
+    }
+    return rc;
+}
+
+int zoid_stream_push(struct zoid_stream *s, uint64_t step, uint32_t rank, const void *data,
+                     size_t len, int timeout_ms)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    if (len > zoid_max_payload(s->c) - ZS_REC_HDR - sizeof(s->prefix))
+        return -EMSGSIZE;
+    unsigned char hdr[ZS_REC_HDR];
+    uint32_t l = (uint32_t)len;
+    memcpy(hdr, &step, 8);
+    memcpy(hdr + 8, &rank, 4);
+    memcpy(hdr + 12, &l, 4);
+    bool direct = len >= DIRECT_MIN || ZS_REC_HDR + len > s->bmax;
+    if (s->blen && (direct || s->blen + ZS_REC_HDR + len > s->bmax)) {
+        int rc = flush(s, 0, deadline);
+        if (rc)
+            return rc;
+    }
+    if (direct) {
+        struct iovec iov[3] = {{0}, {hdr, sizeof(hdr)}, {(void *)data, len}};
+        return send_records(s, iov, 3, 1, 0, deadline);
+    }
+    if (!s->batch && !(s->batch = malloc(s->bmax)))
+        return -ENOMEM;
+    memcpy(s->batch + s->blen, hdr, ZS_REC_HDR);
+    memcpy(s->batch + s->blen + ZS_REC_HDR, data, len);
+    s->blen += ZS_REC_HDR + len;
+    s->bnrec++;
+    if (s->bmax <= 1 || s->blen + ZS_REC_HDR >= s->bmax)
+        return flush(s, 0, deadline);
+    return 0;
+}
+
+int zoid_stream_flush(struct zoid_stream *s, int timeout_ms)
+{
+    return flush(s, 0, deadline_of(timeout_ms));
+}
+
+int zoid_stream_end(struct zoid_stream *s, int timeout_ms)
+{
+    return flush(s, ZS_PUSH_EOF, deadline_of(timeout_ms));
+}
+
+static int fill(struct zoid_stream *s, int64_t deadline)
+{
+    if (!s->rbuf) {
+        s->rcap = RBUF_START;
+        if (s->rcap > zoid_max_payload(s->c))
+            s->rcap = zoid_max_payload(s->c);
+        if (!(s->rbuf = malloc(s->rcap)))
+            return -ENOMEM;
+    }
+    unsigned char req[24 + 2 + ZS_NAME_MAX];
+    uint32_t f = (s->flags & ZOID_STREAM_TAKE) ? ZS_READ_TAKE : 0, mb = (uint32_t)s->rcap;
+    memcpy(req, &f, 4);
+    memcpy(req + 4, &s->key_mod, 4);
+    memcpy(req + 8, &s->key_val, 4);
+    memcpy(req + 12, &mb, 4);
+    memcpy(req + 16, &s->cursor, 8);
+    size_t len = 24 + put_name(req + 24, s->name);
+    for (;;) {
+        uint_fast64_t gen = atomic_load(&wakes);
+        struct iovec rq = {req, len}, rp = {s->rbuf, s->rcap};
+        size_t rep_len = 0;
+        int left = -1;
+        if (deadline >= 0 && (left = (int)(deadline - now_ms())) <= 0)
+            return -ETIMEDOUT;
+        int rc = zoid_call(s->c, ZOID_STREAM_PLUGIN, ZS_READ, &rq, 1, &rp, 1, &rep_len, left);
+        if (rc == -(ZOID_REMOTE + EMSGSIZE) && s->rcap < zoid_max_payload(s->c)) {
+            size_t cap = zoid_max_payload(s->c);
+            void *b = realloc(s->rbuf, cap);
+            if (!b)
+                return -ENOMEM;
+            s->rbuf = b;
+            s->rcap = cap;
+            mb = (uint32_t)cap;
+            memcpy(req + 12, &mb, 4);
+            continue;
+        }
+        if (rc)
+            return call_err(rc);
+        if (rep_len < ZS_READ_HDR)
+            return -EPROTO;
+        uint32_t flags;
+        memcpy(&flags, s->rbuf + 16, 4);
+        if (rep_len > ZS_READ_HDR) {
+            s->rlen = rep_len;
+            s->rpos = ZS_READ_HDR;
+            return 1;
+        }
+        if (flags & ZS_R_EOF) {
+            s->eof = true;
+            return 0;
+        }
+        rc = wait_wake(s->c, gen, deadline);
+        if (rc)
+            return rc;
+    }
+}
+
+int zoid_stream_read(struct zoid_stream *s, struct zoid_stream_record *rec, int timeout_ms)
+{
+    if (s->rpos >= s->rlen) {
+        if (s->eof)
+            return 0;
+        int rc = fill(s, deadline_of(timeout_ms));
+        if (rc <= 0)
+            return rc;
+    }
+    if (s->rlen - s->rpos < ZS_OUT_HDR)
+        return -EPROTO;
+    const unsigned char *p = s->rbuf + s->rpos;
+    memcpy(&rec->seq, p, 8);
+    memcpy(&rec->step, p + 8, 8);
+    memcpy(&rec->rank, p + 16, 4);
+    memcpy(&rec->len, p + 20, 4);
+    if (rec->len > s->rlen - s->rpos - ZS_OUT_HDR)
+        return -EPROTO;
+    rec->data = p + ZS_OUT_HDR;
+    s->rpos += ZS_OUT_HDR + rec->len;
+    bool take = (s->flags & ZOID_STREAM_TAKE) != 0;
+    rec->lost = (!take && s->started && rec->seq > s->expect) ? rec->seq - s->expect : 0;
+    s->started = true;
+    s->expect = rec->seq + 1;
+    if (!take)
+        s->cursor = rec->seq + 1;
+    return 1;
+}
+
+static int name_call(struct zoid_client *c, const char *name, uint16_t fn, void *rep,
+                     size_t rep_cap, struct zepto_err *err)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (zs_name_check(name ? name : "", n))
+        return zepto_fail(err, EINVAL, "stream name '%.80s': must be 1 to %d bytes without '/'",
+                          name ? name : "", ZS_NAME_MAX);
+    unsigned char req[2 + ZS_NAME_MAX];
+    size_t len = put_name(req, name), rep_len = 0;
+    struct iovec rq = {req, len}, rp = {rep, rep_cap};
+    int rc = zoid_call(c, ZOID_STREAM_PLUGIN, fn, &rq, 1, &rp, rep ? 1 : 0, &rep_len, 0);
+    if (rc) {
+        int e = zoid_errno(rc);
+        return zepto_fail(err, e, "stream %s: %s", name,
+                          e == ENOENT   ? "no such stream"
+                          : e == EACCES ? "it belongs to another user"
+                                        : zoid_strerror(rc));
+    }
+    return 0;
+}
+
+int zoid_stream_stat(struct zoid_client *c, const char *name, struct zoid_stream_stat *st,
+                     struct zepto_err *err)
+{
+    unsigned char b[104];
+    int rc = name_call(c, name, ZS_STAT, b, sizeof(b), err);
+    if (rc)
+        return rc;
+    uint64_t *q[] = {&st->next_seq,  &st->oldest_seq,   &st->bytes,
+                     &st->limit,     &st->dropped,      &st->pushed,
+                     &st->delivered, &st->last_read_ms, &st->daemon_bytes};
+    uint32_t *w[] = {
+        &st->records,           &st->producers,     &st->producers_done, &st->consumers_waiting,
+        &st->producers_blocked, &st->steps_pending, &st->owner,          &st->flags};
+    for (size_t i = 0; i < 9; i++)
+        memcpy(q[i], b + 8 * i, 8);
+    for (size_t i = 0; i < 8; i++)
+        memcpy(w[i], b + 72 + 4 * i, 4);
+    return 0;
+}
+
+int zoid_stream_delete(struct zoid_client *c, const char *name, struct zepto_err *err)
+{
+    return name_call(c, name, ZS_DELETE, NULL, 0, err);
+}
+
+void zoid_stream_close(struct zoid_stream *s)
+{
+    if (!s)
+        return;
+    free(s->batch);
+    free(s->rbuf);
+    free(s);
+}

@@ -1,0 +1,365 @@
+/*
+ * The built-in `stream` plugin (id 14) of `zepto zoid serve`: named streams that producers push
+ * records into and consumers read, with fan-in reduction, bounded memory and backpressure
+ * (docs/zoid-stream.md). No function ever blocks: a full stream answers EAGAIN and an empty one
+ * answers no records, and the client is woken by an async frame when that changes, so waiting
+ * producers and consumers hold no daemon thread.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zs_int.h"
+
+static bool allowed(const struct zs_stream *s, const struct zoid_identity *id)
+{
+    return s->shared || id->uid == s->owner || id->uid == 0;
+}
+
+/* Finds name for the caller under st->mu: the stream, or NULL with *rc set. */
+static struct zs_stream *lookup(struct zs_state *st, struct zoid_call *call, const char *name,
+                                int *rc)
+{
+    struct zs_stream *s = zs_find(st, name);
+    if (!s)
+        *rc = -ENOENT;
+    else if (!allowed(s, zoid_call_identity(call))) {
+        *rc = -EACCES;
+        s = NULL;
+    }
+    return s;
+}
+
+static void put64(unsigned char **p, uint64_t v)
+{
+    memcpy(*p, &v, 8);
+    *p += 8;
+}
+static void put32(unsigned char **p, uint32_t v)
+{
+    memcpy(*p, &v, 4);
+    *p += 4;
+}
+
+static int fn_open(struct zoid_call *call, const void *payload, size_t len)
+{
+    struct zs_state *st = zoid_call_plugin_state(call);
+    struct zs_open_req o;
+    int rc = zs_decode_open(payload, len, &o);
+    if (rc)
+        return rc;
+    if (o.reduce >= ZS_REDUCE_N || o.policy >= ZS_POLICY_N || o.producers > ZS_MAX_PRODUCERS ||
+        (o.reduce != ZS_REDUCE_NONE && o.producers == 0) ||
+        (o.limit && (o.limit < ZS_MIN_LIMIT || o.limit > ZS_MAX_LIMIT)))
+        return -EINVAL;
+    const struct zoid_identity *id = zoid_call_identity(call);
+    pthread_mutex_lock(&st->mu);
+    struct zs_stream *s = zs_find(st, o.name);
+    if (s && (o.flags & 1u) && (o.flags & 4u))
+        rc = -EEXIST;
+    else if (s && !allowed(s, id))
+        rc = -EACCES;
+    else if (!s && !(o.flags & 1u))
+        rc = -ENOENT;
+    else if (!s) {
+        unsigned mine = 0;
+        for (unsigned i = 0; i < st->n; i++)
+            mine += st->v[i]->owner == id->uid;
+        if (st->n >= ZS_MAX_STREAMS)
+            rc = -ENOSPC;
+        else if (mine >= ZS_MAX_STREAMS_UID)
+            rc = -EDQUOT;
+        else if (!(s = zs_create(st, &o, id->uid)))
+            rc = -ENOMEM;
+        else
+            zoid_call_log(call, ZOID_LOG_INFO,
+                          "stream %s: created by uid %u (%u producers, reduce %u, limit %llu)",
+                          s->name, id->uid, s->producers, s->reduce, (unsigned long long)s->limit);
+    }
+    unsigned char out[32], *p = out;
+    if (!rc) {
+        put64(&p, s->next_seq);
+        put64(&p, s->head ? s->head->seq : s->next_seq);
+        put64(&p, s->limit);
+        put32(&p, s->producers);
+        put32(&p, s->reduce);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return rc ? rc : zoid_reply_append(call, out, sizeof(out));
+}
+
+static int fn_push(struct zoid_call *call, const void *payload, size_t len)
+{
+    struct zs_state *st = zoid_call_plugin_state(call);
+    uint32_t flags;
+    char name[ZS_NAME_MAX + 1];
+    struct zs_reader recs, check;
+    int rc = zs_decode_push(payload, len, &flags, name, &recs);
+    if (rc)
+        return rc;
+    struct zs_push_rec r;
+    check = recs;
+    while ((rc = zs_next_rec(&check, &r)) > 0)
+        ;
+    if (rc < 0)
+        return rc; /* a malformed batch is refused whole */
+    uint32_t accepted = 0;
+    struct zs_waitlist wake = {0};
+    pthread_mutex_lock(&st->mu);
+    struct zs_stream *s = lookup(st, call, name, &rc);
+    if (s && zs_ended(s))
+        rc = -EPIPE;
+    while (s && !rc && zs_next_rec(&recs, &r) > 0) {
+        rc = zs_accept(st, s, &r);
+        if (!rc)
+            accepted++;
+    }
+    if (s && rc == -EAGAIN && !accepted) {
+        zs_wait_add(&s->blocked, zoid_peer_get(call));
+        if (!s->full_logged) {
+            s->full_logged = true;
+            zoid_call_log(call, ZOID_LOG_WARN,
+                          "stream %s: full (%llu of %llu bytes); producers wait; its consumer "
+                          "last read %.1f s ago",
+                          s->name, (unsigned long long)s->bytes, (unsigned long long)s->limit,
+                          (double)(zs_now_ns() - s->last_read_ns) / 1e9);
+        }
+    }
+    bool all = s && !rc; /* every record taken: only then does an end count */
+    if (s && accepted)
+        rc = 0;
+    if (all && (flags & ZS_PUSH_EOF))
+        zs_producer_done(st, s);
+    if (s && (accepted || zs_ended(s)))
+        zs_wait_take(&s->consumers, &wake);
+    pthread_mutex_unlock(&st->mu);
+    zs_wake(&wake, name);
+    if (rc)
+        return rc;
+    return zoid_reply_append(call, &accepted, sizeof(accepted));
+}
+
+static bool key_match(const struct zs_read_req *q, const struct zs_rec *r)
+{
+    return q->key_mod == 0 || r->step % q->key_mod == q->key_val;
+}
+
+static int fn_read(struct zoid_call *call, const void *payload, size_t len)
+{
+    struct zs_state *st = zoid_call_plugin_state(call);
+    struct zs_read_req q;
+    int rc = zs_decode_read(payload, len, &q);
+    if (rc)
+        return rc;
+    if (q.key_mod && q.key_val >= q.key_mod)
+        return -EINVAL;
+    struct zs_waitlist wake = {0};
+    struct zs_rec **got = NULL;
+    unsigned n = 0, cap = 0;
+    bool freed = false, take = (q.flags & ZS_READ_TAKE) != 0;
+    pthread_mutex_lock(&st->mu);
+    struct zs_stream *s = lookup(st, call, q.name, &rc);
+    if (!s)
+        goto out;
+    s->last_read_ns = zs_now_ns();
+    if (!take)
+        while (s->head && s->head->seq < q.from) { /* acknowledged: gone */
+            struct zs_rec *r = s->head;
+            s->head = r->next;
+            if (!s->head)
+                s->tail = NULL;
+            zs_free_rec(st, s, r);
+            freed = true;
+        }
+    uint64_t bytes = ZS_READ_HDR;
+    for (struct zs_rec **pp = &s->head, *r; (r = *pp);) {
+        if ((take && !key_match(&q, r)) || (!take && r->seq < q.from)) {
+            pp = &r->next;
+            continue;
+        }
+        if (bytes + ZS_OUT_HDR + r->len > q.max_bytes) {
+            if (!n)
+                rc = -EMSGSIZE;
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            void *v = realloc(got, cap * sizeof(*got));
+            if (!v) {
+                rc = -ENOMEM;
+                break;
+            }
+            got = v;
+        }
+        got[n++] = r;
+        bytes += ZS_OUT_HDR + r->len;
+        if (take) { /* unlinked now, freed once copied */
+            *pp = r->next;
+            if (s->tail == r) {
+                s->tail = NULL;
+                for (struct zs_rec *t = s->head; t; t = t->next)
+                    s->tail = t;
+            }
+        } else
+            pp = &r->next;
+    }
+    uint32_t flags = (!n && zs_ended(s)) ? ZS_R_EOF : 0;
+    unsigned char hdr[ZS_READ_HDR], *p = hdr;
+    put64(&p, s->head ? s->head->seq : s->next_seq);
+    put64(&p, s->next_seq);
+    put32(&p, flags);
+    put32(&p, 0);
+    if (!rc)
+        rc = zoid_reply_append(call, hdr, sizeof(hdr));
+    for (unsigned i = 0; i < n; i++) {
+        struct zs_rec *r = got[i];
+        unsigned char oh[ZS_OUT_HDR], *o = oh;
+        put64(&o, r->seq);
+        put64(&o, r->step);
+        put32(&o, r->rank);
+        put32(&o, r->len);
+        if (!rc)
+            rc = zoid_reply_append(call, oh, sizeof(oh));
+        if (!rc)
+            rc = zoid_reply_append(call, r->data, r->len);
+        if (take) {
+            zs_free_rec(st, s, r);
+            freed = true;
+        }
+    }
+    s->delivered += n;
+    if (!n && !flags && !rc)
+        zs_wait_add(&s->consumers, zoid_peer_get(call));
+    if (freed) {
+        s->full_logged = false;
+        zs_wait_take(&s->blocked, &wake);
+    }
+out:
+    pthread_mutex_unlock(&st->mu);
+    free(got);
+    zs_wake(&wake, q.name);
+    return rc;
+}
+
+static int fn_stat(struct zoid_call *call, const void *payload, size_t len)
+{
+    struct zs_state *st = zoid_call_plugin_state(call);
+    struct zs_reader r = {payload, len, false};
+    char name[ZS_NAME_MAX + 1];
+    int rc = zs_get_name(&r, name);
+    if (rc)
+        return rc;
+    if (r.left)
+        return -EPROTO;
+    unsigned char out[104], *p = out;
+    pthread_mutex_lock(&st->mu);
+    struct zs_stream *s = lookup(st, call, name, &rc);
+    if (s) {
+        uint64_t now = zs_now_ns();
+        put64(&p, s->next_seq);
+        put64(&p, s->head ? s->head->seq : s->next_seq);
+        put64(&p, s->bytes);
+        put64(&p, s->limit);
+        put64(&p, s->dropped);
+        put64(&p, s->pushed);
+        put64(&p, s->delivered);
+        put64(&p, (now - s->last_read_ns) / 1000000u);
+        put64(&p, st->bytes);
+        put32(&p, s->nrecs);
+        put32(&p, s->producers);
+        put32(&p, s->eofs);
+        put32(&p, s->consumers.n);
+        put32(&p, s->blocked.n);
+        put32(&p, s->naccs);
+        put32(&p, s->owner);
+        put32(&p, (s->shared ? 1u : 0u) | (zs_ended(s) ? 2u : 0u));
+    }
+    pthread_mutex_unlock(&st->mu);
+    return rc ? rc : zoid_reply_append(call, out, sizeof(out));
+}
+
+static int fn_delete(struct zoid_call *call, const void *payload, size_t len)
+{
+    struct zs_state *st = zoid_call_plugin_state(call);
+    struct zs_reader r = {payload, len, false};
+    char name[ZS_NAME_MAX + 1];
+    int rc = zs_get_name(&r, name);
+    if (rc)
+        return rc;
+    if (r.left)
+        return -EPROTO;
+    struct zs_waitlist a = {0}, b = {0};
+    const struct zoid_identity *id = zoid_call_identity(call);
+    pthread_mutex_lock(&st->mu);
+    struct zs_stream *s = zs_find(st, name);
+    if (!s)
+        rc = -ENOENT;
+    else if (id->uid != s->owner && id->uid != 0)
+        rc = -EACCES;
+    else {
+        zs_wait_take(&s->consumers, &a);
+        zs_wait_take(&s->blocked, &b);
+        zs_destroy(st, s);
+    }
+    pthread_mutex_unlock(&st->mu);
+    zs_wake(&a, name);
+    zs_wake(&b, name);
+    return rc;
+}
+
+static int init(struct zoid_host *host)
+{
+    struct zs_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return -ENOMEM;
+    pthread_mutex_init(&st->mu, NULL);
+    st->budget = ZS_GLOBAL_BUDGET;
+    const char *b = getenv("ZOID_STREAM_BUDGET_MB");
+    if (b && atoi(b) > 0)
+        st->budget = (uint64_t)atoi(b) << 20;
+    st->host = host;
+    host->plugin_state = st;
+    return 0;
+}
+
+static void fini(void *state)
+{
+    struct zs_state *st = state;
+    if (!st)
+        return;
+    while (st->n) {
+        struct zs_stream *s = st->v[0];
+        struct zs_waitlist a, b;
+        zs_wait_take(&s->consumers, &a);
+        zs_wait_take(&s->blocked, &b);
+        for (unsigned i = 0; i < a.n; i++)
+            zoid_peer_put(a.v[i]);
+        for (unsigned i = 0; i < b.n; i++)
+            zoid_peer_put(b.v[i]);
+        free(a.v);
+        free(b.v);
+        zs_destroy(st, s);
+    }
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+static const zoid_fn functions[ZS_FUNCTIONS] = {fn_open, fn_push, fn_read, fn_stat, fn_delete};
+static const char *const names[ZS_FUNCTIONS] = {"open", "push", "read", "stat", "delete"};
+
+static const struct zoid_plugin plugin = {
+    .api = ZOID_PLUGIN_API,
+    .id = ZS_PLUGIN_ID,
+    .name = "stream",
+    .nfunctions = ZS_FUNCTIONS,
+    .functions = functions,
+    .function_names = names,
+    .init = init,
+    .fini = fini,
+};
+
+const struct zoid_plugin *zoid_stream_plugin_register(void);
+const struct zoid_plugin *zoid_stream_plugin_register(void)
+{
+    return &plugin;
+}

@@ -1,0 +1,306 @@
+/*
+ * The streams themselves: creation, the bounded queue of records, the fan-in reduction of one
+ * time step from every producer (sum or concatenate), memory accounting against the stream's
+ * limit and the daemon-wide budget, and the lists of clients to wake. Called with st->mu held.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "zs_int.h"
+
+uint64_t zs_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct zs_stream *zs_find(struct zs_state *st, const char *name)
+{
+    for (unsigned i = 0; i < st->n; i++)
+        if (!strcmp(st->v[i]->name, name))
+            return st->v[i];
+    return NULL;
+}
+
+struct zs_stream *zs_create(struct zs_state *st, const struct zs_open_req *o, uint32_t uid)
+{
+    struct zs_stream *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    if (o->producers) {
+        s->last_step = calloc(o->producers, sizeof(*s->last_step));
+        if (!s->last_step) {
+            free(s);
+            return NULL;
+        }
+    }
+    memcpy(s->name, o->name, sizeof(s->name));
+    s->owner = uid;
+    s->shared = (o->flags & 2u) != 0;
+    s->producers = o->producers;
+    s->reduce = o->reduce;
+    s->policy = o->policy;
+    s->limit = o->limit ? o->limit : ZS_DEFAULT_LIMIT;
+    s->created_ns = s->last_read_ns = zs_now_ns();
+    st->v[st->n++] = s;
+    return s;
+}
+
+static void free_acc(struct zs_state *st, struct zs_stream *s, struct zs_acc *a)
+{
+    s->bytes -= a->bytes;
+    st->bytes -= a->bytes;
+    free(a->got);
+    free(a->buf);
+    free(a);
+}
+
+void zs_free_rec(struct zs_state *st, struct zs_stream *s, struct zs_rec *r)
+{
+    uint64_t b = sizeof(*r) + r->len;
+    s->bytes -= b;
+    st->bytes -= b;
+    s->nrecs--;
+    free(r);
+}
+
+void zs_destroy(struct zs_state *st, struct zs_stream *s)
+{
+    for (unsigned i = 0; i < st->n; i++)
+        if (st->v[i] == s) {
+            st->v[i] = st->v[--st->n];
+            break;
+        }
+    while (s->head) {
+        struct zs_rec *r = s->head;
+        s->head = r->next;
+        zs_free_rec(st, s, r);
+    }
+    while (s->accs) {
+        struct zs_acc *a = s->accs;
+        s->accs = a->next;
+        free_acc(st, s, a);
+    }
+    free(s->consumers.v);
+    free(s->blocked.v);
+    free(s->last_step);
+    free(s);
+}
+
+/* Whether bytes more fit; with policy drop, the oldest records are dropped to make room. */
+static bool make_room(struct zs_state *st, struct zs_stream *s, uint64_t need)
+{
+    while (s->bytes + need > s->limit || st->bytes + need > st->budget) {
+        if (s->policy != ZS_POLICY_DROP || !s->head)
+            return false;
+        struct zs_rec *r = s->head;
+        s->head = r->next;
+        if (!s->head)
+            s->tail = NULL;
+        s->dropped++;
+        zs_free_rec(st, s, r);
+    }
+    return true;
+}
+
+static int append(struct zs_state *st, struct zs_stream *s, uint64_t step, uint32_t rank,
+                  const void *data, uint32_t len, bool counted)
+{
+    uint64_t need = sizeof(struct zs_rec) + len;
+    if (!counted && !make_room(st, s, need))
+        return s->policy == ZS_POLICY_ERROR ? -ENOBUFS : -EAGAIN;
+    struct zs_rec *r = malloc(need);
+    if (!r)
+        return -ENOMEM;
+    r->next = NULL;
+    r->seq = s->next_seq++;
+    r->step = step;
+    r->rank = rank;
+    r->len = len;
+    memcpy(r->data, data, len);
+    if (s->tail)
+        s->tail->next = r;
+    else
+        s->head = r;
+    s->tail = r;
+    s->nrecs++;
+    s->bytes += need;
+    st->bytes += need;
+    s->pushed++;
+    return 0;
+}
+
+/* A finished (or, at the end, unfinished) step goes out as one record; rank = contributions. */
+static int emit_acc(struct zs_state *st, struct zs_stream *s, struct zs_acc *a)
+{
+    uint64_t len = s->reduce == ZS_REDUCE_CONCAT ? (uint64_t)a->len * s->producers : a->len;
+    /* The accumulator's memory becomes the record's: no room check (it is already counted). */
+    int rc = append(st, s, a->step, a->have, a->buf, (uint32_t)len, true);
+    if (rc)
+        return rc;
+    /* append counted the record; the accumulator's share goes when it is freed */
+    for (struct zs_acc **pp = &s->accs; *pp; pp = &(*pp)->next)
+        if (*pp == a) {
+            *pp = a->next;
+            break;
+        }
+    s->naccs--;
+    free_acc(st, s, a);
+    return 0;
+}
+
+static void combine(uint8_t op, unsigned char *dst, const unsigned char *src, uint32_t len)
+{
+    if (op == ZS_REDUCE_SUM_F64) {
+        for (uint32_t i = 0; i + 8 <= len; i += 8) {
+            double a, b;
+            memcpy(&a, dst + i, 8);
+            memcpy(&b, src + i, 8);
+            a += b;
+            memcpy(dst + i, &a, 8);
+        }
+    } else {
+        for (uint32_t i = 0; i + 8 <= len; i += 8) {
+            uint64_t a, b;
+            memcpy(&a, dst + i, 8);
+            memcpy(&b, src + i, 8);
+            a += b;
+            memcpy(dst + i, &a, 8);
+        }
+    }
+}
+
+static int reduce(struct zs_state *st, struct zs_stream *s, const struct zs_push_rec *r)
+{
+    if (r->rank >= s->producers)
+        return -EINVAL;
+    if (s->last_step[r->rank] && r->step < s->last_step[r->rank])
+        return -EINVAL; /* a producer's steps go forward (its order is kept) */
+    if (s->reduce != ZS_REDUCE_CONCAT && r->len % 8)
+        return -EINVAL;
+    struct zs_acc *a = s->accs;
+    while (a && a->step != r->step)
+        a = a->next;
+    if (a && a->got[r->rank])
+        return -EEXIST;
+    if (a && a->len != r->len)
+        return -EINVAL;
+    if (!a) {
+        uint64_t len = s->reduce == ZS_REDUCE_CONCAT ? (uint64_t)r->len * s->producers : r->len;
+        uint64_t need = sizeof(*a) + s->producers + len;
+        if (len > UINT32_MAX || need > s->limit)
+            return -EMSGSIZE;
+        if (s->naccs >= ZS_MAX_PENDING_STEP || !make_room(st, s, need))
+            return s->policy == ZS_POLICY_ERROR ? -ENOBUFS : -EAGAIN;
+        a = calloc(1, sizeof(*a));
+        if (a) {
+            a->got = calloc(s->producers, 1);
+            a->buf = calloc(1, len ? len : 1);
+        }
+        if (!a || !a->got || !a->buf) {
+            if (a) {
+                free(a->got);
+                free(a->buf);
+            }
+            free(a);
+            return -ENOMEM;
+        }
+        a->step = r->step;
+        a->len = r->len;
+        a->bytes = need;
+        s->bytes += need;
+        st->bytes += need;
+        a->next = s->accs;
+        s->accs = a;
+        s->naccs++;
+    }
+    if (s->reduce == ZS_REDUCE_CONCAT)
+        memcpy(a->buf + (size_t)r->rank * r->len, r->data, r->len);
+    else if (a->have == 0)
+        memcpy(a->buf, r->data, r->len);
+    else
+        combine(s->reduce, a->buf, r->data, r->len);
+    a->got[r->rank] = 1;
+    a->have++;
+    s->last_step[r->rank] = r->step + 1;
+    if (a->have == s->producers)
+        return emit_acc(st, s, a);
+    return 0;
+}
+
+int zs_accept(struct zs_state *st, struct zs_stream *s, const struct zs_push_rec *r)
+{
+    if ((uint64_t)r->len + sizeof(struct zs_rec) > s->limit)
+        return -EMSGSIZE;
+    if (s->reduce != ZS_REDUCE_NONE)
+        return reduce(st, s, r);
+    if (s->producers) {
+        if (r->rank >= s->producers)
+            return -EINVAL;
+    }
+    return append(st, s, r->step, r->rank, r->data, r->len, false);
+}
+
+bool zs_ended(const struct zs_stream *s)
+{
+    return s->eofs >= (s->producers ? s->producers : 1);
+}
+
+void zs_producer_done(struct zs_state *st, struct zs_stream *s)
+{
+    s->eofs++;
+    if (!zs_ended(s))
+        return;
+    /* Steps some producer never contributed to: out as they are, oldest first. */
+    while (s->accs) {
+        struct zs_acc *oldest = s->accs;
+        for (struct zs_acc *a = s->accs; a; a = a->next)
+            if (a->step < oldest->step)
+                oldest = a;
+        if (emit_acc(st, s, oldest))
+            break;
+    }
+}
+
+void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer)
+{
+    for (unsigned i = 0; i < w->n; i++)
+        if (w->v[i] == peer) {
+            zoid_peer_put(peer);
+            return;
+        }
+    if (w->n >= ZS_MAX_WAITERS) {
+        zoid_peer_put(peer); /* the client's own re-poll (1 s) still finds the change */
+        return;
+    }
+    if (w->n == w->cap) {
+        unsigned cap = w->cap ? 2 * w->cap : 8;
+        void *v = realloc(w->v, cap * sizeof(*w->v));
+        if (!v) {
+            zoid_peer_put(peer);
+            return;
+        }
+        w->v = v;
+        w->cap = cap;
+    }
+    w->v[w->n++] = peer;
+}
+
+void zs_wait_take(struct zs_waitlist *w, struct zs_waitlist *out)
+{
+    *out = *w;
+    *w = (struct zs_waitlist){0};
+}
+
+void zs_wake(struct zs_waitlist *out, const char *name)
+{
+    for (unsigned i = 0; i < out->n; i++) {
+        zoid_push(out->v[i], ZS_PLUGIN_ID, ZS_ASYNC_WAKE, name, strlen(name));
+        zoid_peer_put(out->v[i]);
+    }
+    free(out->v);
+    *out = (struct zs_waitlist){0};
+}

@@ -1,0 +1,98 @@
+/*
+ * The stream plugin's state (store.c) as its functions (plugin.c) see it: the table of named
+ * streams, each a bounded queue of records with a fan-in reduction stage and the clients that
+ * wait on it. One lock guards it all; nothing here blocks (waiting clients wait client-side,
+ * woken by an async frame), so no daemon thread is ever held by a stream.
+ */
+#ifndef ZEPTO_ZS_INT_H
+#define ZEPTO_ZS_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "zepto/zoid_plugin.h"
+#include "zstream_wire.h"
+
+#define ZS_PLUGIN_ID        14
+#define ZS_DEFAULT_LIMIT    (64ull << 20) /* bytes a stream holds by default */
+#define ZS_MAX_LIMIT        (1ull << 30)
+#define ZS_MIN_LIMIT        (64ull << 10)
+#define ZS_GLOBAL_BUDGET    (1ull << 30) /* all streams together */
+#define ZS_MAX_STREAMS      4096
+#define ZS_MAX_STREAMS_UID  1024
+#define ZS_MAX_PRODUCERS    4096
+#define ZS_MAX_WAITERS      1024 /* per stream and kind */
+#define ZS_MAX_PENDING_STEP 1024 /* steps being reduced at once */
+
+enum { ZS_REDUCE_NONE, ZS_REDUCE_CONCAT, ZS_REDUCE_SUM_F64, ZS_REDUCE_SUM_I64, ZS_REDUCE_N };
+enum { ZS_POLICY_BLOCK, ZS_POLICY_ERROR, ZS_POLICY_DROP, ZS_POLICY_N };
+
+struct zs_rec {
+    struct zs_rec *next;
+    uint64_t seq, step;
+    uint32_t rank, len;
+    unsigned char data[];
+};
+
+/* One time step being reduced. */
+struct zs_acc {
+    struct zs_acc *next;
+    uint64_t step;
+    uint32_t have, len; /* contributions so far; the length of each */
+    unsigned char *got; /* per producer: contributed */
+    unsigned char *buf;
+    uint64_t bytes;
+};
+
+struct zs_waitlist {
+    struct zoid_peer **v;
+    unsigned n, cap;
+};
+
+struct zs_stream {
+    char name[ZS_NAME_MAX + 1];
+    uint32_t owner;
+    bool shared;
+    uint32_t producers;
+    uint8_t reduce, policy;
+    uint64_t limit, bytes;
+    struct zs_rec *head, *tail;
+    uint32_t nrecs;
+    uint64_t next_seq, dropped, pushed, delivered;
+    uint64_t *last_step; /* per producer: last step + 1 (0: none yet) */
+    struct zs_acc *accs;
+    uint32_t naccs, eofs;
+    struct zs_waitlist consumers, blocked;
+    uint64_t created_ns, last_read_ns;
+    bool full_logged;
+};
+
+struct zs_state {
+    pthread_mutex_t mu;
+    struct zs_stream *v[ZS_MAX_STREAMS];
+    unsigned n;
+    uint64_t bytes, budget;
+    const struct zoid_host *host;
+};
+
+uint64_t zs_now_ns(void);
+struct zs_stream *zs_find(struct zs_state *st, const char *name);
+/* Creates a stream (the caller checked the table's limits): NULL when out of memory. */
+struct zs_stream *zs_create(struct zs_state *st, const struct zs_open_req *o, uint32_t uid);
+void zs_destroy(struct zs_state *st, struct zs_stream *s);
+/* Takes one record in (after the reductions): 0, -EAGAIN (full), -ENOBUFS (full, policy
+ * error), -EMSGSIZE, -EINVAL (rank or step), -EEXIST (a step contributed twice). */
+int zs_accept(struct zs_state *st, struct zs_stream *s, const struct zs_push_rec *r);
+/* Marks one producer finished; at the last, the steps still being reduced go out as they are. */
+void zs_producer_done(struct zs_state *st, struct zs_stream *s);
+bool zs_ended(const struct zs_stream *s);
+void zs_free_rec(struct zs_state *st, struct zs_stream *s, struct zs_rec *r);
+/* Adds a waiter, keeping the reference of peer (dropped at once for a duplicate or overflow). */
+void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer);
+/* Moves the list's peers out (to wake them outside the lock). */
+void zs_wait_take(struct zs_waitlist *w, struct zs_waitlist *out);
+/* Sends each peer of out a wake frame naming the stream, drops the references, frees out. */
+void zs_wake(struct zs_waitlist *out, const char *name);
+
+#endif

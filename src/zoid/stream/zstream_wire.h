@@ -1,0 +1,112 @@
+/*
+ * The stream plugin's wire: function ids and the layout of its requests and replies, shared by
+ * the plugin (src/zoid/stream) and the client (client.c). Little-endian, packed by hand; the
+ * decoders check every length against what arrived (they read outside input: fuzz.zstream).
+ */
+#ifndef ZEPTO_ZSTREAM_WIRE_H
+#define ZEPTO_ZSTREAM_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+enum zstream_fn {
+    ZS_OPEN = 0,   /* u32 flags, u32 producers, u64 limit, u8 reduce, u8 policy, u16 0, name */
+    ZS_PUSH = 1,   /* u32 flags, name (u16 length + bytes), then records: u64 step, u32 rank,
+                      u32 len, data; reply: u32 records accepted */
+    ZS_READ = 2,   /* u32 flags, u32 key_mod, u32 key_val, u32 max_bytes, u64 from, name;
+                      reply: u64 oldest, u64 next, u32 flags (ZS_R_EOF), u32 0, then records:
+                      u64 seq, u64 step, u32 rank, u32 len, data */
+    ZS_STAT = 3,   /* name; reply: struct zoid_stream_stat (zoid.h), field by field */
+    ZS_DELETE = 4, /* name */
+    ZS_FUNCTIONS
+};
+#define ZS_ASYNC_WAKE 0 /* async function id: something changed on a stream you wait on */
+
+#define ZS_PUSH_EOF  1u /* PUSH flag: this producer has finished */
+#define ZS_READ_TAKE 1u /* READ flag: take the records (fan-out), instead of a cursor */
+#define ZS_R_EOF     1u /* READ reply flag: every producer finished and nothing is left */
+
+#define ZS_REC_HDR  16u /* step, rank, len */
+#define ZS_OUT_HDR  24u /* seq, step, rank, len */
+#define ZS_READ_HDR 24u /* oldest, next, flags, 0 */
+
+struct zs_reader {
+    const unsigned char *p;
+    size_t left;
+    bool bad;
+};
+
+static inline void zs_get(struct zs_reader *r, void *out, size_t n)
+{
+    if (r->bad || r->left < n) {
+        r->bad = true;
+        memset(out, 0, n);
+        return;
+    }
+    memcpy(out, r->p, n);
+    r->p += n;
+    r->left -= n;
+}
+static inline uint64_t zs_u64(struct zs_reader *r)
+{
+    uint64_t v;
+    zs_get(r, &v, 8);
+    return v;
+}
+static inline uint32_t zs_u32(struct zs_reader *r)
+{
+    uint32_t v;
+    zs_get(r, &v, 4);
+    return v;
+}
+static inline uint16_t zs_u16(struct zs_reader *r)
+{
+    uint16_t v;
+    zs_get(r, &v, 2);
+    return v;
+}
+static inline uint8_t zs_u8(struct zs_reader *r)
+{
+    uint8_t v;
+    zs_get(r, &v, 1);
+    return v;
+}
+
+/* A stream name as it travels (u16 length, bytes): checked by zs_name_check. */
+#define ZS_NAME_MAX 63
+
+/* 0, or -EINVAL (empty, a '/', a NUL or a control character) or -ENAMETOOLONG. */
+int zs_name_check(const char *name, size_t len);
+
+/* Reads a name into out (NUL-terminated); 0 or a negative errno. */
+int zs_get_name(struct zs_reader *r, char out[ZS_NAME_MAX + 1]);
+
+struct zs_open_req {
+    uint32_t flags, producers;
+    uint64_t limit;
+    uint8_t reduce, policy;
+    char name[ZS_NAME_MAX + 1];
+};
+struct zs_read_req {
+    uint32_t flags, key_mod, key_val, max_bytes;
+    uint64_t from;
+    char name[ZS_NAME_MAX + 1];
+};
+struct zs_push_rec {
+    uint64_t step;
+    uint32_t rank, len;
+    const unsigned char *data;
+};
+
+/* Decoders of the requests: 0 or a negative errno (-EPROTO for a short or malformed payload). */
+int zs_decode_open(const void *p, size_t len, struct zs_open_req *o);
+int zs_decode_read(const void *p, size_t len, struct zs_read_req *o);
+/* PUSH: the flags and name, then *rest points at the records. */
+int zs_decode_push(const void *p, size_t len, uint32_t *flags, char name[ZS_NAME_MAX + 1],
+                   struct zs_reader *rest);
+/* The next record of a PUSH: 1, 0 at the end, or -EPROTO (a truncated record). */
+int zs_next_rec(struct zs_reader *r, struct zs_push_rec *rec);
+
+#endif

@@ -1,0 +1,16 @@
+# Seeds for fuzz_zstream: valid calls of the stream plugin (src/zoid/stream/zstream_wire.h), one
+# sequence a file: open (create), push two records, read, stat, delete. Usage: SCRIPT DIR
+set -eu
+dir=$1
+call() { # FN HEX-PAYLOAD
+    local n=$((${#2} / 2))
+    printf "\\x$(printf %02x "$1")\\x$(printf %02x $((n & 255)))\\x$(printf %02x $((n >> 8)))"
+    printf "$(echo "$2" | sed 's/../\\x&/g')"
+}
+name=02007331 # "s1"
+open=0100000002000000000000000000000001000000${name}
+push=00000000${name}0000000000000000000000000400000061626364010000000000000001000000040000006566676
+push=${push}8
+read=000000000000000000000000000010000000000000000000${name}
+{ call 0 "$open"; call 1 "$push"; call 2 "$read"; call 3 "$name"; call 4 "$name"; } >"$dir/all"
+{ call 0 "$open"; call 1 "$push"; call 1 "$push"; call 2 "$read"; } >"$dir/reduce"

@@ -1,0 +1,366 @@
+/*
+ * integration.zoid_stream's driver: one case of the stream plugin per invocation, against the
+ * daemon at argv[1] (zoid_stream.sh starts it). Prints "ok CASE ..." or "FAIL: ..." (exit 1).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "zepto/zoid.h"
+
+static const char *addr;
+
+/* What a case opened in its main thread, closed at exit (LeakSanitizer). */
+static struct zoid_client *clients[64];
+static struct zoid_stream *streams[64];
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned nclients, nstreams;
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "FAIL: %s:%d: ", __FILE__, __LINE__);                                  \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct zoid_client *conn(void)
+{
+    struct zoid_client *c;
+    struct zepto_err err = {0};
+    struct zoid_client_opts o = {.timeout_ms = -1};
+    CHECK(!zoid_connect(addr, &o, &c, &err), "connect %s: %s", addr, err.msg);
+    pthread_mutex_lock(&reg_mu);
+    if (nclients < 64)
+        clients[nclients++] = c;
+    pthread_mutex_unlock(&reg_mu);
+    return c;
+}
+
+static struct zoid_stream *sopen(struct zoid_client *c, const char *name, struct zoid_stream_opts o)
+{
+    struct zoid_stream *s;
+    struct zepto_err err = {0};
+    CHECK(!zoid_stream_open(c, name, &o, &s, &err), "open %s: %s", name, err.msg);
+    pthread_mutex_lock(&reg_mu);
+    if (nstreams < 64)
+        streams[nstreams++] = s;
+    pthread_mutex_unlock(&reg_mu);
+    return s;
+}
+
+/* Records of varied sizes through, in order, sequence numbers without gaps. */
+static void case_basic(void)
+{
+    struct zoid_client *p = conn(), *c = conn();
+    struct zoid_stream *ps = sopen(p, "basic", (struct zoid_stream_opts){.flags = 1});
+    struct zoid_stream *cs = sopen(c, "basic", (struct zoid_stream_opts){0});
+    static unsigned char buf[200000];
+    for (unsigned i = 0; i < 300; i++) {
+        size_t len = (i * 7919u) % sizeof(buf);
+        memset(buf, (int)(i & 0xff), len);
+        CHECK(!zoid_stream_push(ps, i, 0, buf, len, 0), "push %u", i);
+    }
+    CHECK(!zoid_stream_end(ps, 0), "end");
+    struct zoid_stream_record r;
+    for (unsigned i = 0; i < 300; i++) {
+        CHECK(zoid_stream_read(cs, &r, 5000) == 1, "read %u", i);
+        CHECK(r.seq == i && r.step == i && r.lost == 0, "record %u: seq %llu step %llu", i,
+              (unsigned long long)r.seq, (unsigned long long)r.step);
+        CHECK(r.len == (i * 7919u) % sizeof(buf), "record %u: len %u", i, r.len);
+        CHECK(!r.len || ((const unsigned char *)r.data)[r.len - 1] == (i & 0xff), "data %u", i);
+    }
+    CHECK(zoid_stream_read(cs, &r, 5000) == 0, "end of stream expected");
+    printf("ok basic\n");
+}
+
+struct prod {
+    const char *name;
+    uint32_t rank, steps, len;
+    int reduce;
+    int rc;
+};
+
+static void *producer(void *arg)
+{
+    struct prod *a = arg;
+    struct zoid_client *c;
+    struct zoid_stream *s;
+    struct zepto_err err = {0};
+    struct zoid_client_opts co = {.timeout_ms = -1};
+    CHECK(!zoid_connect(addr, &co, &c, &err), "connect: %s", err.msg);
+    CHECK(!zoid_stream_open(c, a->name, &(struct zoid_stream_opts){0}, &s, &err), "open: %s",
+          err.msg);
+    unsigned char *buf = malloc(a->len);
+    for (uint32_t t = 0; t < a->steps && !a->rc; t++) {
+        if (a->reduce == ZOID_STREAM_SUM_F64)
+            for (uint32_t i = 0; i < a->len / 8; i++) {
+                double v = a->rank + t + i;
+                memcpy(buf + 8 * i, &v, 8);
+            }
+        else
+            memset(buf, (int)((a->rank * 31 + t) & 0xff), a->len);
+        a->rc = zoid_stream_push(s, t, a->rank, buf, a->len, 20000);
+    }
+    if (!a->rc)
+        a->rc = zoid_stream_end(s, 20000);
+    free(buf);
+    zoid_stream_close(s);
+    zoid_close(c);
+    return NULL;
+}
+
+/* N producers, one slice per step each: the consumer gets whole, reduced steps. */
+static void case_reduce(int op)
+{
+    enum { N = 4, STEPS = 50, LEN = 1024 };
+    const char *name = op == ZOID_STREAM_CONCAT ? "cat4" : "sum4";
+    struct zoid_client *c = conn();
+    struct zoid_stream *cs = sopen(
+        c, name,
+        (struct zoid_stream_opts){.flags = 1, .producers = N, .reduce = op, .limit = 1 << 20});
+    pthread_t t[N];
+    struct prod a[N];
+    for (uint32_t r = 0; r < N; r++) {
+        a[r] = (struct prod){name, r, STEPS, LEN, op, 0};
+        pthread_create(&t[r], NULL, producer, &a[r]);
+    }
+    struct zoid_stream_record rec;
+    unsigned got = 0;
+    while (zoid_stream_read(cs, &rec, 20000) == 1) {
+        CHECK(rec.step == got && rec.rank == N, "step %llu (%u contributions), expected %u",
+              (unsigned long long)rec.step, rec.rank, got);
+        const unsigned char *d = rec.data;
+        if (op == ZOID_STREAM_CONCAT) {
+            CHECK(rec.len == N * LEN, "concat length %u", rec.len);
+            for (uint32_t r = 0; r < N; r++)
+                CHECK(d[r * LEN] == ((r * 31 + got) & 0xff), "slice %u of step %u", r, got);
+        } else {
+            CHECK(rec.len == LEN, "sum length %u", rec.len);
+            for (uint32_t i = 0; i < LEN / 8; i++) {
+                double v;
+                memcpy(&v, d + 8 * i, 8);
+                CHECK(v == (double)(0 + 1 + 2 + 3) + N * (got + i), "sum %u[%u] = %g", got, i, v);
+            }
+        }
+        got++;
+    }
+    for (int r = 0; r < N; r++) {
+        pthread_join(t[r], NULL);
+        CHECK(!a[r].rc, "producer %d: %s", r, strerror(-a[r].rc));
+    }
+    CHECK(got == STEPS, "%u steps of %d", got, STEPS);
+    printf("ok reduce %s\n", name);
+}
+
+/* 64 producers blocked on a full stream: another client's null calls answer at once; then a
+ * consumer drains everything, each producer's records in order, nothing lost. */
+static void case_blocked(void)
+{
+    enum { N = 64, STEPS = 8, LEN = 16384 };
+    struct zoid_client *c = conn();
+    struct zoid_stream *cs =
+        sopen(c, "blk", (struct zoid_stream_opts){.flags = 1, .producers = N, .limit = 64 << 10});
+    pthread_t t[N];
+    struct prod a[N];
+    for (uint32_t r = 0; r < N; r++) {
+        a[r] = (struct prod){"blk", r, STEPS, LEN, 0, 0};
+        pthread_create(&t[r], NULL, producer, &a[r]);
+    }
+    struct zoid_stream_stat st;
+    struct zepto_err err = {0};
+    double t0 = now_s();
+    do {
+        CHECK(!zoid_stream_stat(c, "blk", &st, &err), "stat: %s", err.msg);
+    } while (st.producers_blocked < N / 2 && now_s() - t0 < 20);
+    CHECK(st.producers_blocked >= N / 2, "only %u producers blocked", st.producers_blocked);
+    double worst = 0;
+    for (int i = 0; i < 50; i++) {
+        double s0 = now_s();
+        CHECK(!zoid_call(c, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, NULL, 5000), "null call");
+        if (now_s() - s0 > worst)
+            worst = now_s() - s0;
+    }
+    CHECK(worst < 0.5, "a null call took %.0f ms beside %u blocked producers", worst * 1e3,
+          st.producers_blocked);
+    uint32_t next[N] = {0};
+    struct zoid_stream_record rec;
+    unsigned got = 0;
+    while (got < N * STEPS && zoid_stream_read(cs, &rec, 20000) == 1) {
+        CHECK(rec.rank < N && rec.step == next[rec.rank], "producer %u: step %llu, expected %u",
+              rec.rank, (unsigned long long)rec.step, next[rec.rank]);
+        CHECK(rec.lost == 0, "lost %llu", (unsigned long long)rec.lost);
+        next[rec.rank]++;
+        got++;
+    }
+    for (int r = 0; r < N; r++) {
+        pthread_join(t[r], NULL);
+        CHECK(!a[r].rc, "producer %d: %s", r, strerror(-a[r].rc));
+    }
+    CHECK(got == N * STEPS, "%u records of %d", got, N * STEPS);
+    printf("ok blocked %u producers, worst null call %.1f ms\n", st.producers_blocked, worst * 1e3);
+}
+
+/* A consumer that never reads: policy error fails the producer with ENOBUFS (never silently);
+ * policy drop keeps going and the reader sees the gap; a record over the limit: EMSGSIZE. */
+static void case_noread(void)
+{
+    struct zoid_client *c = conn();
+    struct zoid_stream *e = sopen(
+        c, "err",
+        (struct zoid_stream_opts){.flags = 1, .limit = 1 << 20, .policy = 1, .batch_bytes = 1});
+    static unsigned char buf[1 << 16];
+    int rc = 0;
+    unsigned n = 0;
+    while (n < 1000 && !(rc = zoid_stream_push(e, n, 0, buf, sizeof(buf), 5000)))
+        n++;
+    CHECK(rc == -ENOBUFS, "policy error: push %u gave %d (%s), expected ENOBUFS", n, rc,
+          strerror(-rc));
+    CHECK(n >= 10 && n <= 16, "%u records of 64 KiB fitted in 1 MiB", n);
+    static unsigned char big[2 << 20];
+    rc = zoid_stream_push(e, 0, 0, big, sizeof(big), 5000);
+    CHECK(rc == -EMSGSIZE, "a 2 MiB record into a 1 MiB stream gave %d", rc);
+    struct zoid_stream *d = sopen(
+        c, "drop",
+        (struct zoid_stream_opts){.flags = 1, .limit = 1 << 20, .policy = 2, .batch_bytes = 1});
+    for (unsigned i = 0; i < 100; i++)
+        CHECK(!zoid_stream_push(d, i, 0, buf, sizeof(buf), 5000), "drop push %u", i);
+    CHECK(!zoid_stream_end(d, 0), "end");
+    struct zoid_stream *r = sopen(c, "drop", (struct zoid_stream_opts){0});
+    struct zoid_stream_record rec;
+    unsigned got = 0;
+    uint64_t first = 0, last = 0;
+    while (zoid_stream_read(r, &rec, 5000) == 1) {
+        if (!got)
+            first = rec.seq;
+        last = rec.seq;
+        got++;
+    }
+    struct zoid_stream_stat st;
+    struct zepto_err err = {0};
+    CHECK(!zoid_stream_stat(c, "drop", &st, &err), "stat");
+    CHECK(last == 99 && first > 0 && st.dropped == first && got == 100 - first,
+          "drop: first %llu last %llu got %u dropped %llu", (unsigned long long)first,
+          (unsigned long long)last, got, (unsigned long long)st.dropped);
+    printf("ok noread (error after %u records; drop: %llu dropped, reported)\n", n,
+           (unsigned long long)st.dropped);
+}
+
+/* A consumer that goes away reconnects and gets what it had not acknowledged. */
+static void case_resume(void)
+{
+    struct zoid_client *p = conn(), *c1 = conn();
+    struct zoid_stream *ps = sopen(p, "res", (struct zoid_stream_opts){.flags = 1});
+    for (unsigned i = 0; i < 10; i++)
+        CHECK(!zoid_stream_push(ps, i, 0, &i, sizeof(i), 0), "push");
+    CHECK(!zoid_stream_flush(ps, 0), "flush");
+    struct zoid_stream *a = sopen(c1, "res", (struct zoid_stream_opts){0});
+    struct zoid_stream_record rec;
+    for (unsigned i = 0; i < 3; i++)
+        CHECK(zoid_stream_read(a, &rec, 5000) == 1 && rec.seq == i, "first consumer %u", i);
+    for (unsigned i = 0; i < nclients; i++)
+        if (clients[i] == c1)
+            clients[i] = NULL;
+    zoid_close(c1); /* gone before acknowledging anything it got */
+    for (unsigned i = 10; i < 12; i++)
+        CHECK(!zoid_stream_push(ps, i, 0, &i, sizeof(i), 0), "push");
+    CHECK(!zoid_stream_end(ps, 0), "end");
+    struct zoid_client *c2 = conn();
+    struct zoid_stream *b = sopen(c2, "res", (struct zoid_stream_opts){0});
+    unsigned got = 0;
+    while (zoid_stream_read(b, &rec, 5000) == 1) {
+        CHECK(rec.seq == got, "resumed consumer: seq %llu, expected %u",
+              (unsigned long long)rec.seq, got);
+        got++;
+    }
+    CHECK(got == 12, "resumed consumer got %u of 12", got);
+    printf("ok resume\n");
+}
+
+/* 1,000 streams of one user; beyond the per-user maximum a clear error; then all removed. */
+static void case_many(void)
+{
+    struct zoid_client *c = conn();
+    char name[32];
+    struct zepto_err err = {0};
+    struct zoid_stream *s;
+    unsigned made = 0;
+    int rc = 0;
+    for (unsigned i = 0; i < 1100; i++) {
+        snprintf(name, sizeof(name), "many%u", i);
+        rc = zoid_stream_open(c, name, &(struct zoid_stream_opts){.flags = 1}, &s, &err);
+        if (rc)
+            break;
+        CHECK(!zoid_stream_push(s, 0, 0, name, 8, 0) && !zoid_stream_flush(s, 0), "push");
+        zoid_stream_close(s);
+        made++;
+    }
+    CHECK(made >= 1000 && rc == -EDQUOT && strstr(err.msg, "maximum of streams"),
+          "made %u, then %d (%s)", made, rc, err.msg);
+    for (unsigned i = 0; i < made; i++) {
+        snprintf(name, sizeof(name), "many%u", i);
+        CHECK(!zoid_stream_delete(c, name, &err), "delete %s: %s", name, err.msg);
+    }
+    printf("ok many (%u streams, then: %s)\n", made, err.msg);
+}
+
+/* A malformed request: a clear error, the connection and the stream still fine. */
+static void case_malformed(void)
+{
+    struct zoid_client *c = conn();
+    unsigned char junk[40] = {0, 0, 0, 0, 5, 0, 'x', 'y', 'z', 'z', 'y', 0xff, 0xff, 0xff, 0x7f};
+    struct iovec iov = {junk, sizeof(junk)};
+    for (uint16_t fn = 0; fn < 6; fn++) {
+        int rc = zoid_call(c, ZOID_STREAM_PLUGIN, fn, &iov, 1, NULL, 0, NULL, 5000);
+        CHECK(rc < 0, "junk to function %u accepted", fn);
+    }
+    CHECK(!zoid_call(c, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, NULL, 5000), "null after junk");
+    printf("ok malformed\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s ADDR CASE\n", argv[0]);
+        return 2;
+    }
+    addr = argv[1];
+    const char *k = argv[2];
+    if (!strcmp(k, "basic"))
+        case_basic();
+    else if (!strcmp(k, "reduce")) {
+        case_reduce(ZOID_STREAM_CONCAT);
+        case_reduce(ZOID_STREAM_SUM_F64);
+    } else if (!strcmp(k, "blocked"))
+        case_blocked();
+    else if (!strcmp(k, "noread"))
+        case_noread();
+    else if (!strcmp(k, "resume"))
+        case_resume();
+    else if (!strcmp(k, "many"))
+        case_many();
+    else if (!strcmp(k, "malformed"))
+        case_malformed();
+    else {
+        fprintf(stderr, "unknown case %s\n", k);
+        return 2;
+    }
+    for (unsigned i = 0; i < nstreams; i++)
+        zoid_stream_close(streams[i]);
+    for (unsigned i = 0; i < nclients; i++)
+        if (clients[i])
+            zoid_close(clients[i]);
+    return 0;
+}
