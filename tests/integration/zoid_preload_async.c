@@ -10,8 +10,9 @@
  *   zoid_preload_async fill FILE MIB          MIB blocks of 1 MiB written with write(), then
  *                                            fsync and close: prints "write N: ERR", "fsync: ERR"
  *                                            or "close: ERR" for the first failure, or "ok"
- *   zoid_preload_async behind FILE MARK       two 1 MiB pwrites, then creates the local file
- *                                            MARK, then closes FILE
+ *   zoid_preload_async behind FILE DIR [noclose]  opens FILE, writes 1 MiB, creates DIR/open,
+ *                                            waits for DIR/go, writes 2 MiB, creates
+ *                                            DIR/written, closes FILE (or exits without)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -139,7 +140,9 @@ static int mirror(const char *fwd, const char *loc, uint64_t seed)
             break;
         case 8: { /* lseek */
             int wh = (int)(rnd() % 3);
-            int64_t o = wh == SEEK_SET ? off : wh == SEEK_CUR ? (int64_t)(rnd() % MIB) : -(int64_t)(rnd() % MIB);
+            int64_t o = wh == SEEK_SET   ? off
+                        : wh == SEEK_CUR ? (int64_t)(rnd() % MIB)
+                                         : -(int64_t)(rnd() % MIB);
             off_t a = lseek(f[d], o, wh), b = lseek(l[d], o, wh);
             if (a != b)
                 return fail(step, "lseek", a, b);
@@ -214,23 +217,57 @@ static int fill(const char *path, int mib)
     return 0;
 }
 
-static int behind(const char *path, const char *mark)
+/* Polls (at most 20 s) for a local file. */
+static int await_file(const char *path)
 {
+    for (int i = 0; i < 2000; i++) {
+        if (!access(path, F_OK))
+            return 0;
+        usleep(10000);
+    }
+    fprintf(stderr, "zoid_preload_async: %s did not appear\n", path);
+    return -1;
+}
+
+static int touch(const char *path)
+{
+    int m = open(path, O_WRONLY | O_CREAT, 0644);
+    if (m < 0)
+        return -1;
+    return close(m);
+}
+
+/* Opens FILE, writes 1 MiB, creates DIR/open, waits for DIR/go, writes 2 MiB more (write()
+ * at the file position, then pwrite), creates DIR/written, then closes FILE (or, with noclose,
+ * returns from main without closing). */
+static int behind(const char *path, const char *dir, bool noclose)
+{
+    char p[4096];
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     char *b = malloc(MIB);
     if (fd < 0 || !b)
         return 1;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
+        if (i == 1) {
+            snprintf(p, sizeof(p), "%s/open", dir);
+            if (touch(p))
+                return 1;
+            snprintf(p, sizeof(p), "%s/go", dir);
+            if (await_file(p))
+                return 1;
+        }
         memset(b, 'a' + i, MIB);
-        if (pwrite(fd, b, MIB, (off_t)i * MIB) != (ssize_t)MIB) {
-            perror("pwrite");
+        ssize_t r = i < 2 ? write(fd, b, MIB) : pwrite(fd, b, MIB, (off_t)i * MIB);
+        if (r != (ssize_t)MIB) {
+            perror("write");
             return 1;
         }
     }
-    int m = open(mark, O_WRONLY | O_CREAT, 0644);
-    if (m < 0)
+    snprintf(p, sizeof(p), "%s/written", dir);
+    if (touch(p))
         return 1;
-    close(m);
+    if (noclose)
+        return 0;
     if (close(fd)) {
         perror("close");
         return 1;
@@ -245,9 +282,9 @@ int main(int argc, char **argv)
         return mirror(argv[2], argv[3], strtoull(argv[4], NULL, 10));
     if (argc == 4 && !strcmp(argv[1], "fill"))
         return fill(argv[2], atoi(argv[3]));
-    if (argc == 4 && !strcmp(argv[1], "behind"))
-        return behind(argv[2], argv[3]);
+    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "behind"))
+        return behind(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "noclose"));
     fprintf(stderr, "usage: zoid_preload_async mirror FWD LOCAL SEED | fill FILE MIB | "
-                    "behind FILE MARK\n");
+                    "behind FILE DIR [noclose]\n");
     return 2;
 }

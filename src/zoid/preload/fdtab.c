@@ -295,8 +295,7 @@ static void send_buffer(struct zpl_fd *e)
         return;
     int h = zpl_fd_handle(e);
     int64_t off = wb->off;
-    bool async = h >= 0 && zpl_relaxed() && !atomic_load(&zpl_exiting) &&
-                 !(e->oflags & O_APPEND);
+    bool async = h >= 0 && zpl_relaxed() && !atomic_load(&zpl_exiting) && !(e->oflags & O_APPEND);
     if (async && off == ZP_CUR) {
         off = zpl_as_pos(e, h);
         if (off >= 0)
@@ -483,8 +482,8 @@ int zpl_fd_release(struct zpl_fd *e)
     int err = zpl_take_error(e);
     /* Relaxed: the close goes in the background (its data was sent and waited for above). */
     bool last = atomic_load(&e->refs) == 1;
-    if (last && e->h >= 0 && zpl_relaxed() && zpl_as_depth() && !atomic_load(&zpl_exiting) && !zpl_conn() &&
-        e->gen == zpl_gen() && zpl_close_async(e->h)) {
+    if (last && e->h >= 0 && zpl_relaxed() && zpl_as_depth() && !atomic_load(&zpl_exiting) &&
+        !zpl_conn() && e->gen == zpl_gen() && zpl_close_async(e->h)) {
         zpl_fd_put(e);
         return err;
     }

@@ -85,8 +85,8 @@ static void issue(struct zpl_fd *e, int h, size_t blk)
     if (!as->nra)
         as->ra_wgen = atomic_load(&zpl_wgen);
     while (as->nra < zpl_as_depth()) {
-        int64_t at = as->nra ? as->ra[as->nra - 1]->off + (int64_t)as->ra[as->nra - 1]->n
-                             : as->ra_next;
+        int64_t at =
+            as->nra ? as->ra[as->nra - 1]->off + (int64_t)as->ra[as->nra - 1]->n : as->ra_next;
         struct zpl_job *j = calloc(1, sizeof(*j));
         char *b = j ? malloc(blk) : NULL;
         if (!b) {

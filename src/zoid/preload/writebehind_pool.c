@@ -24,12 +24,8 @@ static int nthreads, nidle, nbusy, nqueued;
 static void run(struct zpl_job *j)
 {
     switch (j->kind) {
-    case ZJ_READ:
-        j->r = zpl_pread_all(j->h, j->buf, j->n, j->off);
-        break;
-    case ZJ_WRITE:
-        j->r = zpl_pwrite_all(j->h, j->buf, j->n, j->off);
-        break;
+    case ZJ_READ: j->r = zpl_pread_all(j->h, j->buf, j->n, j->off); break;
+    case ZJ_WRITE: j->r = zpl_pwrite_all(j->h, j->buf, j->n, j->off); break;
     default: {
         int rc = zp_close(j->h);
         if (rc)
@@ -188,8 +184,8 @@ ssize_t zpl_io_split(int kind, int h, void *buf, size_t n, int64_t off)
         at += j->n;
     }
     size_t first = nj ? each : n;
-    ssize_t r0 = kind == ZJ_READ ? zpl_pread_all(h, buf, first, off)
-                                 : zpl_pwrite_all(h, buf, first, off);
+    ssize_t r0 =
+        kind == ZJ_READ ? zpl_pread_all(h, buf, first, off) : zpl_pwrite_all(h, buf, first, off);
     int e0 = errno;
     size_t done = r0 > 0 ? (size_t)r0 : 0;
     bool stop = r0 < 0 || (size_t)r0 < first;
@@ -206,8 +202,9 @@ ssize_t zpl_io_split(int kind, int h, void *buf, size_t n, int64_t off)
         }
     }
     if (at < n && !stop) { /* what could not be queued */
-        ssize_t r = kind == ZJ_READ ? zpl_pread_all(h, (char *)buf + at, n - at, off + (int64_t)at)
-                                    : zpl_pwrite_all(h, (char *)buf + at, n - at, off + (int64_t)at);
+        ssize_t r = kind == ZJ_READ
+                        ? zpl_pread_all(h, (char *)buf + at, n - at, off + (int64_t)at)
+                        : zpl_pwrite_all(h, (char *)buf + at, n - at, off + (int64_t)at);
         if (r > 0)
             done += (size_t)r;
     }

@@ -24,11 +24,11 @@ struct zpl_job {
     int h;                /* the daemon's handle */
     char *buf;            /* owned by the job (freed with it) */
     size_t n;
-    int64_t off;     /* explicit offset (never ZP_CUR) */
-    ssize_t r;       /* result: bytes moved, or -1 */
-    int err;         /* errno when r < 0 */
-    bool detached;   /* nobody waits: the worker frees the job */
-    bool borrowed;   /* buf is the caller's: not freed with the job */
+    int64_t off;   /* explicit offset (never ZP_CUR) */
+    ssize_t r;     /* result: bytes moved, or -1 */
+    int err;       /* errno when r < 0 */
+    bool detached; /* nobody waits: the worker frees the job */
+    bool borrowed; /* buf is the caller's: not freed with the job */
     atomic_bool done;
 };
 
@@ -61,7 +61,7 @@ struct zpl_as {
     int nwq;
     bool pos_valid; /* the file position is pos here; the daemon's is stale */
     int64_t pos;
-    bool counted; /* counted in zpl_as_active */
+    bool counted;                     /* counted in zpl_as_active */
     struct zpl_job *ra[ZPL_AS_DEPTH]; /* reads ahead, in file order */
     int nra;
     int64_t ra_next;  /* where the next sequential read would start */
