@@ -120,6 +120,12 @@ int zp_statfs(int dirh, const char *path /* string */, struct statfs *st /* out 
  * is not open; EINVAL for n above the session's table (4096). */
 int zp_adopt(const int32_t *handles /* array(n) */, uint32_t n);
 
+/* ---- batches (appended, issue 15) -------------------------------------------------------- */
+
+/* Closes n handles (a relaxed client's closes, sent together): every one is closed; the errno of
+ * the first that failed (EBADF for one not open), or 0. EINVAL for n above the session's table. */
+int zp_close_many(const int32_t *handles /* array(n) */, uint32_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -96,6 +96,7 @@ static void at_prepare(void)
     if (!zpl_cfg.active)
         return;
     zpl_flush_all();
+    zpl_aio_quiesce(); /* before the connection's lock below */
     int n = 0;
     zpl_fd_each(count_one, &n);
     zpl_fd_each(reset_one, NULL);

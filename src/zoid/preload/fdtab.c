@@ -483,7 +483,8 @@ int zpl_fd_release(struct zpl_fd *e)
     /* Relaxed: the close goes in the background (its data was sent and waited for above). */
     bool last = atomic_load(&e->refs) == 1;
     if (last && e->h >= 0 && zpl_relaxed() && zpl_as_depth() && !atomic_load(&zpl_exiting) &&
-        !zpl_conn() && e->gen == zpl_gen() && zpl_close_async(e->h)) {
+        !zpl_conn() && e->gen == zpl_gen() && !atomic_load(&e->wb->locked) &&
+        zpl_close_defer(e->h)) {
         zpl_fd_put(e);
         return err;
     }

@@ -153,6 +153,7 @@ void zpl_aio_quiesce(void)
     while (q_head || nbusy)
         pthread_cond_wait(&pool_done, &pool_mu);
     pthread_mutex_unlock(&pool_mu);
+    zpl_close_flush();
 }
 
 ssize_t zpl_io_split(int kind, int h, void *buf, size_t n, int64_t off)
@@ -215,27 +216,9 @@ ssize_t zpl_io_split(int kind, int h, void *buf, size_t n, int64_t off)
     return (ssize_t)done;
 }
 
-bool zpl_close_async(int h)
-{
-    struct zpl_job *j = calloc(1, sizeof(*j));
-    if (!j)
-        return false;
-    j->kind = ZJ_CLOSE;
-    j->h = h;
-    j->detached = true;
-    if (zpl_job_submit(j)) {
-        free(j);
-        return false;
-    }
-    return true;
-}
-
-/* Fork: nothing in flight across it; the child has no workers. */
-static void pool_prepare(void)
-{
-    zpl_aio_quiesce();
-}
-
+/* Fork: exec.c's prepare handler empties the pool (zpl_aio_quiesce) before it takes the
+ * connection's lock; the child has no workers. */
+void zpl__closebatch_child(void);
 static void pool_child(void)
 {
     pthread_mutex_init(&pool_mu, NULL);
@@ -243,9 +226,10 @@ static void pool_child(void)
     pthread_cond_init(&pool_done, NULL);
     q_head = q_tail = NULL;
     nthreads = nidle = nbusy = nqueued = 0;
+    zpl__closebatch_child();
 }
 
 __attribute__((constructor)) static void pool_ctor(void)
 {
-    pthread_atfork(pool_prepare, NULL, pool_child);
+    pthread_atfork(NULL, NULL, pool_child);
 }

@@ -44,7 +44,7 @@ void zpl_job_free(struct zpl_job *j);
  * depth 0, as zpl_pread_all/zpl_pwrite_all. */
 #define ZPL_SPLIT_MIN (256u << 10)
 ssize_t zpl_io_split(int kind, int h, void *buf, size_t n, int64_t off);
-/* Waits until the pool has nothing queued or running (fork, exec, exit). */
+/* Waits until the pool has nothing queued or running, and sends the closes (fork, exec, exit). */
 void zpl_aio_quiesce(void);
 
 /* Most calls in flight per open file description for read-ahead and for write-behind, and the
@@ -93,7 +93,8 @@ int64_t zpl_as_pos(struct zpl_fd *e, int h);
 int zpl_wb_submit(struct zpl_fd *e, int h, const void *buf, size_t n, int64_t off);
 /* Reads through read-ahead (relaxed, e->wb->mu not held). */
 ssize_t zpl_ra_read(struct zpl_fd *e, void *buf, size_t n, int64_t off);
-/* Closes h without waiting (relaxed); false when it could not be queued. */
-bool zpl_close_async(int h);
+/* Relaxed: h goes on the list of handles to close (closebatch.c); zpl_close_flush sends it. */
+bool zpl_close_defer(int h);
+void zpl_close_flush(void);
 
 #endif
