@@ -10,8 +10,8 @@
  *   zoid_preload_async fill FILE MIB          MIB blocks of 1 MiB written with write(), then
  *                                            fsync and close: prints "write N: ERR", "fsync: ERR"
  *                                            or "close: ERR" for the first failure, or "ok"
- *   zoid_preload_async behind FILE DIR [noclose]  opens FILE, writes 1 MiB, creates DIR/open,
- *                                            waits for DIR/go, writes 2 MiB, creates
+ *   zoid_preload_async behind FILE DIR [noclose]  opens FILE, writes 256 KiB, creates
+ *                                            DIR/open, waits for DIR/go, writes 512 KiB, creates
  *                                            DIR/written, closes FILE (or exits without)
  */
 #include <errno.h>
@@ -24,8 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MIB  (1u << 20)
-#define FMAX (12u * MIB) /* the files stay below this */
+#define MIB    (1u << 20)
+#define FMAX   (12u * MIB)  /* the files stay below this */
+#define BEHIND (256u << 10) /* a write-behind block (larger ones are sent at once, split) */
 
 static uint64_t rs;
 static uint64_t rnd(void)
@@ -237,7 +238,7 @@ static int touch(const char *path)
     return close(m);
 }
 
-/* Opens FILE, writes 1 MiB, creates DIR/open, waits for DIR/go, writes 2 MiB more (write()
+/* Opens FILE, writes 256 KiB, creates DIR/open, waits for DIR/go, writes 512 KiB more (write()
  * at the file position, then pwrite), creates DIR/written, then closes FILE (or, with noclose,
  * returns from main without closing). */
 static int behind(const char *path, const char *dir, bool noclose)
@@ -256,9 +257,9 @@ static int behind(const char *path, const char *dir, bool noclose)
             if (await_file(p))
                 return 1;
         }
-        memset(b, 'a' + i, MIB);
-        ssize_t r = i < 2 ? write(fd, b, MIB) : pwrite(fd, b, MIB, (off_t)i * MIB);
-        if (r != (ssize_t)MIB) {
+        memset(b, 'a' + i, BEHIND);
+        ssize_t r = i < 2 ? write(fd, b, BEHIND) : pwrite(fd, b, BEHIND, (off_t)i * BEHIND);
+        if (r != (ssize_t)BEHIND) {
             perror("write");
             return 1;
         }

@@ -24,10 +24,10 @@ for c in strict relaxed; do
     done
 done
 
-# expected_behind FILE: 1 MiB of a, of b, of c.
+# expected_behind FILE: 256 KiB of a, of b, of c.
 expected_behind() {
-    cmp -s "$1" <(head -c 1048576 /dev/zero | tr '\0' a; head -c 1048576 /dev/zero | tr '\0' b
-        head -c 1048576 /dev/zero | tr '\0' c)
+    cmp -s "$1" <(head -c 262144 /dev/zero | tr '\0' a; head -c 262144 /dev/zero | tr '\0' b
+        head -c 262144 /dev/zero | tr '\0' c)
 }
 
 # 2. Write-behind: the writes return while the daemon is stopped.

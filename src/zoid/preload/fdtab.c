@@ -396,7 +396,18 @@ static ssize_t write_behind(struct zpl_fd *e, const void *buf, size_t n, int64_t
         bool cur = off == ZP_CUR;
         if (cur)
             off = e->wb->as->pos;
-        if (!zpl_wb_submit(e, h, buf, n, off)) {
+        if (n >= 2 * ZPL_SPLIT_MIN) {
+            /* Large: in blocks in flight at once straight from buf, rather than copied (the
+             * copy costs more than the wait on a machine with few cores). */
+            zpl_as_wait_writes(e->wb);
+            r = e->wb->err ? -1 : zpl_io_split(ZJ_WRITE, h, (void *)buf, n, off);
+            if (e->wb->err) {
+                errno = e->wb->err;
+                e->wb->err = 0;
+            }
+            if (r > 0 && cur)
+                e->wb->as->pos += r;
+        } else if (!zpl_wb_submit(e, h, buf, n, off)) {
             r = (ssize_t)n;
             if (cur)
                 e->wb->as->pos += (int64_t)n;

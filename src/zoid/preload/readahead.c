@@ -148,6 +148,16 @@ ssize_t zpl_ra_read(struct zpl_fd *e, void *buf, size_t n, int64_t off)
         return -1;
     }
     int64_t at = cur ? as->pos : off;
+    if (n >= 2 * ZPL_SPLIT_MIN) {
+        /* Large: in blocks in flight at once straight into buf, not read ahead and copied. */
+        zpl_ra_drop(wb);
+        ssize_t r = zpl_io_split(ZJ_READ, h, buf, n, at);
+        if (r >= 0 && cur)
+            as->pos += r;
+        as->ra_next = r >= 0 ? at + r : -1;
+        pthread_mutex_unlock(&wb->mu);
+        return r;
+    }
     if (as->nra && as->ra_wgen != atomic_load(&zpl_wgen))
         zpl_ra_drop(wb); /* a write since: what was read ahead may be old */
     if (at == as->ra_next)
