@@ -69,8 +69,24 @@ static int mirror(const char *fwd, const char *loc, uint64_t seed)
         int64_t off = (int64_t)(rnd() % (FMAX - 4 * MIB));
         if (rnd() % 3)
             off = seq; /* sequential */
-        int op = (int)(rnd() % 12);
+        int op = (int)(rnd() % 13);
         ssize_t rf, rl;
+        if (op == 12) { /* small pwrites at several places, some following the last (pieces) */
+            int64_t at = off;
+            for (int i = 0; i < 40; i++) {
+                size_t len = rnd() % 2 ? 4096 : 1000;
+                if (rnd() % 2)
+                    at = (int64_t)(rnd() % (FMAX - 4 * MIB));
+                for (size_t k = 0; k < len; k++)
+                    wbuf[k] = (char)(rnd() >> 24);
+                rf = pwrite(f[d], wbuf, len, at);
+                rl = pwrite(l[d], wbuf, len, at);
+                if (rf != rl)
+                    return fail(step, "pwrite of a piece", rf, rl);
+                at += (int64_t)len;
+            }
+            continue;
+        }
         if (op >= 10) { /* a run of sequential reads (read-ahead), a write ahead of it at times */
             bool at_pos = op == 10;
             size_t bs = rnd() % 2 ? MIB : 65536 * 3;

@@ -286,6 +286,64 @@ ssize_t zpl_pread_all(int h, void *buf, size_t n, int64_t off)
 
 /* ---- write-behind ------------------------------------------------------------------------- */
 
+static atomic_bool old_daemon; /* zp_pwrite_many unknown: pieces one by one */
+
+/* Sends a buffer of pieces at several places in one zp_pwrite_many (mu held). */
+static void send_scattered(struct zpl_fd *e, int h)
+{
+    struct zpl_wb *wb = e->wb;
+    struct zpl_as *as = wb->as;
+    zpl_as_wait_writes(wb);
+    ssize_t r = -1;
+    if (!atomic_load(&old_daemon)) {
+        ZP_CALL(r, zp_pwrite_many(h, as->seg, 2 * as->nseg, wb->buf, wb->len));
+        if (r < 0 && errno == ENOSYS)
+            atomic_store(&old_daemon, true);
+        else if (r < 0)
+            zpl_fail();
+    }
+    if (atomic_load(&old_daemon)) {
+        size_t done = 0;
+        r = 0;
+        for (uint32_t i = 0; i < as->nseg; i++) {
+            size_t len = (size_t)as->seg[2 * i + 1];
+            ssize_t w = zpl_pwrite_all(h, wb->buf + done, len, as->seg[2 * i]);
+            if (w < 0) {
+                r = done ? (ssize_t)done : -1;
+                break;
+            }
+            done += (size_t)w;
+            r = (ssize_t)done;
+            if ((size_t)w < len)
+                break;
+        }
+    }
+    if (r < 0 && !wb->err)
+        wb->err = errno;
+    else if (r >= 0 && (size_t)r < wb->len && !wb->err)
+        wb->err = ENOSPC; /* as the kernel's write-back reports a short write */
+    as->nseg = 0;
+    wb->len = 0;
+    atomic_fetch_sub(&dirty, 1);
+}
+
+/* Adds a piece at off to a buffer of pieces (mu held); false when it cannot take it. */
+static bool scatter_add(struct zpl_fd *e, int64_t off, size_t n)
+{
+    struct zpl_as *as = zpl_as_get(e->wb);
+    if (!as || atomic_load(&old_daemon) || as->nseg >= ZPL_SEG_MAX)
+        return false;
+    if (!as->nseg) {
+        as->seg[0] = e->wb->off;
+        as->seg[1] = (int64_t)e->wb->len;
+        as->nseg = 1;
+    }
+    as->seg[2 * as->nseg] = off;
+    as->seg[2 * as->nseg + 1] = (int64_t)n;
+    as->nseg++;
+    return true;
+}
+
 /* Sends e's buffer (mu held): a write-behind job when relaxed, else now; a failure goes to
  * e->wb->err. */
 static void send_buffer(struct zpl_fd *e)
@@ -300,6 +358,10 @@ static void send_buffer(struct zpl_fd *e)
         off = zpl_as_pos(e, h);
         if (off >= 0)
             wb->as->pos += (int64_t)wb->len;
+    }
+    if (h >= 0 && wb->as && wb->as->nseg > 1) {
+        send_scattered(e, h);
+        return;
     }
     if (h < 0 || off < ZP_CUR)
         wb->err = wb->err ? wb->err : errno;
@@ -454,9 +516,19 @@ ssize_t zpl_write_at(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
     }
     zpl_ra_drop(e->wb);
     zpl_as_reap_done(e->wb);
-    bool follows = (off == ZP_CUR && e->wb->off == ZP_CUR) ||
-                   (off >= 0 && e->wb->off >= 0 && off == e->wb->off + (int64_t)e->wb->len);
-    if (e->wb->len && (!follows || e->wb->len + n > WB_MAX))
+    struct zpl_as *as = e->wb->as;
+    uint32_t nseg = as ? as->nseg : 0;
+    int64_t end = nseg > 1          ? as->seg[2 * nseg - 2] + as->seg[2 * nseg - 1]
+                  : e->wb->off >= 0 ? e->wb->off + (int64_t)e->wb->len
+                                    : -1;
+    bool follows = (off == ZP_CUR && e->wb->off == ZP_CUR) || (off >= 0 && off == end);
+    bool fits = e->wb->len + n <= WB_MAX;
+    if (e->wb->len && fits && follows && nseg > 1)
+        as->seg[2 * nseg - 1] += (int64_t)n;
+    else if (e->wb->len && fits && !follows && off >= 0 && e->wb->off >= 0 &&
+             scatter_add(e, off, n))
+        ; /* one more piece: sent with the others */
+    else if (e->wb->len && (!follows || !fits))
         send_buffer(e);
     if (e->wb->err) {
         errno = e->wb->err;

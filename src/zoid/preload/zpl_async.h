@@ -53,6 +53,7 @@ void zpl_aio_quiesce(void);
 #define ZPL_AS_DEPTH         8
 #define ZPL_AS_DEFAULT_DEPTH 4
 #define ZPL_AS_BLOCK         (1u << 20)
+#define ZPL_SEG_MAX          256 /* pieces of one zp_pwrite_many */
 int zpl_as_depth(void);
 
 /* The asynchronous state of an open file description (zpl_wb->as), guarded by zpl_wb->mu. */
@@ -68,6 +69,10 @@ struct zpl_as {
     int seq;          /* sequential reads seen in a row */
     int cur_reads;    /* reads at the file position since the last drain */
     uint64_t ra_wgen; /* zpl_wgen when the reads ahead were issued */
+    /* The small writes buffered in zpl_wb->buf when they are at several places: (offset,
+     * length) pairs, sent together with zp_pwrite_many. 0 or 1: one contiguous piece. */
+    uint32_t nseg;
+    int64_t seg[2 * ZPL_SEG_MAX];
 };
 
 /* Descriptions with asynchronous state: zpl_flush_all drains them. */
