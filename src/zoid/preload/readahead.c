@@ -138,10 +138,11 @@ ssize_t zpl_ra_read(struct zpl_fd *e, void *buf, size_t n, int64_t off)
     zpl_as_wait_writes(wb);
     bool cur = off == ZP_CUR;
     if (cur && !as->pos_valid && as->cur_reads++ == 0) {
-        /* The first read at the position: as before, the daemon's position moves. */
+        /* The first read at the position: as before, the daemon's position moves (nothing is
+         * buffered or in flight for writing now, and the position is the daemon's). */
+        ssize_t r = zpl_pread_all(h, buf, n, off);
         pthread_mutex_unlock(&wb->mu);
-        zpl_flush(e);
-        return zpl_pread_all(h, buf, n, off);
+        return r;
     }
     if (cur && zpl_as_pos(e, h) < 0) {
         pthread_mutex_unlock(&wb->mu);
