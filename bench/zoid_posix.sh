@@ -9,12 +9,17 @@
 # pread/pwrite, in case fio cannot run under the interposer); and the metadata rate of
 # bench/posix_meta.c (create/stat/unlink of META_N files). The modes are interleaved job by job
 # and their order rotates, because the machine is noisy; figures are medians over the rounds.
-# Prints a markdown table with the goals of issue 6 (interposer >= 70 % of local throughput with
-# 1 MiB blocks; relaxed 4 KiB writes >= 3x strict) and writes $OUT/summary.json.
+# Two more modes go through a second daemon on TCP loopback (same export, a token):
+# "preload-tcp-strict" and "preload-tcp-relaxed". Prints a markdown table with the goals of
+# issue 15 (interposer >= 90 % of local throughput with 1 MiB sequential blocks on the same node,
+# >= 70 % over TCP loopback; relaxed random 4 KiB writes >= 3x strict; interposer >= 20,000
+# creates/s; FUSE >= 70 % of local for 1 MiB sequential, >= 10,000 creates/s, >= 30,000 stats/s)
+# and of issue 6 (>= 70 % for every 1 MiB job), and writes $OUT/summary.json.
 #
 # usage: bash bench/zoid_posix.sh [BUILD [ROUNDS]]        (defaults: build, 1 round)
 #   environment: SECS (5), SIZE (256M), META_N (2000), TOOLS ("fio stream"), MODES (all
-#   available of: local preload-strict preload-relaxed fuse-strict fuse-relaxed),
+#   available of: local preload-strict preload-relaxed preload-tcp-strict preload-tcp-relaxed
+#   fuse-strict fuse-relaxed),
 #   OUT (bench/out/zoid_posix)
 # Root: the tmpfs is mounted on a scratch directory (and unmounted at the end); otherwise the
 # scratch directory is in /dev/shm. About 8 jobs x 5 modes x (SECS + 3 s) per round.
@@ -66,9 +71,9 @@ elif [ ! -c /dev/fuse ] || ! (exec 3<>/dev/fuse) 2>/dev/null; then
     why_not[fuse]="/dev/fuse is absent or cannot be opened"
 fi
 modes=()
-for m in ${MODES:-local preload-strict preload-relaxed fuse-strict fuse-relaxed}; do
-    if [ -n "${why_not[${m%-*}]:-}" ]; then
-        echo "skipping $m: ${why_not[${m%-*}]}" >&2
+for m in ${MODES:-local preload-strict preload-relaxed preload-tcp-strict preload-tcp-relaxed fuse-strict fuse-relaxed}; do
+    if [ -n "${why_not[${m%%-*}]:-}" ]; then
+        echo "skipping $m: ${why_not[${m%%-*}]}" >&2
     else
         modes+=("$m")
     fi
@@ -85,6 +90,7 @@ else
     fs="/dev/shm (tmpfs)"
 fi
 daemon=
+daemon_tcp=
 mounters=()
 cleanup() {
     local p
@@ -94,6 +100,7 @@ cleanup() {
         grep -q " $p fuse" /proc/mounts && { fusermount3 -u -z "$p" 2>/dev/null || umount -l "$p"; }
     done
     [ -z "$daemon" ] || { kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; }
+    [ -z "$daemon_tcp" ] || { kill -TERM "$daemon_tcp" 2>/dev/null || true; wait "$daemon_tcp" 2>/dev/null || true; }
     if grep -q " $scratch tmpfs" /proc/mounts; then
         umount "$scratch" || umount -l "$scratch"
     fi
@@ -115,6 +122,16 @@ sock=$scratch/s.sock
 "$bin/zepto" zoid serve --listen "unix:$sock" --export "$scratch/export" 2>"$out/daemon.log" &
 daemon=$!
 wait_for 20 test -S "$sock" || die "the daemon did not start: $(cat "$out/daemon.log")"
+# The same export over TCP loopback, with a token.
+umask 077
+head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$scratch/token"
+umask 022
+tcp_port=$((20000 + RANDOM % 20000))
+"$bin/zepto" zoid serve --listen "tcp:127.0.0.1:$tcp_port" --token-file "$scratch/token" \
+    --export "$scratch/export" 2>"$out/daemon-tcp.log" &
+daemon_tcp=$!
+wait_for 20 grep -q "plugin 1 posix" "$out/daemon-tcp.log" ||
+    die "the TCP daemon did not start: $(cat "$out/daemon-tcp.log")"
 
 # Per mode: the directory the jobs see, and the command prefix that runs them there.
 prefix=$scratch/fwd # only the interposer knows this path
@@ -123,6 +140,8 @@ declare -A runner=([local]="")
 for c in strict relaxed; do
     base[preload-$c]=$prefix
     runner[preload-$c]="$bin/zepto zoid run --server unix:$sock --mount $prefix --consistency $c --"
+    base[preload-tcp-$c]=$prefix
+    runner[preload-tcp-$c]="$bin/zepto zoid run --server tcp:127.0.0.1:$tcp_port --token-file $scratch/token --mount $prefix --consistency $c --"
     base[fuse-$c]=$scratch/mnt-$c
     runner[fuse-$c]=""
 done
@@ -248,6 +267,28 @@ jq -s --arg cpu "$cpu" --arg ncpu "$(nproc)" --arg kernel "$(uname -r)" --arg fs
    fio: $fio, seconds_per_job: ($secs | tonumber), file_size: $size, rounds: $rounds,
    load_before: $lb, load_after: $la, throughput: $t, metadata: $m,
    goals: {
+     issue15: (
+       [($t | map(.tool) | unique)[] as $tool
+        | ("read-1m", "write-1m") as $job
+        | ("preload-strict", "preload-relaxed", "preload-tcp-strict", "preload-tcp-relaxed",
+           "fuse-strict", "fuse-relaxed") as $mode
+        | {what: "\($mode) / local", tool: $tool, job: $job,
+           ratio: ratio(bw($tool; $job; $mode); bw($tool; $job; "local")),
+           goal: (if ($mode | startswith("preload-tcp")) or ($mode | startswith("fuse")) then 0.70
+                  else 0.90 end)}]
+       + [($t | map(.tool) | unique)[] as $tool | ("preload", "preload-tcp", "fuse") as $client
+        | {what: "\($client) relaxed / strict", tool: $tool, job: "randwrite-4k",
+           ratio: ratio(bw($tool; "randwrite-4k"; "\($client)-relaxed");
+                        bw($tool; "randwrite-4k"; "\($client)-strict")), goal: 3}]
+       + [("preload-strict", "preload-relaxed", "preload-tcp-relaxed") as $mode
+        | {what: "\($mode) creates/s", tool: "meta", job: "create",
+           ratio: (first($m[] | select(.mode == $mode) | .create_per_s) // null), goal: 20000}]
+       + [("fuse-strict", "fuse-relaxed") as $mode
+        | ({what: "\($mode) creates/s", tool: "meta", job: "create",
+            ratio: (first($m[] | select(.mode == $mode) | .create_per_s) // null), goal: 10000},
+           {what: "\($mode) stats/s", tool: "meta", job: "stat",
+            ratio: (first($m[] | select(.mode == $mode) | .stat_per_s) // null), goal: 30000})]
+       | map(.met = (if .ratio == null then null else .ratio >= .goal end))),
      interposer_1m_vs_local: [($t | map(.tool) | unique)[] as $tool
         | ("read-1m", "write-1m", "randread-1m", "randwrite-1m") as $job
         | ("preload-strict", "preload-relaxed") as $mode
@@ -269,7 +310,8 @@ jq -r '
   def r: if . == null then "–" else (. * 100 | round / 100 | tostring) end;
   . as $s
   | ([.throughput[].mode] | unique) as $modes0
-  | (["local", "preload-strict", "preload-relaxed", "fuse-strict", "fuse-relaxed"]
+  | (["local", "preload-strict", "preload-relaxed", "preload-tcp-strict", "preload-tcp-relaxed",
+      "fuse-strict", "fuse-relaxed"]
      | map(select(. as $x | $modes0 | index($x)))) as $modes
   | "\n$ \(.command)\n\(.machine.cpus) x \(.machine.cpu), Linux \(.machine.kernel), \(.machine.fs); \(.fio); \(.seconds_per_job) s per job, \(.file_size) file, \(.rounds) round(s)\nload before: \(.load_before)\nload after:  \(.load_after)\n",
     (([.throughput[].tool] | unique)[] as $tool
@@ -284,7 +326,11 @@ jq -r '
     "| mode | create | stat | unlink |", "|---|---:|---:|---:|",
     ($modes[] as $m | first($s.metadata[] | select(.mode == $m))
      | "| \($m) | \(.create_per_s | f) | \(.stat_per_s | f) | \(.unlink_per_s | f) |"),
-    "\n### goals\n",
+    "\n### goals of issue 15\n",
+    "| measure | tool | job | figure | goal | met |", "|---|---|---|---:|---:|---|",
+    (.goals.issue15[]
+     | "| \(.what) | \(.tool) | \(.job) | \(if .goal >= 100 then (.ratio | f) else (.ratio | r) end) | \(.goal) | \(if .met == null then "not measured" else .met end) |"),
+    "\n### goals of issue 6\n",
     "| goal | tool | job | mode | ratio | met |", "|---|---|---|---|---:|---|",
     (.goals.interposer_1m_vs_local[]
      | "| interposer >= 70 % of local | \(.tool) | \(.job) | \(.mode) | \(.ratio | r) | \(if .met == null then "not measured" else .met end) |"),

@@ -14,3 +14,6 @@ zepto_shell_test(zoid_fuse_share RUN_SERIAL TRUE)
 zepto_shell_test(zoid_fuse_hostile)
 set_tests_properties(integration.zoid_fuse_hostile PROPERTIES TIMEOUT 120
   ENVIRONMENT "ZHS=$<TARGET_FILE:zoid_hostile_server>")
+# What a relaxed mount may show stale, and for how long (issue 15).
+zepto_shell_test(zoid_fuse_relaxed)
+set_tests_properties(integration.zoid_fuse_relaxed PROPERTIES TIMEOUT 120)

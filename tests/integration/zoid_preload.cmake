@@ -39,3 +39,11 @@ add_executable(zoid_abrupt_exit ../helpers/zoid_abrupt_exit.c)
 zepto_shell_test(zoid_preload_loop)
 set_tests_properties(integration.zoid_preload_loop PROPERTIES TIMEOUT 120
   ENVIRONMENT "ZAE=$<TARGET_FILE:zoid_abrupt_exit>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
+
+# Read-ahead and write-behind (zoid_preload_async.sh, issue 15): a driver built without the
+# sanitizers, as the one above.
+add_executable(zoid_preload_async zoid_preload_async.c)
+set_target_properties(zoid_preload_async PROPERTIES COMPILE_OPTIONS "" LINK_OPTIONS "")
+zepto_shell_test(zoid_preload_async)
+set_tests_properties(integration.zoid_preload_async PROPERTIES TIMEOUT 300
+  ENVIRONMENT "ZPA=$<TARGET_FILE:zoid_preload_async>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")

@@ -229,6 +229,7 @@ static void *keepalive_main(void *arg)
         if (conn.stop)
             break;
         pthread_mutex_unlock(&conn.stop_mu);
+        zf_close_flush(); /* relaxed releases wait at most one tick */
         uint32_t gen = zf_enter();
         size_t got = 0;
         int rc = zoid_call(conn.client, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, &got, 0);
@@ -262,6 +263,7 @@ void zf_conn_close(void)
         conn.keepalive_running = false;
     }
     if (conn.client) {
+        zf_close_flush();
         zf_zposix_zoid_use(NULL);
         zoid_close(conn.client);
         conn.client = NULL;

@@ -50,12 +50,18 @@ struct zf_open {
     uint32_t gen;
     uid_t uid;
     bool dir;                    /* a struct zf_dir (zfuse_ops.c), listed with readdir */
+    bool locked;                 /* took a lock: its release closes at once */
     struct zf_open *prev, *next; /* the opens not yet released (zfuse_share.c) */
 };
 
 /* The remote handle of the open file behind fi->fh, if it was opened in generation gen (-ESTALE
  * for another one; -EBADF for a directory, which has no file operations). */
 int zf_fh_handle(uint64_t fh, uint32_t gen);
+
+/* Relaxed: the open f closed later, with others (zfuse_closes.c), then its share given back and
+ * f freed; zf_close_flush sends what is pending. */
+void zf_close_defer(struct zf_open *f);
+void zf_close_flush(void);
 
 /* The operations, for fuse_new(). */
 struct fuse_operations;

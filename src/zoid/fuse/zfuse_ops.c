@@ -162,6 +162,10 @@ static int zf_release(const char *path, struct fuse_file_info *fi)
     (void)path;
     struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
     zf_handle_drop(f->gen, f->h);
+    if (zf_state.consistency == ZP_RELAXED && !f->locked) {
+        zf_close_defer(f);
+        return 0;
+    }
     uint32_t g = zf_enter();
     int rc = (int)zf_leave(g, g == f->gen ? zf_zp_close(f->h) : 0);
     zf_share_release(f);
@@ -233,6 +237,7 @@ static int zf_lock(const char *path, struct fuse_file_info *fi, int cmd, struct 
     fl->l_pid = 0;
     for (int attempt = 0;; attempt++) {
         struct flock try = *fl;
+        ((struct zf_open *)(uintptr_t)fi->fh)->locked = true;
         uint32_t g = zf_enter();
         HANDLE(g, fi);
         int rc = (int)zf_leave(g, zf_zp_lock(h, wait ? F_SETLK : cmd, &try));
@@ -253,6 +258,7 @@ static int zf_flock(const char *path, struct fuse_file_info *fi, int op)
     (void)path;
     bool wait = !(op & LOCK_NB) && !(op & LOCK_UN);
     int delay = 1000;
+    ((struct zf_open *)(uintptr_t)fi->fh)->locked = true;
     for (int attempt = 0;; attempt++) {
         uint32_t g = zf_enter();
         HANDLE(g, fi);

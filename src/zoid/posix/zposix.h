@@ -132,6 +132,20 @@ int zp_coalesce_stat(uint64_t *counters /* out array(n) */, uint32_t n);
  * ZOID_COALESCE_FLUSH_MS of rest. EINVAL for another mode. */
 int zp_consistency(int mode);
 
+/* ---- batches (appended, issue 15) -------------------------------------------------------- */
+
+/* Closes n handles (a relaxed client's closes, sent together): every one is closed; the errno of
+ * the first that failed (EBADF for one not open), or 0. EINVAL for n above the session's table. */
+int zp_close_many(const int32_t *handles /* array(n) */, uint32_t n);
+
+/* Writes scattered pieces through handle h, in order: segs holds nsegs/2 pairs (offset, length),
+ * the lengths summing to n, the pieces one after the other in buf (a relaxed client's small
+ * writes at several places, sent together). The bytes written up to the first piece that failed
+ * or was short, or -1 when the first failed. EINVAL for an odd nsegs, a negative offset or
+ * length, or lengths that do not sum to n. */
+ssize_t zp_pwrite_many(int h, const int64_t *segs /* array(nsegs) */, uint32_t nsegs,
+                       const void *buf /* array(n) */, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

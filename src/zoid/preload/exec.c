@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "zoid/preload/zpl.h"
+#include "zoid/preload/zpl_async.h"
 
 ZPL_REAL_DECL(execve);
 ZPL_REAL_DECL(execvpe);
@@ -95,6 +96,7 @@ static void at_prepare(void)
     if (!zpl_cfg.active)
         return;
     zpl_flush_all();
+    zpl_aio_quiesce(); /* before the connection's lock below */
     int n = 0;
     zpl_fd_each(count_one, &n);
     zpl_fd_each(reset_one, NULL);
@@ -231,6 +233,7 @@ int zpl_exec_prepare(struct zpl_exec *x, char *const envp[], bool spawn)
     memset(x, 0, sizeof(*x));
     x->keep = -1;
     zpl_flush_all();
+    zpl_aio_quiesce(); /* closes in flight (relaxed) reach the daemon before the image goes */
     struct sbuf b = {0};
     char sess[256], cwd[PATH_MAX];
     put(&b, "%sv1", STATE_VAR);

@@ -135,6 +135,7 @@ static int fwd_lock(struct zpl_fd *e, int cmd, struct flock *fl)
     int h = zpl_fd_handle(e);
     if (h < 0)
         return -1;
+    atomic_store(&e->wb->locked, true); /* its close is not deferred (closebatch.c) */
     return retry_lock(h, zcmd, fl, 0, zcmd == F_SETLKW);
 }
 
@@ -210,6 +211,7 @@ ZPL_API int flock(int fd, int op)
     if (!e)
         return REAL(flock)(fd, op);
     int h = zpl_fd_handle(e);
+    atomic_store(&e->wb->locked, true); /* its close is not deferred (closebatch.c) */
     int rc = h < 0 ? -1 : retry_lock(h, 0, NULL, op, !(op & LOCK_NB) && !(op & LOCK_UN));
     zpl_fd_put(e);
     return rc;

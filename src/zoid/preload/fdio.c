@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "zoid/preload/zpl.h"
+#include "zoid/preload/zpl_async.h"
 
 ZPL_REAL_DECL(open);
 ZPL_REAL_DECL(open64);
@@ -245,9 +246,14 @@ ZPL_API int close(int fd)
 
 static ssize_t fwd_read(struct zpl_fd *e, void *buf, size_t n, int64_t off)
 {
+    if (zpl_relaxed() && zpl_as_depth()) {
+        ssize_t r = zpl_ra_read(e, buf, n, off);
+        zpl_fd_put(e);
+        return r;
+    }
     zpl_flush(e);
     int h = zpl_fd_handle(e);
-    ssize_t r = h < 0 ? -1 : zpl_pread_all(h, buf, n, off);
+    ssize_t r = h < 0 ? -1 : zpl_io_split(ZJ_READ, h, buf, n, off);
     zpl_fd_put(e);
     return r;
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "zoid/preload/zpl.h"
+#include "zoid/preload/zpl_async.h"
 
 #define WB_SMALL (64u << 10) /* writes below this are buffered when relaxed */
 #define WB_MAX   (1u << 20)  /* a buffer is sent when it would grow past this */
@@ -93,6 +94,7 @@ static void wb_put(struct zpl_wb *wb)
         return;
     if (wb->len)
         atomic_fetch_sub(&dirty, 1);
+    zpl_as_free(wb->as);
     free(wb->buf);
     pthread_mutex_destroy(&wb->mu);
     free(wb);
@@ -284,24 +286,118 @@ ssize_t zpl_pread_all(int h, void *buf, size_t n, int64_t off)
 
 /* ---- write-behind ------------------------------------------------------------------------- */
 
-/* Sends e's buffer (mu held); a failure goes to e->wb->err. */
-static void flush_locked(struct zpl_fd *e)
+static atomic_bool old_daemon; /* zp_pwrite_many unknown: pieces one by one */
+
+/* Sends a buffer of pieces at several places in one zp_pwrite_many (mu held). */
+static void send_scattered(struct zpl_fd *e, int h)
 {
-    if (!e->wb->len)
+    struct zpl_wb *wb = e->wb;
+    struct zpl_as *as = wb->as;
+    zpl_as_wait_writes(wb);
+    ssize_t r = -1;
+    if (!atomic_load(&old_daemon)) {
+        ZP_CALL(r, zp_pwrite_many(h, as->seg, 2 * as->nseg, wb->buf, wb->len));
+        if (r < 0 && errno == ENOSYS)
+            atomic_store(&old_daemon, true);
+        else if (r < 0)
+            zpl_fail();
+    }
+    if (atomic_load(&old_daemon)) {
+        size_t done = 0;
+        r = 0;
+        for (uint32_t i = 0; i < as->nseg; i++) {
+            size_t len = (size_t)as->seg[2 * i + 1];
+            ssize_t w = zpl_pwrite_all(h, wb->buf + done, len, as->seg[2 * i]);
+            if (w < 0) {
+                r = done ? (ssize_t)done : -1;
+                break;
+            }
+            done += (size_t)w;
+            r = (ssize_t)done;
+            if ((size_t)w < len)
+                break;
+        }
+    }
+    if (r < 0 && !wb->err)
+        wb->err = errno;
+    else if (r >= 0 && (size_t)r < wb->len && !wb->err)
+        wb->err = ENOSPC; /* as the kernel's write-back reports a short write */
+    as->nseg = 0;
+    wb->len = 0;
+    atomic_fetch_sub(&dirty, 1);
+}
+
+/* Adds a piece at off to a buffer of pieces (mu held); false when it cannot take it. */
+static bool scatter_add(struct zpl_fd *e, int64_t off, size_t n)
+{
+    struct zpl_as *as = zpl_as_get(e->wb);
+    if (!as || atomic_load(&old_daemon) || as->nseg >= ZPL_SEG_MAX)
+        return false;
+    if (!as->nseg) {
+        as->seg[0] = e->wb->off;
+        as->seg[1] = (int64_t)e->wb->len;
+        as->nseg = 1;
+    }
+    as->seg[2 * as->nseg] = off;
+    as->seg[2 * as->nseg + 1] = (int64_t)n;
+    as->nseg++;
+    return true;
+}
+
+/* Sends e's buffer (mu held): a write-behind job when relaxed, else now; a failure goes to
+ * e->wb->err. */
+static void send_buffer(struct zpl_fd *e)
+{
+    struct zpl_wb *wb = e->wb;
+    if (!wb->len)
         return;
     int h = zpl_fd_handle(e);
-    ssize_t r = h < 0 ? -1 : zpl_pwrite_all(h, e->wb->buf, e->wb->len, e->wb->off);
-    if (r < 0)
-        e->wb->err = errno;
-    else if ((size_t)r < e->wb->len)
-        e->wb->err = ENOSPC; /* as the kernel's write-back reports a short write */
-    e->wb->len = 0;
+    int64_t off = wb->off;
+    bool async = h >= 0 && zpl_relaxed() && !atomic_load(&zpl_exiting) && !(e->oflags & O_APPEND);
+    if (async && off == ZP_CUR) {
+        off = zpl_as_pos(e, h);
+        if (off >= 0)
+            wb->as->pos += (int64_t)wb->len;
+    }
+    if (h >= 0 && wb->as && wb->as->nseg > 1) {
+        send_scattered(e, h);
+        return;
+    }
+    if (h < 0 || off < ZP_CUR)
+        wb->err = wb->err ? wb->err : errno;
+    else if (async && off >= 0) {
+        if (zpl_wb_submit(e, h, wb->buf, wb->len, off) && !wb->err)
+            wb->err = errno;
+    } else {
+        zpl_as_wait_writes(wb);
+        ssize_t r = zpl_pwrite_all(h, wb->buf, wb->len, off);
+        if (r < 0)
+            wb->err = errno;
+        else if ((size_t)r < wb->len)
+            wb->err = ENOSPC; /* as the kernel's write-back reports a short write */
+    }
+    wb->len = 0;
     atomic_fetch_sub(&dirty, 1);
+}
+
+/* Everything of e sent and waited for, the daemon's position set (mu held). */
+static void flush_locked(struct zpl_fd *e)
+{
+    send_buffer(e);
+    if (e->wb->as && e->wb->as->counted) {
+        int h = e->h >= 0 && e->gen == zpl_gen() ? e->h : -1;
+        zpl_as_drain(e->wb, h);
+    }
+}
+
+static bool pending(const struct zpl_wb *wb)
+{
+    return wb->len || wb->err || (wb->as && wb->as->counted);
 }
 
 int zpl_flush(struct zpl_fd *e)
 {
-    if (!e->wb->len && !e->wb->err)
+    if (!pending(e->wb))
         return 0;
     pthread_mutex_lock(&e->wb->mu);
     flush_locked(e);
@@ -329,7 +425,7 @@ static void flush_one(int fd, struct zpl_fd *e, void *arg)
 {
     (void)fd;
     (void)arg;
-    if (e->wb->len) {
+    if (pending(e->wb)) {
         pthread_mutex_lock(&e->wb->mu);
         flush_locked(e);
         pthread_mutex_unlock(&e->wb->mu);
@@ -338,8 +434,52 @@ static void flush_one(int fd, struct zpl_fd *e, void *arg)
 
 void zpl_flush_all(void)
 {
-    if (atomic_load_explicit(&dirty, memory_order_relaxed))
+    if (atomic_load_explicit(&dirty, memory_order_relaxed) ||
+        atomic_load_explicit(&zpl_as_active, memory_order_relaxed))
         zpl_fd_each(flush_one, NULL);
+}
+
+/* Relaxed, a large write: a write-behind job (mu not held). */
+static ssize_t write_behind(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
+{
+    int h = zpl_fd_handle(e);
+    if (h < 0)
+        return -1;
+    pthread_mutex_lock(&e->wb->mu);
+    send_buffer(e);
+    zpl_as_reap_done(e->wb);
+    ssize_t r = -1;
+    if (e->wb->err) {
+        errno = e->wb->err;
+        e->wb->err = 0;
+    } else if (off == ZP_CUR && zpl_as_pos(e, h) < 0) {
+        /* errno set */
+    } else {
+        bool cur = off == ZP_CUR;
+        if (cur)
+            off = e->wb->as->pos;
+        if (n >= 2 * ZPL_SPLIT_MIN) {
+            /* Large: in blocks in flight at once straight from buf, rather than copied (the
+             * copy costs more than the wait on a machine with few cores). */
+            zpl_as_wait_writes(e->wb);
+            r = e->wb->err ? -1 : zpl_io_split(ZJ_WRITE, h, (void *)buf, n, off);
+            if (e->wb->err) {
+                errno = e->wb->err;
+                e->wb->err = 0;
+            }
+            if (r > 0 && cur)
+                e->wb->as->pos += r;
+        } else if (!zpl_wb_submit(e, h, buf, n, off)) {
+            r = (ssize_t)n;
+            if (cur)
+                e->wb->as->pos += (int64_t)n;
+        } else if (cur) {
+            zpl_as_drain(e->wb, h); /* the position is unknown now: the daemon's counts */
+            e->wb->as->pos_valid = false;
+        }
+    }
+    pthread_mutex_unlock(&e->wb->mu);
+    return r;
 }
 
 ssize_t zpl_write_at(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
@@ -349,24 +489,47 @@ ssize_t zpl_write_at(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
         errno = EBADF;
         return -1;
     }
-    if (!zpl_relaxed() || n >= WB_SMALL || atomic_load(&zpl_exiting)) {
+    atomic_fetch_add(&zpl_wgen, 1);
+    bool relaxed = zpl_relaxed() && !atomic_load(&zpl_exiting);
+    if (relaxed && n >= WB_SMALL && !(e->oflags & O_APPEND) && zpl_as_depth())
+        return write_behind(e, buf, n, off);
+    if (!relaxed || n >= WB_SMALL) {
         int err = zpl_take_error(e);
         if (err) {
             errno = err;
             return -1;
         }
         int h = zpl_fd_handle(e);
-        return h < 0 ? -1 : zpl_pwrite_all(h, buf, n, off);
+        return h < 0 ? -1 : zpl_io_split(ZJ_WRITE, h, (void *)buf, n, off);
     }
     if (e->h < 0 || e->gen != zpl_gen()) {
         errno = ESTALE;
         return -1;
     }
     pthread_mutex_lock(&e->wb->mu);
-    bool follows = (off == ZP_CUR && e->wb->off == ZP_CUR) ||
-                   (off >= 0 && e->wb->off >= 0 && off == e->wb->off + (int64_t)e->wb->len);
-    if (e->wb->len && (!follows || e->wb->len + n > WB_MAX))
-        flush_locked(e);
+    if (e->oflags & O_APPEND)
+        flush_locked(e); /* appends go at the daemon's end of file: no position kept here */
+    else if (off == ZP_CUR && e->wb->as && e->wb->as->pos_valid) {
+        /* The position is kept here: the buffer takes explicit offsets. */
+        off = e->wb->as->pos;
+        e->wb->as->pos += (int64_t)n;
+    }
+    zpl_ra_drop(e->wb);
+    zpl_as_reap_done(e->wb);
+    struct zpl_as *as = e->wb->as;
+    uint32_t nseg = as ? as->nseg : 0;
+    int64_t end = nseg > 1          ? as->seg[2 * nseg - 2] + as->seg[2 * nseg - 1]
+                  : e->wb->off >= 0 ? e->wb->off + (int64_t)e->wb->len
+                                    : -1;
+    bool follows = (off == ZP_CUR && e->wb->off == ZP_CUR) || (off >= 0 && off == end);
+    bool fits = e->wb->len + n <= WB_MAX;
+    if (e->wb->len && fits && follows && nseg > 1)
+        as->seg[2 * nseg - 1] += (int64_t)n;
+    else if (e->wb->len && fits && !follows && off >= 0 && e->wb->off >= 0 &&
+             scatter_add(e, off, n))
+        ; /* one more piece: sent with the others */
+    else if (e->wb->len && (!follows || !fits))
+        send_buffer(e);
     if (e->wb->err) {
         errno = e->wb->err;
         e->wb->err = 0;
@@ -379,6 +542,7 @@ ssize_t zpl_write_at(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
             cap *= 2;
         char *nb = realloc(e->wb->buf, cap);
         if (!nb) {
+            flush_locked(e);
             pthread_mutex_unlock(&e->wb->mu);
             int h = zpl_fd_handle(e);
             return h < 0 ? -1 : zpl_pwrite_all(h, buf, n, off);
@@ -399,6 +563,14 @@ ssize_t zpl_write_at(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
 int zpl_fd_release(struct zpl_fd *e)
 {
     int err = zpl_take_error(e);
+    /* Relaxed: the close goes in the background (its data was sent and waited for above). */
+    bool last = atomic_load(&e->refs) == 1;
+    if (last && e->h >= 0 && zpl_relaxed() && zpl_as_depth() && !atomic_load(&zpl_exiting) &&
+        !zpl_conn() && e->gen == zpl_gen() && !atomic_load(&e->wb->locked) &&
+        zpl_close_defer(e->h)) {
+        zpl_fd_put(e);
+        return err;
+    }
     if (e->h >= 0 && !zpl_conn() && e->gen == zpl_gen()) {
         sigset_t old;
         zpl_sig_block(&old);
@@ -419,6 +591,7 @@ static void flush_at_exit(void)
 {
     atomic_store(&zpl_exiting, true);
     zpl_flush_all();
+    zpl_aio_quiesce();
 }
 
 __attribute__((destructor)) static void zpl_dtor(void)
@@ -466,6 +639,11 @@ static void child_reset(int fd, struct zpl_fd *e, void *arg)
     if (e->wb->len)
         atomic_fetch_sub(&dirty, 1);
     e->wb->len = 0;
+    if (e->wb->as) { /* drained before the fork: nothing in flight */
+        e->wb->as->nwq = e->wb->as->nra = 0;
+        zpl_as_free(e->wb->as);
+        e->wb->as = NULL;
+    }
 }
 
 void zpl__fdtab_child(void);

@@ -94,8 +94,10 @@ struct zpl_wb {
     pthread_mutex_t mu;
     char *buf; /* relaxed consistency: writes not yet sent */
     size_t len, cap;
-    int64_t off; /* file offset of buf[0], or ZP_CUR */
-    int err;     /* a failed send's errno, reported by the next write, fsync or close */
+    int64_t off;        /* file offset of buf[0], or ZP_CUR */
+    int err;            /* a failed send's errno, reported by the next write, fsync or close */
+    struct zpl_as *as;  /* read-ahead and write-behind in flight (zpl_async.h), or NULL */
+    atomic_bool locked; /* took a record lock or flock: its closes are never deferred */
 };
 
 struct zpl_fd {

@@ -1,0 +1,78 @@
+# Read-ahead and write-behind of the interposer (issue 15, zoid_preload_async.c): the same random
+# mix of calls on a forwarded and a local file gives the same results, strict and relaxed, at
+# depths 1 and 4; relaxed writes return while the daemon is stopped (write-behind) and their
+# data is in the file after close, or after an exit without close; a write-behind failure (a
+# full tmpfs export, as root) comes back from a later write, fsync or close.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/zoid_preload_lib.sh"
+
+: "${ZPA:?ZPA must name the zoid_preload_async driver}"
+start_daemon
+mkdir -p "$WORK/local"
+
+# 1. Mirror: every result and the final contents equal to local I/O.
+for c in strict relaxed; do
+    for d in 1 4; do
+        for seed in 1 2 3; do
+            out=$(ZOID_PRELOAD_DEPTH=$d timeout 120 "$ZEPTO" zoid run --server "unix:$SOCK" \
+                --mount "$MNT" --consistency "$c" -- \
+                "$ZPA" mirror "$MNT/m-$c-$d-$seed" "$WORK/local/m-$c-$d-$seed" "$seed" 2>&1)
+            [ "$out" = ok ] || fail "mirror $c depth $d seed $seed: $out"
+            cmp -s "$EXPORT/m-$c-$d-$seed" "$WORK/local/m-$c-$d-$seed" ||
+                fail "mirror $c depth $d seed $seed: the export's file differs from the local one"
+        done
+    done
+done
+
+# expected_behind FILE: 256 KiB of a, of b, of c.
+expected_behind() {
+    cmp -s "$1" <(head -c 262144 /dev/zero | tr '\0' a; head -c 262144 /dev/zero | tr '\0' b
+        head -c 262144 /dev/zero | tr '\0' c)
+}
+
+# 2. Write-behind: the writes return while the daemon is stopped.
+for how in close noclose; do
+    sig="$WORK/sig-$how"
+    mkdir -p "$sig"
+    args=("$ZPA" behind "$MNT/behind-$how" "$sig")
+    [ "$how" = close ] || args+=(noclose)
+    ZOID_PRELOAD_DEPTH=4 timeout 60 "$ZEPTO" zoid run --server "unix:$SOCK" --mount "$MNT" \
+        --consistency relaxed -- "${args[@]}" >"$WORK/behind.out" 2>&1 &
+    prog=$!
+    wait_for_file "$sig/open" 20 || fail "behind $how: the file was never opened"
+    kill -STOP "$DAEMON"
+    touch "$sig/go"
+    wait_for_file "$sig/written" 20 ||
+        fail "behind $how: relaxed writes did not return while the daemon was stopped"
+    kill -CONT "$DAEMON"
+    wait "$prog" || fail "behind $how: the program failed: $(cat "$WORK/behind.out")"
+    expected_behind "$EXPORT/behind-$how" || fail "behind $how: the file lacks the data written"
+done
+
+# 3. A write-behind failure is reported (a 4 MiB tmpfs export filled with 8 MiB).
+if [ "$(id -u)" -ne 0 ]; then
+    echo "skipping the full-export case: mounting a tmpfs needs root"
+else
+    small="$WORK/small"
+    mkdir -p "$small"
+    if mount -t tmpfs -o size=4m zpa-small "$small"; then
+        stop_daemon
+        EXPORT="$small" start_daemon
+        for c in strict relaxed; do
+            out=$(timeout 60 "$ZEPTO" zoid run --server "unix:$SOCK" --mount "$MNT" \
+                --consistency "$c" -- "$ZPA" fill "$MNT/full-$c" 8 2>&1)
+            case "$out" in
+            *"No space left on device"*) ;;
+            *) fail "fill $c: no ENOSPC reported: $out" ;;
+            esac
+            echo "fill $c: $out"
+            rm -f "$small/full-$c"
+        done
+        stop_daemon
+        umount "$small"
+    else
+        echo "skipping the full-export case: cannot mount a tmpfs"
+    fi
+fi
+stop_daemon
+finish
