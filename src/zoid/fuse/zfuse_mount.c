@@ -137,6 +137,9 @@ out_unmount:
     fuse_unmount(f);
 out_fuse:
     fuse_destroy(f);
+    /* Relaxed releases still waiting are sent (and their opens freed) before every open left is
+     * freed: the other order freed them twice. */
+    zf_close_flush();
     zf_share_free_all(); /* no FUSE thread is left */
     fuse_opt_free_args(&args);
 out_conn:
