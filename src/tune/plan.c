@@ -171,12 +171,18 @@ static int parse_cpus(const char *what, const char *s, const struct zb_cpuset *o
 
 /* The sessions of the caller and of its ancestors (not init's): `sudo zepto tune apply` runs in
  * a session of its own, and the user's shell, which then starts the application with taskset,
- * must not be confined. Read from the real /proc: these are real processes in every mode. */
+ * must not be confined. The ancestors themselves are kept too: in a container or a CI job that
+ * never called setsid, everything shares init's session (getsid() is 1, or 0 for a leader
+ * outside the PID namespace), and the shell that runs apply must still be free afterwards.
+ * Read from the real /proc: these are real processes in every mode. */
 static void keep_sessions(struct zt_ctx *c)
 {
     c->nkeep = 0;
+    c->nkeep_pid = 0;
     pid_t pid = getpid();
     for (int depth = 0; pid > 1 && depth < 64 && c->nkeep < 32; depth++) {
+        if (pid != getpid())
+            c->keep_pid[c->nkeep_pid++] = pid;
         pid_t sid = getsid(pid);
         bool seen = sid <= 1;
         for (unsigned i = 0; i < c->nkeep && !seen; i++)

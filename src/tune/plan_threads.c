@@ -4,7 +4,7 @@
  * the root cpuset moved into a housekeeping cpuset, with cgroup v1 (a cpuset hierarchy) or v2
  * (a cgroup with the cpuset controller). Processes already in another cpuset (Slurm jobs,
  * containers), those already confined to the application CPUs (the application, pinned on
- * purpose) and the caller's own session are left where they are.
+ * purpose), the caller's own session and its ancestors are left where they are.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -83,6 +83,9 @@ static bool movable(const struct walk *w, const struct zt_proc *pr)
     for (unsigned i = 0; i < w->c->nkeep; i++)
         if (pr->sid == w->c->keep_sid[i])
             return false; /* the caller's session, or one of its ancestors' (sudo's user shell) */
+    for (unsigned i = 0; i < w->c->nkeep_pid; i++)
+        if (pr->pid == w->c->keep_pid[i])
+            return false; /* an ancestor of the caller (its shell), whatever its session */
     char cs[256];
     if (zt_cpuset_of(pr->pid, cs, sizeof(cs)) || strcmp(cs, "/"))
         return false; /* in a cpuset of its own (a job, a container): not ours to move */

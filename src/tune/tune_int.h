@@ -63,6 +63,8 @@ struct zt_ctx {
     char app_list[256], hk_list[256];
     int keep_sid[32]; /* sessions of the caller and its ancestors: their processes stay */
     unsigned nkeep;
+    int keep_pid[64]; /* the caller's ancestors themselves, also when their session is init's */
+    unsigned nkeep_pid;
 };
 int zt_plan_add(struct zepto_tune_plan *p, enum zepto_tune_group g, enum zepto_tune_kind k,
                 enum zepto_tune_value t, const char *target, const char *old_value,

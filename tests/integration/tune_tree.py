@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """A fake /proc and /sys for the zepto tune tests (ZEPTO_SYSROOT), and snapshots of trees.
 
-  tune_tree.py make DIR        build a 4-CPU node: IRQs, workqueues, kernel threads, daemons
-  tune_tree.py make-v2 DIR     the same with cgroup v2 (systemd slices) instead of v1 cpusets
+  tune_tree.py make DIR [PID]     build a 4-CPU node: IRQs, workqueues, kernel threads, daemons;
+                                 PID (the shell that runs zepto, an ancestor of it) is added as a
+                                 process in init's session; prints the pids a plan must leave
+  tune_tree.py make-v2 DIR [PID] the same with cgroup v2 (systemd slices) instead of v1 cpusets
   tune_tree.py snap DIR FILE   a listing of every file under DIR with the sha256 of its bytes
   tune_tree.py state FILE      rewrite a state file's checksum after a test edited it
 """
@@ -29,7 +31,10 @@ def proc(root, pid, comm, flags, affinity, cpuset="/", sid=None):
     put(root, f"/proc/{pid}/comm", comm + "\n")
 
 
-def make(root):
+FIXED_PIDS = (1, 2, 100, 101, 102, 200, 201, 202, 203, 204)
+
+
+def make(root, caller=None):
     put(root, "/sys/devices/system/cpu/online", "0-3\n")
     for c in range(4):
         put(root, f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list", f"{c}\n")
@@ -72,12 +77,23 @@ def make(root):
     proc(root, 201, "slurmstepd", 0x400100, "0-3", cpuset="/slurm/uid_0/job_7")  # a job: left
     proc(root, 202, "app", 0x400000, "2-3")                       # pinned app: left
     proc(root, 203, "crond", 0x400100, "1-3")                     # daemon, affinity kept
-    proc(root, 204, "bash", 0x400100, "0-3", sid=os.getsid(0))    # the caller's session: left
+    left = [101, 102, 201, 202]
+    sid = os.getsid(0)
+    # the caller's session: left, unless it is init's (a container, a CI job without setsid)
+    proc(root, 204, "bash", 0x400100, "0-3", sid=sid)
+    if sid > 1:
+        left.append(204)
+    if caller is not None:
+        if caller in FIXED_PIDS:
+            sys.exit(f"the caller's pid {caller} is one of the fake tree's own pids")
+        proc(root, caller, "sh", 0x400100, "0-3", sid=1)  # an ancestor in init's session: left
+        left.append(caller)
+    return left
 
 
-def make_v2(root):
+def make_v2(root, caller=None):
     """The same node with cgroup v2 only (systemd's slices, no cpuset hierarchy)."""
-    make(root)
+    left = make(root, caller)
     import shutil
     shutil.rmtree(os.path.join(root, "sys/fs/cgroup/cpuset"))
     put(root, "/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n")
@@ -85,6 +101,7 @@ def make_v2(root):
     put(root, "/sys/fs/cgroup/system.slice/cpuset.cpus", "\n")
     put(root, "/sys/fs/cgroup/init.scope/cpuset.cpus", "\n")
     put(root, "/proc/200/cpuset", "/system.slice/ssh.service\n")  # a service: its slice is set
+    return left
 
 
 def snap(root, out):
@@ -112,5 +129,8 @@ def state(path):
 
 
 if __name__ == "__main__":
-    {"make": lambda: make(sys.argv[2]), "make-v2": lambda: make_v2(sys.argv[2]), "snap": lambda: snap(sys.argv[2], sys.argv[3]),
-     "state": lambda: state(sys.argv[2])}[sys.argv[1]]()
+    caller = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[1].startswith("make") else None
+    out = {"make": lambda: make(sys.argv[2], caller), "make-v2": lambda: make_v2(sys.argv[2], caller),
+           "snap": lambda: snap(sys.argv[2], sys.argv[3]), "state": lambda: state(sys.argv[2])}[sys.argv[1]]()
+    if sys.argv[1].startswith("make"):
+        print(" ".join(map(str, out)))
