@@ -34,3 +34,20 @@ while True:
     data += b
 print("ok", peer, len(data), data.split(b"\r\n\r\n", 1)[-1].decode().strip())
 '
+
+# The daemon (pid $1) killed in the middle of a slow download of URL $2 by `CMD... curl`
+# (CMD = $3...: how curl is run through zoid there): curl fails within 10 s with part of the
+# file, never hangs. Its stderr is left in $WORK/cut.err.
+sockets_cut_mid_transfer() {
+    local daemon=$1 url=$2 prog status=0 t0
+    shift 2
+    "$@" curl -sS --max-time 60 --limit-rate 2m -o "$WORK/cut.got" "$url" 2>"$WORK/cut.err" &
+    prog=$!
+    wait_for test -s "$WORK/cut.got" || fail "the slow transfer did not start"
+    t0=$SECONDS
+    kill -9 "$daemon"
+    wait "$prog" || status=$?
+    [ "$status" -ne 0 ] || fail "curl succeeded though the daemon died mid-transfer"
+    [ "$(stat -c %s "$WORK/cut.got")" -lt $((64 << 20)) ] || fail "the whole file arrived before the kill"
+    [ $((SECONDS - t0)) -le 10 ] || fail "curl took $((SECONDS - t0)) s to see the daemon die"
+}
