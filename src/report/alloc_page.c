@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/dir.h"
 #include "base/json.h"
 #include "report/alloc.h"
 #include "report/probe.h"
@@ -291,13 +292,8 @@ int zr_alloc_page_write(const struct zr_alloc_page *p, struct zepto_err *err)
     if (!rc) {
         predict(&d);
         sharing(&d);
-        char sub[4200];
-        snprintf(sub, sizeof(sub), "%s/plots", p->dir);
-        if (mkdir(sub, 0755) && errno != EEXIST)
-            rc = zepto_fail(err, errno, "%s: %s", sub, strerror(errno));
-        snprintf(sub, sizeof(sub), "%s/data", p->dir);
-        if (!rc && mkdir(sub, 0755) && errno != EEXIST)
-            rc = zepto_fail(err, errno, "%s: %s", sub, strerror(errno));
+        if ((rc = zb_make_dir(err, "%s/plots", p->dir)) == 0)
+            rc = zb_make_dir(err, "%s/data", p->dir);
     }
     if (!rc)
         rc = write_json(&d, &ctx, err);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "base/cpuset.h"
+#include "base/dir.h"
 #include "report/alloc.h"
 
 #define POLL_NS         100000000ull   /* 100 ms between looks at the shared directory */
@@ -58,18 +59,6 @@ static void pause_poll(void)
 {
     struct timespec ts = {0, (long)POLL_NS};
     nanosleep(&ts, NULL);
-}
-
-static int make_dir(const char *path, struct zepto_err *err)
-{
-    if (mkdir(path, 0755) && errno != EEXIST)
-        return zepto_fail(err, errno, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (stat(path, &st) || !S_ISDIR(st.st_mode))
-        return zepto_fail(err, ENOTDIR, "%s: not a directory", path);
-    if (access(path, W_OK))
-        return zepto_fail(err, errno, "%s: %s", path, strerror(errno));
-    return 0;
 }
 
 static bool exists(const struct run *r, const char *kind, const char *slot)
@@ -449,17 +438,10 @@ int zepto_report_alloc_run(const struct zepto_report_opts *opts, const struct ze
     uint64_t est = zepto_report_estimate_ns(opts);
     r->wait_ns = wait_ns ? wait_ns : DEFAULT_WAIT_NS + est * a->nodes;
     int rc;
-    char path[4200];
-    if ((rc = make_dir(opts->dir, err)))
-        goto out;
-    snprintf(path, sizeof(path), "%s/nodes", opts->dir);
-    if ((rc = make_dir(path, err)))
-        goto out;
-    snprintf(path, sizeof(path), "%s/parts", opts->dir);
-    if ((rc = make_dir(path, err)))
-        goto out;
     snprintf(r->parts, sizeof(r->parts), "%s/parts/%s", opts->dir, a->job);
-    if ((rc = make_dir(r->parts, err)))
+    if ((rc = zb_make_dir(err, "%s", opts->dir)) ||
+        (rc = zb_make_dir(err, "%s/nodes", opts->dir)) ||
+        (rc = zb_make_dir(err, "%s/parts", opts->dir)) || (rc = zb_make_dir(err, "%s", r->parts)))
         goto out;
     if (a->node_index >= 0)
         snprintf(r->slot, sizeof(r->slot), "n%d", a->node_index);
@@ -480,6 +462,7 @@ int zepto_report_alloc_run(const struct zepto_report_opts *opts, const struct ze
     if (!node_rc && !(node_rc = hello(r, &why))) {
         wait_turn(r, progress, arg);
         struct zepto_report_opts o = *opts;
+        char path[4200];
         snprintf(path, sizeof(path), "%s/nodes/%s", opts->dir, a->host);
         o.dir = path;
         start = unix_ns();

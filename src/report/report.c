@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/dir.h"
 #include "base/json.h"
 #include "base/settings.h"
 #include "base/spawn.h"
@@ -50,16 +51,6 @@ void zr_html_escape(FILE *f, const char *s)
         default: fputc(*s, f); break;
         }
     }
-}
-
-static int make_dir(const char *path, struct zepto_err *err)
-{
-    if (mkdir(path, 0755) && errno != EEXIST)
-        return zepto_fail(err, errno, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (stat(path, &st) || !S_ISDIR(st.st_mode))
-        return zepto_fail(err, ENOTDIR, "%s: not a directory", path);
-    return 0;
 }
 
 void zr_ctx_init(struct zr_ctx *ctx, const struct zepto_report_opts *opts)
@@ -202,17 +193,12 @@ int zepto_report_run(const struct zepto_report_opts *opts, zepto_report_progress
 {
     struct zr_ctx ctx;
     struct outcome res[NPROBES_MAX] = {0};
-    char sub[4096];
     int rc;
 
     zr_ctx_init(&ctx, opts);
-    if ((rc = make_dir(opts->dir, err)))
-        return rc;
-    snprintf(sub, sizeof(sub), "%s/plots", opts->dir);
-    if ((rc = make_dir(sub, err)))
-        return rc;
-    snprintf(sub, sizeof(sub), "%s/data", opts->dir);
-    if ((rc = make_dir(sub, err)))
+    if ((rc = zb_make_dir(err, "%s", opts->dir)) ||
+        (rc = zb_make_dir(err, "%s/plots", opts->dir)) ||
+        (rc = zb_make_dir(err, "%s/data", opts->dir)))
         return rc;
 
     struct zb_sysinfo si;
