@@ -40,7 +40,16 @@ enum zepto_tune_kind {
     ZT_KIND_FILE,     /* a /proc or /sys file: old and new are its contents */
     ZT_KIND_AFFINITY, /* a thread's CPU affinity: old and new are CPU lists */
     ZT_KIND_CGDIR,    /* a cpuset the tuning creates: old "absent", new its CPU list */
-    ZT_KIND_CGMOVE    /* a process moved between cpusets: old and new are cpuset paths */
+    ZT_KIND_CGMOVE,   /* a process moved between cpusets: old and new are cpuset paths */
+    ZT_KIND_SERVICE   /* irqbalance under systemd: old its state ("active"), new "stopped" or
+                         "banned:CPULIST" (restarted with a runtime drop-in) */
+};
+
+/* What apply does with a running irqbalance (under systemd; otherwise a note says what to do). */
+enum zepto_tune_irqbalance {
+    ZT_IRQBALANCE_BAN,  /* default: restart it with the application CPUs banned */
+    ZT_IRQBALANCE_STOP, /* stop it for the tuning's lifetime */
+    ZT_IRQBALANCE_LEAVE /* leave it (a note says it will undo the IRQ changes) */
 };
 
 /* How the values of a file compare (a cpumask read back as "3" equals one written as "03"). */
@@ -85,6 +94,7 @@ struct zepto_tune_plan {
 struct zepto_tune_opts {
     const char *app_cpus;     /* required: the CPUs the application runs on */
     const char *housekeeping; /* NULL: CPU 0 and its SMT siblings */
+    enum zepto_tune_irqbalance irqbalance;
 };
 
 /* The CPUs an application would get on this node by default: the online CPUs but CPU 0 and

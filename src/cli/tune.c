@@ -35,6 +35,8 @@ static const char usage_plan[] =
     "\n"
     "  -c, --cpus LIST         the application CPUs (\"1-3\")\n"
     "      --housekeeping LIST the CPUs left to the system (default CPU 0 and its siblings)\n"
+    "      --irqbalance MODE   a running irqbalance (under systemd): ban (default: restarted\n"
+    "                          with the application CPUs banned), stop, or leave\n"
     "      --json              the plan as JSON\n"
     "\n"
     "example:\n"
@@ -49,6 +51,8 @@ static const char usage_apply[] =
     "\n"
     "  -c, --cpus LIST         the application CPUs\n"
     "      --housekeeping LIST the CPUs left to the system (default CPU 0 and its siblings)\n"
+    "      --irqbalance MODE   a running irqbalance (under systemd): ban (default: restarted\n"
+    "                          with the application CPUs banned), stop, or leave\n"
     "      --state FILE        where the old values are kept (default /run/zepto/tune.state,\n"
     "                          or ZEPTO_TUNE_STATE)\n"
     "      --json              the result as JSON\n"
@@ -72,10 +76,11 @@ static const char usage_status[] =
     "\n"
     "exit status: 0 (also when nothing is tuned), 1 the state file cannot be read, 2 usage\n";
 
-enum { OPT_HOUSEKEEPING = CLI_OPT_LOCAL, OPT_STATE };
+enum { OPT_HOUSEKEEPING = CLI_OPT_LOCAL, OPT_STATE, OPT_IRQBALANCE };
 
 struct params {
     const char *cpus, *housekeeping, *state;
+    enum zepto_tune_irqbalance irqbalance;
     bool json, help;
 };
 
@@ -86,6 +91,7 @@ static int parse(const char *cmd, bool takes_cpus, int argc, char **argv, struct
         {"cpus", required_argument, 0, 'c'},
         {"housekeeping", required_argument, 0, OPT_HOUSEKEEPING},
         {"state", required_argument, 0, OPT_STATE},
+        {"irqbalance", required_argument, 0, OPT_IRQBALANCE},
         CLI_LONGOPT_JSON,
         CLI_LONGOPT_HELP,
         {0}};
@@ -99,6 +105,16 @@ static int parse(const char *cmd, bool takes_cpus, int argc, char **argv, struct
         switch (c) {
         case 'c': p->cpus = optarg; break;
         case OPT_HOUSEKEEPING: p->housekeeping = optarg; break;
+        case OPT_IRQBALANCE:
+            if (!strcmp(optarg, "ban"))
+                p->irqbalance = ZT_IRQBALANCE_BAN;
+            else if (!strcmp(optarg, "stop"))
+                p->irqbalance = ZT_IRQBALANCE_STOP;
+            else if (!strcmp(optarg, "leave"))
+                p->irqbalance = ZT_IRQBALANCE_LEAVE;
+            else
+                return zepto_fail(err, EINVAL, "--irqbalance '%s': ban, stop or leave", optarg);
+            break;
         case OPT_STATE:
             if (!*optarg)
                 return zepto_fail(err, EINVAL, "--state '': empty path");
@@ -130,7 +146,8 @@ static int tune_plan(int argc, char **argv)
         return cli_usage_err("tune plan", &err);
     if (p.help)
         return fputs(usage_plan, stdout), 0;
-    struct zepto_tune_opts o = {.app_cpus = p.cpus, .housekeeping = p.housekeeping};
+    struct zepto_tune_opts o = {
+        .app_cpus = p.cpus, .housekeeping = p.housekeeping, .irqbalance = p.irqbalance};
     struct zepto_tune_plan pl;
     int rc = zepto_tune_plan_make(&o, &pl, &err);
     if (rc)
@@ -148,7 +165,8 @@ static int tune_apply(int argc, char **argv)
         return cli_usage_err("tune apply", &err);
     if (p.help)
         return fputs(usage_apply, stdout), 0;
-    struct zepto_tune_opts o = {.app_cpus = p.cpus, .housekeeping = p.housekeeping};
+    struct zepto_tune_opts o = {
+        .app_cpus = p.cpus, .housekeeping = p.housekeeping, .irqbalance = p.irqbalance};
     struct zepto_tune_plan pl;
     int rc = zepto_tune_plan_make(&o, &pl, &err);
     if (rc)

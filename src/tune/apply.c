@@ -224,6 +224,7 @@ void zt_change_do(struct zepto_tune_change *c, bool forward)
     case ZT_KIND_AFFINITY: do_affinity(c, value, ok); break;
     case ZT_KIND_CGDIR: do_cgdir(c, forward, ok); break;
     case ZT_KIND_CGMOVE: do_cgmove(c, forward, ok); break;
+    case ZT_KIND_SERVICE: zt_service_do(c, forward, ok); break;
     }
 }
 
@@ -249,6 +250,7 @@ int zt_change_probe(const struct zepto_tune_change *c)
         if (!same_process(c) || zt_cpuset_of(c->pid, now, sizeof(now)))
             return -1;
         return !strcmp(now, c->new_value) ? 1 : !strcmp(now, c->old_value) ? 2 : 0;
+    case ZT_KIND_SERVICE: return zt_service_probe(c);
     }
     return 0;
 }
@@ -277,6 +279,7 @@ int zepto_tune_apply(struct zepto_tune_plan *p, const char *path, struct zepto_e
         return -EIO;
     for (unsigned i = 0; i < p->count; i++)
         zt_change_do(&p->changes[i], true);
+    zt_follow_moved(p);
     return zt_state_write(p, path, "applied", err) ? -EIO : 0;
 }
 

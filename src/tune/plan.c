@@ -252,18 +252,24 @@ int zepto_tune_plan_make(const struct zepto_tune_opts *o, struct zepto_tune_plan
         return -EINVAL;
     snprintf(p->app_cpus, sizeof(p->app_cpus), "%s", c.app_list);
     snprintf(p->housekeeping, sizeof(p->housekeeping), "%s", c.hk_list);
+    /* irqbalance first: restarted with the CPUs banned, it moves IRQs off them itself, and it
+     * must not undo the IRQ changes that follow. */
+    int rc = zt_plan_irqbalance(p, o->irqbalance);
+    if (rc) {
+        zepto_tune_plan_free(p);
+        return zepto_fail(err, -rc, "planning: %s", strerror(-rc));
+    }
     int (*const builders[])(struct zepto_tune_plan *, const struct zt_ctx *) = {
         zt_plan_irq,    zt_plan_workqueue, zt_plan_kthreads, zt_plan_daemons,
         zt_plan_sysctl, zt_plan_thp,       zt_plan_cpu,
     };
     for (size_t i = 0; i < sizeof(builders) / sizeof(builders[0]); i++) {
-        int rc = builders[i](p, &c);
+        rc = builders[i](p, &c);
         if (rc) {
             zepto_tune_plan_free(p);
             return zepto_fail(err, -rc, "planning: %s", strerror(-rc));
         }
     }
     zt_plan_boot_advice(p, &c);
-    zt_plan_irqbalance(p);
     return 0;
 }

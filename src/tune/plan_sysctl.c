@@ -2,7 +2,7 @@
  * The plan's knobs: sysctls that put periodic work on every CPU (vmstat, the soft-lockup
  * watchdog, NUMA balancing), RT throttling and timer migration, khugepaged's and THP's defrag,
  * the frequency governor and deep idle states of the application CPUs; then what needs a reboot
- * (kernel parameters) and what only an administrator can change (irqbalance).
+ * (kernel parameters).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -135,27 +135,4 @@ void zt_plan_boot_advice(struct zepto_tune_plan *p, const struct zt_ctx *c)
         if (at >= sizeof(p->boot_advice))
             break;
     }
-}
-
-void zt_plan_irqbalance(struct zepto_tune_plan *p)
-{
-    char path[512];
-    DIR *d = opendir(zt_path("/proc", path, sizeof(path)));
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char rel[300], comm[64];
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        snprintf(rel, sizeof(rel), "/proc/%s/comm", e->d_name);
-        if (zt_read(rel, comm, sizeof(comm)) || strcmp(comm, "irqbalance"))
-            continue;
-        zt_plan_note(p,
-                     "irqbalance (pid %s) is running and will move IRQs back onto the "
-                     "application CPUs: stop it (systemctl stop irqbalance) or set "
-                     "IRQBALANCE_BANNED_CPULIST=%s in /etc/default/irqbalance",
-                     e->d_name, p->app_cpus);
-        break;
-    }
-    if (d)
-        closedir(d);
 }

@@ -181,3 +181,58 @@ int zt_plan_daemons(struct zepto_tune_plan *p, const struct zt_ctx *c)
     }
     return 0;
 }
+
+/* ---- after the moves: the children forked meanwhile ---- */
+
+struct follow {
+    struct zepto_tune_plan *p;
+    const char *hier;
+    struct zb_cpuset app;
+    unsigned added;
+};
+
+static int follow_one(const struct zt_proc *pr, void *arg)
+{
+    struct follow *f = arg;
+    char cs[256], pcs[256], why[160], a[256];
+    struct zb_cpuset cur;
+    if ((pr->flags & ZT_PF_KTHREAD) || pr->state == 'Z' || pr->ppid <= 1)
+        return 0;
+    if (zt_cpuset_of(pr->pid, cs, sizeof(cs)) || strcmp(cs, "/") ||
+        zt_cpuset_of(pr->ppid, pcs, sizeof(pcs)) || strcmp(pcs, "/" ZT_CPUSET_NAME))
+        return 0;
+    if (zt_affinity_get(pr->pid, &cur) || !touches(&cur, &f->app) || within(&cur, &f->app))
+        return 0;
+    snprintf(why, sizeof(why), "%s (pid %d) forked by a confined process: follows it", pr->comm,
+             pr->pid);
+    int rc = zt_plan_add(f->p, ZT_GROUP_DAEMONS, ZT_KIND_CGMOVE, ZT_VALUE_CPULIST, f->hier, "/",
+                         "/" ZT_CPUSET_NAME, why);
+    if (rc)
+        return rc;
+    struct zepto_tune_change *ch = &f->p->changes[f->p->count - 1];
+    ch->pid = pr->pid;
+    ch->starttime = pr->starttime;
+    snprintf(ch->comm, sizeof(ch->comm), "%s", pr->comm);
+    snprintf(ch->affinity, sizeof(ch->affinity), "%s", zb_cpuset_format(&cur, a, sizeof(a)));
+    zt_change_do(ch, true);
+    f->added++;
+    return 0;
+}
+
+void zt_follow_moved(struct zepto_tune_plan *p)
+{
+    struct follow f = {.p = p};
+    for (unsigned i = 0; i < p->count && !f.hier; i++)
+        if (p->changes[i].kind == ZT_KIND_CGMOVE && p->changes[i].status == ZT_APPLIED)
+            f.hier = p->changes[i].target;
+    if (!f.hier || zb_cpuset_parse(p->app_cpus, &f.app, NULL))
+        return;
+    char hier[256];
+    snprintf(hier, sizeof(hier), "%s", f.hier); /* the plan's array may grow below */
+    f.hier = hier;
+    for (int round = 0; round < 5; round++) {
+        f.added = 0;
+        if (zt_proc_each(follow_one, &f) || !f.added)
+            break;
+    }
+}

@@ -14,6 +14,7 @@ static const char *kind_name(enum zepto_tune_kind k)
     case ZT_KIND_AFFINITY: return "affinity";
     case ZT_KIND_CGDIR: return "cpuset";
     case ZT_KIND_CGMOVE: return "move";
+    case ZT_KIND_SERVICE: return "service";
     }
     return "?";
 }

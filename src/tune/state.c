@@ -176,7 +176,7 @@ static int parse_change(char *line, struct zepto_tune_plan *p)
                &n) != 6 ||
         !n)
         return -1;
-    if (kind < ZT_KIND_FILE || kind > ZT_KIND_CGMOVE || group < 0 || group >= ZT_GROUP_COUNT ||
+    if (kind < ZT_KIND_FILE || kind > ZT_KIND_SERVICE || group < 0 || group >= ZT_GROUP_COUNT ||
         vtype < ZT_VALUE_TEXT || vtype > ZT_VALUE_CHOICE || status < ZT_PENDING ||
         status > ZT_RESTORED || pid < 0)
         return -1;
@@ -192,8 +192,11 @@ static int parse_change(char *line, struct zepto_tune_plan *p)
     if (kind == ZT_KIND_CGMOVE &&
         (f[2][0] != '/' || f[3][0] != '/' || strstr(f[2], "..") || strstr(f[3], "..")))
         return -1;
-    if ((kind != ZT_KIND_AFFINITY && !allowed_path(f[0])) ||
-        (kind == ZT_KIND_AFFINITY && pid <= 0) || (kind == ZT_KIND_CGMOVE && pid <= 0))
+    if (kind == ZT_KIND_SERVICE) {
+        if (!zt_service_valid(f[0], f[3]))
+            return -1;
+    } else if ((kind != ZT_KIND_AFFINITY && !allowed_path(f[0])) ||
+               (kind == ZT_KIND_AFFINITY && pid <= 0) || (kind == ZT_KIND_CGMOVE && pid <= 0))
         return -1;
     if (zt_plan_add(p, (enum zepto_tune_group)group, (enum zepto_tune_kind)kind,
                     (enum zepto_tune_value)vtype, f[0], f[2], f[3], f[4]))

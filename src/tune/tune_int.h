@@ -84,7 +84,17 @@ int zt_plan_sysctl(struct zepto_tune_plan *p, const struct zt_ctx *c);
 int zt_plan_thp(struct zepto_tune_plan *p, const struct zt_ctx *c);
 int zt_plan_cpu(struct zepto_tune_plan *p, const struct zt_ctx *c);
 void zt_plan_boot_advice(struct zepto_tune_plan *p, const struct zt_ctx *c);
-void zt_plan_irqbalance(struct zepto_tune_plan *p);
+/* After apply's moves: processes still in the root cpuset whose parent was confined (forked
+ * between the plan and the parent's move) are moved too, in rounds until none is left. */
+void zt_follow_moved(struct zepto_tune_plan *p);
+
+/* ---- service.c: irqbalance under systemd ---- */
+int zt_plan_irqbalance(struct zepto_tune_plan *p, enum zepto_tune_irqbalance mode);
+/* Whether a SERVICE change read from a state file names what zepto tune does, nothing else. */
+bool zt_service_valid(const char *target, const char *new_value);
+void zt_service_do(struct zepto_tune_change *c, bool forward, enum zepto_tune_status ok);
+/* 1 the change holds, 2 the old state is back, 0 something else. */
+int zt_service_probe(const struct zepto_tune_change *c);
 
 /* ---- state.c ---- */
 int zt_state_write(const struct zepto_tune_plan *p, const char *path, const char *phase,

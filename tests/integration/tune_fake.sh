@@ -154,6 +154,81 @@ expect_ok env ZEPTO_SYSROOT="$v2" "$ZEPTO" tune restore
 tree snap "$v2" "$WORK/v2.after"
 diff "$WORK/v2.before" "$WORK/v2.after" >&2 || fail "v2: restore is not exact"
 
+# --- irqbalance under systemd (a fake systemctl first in PATH): banned, stopped, left ---
+irq=$WORK/root-irqb
+left=$(tree make "$irq" $$) || fail "fake tree: $left"
+mkdir -p "$irq/run/systemd/system"
+mkdir -p "$irq/proc/300" && echo irqbalance >"$irq/proc/300/comm"
+mkdir -p "$WORK/fakebin"
+echo active >"$WORK/irqb.unit"
+cat >"$WORK/fakebin/systemctl" <<SH
+#!/bin/sh
+# A fake systemctl: the unit's state in $WORK/irqb.unit, every call in $WORK/systemctl.log.
+echo "\$*" >>"$WORK/systemctl.log"
+case "\$1" in
+is-active) cat "$WORK/irqb.unit"; [ "\$(cat "$WORK/irqb.unit")" = active ] ;;
+stop) echo inactive >"$WORK/irqb.unit" ;;
+start|restart) echo active >"$WORK/irqb.unit"
+    cat "$irq/run/systemd/system/irqbalance.service.d/zepto-tune.conf" 2>/dev/null |
+        grep '^Environment=' >>"$WORK/systemctl.log"; : ;;
+try-restart) ;;
+daemon-reload) ;;
+*) exit 1 ;;
+esac
+SH
+chmod +x "$WORK/fakebin/systemctl"
+irqrun() { env PATH="$WORK/fakebin:$PATH" ZEPTO_SYSROOT="$irq" ZEPTO_TUNE_STATE="$WORK/irqb.state" "$@"; }
+tree snap "$irq" "$WORK/irqb.before"
+irqrun "$ZEPTO" tune plan --cpus 2-3 --json >"$WORK/irqb.plan" || fail "irqbalance plan"
+python3 - "$WORK/irqb.plan" <<'PY' || fail "irqbalance plan: see above"
+import json, sys
+ch = json.load(open(sys.argv[1]))["changes"]
+s = [c for c in ch if c["kind"] == "service"]
+ok = len(s) == 1 and s[0]["target"] == "irqbalance.service" and s[0]["old"] == "active" \
+    and s[0]["new"] == "banned:2-3" and ch.index(s[0]) == 0
+print("" if ok else f"service changes: {s}")
+sys.exit(0 if ok else 1)
+PY
+: >"$WORK/systemctl.log"
+expect_ok irqrun "$ZEPTO" tune apply --cpus 2-3
+grep -qx "Environment=IRQBALANCE_BANNED_CPULIST=2-3" "$WORK/systemctl.log" ||
+    fail "irqbalance was not restarted with the CPUs banned: $(cat "$WORK/systemctl.log")"
+grep -q "^daemon-reload" "$WORK/systemctl.log" || fail "no daemon-reload after the drop-in"
+irqrun "$ZEPTO" tune status --json | grep -q '"status": "applied"' || fail "irqbalance status"
+: >"$WORK/systemctl.log"
+expect_ok irqrun "$ZEPTO" tune restore
+grep -q "^restart irqbalance.service" "$WORK/systemctl.log" || fail "not restarted at restore"
+grep -q "^Environment=" "$WORK/systemctl.log" && fail "restarted at restore with the drop-in still there"
+[ "$(cat "$WORK/irqb.unit")" = active ] || fail "irqbalance not running after restore"
+tree snap "$irq" "$WORK/irqb.after"
+diff "$WORK/irqb.before" "$WORK/irqb.after" >&2 || fail "irqbalance: restore is not exact"
+expect_ok irqrun "$ZEPTO" tune apply --cpus 2-3 --irqbalance stop
+[ "$(cat "$WORK/irqb.unit")" = inactive ] || fail "--irqbalance stop did not stop it"
+expect_ok irqrun "$ZEPTO" tune restore
+[ "$(cat "$WORK/irqb.unit")" = active ] || fail "irqbalance not started again after stop"
+echo inactive >"$WORK/irqb.unit" # a stopped unit stays stopped, also when banned
+expect_ok irqrun "$ZEPTO" tune apply --cpus 2-3
+[ "$(cat "$WORK/irqb.unit")" = inactive ] || fail "a stopped irqbalance was started by apply"
+expect_ok irqrun "$ZEPTO" tune restore
+[ "$(cat "$WORK/irqb.unit")" = inactive ] || fail "a stopped irqbalance was started by restore"
+echo active >"$WORK/irqb.unit"
+irqrun "$ZEPTO" tune plan --cpus 2-3 --irqbalance leave >"$WORK/irqb.leave" || fail "leave"
+grep -q "irqbalance (pid 300) is running and left alone" "$WORK/irqb.leave" || fail "no note for leave"
+grep -q "irqbalance.service" "$WORK/irqb.leave" && fail "--irqbalance leave still plans a change"
+expect_status 2 "--irqbalance 'kill'" irqrun "$ZEPTO" tune plan --cpus 2-3 --irqbalance kill
+rm -r "$irq/run/systemd/system" # no systemd: only a note
+irqrun "$ZEPTO" tune plan --cpus 2-3 >"$WORK/irqb.nosd" || fail "plan without systemd"
+grep -q "not under systemd" "$WORK/irqb.nosd" || fail "no note without systemd"
+mkdir -p "$irq/run/systemd/system"
+# A state file may name no other unit: root would run systemctl on it.
+expect_ok irqrun "$ZEPTO" tune apply --cpus 2-3
+cp "$WORK/irqb.state" "$WORK/irqb.good"
+sed -i 's#irqbalance.service#sshd.service#' "$WORK/irqb.state"
+tree state "$WORK/irqb.state"
+expect_status 1 "not a valid change" irqrun "$ZEPTO" tune restore
+cp "$WORK/irqb.good" "$WORK/irqb.state"
+expect_ok irqrun "$ZEPTO" tune restore
+
 # --- bad CPU lists: usage errors, nothing written ---
 expect_status 2 "CPU 7 is not online" "$ZEPTO" tune plan --cpus 7
 expect_status 2 "housekeeping CPU" "$ZEPTO" tune apply --cpus all

@@ -83,12 +83,46 @@ PY
 rec before
 "$ZEPTO" tune plan --cpus "$app" --json >"$WORK/plan.json" || fail "plan --json"
 python3 "$here/tune_snap.py" "$WORK/plan.json" "$WORK/snap.before"
+# A process forking as fast as it can during apply: the children born between the plan and its
+# move must follow it into the housekeeping cpuset.
+forkers=()
+for _ in 1 2 3; do
+    setsid bash -c 'while :; do sleep 5 & done' &
+    forkers+=($!)
+done
+pids+=("${forkers[@]}")
+for f in "${forkers[@]}"; do
+    for _ in $(seq 500); do [ -n "$(pgrep -P "$f")" ] && break; sleep 0.01; done
+done
 expect_ok "$ZEPTO" tune apply --cpus "$app" --json
 cp "$WORK/stdout" "$WORK/apply.json"
 grep -q "^zepto-tune-state 1" "$ZEPTO_TUNE_STATE" || fail "no state file after apply"
 hk=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["housekeeping_cpus"])' "$WORK/plan.json")
 [ "$(grep Cpus_allowed_list "/proc/$busy_pid/status" | cut -f2)" = "$hk" ] ||
     fail "zt-busy is not confined to the housekeeping CPUs ($hk): $(grep Cpus_allowed_list "/proc/$busy_pid/status")"
+stray=$(python3 - "${forkers[@]}" <<'PY'
+import os, sys
+kids = {}
+for d in os.listdir("/proc"):
+    try:
+        st = open(f"/proc/{d}/stat").read()
+        kids.setdefault(int(st[st.rindex(")") + 2:].split()[1]), []).append(int(d))
+    except (OSError, ValueError):
+        pass
+todo, left = [int(a) for a in sys.argv[1:]], []
+while todo:
+    p = todo.pop()
+    todo += kids.get(p, [])
+    try:
+        if open(f"/proc/{p}/cpuset").read().strip() == "/":
+            left.append(str(p))
+    except OSError:
+        pass  # exited meanwhile
+print(" ".join(left))
+PY
+)
+kill "${forkers[@]}"
+[ -z "$stray" ] || fail "children of a confined process left in the root cpuset: $stray"
 irqs_on_app >"$WORK/irqs.0"
 rec after
 irqs_on_app >"$WORK/irqs.1"
