@@ -228,7 +228,12 @@ static int on_sample(struct ktau_capture *c, const unsigned char *p, size_t len)
     switch (e) {
     case KT_EV_SWITCH: {
         unsigned long long state = field(c->fields[e], data, &ok);
-        r.tid = (uint32_t)field(c->pid_field, data, &ok);
+        uint32_t prev = (uint32_t)field(c->pid_field, data, &ok);
+        /* The tracepoint runs in prev's context, so the sample's tid is prev too, and perf gives
+         * it as the reader's PID namespace sees it; the raw field holds the kernel's global
+         * pid, which differs inside a container. System-wide, next_pid is raw anyway. */
+        if (c->cpu_wide || !r.tid)
+            r.tid = prev;
         r.kind = KR_SWITCH_OUT;
         /* TASK_RUNNING (0) or, since 4.14, TASK_REPORT_MAX (0x100) for a preemption. */
         r.arg = (state & 0xff) == 0;

@@ -122,7 +122,8 @@ static void nested_timers_split_inclusive_and_exclusive(void **state)
     assert_int_equal(ro->subrs, 3);
     assert_int_equal(ri->calls, 3);
     assert_int_equal(ri->subrs, 0);
-    assert_true(ri->incl_ns >= 3000000 && ri->incl_ns < 3000000 * 3);
+    /* Wall time: on a busy machine preemption adds to it, so only what nesting implies. */
+    assert_true(ri->incl_ns >= 3000000 && ri->incl_ns <= ro->incl_ns);
     assert_true(ri->excl_ns == ri->incl_ns);
     assert_true(ro->incl_ns >= 4000000);
     /* Exclusive = inclusive - children, to within the rounding of the conversion. */
