@@ -13,6 +13,7 @@ build=${1:-build}
 rounds=${2:-3}
 out=${OUT:-bench/out/zoid}
 prog=zoid
+# shellcheck source=bench/zoid_lib.sh
 . "$(dirname "$0")/zoid_lib.sh"
 zl_init zepto bench_raw_pingpong bench_raw_stream
 zl_serve daemon-unix.log "unix:$dir/zoid.sock"

@@ -3,6 +3,7 @@
 # short socket directory, starts daemons (unix:/shm: paths, or TCP loopback on a free port) and
 # stops them at exit, and takes the median over rounds of an expression on the rounds' JSON.
 # Source it after setting build, out and prog; then call zl_init BINARY...
+# shellcheck disable=SC2154,SC2034 # build, out, prog come from the caller; bin, dir, port go to it
 
 # zl_init BINARY...: $bin/BINARY must exist; $out is emptied; $dir is a fresh directory with an
 # export folder, removed at exit along with every daemon started by zl_serve.

@@ -11,6 +11,7 @@ build=${1:-build}
 rounds=${2:-3}
 out=${OUT:-bench/out/zoid_shm}
 prog=zoid_shm
+# shellcheck source=bench/zoid_lib.sh
 . "$(dirname "$0")/zoid_lib.sh"
 zl_init zepto bench_raw_pingpong bench_raw_futex
 zl_serve daemon-unix.log "unix:$dir/u.sock"
