@@ -11,47 +11,13 @@
 set -euo pipefail
 build=${1:-build}
 rounds=${2:-3}
-bin="$build/bin"
 out=${OUT:-bench/out/zoid}
-for b in zepto bench_raw_pingpong bench_raw_stream; do
-    [ -x "$bin/$b" ] || { echo "zoid.sh: $bin/$b is not built" >&2; exit 1; }
-done
-mkdir -p "$out"
-rm -f "$out"/*.json
-# Unix socket paths must fit in 108 bytes: the sockets live in a short directory of their own.
-dir=$(mktemp -d /tmp/zepto-zoid-bench.XXXXXX)
-mkdir "$dir/export"
-daemons=()
-cleanup() {
-    [ ${#daemons[@]} -eq 0 ] || kill "${daemons[@]}" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-
-# A daemon per transport; each bench waits for its daemon by retrying the connection (--wait).
-"$bin/zepto" zoid serve --listen "unix:$dir/zoid.sock" --export "$dir/export" 2>"$out/daemon-unix.log" &
-daemons+=($!)
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port=
-for _ in 1 2 3 4 5 6 7 8; do
-    p=$((20000 + RANDOM % 40000))
-    listening "$p" && continue # taken
-    "$bin/zepto" zoid serve --listen "tcp:127.0.0.1:$p" --insecure --export "$dir/export" \
-        2>"$out/daemon-tcp.log" &
-    pid=$!
-    # Ours once it accepts and is still alive (a daemon that found the port taken exits).
-    for _ in $(seq 500); do
-        listening "$p" && break
-        kill -0 "$pid" 2>/dev/null || break
-    done
-    if kill -0 "$pid" 2>/dev/null && listening "$p"; then
-        daemons+=("$pid")
-        port=$p
-        break
-    fi
-done
-[ -n "$port" ] || { echo "zoid.sh: no TCP port for the daemon" >&2; exit 1; }
+prog=zoid
+# shellcheck source=bench/zoid_lib.sh
+. "$(dirname "$0")/zoid_lib.sh"
+zl_init zepto bench_raw_pingpong bench_raw_stream
+zl_serve daemon-unix.log "unix:$dir/zoid.sock"
+zl_serve_tcp daemon-tcp.log
 declare -A server=([unix]="unix:$dir/zoid.sock" [tcp]="tcp:127.0.0.1:$port")
 declare -A raw=([unix]="unix:$dir/raw.sock" [tcp]="tcp:127.0.0.1:0")
 
@@ -74,10 +40,7 @@ for r in $(seq "$rounds"); do
 done
 
 # med KIND TRANSPORT EXPR: the median over the rounds of EXPR on each round's JSON.
-med() {
-    jq -s "[.[] | $3] | sort | if length % 2 == 1 then .[length / 2 | floor]
-           else (.[length / 2 - 1] + .[length / 2]) / 2 end" "$out/$1-$2-"*.json
-}
+med() { zl_med "$3" "$out/$1-$2-"*.json; }
 # Per-round ratios of zoid to raw, for judging the noise: "1.52 1.61 1.58".
 per_round() {
     local t=$1 zexpr=$2 rkind=$3 rexpr=$4 r list=""

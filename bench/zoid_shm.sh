@@ -9,26 +9,13 @@
 set -euo pipefail
 build=${1:-build}
 rounds=${2:-3}
-bin="$build/bin"
 out=${OUT:-bench/out/zoid_shm}
-for b in zepto bench_raw_pingpong bench_raw_futex; do
-    [ -x "$bin/$b" ] || { echo "zoid_shm.sh: $bin/$b is not built" >&2; exit 1; }
-done
-mkdir -p "$out"
-rm -f "$out"/*.json
-dir=$(mktemp -d /tmp/zepto-zoid-shm.XXXXXX)
-mkdir "$dir/export"
-daemons=()
-cleanup() {
-    [ ${#daemons[@]} -eq 0 ] || kill "${daemons[@]}" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-"$bin/zepto" zoid serve --listen "unix:$dir/u.sock" --export "$dir/export" 2>"$out/daemon-unix.log" &
-daemons+=($!)
-"$bin/zepto" zoid serve --listen "shm:$dir/s.sock" --export "$dir/export" 2>"$out/daemon-shm.log" &
-daemons+=($!)
+prog=zoid_shm
+# shellcheck source=bench/zoid_lib.sh
+. "$(dirname "$0")/zoid_lib.sh"
+zl_init zepto bench_raw_pingpong bench_raw_futex
+zl_serve daemon-unix.log "unix:$dir/u.sock"
+zl_serve daemon-shm.log "shm:$dir/s.sock"
 
 # KIND ROUND: one measurement into $out/KIND-ROUND.json
 run() {
@@ -53,10 +40,7 @@ for r in $(seq "$rounds"); do
 done
 
 # med KIND EXPR: the median over the rounds; per KIND EXPR: each round's value.
-med() {
-    jq -s "[.[] | $2] | sort | if length % 2 == 1 then .[length / 2 | floor]
-           else (.[length / 2 - 1] + .[length / 2]) / 2 end" "$out/$1-"*.json
-}
+med() { zl_med "$2" "$out/$1-"*.json; }
 per() { jq -s -c "[.[] | $2 | . * 100 | round / 100]" "$out/$1-"*.json; }
 verdict() { awk -v a="$1" -v b="$2" -v op="$3" -v t="$4" 'BEGIN { r = a / b;
     ok = op == "<=" ? r <= t : r >= t; printf "%.3f %s %s: %s", r, op, t, ok ? "met" : "MISSED" }'; }

@@ -1,7 +1,9 @@
 /*
  * The abusive client of the daemon-limit tests (tests/integration/zoid_limits.sh): speaks the
- * wire protocol by hand (unix sockets, no token) so that it can do what the client library
- * never does, and prints one JSON line of what it saw.
+ * wire protocol by hand (no token) so that it can do what the client library never does, and
+ * prints one JSON line of what it saw. --server unix:P speaks on the socket; --server shm:P maps
+ * the region the daemon passes on connect and speaks through its rings (shm_ring.h), waiting by
+ * polling the socket (a dropped client sees it hang up) and ringing the daemon as shm.c does.
  *
  *   zoid_abuse sleeps  --server unix:P [--count N] [--ms MS] [--linger-ms L]
  *                                       N sleep calls sent, then leaves (after L ms)
@@ -17,17 +19,21 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../../src/zoid/core/shm_ring.h"
 #include "zepto/zoid.h"
 
 static const char *server;
@@ -41,13 +47,19 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int raw_connect(void)
+/* The transport named by --server: "unix:" or "shm:" (the socket path follows the colon). */
+static bool is_shm(void)
 {
-    if (strncmp(server, "unix:", 5))
+    return !strncmp(server, "shm:", 4);
+}
+
+static int sock_connect(int flags)
+{
+    if (strncmp(server, "unix:", 5) && !is_shm())
         return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", server + 5);
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", strchr(server, ':') + 1);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
         if (fd >= 0)
             close(fd);
@@ -56,22 +68,131 @@ static int raw_connect(void)
     return fd;
 }
 
-static int raw_connect_nb(void)
+/* shm: the rings of each connection, by descriptor (each thread of `big` has its own). */
+struct ring_conn {
+    unsigned char *base;
+    struct shm_end in, out; /* replies (ring 1), requests (ring 0) */
+};
+#define MAX_FD 4096
+static struct ring_conn *rings[MAX_FD];
+
+/* Maps the region the daemon sends first on an shm: connection; 0, or -1. */
+static int shm_attach(int fd)
 {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", server + 5);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-        if (fd >= 0)
-            close(fd);
+    unsigned char hello[16];
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct iovec iov = {hello, sizeof(hello)};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+    int mfd = -1;
+    ssize_t n = recvmsg(fd, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC);
+    struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
+    if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+        memcpy(&mfd, CMSG_DATA(h), sizeof(int));
+    if (n != (ssize_t)sizeof(hello) || memcmp(hello, SHM_MAGIC, 8) || mfd < 0 || fd >= MAX_FD) {
+        if (mfd >= 0)
+            close(mfd);
+        return -1;
+    }
+    unsigned char *base = mmap(NULL, SHM_REGION, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+    close(mfd);
+    struct ring_conn *r = calloc(1, sizeof(*r));
+    if (base == MAP_FAILED || !r) {
+        free(r);
+        return -1;
+    }
+    struct shm_ctl *c0 = (struct shm_ctl *)base;
+    r->base = base;
+    r->out = (struct shm_end){c0, base + SHM_CTL_BYTES, SHM_RING_BYTES, 0};
+    r->in = (struct shm_end){c0 + 1, base + SHM_CTL_BYTES + SHM_RING_BYTES, SHM_RING_BYTES, 0};
+    rings[fd] = r;
+    return 0;
+}
+
+static int raw_connect(void)
+{
+    int fd = sock_connect(0);
+    if (fd >= 0 && is_shm() && shm_attach(fd)) {
+        close(fd);
         return -1;
     }
     return fd;
+}
+
+/* No handshake, nothing read: on shm: the region stays unread in the socket. */
+static int raw_connect_nb(void)
+{
+    return sock_connect(SOCK_NONBLOCK);
+}
+
+static void raw_close(int fd)
+{
+    if (fd >= 0 && fd < MAX_FD && rings[fd]) {
+        munmap(rings[fd]->base, SHM_REGION);
+        free(rings[fd]);
+        rings[fd] = NULL;
+    }
+    close(fd);
+}
+
+/* Wakes the daemon if it sleeps on w: its epoll by a byte on the socket, a worker by futex. */
+static void ring_wake(int fd, _Atomic uint32_t *w)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    uint32_t v = atomic_exchange(w, SHM_AWAKE);
+    if (v == SHM_DOORBELL) {
+        ssize_t r = send(fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)r;
+    } else if (v != SHM_AWAKE) {
+        syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, 1, NULL, NULL, 0);
+    }
+}
+
+/* All len bytes through the rings; waits in 1 ms polls of the socket (-1 once it hangs up). */
+static int ring_full(int fd, struct ring_conn *r, char *b, size_t len, bool out)
+{
+    struct shm_end *e = out ? &r->out : &r->in;
+    while (len) {
+        long k = out ? shm_room(e) : shm_avail(e);
+        if (k < 0)
+            return -1;
+        if (k == 0) {
+            struct pollfd pf = {.fd = fd, .events = POLLRDHUP};
+            if (poll(&pf, 1, 1) == 1 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+                return -1;
+            continue;
+        }
+        size_t n = (size_t)k < len ? (size_t)k : len;
+        uint32_t at = e->mine & (e->cap - 1), first = e->cap - at;
+        if (first > n)
+            first = (uint32_t)n;
+        if (out) {
+            memcpy(e->data + at, b, first);
+            memcpy(e->data, b + first, n - first);
+            e->mine += (uint32_t)n;
+            atomic_store_explicit(&e->c->head, e->mine, memory_order_release);
+            ring_wake(fd, &e->c->rwait);
+        } else {
+            memcpy(b, e->data + at, first);
+            memcpy(b + first, e->data, n - first);
+            e->mine += (uint32_t)n;
+            atomic_store_explicit(&e->c->tail, e->mine, memory_order_release);
+            ring_wake(fd, &e->c->wwait);
+        }
+        b += n;
+        len -= n;
+    }
+    return 0;
 }
 
 static int full(int fd, void *buf, size_t len, bool out)
 {
     char *b = buf;
+    if (fd >= 0 && fd < MAX_FD && rings[fd])
+        return ring_full(fd, rings[fd], b, len, out);
     while (len) {
         ssize_t n = out ? send(fd, b, len, MSG_NOSIGNAL) : recv(fd, b, len, 0);
         if (n <= 0) {
@@ -123,7 +244,7 @@ static int handshake(void)
     if (read_frame(fd, &h, buf, sizeof(buf)) || h.kind != ZOID_CHALLENGE ||
         send_frame(fd, ZOID_AUTH, 0, 0, NULL, 0) || read_frame(fd, &h, buf, sizeof(buf)) ||
         h.kind != ZOID_WELCOME) {
-        close(fd);
+        raw_close(fd);
         return -1;
     }
     return fd;
@@ -154,7 +275,7 @@ static int sleeps(bool wait_replies)
     printf(
         "{\"sent\":%ld,\"replies\":%ld,\"errors\":%ld,\"first_error\":\"%s\",\"seconds\":%.3f}\n",
         sent, replies, errors, first_error ? strerror(first_error) : "", now_s() - t0);
-    close(fd);
+    raw_close(fd);
     return 0;
 }
 
@@ -185,7 +306,7 @@ static int noread(void)
     }
     printf("{\"sent\":%ld,\"dropped_after_s\":%.3f}\n", sent, dropped);
     free(buf);
-    close(fd);
+    raw_close(fd);
     return 0;
 }
 
@@ -258,7 +379,7 @@ static void *big_one(void *arg)
         return NULL;
     char *buf = calloc(1, size);
     if (!buf) {
-        close(fd);
+        raw_close(fd);
         return NULL;
     }
     /* Pipelined: all sent, then the replies (a writer thread would be needed for more frames
@@ -274,7 +395,7 @@ static void *big_one(void *arg)
         *result += !h.error;
     }
     free(buf);
-    close(fd);
+    raw_close(fd);
     return NULL;
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The connection limits of zoid_limits.sh (per uid, in total, out of descriptors) on the shm:
-# transport. The other cases drive the wire with zoid_abuse's raw unix-socket frames.
-ZOID_TEST_TRANSPORT=shm ZOID_LIMITS_CASES=${ZOID_LIMITS_CASES:-conns emfile} \
-    exec bash "$(dirname "$0")/zoid_limits.sh" "$@"
+# The daemon limits of zoid_limits.sh on the shm: transport, every case: zoid_abuse speaks the
+# wire through the shared rings (sleeps, timeout, noread, big) as it does on the unix socket, and
+# the well-behaved client beside it measures what other clients see while one abuses.
+ZOID_TEST_TRANSPORT=shm exec bash "$(dirname "$0")/zoid_limits.sh" "$@"

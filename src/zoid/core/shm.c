@@ -6,11 +6,12 @@
  * (SO_PEERCRED), and carries the daemon's wake-ups. Frames are byte streams in two rings
  * (shm_ring.h), so the client and the daemon see the same sendv/recvv as on a socket.
  *
- * Waking: a reader with nothing to read spins for a while (ZOID_SHM_SPIN microseconds, default
- * SPIN_DEFAULT_US; "poll": until the deadline), then sleeps: a client thread on a futex (in
- * slices of SLICE_MS, checking the socket for a dead peer between them), the daemon in its epoll
- * on the socket (its ring's rwait says so and the writer sends one byte). A writer waiting for
- * room sleeps the same way on the futex. Idle connections cost nothing.
+ * Waking: a reader with nothing to read spins for a while (at most ZOID_SHM_SPIN microseconds,
+ * default SPIN_DEFAULT_US, adapted to whether spinning paid off lately; "poll": until the
+ * deadline), then sleeps: a client thread on a futex (in slices of SLICE_MS, checking the socket
+ * for a dead peer between them), the daemon in its epoll on the socket (its ring's rwait says so
+ * and the writer sends one byte). A writer waiting for room sleeps the same way on the futex. Idle
+ * connections cost nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,8 +41,21 @@ struct shm_conn {
     unsigned char *base;
     struct shm_end in, out;
     bool daemon;  /* its reader sleeps in epoll (SHM_DOORBELL), not on the futex */
-    long spin_ns; /* -1: busy-poll */
+    long spin_ns; /* the most a wait spins (ZOID_SHM_SPIN); -1: busy-poll */
+    /* The adaptive part: how long the next wait spins (0 to spin_ns), and the waits since a
+     * spin was last tried. Shared by the threads of the connection; a lost update only makes
+     * one wait spin a little more or less. */
+    _Atomic long spin_now;
+    _Atomic unsigned since_try;
 };
+
+/* After a spin that failed (the wait slept anyway), the next ones spin half as long, down to
+ * nothing; once at nothing, one wait in SPIN_RETRY spins again at SPIN_RETRY_FRACTION of the
+ * budget, so that a peer that has become fast is noticed. A spin that succeeds doubles the next
+ * one, up to the budget. */
+#define SPIN_RETRY          32
+#define SPIN_RETRY_FRACTION 4
+#define SPIN_FLOOR_NS       1000
 
 /* ---- the rings ---- */
 
@@ -178,12 +192,26 @@ static int wait_for(struct shm_conn *s, int fd, struct shm_end *e, long (*ready)
         return r < 0 ? (int)r : 0;
     uint64_t now = zb_mono_read();
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
-    uint64_t spin_end = s->spin_ns < 0 ? deadline : now + (uint64_t)s->spin_ns;
+    long spin = s->spin_ns;
+    bool adaptive = spin > 0;
+    if (adaptive) {
+        spin = atomic_load_explicit(&s->spin_now, memory_order_relaxed);
+        if (spin == 0 &&
+            atomic_fetch_add_explicit(&s->since_try, 1, memory_order_relaxed) % SPIN_RETRY ==
+                SPIN_RETRY - 1)
+            spin = s->spin_ns / SPIN_RETRY_FRACTION;
+    }
+    uint64_t spin_end = spin < 0 ? deadline : now + (uint64_t)spin;
     if (spin_end > deadline)
         spin_end = deadline;
-    for (unsigned i = 1;; i++) { /* spin */
-        if ((r = ready(e)))
+    for (unsigned i = 1; spin; i++) { /* spin */
+        if ((r = ready(e))) {
+            if (adaptive) {
+                long next = spin * 2 > s->spin_ns ? s->spin_ns : spin * 2;
+                atomic_store_explicit(&s->spin_now, next, memory_order_relaxed);
+            }
             return r < 0 ? (int)r : 0;
+        }
         relax();
         if ((i & 63) == 0) {
             now = zb_mono_read();
@@ -193,6 +221,9 @@ static int wait_for(struct shm_conn *s, int fd, struct shm_end *e, long (*ready)
                 return -ECONNRESET;
         }
     }
+    if (adaptive && spin) /* it did not pay off: spin less next time */
+        atomic_store_explicit(&s->spin_now, spin / 2 < SPIN_FLOOR_NS ? 0 : spin / 2,
+                              memory_order_relaxed);
     for (;;) { /* sleep */
         atomic_store(w, SHM_FUTEX);
         if ((r = ready(e))) {
@@ -387,6 +418,8 @@ static struct shm_conn *attach(unsigned char *base, bool daemon)
     s->base = base;
     s->daemon = daemon;
     s->spin_ns = zoid_shm_spin_ns();
+    atomic_init(&s->spin_now, s->spin_ns > 0 ? s->spin_ns : 0);
+    atomic_init(&s->since_try, 0);
     /* ring 0 carries requests to the daemon, ring 1 replies to the client */
     struct shm_end e0 = {c0, d0, SHM_RING_BYTES, 0}, e1 = {c1, d1, SHM_RING_BYTES, 0};
     s->in = daemon ? e0 : e1;
