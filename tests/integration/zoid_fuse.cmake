@@ -17,3 +17,8 @@ set_tests_properties(integration.zoid_fuse_hostile PROPERTIES TIMEOUT 120
 # What a relaxed mount may show stale, and for how long (issue 15).
 zepto_shell_test(zoid_fuse_relaxed)
 set_tests_properties(integration.zoid_fuse_relaxed PROPERTIES TIMEOUT 120)
+# A relaxed mount's writes gathered by the daemon (issue 14): zoid_strided_writer is built in
+# zoid_preload.cmake.
+zepto_shell_test(zoid_fuse_coalesce)
+set_tests_properties(integration.zoid_fuse_coalesce PROPERTIES TIMEOUT 60
+  ENVIRONMENT "ZSW=$<TARGET_FILE:zoid_strided_writer>")

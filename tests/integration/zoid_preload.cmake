@@ -47,3 +47,11 @@ set_target_properties(zoid_preload_async PROPERTIES COMPILE_OPTIONS "" LINK_OPTI
 zepto_shell_test(zoid_preload_async)
 set_tests_properties(integration.zoid_preload_async PROPERTIES TIMEOUT 300
   ENVIRONMENT "ZPA=$<TARGET_FILE:zoid_preload_async>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
+
+# Relaxed writes of real programs gathered by the daemon (zoid_run_coalesce.sh, issue 14): dd
+# and an N-to-1 strided writer, built without the sanitizers (the preload goes first).
+add_executable(zoid_strided_writer ../helpers/zoid_strided_writer.c)
+set_target_properties(zoid_strided_writer PROPERTIES COMPILE_OPTIONS "" LINK_OPTIONS "")
+zepto_shell_test(zoid_run_coalesce)
+set_tests_properties(integration.zoid_run_coalesce PROPERTIES TIMEOUT 60
+  ENVIRONMENT "ZSW=$<TARGET_FILE:zoid_strided_writer>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")

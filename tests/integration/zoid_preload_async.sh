@@ -61,8 +61,12 @@ else
         for c in strict relaxed; do
             out=$(timeout 60 "$ZEPTO" zoid run --server "unix:$SOCK" --mount "$MNT" \
                 --consistency "$c" -- "$ZPA" fill "$MNT/full-$c" 8 2>&1)
-            case "$out" in
+            case "$c:$out" in
             *"No space left on device"*) ;;
+            # Relaxed writes gathered by the daemon (issue 14) may be taken beyond the free
+            # space; the write that fills a stripe that does not fit is then short, which is
+            # how write(2) reports a full file system.
+            relaxed:"write "*": short"*) ;;
             *) fail "fill $c: no ENOSPC reported: $out" ;;
             esac
             echo "fill $c: $out"

@@ -66,12 +66,26 @@ static int connect_once(struct zoid_client **out, struct zepto_err *err)
 
 /* Starts a session on the connection the stubs use; the daemon's default consistency, or
  * -errno. */
-static int session_start(void)
+/* Starts a session: the daemon's default consistency, or -errno. A mount that is relaxed (want,
+ * or the default when want is -1) declares it, since the daemon starts every session strict:
+ * its writes may then be gathered with other relaxed writers' (docs/zoid-mount.md). */
+static int session_start(int want)
 {
     uint64_t id;
     uint8_t secret[ZP_SECRET_BYTES];
     int rc = zf_zp_session_new(ZP_VERSION, &id, secret, sizeof(secret));
-    return rc < 0 ? -errno : rc;
+    if (rc < 0)
+        return -errno;
+    if ((want >= 0 ? want : rc) == ZP_RELAXED)
+        (void)zf_zp_consistency(ZP_RELAXED); /* refused by a daemon without coalescing */
+    return rc;
+}
+
+static int wanted(const struct zoid_mount_opts *o)
+{
+    return o->consistency == ZOID_MOUNT_STRICT    ? ZP_STRICT
+           : o->consistency == ZOID_MOUNT_RELAXED ? ZP_RELAXED
+                                                  : -1;
 }
 
 int zf_conn_open(const struct zoid_mount_opts *o, struct zepto_err *err)
@@ -97,7 +111,7 @@ int zf_conn_open(const struct zoid_mount_opts *o, struct zepto_err *err)
     if (rc)
         return rc;
     zf_zposix_zoid_use(c);
-    int dflt = session_start();
+    int dflt = session_start(wanted(o));
     if (dflt < 0) {
         zf_zposix_zoid_use(NULL);
         zoid_close(c);
@@ -109,9 +123,7 @@ int zf_conn_open(const struct zoid_mount_opts *o, struct zepto_err *err)
     conn.client = c;
     conn.gen = 1;
 
-    zf_state.consistency = o->consistency == ZOID_MOUNT_STRICT    ? ZP_STRICT
-                           : o->consistency == ZOID_MOUNT_RELAXED ? ZP_RELAXED
-                                                                  : dflt;
+    zf_state.consistency = wanted(o) >= 0 ? wanted(o) : dflt;
     size_t max = zoid_max_payload(c);
     size_t chunk = max > 2 * CHUNK_SLACK ? max - CHUNK_SLACK : CHUNK_SLACK;
     zf_state.chunk = chunk > CHUNK_MAX ? CHUNK_MAX : chunk;
@@ -142,7 +154,7 @@ static void reconnect(uint32_t gen)
     pthread_rwlock_wrlock(&conn.lock);
     struct zoid_client *old = conn.client;
     zf_zposix_zoid_use(c);
-    if (session_start() < 0) {
+    if (session_start(zf_state.consistency) < 0) {
         zf_zposix_zoid_use(old);
         pthread_rwlock_unlock(&conn.lock);
         zoid_close(c);

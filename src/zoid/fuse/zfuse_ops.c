@@ -428,6 +428,9 @@ static void *zf_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     /* Large requests: the kernel sends up to 1 MiB per write when allowed. */
     conn->max_write = 1u << 20;
     conn->max_read = 0;
+    /* Sequential reads: the kernel reads ahead up to 1 MiB (its default is 128 KiB), so that a
+     * 1 MiB read is one request to the daemon rather than several small ones in turn. */
+    conn->max_readahead = 1u << 20;
     return NULL;
 }
 

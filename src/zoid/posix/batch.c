@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <unistd.h>
 
+#include "coalesce.h"
 #include "zp_impl.h"
 #include "zposix_server.h"
 
@@ -19,9 +20,20 @@ int zp_close_many(const int32_t *handles, uint32_t n)
     if (zp__enter(&x))
         return -1;
     int first = 0;
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
+        /* As zp_close: the last writer's close sends what was gathered for the file. */
+        int flushed = 0;
+        if (zpc_pending()) {
+            struct zp_file *f = zp__get(x.s, handles[i]);
+            if (f)
+                flushed = zpc_close(f) ? errno : 0;
+            zp__put(f);
+        }
         if (zp__close(x.s, handles[i]) && !first)
             first = errno;
+        else if (flushed && !first)
+            first = flushed;
+    }
     if (first)
         errno = first;
     return (int)zp__leave(&x, first ? -1 : 0);
@@ -49,7 +61,22 @@ ssize_t zp_pwrite_many(int h, const int64_t *segs, uint32_t nsegs, const void *b
     ssize_t rc = 0;
     for (uint32_t i = 0; i < nsegs; i += 2) {
         size_t len = (size_t)segs[i + 1];
-        ssize_t w = pwrite(f->fd, (const char *)buf + done, len, (off_t)segs[i]);
+        const char *p = (const char *)buf + done;
+        /* Each piece as zp_pwrite: gathered for a relaxed session, else one backend write after
+         * what was gathered for the file (order). */
+        zpc_add(ZPC_write_calls, 1);
+        zpc_add(ZPC_write_bytes_asked, len);
+        ssize_t w;
+        if (!zpc_pwrite(x.s, f, p, len, segs[i], &w)) {
+            w = zpc_flush(f->dev, f->ino);
+            if (!w) {
+                w = pwrite(f->fd, p, len, (off_t)segs[i]);
+                zpc_add(ZPC_write_backend_ops, 1);
+                if (w > 0)
+                    zpc_add(ZPC_write_backend_bytes, (uint64_t)w);
+            }
+            zpc_invalidate(f->dev, f->ino);
+        }
         if (w < 0) {
             rc = done ? (ssize_t)done : -1;
             break;
@@ -60,6 +87,7 @@ ssize_t zp_pwrite_many(int h, const int64_t *segs, uint32_t nsegs, const void *b
             break;
     }
     int e = errno;
+    zpc_changed();
     zp__put(f);
     errno = e;
     return zp__leave(&x, rc);

@@ -307,6 +307,10 @@ int zp_utimensat(int dirh, const char *path, const int64_t *times, uint32_t ntim
         errno = EINVAL;
     } else if (!bad_flags(flags, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) &&
                !obj_get(&x, dirh, path, flags & AT_SYMLINK_NOFOLLOW, flags & AT_EMPTY_PATH, &o)) {
+        /* Writes still gathered (coalescing) would land after the times are set and move the
+         * mtime again (cp -a on a relaxed mount, whose releases come later): they go first. */
+        if (zpc_pending())
+            zpc_flush_all();
         for (int i = 0; times && i < 2; i++) {
             ts[i].tv_sec = (time_t)times[2 * i];
             ts[i].tv_nsec = (long)times[2 * i + 1];

@@ -314,6 +314,11 @@ static int connect_locked(void)
         S.sid = id;
         memcpy(S.secret, secret, sizeof(secret));
         S.consistency = zpl_cfg.consistency >= 0 ? zpl_cfg.consistency : def;
+        /* The daemon starts every session strict: a relaxed one says so, so that its writes
+         * may be gathered with other relaxed writers' into large backend writes (issue 14).
+         * A daemon without coalescing refuses the call; the session stays as it was. */
+        if (S.consistency == ZP_RELAXED)
+            (void)zp_consistency(ZP_RELAXED);
         S.gen++;
         free(S.orphans);
         S.orphans = NULL;
