@@ -4,8 +4,9 @@
  * segments `bigmem run --static/--libs/--text` moved into huge pages.
  *
  * Kept: the writable and the executable mappings of each mapped file, and the anonymous mappings
- * that follow them without a gap (.bss, and the huge-page copies put in place of a segment, which
- * the kernel shows as anonymous or as /anon_hugepage). A pure parser over a buffer: fuzzed.
+ * that follow a writable one of it without a gap (.bss, and the huge-page copies put in place of
+ * a segment, which the kernel shows as anonymous or as /anon_hugepage; an anonymous executable
+ * one: a moved text). A pure parser over a buffer: fuzzed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,8 +80,9 @@ unsigned zbm_mappings_parse(const char *text, size_t len, struct zbm_mapping *ou
 {
     unsigned n = 0;
     char object[sizeof(out->object)] = "";
-    uint64_t last_end = 0; /* end of the last mapping of `object` */
-    bool keep = false;     /* the current mapping is out[n - 1] */
+    uint64_t last_end = 0;      /* end of the last mapping */
+    bool last_writable = false; /* and whether it was writable */
+    bool keep = false;          /* the current mapping is out[n - 1] */
     const char *end = text + len;
     for (const char *l = text; l < end;) {
         const char *nl = memchr(l, '\n', (size_t)(end - l));
@@ -93,12 +95,14 @@ unsigned zbm_mappings_parse(const char *text, size_t len, struct zbm_mapping *ou
             bool anon = anonymous(path);
             if (!anon && path[0] == '/') {
                 snprintf(object, sizeof(object), "%s", path);
-                last_end = m.end;
-            } else if (!(anon && object[0] && m.start == last_end)) {
-                object[0] = 0; /* [heap], [stack], a gap: what follows belongs to no file */
-            } else {
-                last_end = m.end;
+            } else if (!(anon && object[0] && m.start == last_end &&
+                         (last_writable || m.perms[2] == 'x'))) {
+                /* [heap], [stack], a gap, or anonymous memory after a read-only file (a data
+                 * file's neighbour): what follows belongs to no file */
+                object[0] = 0;
             }
+            last_end = m.end;
+            last_writable = m.perms[1] == 'w';
             bool wanted = m.perms[1] == 'w' || m.perms[2] == 'x';
             if (object[0] && wanted && n < max) {
                 m.anon = anon;
