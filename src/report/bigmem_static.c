@@ -20,7 +20,15 @@
 #include "report/bigmem_static.h"
 #include "report/probe.h"
 
-#define DEMO       "zepto-bigmem-static-demo"
+#define DEMO "zepto-bigmem-static-demo"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ZR_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZR_ASAN 1
+#endif
+#endif
 #define MAX_ROUNDS 8
 
 struct one {
@@ -134,6 +142,12 @@ void zr_bms_run(unsigned rounds, bool pool_ok, struct zr_bms *r)
     struct zepto_err err = {0};
     char dir[PATH_MAX], demo[PATH_MAX + 32], self[PATH_MAX];
     r->ran = false;
+#ifdef ZR_ASAN
+    snprintf(r->error, sizeof(r->error),
+             "this zepto is built with AddressSanitizer, which must own malloc: the bigmem "
+             "preload cannot run under it");
+    return;
+#endif
     if (zb_self_dir(dir, sizeof(dir), &err)) {
         snprintf(r->error, sizeof(r->error), "%s", err.msg);
         return;
