@@ -19,7 +19,7 @@ packages=(
   slurmctld slurmd slurm-client munge                 # scripts/cluster.sh: Slurm on namespace nodes
   gfortran                                            # ktau: Fortran MPI test (mpif90)
   tuned tuna                                          # tune: the peers of `zepto tune` (make bench)
-  libhugetlbfs-bin                                    # bigmem: hugectl --heap, a peer (make bench)
+  libhugetlbfs-bin libhugetlbfs0                     # bigmem: hugectl --heap and its preload library (make bench)
 )
 
 missing=()

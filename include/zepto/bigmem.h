@@ -363,6 +363,29 @@ int zbm_pool_reserve(uint64_t pages, uint64_t keep_free, const char *sysroot,
                      struct zbm_pool_change *ch, struct zepto_err *err);
 void zbm_pool_restore(void);
 
+/* One mapping of a running program or of one of its libraries (`zepto bigmem info --pid`), from
+ * /proc/PID/smaps: the writable and executable mappings of each file, and the anonymous mappings
+ * right after them (.bss, and the huge-page copies `bigmem run --static` put in a segment's
+ * place). Sizes in kB as smaps gives them. */
+struct zbm_mapping {
+    uint64_t start, end;
+    char perms[5];    /* "rw-p" */
+    char object[256]; /* the file the mapping belongs to */
+    bool anon;        /* anonymous: .bss, or a moved segment */
+    uint64_t rss_kb, kernel_page_kb, anon_huge_kb, file_pmd_kb, hugetlb_kb;
+};
+
+/* Parses the text of an smaps file into at most max mappings; returns how many. Any bytes. */
+unsigned zbm_mappings_parse(const char *text, size_t len, struct zbm_mapping *out, unsigned max);
+
+enum zbm_backing { ZBM_BACK_SMALL, ZBM_BACK_THP, ZBM_BACK_2M, ZBM_BACK_1G };
+/* The pages backing a mapping: hugetlb (by its KernelPageSize), THP (any AnonHugePages or
+ * FilePmdMapped), else small pages. */
+enum zbm_backing zbm_mapping_backing(const struct zbm_mapping *m);
+const char *zbm_backing_name(enum zbm_backing b); /* "4K", "THP", "2M hugetlb", "1G hugetlb" */
+/* The bytes of the mapping in huge pages. */
+uint64_t zbm_mapping_huge_bytes(const struct zbm_mapping *m);
+
 #ifdef __cplusplus
 }
 #endif

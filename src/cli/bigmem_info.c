@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "base/parse.h"
 #include "base/settings.h"
+#include "cli/bigmem_pid.h"
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "zepto/bigmem.h"
@@ -15,18 +16,26 @@
 #define CMD "bigmem info"
 
 static const char usage[] =
-    "usage: zepto bigmem info [--json]\n"
+    "usage: zepto bigmem info [--json] [--pid PID]\n"
     "\n"
     "Huge-page pools per page size (total, free, reserved, surplus), the\n"
     "transparent huge page mode and defrag setting, the memlock limit, the\n"
     "memory available, the MPI ranks of this node sharing it, and what\n"
     "`zepto bigmem run --pages auto` would choose here, and why.\n"
     "\n"
+    "\n"
+    "With --pid PID: the writable and executable segments of that running\n"
+    "program and of its libraries, each with its addresses and the pages\n"
+    "backing it (4K, THP, 2M/1G hugetlb, from /proc/PID/smaps): which ones\n"
+    "`zepto bigmem run --static/--libs/--text` moved into huge pages.\n"
+    "\n"
     "example:\n"
-    "  zepto bigmem info --json | jq .auto\n";
+    "  zepto bigmem info --json | jq .auto\n"
+    "  zepto bigmem info --pid 1234\n";
 
 struct params {
     bool json, help;
+    uint64_t pid; /* 0: the machine, not a process */
 };
 
 /* What is printed: the system, and the plan `auto` would make on it (or why it cannot). */
@@ -38,12 +47,18 @@ struct info {
 
 static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
 {
-    static const struct option longopts[] = {CLI_LONGOPT_JSON, CLI_LONGOPT_HELP, {0}};
+    enum { OPT_PID = CLI_OPT_LOCAL };
+    static const struct option longopts[] = {
+        CLI_LONGOPT_JSON, {"pid", required_argument, 0, OPT_PID}, CLI_LONGOPT_HELP, {0}};
     int c;
     cli_opts_begin();
     while ((c = cli_opts_next(argc, argv, longopts, false, err)) != -1) {
         switch (c) {
         case CLI_OPT_JSON: p->json = true; break;
+        case OPT_PID:
+            if (cli_opt_named("--pid", zb_parse_u64(optarg, 1, INT32_MAX, &p->pid, err), err))
+                return -EINVAL;
+            break;
         case 'h': p->help = true; return 0;
         default: return -EINVAL;
         }
@@ -115,6 +130,8 @@ int cli_bigmem_info(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
+    if (p.pid)
+        return cli_bigmem_info_pid(CMD, (pid_t)p.pid, p.json);
     struct info r;
     if (run(&r, &err))
         return cli_fail(CMD, &err);

@@ -77,6 +77,18 @@ jq -e '.sections.bigmem | (.pools | type) == "array" and (.thp_enabled | type) =
        ([.bench.kinds[] | select(.ran) | .gups_speedup_vs_4k > 0 and .chase_speedup_vs_4k > 0 and
          .verified] | all) and .bench.kinds[3].ran' "$dir/report.json" >/dev/null ||
     fail "report.json bigmem: $(jq -c '.sections.bigmem | del(.bench.kinds[].runs)' "$dir/report.json")"
+# The static-array program plain and under bigmem run --static: same checksum, and (with 2 MiB
+# pages or THP to be had) its arrays in huge pages and far fewer faults touching them.
+# (Not in a sanitizer build: the preload cannot run under AddressSanitizer; it says so.)
+jq -e '.sections.bigmem as $b | $b.static_arrays as $s |
+       ($s.error // "" | test("AddressSanitizer")) or $s.rounds >= 1 and $s.checksums_equal and
+       $s.plain.faults > 5000 and $s.plain.wall_ms > 0 and $s.bigmem.wall_ms > 0 and
+       $s.plain.data_bytes > 80000000 and
+       (($s.pool_note and $b.thp_enabled == "never") or
+        ($s.bigmem.faults < $s.plain.faults / 5 and $s.bigmem.huge_bytes > $s.bigmem.data_bytes / 2))' \
+    "$dir/report.json" >/dev/null ||
+    fail "report.json bigmem static_arrays: $(jq -c '.sections.bigmem.static_arrays' "$dir/report.json")"
+grep -q '<h3>Static arrays in huge pages</h3>' "$dir/index.html" || fail "no static-array table"
 grep -q '<img src="bigmem-bench.svg"' "$dir/index.html" || fail "bigmem chart not on the page"
 grep -q '<section id="bigmem">' "$dir/index.html" || fail "no bigmem section"
 grep -q '<svg' "$dir/bigmem-bench.svg" || fail "bigmem chart is not SVG"
