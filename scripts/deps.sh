@@ -20,6 +20,7 @@ packages=(
   gfortran                                            # ktau: Fortran MPI test (mpif90)
   tuned tuna                                          # tune: the peers of `zepto tune` (make bench)
   libhugetlbfs-bin                                    # bigmem: hugectl --heap, a peer (make bench)
+  debhelper lintian lmod                              # packaging: make deb, its lintian check, the modulefile test
 )
 
 missing=()
