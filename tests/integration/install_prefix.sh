@@ -127,13 +127,12 @@ if ! cmake -S "$WORK/ktau-cmake" -B "$WORK/ktau-cmake/b" >"$WORK/ktau-cmake.log"
 fi
 nm "$WORK/ktau-cmake/b/jacobi" 2>/dev/null | grep -q __cyg_profile_func_enter ||
     fail "Zepto::ktau did not bring -finstrument-functions"
-for j in "$WORK/ktau/jacobi" "$WORK/ktau-cmake/b/jacobi"; do
-    [ -x "$j" ] || continue
-    rm -rf "$WORK/prof"
-    expect_ok zepto ktau run -o "$WORK/prof" -- "$j"
+# Profiled by the installed zepto (libktau found next to it): the example's routines are there.
+if [ -x "$WORK/ktau/jacobi" ]; then
+    expect_ok zepto ktau run -o "$WORK/prof" -- "$WORK/ktau/jacobi"
     expect_ok zepto ktau show "$WORK/prof"
-    grep -q jacobi "$WORK/stdout" || fail "ktau show of $j names no jacobi routine"
-done
+    grep -q init_rows "$WORK/stdout" || fail "ktau show: no init_rows routine: $(head -5 "$WORK/stdout")"
+fi
 
 # Real runs of the helpers found next to the installed zepto.
 expect_ok zepto noise record -d 100ms -c 0 -o "$WORK/n.znt"
