@@ -4,7 +4,7 @@
 # installed zepto, the ktau example built and profiled, every subcommand's --help, a few real
 # runs (noise record, bigmem run, report --quick), and the Lmod modulefile with Debian's lmod.
 . "$(dirname "$0")/lib.sh"
-: "${BIN:?BIN must name the build tree's bin directory}"
+: "${BIN:?BIN must name the bin directory of the build tree}"
 build=$(cd "$BIN/.." && pwd)
 src=$(cd "$(dirname "$0")/../.." && pwd)
 command -v pkg-config >/dev/null || { echo "SKIP: no pkg-config"; exit 77; }
@@ -52,8 +52,9 @@ for f in $(find "$P" -type f); do
     *"$build"* | *"$WORK/first"*) fail "$f names the build tree or the install-time prefix" ;;
     esac
 done
-pkg-config --cflags zoid | grep -q -- "-I$P/include" ||
-    fail "pkg-config --cflags zoid: $(pkg-config --cflags zoid)"
+# incdir: the -I directory of pkg-config --cflags zoid, resolved (the .pc is relative to itself).
+incdir() { (cd "$(pkg-config --cflags-only-I zoid | sed 's/^-I//; s/ *$//')" 2>/dev/null && pwd); }
+[ "$(incdir)" = "$P/include" ] || fail "pkg-config --cflags zoid: $(pkg-config --cflags zoid)"
 
 # Every subcommand's --help, from the installed zepto.
 cmds=$(zepto --help | sed -n '/^commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p')
@@ -147,9 +148,9 @@ if [ -r "$lmod_init" ]; then
     out=$(env -i PATH=/usr/bin:/bin HOME="$WORK" bash -c "
         . $lmod_init >/dev/null 2>&1
         module use '$P/share/lmod/modulefiles' && module load zepto || exit 3
-        command -v zepto; pkg-config --cflags zoid; echo \"\$CMAKE_PREFIX_PATH\"; echo \"\$MANPATH\"" 2>&1)
+        command -v zepto; cd \"\$(pkg-config --cflags-only-I zoid | sed 's/^-I//; s/ *\$//')\" && pwd; echo \"\$CMAKE_PREFIX_PATH\"; echo \"\$MANPATH\"" 2>&1)
     echo "$out" | grep -qx "$P/bin/zepto" || fail "module load zepto: zepto not on PATH: $out"
-    echo "$out" | grep -q -- "-I$P/include" || fail "module load zepto: pkg-config: $out"
+    echo "$out" | grep -qx "$P/include" || fail "module load zepto: pkg-config: $out"
     echo "$out" | grep -q "$P/share/man" || fail "module load zepto: MANPATH: $out"
 else
     fail "no Lmod ($lmod_init): run scripts/deps.sh"
