@@ -5,7 +5,7 @@ CLANG_BUILD ?= build-clang
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure run test test-load bench asan clang format clean
+.PHONY: all deps configure run test test-load bench asan clang format clean deb install-check deb-check
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -46,6 +46,27 @@ asan: deps
 clang: deps
 	CC=clang cmake -S . -B $(CLANG_BUILD) -DZEPTO_WERROR=ON
 	cmake --build $(CLANG_BUILD) -j $(JOBS)
+
+# The Debian packages (zepto, zepto-mpi) from this tree: dpkg-buildpackage writes them next to
+# the source tree; they are moved into $(DEB_OUT) (gitignored), then checked with lintian.
+DEB_OUT ?= build-deb
+deb: deps
+	dpkg-buildpackage -b -us -uc
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
+	v=$$(dpkg-parsechangelog -S Version); a=$$(dpkg --print-architecture); \
+	mv ../zepto_$${v}_$$a.deb ../zepto-mpi_$${v}_$$a.deb ../zepto_$${v}_$$a.changes \
+	   ../zepto_$${v}_$$a.buildinfo $(DEB_OUT)/; \
+	mv ../zepto-dbgsym_$${v}_$$a.deb ../zepto-mpi-dbgsym_$${v}_$$a.deb $(DEB_OUT)/ 2>/dev/null || true
+	lintian --fail-on error $(DEB_OUT)/*.changes
+
+# The packages installed into this machine with apt (which pulls their dependencies), then
+# `zepto report --quick` from /usr/bin, then removed again.
+deb-check: deb
+	bash scripts/deb_check.sh $(DEB_OUT)
+
+# The install into a temporary prefix, examples built against it, every subcommand's smoke test.
+install-check: all
+	cd $(BUILD) && ctest -R 'integration\.install_prefix$$' --output-on-failure
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -19,7 +19,8 @@ packages=(
   slurmctld slurmd slurm-client munge                 # scripts/cluster.sh: Slurm on namespace nodes
   gfortran                                            # ktau: Fortran MPI test (mpif90)
   tuned tuna                                          # tune: the peers of `zepto tune` (make bench)
-  libhugetlbfs-bin libhugetlbfs0                     # bigmem: hugectl --heap and its preload library (make bench)
+  libhugetlbfs-bin libhugetlbfs0                      # bigmem: hugectl --heap and its preload library (make bench)
+  debhelper lintian lmod                              # packaging: make deb, its lintian check, the modulefile test
 )
 
 missing=()

@@ -10,6 +10,11 @@
 
 #include "base/preload.h"
 
+/* The install's library directory relative to its prefix (GNUInstallDirs: lib or lib/<triplet>). */
+#ifndef ZEPTO_INSTALL_LIBDIR
+#define ZEPTO_INSTALL_LIBDIR "lib"
+#endif
+
 int zb_self_dir(char *buf, size_t len, struct zepto_err *err)
 {
     if (len < 2)
@@ -53,7 +58,8 @@ int zb_preload_find(const char *name, const char *override, const char *override
     int rc = zb_self_dir(dir, sizeof(dir), err);
     if (rc)
         return rc;
-    static const char *const where[] = {"%s../lib/%s", "%s%s"};
+    /* An install (bin/../<libdir>), the build tree (bin/../lib), or next to the executable. */
+    static const char *const where[] = {"%s../" ZEPTO_INSTALL_LIBDIR "/%s", "%s../lib/%s", "%s%s"};
     for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
         char candidate[PATH_MAX + 64];
         snprintf(candidate, sizeof(candidate), where[i], dir, name);
