@@ -20,6 +20,7 @@ packages=(
   gfortran                                            # ktau: Fortran MPI test (mpif90)
   tuned tuna                                          # tune: the peers of `zepto tune` (make bench)
   libhugetlbfs-bin                                    # bigmem: hugectl --heap, a peer (make bench)
+  help2man python3-jsonschema                         # man pages from --help; JSON schema tests
 )
 
 missing=()
