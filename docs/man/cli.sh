@@ -10,10 +10,18 @@ zepto_cli_commands() {
     for g in $("$z" --commands); do
         echo "$g"
         # a group answers --commands with its subcommands; a plain command (report) does not
-        if c=$("$z" "$g" --commands 2>/dev/null) && [ -n "$c" ] && ! [[ $c == *" "* ]]; then
+        if c=$("$z" "$g" --commands 2>/dev/null | cut -f1) && [ -n "$c" ]; then
             for s in $c; do echo "$g $s"; done
         fi
     done
+}
+
+# The one-line description of a subcommand ("noise record": "record detours"), from its group's
+# table; nothing for a group or zepto itself.
+zepto_cli_summary() {
+    local z=$1
+    [ $# -eq 3 ] || return 0
+    "$z" "$2" --commands 2>/dev/null | awk -F '\t' -v c="$3" '$1 == c { print $2 }'
 }
 
 # The options one command's --help names, one per line, sorted: the ones its usage lines show and

@@ -47,7 +47,7 @@ int cli_dispatch(const char *group, const struct cli_cmd *cmds, int argc, char *
             for (const struct cli_cmd *d = cmds; d < c; d++)
                 alias |= d->run == c->run;
             if (!alias)
-                printf("%s\n", c->name);
+                printf("%s\t%s\n", c->name, c->summary);
         }
         return 0;
     }
