@@ -18,7 +18,7 @@ fi
 man_options() {
     sed 's/\\-/-/g; s/\\f[BIRP]//g; s/\\[,\/]//g' "$1" | awk '
         /^\.SH/ { syn = ($0 ~ /SYNOPSIS/) } /^\.SH "?EXIT STATUS/ { exit }
-        syn { print; next }
+        syn { sub(/^.*zepto /, ""); print; next }
         tp { tp = 0; l = $0
             while (match(l, /^--?[A-Za-z0-9][A-Za-z0-9-]*/)) {
                 print substr(l, 1, RLENGTH); l = substr(l, RLENGTH + 1)
@@ -36,7 +36,7 @@ while IFS= read -r cmd; do
     [ -s "$page" ] || { fail "no man page $name.1"; continue; }
     # shellcheck disable=SC2086
     help=$(zepto_cli_help_options "$ZEPTO" $cmd)
-    d=$(diff <(echo "$help") <(man_options "$page") | grep '^[<>]' | tr '\n' ' ')
+    d=$(diff <(printf '%s\n' $help) <(man_options "$page") | grep '^[<>]' | tr '\n' ' ')
     [ -z "$d" ] || fail "$name: --help (<) and man page (>) differ: $d"
     [ -n "$cmd" ] || continue
     # shellcheck disable=SC2086
