@@ -36,7 +36,7 @@ while IFS= read -r cmd; do
     [ -s "$page" ] || { fail "no man page $name.1"; continue; }
     # shellcheck disable=SC2086
     help=$(zepto_cli_help_options "$ZEPTO" $cmd)
-    d=$(diff <(printf '%s\n' $help) <(man_options "$page") | grep '^[<>]' | tr '\n' ' ')
+    d=$(diff <(printf '%s\n' $help | sed '/^$/d') <(man_options "$page") | grep '^[<>]' | tr '\n' ' ')
     [ -z "$d" ] || fail "$name: --help (<) and man page (>) differ: $d"
     [ -n "$cmd" ] || continue
     # shellcheck disable=SC2086
