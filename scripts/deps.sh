@@ -21,6 +21,7 @@ packages=(
   tuned tuna                                          # tune: the peers of `zepto tune` (make bench)
   libhugetlbfs-bin libhugetlbfs0                      # bigmem: hugectl --heap and its preload library (make bench)
   debhelper lintian lmod                              # packaging: make deb, its lintian check, the modulefile test
+  help2man python3-jsonschema                         # man pages from --help; JSON schema tests
 )
 
 missing=()

@@ -87,7 +87,11 @@ int zb_parse_duration_ns(const char *s, uint64_t *ns, struct zepto_err *err)
     static const struct {
         const char *name;
         uint64_t ns;
-    } units[] = {{"ns", 1}, {"us", 1000}, {"ms", 1000000}, {"s", 1000000000}};
+    } units[] = {
+        {"ns", 1},        {"us", 1000},          {"ms", 1000000},        {"s", 1000000000},
+        {"", 1000000000}, {"m", 60000000000ull}, {"h", 3600000000000ull}}; /* a bare number is
+                                                                              seconds, as rtla's -d
+                                                                            */
     struct decimal d;
 
     if (!s || !*s)
@@ -99,8 +103,6 @@ int zb_parse_duration_ns(const char *s, uint64_t *ns, struct zepto_err *err)
         return zepto_fail(err, ERANGE, "'%s': duration too large", s);
     if (rc)
         return zepto_fail(err, EINVAL, "'%s': not a duration (expected e.g. 10s, 500ms, 300us)", s);
-    if (!*d.end)
-        return zepto_fail(err, EINVAL, "'%s': missing unit (ns, us, ms or s)", s);
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
         if (strcmp(d.end, units[i].name))
             continue;
@@ -111,7 +113,8 @@ int zb_parse_duration_ns(const char *s, uint64_t *ns, struct zepto_err *err)
             return zepto_fail(err, ERANGE, "'%s': duration too large", s);
         return 0;
     }
-    return zepto_fail(err, EINVAL, "'%s': unknown unit '%s' (use ns, us, ms or s)", s, d.end);
+    return zepto_fail(err, EINVAL, "'%s': unknown unit '%s' (use ns, us, ms, s, m or h; none is s)",
+                      s, d.end);
 }
 
 int zb_parse_size(const char *s, uint64_t *bytes, struct zepto_err *err)

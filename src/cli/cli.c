@@ -3,7 +3,9 @@
  * progress.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,6 +41,16 @@ int cli_dispatch(const char *group, const struct cli_cmd *cmds, int argc, char *
         fputs(group_help, argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : 0;
     }
+    if (!strcmp(argv[1], "--commands")) { /* for the man pages and the completion */
+        for (const struct cli_cmd *c = cmds; c->name; c++) {
+            bool alias = false;
+            for (const struct cli_cmd *d = cmds; d < c; d++)
+                alias |= d->run == c->run;
+            if (!alias)
+                printf("%s\t%s\n", c->name, c->summary);
+        }
+        return 0;
+    }
     for (const struct cli_cmd *c = cmds; c->name; c++)
         if (!strcmp(argv[1], c->name))
             return c->run(argc - 1, argv + 1);
@@ -50,7 +62,9 @@ static bool progress_shown;
 void cli_progress(const char *what, uint64_t done_ns, uint64_t total_ns)
 {
     static char last[128];
-    if (!isatty(STDERR_FILENO))
+    /* No animation for a pipe, a file, a dumb terminal, or when NO_COLOR asks for plain text. */
+    const char *term = getenv("TERM"), *no_color = getenv("NO_COLOR");
+    if (!isatty(STDERR_FILENO) || (no_color && *no_color) || (term && !strcmp(term, "dumb")))
         return;
     uint64_t left = done_ns < total_ns ? total_ns - done_ns : 0;
     char line[128];

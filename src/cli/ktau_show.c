@@ -32,6 +32,8 @@ static const char usage[] =
     "max over the ranks of its exclusive time, as pprof -s) and the rank with the most kernel\n"
     "time (system calls, interrupts, softirqs, exceptions), its host, against the median.\n"
     "\n"
+    "      --json   refused: the TAU files in DIR are the machine-readable form\n"
+    "\n"
     "example:\n"
     "  zepto ktau run -o prof -- ./app && zepto ktau show prof\n";
 

@@ -16,9 +16,9 @@
 static const char usage[] =
     "usage: zepto noise export TRACE --format csv|loggopsim [-o FILE] [-c CPULIST]\n"
     "\n"
-    "  --format csv         header cpu,start_ns,duration_ns; start counted from the start of\n"
+    "  -f, --format csv     header cpu,start_ns,duration_ns; start counted from the start of\n"
     "                       the recording; traces made with --explain add cause,traced_ns\n"
-    "  --format loggopsim   start<TAB>duration in ns, one detour a line, for LogGOPSim's noise\n"
+    "  -f, --format loggopsim start<TAB>duration in ns, one detour a line, for LogGOPSim's noise\n"
     "                       injection; one CPU (the first of the trace unless -c names one)\n"
     "  -o, --output FILE    write there instead of stdout\n"
     "  -c, --cpus CPULIST   only these CPUs of the trace\n"

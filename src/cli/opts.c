@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <float.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/parse.h"
@@ -116,6 +117,14 @@ int cli_opts_next(int argc, char **argv, const struct option *longopts, bool sto
                   struct zepto_err *err)
 {
     char optstring[160];
+    if (getenv("ZEPTO_CLI_LIST_OPTIONS")) { /* the test of --help against this table */
+        for (const struct option *o = longopts; o->name; o++)
+            printf("--%s%s\n", o->name, o->has_arg == required_argument ? "=" : "");
+        for (const struct option *o = longopts; o->name; o++)
+            if (o->val > ' ' && o->val < 0x7f)
+                printf("-%c%s\n", o->val, o->has_arg == required_argument ? "=" : "");
+        exit(0);
+    }
     if (cli_optstring(longopts, stop_at_operand, optstring, sizeof(optstring)))
         return zepto_fail(err, ENOSPC, "too many short options"), '?';
     opterr = 0;

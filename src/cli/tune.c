@@ -95,13 +95,23 @@ static int parse(const char *cmd, bool takes_cpus, int argc, char **argv, struct
         CLI_LONGOPT_JSON,
         CLI_LONGOPT_HELP,
         {0}};
+    static const struct option plan[] = {/* plan reads no state file */
+                                         {"cpus", required_argument, 0, 'c'},
+                                         {"housekeeping", required_argument, 0, OPT_HOUSEKEEPING},
+                                         CLI_LONGOPT_JSON,
+                                         CLI_LONGOPT_HELP,
+                                         {0}};
     static const struct option without[] = {
         {"state", required_argument, 0, OPT_STATE}, CLI_LONGOPT_JSON, CLI_LONGOPT_HELP, {0}};
     int c;
     memset(p, 0, sizeof(*p));
     p->state = zepto_tune_default_state();
     cli_opts_begin();
-    while ((c = cli_opts_next(argc, argv, takes_cpus ? with_cpus : without, false, err)) != -1) {
+    while ((c = cli_opts_next(argc, argv,
+                              !strcmp(cmd, "tune plan") ? plan
+                              : takes_cpus              ? with_cpus
+                                                        : without,
+                              false, err)) != -1) {
         switch (c) {
         case 'c': p->cpus = optarg; break;
         case OPT_HOUSEKEEPING: p->housekeeping = optarg; break;

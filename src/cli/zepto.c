@@ -56,6 +56,10 @@ int main(int argc, char **argv)
         print_help(stdout);
         return 0;
     }
+    if (!strcmp(cmd, "--commands")) { /* for the man pages and the completion */
+        fputs("noise\nbigmem\nzoid\nktau\ntune\nreport\n", stdout);
+        return 0;
+    }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
         printf("zepto %s (commit %s)\n", zepto_version, zepto_commit);
         return 0;

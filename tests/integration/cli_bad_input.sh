@@ -8,7 +8,7 @@ expect_status 2 "unknown command 'bogus'" "$ZEPTO" bogus
 expect_status 2 "noise: unknown command 'bogus'" "$ZEPTO" noise bogus
 expect_status 2 "-d 'abc': not a duration" "$ZEPTO" noise record -d abc
 expect_status 2 "-d '-1s': a duration cannot be negative" "$ZEPTO" noise record -d -1s
-expect_status 2 "-d '10': missing unit" "$ZEPTO" noise record -d 10
+expect_status 2 "-d '10x': unknown unit" "$ZEPTO" noise record -d 10x
 expect_status 2 "-d '0s': the duration must be longer than zero" "$ZEPTO" noise record -d 0s
 expect_status 2 "-d '5parsecs': unknown unit" "$ZEPTO" noise record -d 5parsecs
 expect_status 2 "-c '99': CPU 99 is not available" "$ZEPTO" noise record -c 99 -d 1s
@@ -16,7 +16,7 @@ expect_status 2 "-c '$ncpu': CPU $ncpu is not available" "$ZEPTO" noise record -
 expect_status 2 "-c '3-1': range 3-1 runs backwards" "$ZEPTO" noise record -c 3-1
 expect_status 2 "-c '0,,1': not a CPU list" "$ZEPTO" noise record -c 0,,1
 expect_status 2 "-c '': empty CPU list|-c empty CPU list" "$ZEPTO" noise record -c ''
-expect_status 2 "-t '0': missing unit" "$ZEPTO" noise record -t 0
+expect_status 2 "-t '0': the threshold must be longer than zero" "$ZEPTO" noise record -t 0
 expect_status 2 "-t '0ns': the threshold must be longer than zero" "$ZEPTO" noise record -t 0ns
 expect_status 2 "-t 'fast': not a duration" "$ZEPTO" noise record -t fast
 expect_status 2 "--buffer '0': must be at least 1" "$ZEPTO" noise record --buffer 0

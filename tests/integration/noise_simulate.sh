@@ -45,7 +45,7 @@ expect_status 2 "--iters '0': must be at least 1" sim --synthetic $syn --ranks 4
 expect_status 2 "--iters 'x': not a whole number" sim --synthetic $syn --ranks 4 --iters x
 expect_status 2 "--seed '-1': not a whole number" sim --synthetic $syn --ranks 4 --seed -1
 expect_status 2 "--seed '0': must be at least 1" sim --synthetic $syn --ranks 4 --seed 0
-expect_status 2 "--latency '1': missing unit" sim --synthetic $syn --ranks 4 --latency 1
+expect_status 2 "--latency '1x': unknown unit" sim --synthetic $syn --ranks 4 --latency 1x
 expect_status 2 "--overhead '-1us': a duration cannot be negative" \
     sim --synthetic $syn --ranks 4 --overhead -1us
 expect_status 2 "--compute 'soon': not a duration" \

@@ -75,6 +75,10 @@ static void duration_every_unit_is_exact(void **state)
     expect_duration("10s", 10 * 1000000000ull);
     expect_duration("0s", 0);
     expect_duration("0ns", 0);
+    expect_duration("10", 10 * 1000000000ull); /* bare number: seconds, as rtla's -d 10 */
+    expect_duration("1.5", 1500 * 1000000ull);
+    expect_duration("2m", 120 * 1000000000ull);
+    expect_duration("1h", 3600 * 1000000000ull);
 }
 
 static void duration_decimals_are_exact(void **state)
@@ -92,7 +96,7 @@ static void duration_decimals_are_exact(void **state)
 static void duration_errors_quote_the_input(void **state)
 {
     (void)state;
-    static const char *const invalid[] = {"",    "abc", "10",   "10m",   "10 s", " 10s", "-1s",
+    static const char *const invalid[] = {"",    "abc", "10x",  "10mn",  "10 s", " 10s", "-1s",
                                           "1.s", ".5s", "1e3s", "1.5ns", "s",    "10sx", "1..5s"};
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
         expect_duration_error(invalid[i], EINVAL);

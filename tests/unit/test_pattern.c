@@ -60,7 +60,7 @@ static void synthetic_spec_errors_are_named(void **state)
         {"period=1ms", "needs period= and duration="},
         {"duration=1us", "needs period= and duration="},
         {"period=often,duration=1us", "period 'often': not a duration"},
-        {"period=1ms,duration=5", "duration '5': missing unit"},
+        {"period=1ms,duration=5x", "duration '5x': unknown unit"},
         {"period=1ms,duration", "'duration' is not key=value"},
         {"", "empty noise spec"},
         {"period=1ms,duration=1us,", "trailing comma"},
