@@ -98,6 +98,7 @@ static int parse(const char *cmd, bool takes_cpus, int argc, char **argv, struct
     static const struct option plan[] = {/* plan reads no state file */
                                          {"cpus", required_argument, 0, 'c'},
                                          {"housekeeping", required_argument, 0, OPT_HOUSEKEEPING},
+                                         {"irqbalance", required_argument, 0, OPT_IRQBALANCE},
                                          CLI_LONGOPT_JSON,
                                          CLI_LONGOPT_HELP,
                                          {0}};
