@@ -175,7 +175,7 @@ static int parse_cpus(const char *what, const char *s, const struct zb_cpuset *o
  * never called setsid, everything shares init's session (getsid() is 1, or 0 for a leader
  * outside the PID namespace), and the shell that runs apply must still be free afterwards.
  * Read from the real /proc: these are real processes in every mode. */
-static void keep_sessions(struct zt_ctx *c)
+void zt_keep_sessions(struct zt_ctx *c)
 {
     c->nkeep = 0;
     c->nkeep_pid = 0;
@@ -238,7 +238,7 @@ static int check_cpus(const struct zepto_tune_opts *o, struct zt_ctx *c, struct 
                               o->app_cpus, i, h);
     snprintf(c->app_list, sizeof(c->app_list), "%s", a);
     snprintf(c->hk_list, sizeof(c->hk_list), "%s", h);
-    keep_sessions(c);
+    zt_keep_sessions(c);
     return 0;
 }
 

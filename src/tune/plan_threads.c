@@ -185,31 +185,35 @@ int zt_plan_daemons(struct zepto_tune_plan *p, const struct zt_ctx *c)
 /* ---- after the moves: the children forked meanwhile ---- */
 
 struct follow {
-    struct zepto_tune_plan *p;
-    const char *hier;
-    struct zb_cpuset app;
+    struct walk w; /* the same rules as the plan's: kept sessions, ancestors, pinned apps */
     unsigned added;
 };
+
+static bool confined(int pid)
+{
+    char cs[256];
+    return pid > 0 && !zt_cpuset_of(pid, cs, sizeof(cs)) && !strcmp(cs, "/" ZT_CPUSET_NAME);
+}
 
 static int follow_one(const struct zt_proc *pr, void *arg)
 {
     struct follow *f = arg;
-    char cs[256], pcs[256], why[160], a[256];
+    char why[160], a[256];
     struct zb_cpuset cur;
-    if ((pr->flags & ZT_PF_KTHREAD) || pr->state == 'Z' || pr->ppid <= 1)
+    if (!movable(&f->w, pr))
         return 0;
-    if (zt_cpuset_of(pr->pid, cs, sizeof(cs)) || strcmp(cs, "/") ||
-        zt_cpuset_of(pr->ppid, pcs, sizeof(pcs)) || strcmp(pcs, "/" ZT_CPUSET_NAME))
+    /* Its parent was confined, or (orphaned, reparented to init) its session's leader was. */
+    if (!confined(pr->ppid) && !(pr->sid > 1 && pr->sid != pr->pid && confined(pr->sid)))
         return 0;
-    if (zt_affinity_get(pr->pid, &cur) || !touches(&cur, &f->app) || within(&cur, &f->app))
+    if (zt_affinity_get(pr->pid, &cur))
         return 0;
     snprintf(why, sizeof(why), "%s (pid %d) forked by a confined process: follows it", pr->comm,
              pr->pid);
-    int rc = zt_plan_add(f->p, ZT_GROUP_DAEMONS, ZT_KIND_CGMOVE, ZT_VALUE_CPULIST, f->hier, "/",
+    int rc = zt_plan_add(f->w.p, ZT_GROUP_DAEMONS, ZT_KIND_CGMOVE, ZT_VALUE_CPULIST, f->w.hier, "/",
                          "/" ZT_CPUSET_NAME, why);
     if (rc)
         return rc;
-    struct zepto_tune_change *ch = &f->p->changes[f->p->count - 1];
+    struct zepto_tune_change *ch = &f->w.p->changes[f->w.p->count - 1];
     ch->pid = pr->pid;
     ch->starttime = pr->starttime;
     snprintf(ch->comm, sizeof(ch->comm), "%s", pr->comm);
@@ -221,15 +225,16 @@ static int follow_one(const struct zt_proc *pr, void *arg)
 
 void zt_follow_moved(struct zepto_tune_plan *p)
 {
-    struct follow f = {.p = p};
-    for (unsigned i = 0; i < p->count && !f.hier; i++)
+    struct zt_ctx c;
+    char hier[256] = "";
+    memset(&c, 0, sizeof(c));
+    for (unsigned i = 0; i < p->count && !hier[0]; i++)
         if (p->changes[i].kind == ZT_KIND_CGMOVE && p->changes[i].status == ZT_APPLIED)
-            f.hier = p->changes[i].target;
-    if (!f.hier || zb_cpuset_parse(p->app_cpus, &f.app, NULL))
+            snprintf(hier, sizeof(hier), "%s", p->changes[i].target);
+    if (!hier[0] || zb_cpuset_parse(p->app_cpus, &c.app, NULL))
         return;
-    char hier[256];
-    snprintf(hier, sizeof(hier), "%s", f.hier); /* the plan's array may grow below */
-    f.hier = hier;
+    zt_keep_sessions(&c);
+    struct follow f = {.w = {.p = p, .c = &c, .hier = hier, .self = getpid()}};
     for (int round = 0; round < 5; round++) {
         f.added = 0;
         if (zt_proc_each(follow_one, &f) || !f.added)

@@ -66,6 +66,8 @@ struct zt_ctx {
     int keep_pid[64]; /* the caller's ancestors themselves, also when their session is init's */
     unsigned nkeep_pid;
 };
+/* The sessions and the ancestors of the caller, which the daemons group leaves alone. */
+void zt_keep_sessions(struct zt_ctx *c);
 int zt_plan_add(struct zepto_tune_plan *p, enum zepto_tune_group g, enum zepto_tune_kind k,
                 enum zepto_tune_value t, const char *target, const char *old_value,
                 const char *new_value, const char *why);

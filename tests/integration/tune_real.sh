@@ -86,8 +86,9 @@ python3 "$here/tune_snap.py" "$WORK/plan.json" "$WORK/snap.before"
 # A process forking as fast as it can during apply: the children born between the plan and its
 # move must follow it into the housekeeping cpuset.
 forkers=()
-for _ in 1 2 3; do
-    setsid bash -c 'while :; do sleep 5 & done' &
+# (two fork children; one forks orphans, reparented to init, that only their session names)
+for loop in 'while :; do sleep 5 & done' 'while :; do sleep 5 & done' 'while :; do (sleep 5 &); done'; do
+    setsid bash -c "$loop" &
     forkers+=($!)
 done
 pids+=("${forkers[@]}")
@@ -102,21 +103,16 @@ hk=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["housekeepi
     fail "zt-busy is not confined to the housekeeping CPUs ($hk): $(grep Cpus_allowed_list "/proc/$busy_pid/status")"
 stray=$(python3 - "${forkers[@]}" <<'PY'
 import os, sys
-kids = {}
+roots = {int(a) for a in sys.argv[1:]}  # session leaders (setsid): their sessions and children
+left = []
 for d in os.listdir("/proc"):
     try:
         st = open(f"/proc/{d}/stat").read()
-        kids.setdefault(int(st[st.rindex(")") + 2:].split()[1]), []).append(int(d))
+        f = st[st.rindex(")") + 2:].split()
+        if (int(f[1]) in roots or int(f[3]) in roots) and \
+                open(f"/proc/{d}/cpuset").read().strip() == "/":
+            left.append(d)
     except (OSError, ValueError):
-        pass
-todo, left = [int(a) for a in sys.argv[1:]], []
-while todo:
-    p = todo.pop()
-    todo += kids.get(p, [])
-    try:
-        if open(f"/proc/{p}/cpuset").read().strip() == "/":
-            left.append(str(p))
-    except OSError:
         pass  # exited meanwhile
 print(" ".join(left))
 PY
