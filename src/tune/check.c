@@ -228,9 +228,27 @@ void zepto_tune_check_text(const struct zepto_tune_check *c, FILE *f)
             "\nguest-attributable detour time other than the tick: %.3f ms -> %.3f ms (%.0f%% "
             "removed)\n",
             (double)g[0] / 1e6, (double)g[1] / 1e6, g[0] ? 100.0 * (1.0 - frac(g[1], g[0])) : 0.0);
+    /* What remains tuned, and who causes it: the tick, the guest's largest cause, the host. */
+    unsigned long long tick = 0, host = 0;
+    const struct zepto_tune_check_cause *top = NULL;
+    for (unsigned i = 0; i < c->ncause; i++) {
+        const struct zepto_tune_check_cause *k = &c->cause[i];
+        if (k->tick)
+            tick += k->ns[1];
+        else if (!k->guest)
+            host += k->ns[1];
+        else if (!top || k->ns[1] > top->ns[1])
+            top = k;
+    }
+    fprintf(f, "what remains tuned: the timer tick %.3f ms, the guest %.3f ms", (double)tick / 1e6,
+            (double)g[1] / 1e6);
+    if (top && top->ns[1])
+        fprintf(f, " (most: %s, %.3f ms)", top->label, (double)top->ns[1] / 1e6);
+    fprintf(f, ", %s %.3f ms\n", c->virtual_machine ? "the host" : "unattributed",
+            (double)host / 1e6);
     if (c->virtual_machine)
-        fprintf(f, "what remains as 'unknown (host)' is the hypervisor's: no guest tuning reaches "
-                   "it\n");
+        fprintf(f, "this is a virtual machine: what remains as 'unknown (host)' is the host's "
+                   "(the hypervisor's), which no guest tuning reaches\n");
 }
 
 int zepto_tune_check_json(const struct zepto_tune_check *c, FILE *f)
