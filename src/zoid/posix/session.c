@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coalesce.h"
 #include "zp_impl.h"
 #include "zposix_server.h"
 
@@ -245,8 +246,14 @@ static int drop_owned(struct zp_session *s, uint64_t owner)
         s->slots[h].owner = 0;
     }
     pthread_mutex_unlock(&s->mu);
-    for (int i = 0; out && i < n; i++)
+    /* As a close by the program would: the last writer's handle sends what was gathered for
+     * its file (relaxed coalescing), so a program that exits without closing finds its data in
+     * the file as soon as the daemon has seen it go, not a flush period later. */
+    for (int i = 0; out && i < n; i++) {
+        if (zpc_pending())
+            zpc_close(out[i]);
         zp__put(out[i]);
+    }
     free(out);
     return n;
 }

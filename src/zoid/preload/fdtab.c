@@ -609,10 +609,11 @@ static void drop_one(int fd, struct zpl_fd *e, void *arg)
 }
 
 /* The exit handler: streams and buffers are sent, then, in a process that joined another's
- * session (a forked child, an exec'd image) and is connected, its handles are closed at the
- * daemon before the process ends (a lock is released before its parent's wait returns). One not
- * connected does not connect for this: its handles belong to the socket it kept, which closes
- * with it, and the daemon closes a gone connection's handles (so does _exit(), later). */
+ * session (a forked child, an exec'd image) or is relaxed, and is connected, its handles are
+ * closed at the daemon before the process ends (a lock is released before its parent's wait
+ * returns). One not connected does not connect for this: its handles belong to the socket it kept,
+ * which closes with it, and the daemon closes a gone connection's handles (so does _exit(), later).
+ */
 bool zpl__conn_live(void);
 static void at_exit(void)
 {
@@ -620,7 +621,9 @@ static void at_exit(void)
         return;
     fflush(NULL);
     flush_at_exit();
-    if (zpl__conn_joined() && zpl__conn_live() && atomic_load(&tab_high))
+    /* Relaxed: the daemon may hold this process's writes to gather them with others'; a close
+     * sends them, so that they are in the file when the program's exit returns. */
+    if ((zpl__conn_joined() || zpl_relaxed()) && zpl__conn_live() && atomic_load(&tab_high))
         zpl_fd_each(drop_one, NULL);
 }
 
