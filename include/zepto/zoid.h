@@ -155,6 +155,7 @@ enum zoid_stream_reduce {
     ZOID_STREAM_CONCAT = 1,  /* one record per step: producer 0's slice, 1's, ... (same sizes) */
     ZOID_STREAM_SUM_F64 = 2, /* one record per step: element-wise sum of doubles */
     ZOID_STREAM_SUM_I64 = 3, /* one record per step: element-wise sum of 64-bit integers */
+    ZOID_STREAM_NAMED = 4,   /* a reduction a daemon plugin registered (reduce_name) */
 };
 enum zoid_stream_policy {
     ZOID_STREAM_BLOCK = 0, /* a full stream makes producers wait (default) */
@@ -175,6 +176,9 @@ struct zoid_stream_opts {
     uint32_t key_mod;     /* TAKE: only records whose step % key_mod == key_val (0: any) */
     uint32_t key_val;
     uint32_t batch_bytes; /* pushes are batched up to this (0: 256 KiB; 1: no batching) */
+    /* With reduce ZOID_STREAM_NAMED: the name a daemon plugin registered it under
+     * (zoid_stream_reduction_register, zepto/zoid_plugin.h). */
+    const char *reduce_name;
 };
 
 struct zoid_stream_record {

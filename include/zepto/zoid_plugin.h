@@ -124,6 +124,30 @@ int zoid_push(struct zoid_peer *peer, uint16_t plugin, uint16_t function, const 
  * (which clears that state). */
 void zoid_call_thread_dirty(struct zoid_call *call, void (*clear)(void));
 
+/* ---- stream reductions (docs/zoid-stream.md "Reductions from plugins") -------------------- */
+
+/* A named reduction that streams can be created with (zoid_stream_opts.reduce_name), beside the
+ * built-in concat/sum-f64/sum-i64. Every producer contributes one record of the same length per
+ * time step; the first contribution is copied into the step's accumulator (len bytes), each
+ * further one is folded in by combine, and finish (optional) turns the accumulator into the
+ * record consumers get, in place, returning its length (0..len). combine and finish run under
+ * the stream's lock, must not block, and return 0 / a length, or a negative errno: then that
+ * step becomes a gap (the consumer sees it in zoid_stream_record.lost, the daemon logs it), the
+ * stream and its producers go on. A finish returning more than len bytes counts as a failure. */
+struct zoid_stream_reduction {
+    const char *name; /* 1..31 bytes of [A-Za-z0-9_.-] */
+    int (*combine)(void *acc, const void *contribution, size_t len, void *arg);
+    long (*finish)(void *acc, size_t len, uint32_t contributions, void *arg); /* may be NULL */
+    void *arg;
+};
+#define ZOID_STREAM_REDUCTION_NAME_MAX 31
+
+/* Registers r (copied; arg and the functions must live until the daemon exits), normally from a
+ * plugin's init: 0, -EINVAL (bad name or no combine), -EEXIST (the name is taken), -ENOSPC
+ * (64 registered). */
+__attribute__((visibility("default"))) int
+zoid_stream_reduction_register(const struct zoid_host *host, const struct zoid_stream_reduction *r);
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,7 +27,8 @@ static const char usage[] =
     "  --create           create the stream if it does not exist (push, cat)\n"
     "  --shared           at creation: other users may push and read it\n"
     "  --producers N      producers that end it (and contribute to each reduced step)\n"
-    "  --reduce OP        none, concat, sum-f64, sum-i64 (with --producers)\n"
+    "  --reduce OP        none, concat, sum-f64, sum-i64 (with --producers), or\n"
+    "                     plugin:NAME, a reduction a daemon plugin registered\n"
     "  --policy P         block (default), error or drop, when the stream is full\n"
     "  --limit BYTES      memory the daemon holds for it (default 64M)\n"
     "  --record BYTES     push: record size (default 65536)\n"
@@ -168,9 +169,12 @@ int cli_zoid_stream(int argc, char **argv)
                 o.reduce = ZOID_STREAM_SUM_F64;
             else if (!strcmp(optarg, "sum-i64"))
                 o.reduce = ZOID_STREAM_SUM_I64;
-            else
-                return cli_usage_error(CMD, "--reduce '%s': none, concat, sum-f64 or sum-i64",
-                                       optarg);
+            else if (!strncmp(optarg, "plugin:", 7) && optarg[7]) {
+                o.reduce = ZOID_STREAM_NAMED;
+                o.reduce_name = optarg + 7;
+            } else
+                return cli_usage_error(
+                    CMD, "--reduce '%s': none, concat, sum-f64, sum-i64 or plugin:NAME", optarg);
             break;
         case 'P':
             if (!strcmp(optarg, "block"))

@@ -47,7 +47,7 @@ expect_status 1 "stream name 'a/b': must be 1 to 63 bytes without '/'" "$ZEPTO" 
 expect_status 1 "stream nosuch: no such stream" "$ZEPTO" zoid stream cat nosuch
 expect_status 2 "zoid stream: 'frob': not push, cat, stat or rm" "$ZEPTO" zoid stream frob x
 expect_status 2 "--limit '1': from 64K to 1G" "$ZEPTO" zoid stream cat --limit 1 x
-expect_status 2 "--reduce 'max': none, concat, sum-f64 or sum-i64" "$ZEPTO" zoid stream cat \
+expect_status 2 "--reduce 'max': none, concat, sum-f64, sum-i64 or plugin:NAME" "$ZEPTO" zoid stream cat \
     --reduce max x
 head -c 200000 /dev/zero >"$WORK/big"
 "$ZEPTO" zoid stream stat small >/dev/null 2>&1

@@ -104,7 +104,12 @@ int zoid_stream_open(struct zoid_client *c, const char *name, const struct zoid_
                           "stream name '%.80s': must be 1 to %d bytes without '/' or control "
                           "characters",
                           name ? name : "", ZS_NAME_MAX);
-    unsigned char req[20 + 2 + ZS_NAME_MAX], *p = req;
+    bool named = o->reduce == ZOID_STREAM_NAMED;
+    size_t rn = named && o->reduce_name ? strlen(o->reduce_name) : 0;
+    if (named && (rn == 0 || rn > ZS_NAME_MAX))
+        return zepto_fail(err, EINVAL, "stream %s: a named reduction needs a name of 1 to %d bytes",
+                          name, ZS_NAME_MAX);
+    unsigned char req[20 + 2 * (2 + ZS_NAME_MAX)], *p = req;
     uint32_t wflags = o->flags & 7u, producers = o->producers;
     uint8_t reduce = (uint8_t)o->reduce, policy = (uint8_t)o->policy;
     uint16_t zero = 0;
@@ -115,19 +120,22 @@ int zoid_stream_open(struct zoid_client *c, const char *name, const struct zoid_
     p[17] = policy;
     memcpy(p + 18, &zero, 2);
     size_t len = 20 + put_name(p + 20, name);
+    if (named)
+        len += put_name(p + len, o->reduce_name);
     unsigned char rep[32];
     size_t rep_len = 0;
     struct iovec rq = {req, len}, rp = {rep, sizeof(rep)};
     rc = zoid_call(c, ZOID_STREAM_PLUGIN, ZS_OPEN, &rq, 1, &rp, 1, &rep_len, 0);
     if (rc) {
         int e = zoid_errno(rc);
-        const char *why = e == ENOENT   ? "no such stream (create it with the create flag)"
-                          : e == EACCES ? "it belongs to another user and is not shared"
-                          : e == EEXIST ? "it exists already"
-                          : e == ENOSPC ? "the daemon holds its maximum of streams"
-                          : e == EDQUOT ? "this user holds its maximum of streams"
-                          : e == EINVAL ? "bad options (producers, reduction, policy or limit)"
-                                        : zoid_strerror(rc);
+        const char *why = e == ENOENT        ? "no such stream (create it with the create flag)"
+                          : e == EACCES      ? "it belongs to another user and is not shared"
+                          : e == EEXIST      ? "it exists already"
+                          : e == ENOSPC      ? "the daemon holds its maximum of streams"
+                          : e == EDQUOT      ? "this user holds its maximum of streams"
+                          : e == EINVAL      ? "bad options (producers, reduction, policy or limit)"
+                          : e == ENOPROTOOPT ? "no such reduction registered in the daemon"
+                                             : zoid_strerror(rc);
         return zepto_fail(err, e, "stream %s: %s", name, why);
     }
     struct zoid_stream *s = calloc(1, sizeof(*s));

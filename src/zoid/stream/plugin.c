@@ -52,6 +52,9 @@ static int fn_open(struct zoid_call *call, const void *payload, size_t len)
         (o.reduce != ZS_REDUCE_NONE && o.producers == 0) ||
         (o.limit && (o.limit < ZS_MIN_LIMIT || o.limit > ZS_MAX_LIMIT)))
         return -EINVAL;
+    const struct zs_reduction *red = NULL;
+    if (o.reduce == ZS_REDUCE_NAMED && !(red = zs_reduction_find(o.rname)))
+        return -ENOPROTOOPT;
     const struct zoid_identity *id = zoid_call_identity(call);
     pthread_mutex_lock(&st->mu);
     struct zs_stream *s = zs_find(st, o.name);
@@ -71,10 +74,12 @@ static int fn_open(struct zoid_call *call, const void *payload, size_t len)
             rc = -EDQUOT;
         else if (!(s = zs_create(st, &o, id->uid)))
             rc = -ENOMEM;
-        else
+        else {
+            s->red = red;
             zoid_call_log(call, ZOID_LOG_INFO,
                           "stream %s: created by uid %u (%u producers, reduce %u, limit %llu)",
                           s->name, id->uid, s->producers, s->reduce, (unsigned long long)s->limit);
+        }
     }
     unsigned char out[32], *p = out;
     if (!rc) {
@@ -241,16 +246,23 @@ out:
     return rc;
 }
 
+/* The request of stat and delete: a name and nothing else. 0 or a negative errno. */
+static int read_name_request(const void *payload, size_t len, char name[ZS_NAME_MAX + 1])
+{
+    struct zs_reader r = {payload, len, false};
+    int rc = zs_get_name(&r, name);
+    if (!rc && r.left)
+        rc = -EPROTO;
+    return rc;
+}
+
 static int fn_stat(struct zoid_call *call, const void *payload, size_t len)
 {
     struct zs_state *st = zoid_call_plugin_state(call);
-    struct zs_reader r = {payload, len, false};
     char name[ZS_NAME_MAX + 1];
-    int rc = zs_get_name(&r, name);
+    int rc = read_name_request(payload, len, name);
     if (rc)
         return rc;
-    if (r.left)
-        return -EPROTO;
     unsigned char out[104], *p = out;
     pthread_mutex_lock(&st->mu);
     struct zs_stream *s = lookup(st, call, name, &rc);
@@ -281,13 +293,10 @@ static int fn_stat(struct zoid_call *call, const void *payload, size_t len)
 static int fn_delete(struct zoid_call *call, const void *payload, size_t len)
 {
     struct zs_state *st = zoid_call_plugin_state(call);
-    struct zs_reader r = {payload, len, false};
     char name[ZS_NAME_MAX + 1];
-    int rc = zs_get_name(&r, name);
+    int rc = read_name_request(payload, len, name);
     if (rc)
         return rc;
-    if (r.left)
-        return -EPROTO;
     struct zs_waitlist a = {0}, b = {0};
     const struct zoid_identity *id = zoid_call_identity(call);
     pthread_mutex_lock(&st->mu);

@@ -1,7 +1,8 @@
 /*
  * The streams themselves: creation, the bounded queue of records, the fan-in reduction of one
- * time step from every producer (sum or concatenate), memory accounting against the stream's
- * limit and the daemon-wide budget, and the lists of clients to wake. Called with st->mu held.
+ * time step from every producer (sum, concatenate or a plugin's reduction), memory accounting
+ * against the stream's limit and the daemon-wide budget, and the lists of clients to wake. Called
+ * with st->mu held.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -137,8 +138,23 @@ static int append(struct zs_state *st, struct zs_stream *s, uint64_t step, uint3
 static int emit_acc(struct zs_state *st, struct zs_stream *s, struct zs_acc *a)
 {
     uint64_t len = s->reduce == ZS_REDUCE_CONCAT ? (uint64_t)a->len * s->producers : a->len;
-    /* The accumulator's memory becomes the record's: no room check (it is already counted). */
-    int rc = append(st, s, a->step, a->have, a->buf, (uint32_t)len, true);
+    if (s->reduce == ZS_REDUCE_NAMED && !a->failed && s->red->finish) {
+        long n = s->red->finish(a->buf, a->len, a->have, s->red->arg);
+        if (n < 0 || (uint64_t)n > a->len)
+            a->failed = true;
+        else
+            len = (uint64_t)n;
+    }
+    int rc = 0;
+    if (a->failed) { /* the step becomes a gap in the sequence: consumers see it as lost */
+        s->next_seq++;
+        s->failed_steps++;
+        if (st->host)
+            zoid_host_log(st->host, ZOID_LOG_WARN,
+                          "stream %s: reduction %s (plugin %s) failed on step %llu: a gap", s->name,
+                          s->red->name, s->red->plugin, (unsigned long long)a->step);
+    } else /* the accumulator's memory is already counted: no room check */
+        rc = append(st, s, a->step, a->have, a->buf, (uint32_t)len, true);
     if (rc)
         return rc;
     /* append counted the record; the accumulator's share goes when it is freed */
@@ -179,7 +195,7 @@ static int reduce(struct zs_state *st, struct zs_stream *s, const struct zs_push
         return -EINVAL;
     if (s->last_step[r->rank] && r->step < s->last_step[r->rank])
         return -EINVAL; /* a producer's steps go forward (its order is kept) */
-    if (s->reduce != ZS_REDUCE_CONCAT && r->len % 8)
+    if ((s->reduce == ZS_REDUCE_SUM_F64 || s->reduce == ZS_REDUCE_SUM_I64) && r->len % 8)
         return -EINVAL;
     struct zs_acc *a = s->accs;
     while (a && a->step != r->step)
@@ -221,7 +237,10 @@ static int reduce(struct zs_state *st, struct zs_stream *s, const struct zs_push
         memcpy(a->buf + (size_t)r->rank * r->len, r->data, r->len);
     else if (a->have == 0)
         memcpy(a->buf, r->data, r->len);
-    else
+    else if (s->reduce == ZS_REDUCE_NAMED) {
+        if (!a->failed && s->red->combine(a->buf, r->data, r->len, s->red->arg) < 0)
+            a->failed = true;
+    } else
         combine(s->reduce, a->buf, r->data, r->len);
     a->got[r->rank] = 1;
     a->have++;

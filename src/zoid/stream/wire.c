@@ -48,6 +48,9 @@ int zs_decode_open(const void *p, size_t len, struct zs_open_req *o)
     int rc = zs_get_name(&r, o->name);
     if (rc)
         return rc;
+    o->rname[0] = 0;
+    if (o->reduce == 4 && (rc = zs_get_name(&r, o->rname)))
+        return rc;
     return r.left ? -EPROTO : 0;
 }
 

@@ -25,7 +25,26 @@
 #define ZS_MAX_WAITERS      1024 /* per stream and kind */
 #define ZS_MAX_PENDING_STEP 1024 /* steps being reduced at once */
 
-enum { ZS_REDUCE_NONE, ZS_REDUCE_CONCAT, ZS_REDUCE_SUM_F64, ZS_REDUCE_SUM_I64, ZS_REDUCE_N };
+enum {
+    ZS_REDUCE_NONE,
+    ZS_REDUCE_CONCAT,
+    ZS_REDUCE_SUM_F64,
+    ZS_REDUCE_SUM_I64,
+    ZS_REDUCE_NAMED, /* registered by a plugin (reductions.c) */
+    ZS_REDUCE_N
+};
+#define ZS_MAX_REDUCTIONS 64
+
+/* A registered reduction (zoid_stream_reduction_register). */
+struct zs_reduction {
+    char name[ZOID_STREAM_REDUCTION_NAME_MAX + 1];
+    int (*combine)(void *acc, const void *contribution, size_t len, void *arg);
+    long (*finish)(void *acc, size_t len, uint32_t contributions, void *arg);
+    void *arg;
+    const char *plugin;
+};
+/* The reduction registered as name, or NULL. */
+const struct zs_reduction *zs_reduction_find(const char *name);
 enum { ZS_POLICY_BLOCK, ZS_POLICY_ERROR, ZS_POLICY_DROP, ZS_POLICY_N };
 
 struct zs_rec {
@@ -43,6 +62,7 @@ struct zs_acc {
     unsigned char *got; /* per producer: contributed */
     unsigned char *buf;
     uint64_t bytes;
+    bool failed; /* a named reduction failed on it: it becomes a gap */
 };
 
 struct zs_waitlist {
@@ -56,6 +76,8 @@ struct zs_stream {
     bool shared;
     uint32_t producers;
     uint8_t reduce, policy;
+    const struct zs_reduction *red; /* reduce == ZS_REDUCE_NAMED */
+    uint64_t failed_steps;          /* steps a named reduction failed on (gaps) */
     uint64_t limit, bytes;
     struct zs_rec *head, *tail;
     uint32_t nrecs;

@@ -12,7 +12,8 @@
 #include <string.h>
 
 enum zstream_fn {
-    ZS_OPEN = 0,   /* u32 flags, u32 producers, u64 limit, u8 reduce, u8 policy, u16 0, name */
+    ZS_OPEN = 0,   /* u32 flags, u32 producers, u64 limit, u8 reduce, u8 policy, u16 0, name
+                      (reduce 4: then the reduction's name, u16 length + bytes) */
     ZS_PUSH = 1,   /* u32 flags, name (u16 length + bytes), then records: u64 step, u32 rank,
                       u32 len, data; reply: u32 records accepted */
     ZS_READ = 2,   /* u32 flags, u32 key_mod, u32 key_val, u32 max_bytes, u64 from, name;
@@ -88,6 +89,7 @@ struct zs_open_req {
     uint64_t limit;
     uint8_t reduce, policy;
     char name[ZS_NAME_MAX + 1];
+    char rname[ZS_NAME_MAX + 1]; /* reduce 4 (named): the reduction's name, after the name */
 };
 struct zs_read_req {
     uint32_t flags, key_mod, key_val, max_bytes;
