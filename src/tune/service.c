@@ -4,16 +4,18 @@
  * setting IRQBALANCE_BANNED_CPULIST, then a restart: irqbalance keeps balancing the
  * housekeeping CPUs, as tuned's cpu-partitioning does) or stops it; restore removes the drop-in
  * and puts the service back as it was. The drop-in lives under /run, like the state file, so a
- * reboot forgets both. systemctl is the OS boundary: found in PATH (tests put a fake first).
+ * reboot forgets both. systemctl is the OS boundary: /usr/bin/systemctl under ZEPTO_SYSROOT
+ * (tests put a fake there).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/spawn.h"
 #include "tune/tune_int.h"
 
 #define UNIT       "irqbalance.service"
@@ -21,45 +23,35 @@
 #define DROPIN     DROPIN_DIR "/zepto-tune.conf"
 #define BANNED     "banned:"
 
-/* Runs `systemctl ARGS...`; its first output line into out (when given). The exit status, or
- * -errno when it could not run. */
+/* Runs `systemctl ARGS...` (by its absolute path, under the sysroot: never found through
+ * root's PATH); its first output line into out (when given). The exit status, or -errno when it
+ * could not run. */
 static int systemctl(const char *a1, const char *a2, char *out, size_t len)
 {
-    int fd[2];
-    if (pipe(fd))
+    char prog[512], fdpath[64];
+    int fd = memfd_create("zepto-systemctl", MFD_CLOEXEC);
+    if (fd < 0)
         return -errno;
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(fd[0]);
-        close(fd[1]);
-        return -e;
+    /* The child opens our memfd through its own /proc/self/fd: the fd is inherited across the
+     * fork and closed at exec, after the redirection is in place. */
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+    char *argv[] = {(char *)zt_path("/usr/bin/systemctl", prog, sizeof(prog)), (char *)a1,
+                    (char *)a2, NULL};
+    struct zb_spawn_opts opts = {.stdout_path = fdpath};
+    struct zepto_err err = {0};
+    int st;
+    if (zb_run(argv, &opts, &st, &err)) {
+        close(fd);
+        return -ENOENT;
     }
-    if (pid == 0) {
-        dup2(fd[1], STDOUT_FILENO);
-        close(fd[0]);
-        close(fd[1]);
-        char *argv[] = {"systemctl", (char *)a1, (char *)a2, NULL};
-        execvp("systemctl", argv);
-        _exit(127);
-    }
-    close(fd[1]);
     char buf[256];
-    size_t n = 0;
-    ssize_t r;
-    while ((r = read(fd[0], buf + n, sizeof(buf) - 1 - n)) > 0 &&
-           (n += (size_t)r) < sizeof(buf) - 1)
-        ;
-    close(fd[0]);
-    buf[n] = '\0';
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
     buf[strcspn(buf, "\n")] = '\0';
     if (out)
         snprintf(out, len, "%s", buf);
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -errno;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return st == 127 ? -ENOENT : st;
 }
 
 /* "active", "inactive", ... as systemd says ("unknown" when systemctl cannot be run). */

@@ -154,14 +154,14 @@ expect_ok env ZEPTO_SYSROOT="$v2" "$ZEPTO" tune restore
 tree snap "$v2" "$WORK/v2.after"
 diff "$WORK/v2.before" "$WORK/v2.after" >&2 || fail "v2: restore is not exact"
 
-# --- irqbalance under systemd (a fake systemctl first in PATH): banned, stopped, left ---
+# --- irqbalance under systemd (a fake /usr/bin/systemctl in the sysroot): banned, stopped, left ---
 irq=$WORK/root-irqb
 left=$(tree make "$irq" $$) || fail "fake tree: $left"
 mkdir -p "$irq/run/systemd/system"
 mkdir -p "$irq/proc/300" && echo irqbalance >"$irq/proc/300/comm"
-mkdir -p "$WORK/fakebin"
+mkdir -p "$irq/usr/bin" "$WORK/fakebin"
 echo active >"$WORK/irqb.unit"
-cat >"$WORK/fakebin/systemctl" <<SH
+cat >"$irq/usr/bin/systemctl" <<SH
 #!/bin/sh
 # A fake systemctl: the unit's state in $WORK/irqb.unit, every call in $WORK/systemctl.log.
 echo "\$*" >>"$WORK/systemctl.log"
@@ -176,6 +176,9 @@ daemon-reload) ;;
 *) exit 1 ;;
 esac
 SH
+chmod +x "$irq/usr/bin/systemctl"
+# A systemctl first in PATH must never be run: root's PATH is not trusted.
+printf '#!/bin/sh\necho "PATH systemctl $*" >>"%s/systemctl.log"\n' "$WORK" >"$WORK/fakebin/systemctl"
 chmod +x "$WORK/fakebin/systemctl"
 irqrun() { env PATH="$WORK/fakebin:$PATH" ZEPTO_SYSROOT="$irq" ZEPTO_TUNE_STATE="$WORK/irqb.state" "$@"; }
 tree snap "$irq" "$WORK/irqb.before"
@@ -228,6 +231,7 @@ tree state "$WORK/irqb.state"
 expect_status 1 "not a valid change" irqrun "$ZEPTO" tune restore
 cp "$WORK/irqb.good" "$WORK/irqb.state"
 expect_ok irqrun "$ZEPTO" tune restore
+grep "^PATH systemctl" "$WORK/systemctl.log" >&2 && fail "a systemctl found through PATH was run"
 
 # --- bad CPU lists: usage errors, nothing written ---
 expect_status 2 "CPU 7 is not online" "$ZEPTO" tune plan --cpus 7
