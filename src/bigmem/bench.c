@@ -390,6 +390,7 @@ void zbm_bench_json(const struct zbm_bench_result *r, const struct zbm_pool_chan
                     const char *pool_note, struct zb_json *j)
 {
     zb_json_obj_begin(j);
+    zb_json_kv_u64(j, "schema_version", 1); /* docs/schema/ */
     zb_json_kv_u64(j, "table_bytes", r->table_bytes);
     zb_json_kv_u64(j, "table_words", r->words);
     zb_json_kv_u64(j, "updates", r->updates);

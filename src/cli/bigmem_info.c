@@ -81,6 +81,7 @@ static int print_json(const struct info *r)
     struct zb_json j;
     zb_json_init(&j, stdout, true);
     zb_json_obj_begin(&j);
+    zb_json_kv_u64(&j, "schema_version", 1); /* docs/schema/ */
     zbm_system_json_fields(&r->sys, &j);
     zb_json_key(&j, "auto");
     zbm_plan_json(&r->plan, r->plan_err.msg, &j);

@@ -286,6 +286,7 @@ static int print_json(const struct params *p, double fraction, unsigned npat,
     struct zb_json j;
     zb_json_init(&j, stdout, true);
     zb_json_obj_begin(&j);
+    zb_json_kv_u64(&j, "schema_version", 1); /* docs/schema/ */
     zb_json_kv_u64(&j, "ranks", o->ranks);
     zb_json_kv_str(&j, "op", p->op);
     zb_json_kv_str(&j, "algorithm", zn_sim_algo_name(o->algo));

@@ -87,7 +87,7 @@ int cli_zoid_stat(int argc, char **argv)
     }
     int shown = n;
     if (p.json) {
-        printf("{\"server\":\"");
+        printf("{\"schema_version\":1,\"server\":\"");
         for (const char *s = p.server; *s; s++)
             printf(*s == '"' || *s == '\\' ? "\\%c" : (unsigned char)*s < 0x20 ? "?" : "%c", *s);
         printf("\"");

@@ -45,6 +45,7 @@ static void node_json(const struct zn_cluster *c, const struct zn_cluster_node *
 void zn_cluster_json(const struct zn_cluster *c, struct zb_json *j)
 {
     zb_json_obj_begin(j);
+    zb_json_kv_u64(j, "schema_version", 1); /* docs/schema/ */
     zb_json_kv_u64(j, "nodes_count", c->n);
     zb_json_key(j, "noise_fraction");
     zb_json_obj_begin(j);

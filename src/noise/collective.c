@@ -379,6 +379,7 @@ void zn_coll_result_json(const struct zn_coll_opts *o, const struct zn_coll_resu
                          struct zb_json *j)
 {
     zb_json_obj_begin(j);
+    zb_json_kv_u64(j, "schema_version", 1); /* docs/schema/ */
     zb_json_kv_str(j, "op", zn_coll_op_name(o->op));
     zb_json_kv_u64(j, "bytes", o->op == ZN_OP_BARRIER ? 0 : (o->bytes ? o->bytes : 8));
     zb_json_kv_i64(j, "ranks", r->ranks);

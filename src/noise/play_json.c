@@ -9,6 +9,7 @@
 void zn_play_report_json(const struct zn_play_report *r, struct zb_json *j)
 {
     zb_json_obj_begin(j);
+    zb_json_kv_u64(j, "schema_version", 1); /* docs/schema/ */
     zb_json_kv_bool(j, "realtime", r->realtime);
     zb_json_kv_str(j, "priority", r->priority);
     zb_json_kv_u64(j, "ran_ns", r->ran_ns);

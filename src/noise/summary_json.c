@@ -97,6 +97,7 @@ void zn_summary_json(const struct zn_summary *s, struct zb_json *j)
 {
     const struct zn_trace *t = s->trace;
     zb_json_obj_begin(j);
+    zb_json_kv_u64(j, "schema_version", 1); /* docs/schema/ */
     zb_json_kv_str(j, "host", t->host);
     zb_json_kv_str(j, "kernel", t->kernel);
     zb_json_kv_str(j, "cpu_model", t->cpu_model);

@@ -114,6 +114,7 @@ static int write_json(const struct zr_ctx *ctx, const struct zb_sysinfo *si, con
     struct zb_json j;
     zb_json_init(&j, f, true);
     zb_json_obj_begin(&j);
+    zb_json_kv_u64(&j, "schema_version", 1); /* docs/schema/ */
     zb_json_kv_str(&j, "zepto_version", zepto_version);
     zb_json_kv_str(&j, "zepto_commit", zepto_commit);
     zb_json_kv_str(&j, "date", when);

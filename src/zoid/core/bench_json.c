@@ -34,6 +34,7 @@ int zoid_bench_write_json(FILE *out, const struct zoid_bench_result *r)
     struct zb_json j;
     zb_json_init(&j, out, true);
     zb_json_obj_begin(&j);
+    zb_json_kv_u64(&j, "schema_version", 1); /* docs/schema/ */
     zb_json_kv_str(&j, "server", r->server);
     zb_json_kv_str(&j, "transport", r->transport);
     zb_json_kv_bool(&j, "quick", r->quick);
