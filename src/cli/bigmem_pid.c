@@ -70,6 +70,7 @@ static void json_out(pid_t pid, const char *exe, const struct zbm_mapping *m, un
     struct zb_json j;
     zb_json_init(&j, stdout, true);
     zb_json_obj_begin(&j);
+    zb_json_kv_u64(&j, "schema_version", 1); /* docs/schema/ */
     zb_json_kv_i64(&j, "pid", pid);
     zb_json_kv_str(&j, "executable", exe);
     zb_json_key(&j, "segments");

@@ -214,6 +214,7 @@ static int write_json(const struct zr_alloc_data *d, const struct zr_ctx *ctx,
         ok += p->node[i].state == ZR_NODE_OK;
     zb_json_init(&j, f, true);
     zb_json_obj_begin(&j);
+    zb_json_kv_u64(&j, "schema_version", 1); /* docs/schema/ */
     zb_json_kv_str(&j, "zepto_version", zepto_version);
     zb_json_kv_str(&j, "zepto_commit", zepto_commit);
     zb_json_kv_str(&j, "date", d->when);

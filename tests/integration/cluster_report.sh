@@ -17,6 +17,7 @@ grep -qx "report written to $dir/index.html (2 of 2 nodes)" "$WORK/srun.out" ||
 grep -qx "zepto report: zn2: node report written to $dir/nodes/zn2/index.html" "$WORK/srun.out" ||
   fail "zn2 did not say where its report is: $(cat "$WORK/srun.out")"
 python3 -m json.tool "$dir/report.json" >/dev/null || fail "report.json does not parse"
+schema_check report-alloc "$dir/report.json"
 jq -e '(.nodes | length) == 2 and ([.nodes[].host] | sort) == ["zn1", "zn2"] and
        ([.nodes[] | .state == "ok" and .noise_fraction >= 0 and .p99_ns > 0 and
          (.outlier | type) == "boolean"] | all) and

@@ -36,6 +36,22 @@ expect_ok() {
     [ "$status" -eq 0 ] || fail "'$*' exited $status: $(cat "$WORK/stderr")"
 }
 
+# schema_check NAME FILE...: each FILE validates against docs/schema/NAME.vN.json (the output
+# contracts). Debian's python3-jsonschema, under /usr/bin/python3 (not a pyenv shim); without
+# it the check is reported as skipped, once, on stdout.
+schema_check() {
+    local name=$1 py=/usr/bin/python3 out
+    shift
+    [ -x "$py" ] || py=python3
+    if ! "$py" -c 'import jsonschema' 2>/dev/null; then
+        echo "note: python3-jsonschema is missing: $name outputs not validated (scripts/deps.sh)"
+        return 0
+    fi
+    out=$("$py" "$(dirname "${BASH_SOURCE[0]}")/json_schema.py" validate \
+        "$(dirname "${BASH_SOURCE[0]}")/../../docs/schema" "$name" "$@" 2>&1) ||
+        fail "output does not follow schema $name: $out"
+}
+
 finish() {
     if [ "$failures" -ne 0 ]; then
         echo "$failures failure(s)" >&2

@@ -13,6 +13,7 @@ for f in index.html report.json noise-histogram.svg noise-scatter.svg noise-scal
     data/noise.znt data/noise-scale.dat; do
     [ -s "$dir/$f" ] || fail "$f missing"
 done
+schema_check report "$dir/report.json"
 jq -e '.sections.noise.summary.node.noise_fraction >= 0 and .quick == true' "$dir/report.json" \
     >/dev/null || fail "report.json lacks the noise summary"
 grep -q '<img src="noise-histogram.svg"' "$dir/index.html" || fail "histogram not on the page"

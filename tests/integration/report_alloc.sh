@@ -62,6 +62,8 @@ jq -e '.allocation.job == "fake-7.0" and .allocation.waited_s < 60 and
        (.nodes[1] | .state == "failed" and (.error | test("reported by two tasks"))) and
        .nodes[0].state == "ok"' "$d/report.json" >/dev/null ||
     fail "duplicate: $(jq -c '.allocation, .nodes' "$d/report.json")"
+schema_check report-alloc "$d/report.json"
+schema_check report "$d"/nodes/*/report.json
 
 # The same DIR again, a new job whose node 1 never starts: after the bound (2 s) the page says so
 # and the step fails; the earlier job's parts are not mixed in.
@@ -74,6 +76,7 @@ jq -e '.allocation.job == "fake-8.0" and .allocation.nodes_delivered == 1 and
        (.nodes[1] | .state == "missing" and (.error | test("never started"))) and
        .cluster.nodes_count == 1' "$d/report.json" >/dev/null ||
     fail "missing node: $(jq -c '.allocation, .nodes' "$d/report.json")"
+schema_check report-alloc "$d/report.json"
 grep -q '<tr class="node-missing"><td>rpa2</td>' "$d/index.html" || fail "rpa2 not marked missing"
 grep -q 'href="nodes/dup/' "$d/index.html" && fail "the earlier job's node is on the new page"
 finish
