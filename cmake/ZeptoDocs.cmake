@@ -24,3 +24,8 @@ endif()
 
 install(FILES ${CMAKE_SOURCE_DIR}/dist/bash-completion/zepto
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+
+# The output contracts (JSON Schemas of every --json output and report.json), for scripts that
+# validate what they read: share/zepto/schema.
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/docs/schema/ DESTINATION ${CMAKE_INSTALL_DATADIR}/zepto/schema
+        FILES_MATCHING PATTERN "*.json" PATTERN "README.md")
