@@ -15,6 +15,12 @@
  *                                        through LOCAL. With kill, client 0 is
  *                                        killed (SIGKILL) once half its blocks are answered; its
  *                                        answered blocks must reach the file too
+ *   local LOCAL N CHUNK                  the floors of read, without zoid: every client opens
+ *   raw LOCAL N CHUNK                    LOCAL and reads it whole in CHUNK-byte preads from the
+ *                                        page cache (local), or receives it whole over its own
+ *                                        unix socket from a sender process of its own that
+ *                                        writes it from the page cache (raw: the transport with
+ *                                        no protocol and no backend read); the same check
  *   ident ADDR SECRET DIRFILE N ROUNDS LOCAL
  *                                        half the clients root, half uid 65534, ROUNDS times
  *                                        each: access(SECRET, R_OK), stat(DIRFILE), open and
@@ -30,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -204,6 +211,82 @@ static void do_ident(const char *secret, const char *dirfile, int denied, int ro
     }
 }
 
+/* ---- the floors (no zoid) ---- */
+
+static void do_local(const char *path, size_t chunk, struct result *r)
+{
+    int fd = open(path, O_RDONLY);
+    unsigned char *buf = malloc(chunk);
+    if (fd < 0 || !buf) {
+        bad(r, "open %s: %s", path, errno);
+    } else {
+        for (int64_t off = 0;;) {
+            ssize_t n = pread(fd, buf, chunk, (off_t)off);
+            if (n < 0) {
+                bad(r, "pread %s: %s", path, errno);
+                break;
+            }
+            if ((size_t)off + (size_t)n > local_len || memcmp(buf, local_map + off, (size_t)n)) {
+                bad(r, "%s: %s", "wrong bytes", EIO);
+                break;
+            }
+            off += n;
+            r->done = off;
+            if ((size_t)n < chunk)
+                break;
+        }
+    }
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    if ((size_t)r->done != local_len)
+        bad(r, "%s: %s", "short file", EIO);
+}
+
+/* The sender of raw: the file from the page cache onto the socket, CHUNK bytes a call. */
+static void raw_send(int sock, const char *path, size_t chunk)
+{
+    int fd = open(path, O_RDONLY);
+    unsigned char *buf = malloc(chunk);
+    if (fd < 0 || !buf)
+        _exit(8);
+    for (int64_t off = 0;;) {
+        ssize_t n = pread(fd, buf, chunk, (off_t)off);
+        if (n <= 0)
+            break;
+        for (ssize_t w = 0; w < n;) {
+            ssize_t k = write(sock, buf + w, (size_t)(n - w));
+            if (k <= 0)
+                _exit(9);
+            w += k;
+        }
+        off += n;
+    }
+    _exit(0);
+}
+
+static void do_raw(int sock, size_t chunk, struct result *r)
+{
+    unsigned char *buf = malloc(chunk);
+    while (buf && (size_t)r->done < local_len) {
+        size_t fill_to = 0;
+        while (fill_to < chunk && (size_t)r->done + fill_to < local_len) {
+            ssize_t k = read(sock, buf + fill_to, chunk - fill_to);
+            if (k <= 0)
+                break;
+            fill_to += (size_t)k;
+        }
+        if (!fill_to || memcmp(buf, local_map + r->done, fill_to)) {
+            bad(r, "%s: %s", fill_to ? "wrong bytes" : "short stream", EIO);
+            break;
+        }
+        r->done += (int64_t)fill_to;
+    }
+    free(buf);
+    if ((size_t)r->done != local_len)
+        bad(r, "%s: %s", "short file", EIO);
+}
+
 /* ---- the parent ---- */
 
 static int map_local(const char *path)
@@ -229,7 +312,8 @@ static int usage(void)
     fprintf(stderr, "usage: bench_zoid_coalesce read ADDR PATH N CHUNK LOCAL\n"
                     "       bench_zoid_coalesce write ADDR PATH N BLOCK TOTAL strict|relaxed "
                     "LOCAL [kill]\n"
-                    "       bench_zoid_coalesce ident ADDR SECRET DIRFILE N ROUNDS LOCAL\n");
+                    "       bench_zoid_coalesce ident ADDR SECRET DIRFILE N ROUNDS LOCAL\n"
+                    "       bench_zoid_coalesce local|raw LOCAL N CHUNK\n");
     return 2;
 }
 
@@ -254,7 +338,8 @@ int main(int argc, char **argv)
     size_t chunk = 0, block = 0;
     int64_t total = 0;
     int relaxed = 0, killme = 0, rounds = 0;
-    const char *addr, *path, *dirfile = NULL, *local;
+    const char *addr = NULL, *path = NULL, *dirfile = NULL, *local;
+    bool floor = !strcmp(mode, "local") || !strcmp(mode, "raw");
     if (!strcmp(mode, "read") && argc == 7) {
         addr = argv[2], path = argv[3], n = (int)num(argv[4], 1, MAXN);
         chunk = (size_t)num(argv[5], 8, 64 << 20), local = argv[6];
@@ -268,6 +353,8 @@ int main(int argc, char **argv)
         killme = argc == 10 && !strcmp(argv[9], "kill");
         if (block % 8 || total % (int64_t)block || (argc == 10 && !killme))
             return usage();
+    } else if (floor && argc == 5) {
+        local = argv[2], n = (int)num(argv[3], 1, MAXN), chunk = (size_t)num(argv[4], 8, 64 << 20);
     } else if (!strcmp(mode, "ident") && argc == 8) {
         addr = argv[2], path = argv[3], dirfile = argv[4], n = (int)num(argv[5], 2, MAXN);
         rounds = (int)num(argv[6], 1, 100000), local = argv[7];
@@ -295,13 +382,33 @@ int main(int argc, char **argv)
         if (denied && (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
                        setresuid(65534, 65534, 65534)))
             _exit(4);
-        if (client_connect(addr))
+        int sv[2] = {-1, -1};
+        if (!strcmp(mode, "raw")) {
+            if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+                _exit(5);
+            pid_t sender = fork();
+            if (sender < 0)
+                _exit(5);
+            if (sender == 0) {
+                close(sv[0]);
+                char c;
+                if (read(go[0], &c, 1) != 0)
+                    _exit(6);
+                raw_send(sv[1], local, chunk);
+            }
+            close(sv[1]);
+        } else if (!floor && client_connect(addr)) {
             _exit(5);
+        }
         char c;
         if (read(go[0], &c, 1) != 0) /* EOF: released */
             _exit(6);
         if (!strcmp(mode, "read"))
             do_read(path, chunk, &r);
+        else if (!strcmp(mode, "local"))
+            do_local(local, chunk, &r);
+        else if (!strcmp(mode, "raw"))
+            do_raw(sv[0], chunk, &r);
         else if (!strcmp(mode, "write"))
             do_write(path, i, n, block, total, relaxed, killme && i == 0, rep[1], &r);
         else

@@ -4,7 +4,10 @@
 #          read the same SIZE file (256 MiB) in 1 MiB preads, against a daemon that coalesces
 #          and one started with ZOID_COALESCE=0 (same export, running side by side): backend
 #          bytes read per file size (target 1x, not Nx) and wall time per one client alone
-#          (target <= 2x)
+#          (target <= 2x); next to them, the floors of the same N on this machine, without zoid:
+#          "local" (N processes pread the file from the page cache) and "raw" (each of N clients
+#          receives the file over its own unix socket from a sender process: the transport with
+#          no protocol and no backend read); each row gives its ratio to the raw floor of its N
 #   write  64 clients write disjoint blocks of 1 MiB (a 256 MiB file) and of 4 KiB (a 64 MiB
 #          file), relaxed (gathered into 4 MiB aligned writes) vs strict (one backend write per
 #          call, the uncoalesced baseline), each run ended by one fsync through the daemon:
@@ -67,6 +70,11 @@ for r in $(seq "$rounds"); do
                 --argjson size "$bytes" '. + {kind:"read", daemon:$d, round:$r, backend_ratio:($b / $size)}' \
                 >>"$out/runs.jsonl"
         done
+        for fl in local raw; do
+            j=$("$drv" "$fl" "$exp/deck.dat" "$n" 1048576)
+            echo "$j" | jq -c --arg d "$fl" --argjson r "$r" '. + {kind:"read", daemon:$d, round:$r, backend_ratio:null}' \
+                >>"$out/runs.jsonl"
+        done
     done
     for bs in 1048576 4096; do
         total=$((bs == 4096 ? 64 << 20 : 256 << 20))
@@ -91,11 +99,13 @@ jq -rs --arg rounds "$rounds" '
   def f(d): . * pow(10; d) | round / pow(10; d);
   (map(select(.kind == "read" and .daemon == "on" and .clients == 1) | .wall_s) | med) as $one |
   "read: \($rounds) rounds, medians (min-max); one client alone through the coalescing daemon: \($one | f(3)) s",
-  "| clients | daemon | backend bytes / file | wall s | wall / one client alone |",
-  "|---|---|---|---|---|",
+  (map(select(.kind == "read")) | group_by(.clients) | map({key: (.[0].clients | tostring),
+    value: (map(select(.daemon == "raw") | .wall_s) | med)}) | from_entries) as $raw |
+  "| clients | daemon | backend bytes / file | wall s | wall / one client alone | wall / raw floor of N |",
+  "|---|---|---|---|---|---|",
   (group_by([.kind, .clients, .daemon])[] | select(.[0].kind == "read") |
-    (map(.wall_s)) as $w | (map(.backend_ratio)) as $b |
-    "| \(.[0].clients) | \(if .[0].daemon == "on" then "coalescing" else "ZOID_COALESCE=0" end) | \($b | med | f(2)) (\($b | min | f(2))-\($b | max | f(2))) | \($w | med | f(3)) (\($w | min | f(3))-\($w | max | f(3))) | \(($w | med) / $one | f(2)) |"),
+    (map(.wall_s)) as $w | (map(.backend_ratio)) as $b | (.[0].clients | tostring) as $n |
+    "| \(.[0].clients) | \({on: "coalescing", off: "ZOID_COALESCE=0", local: "floor: local pread, no zoid", raw: "floor: raw unix socket, no zoid"}[.[0].daemon]) | \(if $b[0] == null then "-" else "\($b | med | f(2)) (\($b | min | f(2))-\($b | max | f(2)))" end) | \($w | med | f(3)) (\($w | min | f(3))-\($w | max | f(3))) | \(($w | med) / $one | f(2)) | \(if $raw[$n] then ($w | med) / $raw[$n] | f(2) else "-" end) |"),
   "",
   "write: 64 clients, disjoint blocks, \($rounds) rounds, medians (min-max)",
   "| block | mode | calls | backend writes | MiB/s |",
