@@ -21,6 +21,13 @@
  *                                        unix socket from a sender process of its own that
  *                                        writes it from the page cache (raw: the transport with
  *                                        no protocol and no backend read); the same check
+ *   order ADDR PATH LOCAL                one relaxed client: 4 KiB of 'A' at 0 and 4 KiB of 'C' at
+ *                                        8 MiB (both held by the daemon), then 1 MiB of 'B' at 0
+ *                                        (large and aligned: straight to the backend, after the
+ *                                        'A' it overlaps). Before the close, LOCAL must hold the
+ *                                        'B's and nothing at 8 MiB yet (still held); after it,
+ *                                        both. With ZOID_COALESCE_FLUSH_MS long enough not to
+ *                                        flush in between
  *   ident ADDR SECRET DIRFILE N ROUNDS LOCAL
  *                                        half the clients root, half uid 65534, ROUNDS times
  *                                        each: access(SECRET, R_OK), stat(DIRFILE), open and
@@ -287,6 +294,57 @@ static void do_raw(int sock, size_t chunk, struct result *r)
         bad(r, "%s: %s", "short file", EIO);
 }
 
+/* ---- order: a large aligned write and held bytes it overlaps (one client, in-process) ---- */
+
+/* 0 when LOCAL's [off, off + n) is all c (size at least off + n). */
+static int local_is(const char *local, int64_t off, size_t n, int c)
+{
+    int fd = open(local, O_RDONLY);
+    unsigned char *b = malloc(n);
+    int bad_bytes = fd < 0 || !b || pread(fd, b, n, (off_t)off) != (ssize_t)n;
+    for (size_t i = 0; !bad_bytes && i < n; i++)
+        bad_bytes = b[i] != c;
+    free(b);
+    if (fd >= 0)
+        close(fd);
+    return bad_bytes;
+}
+
+static int do_order(const char *addr, const char *path, const char *local)
+{
+    char why[160] = "";
+    const size_t big = 1u << 20, small = 4096;
+    const int64_t far = 8 << 20;
+    unsigned char *b = malloc(big);
+    int h = -1;
+    struct stat st;
+    if (!b || client_connect(addr) || zp_consistency(ZP_RELAXED) < 0) {
+        snprintf(why, sizeof(why), "connect or zp_consistency: %s", strerror(errno));
+    } else if ((h = zp_openat(ZP_ROOT, path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
+        snprintf(why, sizeof(why), "open %s: %s", path, strerror(errno));
+    } else if (memset(b, 'A', small),
+               zp_pwrite(h, b, small, 0) != (ssize_t)small ||
+                   (memset(b, 'C', small), zp_pwrite(h, b, small, far)) != (ssize_t)small ||
+                   (memset(b, 'B', big), zp_pwrite(h, b, big, 0)) != (ssize_t)big) {
+        snprintf(why, sizeof(why), "pwrite %s: %s", path, strerror(errno));
+    } else if (local_is(local, 0, big, 'B')) {
+        snprintf(why, sizeof(why), "before the close, %s lacks the 1 MiB write (held?)", local);
+    } else if (stat(local, &st) || st.st_size > far) {
+        snprintf(why, sizeof(why), "before the close, %s has the held 4 KiB at 8 MiB (flushed)",
+                 local);
+    } else if (zp_close(h)) {
+        h = -1;
+        snprintf(why, sizeof(why), "close %s: %s", path, strerror(errno));
+    } else if (h = -1, local_is(local, 0, big, 'B') || local_is(local, far, small, 'C')) {
+        snprintf(why, sizeof(why), "after the close, %s is not B..., C at 8 MiB", local);
+    }
+    if (h >= 0 && why[0])
+        zp_close(h);
+    free(b);
+    printf("{\"mode\":\"order\",\"ok\":%s,\"why\":\"%s\"}\n", why[0] ? "false" : "true", why);
+    return why[0] ? 1 : 0;
+}
+
 /* ---- the parent ---- */
 
 static int map_local(const char *path)
@@ -313,7 +371,8 @@ static int usage(void)
                     "       bench_zoid_coalesce write ADDR PATH N BLOCK TOTAL strict|relaxed "
                     "LOCAL [kill]\n"
                     "       bench_zoid_coalesce ident ADDR SECRET DIRFILE N ROUNDS LOCAL\n"
-                    "       bench_zoid_coalesce local|raw LOCAL N CHUNK\n");
+                    "       bench_zoid_coalesce local|raw LOCAL N CHUNK\n"
+                    "       bench_zoid_coalesce order ADDR PATH LOCAL\n");
     return 2;
 }
 
@@ -334,6 +393,8 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage();
     const char *mode = argv[1];
+    if (!strcmp(mode, "order"))
+        return argc == 5 ? do_order(argv[2], argv[3], argv[4]) : usage();
     int n;
     size_t chunk = 0, block = 0;
     int64_t total = 0;
