@@ -7,7 +7,8 @@
 # rotating; medians (min-max) of MiB/s, with the daemons' backend write calls per round.
 #
 # usage: bash bench/zoid_coalesce_fuse.sh [BUILD [ROUNDS]]      (defaults: build, 3)
-#   environment: SECS (2), SIZE (64M), BS (1M), OUT (bench/out/zoid_coalesce_fuse)
+#   environment: SECS (2), SIZE (64M), BS (1M), OUT (bench/out/zoid_coalesce_fuse), OLD (a zepto
+#   binary of another version: a third daemon, mounted relaxed, "old-relaxed": before/after)
 # Needs /dev/fuse and fusermount3 (exit 77 without them).
 set -euo pipefail
 build=${1:-build}
@@ -44,7 +45,7 @@ poll() { # TRIES CMD...: true once CMD is (0.05 s between tries)
 start() { # NAME [ENV...]
     local name=$1
     shift
-    env "$@" "$bin/zepto" zoid serve --listen "unix:$scratch/$name.sock" --export "$scratch/export" \
+    env "$@" "${zepto:-$bin/zepto}" zoid serve --listen "unix:$scratch/$name.sock" --export "$scratch/export" \
         2>"$out/daemon-$name.log" &
     pids+=($!)
     poll 200 test -S "$scratch/$name.sock" || { echo "daemon $name did not start" >&2; exit 1; }
@@ -69,6 +70,11 @@ for d in on off; do
         confs+=("$d-$c")
     done
 done
+if [ -n "${OLD:-}" ]; then
+    zepto=$OLD start old
+    mount_one old relaxed
+    confs+=(old-relaxed)
+fi
 echo "load before: $(uptime)"
 : >"$out/runs.jsonl"
 for r in $(seq "$rounds"); do
@@ -101,5 +107,5 @@ jq -rs --arg rounds "$rounds" --arg bs "$bs" '
   "|---|---|---|---|",
   (group_by(.conf)[] | (map(mibs)) as $t |
     (map(if .ops > 0 then .backend_writes / (.ops * .bs / 1048576) else 0 end)) as $o |
-    "| \({local: "local tmpfs", "on-strict": "strict, coalescing daemon", "on-relaxed": "relaxed, coalescing daemon", "off-strict": "strict, ZOID_COALESCE_WRITES=0", "off-relaxed": "relaxed, ZOID_COALESCE_WRITES=0"}[.[0].conf]) | \($t | med | f(1)) (\($t | min | f(1))-\($t | max | f(1))) | \(($t | med) / $local | f(2)) | \(if .[0].conf == "local" then "-" else ($o | med | f(2)) end) |")
+    "| \({local: "local tmpfs", "on-strict": "strict, coalescing daemon", "on-relaxed": "relaxed, coalescing daemon", "off-strict": "strict, ZOID_COALESCE_WRITES=0", "off-relaxed": "relaxed, ZOID_COALESCE_WRITES=0", "old-relaxed": "relaxed, coalescing daemon of OLD"}[.[0].conf]) | \($t | med | f(1)) (\($t | min | f(1))-\($t | max | f(1))) | \(($t | med) / $local | f(2)) | \(if .[0].conf == "local" then "-" else ($o | med | f(2)) end) |")
 ' "$out/runs.jsonl" | tee "$out/summary.md"
