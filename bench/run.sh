@@ -128,9 +128,13 @@ section "zoid socket forwarding: connect latency and stream throughput, forwarde
     "ZEPTO_CLUSTER_ID=\${ZEPTO_CLUSTER_ID:-0} bash bench/zoid_sockets.sh $build"
 bash bench/zoid_sockets.sh "$build" | tee "$out/zoid_sockets.txt" || echo "(failed: see above)"
 
-section "zoid collective coalescing: 1/8/64 readers of one 256 MiB file, 64 writers of disjoint blocks (3 rounds)" \
+section "zoid collective coalescing: 1/8/64 readers of one 256 MiB file and its floors, 64 writers (3 rounds)" \
     "bash bench/zoid_coalesce.sh $build 3"
 OUT="$out/zoid_coalesce" bash bench/zoid_coalesce.sh "$build" 3 | tee "$out/zoid_coalesce.txt" || echo "(failed: see above)"
+
+section "zoid FUSE 1 MiB writes: strict/relaxed x write coalescing on/off (5 rounds)" \
+    "bash bench/zoid_coalesce_fuse.sh $build 5"
+OUT="$out/zoid_coalesce_fuse" bash bench/zoid_coalesce_fuse.sh "$build" 5 | tee "$out/zoid_coalesce_fuse.txt" || echo "(skipped or failed: see above)"
 
 section "bigmem static data and code (issue 17; 5 paired rounds)" "bash bench/bigmem_static.sh $build 5"
 if [ "$(id -u)" -eq 0 ]; then

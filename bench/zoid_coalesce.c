@@ -15,6 +15,19 @@
  *                                        through LOCAL. With kill, client 0 is
  *                                        killed (SIGKILL) once half its blocks are answered; its
  *                                        answered blocks must reach the file too
+ *   local LOCAL N CHUNK                  the floors of read, without zoid: every client opens
+ *   raw LOCAL N CHUNK                    LOCAL and reads it whole in CHUNK-byte preads from the
+ *                                        page cache (local), or receives it whole over its own
+ *                                        unix socket from a sender process of its own that
+ *                                        writes it from the page cache (raw: the transport with
+ *                                        no protocol and no backend read); the same check
+ *   order ADDR PATH LOCAL                one relaxed client: 4 KiB of 'A' at 0 and 4 KiB of 'C' at
+ *                                        8 MiB (both held by the daemon), then 1 MiB of 'B' at 0
+ *                                        (large and aligned: straight to the backend, after the
+ *                                        'A' it overlaps). Before the close, LOCAL must hold the
+ *                                        'B's and nothing at 8 MiB yet (still held); after it,
+ *                                        both. With ZOID_COALESCE_FLUSH_MS long enough not to
+ *                                        flush in between
  *   ident ADDR SECRET DIRFILE N ROUNDS LOCAL
  *                                        half the clients root, half uid 65534, ROUNDS times
  *                                        each: access(SECRET, R_OK), stat(DIRFILE), open and
@@ -30,6 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -204,6 +219,133 @@ static void do_ident(const char *secret, const char *dirfile, int denied, int ro
     }
 }
 
+/* ---- the floors (no zoid) ---- */
+
+static void do_local(const char *path, size_t chunk, struct result *r)
+{
+    int fd = open(path, O_RDONLY);
+    unsigned char *buf = malloc(chunk);
+    if (fd < 0 || !buf) {
+        bad(r, "open %s: %s", path, errno);
+    } else {
+        for (int64_t off = 0;;) {
+            ssize_t n = pread(fd, buf, chunk, (off_t)off);
+            if (n < 0) {
+                bad(r, "pread %s: %s", path, errno);
+                break;
+            }
+            if ((size_t)off + (size_t)n > local_len || memcmp(buf, local_map + off, (size_t)n)) {
+                bad(r, "%s: %s", "wrong bytes", EIO);
+                break;
+            }
+            off += n;
+            r->done = off;
+            if ((size_t)n < chunk)
+                break;
+        }
+    }
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    if ((size_t)r->done != local_len)
+        bad(r, "%s: %s", "short file", EIO);
+}
+
+/* The sender of raw: the file from the page cache onto the socket, CHUNK bytes a call. */
+static void raw_send(int sock, const char *path, size_t chunk)
+{
+    int fd = open(path, O_RDONLY);
+    unsigned char *buf = malloc(chunk);
+    if (fd < 0 || !buf)
+        _exit(8);
+    for (int64_t off = 0;;) {
+        ssize_t n = pread(fd, buf, chunk, (off_t)off);
+        if (n <= 0)
+            break;
+        for (ssize_t w = 0; w < n;) {
+            ssize_t k = write(sock, buf + w, (size_t)(n - w));
+            if (k <= 0)
+                _exit(9);
+            w += k;
+        }
+        off += n;
+    }
+    _exit(0);
+}
+
+static void do_raw(int sock, size_t chunk, struct result *r)
+{
+    unsigned char *buf = malloc(chunk);
+    while (buf && (size_t)r->done < local_len) {
+        size_t fill_to = 0;
+        while (fill_to < chunk && (size_t)r->done + fill_to < local_len) {
+            ssize_t k = read(sock, buf + fill_to, chunk - fill_to);
+            if (k <= 0)
+                break;
+            fill_to += (size_t)k;
+        }
+        if (!fill_to || memcmp(buf, local_map + r->done, fill_to)) {
+            bad(r, "%s: %s", fill_to ? "wrong bytes" : "short stream", EIO);
+            break;
+        }
+        r->done += (int64_t)fill_to;
+    }
+    free(buf);
+    if ((size_t)r->done != local_len)
+        bad(r, "%s: %s", "short file", EIO);
+}
+
+/* ---- order: a large aligned write and held bytes it overlaps (one client, in-process) ---- */
+
+/* 0 when LOCAL's [off, off + n) is all c (size at least off + n). */
+static int local_is(const char *local, int64_t off, size_t n, int c)
+{
+    int fd = open(local, O_RDONLY);
+    unsigned char *b = malloc(n);
+    int bad_bytes = fd < 0 || !b || pread(fd, b, n, (off_t)off) != (ssize_t)n;
+    for (size_t i = 0; !bad_bytes && i < n; i++)
+        bad_bytes = b[i] != c;
+    free(b);
+    if (fd >= 0)
+        close(fd);
+    return bad_bytes;
+}
+
+static int do_order(const char *addr, const char *path, const char *local)
+{
+    char why[160] = "";
+    const size_t big = 1u << 20, small = 4096;
+    const int64_t far = 8 << 20;
+    unsigned char *b = malloc(big);
+    int h = -1;
+    struct stat st;
+    if (!b || client_connect(addr) || zp_consistency(ZP_RELAXED) < 0) {
+        snprintf(why, sizeof(why), "connect or zp_consistency: %s", strerror(errno));
+    } else if ((h = zp_openat(ZP_ROOT, path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
+        snprintf(why, sizeof(why), "open %s: %s", path, strerror(errno));
+    } else if (memset(b, 'A', small),
+               zp_pwrite(h, b, small, 0) != (ssize_t)small ||
+                   (memset(b, 'C', small), zp_pwrite(h, b, small, far)) != (ssize_t)small ||
+                   (memset(b, 'B', big), zp_pwrite(h, b, big, 0)) != (ssize_t)big) {
+        snprintf(why, sizeof(why), "pwrite %s: %s", path, strerror(errno));
+    } else if (local_is(local, 0, big, 'B')) {
+        snprintf(why, sizeof(why), "before the close, %s lacks the 1 MiB write (held?)", local);
+    } else if (stat(local, &st) || st.st_size > far) {
+        snprintf(why, sizeof(why), "before the close, %s has the held 4 KiB at 8 MiB (flushed)",
+                 local);
+    } else if (zp_close(h)) {
+        h = -1;
+        snprintf(why, sizeof(why), "close %s: %s", path, strerror(errno));
+    } else if (h = -1, local_is(local, 0, big, 'B') || local_is(local, far, small, 'C')) {
+        snprintf(why, sizeof(why), "after the close, %s is not B..., C at 8 MiB", local);
+    }
+    if (h >= 0 && why[0])
+        zp_close(h);
+    free(b);
+    printf("{\"mode\":\"order\",\"ok\":%s,\"why\":\"%s\"}\n", why[0] ? "false" : "true", why);
+    return why[0] ? 1 : 0;
+}
+
 /* ---- the parent ---- */
 
 static int map_local(const char *path)
@@ -229,7 +371,9 @@ static int usage(void)
     fprintf(stderr, "usage: bench_zoid_coalesce read ADDR PATH N CHUNK LOCAL\n"
                     "       bench_zoid_coalesce write ADDR PATH N BLOCK TOTAL strict|relaxed "
                     "LOCAL [kill]\n"
-                    "       bench_zoid_coalesce ident ADDR SECRET DIRFILE N ROUNDS LOCAL\n");
+                    "       bench_zoid_coalesce ident ADDR SECRET DIRFILE N ROUNDS LOCAL\n"
+                    "       bench_zoid_coalesce local|raw LOCAL N CHUNK\n"
+                    "       bench_zoid_coalesce order ADDR PATH LOCAL\n");
     return 2;
 }
 
@@ -250,11 +394,14 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage();
     const char *mode = argv[1];
+    if (!strcmp(mode, "order"))
+        return argc == 5 ? do_order(argv[2], argv[3], argv[4]) : usage();
     int n;
     size_t chunk = 0, block = 0;
     int64_t total = 0;
     int relaxed = 0, killme = 0, rounds = 0;
-    const char *addr, *path, *dirfile = NULL, *local;
+    const char *addr = NULL, *path = NULL, *dirfile = NULL, *local;
+    bool floor = !strcmp(mode, "local") || !strcmp(mode, "raw");
     if (!strcmp(mode, "read") && argc == 7) {
         addr = argv[2], path = argv[3], n = (int)num(argv[4], 1, MAXN);
         chunk = (size_t)num(argv[5], 8, 64 << 20), local = argv[6];
@@ -268,6 +415,8 @@ int main(int argc, char **argv)
         killme = argc == 10 && !strcmp(argv[9], "kill");
         if (block % 8 || total % (int64_t)block || (argc == 10 && !killme))
             return usage();
+    } else if (floor && argc == 5) {
+        local = argv[2], n = (int)num(argv[3], 1, MAXN), chunk = (size_t)num(argv[4], 8, 64 << 20);
     } else if (!strcmp(mode, "ident") && argc == 8) {
         addr = argv[2], path = argv[3], dirfile = argv[4], n = (int)num(argv[5], 2, MAXN);
         rounds = (int)num(argv[6], 1, 100000), local = argv[7];
@@ -295,18 +444,41 @@ int main(int argc, char **argv)
         if (denied && (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
                        setresuid(65534, 65534, 65534)))
             _exit(4);
-        if (client_connect(addr))
+        int sv[2] = {-1, -1};
+        pid_t sender = -1;
+        if (!strcmp(mode, "raw")) {
+            if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+                _exit(5);
+            sender = fork();
+            if (sender < 0)
+                _exit(5);
+            if (sender == 0) {
+                close(sv[0]);
+                char c;
+                if (read(go[0], &c, 1) != 0)
+                    _exit(6);
+                raw_send(sv[1], local, chunk);
+            }
+            close(sv[1]);
+        } else if (!floor && client_connect(addr)) {
             _exit(5);
+        }
         char c;
         if (read(go[0], &c, 1) != 0) /* EOF: released */
             _exit(6);
         if (!strcmp(mode, "read"))
             do_read(path, chunk, &r);
+        else if (!strcmp(mode, "local"))
+            do_local(local, chunk, &r);
+        else if (!strcmp(mode, "raw"))
+            do_raw(sv[0], chunk, &r);
         else if (!strcmp(mode, "write"))
             do_write(path, i, n, block, total, relaxed, killme && i == 0, rep[1], &r);
         else
             do_ident(path, dirfile, denied, rounds, &r);
         r.ok = r.errors == 0;
+        if (sender > 0) /* its CPU time counts in the parent's children's */
+            waitpid(sender, NULL, 0);
         ssize_t w = write(res[1], &r, sizeof(r));
         _exit(w == sizeof(r) ? 0 : 7);
     }
@@ -398,8 +570,13 @@ int main(int argc, char **argv)
         if (fd >= 0)
             close(fd);
     }
-    printf("{\"mode\":\"%s\",\"clients\":%d,\"wall_s\":%.6f,\"ok\":%s,\"errors\":%d", mode, n, wall,
-           errors ? "false" : "true", errors);
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru); /* the clients (and raw's senders): CPU time, all of it */
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+    printf("{\"mode\":\"%s\",\"clients\":%d,\"wall_s\":%.6f,\"clients_cpu_s\":%.3f,\"ok\":%s,"
+           "\"errors\":%d",
+           mode, n, wall, cpu, errors ? "false" : "true", errors);
     if (killme)
         printf(",\"killed_answered\":%" PRId64 ",\"killed_in_file\":%" PRId64, half, dead_ok);
     printf(",\"why\":\"%s\"}\n", why);

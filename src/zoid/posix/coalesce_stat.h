@@ -20,9 +20,10 @@
     X(write_backend_bytes, "bytes those wrote")                                                    \
     X(write_aggregated, "writes buffered for collective buffering (relaxed sessions)")             \
     X(write_flushes, "flushes of buffered writes (full stripe, fsync, close, read, timeout)")      \
-    X(meta_calls, "zp_fstatat/zp_faccessat/zp_openat calls on paths received")                               \
+    X(meta_calls, "zp_fstatat/zp_faccessat/zp_openat calls on paths received")                     \
     X(meta_backend_ops, "lookups the daemon made for them")                                        \
-    X(meta_joined, "of those calls, answered by another caller's lookup")
+    X(meta_joined, "of those calls, answered by another caller's lookup")                          \
+    X(write_direct, "large aligned writes of relaxed sessions sent straight to the backend")
 
 enum zpc_counter {
 #define ZPC_ENUM(name, what) ZPC_##name,

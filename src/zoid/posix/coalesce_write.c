@@ -16,6 +16,13 @@
  * Strict sessions, O_APPEND, O_DIRECT and O_SYNC/O_DSYNC descriptors and writes at the file
  * position (ZP_CUR) are never buffered.
  *
+ * Large aligned writes (DIRECT_MIN bytes or more, offset and length multiples of DIRECT_ALIGN)
+ * are not buffered either: they are already the large backend writes buffering would make, and
+ * copying them into stripes only costs (a 1 MiB FUSE write was copied into a fresh stripe).
+ * Such a write goes straight to the backend, after the held bytes it overlaps have gone out and
+ * the stripe writes in progress for the file have ended (so that nothing answered before it can
+ * land on top of it later); the rest of what is held for the file stays held.
+ *
  * Errors: a stripe write that fails fails the call that filled it; a run written at a flush that
  * fails makes that flush fail (fsync, close: their caller sees it), and is kept as the file's
  * error for its next fsync or close if the flush was the flusher's.
@@ -38,6 +45,8 @@
 #define MAX_BUFFERED (256u << 20)
 #define MAX_RUNS     4096 /* runs in one stripe: beyond, the stripe goes out first */
 #define MAX_WRITE    (16u << 20)
+#define DIRECT_MIN   (1u << 20) /* a write this large and aligned is not buffered */
+#define DIRECT_ALIGN 4096u
 
 struct run {
     uint32_t a, b; /* [a, b) within the stripe */
@@ -291,6 +300,48 @@ int zpc_flush(uint64_t dev, uint64_t ino)
     return 0;
 }
 
+/* A large aligned write, straight to the backend after what it overlaps (see the top):
+ * false when nothing is held for the file (the caller writes as for a strict session). */
+static bool direct(struct zp_file *f, const void *buf, size_t n, int64_t off, ssize_t *ret)
+{
+    pthread_mutex_lock(&mu);
+    struct agg *g = find(f->dev, f->ino);
+    zpc_add(ZPC_write_direct, 1);
+    if (!g) {
+        pthread_mutex_unlock(&mu);
+        return false;
+    }
+    g->users++;
+    int e = 0;
+    int64_t end = off + (int64_t)n;
+    for (struct stripe **pp = &g->stripes; *pp;) {
+        if ((*pp)->base + (int64_t)STRIPE <= off || (*pp)->base >= end) {
+            pp = &(*pp)->next;
+            continue;
+        }
+        struct stripe *st = detach(g, pp);
+        pthread_mutex_unlock(&mu);
+        int r = stripe_out(g, st);
+        if (r && !e)
+            e = r;
+        pthread_mutex_lock(&mu);
+        pp = &g->stripes; /* the list may have changed while unlocked */
+    }
+    while (g->writing)
+        pthread_cond_wait(&g->cv, &mu);
+    pthread_mutex_unlock(&mu);
+    if (!e)
+        e = write_all(f->fd, buf, n, off);
+    pthread_mutex_lock(&mu);
+    g->users--;
+    maybe_release(g);
+    pthread_mutex_unlock(&mu);
+    zpc_invalidate(f->dev, f->ino);
+    errno = e;
+    *ret = e ? -1 : (ssize_t)n;
+    return true;
+}
+
 bool zpc_pwrite(struct zp_session *s, struct zp_file *f, const void *buf, size_t n, int64_t off,
                 ssize_t *ret)
 {
@@ -299,6 +350,8 @@ bool zpc_pwrite(struct zp_session *s, struct zp_file *f, const void *buf, size_t
         off < 0 || n == 0 || n > MAX_WRITE || (fl & O_ACCMODE) == O_RDONLY ||
         (fl & (O_APPEND | O_DIRECT | O_SYNC | O_DSYNC)))
         return false;
+    if (n >= DIRECT_MIN && n % DIRECT_ALIGN == 0 && off % DIRECT_ALIGN == 0)
+        return direct(f, buf, n, off, ret);
     pthread_mutex_lock(&mu);
     struct agg *g = find(f->dev, f->ino);
     size_t need = ((size_t)((off + (int64_t)n - 1) / STRIPE - off / STRIPE) + 1) * STRIPE;
