@@ -76,7 +76,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
         {"static", no_argument, 0, OPT_STATIC},
         {"libs", no_argument, 0, OPT_LIBS},
         {"text", no_argument, 0, OPT_TEXT},
-        {"verbose", no_argument, 0, 'v'},
+        CLI_LONGOPT_VERBOSE,
         CLI_LONGOPT_HELP,
         {0},
     };

@@ -146,7 +146,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
         {"log", required_argument, 0, OPT_LOG},
         {"report", required_argument, 0, OPT_REPORT},
         CLI_LONGOPT_JSON,
-        {"quiet", no_argument, 0, 'q'},
+        CLI_LONGOPT_QUIET,
         CLI_LONGOPT_HELP,
         {0},
     };

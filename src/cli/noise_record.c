@@ -141,7 +141,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
         CLI_LONGOPT_JSON,
         {"buffer", required_argument, 0, OPT_BUFFER},
         {"clock", required_argument, 0, OPT_CLOCK},
-        {"quiet", no_argument, 0, 'q'},
+        CLI_LONGOPT_QUIET,
         {"explain", no_argument, 0, OPT_EXPLAIN},
         {"sync-timeout", required_argument, 0, OPT_SYNC_TIMEOUT},
         CLI_LONGOPT_HELP,

@@ -64,6 +64,16 @@ enum cli_opt_key {
     {                                                                                              \
         "consistency", required_argument, 0, CLI_OPT_CONSISTENCY                                   \
     }
+/* -q/--quiet: no progress, notes or report on stderr (errors and warnings are still printed);
+ * -v/--verbose: more detail on stderr. The same letters mean nothing else in any command. */
+#define CLI_LONGOPT_QUIET                                                                          \
+    {                                                                                              \
+        "quiet", no_argument, 0, 'q'                                                               \
+    }
+#define CLI_LONGOPT_VERBOSE                                                                        \
+    {                                                                                              \
+        "verbose", no_argument, 0, 'v'                                                             \
+    }
 #define CLI_LONGOPT_HELP                                                                           \
     {                                                                                              \
         "help", no_argument, 0, 'h'                                                                \

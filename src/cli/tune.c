@@ -43,7 +43,7 @@ static const char usage_plan[] =
     "  zepto tune plan --cpus 1 --json | jq '.changes[] | select(.group==\"irq\")'\n";
 
 static const char usage_apply[] =
-    "usage: zepto tune apply --cpus LIST [--housekeeping LIST] [--state FILE] [--json]\n"
+    "usage: zepto tune apply --cpus LIST [--housekeeping LIST] [--state FILE] [--json] [-q]\n"
     "\n"
     "Makes the plan's changes (root). The old values go to the state file first (written\n"
     "atomically); each change is then written and read back, and what the kernel refused is\n"
@@ -56,6 +56,8 @@ static const char usage_apply[] =
     "      --state FILE        where the old values are kept (default /run/zepto/tune.state,\n"
     "                          or ZEPTO_TUNE_STATE)\n"
     "      --json              the result as JSON\n"
+    "  -q, --quiet             no note on stderr of where the old values went (refusals and\n"
+    "                          errors are still printed)\n"
     "\n"
     "exit status: 0 applied (refusals are listed), 1 could not apply, 2 usage\n";
 
@@ -81,7 +83,7 @@ enum { OPT_HOUSEKEEPING = CLI_OPT_LOCAL, OPT_STATE, OPT_IRQBALANCE };
 struct params {
     const char *cpus, *housekeeping, *state;
     enum zepto_tune_irqbalance irqbalance;
-    bool json, help;
+    bool json, quiet, help;
 };
 
 static int parse(const char *cmd, bool takes_cpus, int argc, char **argv, struct params *p,
@@ -93,6 +95,7 @@ static int parse(const char *cmd, bool takes_cpus, int argc, char **argv, struct
         {"state", required_argument, 0, OPT_STATE},
         {"irqbalance", required_argument, 0, OPT_IRQBALANCE},
         CLI_LONGOPT_JSON,
+        CLI_LONGOPT_QUIET,
         CLI_LONGOPT_HELP,
         {0}};
     static const struct option plan[] = {/* plan reads no state file */
@@ -132,6 +135,7 @@ static int parse(const char *cmd, bool takes_cpus, int argc, char **argv, struct
             p->state = optarg;
             break;
         case CLI_OPT_JSON: p->json = true; break;
+        case 'q': p->quiet = true; break;
         case 'h': p->help = true; return 0;
         default: return -EINVAL;
         }
@@ -193,8 +197,10 @@ static int tune_apply(int argc, char **argv)
     if (refused)
         fprintf(stderr, "zepto tune apply: the kernel refused %u of %u changes (listed)\n", refused,
                 pl.count);
-    fprintf(stderr, "zepto tune apply: old values saved in %s; `zepto tune restore` undoes it\n",
-            p.state);
+    if (!p.quiet)
+        fprintf(stderr,
+                "zepto tune apply: old values saved in %s; `zepto tune restore` undoes it\n",
+                p.state);
     zepto_tune_plan_free(&pl);
     return rc;
 }
