@@ -251,8 +251,7 @@ int cli_zoid_stream(int argc, char **argv)
         if (!rc)
             print_stat(name, &t);
         if (!rc && !zoid_stream_departures(cl, name, &dp, &dc, &err))
-            printf("  departed: %u producers (without ending), %u consumers (undrained)\n", dp,
-                   dc);
+            printf("  departed: %u producers (without ending), %u consumers (undrained)\n", dp, dc);
     } else if (!strcmp(verb, "rm")) {
         rc = zoid_stream_delete(cl, name, &err);
     } else {

@@ -348,7 +348,8 @@ static int name_call(struct zoid_client *c, const char *name, uint16_t fn, void 
     unsigned char req[2 + ZS_NAME_MAX];
     size_t len = put_name(req, name), got = 0;
     struct iovec rq = {req, len}, rp = {rep, rep_cap};
-    int rc = zoid_call(c, ZOID_STREAM_PLUGIN, fn, &rq, 1, &rp, rep ? 1 : 0, rep_len ? rep_len : &got, 0);
+    int rc =
+        zoid_call(c, ZOID_STREAM_PLUGIN, fn, &rq, 1, &rp, rep ? 1 : 0, rep_len ? rep_len : &got, 0);
     if (rc) {
         int e = zoid_errno(rc);
         return zepto_fail(err, e, "stream %s: %s", name,

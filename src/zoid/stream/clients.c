@@ -12,7 +12,8 @@
 
 #include "zs_int.h"
 
-#define MAX_NOTES 4096 /* streams one connection is remembered for (the daemon holds at most 4096) */
+#define MAX_NOTES                                                                                  \
+    4096 /* streams one connection is remembered for (the daemon holds at most 4096) */
 #define MAX_RANKS 4096
 
 struct note {
@@ -119,9 +120,8 @@ void zs_client_gone(void *plugin_state, void *client_state)
                 zoid_host_log(st->host, ZOID_LOG_WARN,
                               "stream %s: producer %s departed without its end (%u ranks); "
                               "counted as ended (%u of %u ended, %u departed)%s",
-                              s->name, c->peer, n->nranks, s->eofs,
-                              s->producers ? s->producers : 1, s->departed,
-                              zs_ended(s) ? ": the stream has ended" : "");
+                              s->name, c->peer, n->nranks, s->eofs, s->producers ? s->producers : 1,
+                              s->departed, zs_ended(s) ? ": the stream has ended" : "");
             struct zs_waitlist wake;
             zs_wait_take(&s->consumers, &wake);
             /* woken outside the lock: the names are copied, the stream may go meanwhile */
