@@ -7,7 +7,7 @@
 # skips (77) without namespaces, Slurm or the tools.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster_lib.sh"
-cluster_require timeout
+cluster_require timeout mkfifo python3
 ZEPTO=$(readlink -f "$ZEPTO")
 TS="$BIN/zoid_stream_timesteps"
 [ -x "$TS" ] || { echo "skip: $TS not built"; exit 77; }
@@ -82,6 +82,60 @@ for i in $(seq $N); do
   grep -q "connect tcp:$CL_NET.$((10 + i)):" "$LOG" || fail "no producer connection from zn$i"
 done
 grep -q "departed" "$LOG" && fail "a departure was logged: $(grep departed "$LOG")"
+
+# A rank SIGKILLed on its compute node mid-stream (its TCP connection goes): the consumer on the
+# host ends promptly (its --timeout is 60 s) with the departure reported; the steps after it hold
+# the other ranks' sum. Ranks 0..N-2: srun, 20 steps each; rank N-1 on zn$N: 5 steps, then killed.
+O=(--server "$SRV" --token-file "$WORK/token")
+zs() { local verb=$1; shift; "$ZEPTO" zoid stream "$verb" "${O[@]}" "$@"; }
+for r in $(seq 0 $((N - 1))); do
+  python3 -c 'import struct,sys
+r=int(sys.argv[1]); n=int(sys.argv[2])
+sys.stdout.buffer.write(b"".join(struct.pack("<d",10*k+r)*8192 for k in range(n)))' \
+    "$r" $([ "$r" = $((N - 1)) ] && echo 5 || echo 20) >"$WORK/p$r.dat"
+done
+zs cat --create --producers $N --reduce sum-f64 --timeout 60000 dep >"$WORK/dep.out" \
+  2>"$WORK/dep.err" &
+CPID=$!
+until_ok 20 zs stat dep || fail "the consumer did not create dep"
+timeout 60 srun -N $((N - 1)) --ntasks-per-node=1 --mpi=none sh -c \
+  'exec "$@" --rank "$SLURM_PROCID" dep <"$0/p$SLURM_PROCID.dat"' "$WORK" "$ZEPTO" zoid stream \
+  push "${O[@]}" --record 64K >"$WORK/srun2.out" 2>&1 || fail "srun of ranks 0..$((N - 2)): $(tail -3 "$WORK/srun2.out")"
+mkfifo "$WORK/last.fifo"
+"$CLUSTER" run zn$N sh -c 'echo $$ >"$1"; shift; exec "$@" <"$0"' "$WORK/last.fifo" \
+  "$WORK/last.pid" "$ZEPTO" zoid stream push "${O[@]}" --record 64K --rank $((N - 1)) dep 2>/dev/null &
+LJOB=$!
+exec 7>"$WORK/last.fifo"
+cat "$WORK/p$((N - 1)).dat" >&7
+pushed5() { zs stat dep | grep -q "pushed 5 "; }
+until_ok 20 pushed5 ||
+  fail "rank $((N - 1))'s 5 slices did not arrive"
+t0=$SECONDS
+kill -9 "$(cat "$WORK/last.pid")"
+wait $LJOB 2>/dev/null
+exec 7>&-
+until_ok 15 gone $CPID || fail "the consumer still waits 15 s after rank $((N - 1)) was killed"
+st=0
+wait $CPID || st=$?
+CPID=
+echo "departure: the consumer ended $((SECONDS - t0)) s after the kill, status $st"
+[ "$st" -eq 3 ] || fail "consumer exited $st, expected 3: $(cat "$WORK/dep.err")"
+grep -q "dep: 1 producer departed without ending" "$WORK/dep.err" ||
+  fail "the consumer did not report the departure: $(cat "$WORK/dep.err")"
+grep -Eq "stream dep: producer tcp:$CL_NET.$((10 + N)):[0-9]+.* departed without its end" "$LOG" ||
+  fail "no departure from zn$N in the daemon's log: $(grep dep "$LOG")"
+python3 - "$WORK/dep.out" $N <<'PY' || fail "dep: steps after the departure are not the others' sum"
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+n = int(sys.argv[2])
+rec = 8192 * 8
+got = [struct.unpack_from("<d", d, i)[0] for i in range(0, len(d), rec)]
+s_all = n * (n - 1) / 2
+want = [10.0 * n * k + s_all if k < 5 else 10.0 * (n - 1) * k + s_all - (n - 1) for k in range(20)]
+if len(d) != 20 * rec or got != want:
+    print("got", len(d), "bytes:", got, "want", want, file=sys.stderr)
+    sys.exit(1)
+PY
 
 kill -0 "$DPID" 2>/dev/null || fail "the daemon died"
 finish
