@@ -134,6 +134,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     while (!consume && wait(NULL) > 0)
         ;
+    zoid_stream_close(s);
     zoid_stream_delete(c, "field", &err);
     zoid_close(c);
     return complete == steps && right == steps ? 0 : 1;
