@@ -146,3 +146,6 @@ fi
 section "zoid streams against raw TCP (1/8/64 producers, 64 B/4 KiB/1 MiB, 3 interleaved rounds)" \
     "ROUNDS=3 bash bench/zoid_stream.sh $build"
 ROUNDS=3 bash bench/zoid_stream.sh "$build" | tee "$out/zoid_stream.txt" || echo "(failed: see above)"
+section "zoid stream departures: the consumer's wait after a producer is SIGKILLed vs ends (5 interleaved rounds)" \
+    "ROUNDS=5 bash bench/zoid_stream_depart.sh $build"
+ROUNDS=5 bash bench/zoid_stream_depart.sh "$build" | tee "$out/zoid_stream_depart.txt" || echo "(failed: see above)"

@@ -221,6 +221,17 @@ int zoid_stream_delete(struct zoid_client *c, const char *name, struct zepto_err
 /* Frees s (does not flush: call zoid_stream_flush or zoid_stream_end first). */
 void zoid_stream_close(struct zoid_stream *s);
 
+/* Departures (docs/zoid-stream.md): a producer whose connection goes (exit, crash, SIGKILL)
+ * without zoid_stream_end counts as ended and departed; its ranks no longer hold back reduced
+ * steps (which then carry fewer contributions in `rank`). zoid_stream_departed: how many
+ * producers of s's stream had departed at its last read (a consumer checks it at the end).
+ * zoid_stream_stat's flags: 4 a producer departed, 8 a consumer departed (its connection went
+ * before the stream was drained; what it had not acknowledged is kept for the next reader). */
+uint32_t zoid_stream_departed(const struct zoid_stream *s);
+/* The counts: producers departed and consumers departed; 0 or -errno with a message. */
+int zoid_stream_departures(struct zoid_client *c, const char *name, uint32_t *producers,
+                           uint32_t *consumers, struct zepto_err *err);
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus

@@ -19,7 +19,8 @@ static const char usage[] =
     "\n"
     "Named streams of the daemon's stream plugin (docs/zoid-stream.md):\n"
     "  push NAME < FILE   stdin as records of --record bytes, then end of stream\n"
-    "  cat NAME > FILE    the records' bytes until the end of the stream (gaps on stderr)\n"
+    "  cat NAME > FILE    the records' bytes until the end of the stream (gaps and\n"
+    "                     departed producers on stderr; exit 3 when some departed)\n"
     "  stat NAME          its counters     rm NAME   delete it (its owner or root)\n"
     "\n"
     "  --server ADDR      unix:PATH or tcp:HOST:PORT (default $ZOID_SERVER)\n"
@@ -91,12 +92,26 @@ static int do_push(struct zoid_stream *s, uint64_t record, uint32_t rank, int ti
     return rc ? rc : zoid_stream_end(s, timeout);
 }
 
-static int do_cat(struct zoid_stream *s, uint64_t count, int timeout)
+/* A departure the daemon reported since the last: one line on stderr. */
+static void report_departed(const char *name, uint32_t *seen, uint32_t now)
+{
+    if (now > *seen)
+        fprintf(stderr,
+                "zepto " CMD ": stream %s: %u producer%s departed without ending (connection "
+                "gone); counted as ended\n",
+                name, now - *seen, now - *seen == 1 ? "" : "s");
+    *seen = now;
+}
+
+/* 0, 1 when the stream ended but some producer departed (exit status 3), or -errno. */
+static int do_cat(struct zoid_stream *s, const char *name, uint64_t count, int timeout)
 {
     struct zoid_stream_record r;
     uint64_t got = 0;
+    uint32_t departed = 0;
     int rc = 0;
     while (got < count && (rc = zoid_stream_read(s, &r, timeout)) == 1) {
+        report_departed(name, &departed, zoid_stream_departed(s));
         if (r.lost)
             fprintf(stderr, "zepto " CMD ": %llu records lost before seq %llu\n",
                     (unsigned long long)r.lost, (unsigned long long)r.seq);
@@ -104,10 +119,19 @@ static int do_cat(struct zoid_stream *s, uint64_t count, int timeout)
             return -EIO;
         got++;
     }
+    report_departed(name, &departed, zoid_stream_departed(s));
+    bool ended = rc == 0 && got < count;
     if (got == count)
         rc = 0;
     fflush(stdout);
-    return rc < 0 ? rc : 0;
+    if (rc < 0)
+        return rc;
+    if (ended && departed) {
+        fprintf(stderr, "zepto " CMD ": stream %s: ended incomplete: %u producer%s departed\n",
+                name, departed, departed == 1 ? "" : "s");
+        return 1;
+    }
+    return 0;
 }
 
 static void print_stat(const char *name, const struct zoid_stream_stat *t)
@@ -223,8 +247,11 @@ int cli_zoid_stream(int argc, char **argv)
     if (!strcmp(verb, "stat")) {
         struct zoid_stream_stat t;
         rc = zoid_stream_stat(cl, name, &t, &err);
+        uint32_t dp, dc;
         if (!rc)
             print_stat(name, &t);
+        if (!rc && !zoid_stream_departures(cl, name, &dp, &dc, &err))
+            printf("  departed: %u producers (without ending), %u consumers (undrained)\n", dp, dc);
     } else if (!strcmp(verb, "rm")) {
         rc = zoid_stream_delete(cl, name, &err);
     } else {
@@ -232,8 +259,13 @@ int cli_zoid_stream(int argc, char **argv)
         rc = zoid_stream_open(cl, name, &o, &s, &err);
         if (!rc) {
             int t = timeout < 0 ? -1 : (int)timeout;
-            rc =
-                !strcmp(verb, "push") ? do_push(s, record, (uint32_t)rank, t) : do_cat(s, count, t);
+            rc = !strcmp(verb, "push") ? do_push(s, record, (uint32_t)rank, t)
+                                       : do_cat(s, name, count, t);
+            if (rc == 1) { /* reported by do_cat */
+                zoid_stream_close(s);
+                zoid_close(cl);
+                return 3;
+            }
             if (rc)
                 zepto_fail(&err, -rc, "stream %s: %s", name,
                            rc == -EMSGSIZE  ? "record larger than the stream's limit"

@@ -75,7 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(call.buf);
         free(buf);
     }
-    /* Everything goes: a fresh plugin state for the next input. */
+    /* The client goes (its departures counted), then everything: a fresh state next time. */
+    p->client_gone(fake_host.plugin_state, client_state);
+    client_state = NULL;
     p->fini(fake_host.plugin_state);
     if (peer_refs)
         abort();

@@ -21,6 +21,8 @@ zoid_api+=" zoid_max_payload zoid_on_async zoid_poll zoid_strerror "
 # The stream client (docs/zoid-stream.md).
 zoid_api+=" zoid_stream_close zoid_stream_delete zoid_stream_end zoid_stream_flush zoid_stream_open "
 zoid_api+=" zoid_stream_push zoid_stream_read zoid_stream_stat "
+# Departures (docs/zoid-stream.md, "Departures").
+zoid_api+=" zoid_stream_departed zoid_stream_departures "
 
 # The names between "global:" and "local:" of a version script, comments stripped.
 map_globals() {

@@ -20,3 +20,11 @@ add_test(NAME integration.zoid_stream_reduce
                  BAD_SO=$<TARGET_FILE:zoid_stream_badreduce>
                  bash ${CMAKE_CURRENT_SOURCE_DIR}/zoid_stream_reduce.sh)
 set_tests_properties(integration.zoid_stream_reduce PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 60)
+
+# integration.zoid_stream_depart: departures: a producer or a consumer SIGKILLed mid-stream
+# (docs/zoid-stream.md, "Departures").
+add_test(NAME integration.zoid_stream_depart
+         COMMAND ${CMAKE_COMMAND} -E env ZEPTO=${ZEPTO_BIN}
+                 WORK=${CMAKE_CURRENT_BINARY_DIR}/work-zoid_stream_depart
+                 bash ${CMAKE_CURRENT_SOURCE_DIR}/zoid_stream_depart.sh)
+set_tests_properties(integration.zoid_stream_depart PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)

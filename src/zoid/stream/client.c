@@ -29,6 +29,7 @@ struct zoid_stream {
     size_t rcap, rlen, rpos;
     uint64_t cursor, expect;
     bool started, eof;
+    uint32_t departed; /* producers departed, as the last read reply said */
 };
 
 static atomic_uint_fast64_t wakes; /* any stream's wake frame: a retry is cheap, a miss is not */
@@ -292,6 +293,7 @@ static int fill(struct zoid_stream *s, int64_t deadline)
             return -EPROTO;
         uint32_t flags;
         memcpy(&flags, s->rbuf + 16, 4);
+        memcpy(&s->departed, s->rbuf + 20, 4);
         if (rep_len > ZS_READ_HDR) {
             s->rlen = rep_len;
             s->rpos = ZS_READ_HDR;
@@ -337,16 +339,17 @@ int zoid_stream_read(struct zoid_stream *s, struct zoid_stream_record *rec, int 
 }
 
 static int name_call(struct zoid_client *c, const char *name, uint16_t fn, void *rep,
-                     size_t rep_cap, struct zepto_err *err)
+                     size_t rep_cap, size_t *rep_len, struct zepto_err *err)
 {
     size_t n = name ? strlen(name) : 0;
     if (zs_name_check(name ? name : "", n))
         return zepto_fail(err, EINVAL, "stream name '%.80s': must be 1 to %d bytes without '/'",
                           name ? name : "", ZS_NAME_MAX);
     unsigned char req[2 + ZS_NAME_MAX];
-    size_t len = put_name(req, name), rep_len = 0;
+    size_t len = put_name(req, name), got = 0;
     struct iovec rq = {req, len}, rp = {rep, rep_cap};
-    int rc = zoid_call(c, ZOID_STREAM_PLUGIN, fn, &rq, 1, &rp, rep ? 1 : 0, &rep_len, 0);
+    int rc =
+        zoid_call(c, ZOID_STREAM_PLUGIN, fn, &rq, 1, &rp, rep ? 1 : 0, rep_len ? rep_len : &got, 0);
     if (rc) {
         int e = zoid_errno(rc);
         return zepto_fail(err, e, "stream %s: %s", name,
@@ -360,10 +363,13 @@ static int name_call(struct zoid_client *c, const char *name, uint16_t fn, void 
 int zoid_stream_stat(struct zoid_client *c, const char *name, struct zoid_stream_stat *st,
                      struct zepto_err *err)
 {
-    unsigned char b[104];
-    int rc = name_call(c, name, ZS_STAT, b, sizeof(b), err);
+    unsigned char b[ZS_STAT_LEN] = {0};
+    size_t got = 0;
+    int rc = name_call(c, name, ZS_STAT, b, sizeof(b), &got, err);
     if (rc)
         return rc;
+    if (got < 104)
+        return zepto_fail(err, EPROTO, "stream %s: a short stat reply (%zu bytes)", name, got);
     uint64_t *q[] = {&st->next_seq,  &st->oldest_seq,   &st->bytes,
                      &st->limit,     &st->dropped,      &st->pushed,
                      &st->delivered, &st->last_read_ms, &st->daemon_bytes};
@@ -374,12 +380,36 @@ int zoid_stream_stat(struct zoid_client *c, const char *name, struct zoid_stream
         memcpy(q[i], b + 8 * i, 8);
     for (size_t i = 0; i < 8; i++)
         memcpy(w[i], b + 72 + 4 * i, 4);
+    uint32_t dep[2];
+    memcpy(dep, b + 104, 8);
+    st->flags &= 3u; /* 4, 8: departures (zoid_stream_departures counts them) */
+    st->flags |= (dep[0] ? 4u : 0u) | (dep[1] ? 8u : 0u);
     return 0;
+}
+
+int zoid_stream_departures(struct zoid_client *c, const char *name, uint32_t *producers,
+                           uint32_t *consumers, struct zepto_err *err)
+{
+    unsigned char b[ZS_STAT_LEN] = {0};
+    size_t got = 0;
+    int rc = name_call(c, name, ZS_STAT, b, sizeof(b), &got, err);
+    if (rc)
+        return rc;
+    if (got < ZS_STAT_LEN)
+        return zepto_fail(err, EPROTO, "stream %s: the daemon does not count departures", name);
+    memcpy(producers, b + 104, 4);
+    memcpy(consumers, b + 108, 4);
+    return 0;
+}
+
+uint32_t zoid_stream_departed(const struct zoid_stream *s)
+{
+    return s->departed;
 }
 
 int zoid_stream_delete(struct zoid_client *c, const char *name, struct zepto_err *err)
 {
-    return name_call(c, name, ZS_DELETE, NULL, 0, err);
+    return name_call(c, name, ZS_DELETE, NULL, 0, NULL, err);
 }
 
 void zoid_stream_close(struct zoid_stream *s)

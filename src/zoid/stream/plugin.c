@@ -114,6 +114,11 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
     struct zs_stream *s = lookup(st, call, name, &rc);
     if (s && zs_ended(s))
         rc = -EPIPE;
+    if (s && !rc) { /* this connection is a producer of s (its ranks: for departures) */
+        zs_client_note(st, call, s, ZS_NOTE_PUSH, NULL, 0);
+        for (struct zs_reader k = recs; s->gone && zs_next_rec(&k, &r) > 0;)
+            zs_client_note(st, call, s, 0, &r.rank, 1);
+    }
     while (s && !rc && zs_next_rec(&recs, &r) > 0) {
         rc = zs_accept(st, s, &r);
         if (!rc)
@@ -133,8 +138,10 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
     bool all = s && !rc; /* every record taken: only then does an end count */
     if (s && accepted)
         rc = 0;
-    if (all && (flags & ZS_PUSH_EOF))
+    if (all && (flags & ZS_PUSH_EOF)) {
+        zs_client_note(st, call, s, ZS_NOTE_END, NULL, 0);
         zs_producer_done(st, s);
+    }
     if (s && (accepted || zs_ended(s)))
         zs_wait_take(&s->consumers, &wake);
     pthread_mutex_unlock(&st->mu);
@@ -166,6 +173,7 @@ static int fn_read(struct zoid_call *call, const void *payload, size_t len)
     struct zs_stream *s = lookup(st, call, q.name, &rc);
     if (!s)
         goto out;
+    zs_client_note(st, call, s, ZS_NOTE_READ, NULL, 0);
     s->last_read_ns = zs_now_ns();
     if (!take)
         while (s->head && s->head->seq < q.from) { /* acknowledged: gone */
@@ -213,7 +221,7 @@ static int fn_read(struct zoid_call *call, const void *payload, size_t len)
     put64(&p, s->head ? s->head->seq : s->next_seq);
     put64(&p, s->next_seq);
     put32(&p, flags);
-    put32(&p, 0);
+    put32(&p, s->departed);
     if (!rc)
         rc = zoid_reply_append(call, hdr, sizeof(hdr));
     for (unsigned i = 0; i < n; i++) {
@@ -263,7 +271,7 @@ static int fn_stat(struct zoid_call *call, const void *payload, size_t len)
     int rc = read_name_request(payload, len, name);
     if (rc)
         return rc;
-    unsigned char out[104], *p = out;
+    unsigned char out[ZS_STAT_LEN], *p = out;
     pthread_mutex_lock(&st->mu);
     struct zs_stream *s = lookup(st, call, name, &rc);
     if (s) {
@@ -285,6 +293,8 @@ static int fn_stat(struct zoid_call *call, const void *payload, size_t len)
         put32(&p, s->naccs);
         put32(&p, s->owner);
         put32(&p, (s->shared ? 1u : 0u) | (zs_ended(s) ? 2u : 0u));
+        put32(&p, s->departed);
+        put32(&p, s->consumers_departed);
     }
     pthread_mutex_unlock(&st->mu);
     return rc ? rc : zoid_reply_append(call, out, sizeof(out));
@@ -365,6 +375,7 @@ static const struct zoid_plugin plugin = {
     .function_names = names,
     .init = init,
     .fini = fini,
+    .client_gone = zs_client_gone,
 };
 
 const struct zoid_plugin *zoid_stream_plugin_register(void);

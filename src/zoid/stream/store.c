@@ -37,7 +37,13 @@ struct zs_stream *zs_create(struct zs_state *st, const struct zs_open_req *o, ui
             free(s);
             return NULL;
         }
+        if (o->reduce != ZS_REDUCE_NONE && !(s->gone = calloc(o->producers, 1))) {
+            free(s->last_step);
+            free(s);
+            return NULL;
+        }
     }
+    s->id = ++st->next_id;
     memcpy(s->name, o->name, sizeof(s->name));
     s->owner = uid;
     s->shared = (o->flags & 2u) != 0;
@@ -88,6 +94,7 @@ void zs_destroy(struct zs_state *st, struct zs_stream *s)
     free(s->consumers.v);
     free(s->blocked.v);
     free(s->last_step);
+    free(s->gone);
     free(s);
 }
 
@@ -189,10 +196,22 @@ static void combine(uint8_t op, unsigned char *dst, const unsigned char *src, ui
     }
 }
 
+/* Whether step a has a slice of every rank whose producer has not departed. */
+static bool complete(const struct zs_stream *s, const struct zs_acc *a)
+{
+    uint32_t missing_gone = 0;
+    if (s->ngone)
+        for (uint32_t i = 0; i < s->producers; i++)
+            missing_gone += s->gone[i] && !a->got[i];
+    return a->have + missing_gone >= s->producers;
+}
+
 static int reduce(struct zs_state *st, struct zs_stream *s, const struct zs_push_rec *r)
 {
     if (r->rank >= s->producers)
         return -EINVAL;
+    if (s->gone[r->rank])
+        return -EPIPE; /* its producer departed: the rank's steps no longer wait for it */
     if (s->last_step[r->rank] && r->step < s->last_step[r->rank])
         return -EINVAL; /* a producer's steps go forward (its order is kept) */
     if ((s->reduce == ZS_REDUCE_SUM_F64 || s->reduce == ZS_REDUCE_SUM_I64) && r->len % 8)
@@ -245,7 +264,7 @@ static int reduce(struct zs_state *st, struct zs_stream *s, const struct zs_push
     a->got[r->rank] = 1;
     a->have++;
     s->last_step[r->rank] = r->step + 1;
-    if (a->have == s->producers)
+    if (complete(s, a))
         return emit_acc(st, s, a);
     return 0;
 }
@@ -282,6 +301,27 @@ void zs_producer_done(struct zs_state *st, struct zs_stream *s)
         if (emit_acc(st, s, oldest))
             break;
     }
+}
+
+void zs_producer_departed(struct zs_state *st, struct zs_stream *s, const uint32_t *ranks,
+                          uint32_t nranks)
+{
+    s->departed++;
+    for (uint32_t i = 0; s->gone && i < nranks; i++)
+        if (ranks[i] < s->producers && !s->gone[ranks[i]]) {
+            s->gone[ranks[i]] = 1;
+            s->ngone++;
+        }
+    /* Steps now complete without the departed ranks: out, oldest first. */
+    for (;;) {
+        struct zs_acc *oldest = NULL;
+        for (struct zs_acc *a = s->accs; a; a = a->next)
+            if (complete(s, a) && (!oldest || a->step < oldest->step))
+                oldest = a;
+        if (!oldest || emit_acc(st, s, oldest))
+            break;
+    }
+    zs_producer_done(st, s);
 }
 
 void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer)

@@ -88,6 +88,11 @@ struct zs_stream {
     struct zs_waitlist consumers, blocked;
     uint64_t created_ns, last_read_ns;
     bool full_logged;
+    uint64_t id;                 /* unique in the daemon's life (a connection's notes name it) */
+    uint32_t departed;           /* producers whose connection went without their end */
+    uint32_t consumers_departed; /* readers whose connection went before the stream was drained */
+    unsigned char *gone;         /* reduced streams, per rank: its producer departed */
+    uint32_t ngone;
 };
 
 struct zs_state {
@@ -96,6 +101,7 @@ struct zs_state {
     unsigned n;
     uint64_t bytes, budget;
     const struct zoid_host *host;
+    uint64_t next_id;
 };
 
 uint64_t zs_now_ns(void);
@@ -116,5 +122,18 @@ void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer);
 void zs_wait_take(struct zs_waitlist *w, struct zs_waitlist *out);
 /* Sends each peer of out a wake frame naming the stream, drops the references, frees out. */
 void zs_wake(struct zs_waitlist *out, const char *name);
+
+/* A producer departed (its connection went without its end): its ranks (of a reduced stream)
+ * are marked gone, steps that now have every live rank's slice go out, and it counts as ended. */
+void zs_producer_departed(struct zs_state *st, struct zs_stream *s, const uint32_t *ranks,
+                          uint32_t nranks);
+
+/* What a connection did to which stream (clients.c), kept in its per-client slot, so that its
+ * departure can be counted: under st->mu. */
+enum { ZS_NOTE_PUSH = 1, ZS_NOTE_END = 2, ZS_NOTE_READ = 4 };
+void zs_client_note(struct zs_state *st, struct zoid_call *call, const struct zs_stream *s,
+                    unsigned what, const uint32_t *ranks, uint32_t nranks);
+/* The plugin's client_gone hook: counts and logs the departures, wakes whom they concern. */
+void zs_client_gone(void *plugin_state, void *client_state);
 
 #endif

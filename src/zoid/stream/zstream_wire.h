@@ -17,9 +17,10 @@ enum zstream_fn {
     ZS_PUSH = 1,   /* u32 flags, name (u16 length + bytes), then records: u64 step, u32 rank,
                       u32 len, data; reply: u32 records accepted */
     ZS_READ = 2,   /* u32 flags, u32 key_mod, u32 key_val, u32 max_bytes, u64 from, name;
-                      reply: u64 oldest, u64 next, u32 flags (ZS_R_EOF), u32 0, then records:
+                      reply: u64 oldest, u64 next, u32 flags (ZS_R_EOF), u32 departed, then records:
                       u64 seq, u64 step, u32 rank, u32 len, data */
-    ZS_STAT = 3,   /* name; reply: struct zoid_stream_stat (zoid.h), field by field */
+    ZS_STAT = 3,   /* name; reply: struct zoid_stream_stat (zoid.h), field by field (104
+                      bytes), then u32 producers departed, u32 consumers departed */
     ZS_DELETE = 4, /* name */
     ZS_FUNCTIONS
 };
@@ -31,7 +32,8 @@ enum zstream_fn {
 
 #define ZS_REC_HDR  16u /* step, rank, len */
 #define ZS_OUT_HDR  24u /* seq, step, rank, len */
-#define ZS_READ_HDR 24u /* oldest, next, flags, 0 */
+#define ZS_READ_HDR 24u /* oldest, next, flags, producers departed so far */
+#define ZS_STAT_LEN 112u
 
 struct zs_reader {
     const unsigned char *p;
