@@ -88,7 +88,7 @@ jq -e '(.slowdown - .mean_ns / .noiseless_ns | fabs) < 1e-9 and .slowdown > 1' "
     fail "slowdown is not mean / noiseless"
 jq -e '.simulation_s >= 0 and .simulation_s < 60' "$json" >/dev/null || fail "simulation_s"
 # Every key is a measured value with its unit, a ratio or fraction that says so, or set-up.
-plain='^(ranks|op|algorithm|rounds|iterations|synthetic|patterns|noise_fraction|scale|phase|seed)$'
+plain='^(ranks|op|algorithm|rounds|iterations|synthetic|patterns|noise_fraction|scale|phase|seed|schema_version)$'
 jq -e --arg plain "$plain" '[keys[] | select(test("_(ns|s)$") or test($plain) or . == "slowdown"
        | not)] == []' "$json" >/dev/null || fail "a key without its unit: $(jq -c keys "$json")"
 
