@@ -60,16 +60,14 @@ schema_check bigmem-segments bpid.json
 "$ZEPTO" bigmem bench --size 8M --rounds 1 --json >bbench.json 2>/dev/null || fail "bigmem bench"
 schema_check bigmem-bench bbench.json
 
-# zoid: stat and bench against a daemon on a socket of our own.
-mkdir -p exp
-"$ZEPTO" zoid serve --listen "unix:$WORK/z.sock" --export "$WORK/exp" >serve.log 2>&1 &
-zpid=$!
-for _ in $(seq 500); do [ -S z.sock ] && break; sleep 0.01; done
-"$ZEPTO" zoid stat --server "unix:$WORK/z.sock" --json >zstat.json || fail "zoid stat"
-"$ZEPTO" zoid bench --server "unix:$WORK/z.sock" --quick --json >zbench.json 2>/dev/null ||
+# zoid: stat and bench against a daemon on a socket of our own (zoid_preload_lib.sh's
+# start_daemon: waits for it, and stops it at exit whatever happens).
+. "$here/zoid_preload_lib.sh"
+start_daemon
+"$ZEPTO" zoid stat --server "unix:$SOCK" --json >zstat.json || fail "zoid stat"
+"$ZEPTO" zoid bench --server "unix:$SOCK" --quick --json >zbench.json 2>/dev/null ||
     fail "zoid bench"
-kill "$zpid" 2>/dev/null
-wait "$zpid" 2>/dev/null
+stop_daemon
 schema_check zoid-stat zstat.json
 schema_check zoid-bench zbench.json
 
