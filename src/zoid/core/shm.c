@@ -143,19 +143,13 @@ static void wake(int fd, _Atomic uint32_t *w)
     }
 }
 
-/* Whether the peer is gone (its end of the socket closed); stray bytes are drained. */
+/* Whether the peer is gone (its end of the socket closed). Nothing is read: on the daemon's
+ * side the bytes waiting are the client's doorbells, which the daemon's epoll must still see (a
+ * writer waiting for room that ate one lost the client's next request). */
 static bool peer_gone(int fd)
 {
-    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
-    if (poll(&p, 1, 0) != 1)
-        return false;
-    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
-        return true;
-    char junk[64];
-    ssize_t r;
-    while ((r = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0) {
-    }
-    return r == 0;
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
 long zoid_shm_spin_ns(void)
@@ -245,13 +239,13 @@ static int wait_for(struct shm_conn *s, int fd, struct shm_end *e, long (*ready)
             atomic_store(w, SHM_AWAKE);
             return r < 0 ? (int)r : 0;
         }
+        if (peer_gone(fd)) { /* first: signals may come more often than the slice ends */
+            atomic_store(w, SHM_AWAKE);
+            return -ECONNRESET;
+        }
         if (e2 == EINTR) {
             atomic_store(w, SHM_AWAKE);
             return -EINTR;
-        }
-        if (peer_gone(fd)) {
-            atomic_store(w, SHM_AWAKE);
-            return -ECONNRESET;
         }
     }
 }
@@ -265,19 +259,28 @@ static int shm_sendv(int fd, const struct iovec *iov, int n, int timeout_ms)
         return -EBADF;
     int i = 0;
     size_t off = 0;
+    /* A deadline without progress, as on sockets; a signal does not restart it (the daemon
+     * signals a call's thread every sweep while its client is gone or its time is up: a writer
+     * that began its wait again on each one never gave up). */
+    uint64_t deadline = 0;
     while (i < n) {
         long room = shm_room(&s->out);
         if (room < 0)
             return (int)room;
         if (room == 0) {
-            /* a deadline without progress, as on sockets */
-            int rc = wait_for(s, fd, &s->out, shm_room, &s->out.c->wwait, timeout_ms);
-            if (rc == -EINTR)
-                continue;
-            if (rc)
+            int left = -1;
+            if (timeout_ms >= 0) {
+                uint64_t now = zb_mono_read();
+                if (!deadline)
+                    deadline = now + (uint64_t)timeout_ms * 1000000u;
+                left = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+            }
+            int rc = wait_for(s, fd, &s->out, shm_room, &s->out.c->wwait, left);
+            if (rc && rc != -EINTR)
                 return rc;
             continue;
         }
+        deadline = 0;
         while (i < n && room > 0) { /* as much as fits, then one publication */
             size_t k = iov[i].iov_len - off;
             if (k > (size_t)room)
@@ -349,8 +352,23 @@ static int shm_wait(int fd, int timeout_ms)
     return rc == -EPROTO ? 0 : rc; /* the read reports it */
 }
 
+/* Takes the doorbell bytes sent so far (one read when fewer than a buffer's worth came): the last
+ * read's result (0: the peer is gone; -1 with errno; else a count). */
+static ssize_t take_doorbells(int fd)
+{
+    char junk[64];
+    ssize_t r;
+    do
+        r = recv(fd, junk, sizeof(junk), MSG_DONTWAIT);
+    while (r == (ssize_t)sizeof(junk));
+    return r;
+}
+
 /* The daemon's read: never blocks; -1 with errno EAGAIN when the ring is empty, after which a
- * byte on the socket (the writer sends it, SHM_DOORBELL) makes the socket readable. 0: gone. */
+ * byte on the socket (the writer sends it, SHM_DOORBELL) makes the socket readable. 0: gone.
+ * A read that empties the ring already takes the doorbell and asks for the next one: the byte
+ * left behind made the socket ready again at once, and another worker woke only to find the
+ * ring empty (the re-arm after a frame sees bytes that came meanwhile: shm_pending). */
 static long shm_recv_nb(int fd, void *buf, size_t len)
 {
     struct shm_conn *s = conn_of(fd);
@@ -367,14 +385,18 @@ static long shm_recv_nb(int fd, void *buf, size_t len)
         if (a > 0) {
             size_t k = (size_t)a < len ? (size_t)a : len;
             take(fd, s, buf, k);
+            if (k == (size_t)a && atomic_load(&s->in.c->rwait) != SHM_DOORBELL) {
+                int e = errno;
+                (void)take_doorbells(fd); /* an end of stream stays to be seen */
+                errno = e;
+                atomic_store(&s->in.c->rwait, SHM_DOORBELL);
+                atomic_thread_fence(memory_order_seq_cst);
+            }
             return (long)k;
         }
         if (pass)
             break;
-        char junk[64]; /* the wake-ups so far */
-        ssize_t r;
-        while ((r = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) > 0) {
-        }
+        ssize_t r = take_doorbells(fd); /* the wake-ups so far */
         if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
             int e = r ? errno : 0;
             if (shm_avail(&s->in) > 0)
