@@ -365,10 +365,7 @@ static ssize_t take_doorbells(int fd)
 }
 
 /* The daemon's read: never blocks; -1 with errno EAGAIN when the ring is empty, after which a
- * byte on the socket (the writer sends it, SHM_DOORBELL) makes the socket readable. 0: gone.
- * A read that empties the ring already takes the doorbell and asks for the next one: the byte
- * left behind made the socket ready again at once, and another worker woke only to find the
- * ring empty (the re-arm after a frame sees bytes that came meanwhile: shm_pending). */
+ * byte on the socket (the writer sends it, SHM_DOORBELL) makes the socket readable. 0: gone. */
 static long shm_recv_nb(int fd, void *buf, size_t len)
 {
     struct shm_conn *s = conn_of(fd);
@@ -385,13 +382,6 @@ static long shm_recv_nb(int fd, void *buf, size_t len)
         if (a > 0) {
             size_t k = (size_t)a < len ? (size_t)a : len;
             take(fd, s, buf, k);
-            if (k == (size_t)a && atomic_load(&s->in.c->rwait) != SHM_DOORBELL) {
-                int e = errno;
-                (void)take_doorbells(fd); /* an end of stream stays to be seen */
-                errno = e;
-                atomic_store(&s->in.c->rwait, SHM_DOORBELL);
-                atomic_thread_fence(memory_order_seq_cst);
-            }
             return (long)k;
         }
         if (pass)
