@@ -119,21 +119,25 @@ static void bad(struct result *r, const char *fmt, const char *what, int e)
 static const unsigned char *local_map; /* the file as the kernel has it (read mode) */
 static size_t local_len;
 
-static void do_read(const char *path, size_t chunk, struct result *r)
+typedef ssize_t (*pread_fn)(int fd, void *buf, size_t n, int64_t off);
+
+static ssize_t zp_pread_at(int h, void *buf, size_t n, int64_t off)
 {
-    struct stat st;
-    if (zp_faccessat(ZP_ROOT, path, R_OK, 0))
-        bad(r, "access %s: %s", path, errno);
-    if (zp_fstatat(ZP_ROOT, path, &st, 0))
-        bad(r, "stat %s: %s", path, errno);
-    int h = zp_openat(ZP_ROOT, path, O_RDONLY, 0);
-    if (h < 0) {
-        bad(r, "open %s: %s", path, errno);
-        return;
-    }
+    return zp_pread(h, buf, n, off);
+}
+
+static ssize_t pread_at(int fd, void *buf, size_t n, int64_t off)
+{
+    return pread(fd, buf, n, (off_t)off);
+}
+
+/* Reads fd whole in CHUNK-byte reads (through zoid or not), each checked against the file as the
+ * kernel has it; r->done counts the bytes read. */
+static void read_checked(pread_fn rd, int fd, const char *path, size_t chunk, struct result *r)
+{
     unsigned char *buf = malloc(chunk);
     for (int64_t off = 0; buf;) {
-        ssize_t n = zp_pread(h, buf, chunk, off);
+        ssize_t n = rd(fd, buf, chunk, off);
         if (n < 0) {
             bad(r, "pread %s: %s", path, errno);
             break;
@@ -148,9 +152,24 @@ static void do_read(const char *path, size_t chunk, struct result *r)
             break;
     }
     free(buf);
-    zp_close(h);
     if ((size_t)r->done != local_len)
         bad(r, "%s: %s", "short file", EIO);
+}
+
+static void do_read(const char *path, size_t chunk, struct result *r)
+{
+    struct stat st;
+    if (zp_faccessat(ZP_ROOT, path, R_OK, 0))
+        bad(r, "access %s: %s", path, errno);
+    if (zp_fstatat(ZP_ROOT, path, &st, 0))
+        bad(r, "stat %s: %s", path, errno);
+    int h = zp_openat(ZP_ROOT, path, O_RDONLY, 0);
+    if (h < 0) {
+        bad(r, "open %s: %s", path, errno);
+        return;
+    }
+    read_checked(zp_pread_at, h, path, chunk, r);
+    zp_close(h);
 }
 
 static void do_write(const char *path, int i, int n, size_t block, int64_t total, int relaxed,
@@ -224,31 +243,12 @@ static void do_ident(const char *secret, const char *dirfile, int denied, int ro
 static void do_local(const char *path, size_t chunk, struct result *r)
 {
     int fd = open(path, O_RDONLY);
-    unsigned char *buf = malloc(chunk);
-    if (fd < 0 || !buf) {
+    if (fd < 0) {
         bad(r, "open %s: %s", path, errno);
-    } else {
-        for (int64_t off = 0;;) {
-            ssize_t n = pread(fd, buf, chunk, (off_t)off);
-            if (n < 0) {
-                bad(r, "pread %s: %s", path, errno);
-                break;
-            }
-            if ((size_t)off + (size_t)n > local_len || memcmp(buf, local_map + off, (size_t)n)) {
-                bad(r, "%s: %s", "wrong bytes", EIO);
-                break;
-            }
-            off += n;
-            r->done = off;
-            if ((size_t)n < chunk)
-                break;
-        }
+        return;
     }
-    free(buf);
-    if (fd >= 0)
-        close(fd);
-    if ((size_t)r->done != local_len)
-        bad(r, "%s: %s", "short file", EIO);
+    read_checked(pread_at, fd, path, chunk, r);
+    close(fd);
 }
 
 /* The sender of raw: the file from the page cache onto the socket, CHUNK bytes a call. */

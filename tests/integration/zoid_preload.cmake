@@ -52,6 +52,9 @@ set_tests_properties(integration.zoid_preload_async PROPERTIES TIMEOUT 300
 # and an N-to-1 strided writer, built without the sanitizers (the preload goes first).
 add_executable(zoid_strided_writer ../helpers/zoid_strided_writer.c)
 set_target_properties(zoid_strided_writer PROPERTIES COMPILE_OPTIONS "" LINK_OPTIONS "")
+# How much is gathered depends on the writers running at once: under stress-ng --cpu 4 the backend
+# writes were 514-1536 for 2048 calls (timing_retry: skipped on a busy machine, with the reason).
+list(APPEND ZEPTO_TIMING_TESTS zoid_run_coalesce)
 zepto_shell_test(zoid_run_coalesce)
-set_tests_properties(integration.zoid_run_coalesce PROPERTIES TIMEOUT 60
+set_tests_properties(integration.zoid_run_coalesce PROPERTIES TIMEOUT 180
   ENVIRONMENT "ZSW=$<TARGET_FILE:zoid_strided_writer>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
