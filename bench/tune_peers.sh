@@ -113,24 +113,23 @@ configs=(untuned zepto)
 
 bg_pids=()
 py=/usr/bin/python3
+# py_daemon NAME BUSY SLEEP: a daemon in its own session (setsid) named NAME that is busy for
+# BUSY seconds, then sleeps SLEEP seconds, forever.
+py_daemon() {
+    setsid "$py" -c '
+import sys, time
+name, busy, rest = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+open("/proc/self/comm", "w").write(name)
+while True:
+    t = time.perf_counter() + busy
+    while time.perf_counter() < t: pass
+    time.sleep(rest)' "$@" &
+    bg_pids+=($!)
+}
 background_start() {
-    # Each in its own session (setsid): a daemon, not part of the caller's session.
-    setsid "$py" -c '
-import time
-open("/proc/self/comm", "w").write("zt-agent")
-while True:
-    t = time.perf_counter() + 0.0002
-    while time.perf_counter() < t: pass
-    time.sleep(0.002)' &
-    bg_pids+=($!)
-    setsid "$py" -c '
-import time
-open("/proc/self/comm", "w").write("zt-shipper")
-while True:
-    t = time.perf_counter() + 0.003
-    while time.perf_counter() < t: pass
-    time.sleep(0.007)' &
-    bg_pids+=($!)
+    # Each in its own session: a daemon, not part of the caller's session.
+    py_daemon zt-agent 0.0002 0.002
+    py_daemon zt-shipper 0.003 0.007
     setsid bash -c 'while :; do dd if=/dev/zero of="$1" bs=4k count=1 oflag=direct,dsync 2>/dev/null; sleep 0.01; done' \
         zt-io "$tmp/io.dat" &
     bg_pids+=($!)
