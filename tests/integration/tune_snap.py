@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Snapshot of everything a `zepto tune plan --json` touches, on the real machine: each file's
 bytes, each kernel thread's affinity, each moved process's cpuset and affinity. Processes that
-exited in between are left out of the comparison (their pid is gone).
+exited in between are left out of the comparison: those whose pid is gone, those that have
+exited but not been reaped yet (a zombie keeps the cpuset and affinity it died with: on a busy
+machine one showed the housekeeping cpuset after restore), and pids taken again by another process
+(pid_max is 32768 here): a process is its pid and its start time.
 
   tune_snap.py PLAN.json OUT      write the snapshot
   tune_snap.py --diff A B         compare two snapshots (exit 1 and the differences)
@@ -28,6 +31,16 @@ def status_field(pid, key):
     return None
 
 
+def start_time(pid):
+    """Field 22 of /proc/PID/stat (after the command, which may hold spaces), or None when the
+    process is gone or has exited (a zombie, state Z or X)."""
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if f[0] in ("Z", "X") else f[19]
+
+
 def snap(plan, out):
     p = json.load(open(plan))
     snap = {}
@@ -36,12 +49,13 @@ def snap(plan, out):
             snap[c["target"]] = read(c["target"])
         elif c["kind"] in ("affinity", "move"):
             pid = c["pid"]
+            start = start_time(pid)
             aff = status_field(pid, "Cpus_allowed_list")
-            if aff is None:
+            if aff is None or start is None:
                 continue
-            snap[f"pid {pid} affinity"] = aff
+            snap[f"pid {pid}@{start} affinity"] = aff
             if c["kind"] == "move":
-                snap[f"pid {pid} cpuset"] = read(f"/proc/{pid}/cpuset")
+                snap[f"pid {pid}@{start} cpuset"] = read(f"/proc/{pid}/cpuset")
         elif c["kind"] == "cpuset":
             snap[c["target"] + " (exists)"] = str(__import__("os").path.isdir(c["target"]))
     json.dump(snap, open(out, "w"), indent=1, sort_keys=True)
