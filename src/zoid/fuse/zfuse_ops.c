@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <time.h>
 
+#include "zfuse_attrs.h"
 #include "zfuse_handles.h"
 #include "zfuse_ops.h"
 #include "zfuse_share.h"
@@ -49,6 +51,30 @@ static int remote_flags(int flags)
     return flags;
 }
 
+/* Whether the daemon has zp_openat_stat (a daemon from before it says ENOSYS). */
+static atomic_bool openat_stat_ok = true;
+
+/* The attributes a create reply carried: for libfuse's getattr of the same request (both modes),
+ * and in the cache (relaxed) for the next getattr of the file and of its directory. Only what
+ * passes the checks a getattr reply would; anything else is asked again. */
+static void keep_create_attrs(const char *path, const struct stat *st, const struct stat *dst)
+{
+    if (!zf_check_stat(st, 0))
+        return;
+    zf_attrs_handoff(path, st);
+    zf_attrs_put(path, st);
+    if (dst->st_mode == 0 || !zf_check_stat(dst, S_IFDIR))
+        return;
+    const char *slash = strrchr(path, '/');
+    size_t n = slash && slash > path ? (size_t)(slash - path) : 1;
+    char parent[4096];
+    if (n >= sizeof(parent))
+        return;
+    memcpy(parent, path, n);
+    parent[n] = '\0';
+    zf_attrs_put(parent, dst);
+}
+
 static int open_common(const char *path, struct fuse_file_info *fi, bool create, mode_t mode)
 {
     int flags = remote_flags(fi->flags) | (create ? O_CREAT | (fi->flags & O_EXCL) : 0);
@@ -64,10 +90,24 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
     struct zf_at at;
     if ((rc = zf_at_get(path, &at)))
         goto out_share;
+    if (create || (flags & O_TRUNC))
+        zf_attrs_drop(path, create);
+    struct stat st, dst;
+    bool with_stat = create && atomic_load(&openat_stat_ok);
     uint32_t g = zf_enter();
     bool ok = at.opened < 0 || at.gen == g;
-    long h = ok ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode))
-                : zf_leave(g, (errno = ESTALE, -1L));
+    long h = !ok         ? zf_leave(g, (errno = ESTALE, -1L))
+             : with_stat ? zf_leave(g, zf_zp_openat_stat(at.dirh, at.rest, flags, mode, &st, &dst))
+                         : zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode));
+    if (h == -ENOSYS && with_stat) {
+        /* A daemon older than zp_openat_stat: the open alone, from now on. */
+        atomic_store(&openat_stat_ok, false);
+        with_stat = false;
+        g = zf_enter();
+        ok = at.opened < 0 || at.gen == g;
+        h = ok ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode))
+               : zf_leave(g, (errno = ESTALE, -1L));
+    }
     if (h == -EACCES && zf_state.consistency == ZP_RELAXED && (fi->flags & O_ACCMODE) == O_WRONLY) {
         /* A daemon not running as root may not read a write-only file: open it as asked. */
         flags = (flags & ~O_ACCMODE) | O_WRONLY;
@@ -75,6 +115,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
         ok = at.opened < 0 || at.gen == g;
         h = ok ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode))
                : zf_leave(g, (errno = ESTALE, -1L));
+        with_stat = false;
     }
     zf_at_put(&at);
     if (h >= 0)
@@ -86,8 +127,10 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
     *f = (struct zf_open){.h = (int)h, .gen = g, .uid = uid, .dir = false};
     zf_share_link(f);
     fi->fh = (uint64_t)(uintptr_t)f;
-    if (create)
-        zf_give_to_caller(path, (int)h, g);
+    if (create && zf_give_to_caller(path, (int)h, g))
+        with_stat = false; /* its owner changed after the attributes were taken */
+    if (with_stat)
+        keep_create_attrs(path, &st, &dst);
     return 0;
 out_share:
     zf_share_put(uid);
@@ -128,7 +171,7 @@ static int zf_read(const char *path, char *buf, size_t size, off_t off, struct f
 static int zf_write(const char *path, const char *buf, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
-    (void)path;
+    zf_attrs_drop(path, false);
     size_t done = 0;
     while (done < size) {
         size_t n = size - done < zf_state.chunk ? size - done : zf_state.chunk;
@@ -183,7 +226,7 @@ static int zf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 
 static int zf_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
 {
-    (void)path;
+    zf_attrs_drop(path, false);
     uint32_t g = zf_enter();
     HANDLE(g, fi);
     return (int)zf_leave(g, zf_zp_fallocate(h, mode, off, len));
@@ -235,6 +278,10 @@ static int zf_lock(const char *path, struct fuse_file_info *fi, int cmd, struct 
     bool wait = cmd == F_SETLKW;
     int delay = 1000;
     fl->l_pid = 0;
+    /* libfuse unlocks at every close (flush) of every open file: an open that never locked holds
+     * nothing to release, and keeps its release deferred (relaxed) rather than closed at once. */
+    if (cmd != F_GETLK && fl->l_type == F_UNLCK && !((struct zf_open *)(uintptr_t)fi->fh)->locked)
+        return 0;
     for (int attempt = 0;; attempt++) {
         struct flock try = *fl;
         ((struct zf_open *)(uintptr_t)fi->fh)->locked = true;
@@ -409,6 +456,7 @@ static void *zf_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
     cfg->use_ino = 1;
     cfg->nullpath_ok = 0;
+    zf_attrs_enable(zf_state.consistency == ZP_RELAXED);
     if (zf_state.consistency == ZP_RELAXED) {
         cfg->entry_timeout = cfg->attr_timeout = cfg->negative_timeout = 1.0;
         cfg->auto_cache = 1;

@@ -146,6 +146,16 @@ int zp_close_many(const int32_t *handles /* array(n) */, uint32_t n);
 ssize_t zp_pwrite_many(int h, const int64_t *segs /* array(nsegs) */, uint32_t nsegs,
                        const void *buf /* array(n) */, size_t n);
 
+/* ---- metadata in one round trip (appended, issue 15) ------------------------------------- */
+
+/* open(2) beneath dirh, as zp_openat, and in the same reply the attributes of what it opened
+ * (fstat of the new handle) and of the directory holding the last component of path (its mtime
+ * and link count change when a name is made there): a FUSE create without the getattr calls that
+ * follow it. The new handle, or -1 (then st and dst are zeroed). dst is zeroed (st_mode 0) when
+ * only the directory's stat failed: the open itself stands. */
+int zp_openat_stat(int dirh, const char *path /* string */, int flags, uint32_t mode,
+                   struct stat *st /* out */, struct stat *dst /* out */);
+
 #ifdef __cplusplus
 }
 #endif
