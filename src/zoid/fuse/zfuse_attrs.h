@@ -16,9 +16,10 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
-/* How long an entry answers: half the kernel's relaxed attribute timeout (1 s), so that what the
- * kernel then caches itself is at most 1.5 s old when it expires there (docs/zoid-mount.md). */
-#define ZF_ATTRS_TTL_NS 500000000LL
+/* How long an entry answers: the kernel's relaxed attribute timeout (1 s). What the kernel takes
+ * from it at the end of that second it keeps for one more: attributes that came with a reply are
+ * at most 2 s old when the kernel lets them go (docs/zoid-mount.md). */
+#define ZF_ATTRS_TTL_NS 1000000000LL
 /* Most entries kept: beyond, the oldest half of the table goes (each bucket's tail). */
 #define ZF_ATTRS_MAX 65536
 
