@@ -172,6 +172,7 @@ static int zf_write(const char *path, const char *buf, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
     zf_attrs_drop(path, false);
+    ((struct zf_open *)(uintptr_t)fi->fh)->written = true;
     size_t done = 0;
     while (done < size) {
         size_t n = size - done < zf_state.chunk ? size - done : zf_state.chunk;
@@ -190,12 +191,20 @@ static int zf_write(const char *path, const char *buf, size_t size, off_t off,
 }
 
 /* Called at every close(2) of a descriptor. The kernel has already written its dirty pages
- * (relaxed) and strict writes were done before they returned: nothing is left to push. */
+ * (relaxed) and strict writes were done before they returned. A relaxed session's writes may be
+ * gathered by the daemon (issue 14) until the writer's close, which comes with the release, after
+ * close(2) returned: a stat of the handle sends them to the file first, so that the data is in
+ * the export when close returns. Opens that wrote nothing cost nothing here. */
 static int zf_flush(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
-    (void)fi;
-    return 0;
+    struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
+    if (zf_state.consistency != ZP_RELAXED || !f->written)
+        return 0;
+    struct stat st;
+    uint32_t g = zf_enter();
+    HANDLE(g, fi);
+    return (int)zf_leave(g, zf_zp_fstatat(h, "", &st, AT_EMPTY_PATH));
 }
 
 /* The share is given back even when the handle is stale (the daemon restarted: the session that
@@ -205,7 +214,7 @@ static int zf_release(const char *path, struct fuse_file_info *fi)
     (void)path;
     struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
     zf_handle_drop(f->gen, f->h);
-    if (zf_state.consistency == ZP_RELAXED && !f->locked) {
+    if (zf_state.consistency == ZP_RELAXED && !f->locked && !f->written) {
         zf_close_defer(f);
         return 0;
     }
