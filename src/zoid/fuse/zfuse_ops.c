@@ -31,6 +31,7 @@ struct zf_dir {
     int64_t remote;     /* offset of the handle after the last getdents (-1: unknown) */
     size_t len, pos;    /* the records in buf, and the next one to hand out */
     int64_t pos_off;    /* the directory offset of the record at pos */
+    bool plus;          /* buf holds zp_getdents_stat records (each with its struct stat) */
     char buf[32768];
 };
 
@@ -363,16 +364,45 @@ static int zf_opendir(const char *path, struct fuse_file_info *fi)
     d->remote = 0;
     d->len = d->pos = 0;
     d->pos_off = 0;
+    d->plus = false;
     fi->fh = (uint64_t)(uintptr_t)d;
     return 0;
 }
 
+/* Whether the daemon has zp_getdents_stat (a daemon from before it says ENOSYS). */
+static atomic_bool getdents_stat_ok = true;
+
+/* One refill of d->buf: zp_getdents, or zp_getdents_stat for readdirplus (d->plus). The count
+ * of checked bytes, 0 at the end, or -errno. */
+static long refill(struct zf_dir *d)
+{
+    uint32_t g = zf_enter();
+    if (g != d->o.gen)
+        return zf_leave(g, (errno = ESTALE, -1));
+    long n = d->plus ? zf_leave(g, zf_zp_getdents_stat(d->o.h, d->buf, sizeof(d->buf)))
+                     : zf_leave(g, zf_zp_getdents(d->o.h, d->buf, sizeof(d->buf)));
+    if (n == -ENOSYS && d->plus) {
+        atomic_store(&getdents_stat_ok, false); /* plain records from now on */
+        d->plus = false;
+        return refill(d);
+    }
+    if (n <= 0)
+        return n;
+    if (!zf_check_count(n, sizeof(d->buf)) ||
+        !(d->plus ? zf_check_dirents_stat(d->buf, (size_t)n) : zf_check_dirents(d->buf, (size_t)n)))
+        return -EIO;
+    return n;
+}
+
 /* Hands out records from offset `off` on, refilling the buffer with getdents, until the kernel's
  * buffer is full (filler returns 1) or the directory ends. Offsets are the daemon's d_off, so
- * that telldir/seekdir and a listing resumed in a later call work. */
-static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, off_t off)
+ * that telldir/seekdir and a listing resumed in a later call work. With `plus` (readdirplus, in
+ * relaxed mode only: strict mode caches no attributes, the kernel would ask them again), each
+ * name comes with its attributes, so that `ls -l` and `find` need no lookup per name. */
+static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, off_t off,
+                          bool plus)
 {
-    if (off != d->pos_off || d->pos >= d->len) {
+    if (off != d->pos_off || d->pos >= d->len || plus != d->plus) {
         /* Not where the buffer is: drop it and read from off. */
         if (off != d->remote) {
             uint32_t g = zf_enter();
@@ -387,21 +417,15 @@ static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, o
         }
         d->len = d->pos = 0;
         d->pos_off = off;
+        d->plus = plus;
     }
     for (;;) {
         if (d->pos >= d->len) {
-            uint32_t g = zf_enter();
-            if (g != d->o.gen)
-                return (int)zf_leave(g, (errno = ESTALE, -1));
-            long n = zf_leave(g, zf_zp_getdents(d->o.h, d->buf, sizeof(d->buf)));
-            if (n < 0)
-                return (int)n;
-            if (n == 0)
-                return 0;
-            if (!zf_check_count(n, sizeof(d->buf)) || !zf_check_dirents(d->buf, (size_t)n)) {
+            long n = refill(d);
+            if (n == -EIO)
                 d->remote = -1; /* the handle's offset is past records never handed out */
-                return -EIO;
-            }
+            if (n <= 0)
+                return (int)n;
             d->len = (size_t)n;
             d->pos = 0;
             d->remote = -1; /* the offset after the last record, set below */
@@ -414,9 +438,16 @@ static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, o
         }
         const struct zf_dirent64 *e = (const void *)(d->buf + d->pos);
         struct stat st = {0};
-        st.st_ino = e->d_ino;
-        st.st_mode = (mode_t)DTTOIF(e->d_type);
-        if (filler(buf, e->d_name, &st, e->d_off, 0))
+        enum fuse_fill_dir_flags fill = 0;
+        if (d->plus)
+            memcpy(&st, d->buf + d->pos + zf_dirent_stat_at(e), sizeof(st));
+        if (st.st_mode) {
+            fill = FUSE_FILL_DIR_PLUS; /* checked: zf_check_dirents_stat */
+        } else {
+            st.st_ino = e->d_ino;
+            st.st_mode = (mode_t)DTTOIF(e->d_type);
+        }
+        if (filler(buf, e->d_name, &st, e->d_off, fill))
             return 0; /* the kernel's buffer is full: this record goes first next time */
         d->pos += e->d_reclen;
         d->pos_off = e->d_off;
@@ -427,10 +458,11 @@ static int zf_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
                       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
     (void)path;
-    (void)flags;
     struct zf_dir *d = (struct zf_dir *)(uintptr_t)fi->fh;
+    bool plus = (flags & FUSE_READDIR_PLUS) && zf_state.consistency == ZP_RELAXED &&
+                atomic_load(&getdents_stat_ok);
     pthread_mutex_lock(&d->mu);
-    int rc = readdir_locked(d, buf, filler, off);
+    int rc = readdir_locked(d, buf, filler, off, plus);
     pthread_mutex_unlock(&d->mu);
     return rc;
 }

@@ -156,6 +156,13 @@ ssize_t zp_pwrite_many(int h, const int64_t *segs /* array(nsegs) */, uint32_t n
 int zp_openat_stat(int dirh, const char *path /* string */, int flags, uint32_t mode,
                    struct stat *st /* out */, struct stat *dst /* out */);
 
+/* Directory records with their attributes, for readdirplus: as zp_getdents, but each
+ * linux_dirent64 record is followed, at the first 8-byte boundary after its name's NUL and inside
+ * its d_reclen, by the struct stat of the name (fstatat, AT_SYMLINK_NOFOLLOW); st_mode is 0 when
+ * that failed (the name went meanwhile) and for "." and "..". Whole records only; the handle's
+ * offset is after the last record returned. 0 at the end; EINVAL when n cannot hold one record. */
+ssize_t zp_getdents_stat(int h, void *buf /* out array(n) */, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
