@@ -2,9 +2,10 @@
  * libFuzzer target for the FUSE client's checks of a daemon's replies (src/zoid/fuse/
  * zfuse_check.c, issue 12). The first input byte picks the check, the rest is the reply: a
  * zp_getdents buffer, a count against what was asked, an lseek result, a struct stat, a struct
- * flock, a zp_getdents_stat buffer (records with their attributes, readdirplus). What a check lets through is then used the way zfuse_ops.c uses it (records read in
- * place from a buffer exactly the reply's size, `got` bytes copied out of an `asked`-byte
- * buffer, ...): ASan sees a read past the reply, and an abort() marks a lie the check let through.
+ * flock, a zp_getdents_stat buffer (records with their attributes, readdirplus). What a check lets
+ * through is then used the way zfuse_ops.c uses it (records read in place from a buffer exactly the
+ * reply's size, `got` bytes copied out of an `asked`-byte buffer, ...): ASan sees a read past the
+ * reply, and an abort() marks a lie the check let through.
  */
 #include <dirent.h>
 #include <stddef.h>

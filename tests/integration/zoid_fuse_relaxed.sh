@@ -9,6 +9,7 @@
 # src/zoid/fuse/zfuse_attrs.h): changes made through the mount show at once, a change made beside
 # it within 2 s (checked: 3 s), and at once through a strict mount; a release of a file that took
 # no lock is deferred (the daemon still holds the descriptor after close), a strict one is not.
+# A listing brings the attributes of its names (readdirplus): `ls -l` needs no lookup per name.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/zoid_fuse_lib.sh"
 
@@ -108,4 +109,21 @@ $deferred || fail "relaxed: the releases of 10 files were not deferred (daemon f
 before=$(daemon_fds)
 for i in 1 2 3 4 5 6 7 8 9 10; do : >"$s/rel-$i"; done
 [ $(($(daemon_fds) - before)) -lt 10 ] || fail "strict: the releases of 10 files were deferred"
+# 7. Listings carry attributes (readdirplus, relaxed): `ls -l` is the export's without a lookup
+# per name (a mount with --debug shows libfuse's requests), and a chmod made in the export after
+# the listing shows within 3 s (1 s documented).
+mkdir "$exp/ls" "$exp/ls/sub"
+for i in $(seq 40); do printf '%s' "$i" >"$exp/ls/f$i"; done
+ln -s f1 "$exp/ls/lnk"
+ln "$exp/ls/f2" "$exp/ls/hard"
+mount_fg "$WORK/rd" "unix:$WORK/data.sock" --consistency relaxed --debug || fail "relaxed --debug mount"
+lookups0=$(grep -c '^LOOKUP /ls/' "$WORK/mount.log")
+ls -l --time-style=+%s "$WORK/rd/ls" | tail -n +2 >"$WORK/ls.mnt"
+(cd "$exp/ls" && ls -l --time-style=+%s .) | tail -n +2 >"$WORK/ls.exp"
+cmp -s "$WORK/ls.mnt" "$WORK/ls.exp" || fail "relaxed: ls -l differs from the export's: $(diff "$WORK/ls.mnt" "$WORK/ls.exp" | head -5)"
+lookups=$(($(grep -c '^LOOKUP /ls/' "$WORK/mount.log") - lookups0))
+echo "relaxed: ls -l of 43 names made $lookups lookups"
+[ "$lookups" -le 4 ] || fail "relaxed: ls -l of 43 names made $lookups lookups (readdirplus: none per name)"
+chmod 600 "$exp/ls/f3"
+wait_for 3 mode_is "$WORK/rd/ls/f3" 600 || fail "relaxed: a chmod beside the mount after a listing not shown in 3 s"
 finish

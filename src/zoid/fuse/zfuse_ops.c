@@ -399,8 +399,7 @@ static long refill(struct zf_dir *d)
  * that telldir/seekdir and a listing resumed in a later call work. With `plus` (readdirplus, in
  * relaxed mode only: strict mode caches no attributes, the kernel would ask them again), each
  * name comes with its attributes, so that `ls -l` and `find` need no lookup per name. */
-static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, off_t off,
-                          bool plus)
+static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, off_t off, bool plus)
 {
     if (off != d->pos_off || d->pos >= d->len || plus != d->plus) {
         /* Not where the buffer is: drop it and read from off. */
