@@ -32,7 +32,7 @@ struct zf_dir {
     size_t len, pos;    /* the records in buf, and the next one to hand out */
     int64_t pos_off;    /* the directory offset of the record at pos */
     bool plus;          /* buf holds zp_getdents_stat records (each with its struct stat) */
-    char buf[32768];
+    _Alignas(8) char buf[32768]; /* records are read in place: 8-byte aligned */
 };
 
 /* ---- files --------------------------------------------------------------------------------- */
