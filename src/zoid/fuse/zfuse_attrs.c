@@ -92,7 +92,7 @@ void zf_attrs_enable(bool on)
 void zf_attrs_put(const char *path, const struct stat *st)
 {
     /* A file with other names: a change through one of them would not drop this entry. */
-    if (!atomic_load(&enabled) || (!S_ISDIR(st->st_mode) && st->st_nlink != 1))
+    if (!atomic_load(&enabled) || !path || (!S_ISDIR(st->st_mode) && st->st_nlink != 1))
         return;
     size_t n = strlen(path);
     uint64_t h = hash_of(path, n);
@@ -118,7 +118,7 @@ void zf_attrs_put(const char *path, const struct stat *st)
 
 bool zf_attrs_get(const char *path, struct stat *st)
 {
-    if (!atomic_load(&enabled))
+    if (!atomic_load(&enabled) || !path)
         return false;
     size_t n = strlen(path);
     uint64_t h = hash_of(path, n);
@@ -195,7 +195,7 @@ bool zf_attrs_take_handoff(const char *path, struct stat *st)
     if (!handoff.set)
         return false;
     handoff.set = false;
-    if (strcmp(handoff.path, path) != 0)
+    if (!path || strcmp(handoff.path, path) != 0)
         return false;
     *st = handoff.st;
     return true;
