@@ -2,9 +2,10 @@
  * libFuzzer target for the FUSE client's checks of a daemon's replies (src/zoid/fuse/
  * zfuse_check.c, issue 12). The first input byte picks the check, the rest is the reply: a
  * zp_getdents buffer, a count against what was asked, an lseek result, a struct stat, a struct
- * flock. What a check lets through is then used the way zfuse_ops.c uses it (records read in
- * place from a buffer exactly the reply's size, `got` bytes copied out of an `asked`-byte
- * buffer, ...): ASan sees a read past the reply, and an abort() marks a lie the check let through.
+ * flock, a zp_getdents_stat buffer (records with their attributes, readdirplus). What a check lets
+ * through is then used the way zfuse_ops.c uses it (records read in place from a buffer exactly the
+ * reply's size, `got` bytes copied out of an `asked`-byte buffer, ...): ASan sees a read past the
+ * reply, and an abort() marks a lie the check let through.
  */
 #include <dirent.h>
 #include <stddef.h>
@@ -44,6 +45,31 @@ static void dirents(const uint8_t *data, size_t size)
             if (type & ~S_IFMT)
                 abort();
             if ((!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) && type && !S_ISDIR(type))
+                abort();
+            pos += e->d_reclen;
+        }
+    }
+    free(buf);
+}
+
+/* Records with a struct stat after each name, used as readdir does in readdirplus. */
+static void dirents_stat(const uint8_t *data, size_t size)
+{
+    char *buf = malloc(size ? size : 1);
+    if (!buf)
+        abort();
+    memcpy(buf, data, size);
+    if (zf_check_dirents_stat(buf, size)) {
+        for (size_t pos = 0; pos < size;) {
+            const struct zf_dirent64 *e = (const void *)(buf + pos);
+            size_t at = zf_dirent_stat_at(e);
+            if (at + sizeof(struct stat) > e->d_reclen || e->d_reclen > size - pos)
+                abort();
+            const struct stat *st = (const void *)(buf + pos + at); /* in place, as readdir */
+            if (st->st_mode && (st->st_size < 0 || st->st_blocks < 0))
+                abort();
+            if (st->st_mode && e->d_type != DT_UNKNOWN &&
+                (st->st_mode & S_IFMT) != (mode_t)DTTOIF(e->d_type))
                 abort();
             pos += e->d_reclen;
         }
@@ -124,12 +150,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t which = data[0];
     data++;
     size--;
-    switch (which % 5) {
+    switch (which % 6) {
     case 0: dirents(data, size); break;
     case 1: count(data, size); break;
     case 2: seek(data, size); break;
     case 3: stat_reply(data, size); break;
-    default: flock_reply(data, size); break;
+    case 4: flock_reply(data, size); break;
+    default: dirents_stat(data, size); break;
     }
     return 0;
 }

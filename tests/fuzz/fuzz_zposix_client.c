@@ -8,6 +8,7 @@
  * asked: a stub that believes a server's count aborts here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *buf = malloc(n);
     if (!buf)
         abort();
-    switch (data[0] % 5) {
+    switch (data[0] % 7) {
     case 0: check_count(zp_pread(3, buf, n, 0), n); break;
     case 1: check_count(zp_getdents(3, buf, n), n); break;
     case 2: check_count(zp_readlinkat(3, "link", buf, n), n); break;
@@ -81,6 +82,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         (void)zp_fstatat(3, "", st, 0);
         free(st);
+        break;
+    }
+    case 4: check_count(zp_getdents_stat(3, buf, n), n); break;
+    case 5: { /* a create's reply: a handle and two stats, each into a buffer of its exact size */
+        struct stat *st = malloc(sizeof(*st)), *dst = malloc(sizeof(*dst));
+        if (!st || !dst)
+            abort();
+        (void)zp_openat_stat(3, "f", O_CREAT | O_RDWR, 0644, st, dst);
+        free(st);
+        free(dst);
         break;
     }
     default: {

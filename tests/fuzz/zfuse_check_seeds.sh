@@ -20,3 +20,10 @@ printf '\x02\x00\x01\0\0\0\0\0\0\x00\x02\0\0\0\0\0\0\x00\x10\0\0\0\0\0\0\x03' >"
 { printf '\x03\x02'; head -c 24 /dev/zero; printf '\xa4\x81\0\0'; head -c 20 /dev/zero
   printf '\xff\xff\xff\xff\xff\xff\xff\xff'; head -c 88 /dev/zero; } >"$d/stat-negative-size"
 printf '\x04\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x10\0\0\0\0\0\0\0' >"$d/flock"
+# zp_getdents_stat: "x", a regular file, its record 24 + 144 bytes (168) with its struct stat; the same
+# claiming a directory's stat for a file's record.
+stat_of() { # stat_of MODE_BYTES: a struct stat (144 bytes) with st_nlink 1 and that mode
+    head -c 16 /dev/zero; printf '\x01\0\0\0\0\0\0\0'; printf "$1"; head -c 116 /dev/zero
+}
+{ printf '\x05'; rec 3 168 8 x | head -c 24; stat_of '\xa4\x81\0\0'; } >"$d/dirents-stat-honest"
+{ printf '\x05'; rec 3 168 8 x | head -c 24; stat_of '\xed\x41\0\0'; } >"$d/dirents-stat-type"

@@ -10,7 +10,8 @@
  * dirent-nonul (a name without its NUL), dirent-short (a record shorter than its header),
  * lseek-far (a seek lands elsewhere than asked), lseek-neg (a seek returns -7), stat-size (a
  * negative size, no file type), handle-dup (an open returns a handle already in use), handle-neg
- * (an open returns ZP_ROOT), readlink-more (a link longer than the buffer).
+ * (an open returns ZP_ROOT), readlink-more (a link longer than the buffer). A create
+ * (zp_openat_stat) tells the handle and stat lies too.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +33,8 @@ ssize_t real_zp_getdents(int h, void *buf, size_t n);
 int real_zp_fstatat(int dirh, const char *path, struct stat *st, int flags);
 int real_zp_statx(int dirh, const char *path, int flags, uint32_t mask, struct statx *stx);
 ssize_t real_zp_readlinkat(int dirh, const char *path, char *buf, size_t n);
+int real_zp_openat_stat(int dirh, const char *path, int flags, uint32_t mode, struct stat *st,
+                        struct stat *dst);
 
 static const char *mode = "";
 static int last_h = -1; /* handle-dup: the handle every open after the first returns */
@@ -41,9 +44,9 @@ static bool lie(const char *m)
     return !strcmp(mode, m);
 }
 
-int zp_openat(int dirh, const char *path, int flags, uint32_t m)
+/* The handle lies of an open (of a file: h, flags) that returned h. */
+static int lie_handle(int h, int flags)
 {
-    int h = real_zp_openat(dirh, path, flags, m);
     if (h < 0 || (flags & O_DIRECTORY))
         return h;
     if (lie("handle-neg")) {
@@ -57,6 +60,33 @@ int zp_openat(int dirh, const char *path, int flags, uint32_t m)
             real_zp_close(h);
             return prev;
         }
+    }
+    return h;
+}
+
+int zp_openat(int dirh, const char *path, int flags, uint32_t m)
+{
+    return lie_handle(real_zp_openat(dirh, path, flags, m), flags);
+}
+
+/* stat-size: a negative size, no file type */
+static void lie_stat(struct stat *st)
+{
+    if (lie("stat-size") && S_ISREG(st->st_mode)) {
+        st->st_size = -4096;
+        st->st_mode &= ~S_IFMT;
+    }
+}
+
+/* A create's reply: the handle lies and the stat lie (the directory's stat: no type either). */
+int zp_openat_stat(int dirh, const char *path, int flags, uint32_t m, struct stat *st,
+                   struct stat *dst)
+{
+    int h = lie_handle(real_zp_openat_stat(dirh, path, flags, m, st, dst), flags);
+    if (h >= 0) {
+        lie_stat(st);
+        if (lie("stat-size"))
+            dst->st_mode &= ~S_IFMT;
     }
     return h;
 }
@@ -116,10 +146,8 @@ ssize_t zp_getdents(int h, void *buf, size_t n)
 int zp_fstatat(int dirh, const char *path, struct stat *st, int flags)
 {
     int r = real_zp_fstatat(dirh, path, st, flags);
-    if (r == 0 && lie("stat-size") && S_ISREG(st->st_mode)) {
-        st->st_size = -4096;
-        st->st_mode &= ~S_IFMT;
-    }
+    if (r == 0)
+        lie_stat(st);
     return r;
 }
 

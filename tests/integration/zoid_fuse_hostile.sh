@@ -90,6 +90,9 @@ for lie in honest pread-more dirent-slash dirent-nonul dirent-short lseek-far ls
         check "$lie" "6 regular file" stat -c '%s %F' "$mnt/a"
         ;;&
     handle-* | honest) check "$lie" "$(printf 'hello\tworld')" paste "$mnt/a" "$mnt/b" ;;&
+    stat-size | handle-* | honest) # a create: its reply carries the attributes (zp_openat_stat)
+        check "$lie" "regular empty file" sh -c "touch '$mnt/new-$lie' && touch '$mnt/new2-$lie' && stat -c %F '$mnt/new2-$lie'"
+        ;;&
     readlink-more | honest) check "$lie" a readlink -v "$mnt/l" ;;&
     *) ;;
     esac

@@ -141,6 +141,11 @@ suite() {
         fail "$mode: user 65534 could not create in a 1777 directory"
     [ "$(stat -c %u:%g "$exp/nobody-file" "$exp/nobody-dir" | tr '\n' ' ')" = "65534:65534 65534:65534 " ] ||
         fail "$mode: owner of what 65534 created: $(stat -c %u:%g "$exp/nobody-file" "$exp/nobody-dir" | tr '\n' ' ')"
+    # ... also through the mount, right after the create (its reply's attributes were taken
+    # before the file was given to them: not used).
+    local owner
+    owner=$("${nobody[@]}" sh -c ": >'$m/nobody-2' && stat -c %u:%g '$m/nobody-2'")
+    [ "$owner" = 65534:65534 ] || fail "$mode: owner through the mount right after the create: $owner"
     if "${nobody[@]}" cat "$m/root-only" >/dev/null 2>"$WORK/perm.err"; then
         fail "$mode: user 65534 read root's 0600 file"
     fi

@@ -97,3 +97,31 @@ bool zf_check_flock(const struct flock *fl)
         return false;
     return fl->l_len == 0 || fl->l_start <= INT64_MAX - fl->l_len;
 }
+
+size_t zf_dirent_stat_at(const struct zf_dirent64 *e)
+{
+    size_t len = strlen(e->d_name);
+    return (offsetof(struct zf_dirent64, d_name) + len + 1 + 7) & ~(size_t)7;
+}
+
+bool zf_check_dirents_stat(const void *buf, size_t n)
+{
+    if (!zf_check_dirents(buf, n))
+        return false;
+    const char *b = buf;
+    for (size_t pos = 0; pos < n;) {
+        const struct zf_dirent64 *e = (const void *)(b + pos);
+        size_t at = zf_dirent_stat_at(e);
+        if (at + sizeof(struct stat) > e->d_reclen)
+            return false;
+        struct stat st;
+        memcpy(&st, b + pos + at, sizeof(st));
+        if (st.st_mode != 0) {
+            mode_t want = e->d_type == DT_UNKNOWN ? 0 : (mode_t)DTTOIF(e->d_type);
+            if (!zf_check_stat(&st, want))
+                return false;
+        }
+        pos += e->d_reclen;
+    }
+    return true;
+}

@@ -42,4 +42,11 @@ bool zf_check_stat(const struct stat *st, mode_t want);
 /* The lock F_GETLK reports: a known type, SEEK_SET, a range that does not overflow. */
 bool zf_check_flock(const struct flock *fl);
 
+/* A zp_getdents_stat reply of n bytes (readdirplus): records as zf_check_dirents says, each
+ * holding after its name (at zf_dirent_stat_at) a struct stat that is either all absent
+ * (st_mode 0) or passes zf_check_stat, of the record's d_type when that is known. */
+bool zf_check_dirents_stat(const void *buf, size_t n);
+/* Where a checked zp_getdents_stat record's struct stat starts, from the record's start. */
+size_t zf_dirent_stat_at(const struct zf_dirent64 *e);
+
 #endif

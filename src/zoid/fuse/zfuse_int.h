@@ -51,6 +51,7 @@ struct zf_open {
     uid_t uid;
     bool dir;                    /* a struct zf_dir (zfuse_ops.c), listed with readdir */
     bool locked;                 /* took a lock: its release closes at once */
+    bool written;                /* a write came through it: flushed at close, closed at once */
     struct zf_open *prev, *next; /* the opens not yet released (zfuse_share.c) */
 };
 

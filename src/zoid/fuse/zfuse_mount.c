@@ -17,6 +17,7 @@
 
 #include "zepto/zoid_mount.h"
 #include "zfuse_int.h"
+#include "zfuse_attrs.h"
 #include "zfuse_share.h"
 
 #define DEFAULT_THREADS 16
@@ -140,7 +141,8 @@ out_fuse:
     /* Relaxed releases still waiting are sent (and their opens freed) before every open left is
      * freed: the other order freed them twice. */
     zf_close_flush();
-    zf_share_free_all(); /* no FUSE thread is left */
+    zf_share_free_all();    /* no FUSE thread is left */
+    zf_attrs_enable(false); /* and the attributes kept from replies go */
     fuse_opt_free_args(&args);
 out_conn:
     zf_conn_close();

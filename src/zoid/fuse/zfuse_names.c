@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "zfuse_attrs.h"
 #include "zfuse_handles.h"
 #include "zfuse_ops.h"
 #include "zposix.h"
@@ -87,11 +88,11 @@ int zf_at_get(const char *path, struct zf_at *a)
  * parent directory is set-group-ID, where the daemon already gave the directory's group).
  * The mount runs as root, so the daemon created it as root. Best effort: the object exists
  * whatever happens here. The object is the handle h, or the path when h < 0. */
-void zf_give_to_caller(const char *path, int h, uint32_t hgen)
+bool zf_give_to_caller(const char *path, int h, uint32_t hgen)
 {
     struct fuse_context *ctx = fuse_get_context();
     if (!zf_state.fix_owner || (ctx->uid == zf_state.self_uid && ctx->gid == zf_state.self_gid))
-        return;
+        return false;
     uint32_t gid = ctx->gid;
     char parent[PATH_MAX];
     size_t n = strlen(path);
@@ -113,12 +114,13 @@ void zf_give_to_caller(const char *path, int h, uint32_t hgen)
     if (h >= 0) {
         uint32_t g = zf_enter();
         zf_leave(g, g == hgen ? zf_zp_fchownat(h, "", ctx->uid, gid, AT_EMPTY_PATH) : 0);
-        return;
+        return true;
     }
     if (zf_at_get(path, &at))
-        return;
+        return true;
     AT_CALL(res, at, zf_zp_fchownat(at.dirh, at.rest, ctx->uid, gid, AT_SYMLINK_NOFOLLOW));
     zf_at_put(&at);
+    return true;
 }
 
 /* ---- attributes ---------------------------------------------------------------------------- */
@@ -127,6 +129,10 @@ int zf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
     long res;
     mode_t want = 0;
+    /* What a create of this request, or a reply within the cache's life (relaxed), carried:
+     * checked when it came. */
+    if (zf_attrs_take_handoff(path, st) || zf_attrs_get(path, st))
+        return 0;
     if (fi) {
         /* The kernel passes the handle for regular files only. */
         uint32_t g = zf_enter();
@@ -150,6 +156,7 @@ int zf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 
 int zf_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+    zf_attrs_drop(path, false);
     if (fi) {
         uint32_t g = zf_enter();
         HANDLE(g, fi);
@@ -160,6 +167,7 @@ int zf_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 
 int zf_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
+    zf_attrs_drop(path, false);
     if (fi) {
         uint32_t g = zf_enter();
         HANDLE(g, fi);
@@ -170,6 +178,7 @@ int zf_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 
 int zf_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
+    zf_attrs_drop(path, false);
     if (fi) {
         uint32_t g = zf_enter();
         HANDLE(g, fi);
@@ -180,6 +189,7 @@ int zf_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 
 int zf_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
+    zf_attrs_drop(path, false);
     int64_t t[4];
     const int64_t *tp = NULL;
     if (tv) {
@@ -262,26 +272,31 @@ int zf_statfs(const char *path, struct statvfs *sv)
 
 int zf_mknod(const char *path, mode_t mode, dev_t rdev)
 {
+    zf_attrs_drop(path, true);
     CREATE_OP(path, zf_zp_mknodat(at.dirh, at.rest, mode, rdev));
 }
 
 int zf_mkdir(const char *path, mode_t mode)
 {
+    zf_attrs_drop(path, true);
     CREATE_OP(path, zf_zp_mkdirat(at.dirh, at.rest, mode));
 }
 
 int zf_symlink(const char *target, const char *path)
 {
+    zf_attrs_drop(path, true);
     CREATE_OP(path, zf_zp_symlinkat(target, at.dirh, at.rest));
 }
 
 int zf_unlink(const char *path)
 {
+    zf_attrs_drop(path, true);
     PATH_OP(path, zf_zp_unlinkat(at.dirh, at.rest, 0));
 }
 
 int zf_rmdir(const char *path)
 {
+    zf_attrs_drop(path, true);
     PATH_OP(path, zf_zp_unlinkat(at.dirh, at.rest, AT_REMOVEDIR));
 }
 
@@ -305,9 +320,19 @@ int zf_rmdir(const char *path)
         return (int)res_;                                                                          \
     } while (0)
 
-int zf_rename(const char *from, const char *to, unsigned int flags)
+static int rename_paths(const char *from, const char *to, unsigned int flags)
 {
     TWO_PATH_OP(from, to, zf_zp_renameat2(a1.dirh, a1.rest, a2.dirh, a2.rest, flags));
+}
+
+/* The cache is cleared before (nothing older is answered during the call) and after (a create
+ * racing with it may have kept a path that the rename moved). */
+int zf_rename(const char *from, const char *to, unsigned int flags)
+{
+    zf_attrs_clear(); /* a directory moves every path beneath it */
+    int rc = rename_paths(from, to, flags);
+    zf_attrs_clear();
+    return rc;
 }
 
 static int link_paths(const char *from, const char *to)
@@ -320,7 +345,9 @@ static int link_paths(const char *from, const char *to)
  * (Also its cached pages; there are rarely any, or dirty ones, on a file being linked.) */
 int zf_link(const char *from, const char *to)
 {
+    zf_attrs_clear(); /* the file's link count, under every name */
     int rc = link_paths(from, to);
+    zf_attrs_clear();
     if (rc == 0 && zf_state.consistency == ZP_RELAXED)
         fuse_invalidate_path(fuse_get_context()->fuse, from);
     return rc;

@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <time.h>
 
+#include "zfuse_attrs.h"
 #include "zfuse_handles.h"
 #include "zfuse_ops.h"
 #include "zfuse_share.h"
@@ -29,7 +31,8 @@ struct zf_dir {
     int64_t remote;     /* offset of the handle after the last getdents (-1: unknown) */
     size_t len, pos;    /* the records in buf, and the next one to hand out */
     int64_t pos_off;    /* the directory offset of the record at pos */
-    char buf[32768];
+    bool plus;          /* buf holds zp_getdents_stat records (each with its struct stat) */
+    _Alignas(8) char buf[32768]; /* records are read in place: 8-byte aligned */
 };
 
 /* ---- files --------------------------------------------------------------------------------- */
@@ -49,6 +52,30 @@ static int remote_flags(int flags)
     return flags;
 }
 
+/* Whether the daemon has zp_openat_stat (a daemon from before it says ENOSYS). */
+static atomic_bool openat_stat_ok = true;
+
+/* The attributes a create reply carried: for libfuse's getattr of the same request (both modes),
+ * and in the cache (relaxed) for the next getattr of the file and of its directory. Only what
+ * passes the checks a getattr reply would; anything else is asked again. */
+static void keep_create_attrs(const char *path, const struct stat *st, const struct stat *dst)
+{
+    if (!zf_check_stat(st, 0))
+        return;
+    zf_attrs_handoff(path, st);
+    zf_attrs_put(path, st);
+    if (dst->st_mode == 0 || !zf_check_stat(dst, S_IFDIR))
+        return;
+    const char *slash = strrchr(path, '/');
+    size_t n = slash && slash > path ? (size_t)(slash - path) : 1;
+    char parent[4096];
+    if (n >= sizeof(parent))
+        return;
+    memcpy(parent, path, n);
+    parent[n] = '\0';
+    zf_attrs_put(parent, dst);
+}
+
 static int open_common(const char *path, struct fuse_file_info *fi, bool create, mode_t mode)
 {
     int flags = remote_flags(fi->flags) | (create ? O_CREAT | (fi->flags & O_EXCL) : 0);
@@ -64,10 +91,24 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
     struct zf_at at;
     if ((rc = zf_at_get(path, &at)))
         goto out_share;
+    if (create || (flags & O_TRUNC))
+        zf_attrs_drop(path, create);
+    struct stat st, dst;
+    bool with_stat = create && atomic_load(&openat_stat_ok);
     uint32_t g = zf_enter();
     bool ok = at.opened < 0 || at.gen == g;
-    long h = ok ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode))
-                : zf_leave(g, (errno = ESTALE, -1L));
+    long h = !ok         ? zf_leave(g, (errno = ESTALE, -1L))
+             : with_stat ? zf_leave(g, zf_zp_openat_stat(at.dirh, at.rest, flags, mode, &st, &dst))
+                         : zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode));
+    if (h == -ENOSYS && with_stat) {
+        /* A daemon older than zp_openat_stat: the open alone, from now on. */
+        atomic_store(&openat_stat_ok, false);
+        with_stat = false;
+        g = zf_enter();
+        ok = at.opened < 0 || at.gen == g;
+        h = ok ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode))
+               : zf_leave(g, (errno = ESTALE, -1L));
+    }
     if (h == -EACCES && zf_state.consistency == ZP_RELAXED && (fi->flags & O_ACCMODE) == O_WRONLY) {
         /* A daemon not running as root may not read a write-only file: open it as asked. */
         flags = (flags & ~O_ACCMODE) | O_WRONLY;
@@ -75,6 +116,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
         ok = at.opened < 0 || at.gen == g;
         h = ok ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode))
                : zf_leave(g, (errno = ESTALE, -1L));
+        with_stat = false;
     }
     zf_at_put(&at);
     if (h >= 0)
@@ -86,8 +128,10 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
     *f = (struct zf_open){.h = (int)h, .gen = g, .uid = uid, .dir = false};
     zf_share_link(f);
     fi->fh = (uint64_t)(uintptr_t)f;
-    if (create)
-        zf_give_to_caller(path, (int)h, g);
+    if (create && zf_give_to_caller(path, (int)h, g))
+        with_stat = false; /* its owner changed after the attributes were taken */
+    if (with_stat)
+        keep_create_attrs(path, &st, &dst);
     return 0;
 out_share:
     zf_share_put(uid);
@@ -128,7 +172,8 @@ static int zf_read(const char *path, char *buf, size_t size, off_t off, struct f
 static int zf_write(const char *path, const char *buf, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
-    (void)path;
+    zf_attrs_drop(path, false);
+    ((struct zf_open *)(uintptr_t)fi->fh)->written = true;
     size_t done = 0;
     while (done < size) {
         size_t n = size - done < zf_state.chunk ? size - done : zf_state.chunk;
@@ -147,12 +192,20 @@ static int zf_write(const char *path, const char *buf, size_t size, off_t off,
 }
 
 /* Called at every close(2) of a descriptor. The kernel has already written its dirty pages
- * (relaxed) and strict writes were done before they returned: nothing is left to push. */
+ * (relaxed) and strict writes were done before they returned. A relaxed session's writes may be
+ * gathered by the daemon (issue 14) until the writer's close, which comes with the release, after
+ * close(2) returned: a stat of the handle sends them to the file first, so that the data is in
+ * the export when close returns. Opens that wrote nothing cost nothing here. */
 static int zf_flush(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
-    (void)fi;
-    return 0;
+    struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
+    if (zf_state.consistency != ZP_RELAXED || !f->written)
+        return 0;
+    struct stat st;
+    uint32_t g = zf_enter();
+    HANDLE(g, fi);
+    return (int)zf_leave(g, zf_zp_fstatat(h, "", &st, AT_EMPTY_PATH));
 }
 
 /* The share is given back even when the handle is stale (the daemon restarted: the session that
@@ -162,7 +215,7 @@ static int zf_release(const char *path, struct fuse_file_info *fi)
     (void)path;
     struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
     zf_handle_drop(f->gen, f->h);
-    if (zf_state.consistency == ZP_RELAXED && !f->locked) {
+    if (zf_state.consistency == ZP_RELAXED && !f->locked && !f->written) {
         zf_close_defer(f);
         return 0;
     }
@@ -183,7 +236,7 @@ static int zf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 
 static int zf_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
 {
-    (void)path;
+    zf_attrs_drop(path, false);
     uint32_t g = zf_enter();
     HANDLE(g, fi);
     return (int)zf_leave(g, zf_zp_fallocate(h, mode, off, len));
@@ -235,6 +288,10 @@ static int zf_lock(const char *path, struct fuse_file_info *fi, int cmd, struct 
     bool wait = cmd == F_SETLKW;
     int delay = 1000;
     fl->l_pid = 0;
+    /* libfuse unlocks at every close (flush) of every open file: an open that never locked holds
+     * nothing to release, and keeps its release deferred (relaxed) rather than closed at once. */
+    if (cmd != F_GETLK && fl->l_type == F_UNLCK && !((struct zf_open *)(uintptr_t)fi->fh)->locked)
+        return 0;
     for (int attempt = 0;; attempt++) {
         struct flock try = *fl;
         ((struct zf_open *)(uintptr_t)fi->fh)->locked = true;
@@ -307,16 +364,44 @@ static int zf_opendir(const char *path, struct fuse_file_info *fi)
     d->remote = 0;
     d->len = d->pos = 0;
     d->pos_off = 0;
+    d->plus = false;
     fi->fh = (uint64_t)(uintptr_t)d;
     return 0;
 }
 
+/* Whether the daemon has zp_getdents_stat (a daemon from before it says ENOSYS). */
+static atomic_bool getdents_stat_ok = true;
+
+/* One refill of d->buf: zp_getdents, or zp_getdents_stat for readdirplus (d->plus). The count
+ * of checked bytes, 0 at the end, or -errno. */
+static long refill(struct zf_dir *d)
+{
+    uint32_t g = zf_enter();
+    if (g != d->o.gen)
+        return zf_leave(g, (errno = ESTALE, -1));
+    long n = d->plus ? zf_leave(g, zf_zp_getdents_stat(d->o.h, d->buf, sizeof(d->buf)))
+                     : zf_leave(g, zf_zp_getdents(d->o.h, d->buf, sizeof(d->buf)));
+    if (n == -ENOSYS && d->plus) {
+        atomic_store(&getdents_stat_ok, false); /* plain records from now on */
+        d->plus = false;
+        return refill(d);
+    }
+    if (n <= 0)
+        return n;
+    if (!zf_check_count(n, sizeof(d->buf)) ||
+        !(d->plus ? zf_check_dirents_stat(d->buf, (size_t)n) : zf_check_dirents(d->buf, (size_t)n)))
+        return -EIO;
+    return n;
+}
+
 /* Hands out records from offset `off` on, refilling the buffer with getdents, until the kernel's
  * buffer is full (filler returns 1) or the directory ends. Offsets are the daemon's d_off, so
- * that telldir/seekdir and a listing resumed in a later call work. */
-static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, off_t off)
+ * that telldir/seekdir and a listing resumed in a later call work. With `plus` (readdirplus, in
+ * relaxed mode only: strict mode caches no attributes, the kernel would ask them again), each
+ * name comes with its attributes, so that `ls -l` and `find` need no lookup per name. */
+static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, off_t off, bool plus)
 {
-    if (off != d->pos_off || d->pos >= d->len) {
+    if (off != d->pos_off || d->pos >= d->len || plus != d->plus) {
         /* Not where the buffer is: drop it and read from off. */
         if (off != d->remote) {
             uint32_t g = zf_enter();
@@ -331,21 +416,15 @@ static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, o
         }
         d->len = d->pos = 0;
         d->pos_off = off;
+        d->plus = plus;
     }
     for (;;) {
         if (d->pos >= d->len) {
-            uint32_t g = zf_enter();
-            if (g != d->o.gen)
-                return (int)zf_leave(g, (errno = ESTALE, -1));
-            long n = zf_leave(g, zf_zp_getdents(d->o.h, d->buf, sizeof(d->buf)));
-            if (n < 0)
-                return (int)n;
-            if (n == 0)
-                return 0;
-            if (!zf_check_count(n, sizeof(d->buf)) || !zf_check_dirents(d->buf, (size_t)n)) {
+            long n = refill(d);
+            if (n == -EIO)
                 d->remote = -1; /* the handle's offset is past records never handed out */
-                return -EIO;
-            }
+            if (n <= 0)
+                return (int)n;
             d->len = (size_t)n;
             d->pos = 0;
             d->remote = -1; /* the offset after the last record, set below */
@@ -358,9 +437,16 @@ static int readdir_locked(struct zf_dir *d, void *buf, fuse_fill_dir_t filler, o
         }
         const struct zf_dirent64 *e = (const void *)(d->buf + d->pos);
         struct stat st = {0};
-        st.st_ino = e->d_ino;
-        st.st_mode = (mode_t)DTTOIF(e->d_type);
-        if (filler(buf, e->d_name, &st, e->d_off, 0))
+        enum fuse_fill_dir_flags fill = 0;
+        if (d->plus)
+            memcpy(&st, d->buf + d->pos + zf_dirent_stat_at(e), sizeof(st));
+        if (st.st_mode) {
+            fill = FUSE_FILL_DIR_PLUS; /* checked: zf_check_dirents_stat */
+        } else {
+            st.st_ino = e->d_ino;
+            st.st_mode = (mode_t)DTTOIF(e->d_type);
+        }
+        if (filler(buf, e->d_name, &st, e->d_off, fill))
             return 0; /* the kernel's buffer is full: this record goes first next time */
         d->pos += e->d_reclen;
         d->pos_off = e->d_off;
@@ -371,10 +457,11 @@ static int zf_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
                       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
     (void)path;
-    (void)flags;
     struct zf_dir *d = (struct zf_dir *)(uintptr_t)fi->fh;
+    bool plus = (flags & FUSE_READDIR_PLUS) && zf_state.consistency == ZP_RELAXED &&
+                atomic_load(&getdents_stat_ok);
     pthread_mutex_lock(&d->mu);
-    int rc = readdir_locked(d, buf, filler, off);
+    int rc = readdir_locked(d, buf, filler, off, plus);
     pthread_mutex_unlock(&d->mu);
     return rc;
 }
@@ -409,6 +496,7 @@ static void *zf_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
     cfg->use_ino = 1;
     cfg->nullpath_ok = 0;
+    zf_attrs_enable(zf_state.consistency == ZP_RELAXED);
     if (zf_state.consistency == ZP_RELAXED) {
         cfg->entry_timeout = cfg->attr_timeout = cfg->negative_timeout = 1.0;
         cfg->auto_cache = 1;

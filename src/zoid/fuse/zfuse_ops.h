@@ -47,8 +47,8 @@ void zf_at_put(struct zf_at *a);
     return (int)zf_leave(gen, (errno = -h, -1))
 
 /* Gives what the caller of the current request created (the handle h, or path when h < 0) to
- * that caller, when the mount runs as root. */
-void zf_give_to_caller(const char *path, int h, uint32_t hgen);
+ * that caller, when the mount runs as root: true when it tried (the attributes changed). */
+bool zf_give_to_caller(const char *path, int h, uint32_t hgen);
 
 /* The operations on paths (zfuse_names.c). */
 int zf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi);

@@ -146,6 +146,23 @@ int zp_close_many(const int32_t *handles /* array(n) */, uint32_t n);
 ssize_t zp_pwrite_many(int h, const int64_t *segs /* array(nsegs) */, uint32_t nsegs,
                        const void *buf /* array(n) */, size_t n);
 
+/* ---- metadata in one round trip (appended, issue 15) ------------------------------------- */
+
+/* open(2) beneath dirh, as zp_openat, and in the same reply the attributes of what it opened
+ * (fstat of the new handle) and of the directory holding the last component of path (its mtime
+ * and link count change when a name is made there): a FUSE create without the getattr calls that
+ * follow it. The new handle, or -1 (then st and dst are zeroed). dst is zeroed (st_mode 0) when
+ * only the directory's stat failed: the open itself stands. */
+int zp_openat_stat(int dirh, const char *path /* string */, int flags, uint32_t mode,
+                   struct stat *st /* out */, struct stat *dst /* out */);
+
+/* Directory records with their attributes, for readdirplus: as zp_getdents, but each
+ * linux_dirent64 record is followed, at the first 8-byte boundary after its name's NUL and inside
+ * its d_reclen, by the struct stat of the name (fstatat, AT_SYMLINK_NOFOLLOW); st_mode is 0 when
+ * that failed (the name went meanwhile) and for "." and "..". Whole records only; the handle's
+ * offset is after the last record returned. 0 at the end; EINVAL when n cannot hold one record. */
+ssize_t zp_getdents_stat(int h, void *buf /* out array(n) */, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
