@@ -34,8 +34,10 @@ static int child(const char *path, long me, long n, long blocks)
     int fd = open(path, O_WRONLY | O_CREAT, 0644);
     if (fd < 0)
         perror(path);
-    if (barrier(0) || fd < 0)
+    if (barrier(0) || fd < 0) {
+        barrier(1); /* the parent counts every child at each barrier */
         return 1;
+    }
     unsigned char buf[BLOCK];
     for (long b = me; b < blocks; b += n) {
         for (int i = 0; i < BLOCK; i++)
