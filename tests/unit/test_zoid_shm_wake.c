@@ -81,25 +81,41 @@ static int queued(int fd)
     return n;
 }
 
-/* The client's first frame rings (the daemon starts asleep in its epoll); the daemon's reply,
- * larger than the ring and never read, makes its writer sleep for room past two of its 250 ms
- * slices: the doorbell byte must still be there for the epoll afterwards. */
+/* The client's first frame: it rings (the daemon starts asleep in its epoll). */
+static void ring(struct pair *p)
+{
+    char req[24] = "request";
+    struct iovec r = {req, sizeof(req)};
+    assert_int_equal(p->t->sendv(p->cfd, &r, 1, 1000), 0);
+}
+
+/* The daemon's reply of 2 MiB, larger than the ring and never read: sendv's result, and in *took
+ * how long it waited. */
+static int big_reply(struct pair *p, int timeout_ms, uint64_t *took)
+{
+    size_t big = 2u << 20;
+    char *reply = calloc(1, big);
+    assert_non_null(reply);
+    struct iovec v = {reply, big};
+    uint64_t t0 = zb_mono_read();
+    int rc = p->t->sendv(p->dfd, &v, 1, timeout_ms);
+    *took = zb_mono_read() - t0;
+    free(reply);
+    return rc;
+}
+
+/* The client's first frame rings; the daemon's reply makes its writer sleep for room past two of
+ * its 250 ms slices: the doorbell byte must still be there for the epoll afterwards. */
 static void writer_leaves_the_doorbell(void **state)
 {
     (void)state;
     struct pair p = {.cfd = -1};
     pair_open(&p);
-    char req[24] = "request";
-    struct iovec r = {req, sizeof(req)};
-    assert_int_equal(p.t->sendv(p.cfd, &r, 1, 1000), 0);
+    ring(&p);
     assert_int_equal(queued(p.dfd), 1);
-    size_t big = 2u << 20;
-    char *reply = calloc(1, big);
-    assert_non_null(reply);
-    struct iovec v = {reply, big};
-    assert_int_equal(p.t->sendv(p.dfd, &v, 1, 600), -ETIMEDOUT);
+    uint64_t took;
+    assert_int_equal(big_reply(&p, 600, &took), -ETIMEDOUT);
     assert_int_equal(queued(p.dfd), 1);
-    free(reply);
     pair_close(&p);
 }
 
@@ -110,19 +126,12 @@ static void writer_notices_a_gone_client(void **state)
     (void)state;
     struct pair p = {.cfd = -1};
     pair_open(&p);
-    char req[24] = "request";
-    struct iovec r = {req, sizeof(req)};
-    assert_int_equal(p.t->sendv(p.cfd, &r, 1, 1000), 0);
+    ring(&p);
     p.t->close(p.cfd);
     p.cfd = -1;
-    size_t big = 2u << 20;
-    char *reply = calloc(1, big);
-    assert_non_null(reply);
-    struct iovec v = {reply, big};
-    uint64_t t0 = zb_mono_read();
-    assert_int_equal(p.t->sendv(p.dfd, &v, 1, 5000), -ECONNRESET);
-    assert_true(zb_mono_read() - t0 < 2000000000u);
-    free(reply);
+    uint64_t took;
+    assert_int_equal(big_reply(&p, 5000, &took), -ECONNRESET);
+    assert_true(took < 2000000000u);
     pair_close(&p);
 }
 
@@ -160,22 +169,16 @@ static void interrupted_writer(bool client_goes)
         p.t->close(p.cfd);
         p.cfd = -1;
     }
-    size_t big = 2u << 20;
-    char *reply = calloc(1, big);
-    assert_non_null(reply);
-    struct iovec v = {reply, big};
     struct pester ps = {.target = pthread_self()};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, pester_main, &ps), 0);
-    uint64_t t0 = zb_mono_read();
-    int rc = p.t->sendv(p.dfd, &v, 1, 600);
-    uint64_t took = zb_mono_read() - t0;
+    uint64_t took;
+    int rc = big_reply(&p, 600, &took);
     atomic_store(&ps.stop, true);
     pthread_join(th, NULL);
     assert_int_equal(rc, client_goes ? -ECONNRESET : -ETIMEDOUT);
     if (took > 3000000000u)
         fail_msg("the writer took %.1f s (its deadline: 0.6 s)", (double)took / 1e9);
-    free(reply);
     pair_close(&p);
     signal(SIGUSR1, SIG_DFL);
 }
