@@ -103,27 +103,42 @@ static void report_departed(const char *name, uint32_t *seen, uint32_t now)
     *seen = now;
 }
 
-/* 0, 1 when the stream ended but some producer departed (exit status 3), or -errno. */
+/* Standard output failed (disk full, closed pipe): says so; 2 for do_cat's caller. */
+static int out_failed(const char *name)
+{
+    fprintf(stderr, "zepto " CMD ": stream %s: writing the records to standard output: %s\n", name,
+            strerror(errno));
+    return 2;
+}
+
+/* 0, 1 when the stream ended but some producer departed (exit status 3), 2 when standard output
+ * failed (said), or -errno. */
 static int do_cat(struct zoid_stream *s, const char *name, uint64_t count, int timeout)
 {
     struct zoid_stream_record r;
     uint64_t got = 0;
     uint32_t departed = 0;
     int rc = 0;
-    while (got < count && (rc = zoid_stream_read(s, &r, timeout)) == 1) {
+    for (;;) {
+        /* the next read may acknowledge what stdio still holds: into the file with it first */
+        if (!zoid_stream_buffered(s) && fflush(stdout))
+            return out_failed(name);
+        if (got >= count || (rc = zoid_stream_read(s, &r, timeout)) != 1)
+            break;
         report_departed(name, &departed, zoid_stream_departed(s));
         if (r.lost)
             fprintf(stderr, "zepto " CMD ": %llu records lost before seq %llu\n",
                     (unsigned long long)r.lost, (unsigned long long)r.seq);
         if (r.len && fwrite(r.data, 1, r.len, stdout) != r.len)
-            return -EIO;
+            return out_failed(name);
         got++;
     }
     report_departed(name, &departed, zoid_stream_departed(s));
     bool ended = rc == 0 && got < count;
     if (got == count)
         rc = 0;
-    fflush(stdout);
+    if (fflush(stdout))
+        return out_failed(name);
     if (rc < 0)
         return rc;
     if (ended && departed) {
@@ -261,10 +276,10 @@ int cli_zoid_stream(int argc, char **argv)
             int t = timeout < 0 ? -1 : (int)timeout;
             rc = !strcmp(verb, "push") ? do_push(s, record, (uint32_t)rank, t)
                                        : do_cat(s, name, count, t);
-            if (rc == 1) { /* reported by do_cat */
+            if (rc == 1 || rc == 2) { /* reported by do_cat */
                 zoid_stream_close(s);
                 zoid_close(cl);
-                return 3;
+                return rc == 1 ? 3 : 1;
             }
             if (rc)
                 zepto_fail(&err, -rc, "stream %s: %s", name,

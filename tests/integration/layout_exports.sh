@@ -23,6 +23,8 @@ zoid_api+=" zoid_stream_close zoid_stream_delete zoid_stream_end zoid_stream_flu
 zoid_api+=" zoid_stream_push zoid_stream_read zoid_stream_stat "
 # Departures (docs/zoid-stream.md, "Departures").
 zoid_api+=" zoid_stream_departed zoid_stream_departures "
+# Whether the next read calls the daemon (and acknowledges): a buffering consumer flushes first.
+zoid_api+=" zoid_stream_buffered "
 
 # The names between "global:" and "local:" of a version script, comments stripped.
 map_globals() {

@@ -407,6 +407,11 @@ uint32_t zoid_stream_departed(const struct zoid_stream *s)
     return s->departed;
 }
 
+int zoid_stream_buffered(const struct zoid_stream *s)
+{
+    return s->rpos < s->rlen;
+}
+
 int zoid_stream_delete(struct zoid_client *c, const char *name, struct zepto_err *err)
 {
     return name_call(c, name, ZS_DELETE, NULL, 0, NULL, err);
