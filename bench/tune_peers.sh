@@ -15,7 +15,10 @@
 #
 # usage: bench/tune_peers.sh [BUILD] [SECONDS] [ROUNDS] [SCENARIOS]     (root)
 #        SCENARIOS: "idle daemons" (default), or one of them; CONFIGS="untuned zepto" limits
-#        the configurations (untuned first)
+#        the configurations (untuned first); RECORDER=split (default) starts the recorder on
+#        CPU 0 and the application CPU (its measuring thread pins itself to the application CPU,
+#        its --explain drain thread goes to CPU 0, as a tool's helper thread would on a tuned
+#        node), RECORDER=pinned starts it on the application CPU alone (the drain thread too)
 set -uo pipefail
 build=${1:-build}
 secs=${2:-5}
@@ -28,6 +31,11 @@ snaptool=$here/../tests/integration/tune_snap.py
 ncpu=$(nproc --all)
 [ "$ncpu" -ge 2 ] || { echo "tune_peers: needs 2 CPUs (skipped)"; exit 0; }
 app=$((ncpu - 1))
+case ${RECORDER:-split} in
+split) rec_cpus="0,$app" ;;
+pinned) rec_cpus=$app ;;
+*) echo "tune_peers: RECORDER=${RECORDER}: split or pinned" >&2; exit 2 ;;
+esac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export ZEPTO_TUNE_STATE=$tmp/tune.state
@@ -145,8 +153,8 @@ for sc in $scenarios; do
     for r in $(seq "$rounds"); do
         for c in "${configs[@]}"; do
             setup "$c"
-            # Started as an application is under each: pinned to the application CPU.
-            taskset -c "$app" "$zepto" noise record -q --explain -c "$app" -d "${secs}s" -o "$tmp/$sc.$c.$r.znt" \
+            # Started as an application is under each: on the application CPU (RECORDER above).
+            taskset -c "$rec_cpus" "$zepto" noise record -q --explain -c "$app" -d "${secs}s" -o "$tmp/$sc.$c.$r.znt" \
                 >/dev/null 2>"$tmp/rec.err" || echo "  record under $c failed: $(head -1 "$tmp/rec.err")" >&2
             "$zepto" noise analyse --json "$tmp/$sc.$c.$r.znt" >"$tmp/$sc.$c.$r.json" 2>/dev/null
             teardown "$c"
@@ -161,8 +169,8 @@ python3 - "$tmp/$sc" "$rounds" "${configs[@]}" <<'PY'
 import json, statistics, sys
 tmp, rounds, configs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 tick = {"irq local_timer", "softirq TIMER", "softirq SCHED", "softirq RCU"}
-# The recorder's own threads (taskset puts its helper threads on the application CPU too): the
-# measurement, not the node's noise; listed but left out of the sum.
+# The recorder's own threads (with RECORDER=pinned its drain thread shares the application
+# CPU): the measurement, not the node's noise; listed but left out of the sum.
 own = {"thread zepto"}
 rows = {}
 left = {}

@@ -18,6 +18,7 @@
 #include "zepto/zoid_mount.h"
 #include "zfuse_int.h"
 #include "zfuse_attrs.h"
+#include "zfuse_listings.h"
 #include "zfuse_share.h"
 
 #define DEFAULT_THREADS 16
@@ -143,6 +144,7 @@ out_fuse:
     zf_close_flush();
     zf_share_free_all();    /* no FUSE thread is left */
     zf_attrs_enable(false); /* and the attributes kept from replies go */
+    zf_listings_enable(false);
     fuse_opt_free_args(&args);
 out_conn:
     zf_conn_close();

@@ -17,6 +17,7 @@
 
 #include "zfuse_attrs.h"
 #include "zfuse_handles.h"
+#include "zfuse_listings.h"
 #include "zfuse_ops.h"
 #include "zposix.h"
 #include "zposix_client.h" /* the zf_ stubs */
@@ -125,6 +126,44 @@ bool zf_give_to_caller(const char *path, int h, uint32_t hgen)
 
 /* ---- attributes ---------------------------------------------------------------------------- */
 
+/* Reads f->dir's names for the listings (zfuse_listings.h): the whole directory, or nothing. */
+static void read_listing(struct zf_listing_fetch *f)
+{
+    static _Thread_local _Alignas(8) char buf[32768];
+    struct zf_at at;
+    bool complete = false;
+    if (zf_at_get(f->dir, &at) == 0) {
+        uint32_t g = zf_enter();
+        long h = (at.opened < 0 || at.gen == g)
+                     ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, O_RDONLY | O_DIRECTORY, 0))
+                     : zf_leave(g, (errno = ESTALE, -1L));
+        zf_at_put(&at);
+        if (h >= 0)
+            h = zf_handle_claim(g, h);
+        if (h >= 0) {
+            struct zf_at dir = {.dirh = (int)h, .rest = ".", .opened = (int)h, .gen = g};
+            for (;;) {
+                long n;
+                AT_CALL(n, dir, zf_zp_getdents(dir.dirh, buf, sizeof(buf)));
+                if (n <= 0 || !zf_check_count(n, sizeof(buf)) ||
+                    !zf_check_dirents(buf, (size_t)n)) {
+                    complete = n == 0;
+                    break;
+                }
+                for (size_t p = 0; p < (size_t)n;) {
+                    const struct zf_dirent64 *e = (const void *)(buf + p);
+                    zf_listing_fetch_name(f, e->d_name, strlen(e->d_name));
+                    p += e->d_reclen;
+                }
+                if (f->too_big)
+                    break;
+            }
+            zf_at_put(&dir);
+        }
+    }
+    zf_listing_fetch_done(f, complete);
+}
+
 int zf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
     long res;
@@ -140,6 +179,8 @@ int zf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
         res = zf_leave(g, zf_zp_fstatat(h, "", st, AT_EMPTY_PATH));
         want = S_IFREG;
     } else {
+        if (zf_listing_absent(path))
+            return -ENOENT; /* relaxed: a fresh listing of its directory lacks it */
         struct zf_at at;
         int rc = zf_at_get(path, &at);
         if (rc)
@@ -148,6 +189,9 @@ int zf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
         zf_at_put(&at);
         if (strcmp(path, "/") == 0)
             want = S_IFDIR; /* the root of the mount */
+        struct zf_listing_fetch f;
+        if (res == -ENOENT && zf_listing_missed(path, &f))
+            read_listing(&f);
     }
     if (res == 0 && !zf_check_stat(st, want))
         return -EIO;
@@ -273,18 +317,21 @@ int zf_statfs(const char *path, struct statvfs *sv)
 int zf_mknod(const char *path, mode_t mode, dev_t rdev)
 {
     zf_attrs_drop(path, true);
+    zf_listing_add(path);
     CREATE_OP(path, zf_zp_mknodat(at.dirh, at.rest, mode, rdev));
 }
 
 int zf_mkdir(const char *path, mode_t mode)
 {
     zf_attrs_drop(path, true);
+    zf_listing_add(path);
     CREATE_OP(path, zf_zp_mkdirat(at.dirh, at.rest, mode));
 }
 
 int zf_symlink(const char *target, const char *path)
 {
     zf_attrs_drop(path, true);
+    zf_listing_add(path);
     CREATE_OP(path, zf_zp_symlinkat(target, at.dirh, at.rest));
 }
 
@@ -330,8 +377,10 @@ static int rename_paths(const char *from, const char *to, unsigned int flags)
 int zf_rename(const char *from, const char *to, unsigned int flags)
 {
     zf_attrs_clear(); /* a directory moves every path beneath it */
+    zf_listings_clear();
     int rc = rename_paths(from, to, flags);
     zf_attrs_clear();
+    zf_listings_clear();
     return rc;
 }
 
@@ -346,8 +395,10 @@ static int link_paths(const char *from, const char *to)
 int zf_link(const char *from, const char *to)
 {
     zf_attrs_clear(); /* the file's link count, under every name */
+    zf_listings_clear();
     int rc = link_paths(from, to);
     zf_attrs_clear();
+    zf_listings_clear();
     if (rc == 0 && zf_state.consistency == ZP_RELAXED)
         fuse_invalidate_path(fuse_get_context()->fuse, from);
     return rc;

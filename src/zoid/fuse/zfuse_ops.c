@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "zfuse_attrs.h"
+#include "zfuse_listings.h"
 #include "zfuse_handles.h"
 #include "zfuse_ops.h"
 #include "zfuse_share.h"
@@ -93,6 +94,8 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
         goto out_share;
     if (create || (flags & O_TRUNC))
         zf_attrs_drop(path, create);
+    if (create)
+        zf_listing_add(path); /* before it exists: a listing read meanwhile has it too */
     struct stat st, dst;
     bool with_stat = create && atomic_load(&openat_stat_ok);
     uint32_t g = zf_enter();
@@ -497,6 +500,7 @@ static void *zf_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     cfg->use_ino = 1;
     cfg->nullpath_ok = 0;
     zf_attrs_enable(zf_state.consistency == ZP_RELAXED);
+    zf_listings_enable(zf_state.consistency == ZP_RELAXED);
     if (zf_state.consistency == ZP_RELAXED) {
         cfg->entry_timeout = cfg->attr_timeout = cfg->negative_timeout = 1.0;
         cfg->auto_cache = 1;
