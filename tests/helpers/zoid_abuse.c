@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "../../src/zoid/core/shm_ring.h"
+#include "zoid_shm_hello.h"
 #include "zepto/zoid.h"
 
 static const char *server;
@@ -79,29 +80,15 @@ static struct ring_conn *rings[MAX_FD];
 /* Maps the region the daemon sends first on an shm: connection; 0, or -1. */
 static int shm_attach(int fd)
 {
-    unsigned char hello[16];
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } ctl;
-    struct iovec iov = {hello, sizeof(hello)};
-    struct msghdr m = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
     int mfd = -1;
-    ssize_t n = recvmsg(fd, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC);
-    struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&m) : NULL;
-    if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
-        memcpy(&mfd, CMSG_DATA(h), sizeof(int));
-    if (n != (ssize_t)sizeof(hello) || memcmp(hello, SHM_MAGIC, 8) || mfd < 0 || fd >= MAX_FD) {
-        if (mfd >= 0)
-            close(mfd);
+    unsigned char *base = fd < MAX_FD ? zoid_shm_hello(fd, &mfd) : NULL;
+    if (mfd >= 0)
+        close(mfd);
+    if (!base)
         return -1;
-    }
-    unsigned char *base = mmap(NULL, SHM_REGION, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-    close(mfd);
     struct ring_conn *r = calloc(1, sizeof(*r));
-    if (base == MAP_FAILED || !r) {
-        free(r);
+    if (!r) {
+        munmap(base, SHM_REGION);
         return -1;
     }
     struct shm_ctl *c0 = (struct shm_ctl *)base;

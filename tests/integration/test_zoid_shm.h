@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "zoid/core/shm_ring.h"
+#include "../helpers/zoid_shm_hello.h"
 
 /* A raw shm connection: the socket, and the region mapped (NULL when it could not be had). */
 static unsigned char *raw_shm(const char *path, int *sock, int *mfd)
@@ -16,22 +17,7 @@ static unsigned char *raw_shm(const char *path, int *sock, int *mfd)
     *mfd = -1;
     if (*sock < 0)
         return NULL;
-    unsigned char hello[16];
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } ctl;
-    struct iovec iov = {hello, sizeof(hello)};
-    struct msghdr m = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
-    if (recvmsg(*sock, &m, MSG_WAITALL) != (ssize_t)sizeof(hello))
-        return NULL;
-    struct cmsghdr *h = CMSG_FIRSTHDR(&m);
-    if (!h || h->cmsg_type != SCM_RIGHTS)
-        return NULL;
-    memcpy(mfd, CMSG_DATA(h), sizeof(int));
-    void *base = mmap(NULL, SHM_REGION, PROT_READ | PROT_WRITE, MAP_SHARED, *mfd, 0);
-    return base == MAP_FAILED ? NULL : base;
+    return zoid_shm_hello(*sock, mfd);
 }
 
 static double cpu_s(void)

@@ -16,9 +16,7 @@ int zp_close_many(const int32_t *handles, uint32_t n)
         errno = EINVAL;
         return -1;
     }
-    struct zp_ctx x;
-    if (zp__enter(&x))
-        return -1;
+    ZP_ENTER(x);
     int first = 0;
     for (uint32_t i = 0; i < n; i++) {
         /* As zp_close: the last writer's close sends what was gathered for the file. */
@@ -51,12 +49,8 @@ ssize_t zp_pwrite_many(int h, const int64_t *segs, uint32_t nsegs, const void *b
         errno = EINVAL;
         return -1;
     }
-    struct zp_ctx x;
-    if (zp__enter(&x))
-        return -1;
-    struct zp_file *f = zp__get(x.s, h);
-    if (!f)
-        return zp__leave(&x, -1);
+    ZP_ENTER(x);
+    ZP_FILE_OR_FAIL(x, h, f);
     size_t done = 0;
     ssize_t rc = 0;
     for (uint32_t i = 0; i < nsegs; i += 2) {

@@ -29,17 +29,6 @@
 
 #define LOCK_WAIT_MS 200
 
-#define ENTER(x)                                                                                   \
-    struct zp_ctx x;                                                                               \
-    if (zp__enter(&x))                                                                             \
-    return -1
-
-/* The handle's descriptor for one call, or -1 + EBADF. */
-#define FILE_OR_FAIL(x, h, f)                                                                      \
-    struct zp_file *f = zp__get((x).s, h);                                                         \
-    if (!f)                                                                                        \
-    return (int)zp__leave(&(x), -1)
-
 /* ---- sessions ---- */
 
 int zp_session_new(uint32_t version, uint64_t *id, uint8_t *secret, uint32_t secret_len)
@@ -208,7 +197,7 @@ static int open_shared(struct zp_ctx *x, const char *path, int flags, int *rc)
 
 int zp_openat(int dirh, const char *path, int flags, uint32_t mode)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct zp_dir d;
     int rc = -1;
     if (dirh == ZP_ROOT && open_shared(&x, path, flags, &rc))
@@ -234,7 +223,7 @@ int zp_openat(int dirh, const char *path, int flags, uint32_t mode)
 
 int zp_close(int h)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     /* The last writer's close sends what was gathered for the file; its error is this close's. */
     int flushed = 0;
     if (zpc_pending()) {
@@ -254,14 +243,14 @@ int zp_close(int h)
 
 int zp_dup(int h)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     return (int)zp__leave(&x, zp__dup(x.s, h));
 }
 
 ssize_t zp_pread(int h, void *buf, size_t n, int64_t off)
 {
-    ENTER(x);
-    FILE_OR_FAIL(x, h, f);
+    ZP_ENTER(x);
+    ZP_FILE_OR_FAIL(x, h, f);
     ssize_t rc = zpc_flush(f->dev, f->ino);
     if (!rc && off != ZP_CUR) {
         rc = zpc_pread(x.call, f, buf, n, off);
@@ -279,8 +268,8 @@ ssize_t zp_pread(int h, void *buf, size_t n, int64_t off)
 
 ssize_t zp_pwrite(int h, const void *buf, size_t n, int64_t off)
 {
-    ENTER(x);
-    FILE_OR_FAIL(x, h, f);
+    ZP_ENTER(x);
+    ZP_FILE_OR_FAIL(x, h, f);
     zpc_add(ZPC_write_calls, 1);
     zpc_add(ZPC_write_bytes_asked, n);
     ssize_t rc;
@@ -302,8 +291,8 @@ ssize_t zp_pwrite(int h, const void *buf, size_t n, int64_t off)
 
 int64_t zp_lseek(int h, int64_t off, int whence)
 {
-    ENTER(x);
-    FILE_OR_FAIL(x, h, f);
+    ZP_ENTER(x);
+    ZP_FILE_OR_FAIL(x, h, f);
     off_t rc = whence == SEEK_SET || whence == SEEK_CUR ? 0 : zpc_flush(f->dev, f->ino);
     if (!rc)
         rc = lseek(f->fd, (off_t)off, whence);
@@ -313,8 +302,8 @@ int64_t zp_lseek(int h, int64_t off, int whence)
 
 int zp_fsync(int h, int datasync)
 {
-    ENTER(x);
-    FILE_OR_FAIL(x, h, f);
+    ZP_ENTER(x);
+    ZP_FILE_OR_FAIL(x, h, f);
     int rc = zpc_flush(f->dev, f->ino);
     if (!rc)
         rc = datasync ? fdatasync(f->fd) : fsync(f->fd);
@@ -324,8 +313,8 @@ int zp_fsync(int h, int datasync)
 
 int zp_ftruncate(int h, int64_t len)
 {
-    ENTER(x);
-    FILE_OR_FAIL(x, h, f);
+    ZP_ENTER(x);
+    ZP_FILE_OR_FAIL(x, h, f);
     int rc = zpc_flush(f->dev, f->ino);
     if (!rc)
         rc = ftruncate(f->fd, (off_t)len);
@@ -337,8 +326,8 @@ int zp_ftruncate(int h, int64_t len)
 
 int zp_fallocate(int h, int mode, int64_t off, int64_t len)
 {
-    ENTER(x);
-    FILE_OR_FAIL(x, h, f);
+    ZP_ENTER(x);
+    ZP_FILE_OR_FAIL(x, h, f);
     int rc = zpc_flush(f->dev, f->ino);
     if (!rc)
         rc = fallocate(f->fd, mode, (off_t)off, (off_t)len);
@@ -350,7 +339,7 @@ int zp_fallocate(int h, int mode, int64_t off, int64_t len)
 
 int zp_fcntl(int h, int cmd, int64_t arg)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     int rc = -1, flags = 0;
     switch (cmd) {
     case F_GETFD:
@@ -360,7 +349,7 @@ int zp_fcntl(int h, int cmd, int64_t arg)
     case F_SETFD: rc = zp__fdflags(x.s, h, arg < 0 ? 0 : (int)(arg & FD_CLOEXEC), NULL); break;
     case F_GETFL:
     case F_SETFL: {
-        FILE_OR_FAIL(x, h, f);
+        ZP_FILE_OR_FAIL(x, h, f);
         rc = cmd == F_GETFL ? fcntl(f->fd, F_GETFL) : fcntl(f->fd, F_SETFL, (int)arg);
         if (cmd == F_SETFL && !rc) {
             int fl = fcntl(f->fd, F_GETFL);
@@ -380,7 +369,7 @@ int zp_fcntl(int h, int cmd, int64_t arg)
 
 int zp_lock(int h, int cmd, struct flock *fl)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     int ocmd;
     switch (cmd) {
     case F_GETLK:
@@ -391,7 +380,7 @@ int zp_lock(int h, int cmd, struct flock *fl)
     case F_OFD_SETLKW: ocmd = F_OFD_SETLKW; break;
     default: errno = EINVAL; return (int)zp__leave(&x, -1);
     }
-    FILE_OR_FAIL(x, h, f);
+    ZP_FILE_OR_FAIL(x, h, f);
     fl->l_pid = 0; /* open file description locks want 0 */
     int rc;
     if (ocmd == F_OFD_SETLKW) {
@@ -413,8 +402,8 @@ int zp_lock(int h, int cmd, struct flock *fl)
 
 int zp_flock(int h, int op)
 {
-    ENTER(x);
-    FILE_OR_FAIL(x, h, f);
+    ZP_ENTER(x);
+    ZP_FILE_OR_FAIL(x, h, f);
     int rc;
     if ((op & LOCK_NB) || (op & ~LOCK_NB) == LOCK_UN) {
         rc = flock(f->fd, op);
@@ -432,8 +421,8 @@ int zp_flock(int h, int op)
 
 ssize_t zp_getdents(int h, void *buf, size_t n)
 {
-    ENTER(x);
-    FILE_OR_FAIL(x, h, f);
+    ZP_ENTER(x);
+    ZP_FILE_OR_FAIL(x, h, f);
     ssize_t rc = syscall(SYS_getdents64, f->fd, buf, n > INT_MAX ? (size_t)INT_MAX : n);
     zp__put(f);
     return zp__leave(&x, rc);
@@ -441,8 +430,8 @@ ssize_t zp_getdents(int h, void *buf, size_t n)
 
 int zp_fstatfs(int h, struct statfs *st)
 {
-    ENTER(x);
-    FILE_OR_FAIL(x, h, f);
+    ZP_ENTER(x);
+    ZP_FILE_OR_FAIL(x, h, f);
     int rc = fstatfs(f->fd, st);
     zp__put(f);
     return (int)zp__leave(&x, rc);

@@ -109,12 +109,8 @@ ssize_t zp_getdents_stat(int h, void *buf, size_t n)
         errno = EINVAL;
         return -1;
     }
-    struct zp_ctx x;
-    if (zp__enter(&x))
-        return -1;
-    struct zp_file *f = zp__get(x.s, h);
-    if (!f)
-        return zp__leave(&x, -1);
+    ZP_ENTER(x);
+    ZP_FILE_OR_FAIL(x, h, f);
     /* Records grow by a struct stat each: read about as many names as fit. */
     size_t in_n = n / 4 < 4096 ? 4096 : n / 4;
     char *in = malloc(in_n);

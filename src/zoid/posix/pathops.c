@@ -24,11 +24,6 @@
 #define SYS_fchmodat2 452
 #endif
 
-#define ENTER(x)                                                                                   \
-    struct zp_ctx x;                                                                               \
-    if (zp__enter(&x))                                                                             \
-    return -1
-
 /* The object of (dirh, path) for one call: obj.fd, or -1 + errno. */
 struct obj {
     struct zp_dir d;
@@ -159,7 +154,7 @@ static void lookup(struct zp_ctx *x, char kind, struct lookup *l, zpc_meta_fn fn
 
 int zp_fstatat(int dirh, const char *path, struct stat *st, int flags)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     int rc = -1;
     if (!bad_flags(flags, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT)) {
         struct lookup l = {.x = &x, .dirh = dirh, .path = path, .flags = flags};
@@ -181,7 +176,7 @@ int zp_fstatat(int dirh, const char *path, struct stat *st, int flags)
 
 int zp_statx(int dirh, const char *path, int flags, uint32_t mask, struct statx *stx)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct obj o;
     int rc = -1;
     if (!bad_flags(flags,
@@ -201,7 +196,7 @@ int zp_statx(int dirh, const char *path, int flags, uint32_t mask, struct statx 
 
 int zp_faccessat(int dirh, const char *path, int mode, int flags)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     int rc = -1;
     if (mode & ~(R_OK | W_OK | X_OK)) {
         errno = EINVAL;
@@ -218,7 +213,7 @@ int zp_faccessat(int dirh, const char *path, int mode, int flags)
 
 int zp_truncate(int dirh, const char *path, int64_t len)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct obj o;
     int rc = -1;
     if (!obj_get(&x, dirh, path, false, false, &o)) {
@@ -241,7 +236,7 @@ int zp_truncate(int dirh, const char *path, int64_t len)
 
 ssize_t zp_readlinkat(int dirh, const char *path, char *buf, size_t n)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct obj o;
     ssize_t rc = -1;
     if (!n) {
@@ -259,7 +254,7 @@ ssize_t zp_readlinkat(int dirh, const char *path, char *buf, size_t n)
 
 int zp_fchmodat(int dirh, const char *path, uint32_t mode, int flags)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct obj o;
     int rc = -1;
     if (!bad_flags(flags, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) &&
@@ -285,7 +280,7 @@ int zp_fchmodat(int dirh, const char *path, uint32_t mode, int flags)
 
 int zp_fchownat(int dirh, const char *path, uint32_t uid, uint32_t gid, int flags)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct obj o;
     int rc = -1;
     if (!bad_flags(flags, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) &&
@@ -299,7 +294,7 @@ int zp_fchownat(int dirh, const char *path, uint32_t uid, uint32_t gid, int flag
 
 int zp_utimensat(int dirh, const char *path, const int64_t *times, uint32_t ntimes, int flags)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct obj o;
     int rc = -1;
     struct timespec ts[2];
@@ -324,7 +319,7 @@ int zp_utimensat(int dirh, const char *path, const int64_t *times, uint32_t ntim
 
 int zp_statfs(int dirh, const char *path, struct statfs *st)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct obj o;
     int rc = -1;
     if (!obj_get(&x, dirh, path, false, false, &o)) {
@@ -338,7 +333,7 @@ int zp_statfs(int dirh, const char *path, struct statfs *st)
 
 int zp_unlinkat(int dirh, const char *path, int flags)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct parent p;
     int rc = -1;
     if (!bad_flags(flags, AT_REMOVEDIR) && !parent_get(&x, dirh, path, &p)) {
@@ -351,7 +346,7 @@ int zp_unlinkat(int dirh, const char *path, int flags)
 
 int zp_mkdirat(int dirh, const char *path, uint32_t mode)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct parent p;
     int rc = -1;
     if (!parent_get(&x, dirh, path, &p)) {
@@ -364,7 +359,7 @@ int zp_mkdirat(int dirh, const char *path, uint32_t mode)
 
 int zp_mknodat(int dirh, const char *path, uint32_t mode, uint64_t dev)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct parent p;
     int rc = -1;
     if (!parent_get(&x, dirh, path, &p)) {
@@ -377,7 +372,7 @@ int zp_mknodat(int dirh, const char *path, uint32_t mode, uint64_t dev)
 
 int zp_renameat2(int olddirh, const char *oldpath, int newdirh, const char *newpath, uint32_t flags)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct parent o, n;
     int rc = -1;
     if (!parent_get(&x, olddirh, oldpath, &o)) {
@@ -393,7 +388,7 @@ int zp_renameat2(int olddirh, const char *oldpath, int newdirh, const char *newp
 
 int zp_linkat(int olddirh, const char *oldpath, int newdirh, const char *newpath, int flags)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct parent n, o;
     int rc = -1;
     if (bad_flags(flags, AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) || parent_get(&x, newdirh, newpath, &n))
@@ -419,7 +414,7 @@ int zp_linkat(int olddirh, const char *oldpath, int newdirh, const char *newpath
 
 int zp_symlinkat(const char *target, int newdirh, const char *linkpath)
 {
-    ENTER(x);
+    ZP_ENTER(x);
     struct parent p;
     int rc = -1;
     if (!parent_get(&x, newdirh, linkpath, &p)) {

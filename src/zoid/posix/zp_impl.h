@@ -74,6 +74,16 @@ struct zp_dir {
 int zp__enter(struct zp_ctx *c);
 /* Ends it: restores the thread's identity, drops the session; returns rc with errno kept. */
 long zp__leave(struct zp_ctx *c, long rc);
+/* The start of most calls: `struct zp_ctx x` entered, or return -1 (errno set). */
+#define ZP_ENTER(x)                                                                                \
+    struct zp_ctx x;                                                                               \
+    if (zp__enter(&x))                                                                             \
+    return -1
+/* The handle's file for one call (zp__put it), or leave and return -1 + EBADF. */
+#define ZP_FILE_OR_FAIL(x, h, f)                                                                   \
+    struct zp_file *f = zp__get((x).s, h);                                                         \
+    if (!f)                                                                                        \
+    return (int)zp__leave(&(x), -1)
 int zp__session_new(struct zp_ctx *c, uint64_t *id, uint8_t *secret);
 int zp__session_attach(struct zp_ctx *c, uint64_t id, const uint8_t *secret, uint32_t len);
 void zp__conn_gone(void *state);
