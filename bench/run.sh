@@ -136,6 +136,10 @@ section "zoid FUSE 1 MiB writes: strict/relaxed x write coalescing on/off (5 rou
     "bash bench/zoid_coalesce_fuse.sh $build 5"
 OUT="$out/zoid_coalesce_fuse" bash bench/zoid_coalesce_fuse.sh "$build" 5 | tee "$out/zoid_coalesce_fuse.txt" || echo "(skipped or failed: see above)"
 
+section "zoid FUSE metadata: creates, stats, unlinks through a relaxed mount vs local tmpfs (5 rounds)" \
+    "bash bench/zoid_fuse_meta.sh $build 5"
+bash bench/zoid_fuse_meta.sh "$build" 5 | tee "$out/zoid_fuse_meta.txt" || echo "(skipped or failed: see above)"
+
 section "bigmem static data and code (issue 17; 5 paired rounds)" "bash bench/bigmem_static.sh $build 5"
 if [ "$(id -u)" -eq 0 ]; then
     bash bench/bigmem_static.sh "$build" 5 | tee "$out/bigmem_static.txt"
