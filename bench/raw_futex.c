@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "raw_pin.h"
+
 struct words {
     _Atomic uint32_t ping;
     char pad[60];
@@ -67,6 +69,7 @@ int main(int argc, char **argv)
     long warm = rounds / 10;
     pid_t pid = fork();
     if (pid == 0) {
+        raw_pin_server();
         for (uint32_t i = 1; i <= (uint32_t)(rounds + warm); i++) {
             wait_eq(&w->ping, i);
             post(&w->pong, i);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "raw_pin.h"
 #include "raw_sock.h"
 
 #define MESSAGE 64
@@ -50,8 +51,10 @@ int main(int argc, char **argv)
     pid_t pid = fork();
     if (pid < 0)
         raw_die("fork");
-    if (pid == 0)
+    if (pid == 0) {
+        raw_pin_server();
         serve(lfd);
+    }
     close(lfd);
 
     int fd = raw_connect(&a);

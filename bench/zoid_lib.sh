@@ -28,12 +28,14 @@ zl_cleanup() {
     rm -rf "$dir"
 }
 
-# zl_serve LOG ADDRESS [OPTION...]: a daemon on a unix: or shm: address, its stderr in $out/LOG.
+# zl_serve LOG ADDRESS [OPTION...]: a daemon on a unix: or shm: address, its stderr in $out/LOG,
+# started under ZL_SERVE_PREFIX (e.g. taskset -c 0) when set.
 # Each bench waits for its daemon by retrying the connection (--wait).
+ZL_SERVE_PREFIX=()
 zl_serve() {
     local log=$1 addr=$2
     shift 2
-    "$bin/zepto" zoid serve --listen "$addr" --export "$dir/export" "$@" 2>"$out/$log" &
+    "${ZL_SERVE_PREFIX[@]}" "$bin/zepto" zoid serve --listen "$addr" --export "$dir/export" "$@" 2>"$out/$log" &
     zl_daemons+=($!)
 }
 

@@ -6,6 +6,10 @@
 # Prints medians over the rounds, the per-round spread and each target's verdict.
 #
 # usage: bash bench/zoid_shm.sh [BUILD [ROUNDS]]      (defaults: build 3; about 50 s a round)
+#   PLACE=free (default): the scheduler places both sides (on an idle VM a wake-up across CPUs
+#   costs ~40 µs, within one CPU ~2 µs, and each round may get either, for the baseline as for
+#   zoid); PLACE=cross: the daemons and the baselines' servers on CPU 0, every client on CPU 1;
+#   PLACE=same: everything on CPU 0. The ratios compare like with like only when placed.
 set -euo pipefail
 build=${1:-build}
 rounds=${2:-3}
@@ -14,18 +18,27 @@ prog=zoid_shm
 # shellcheck source=bench/zoid_lib.sh
 . "$(dirname "$0")/zoid_lib.sh"
 zl_init zepto bench_raw_pingpong bench_raw_futex
+case ${PLACE:-free} in
+free) server=() client=() ;;
+cross) server=(taskset -c 0) client=(taskset -c 1) && export RAW_SERVER_CPU=0 ;;
+same) server=(taskset -c 0) client=(taskset -c 0) && export RAW_SERVER_CPU=0 ;;
+*) echo "zoid_shm: PLACE=$PLACE: free, cross or same" >&2 && exit 2 ;;
+esac
+[ "${PLACE:-free}" = free ] || [ "$(nproc)" -ge 2 ] || { echo "zoid_shm: PLACE needs 2 CPUs" >&2; exit 2; }
+ZL_SERVE_PREFIX=("${server[@]}")
 zl_serve daemon-unix.log "unix:$dir/u.sock"
 zl_serve daemon-shm.log "shm:$dir/s.sock"
 
 # KIND ROUND: one measurement into $out/KIND-ROUND.json
 run() {
+    local z=("${client[@]}" "$bin/zepto")
     case $1 in
-    unix) "$bin/zepto" zoid bench --server "unix:$dir/u.sock" --wait 10s --json ;;
-    shm) "$bin/zepto" zoid bench --server "shm:$dir/s.sock" --wait 10s --json ;;
-    shmoff) ZOID_SHM_SPIN=off "$bin/zepto" zoid bench --server "shm:$dir/s.sock" --wait 10s --json ;;
-    shmpoll) ZOID_SHM_SPIN=poll "$bin/zepto" zoid bench --server "shm:$dir/s.sock" --wait 10s --json ;;
-    rawunix) "$bin/bench_raw_pingpong" "unix:$dir/raw.sock" ;;
-    rawfutex) "$bin/bench_raw_futex" 20000 1048576 ;;
+    unix) "${z[@]}" zoid bench --server "unix:$dir/u.sock" --wait 10s --json ;;
+    shm) "${z[@]}" zoid bench --server "shm:$dir/s.sock" --wait 10s --json ;;
+    shmoff) ZOID_SHM_SPIN=off "${z[@]}" zoid bench --server "shm:$dir/s.sock" --wait 10s --json ;;
+    shmpoll) ZOID_SHM_SPIN=poll "${z[@]}" zoid bench --server "shm:$dir/s.sock" --wait 10s --json ;;
+    rawunix) "${client[@]}" "$bin/bench_raw_pingpong" "unix:$dir/raw.sock" ;;
+    rawfutex) "${client[@]}" "$bin/bench_raw_futex" 20000 1048576 ;;
     esac >"$out/$1-$2.json"
 }
 kinds=(rawunix rawfutex unix shm shmoff shmpoll)
@@ -53,6 +66,7 @@ mc='.memcpy_bytes_per_s / 1048576'
 echo
 echo "shm: against raw baselines, $rounds interleaved rounds (medians; per-round values in brackets)"
 echo "load: $(uptime)"
+echo "placement: ${PLACE:-free}"
 echo
 printf '%-44s %12s  %s\n' "figure" "median" "rounds"
 for k in rawunix rawfutex unix shm shmoff shmpoll; do

@@ -68,6 +68,8 @@ uint32_t all_bytesum(const void *data /* array(len) zerocopy */, size_t len);
 ssize_t all_read(void *buf, /* out array(cap) zerocopy */
                  size_t cap, uint8_t seed);
 int all_xor(uint8_t *buf /* inout array(n) zerocopy */, uint32_t n, uint8_t k);
+/* Writes all cap bytes (0xEE), says it wrote `says` (-1: an error): the daemon zeroes the rest. */
+ssize_t all_read_filled(void *buf /* out array(cap) zerocopy filled */, size_t cap, long says);
 int all_transpose(const float *in /* array2d(rows, cols) */,
                   float *out /* out array2d(cols, rows) */, int rows, int cols);
 long all_opt_sum(const int64_t *v /* array(n) nullable */, size_t n);

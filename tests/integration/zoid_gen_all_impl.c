@@ -122,6 +122,14 @@ ssize_t all_read(void *buf, size_t cap, uint8_t seed)
     return (ssize_t)(cap / 2);
 }
 
+ssize_t all_read_filled(void *buf, size_t cap, long says)
+{
+    memset(buf, 0xEE, cap); /* more than it says: stale bytes the daemon must not send */
+    if (says < 0)
+        errno = EIO;
+    return says < 0 ? -1 : (ssize_t)says;
+}
+
 int all_xor(uint8_t *buf, uint32_t n, uint8_t k)
 {
     for (uint32_t i = 0; i < n; i++)

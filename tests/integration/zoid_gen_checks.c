@@ -124,6 +124,23 @@ void zg_arrays(void)
         bad += rd[i] != (i < 500 ? (unsigned char)(7 + i) : 0);
     EQ_I(bad, 0);         /* what the function did not write comes back zeroed */
     EQ_U(rd[1000], 0xAA); /* and nothing beyond cap */
+    /* filled: the daemon zeroes only past the count the function returns, after it ran */
+    long says[] = {500, 0, 1000, 5000, -1};
+    for (size_t k = 0; k < sizeof(says) / sizeof(says[0]); k++) {
+        memset(rd, 0xAA, sizeof(rd));
+        errno = 0;
+        ssize_t got = all_read_filled(rd, 1000, says[k]);
+        /* a count beyond the array: the client refuses the reply (EPROTO) */
+        EQ_I(got, says[k] > 1000 ? -1 : says[k]);
+        if (got < 0)
+            EQ_I(errno, says[k] > 1000 ? EPROTO : EIO);
+        size_t w = got < 0 ? 0 : got > 1000 ? 1000 : (size_t)got;
+        bad = 0;
+        for (size_t i = 0; got >= 0 && i < 1000; i++)
+            bad += rd[i] != (i < w ? 0xEE : 0);
+        EQ_I(bad, 0);
+        EQ_U(rd[1000], 0xAA);
+    }
 
     memcpy(rd, bytes, 64);
     EQ_I(all_xor(rd, 64, 0x5A), 0);

@@ -282,6 +282,18 @@ static void annotation_errors(void **state)
     parse_error(PLUGIN "struct s;\nint f(struct s *p /* out array(n) */, int n);\n", 3,
                 "points to a struct: only obj");
     parse_error(PLUGIN "int f(int *p /* out zerocopy */);\n", 2, "zerocopy applies to arrays");
+    parse_error(PLUGIN "int f(int *p /* out array(n) filled */, int n);\n", 2,
+                "filled applies to an out array of void");
+    parse_error(PLUGIN "long f(const void *p /* array(n) filled */, size_t n);\n", 2,
+                "filled applies to an out array of void");
+    parse_error(PLUGIN "long f(void *p /* out array(n) nullable filled */, size_t n);\n", 2,
+                "filled applies to an out array of void, not nullable");
+    parse_error(PLUGIN "unsigned f(void *p /* out array(n) filled */, size_t n);\n", 2,
+                "must return a signed count of bytes");
+    parse_error(PLUGIN "long f(void *a /* out array(n) filled */,\n"
+                       "       void *b /* out array(n) filled */, size_t n);\n",
+                3, "'a' and 'b' are both filled");
+    parse_error(PLUGIN "int f(int x /* filled */);\n", 2, "'x' is filled but not a pointer");
     parse_error(PLUGIN "int f(const int *p /* out */);\n", 2, "'p' is const, so it cannot be out");
     parse_error(PLUGIN "int f(const int *p /* inout */);\n", 2, "cannot be inout");
     parse_error(PLUGIN "int f(int *p /* out array */);\n", 2, "'array' needs the name");

@@ -170,7 +170,8 @@ static void emit_dispatch(const struct zg_func *fn, const struct zg_names *n, FI
     fprintf(f, "    if (!zoid_reader_done(&zg_r))\n        return -EPROTO;\n\n");
 
     /* The reply, reserved at once (pointers into it stay valid) and zeroed (nothing of the
-     * daemon's memory goes out in what the function leaves unwritten). */
+     * daemon's memory goes out in what the function leaves unwritten); a `filled` array only
+     * past the bytes the function says it wrote, after the call. */
     char head[ZG_NAME_MAX + 32] = "4", errno_at[ZG_NAME_MAX + 32] = "0";
     if (fn->layout->has_ret) {
         snprintf(head, sizeof(head), "sizeof(%s) + 4", fn->ret.name);
@@ -198,7 +199,17 @@ static void emit_dispatch(const struct zg_func *fn, const struct zg_names *n, FI
     fprintf(f, "    errno = 0;\n");
     fprintf(f, "    unsigned char *zg_rep = zoid_reply_reserve(zg_call, zg_rlen);\n");
     fprintf(f, "    if (!zg_rep)\n        return errno == ENOMEM ? -ENOMEM : -EMSGSIZE;\n");
-    fprintf(f, "    memset(zg_rep, 0, zg_rlen);\n");
+    const struct zg_param *filled = NULL;
+    for (int i = 0; i < fn->nparams; i++)
+        if (fn->params[i].filled)
+            filled = &fn->params[i];
+    if (filled) /* all but the filled array now; what the function leaves of it after the call */
+        fprintf(f,
+                "    memset(zg_rep, 0, zg_x_%s);\n"
+                "    memset(zg_rep + zg_x_%s + zg_b_%s, 0, zg_rlen - zg_x_%s - zg_b_%s);\n",
+                filled->name, filled->name, filled->name, filled->name, filled->name);
+    else
+        fprintf(f, "    memset(zg_rep, 0, zg_rlen);\n");
 
     /* Arrays: in place when the bytes are aligned for their type and may stay where they are
      * (in the request when const, in the reply when out), else in a copy. */
@@ -260,6 +271,13 @@ static void emit_dispatch(const struct zg_func *fn, const struct zg_names *n, FI
             fputs(a->name, f);
     }
     fprintf(f, ");\n    int zg_errno = errno;\n    %s__zoid_call = NULL;\n", n->base);
+    if (filled)
+        fprintf(f,
+                "    {\n        size_t zg_w = zg_ret < 0 ? 0\n"
+                "                      : (uint64_t)zg_ret < zg_b_%s ? (size_t)zg_ret\n"
+                "                                                   : zg_b_%s;\n"
+                "        memset(zg_rep + zg_x_%s + zg_w, 0, zg_b_%s - zg_w);\n    }\n",
+                filled->name, filled->name, filled->name, filled->name);
 
     ZG_FOR_PART(fn, ZG_REP_ARRAYS, i)
     {

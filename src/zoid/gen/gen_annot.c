@@ -85,7 +85,7 @@ out:
 /* ---- parameter annotations ---------------------------------------------------------------- */
 
 static const char annot_list[] =
-    "in, out, inout, string, array(LEN), array2d(ROWS, COLS), obj, nullable, zerocopy; "
+    "in, out, inout, string, array(LEN), array2d(ROWS, COLS), obj, nullable, zerocopy, filled; "
     "prose goes after a ':'";
 
 /* Reads "(" NAME {"," NAME} ")" with exactly `want` names from *s. */
@@ -178,8 +178,9 @@ int zg_parse_annot(struct parser *ps, const char *fn, char *text, struct annot *
             if ((kind == ZG_ARRAY || kind == ZG_ARRAY2D) &&
                 annot_names(ps, fn, &s, word, kind == ZG_ARRAY ? 1 : 2, a))
                 return -EINVAL;
-        } else if (!strcmp(word, "nullable") || !strcmp(word, "zerocopy")) {
-            bool *flag = word[0] == 'n' ? &a->nullable : &a->zerocopy;
+        } else if (!strcmp(word, "nullable") || !strcmp(word, "zerocopy") ||
+                   !strcmp(word, "filled")) {
+            bool *flag = word[0] == 'n' ? &a->nullable : word[0] == 'z' ? &a->zerocopy : &a->filled;
             if (*flag)
                 return zg_fail(ps, a->line, "%s: '%s' given twice", fn, word);
             *flag = true;
@@ -208,6 +209,7 @@ int zg_check_param(struct parser *ps, const struct zg_func *f, struct zg_param *
     static const char *const kinds[] = {"", "string", "array", "array2d", "obj"};
     pa->nullable = a->nullable;
     pa->zerocopy = a->zerocopy;
+    pa->filled = a->filled;
     if (!ty->pointer) {
         if (ty->base == ZG_VOID)
             return zg_fail(ps, pa->line, "%s: '%s' cannot be void", fn, nm);
@@ -218,9 +220,11 @@ int zg_check_param(struct parser *ps, const struct zg_func *f, struct zg_param *
             return zg_fail(ps, line, "%s: '%s' is %s but not a pointer", fn, nm, dirs[a->dir]);
         if (a->kind >= 0)
             return zg_fail(ps, line, "%s: '%s' is %s but not a pointer", fn, nm, kinds[a->kind]);
-        if (a->nullable || a->zerocopy)
+        if (a->nullable || a->zerocopy || a->filled)
             return zg_fail(ps, line, "%s: '%s' is %s but not a pointer", fn, nm,
-                           a->nullable ? "nullable" : "zerocopy");
+                           a->nullable   ? "nullable"
+                           : a->zerocopy ? "zerocopy"
+                                         : "filled");
         pa->kind = ZG_VALUE;
         pa->dir = ZG_IN;
         return 0;
@@ -249,6 +253,20 @@ int zg_check_param(struct parser *ps, const struct zg_func *f, struct zg_param *
         return zg_fail(ps, line, "%s: '%s' points to a struct: only obj", fn, nm);
     if (a->zerocopy && kind != ZG_ARRAY && kind != ZG_ARRAY2D)
         return zg_fail(ps, line, "%s: '%s': zerocopy applies to arrays", fn, nm);
+    if (a->filled) {
+        /* The daemon zeroes only what the function did not write: the return value must say. */
+        if (kind != ZG_ARRAY || ty->base != ZG_VOID || a->dir != ZG_OUT || a->nullable)
+            return zg_fail(
+                ps, line, "%s: '%s': filled applies to an out array of void, not nullable", fn, nm);
+        if (f->ret.pointer || f->ret.base != ZG_SIGNED)
+            return zg_fail(ps, line,
+                           "%s: '%s' is filled, so %s must return a signed count of bytes", fn, nm,
+                           fn);
+        for (const struct zg_param *o = f->params; o < pa; o++)
+            if (o->filled)
+                return zg_fail(ps, line, "%s: '%s' and '%s' are both filled: one at most", fn,
+                               o->name, nm);
+    }
     if (a->dir) {
         pa->dir = (enum zg_dir)a->dir;
         if (ty->is_const && pa->dir != ZG_IN)

@@ -24,7 +24,7 @@ struct tok {
 struct annot {
     int dir;  /* 0: not given */
     int kind; /* -1: not given; else enum zg_kind */
-    bool nullable, zerocopy;
+    bool nullable, zerocopy, filled;
     char len[2][ZG_NAME_MAX];
     int line;
 };

@@ -67,7 +67,7 @@ int zp_dup(int h);
 
 /* Reads up to n bytes at off (ZP_CUR: at and advancing the file position). The bytes read;
  * the rest of buf comes back zeroed. */
-ssize_t zp_pread(int h, void *buf /* out array(n) zerocopy */, size_t n, int64_t off);
+ssize_t zp_pread(int h, void *buf /* out array(n) zerocopy filled */, size_t n, int64_t off);
 /* Writes n bytes at off (ZP_CUR: at the file position, or the end with O_APPEND). */
 ssize_t zp_pwrite(int h, const void *buf /* array(n) zerocopy */, size_t n, int64_t off);
 int64_t zp_lseek(int h, int64_t off, int whence);
