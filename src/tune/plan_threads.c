@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "tune/tune_int.h"
 
 struct walk {
@@ -184,6 +185,9 @@ int zt_plan_daemons(struct zepto_tune_plan *p, const struct zt_ctx *c)
 
 /* ---- after the moves: the children forked meanwhile ---- */
 
+#define FOLLOW_NS     2000000000ull /* the longest the rounds below go on */
+#define FOLLOW_ROUNDS 200
+
 struct follow {
     struct walk w; /* the same rules as the plan's: kept sessions, ancestors, pinned apps */
     unsigned added;
@@ -235,7 +239,10 @@ void zt_follow_moved(struct zepto_tune_plan *p)
         return;
     zt_keep_sessions(&c);
     struct follow f = {.w = {.p = p, .c = &c, .hier = hier, .self = getpid()}};
-    for (int round = 0; round < 5; round++) {
+    /* Each round catches one generation forked before its parent moved; a process that forks
+     * fast (a shell loop) can take many. Until a round finds none, for at most FOLLOW_NS. */
+    uint64_t end = zb_mono_read() + FOLLOW_NS;
+    for (unsigned round = 0; round < FOLLOW_ROUNDS && zb_mono_read() < end; round++) {
         f.added = 0;
         if (zt_proc_each(follow_one, &f) || !f.added)
             break;
