@@ -166,6 +166,10 @@ enum zoid_stream_policy {
 #define ZOID_STREAM_SHARED 2u /* at creation: other uids may push and read (default: owner) */
 #define ZOID_STREAM_EXCL   4u /* with CREATE: fail with EEXIST if it exists */
 #define ZOID_STREAM_TAKE   8u /* read as one of many consumers: each record to one (fan-out) */
+/* This handle pushes: the daemon counts it as a producer from the open (with a reduction, of
+ * rank key_val), so that a departure before its first push is seen as one (docs/zoid-stream.md,
+ * "Departures"). A daemon from before it ignores it. */
+#define ZOID_STREAM_PRODUCER 16u
 
 struct zoid_stream_opts {
     uint32_t flags;       /* ZOID_STREAM_* */

@@ -271,6 +271,10 @@ int cli_zoid_stream(int argc, char **argv)
         rc = zoid_stream_delete(cl, name, &err);
     } else {
         struct zoid_stream *s;
+        if (!strcmp(verb, "push")) { /* a departure before the first record counts too */
+            o.flags |= ZOID_STREAM_PRODUCER;
+            o.key_val = (uint32_t)rank;
+        }
         rc = zoid_stream_open(cl, name, &o, &s, &err);
         if (!rc) {
             int t = timeout < 0 ? -1 : (int)timeout;

@@ -1,5 +1,6 @@
 # Seeds for fuzz_zstream: valid calls of the stream plugin (src/zoid/stream/zstream_wire.h), one
-# sequence a file: open (create), push two records, read, stat, delete. Usage: SCRIPT DIR
+# sequence a file: open (create), push two records, read, stat, delete; and a producer known from
+# its open (flag 16, rank 1 of a reduced stream) that never pushes. Usage: SCRIPT DIR
 set -eu
 dir=$1
 call() { # FN HEX-PAYLOAD
@@ -14,3 +15,6 @@ push=${push}8
 read=000000000000000000000000000010000000000000000000${name}
 { call 0 "$open"; call 1 "$push"; call 2 "$read"; call 3 "$name"; call 4 "$name"; } >"$dir/all"
 { call 0 "$open"; call 1 "$push"; call 1 "$push"; call 2 "$read"; } >"$dir/reduce"
+pname=02007332 # "s2"
+popen=1100000002000000000000000000000001000100${pname}
+{ call 0 "$popen"; call 3 "$pname"; } >"$dir/producer"

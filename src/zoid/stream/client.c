@@ -111,15 +111,17 @@ int zoid_stream_open(struct zoid_client *c, const char *name, const struct zoid_
         return zepto_fail(err, EINVAL, "stream %s: a named reduction needs a name of 1 to %d bytes",
                           name, ZS_NAME_MAX);
     unsigned char req[20 + 2 * (2 + ZS_NAME_MAX)], *p = req;
-    uint32_t wflags = o->flags & 7u, producers = o->producers;
+    uint32_t wflags = o->flags & (7u | ZS_OPEN_PRODUCER), producers = o->producers;
     uint8_t reduce = (uint8_t)o->reduce, policy = (uint8_t)o->policy;
-    uint16_t zero = 0;
+    uint16_t rank = (o->flags & ZOID_STREAM_PRODUCER) && o->key_val < ZS_NO_RANK
+                        ? (uint16_t)o->key_val
+                        : ZS_NO_RANK;
     memcpy(p, &wflags, 4);
     memcpy(p + 4, &producers, 4);
     memcpy(p + 8, &o->limit, 8);
     p[16] = reduce;
     p[17] = policy;
-    memcpy(p + 18, &zero, 2);
+    memcpy(p + 18, &rank, 2);
     size_t len = 20 + put_name(p + 20, name);
     if (named)
         len += put_name(p + len, o->reduce_name);

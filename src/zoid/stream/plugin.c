@@ -81,6 +81,11 @@ static int fn_open(struct zoid_call *call, const void *payload, size_t len)
                           s->name, id->uid, s->producers, s->reduce, (unsigned long long)s->limit);
         }
     }
+    if (!rc && (o.flags & ZS_OPEN_PRODUCER)) {
+        /* known as a producer from now on: its departure counts even before a first push */
+        uint32_t rank = o.rank;
+        zs_client_note(st, call, s, ZS_NOTE_PUSH, &rank, o.rank != ZS_NO_RANK ? 1 : 0);
+    }
     unsigned char out[32], *p = out;
     if (!rc) {
         put64(&p, s->next_seq);

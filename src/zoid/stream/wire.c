@@ -42,7 +42,7 @@ int zs_decode_open(const void *p, size_t len, struct zs_open_req *o)
     o->limit = zs_u64(&r);
     o->reduce = zs_u8(&r);
     o->policy = zs_u8(&r);
-    (void)zs_u16(&r);
+    o->rank = zs_u16(&r);
     if (r.bad)
         return -EPROTO;
     int rc = zs_get_name(&r, o->name);

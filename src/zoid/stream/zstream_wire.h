@@ -86,10 +86,14 @@ int zs_name_check(const char *name, size_t len);
 /* Reads a name into out (NUL-terminated); 0 or a negative errno. */
 int zs_get_name(struct zs_reader *r, char out[ZS_NAME_MAX + 1]);
 
+/* Open flags on the wire: 1 create, 2 shared, 4 exclusive (ZOID_STREAM_*), and: */
+#define ZS_OPEN_PRODUCER 16u /* counted as a producer from the open, of rank `rank` */
+#define ZS_NO_RANK       0xffffu
 struct zs_open_req {
     uint32_t flags, producers;
     uint64_t limit;
     uint8_t reduce, policy;
+    uint16_t rank; /* ZS_OPEN_PRODUCER: its rank, or ZS_NO_RANK (0 from older clients) */
     char name[ZS_NAME_MAX + 1];
     char rname[ZS_NAME_MAX + 1]; /* reduce 4 (named): the reduction's name, after the name */
 };
