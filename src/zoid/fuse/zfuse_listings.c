@@ -223,7 +223,7 @@ bool zf_listing_missed(const char *path, struct zf_listing_fetch *f)
         memcpy(f->dir, path, n);
         f->dir[n] = '\0';
         f->slots = NULL;
-        f->cap = f->used = 0;
+        f->cap = f->used = f->seen = 0;
         f->token = s->token;
         f->too_big = false;
         fetch = true;
@@ -236,7 +236,7 @@ void zf_listing_fetch_name(struct zf_listing_fetch *f, const char *name, size_t 
 {
     if (f->too_big)
         return;
-    if (f->used >= ZF_LISTING_NAMES_MAX ||
+    if (++f->seen > 2 * ZF_LISTING_NAMES_MAX || f->used >= ZF_LISTING_NAMES_MAX ||
         !set_add(&f->slots, &f->cap, &f->used, name_hash(name, len)))
         f->too_big = true;
 }
@@ -246,14 +246,12 @@ void zf_listing_fetch_done(struct zf_listing_fetch *f, bool complete)
     pthread_mutex_lock(&mu);
     struct slot *s = find(f->dir, strlen(f->dir));
     if (s && s->state == FETCHING && s->token == f->token) {
-        if (f->too_big) {
+        if (f->too_big || !complete) { /* not worth reading again soon */
             free(s->slots);
             s->slots = NULL;
             s->cap = s->used = 0;
             s->state = TOO_BIG;
             s->since = now_ns();
-        } else if (!complete) {
-            slot_free(s);
         } else {
             /* the names read, with those added through the mount while it was read */
             bool ok = true;

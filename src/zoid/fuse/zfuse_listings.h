@@ -33,6 +33,7 @@ struct zf_listing_fetch {
     uint64_t *slots; /* a set of name hashes (0: empty), cap a power of two */
     size_t cap, used;
     uint64_t token; /* which reading of which slot this is */
+    size_t seen;    /* names read, repeats too (a daemon that repeats itself ends too_big) */
     bool too_big;
 };
 
@@ -51,7 +52,8 @@ void zf_listings_clear(void);
  * zf_listing_fetch_done). */
 bool zf_listing_missed(const char *path, struct zf_listing_fetch *f);
 void zf_listing_fetch_name(struct zf_listing_fetch *f, const char *name, size_t len);
-/* complete: every name of the directory was read (else the reading is dropped). Frees f's set. */
+/* complete: every name of the directory was read (else it is not read again for
+ * ZF_LISTING_BIG_NS, as a directory too big). Frees f's set. */
 void zf_listing_fetch_done(struct zf_listing_fetch *f, bool complete);
 
 #endif
