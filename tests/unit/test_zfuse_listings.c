@@ -47,6 +47,11 @@ static void second_miss_reads(void **state)
     assert_false(zf_listing_absent("/e/x"));     /* another directory */
     assert_false(zf_listing_absent("/d/a/x"));   /* beneath a name, not in /d */
     assert_false(zf_listing_missed("/d/x", &f)); /* fresh: no second reading */
+    char longname[300] = "/d/";
+    memset(longname + 3, 'n', 256);
+    assert_false(zf_listing_absent(longname)); /* ENAMETOOLONG is the daemon's to say */
+    longname[3 + 255] = '\0';
+    assert_true(zf_listing_absent(longname));
 }
 
 /* A name made through the mount, before or while the directory is read, is never absent. */

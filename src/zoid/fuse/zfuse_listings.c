@@ -2,6 +2,7 @@
  * The names of recently listed directories of a relaxed mount (zfuse_listings.h): a few slots,
  * each a directory and a set of name hashes, under one mutex.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -151,10 +152,10 @@ bool zf_listing_absent(const char *path)
     if (!atomic_load(&enabled) || !path)
         return false;
     const char *name;
-    size_t n = dir_len(path, &name);
-    if (!n || !*name)
-        return false;
-    uint64_t h = name_hash(name, strlen(name));
+    size_t n = dir_len(path, &name), len = strlen(name);
+    if (!n || !len || len > NAME_MAX)
+        return false; /* a name too long is the daemon's ENAMETOOLONG, not absent */
+    uint64_t h = name_hash(name, len);
     bool absent = false;
     pthread_mutex_lock(&mu);
     struct slot *s = find(path, n);
