@@ -202,30 +202,34 @@ PY
 # ---- 6b. A producer killed before its first push (it only opened the stream) -------------------
 # 2 producers of a reduced stream: rank 0 pushes 3 steps and ends; rank 1 opens, waits on its
 # (empty) standard input, and is SIGKILLed. The consumer must end promptly, with rank 0's steps.
-python3 -c 'import struct,sys
-sys.stdout.buffer.write(b"".join(struct.pack("<d",k)*8192 for k in range(3)))' >"$WORK/q0.dat"
-"${Z[@]}" cat --create --producers 2 --reduce sum-f64 --timeout 60000 early >"$WORK/early.out" \
-    2>"$WORK/early.err" &
-cat_pid=$!
-until_ok 10 "${Z[@]}" stat early || fail "the consumer did not create early"
-expect_ok timeout 30 "${Z[@]}" push --record 64K --rank 0 early <"$WORK/q0.dat"
-mkfifo "$WORK/q1.fifo"
-"${Z[@]}" push --record 64K --rank 1 early <"$WORK/q1.fifo" 2>/dev/null &
-q1=$!
-exec 7>"$WORK/q1.fifo"
-# it has opened the stream once it waits in read(2) on its standard input (fd 0)
-reading() { read -r nr fd _ <"/proc/$q1/syscall" && [ "$nr" = 0 ] && [ "$fd" = 0x0 ]; }
-until_ok 10 reading || fail "the producer of rank 1 did not get to its input"
-t0=$SECONDS
-kill -9 $q1
-wait $q1 2>/dev/null
-exec 7>&-
-reap $cat_pid 15
-st=$?
-echo "early: consumer ended $((SECONDS - t0)) s after a producer was killed before its first push, status $st"
-[ "$st" -eq 3 ] || fail "early: consumer exited $st (expected 3): $(cat "$WORK/early.err")"
-[ "$(stat -c %s "$WORK/early.out")" -eq $((3 * 65536)) ] ||
-    fail "early: $(stat -c %s "$WORK/early.out") bytes, expected rank 0's 3 steps"
+if [ ! -r /proc/self/syscall ]; then
+    echo "note: part 6b skipped: /proc/PID/syscall is absent (it tells when the producer has opened)"
+else
+    python3 -c 'import struct,sys; sys.stdout.buffer.write(b"".join(struct.pack("<d",k)*8192 for k in range(3)))' \
+        >"$WORK/q0.dat"
+    "${Z[@]}" cat --create --producers 2 --reduce sum-f64 --timeout 60000 early >"$WORK/early.out" \
+        2>"$WORK/early.err" &
+    cat_pid=$!
+    until_ok 10 "${Z[@]}" stat early || fail "the consumer did not create early"
+    expect_ok timeout 30 "${Z[@]}" push --record 64K --rank 0 early <"$WORK/q0.dat"
+    mkfifo "$WORK/q1.fifo"
+    "${Z[@]}" push --record 64K --rank 1 early <"$WORK/q1.fifo" 2>/dev/null &
+    q1=$!
+    exec 7>"$WORK/q1.fifo"
+    # it has opened the stream once it waits in read(2) on its standard input (fd 0)
+    reading() { read -r nr fd _ <"/proc/$q1/syscall" && [ "$nr" = 0 ] && [ "$fd" = 0x0 ]; }
+    until_ok 10 reading || fail "the producer of rank 1 did not get to its input"
+    t0=$SECONDS
+    kill -9 $q1
+    wait $q1 2>/dev/null
+    exec 7>&-
+    reap $cat_pid 15
+    st=$?
+    echo "early: consumer ended $((SECONDS - t0)) s after a producer was killed before its first push, status $st"
+    [ "$st" -eq 3 ] || fail "early: consumer exited $st (expected 3): $(cat "$WORK/early.err")"
+    [ "$(stat -c %s "$WORK/early.out")" -eq $((3 * 65536)) ] ||
+        fail "early: $(stat -c %s "$WORK/early.out") bytes, expected rank 0's 3 steps"
+fi
 
 # ---- 6. A consumer whose standard output fails says so and exits 1 -----------------------------
 printf 'x%.0s' $(seq 100) | "${Z[@]}" push --create --record 10 full >/dev/null 2>&1 ||
