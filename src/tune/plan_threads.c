@@ -185,8 +185,8 @@ int zt_plan_daemons(struct zepto_tune_plan *p, const struct zt_ctx *c)
 
 /* ---- after the moves: the children forked meanwhile ---- */
 
-#define FOLLOW_NS     2000000000ull /* the longest the rounds below go on */
-#define FOLLOW_ROUNDS 200
+#define FOLLOW_NS     30000000000ull /* the longest the rounds below go on (a fork bomb) */
+#define FOLLOW_ROUNDS 1000
 
 struct follow {
     struct walk w; /* the same rules as the plan's: kept sessions, ancestors, pinned apps */

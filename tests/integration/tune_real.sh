@@ -109,7 +109,8 @@ for d in os.listdir("/proc"):
     try:
         st = open(f"/proc/{d}/stat").read()
         f = st[st.rindex(")") + 2:].split()
-        if (int(f[1]) in roots or int(f[3]) in roots) and \
+        # a zombie (a sleep that ended before its move, not yet reaped under load) cannot move
+        if f[0] not in "ZX" and (int(f[1]) in roots or int(f[3]) in roots) and \
                 open(f"/proc/{d}/cpuset").read().strip() == "/":
             left.append(d)
     except (OSError, ValueError):
