@@ -39,7 +39,7 @@ static uint64_t name_hash(const char *s, size_t n)
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (size_t i = 0; i < n; i++)
         h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h | 1; /* 0 marks an empty place */
+    return h | 1; /* 0 marks an empty place (the place is from the other bits: h >> 1) */
 }
 
 /* ---- sets of hashes ------------------------------------------------------------------------ */
@@ -48,7 +48,7 @@ static bool set_has(const uint64_t *slots, size_t cap, uint64_t h)
 {
     if (!cap)
         return false;
-    for (size_t i = h & (cap - 1);; i = (i + 1) & (cap - 1)) {
+    for (size_t i = (h >> 1) & (cap - 1);; i = (i + 1) & (cap - 1)) {
         if (slots[i] == h)
             return true;
         if (!slots[i])
@@ -58,7 +58,7 @@ static bool set_has(const uint64_t *slots, size_t cap, uint64_t h)
 
 static void set_put_in(uint64_t *slots, size_t cap, uint64_t h)
 {
-    size_t i = h & (cap - 1);
+    size_t i = (h >> 1) & (cap - 1);
     while (slots[i] && slots[i] != h)
         i = (i + 1) & (cap - 1);
     slots[i] = h;
