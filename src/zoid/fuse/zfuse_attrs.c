@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "zfuse_attrs.h"
 
 #define BUCKETS 4096 /* a power of two */
@@ -29,18 +30,10 @@ static atomic_bool enabled;
 
 static int64_t now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return (int64_t)zb_mono_read();
 }
 
-static uint64_t hash_of(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
+#define hash_of zf_fnv1a
 
 /* The link of the entry for (path, n) in its bucket, or the bucket's last link. Under mu. */
 static struct entry **find(const char *path, size_t n, uint64_t h)

@@ -14,6 +14,8 @@
 #define ZEPTO_ZFUSE_ATTRS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 /* How long an entry answers: the kernel's relaxed attribute timeout (1 s). What the kernel takes
@@ -22,6 +24,15 @@
 #define ZF_ATTRS_TTL_NS 1000000000LL
 /* Most entries kept: beyond, the oldest half of the table goes (each bucket's tail). */
 #define ZF_ATTRS_MAX 65536
+
+/* FNV-1a of n bytes: the mount's caches hash paths and names with it. */
+static inline uint64_t zf_fnv1a(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
 
 /* Turns the cache on (relaxed mounts); off, put does nothing and get finds nothing. */
 void zf_attrs_enable(bool on);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
+#include "zfuse_attrs.h" /* zf_fnv1a */
 #include "zfuse_listings.h"
 
 enum state { EMPTY, MISSED, FETCHING, READY, TOO_BIG };
@@ -29,17 +31,13 @@ static atomic_bool enabled;
 
 static int64_t now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+    return (int64_t)zb_mono_read();
 }
 
 static uint64_t name_hash(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h | 1; /* 0 marks an empty place (the place is from the other bits: h >> 1) */
+    return zf_fnv1a(s, n) |
+           1; /* 0 marks an empty place (the place is from the other bits: h >> 1) */
 }
 
 /* ---- sets of hashes ------------------------------------------------------------------------ */

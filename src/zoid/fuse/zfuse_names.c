@@ -72,6 +72,24 @@ int zf_at_get(const char *path, struct zf_at *a)
     return 0;
 }
 
+long zf_dir_open(const char *path, uint32_t *gen)
+{
+    *gen = 0;
+    struct zf_at at;
+    int rc = zf_at_get(path, &at);
+    if (rc)
+        return rc;
+    uint32_t g = zf_enter();
+    long h = (at.opened < 0 || at.gen == g)
+                 ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, O_RDONLY | O_DIRECTORY, 0))
+                 : zf_leave(g, (errno = ESTALE, -1L));
+    zf_at_put(&at);
+    if (h >= 0)
+        h = zf_handle_claim(g, h); /* a handle already held: not ours to close */
+    *gen = g;
+    return h;
+}
+
 /* A whole operation on one path: `call` may use at.dirh and at.rest. */
 #define PATH_OP(path, call)                                                                        \
     do {                                                                                           \
@@ -130,36 +148,27 @@ bool zf_give_to_caller(const char *path, int h, uint32_t hgen)
 static void read_listing(struct zf_listing_fetch *f)
 {
     static _Thread_local _Alignas(8) char buf[32768];
-    struct zf_at at;
     bool complete = false;
-    if (zf_at_get(f->dir, &at) == 0) {
-        uint32_t g = zf_enter();
-        long h = (at.opened < 0 || at.gen == g)
-                     ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, O_RDONLY | O_DIRECTORY, 0))
-                     : zf_leave(g, (errno = ESTALE, -1L));
-        zf_at_put(&at);
-        if (h >= 0)
-            h = zf_handle_claim(g, h);
-        if (h >= 0) {
-            struct zf_at dir = {.dirh = (int)h, .rest = ".", .opened = (int)h, .gen = g};
-            for (;;) {
-                long n;
-                AT_CALL(n, dir, zf_zp_getdents(dir.dirh, buf, sizeof(buf)));
-                if (n <= 0 || !zf_check_count(n, sizeof(buf)) ||
-                    !zf_check_dirents(buf, (size_t)n)) {
-                    complete = n == 0;
-                    break;
-                }
-                for (size_t p = 0; p < (size_t)n;) {
-                    const struct zf_dirent64 *e = (const void *)(buf + p);
-                    zf_listing_fetch_name(f, e->d_name, strlen(e->d_name));
-                    p += e->d_reclen;
-                }
-                if (f->too_big)
-                    break;
+    uint32_t g;
+    long h = zf_dir_open(f->dir, &g);
+    if (h >= 0) {
+        struct zf_at dir = {.dirh = (int)h, .rest = ".", .opened = (int)h, .gen = g};
+        for (;;) {
+            long n;
+            AT_CALL(n, dir, zf_zp_getdents(dir.dirh, buf, sizeof(buf)));
+            if (n <= 0 || !zf_check_count(n, sizeof(buf)) || !zf_check_dirents(buf, (size_t)n)) {
+                complete = n == 0;
+                break;
             }
-            zf_at_put(&dir);
+            for (size_t p = 0; p < (size_t)n;) {
+                const struct zf_dirent64 *e = (const void *)(buf + p);
+                zf_listing_fetch_name(f, e->d_name, strlen(e->d_name));
+                p += e->d_reclen;
+            }
+            if (f->too_big)
+                break;
         }
+        zf_at_put(&dir); /* closes it */
     }
     zf_listing_fetch_done(f, complete);
 }

@@ -343,19 +343,8 @@ static int zf_opendir(const char *path, struct fuse_file_info *fi)
         free(d);
         return rc;
     }
-    struct zf_at at;
-    if ((rc = zf_at_get(path, &at))) {
-        zf_share_put(uid);
-        free(d);
-        return rc;
-    }
-    uint32_t g = zf_enter();
-    long h = (at.opened < 0 || at.gen == g)
-                 ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, O_RDONLY | O_DIRECTORY, 0))
-                 : zf_leave(g, (errno = ESTALE, -1L));
-    zf_at_put(&at);
-    if (h >= 0)
-        h = zf_handle_claim(g, h);
+    uint32_t g;
+    long h = zf_dir_open(path, &g);
     if (h < 0) {
         zf_share_put(uid);
         free(d);

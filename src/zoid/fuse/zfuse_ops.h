@@ -29,6 +29,9 @@ struct zf_at {
 /* Resolves a FUSE path ("/a/b") for the daemon: 0 or -errno; zf_at_put() closes what the walk
  * opened. */
 int zf_at_get(const char *path, struct zf_at *a);
+/* Opens the directory at path for reading (O_RDONLY | O_DIRECTORY): its remote handle, claimed,
+ * and *gen the daemon generation it belongs to; or -errno. */
+long zf_dir_open(const char *path, uint32_t *gen);
 void zf_at_put(struct zf_at *a);
 
 /* One call on a walked path: res = call, made under the connection's lock, unless the walk's
