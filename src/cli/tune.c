@@ -62,10 +62,13 @@ static const char usage_apply[] =
     "exit status: 0 applied (refusals are listed), 1 could not apply, 2 usage\n";
 
 static const char usage_restore[] =
-    "usage: zepto tune restore [--state FILE] [--json]\n"
+    "usage: zepto tune restore [--state FILE] [--json] [-q]\n"
     "\n"
     "Puts back every value the state file saved, in reverse order, and removes the file (root).\n"
     "Works after `apply` was killed half-way; running it again does nothing.\n"
+    "\n"
+    "  -q, --quiet             print nothing when all went back or nothing was tuned (a job's\n"
+    "                          epilog); what could not be put back is still printed\n"
     "\n"
     "exit status: 0 restored or nothing to restore, 1 something could not be put back (the\n"
     "state file is kept), 2 usage\n";
@@ -107,14 +110,20 @@ static int parse(const char *cmd, bool takes_cpus, int argc, char **argv, struct
                                          {0}};
     static const struct option without[] = {
         {"state", required_argument, 0, OPT_STATE}, CLI_LONGOPT_JSON, CLI_LONGOPT_HELP, {0}};
+    static const struct option restore[] = {{"state", required_argument, 0, OPT_STATE},
+                                            CLI_LONGOPT_JSON,
+                                            CLI_LONGOPT_QUIET,
+                                            CLI_LONGOPT_HELP,
+                                            {0}};
     int c;
     memset(p, 0, sizeof(*p));
     p->state = zepto_tune_default_state();
     cli_opts_begin();
     while ((c = cli_opts_next(argc, argv,
-                              !strcmp(cmd, "tune plan") ? plan
-                              : takes_cpus              ? with_cpus
-                                                        : without,
+                              !strcmp(cmd, "tune plan")      ? plan
+                              : !strcmp(cmd, "tune restore") ? restore
+                              : takes_cpus                   ? with_cpus
+                                                             : without,
                               false, err)) != -1) {
         switch (c) {
         case 'c': p->cpus = optarg; break;
@@ -217,10 +226,12 @@ static int tune_restore(int argc, char **argv)
     bool nothing;
     int rc = zepto_tune_restore(p.state, &pl, &nothing, &err);
     if (nothing) {
-        fprintf(stderr, "zepto tune restore: nothing to restore: no state file at %s\n", p.state);
+        if (!p.quiet)
+            fprintf(stderr, "zepto tune restore: nothing to restore: no state file at %s\n",
+                    p.state);
         return 0;
     }
-    if (pl.count || !rc)
+    if ((pl.count || !rc) && (!p.quiet || p.json || rc))
         print(&pl, p.json, true);
     zepto_tune_plan_free(&pl);
     if (rc)

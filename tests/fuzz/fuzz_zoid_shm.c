@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size -= n;
             break;
         }
-        default: (void)shm_pending(sv[0]); break;
+        default: (void)shm_arm(sv[0]); break;
         }
     }
     char junk[256];

@@ -756,9 +756,10 @@ int main(int argc, char **argv)
     timeouts_and_signals(c);
     many_clients(addr);
     killed_client(addr);
-    if (!strcmp(scheme, "shm"))
+    if (!strcmp(scheme, "shm")) {
         shm_checks(sock, addr, c);
-    else
+        shm_spin_placement(addr, d.pid);
+    } else
         garbage(sock, addr, c);
     zoid_close(c);
     int status = stop(&d, SIGTERM);

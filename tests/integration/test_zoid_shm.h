@@ -1,9 +1,12 @@
 /*
  * The shm: transport's own checks, included by test_zoid.c when it runs on shm
  * (ZOID_TEST_TRANSPORT=shm): the region is sealed, an idle client costs no CPU, and a hostile
- * client that corrupts its ring indices or wake words is dropped alone.
+ * client that corrupts its ring indices or wake words is dropped alone, and a waiter spins only
+ * for a daemon on another CPU.
  */
+#include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -88,4 +91,82 @@ static void shm_checks(const char *path, const char *addr, struct zoid_client *w
     double used = cpu_s() - t0;
     CHECK(used < 0.05, "an idle shm client used %.3f s of CPU in 1 s", used);
     zoid_close(c);
+}
+
+/* Sets the affinity of every thread of process pid (pid 0: this thread only). */
+static void pin(pid_t pid, const cpu_set_t *set)
+{
+    if (!pid) {
+        sched_setaffinity(0, sizeof(*set), set);
+        return;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *tasks = opendir(path);
+    for (struct dirent *e; tasks && (e = readdir(tasks));)
+        if (e->d_name[0] != '.')
+            sched_setaffinity(atoi(e->d_name), sizeof(*set), set);
+    if (tasks)
+        closedir(tasks);
+}
+
+static cpu_set_t one_cpu(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return set;
+}
+
+/* The CPU a client spending 1 s of spin budget (ZOID_SHM_SPIN) uses over five 100 ms calls,
+ * with the daemon's threads on dcpu and the client on ccpu. */
+static double spin_cost(const char *addr, pid_t daemon, int dcpu, int ccpu, const cpu_set_t *all)
+{
+    cpu_set_t d = one_cpu(dcpu), c1 = one_cpu(ccpu);
+    pin(daemon, &d);
+    pin(0, &c1);
+    setenv("ZOID_SHM_SPIN", "1000000", 1);
+    struct zoid_client *c = connect_to(addr, NULL, NULL);
+    unsetenv("ZOID_SHM_SPIN");
+    double used = -1;
+    if (c && zoid_call(c, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, NULL, 0) == 0) {
+        uint64_t ns = 100000000;
+        struct iovec req = {&ns, sizeof(ns)};
+        double t0 = cpu_s();
+        for (int i = 0; i < 5; i++)
+            if (zoid_call(c, 0, ZOID_CORE_SLEEP, &req, 1, NULL, 0, NULL, 0))
+                t0 = -1;
+        used = t0 < 0 ? -1 : cpu_s() - t0;
+    }
+    if (c)
+        zoid_close(c);
+    pin(daemon, all);
+    pin(0, all);
+    return used;
+}
+
+/* A waiter does not spin for a daemon on its own CPU (the spin would only hold off the thread
+ * it waits for); on another CPU it does, as long as its budget says. */
+static void shm_spin_placement(const char *addr, pid_t daemon)
+{
+    cpu_set_t allowed;
+    int cpus[2], n = 0;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed))
+        CPU_ZERO(&allowed);
+    for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
+        if (CPU_ISSET(i, &allowed))
+            cpus[n++] = i;
+    if (!n) {
+        printf("skip: spinning and placement: no CPU in this process's affinity\n");
+        return;
+    }
+    double same = spin_cost(addr, daemon, cpus[0], cpus[0], &allowed);
+    CHECK(same >= 0 && same < 0.05,
+          "a client on the daemon's CPU slept through 0.5 s of calls: %.3f s of CPU", same);
+    if (n < 2) {
+        printf("skip: spinning across CPUs: one CPU allowed\n");
+        return;
+    }
+    double cross = spin_cost(addr, daemon, cpus[0], cpus[1], &allowed);
+    CHECK(cross > 0.1, "a client on another CPU spun for its reply: %.3f s of CPU in 0.5 s", cross);
 }

@@ -84,6 +84,16 @@ echo 1 >"$root/proc/sys/kernel/numa_balancing"
 tree snap "$root" "$WORK/after2"
 diff "$WORK/before" "$WORK/after2" >&2 || fail "restore after a vanished knob is not exact"
 
+# --- -q (a job's epilog): silent when all went back and when nothing is tuned ---
+"$ZEPTO" tune apply -q --cpus 2-3 >/dev/null 2>"$WORK/q.err" || fail "apply -q exited $?"
+"$ZEPTO" tune restore -q >"$WORK/q.out" 2>>"$WORK/q.err" || fail "restore -q exited $?"
+"$ZEPTO" tune restore --quiet >>"$WORK/q.out" 2>>"$WORK/q.err" || fail "restore --quiet exited $?"
+[ -s "$WORK/q.out" ] || [ -s "$WORK/q.err" ] &&
+    fail "apply/restore -q printed: $(cat "$WORK/q.out" "$WORK/q.err")"
+[ -f "$st" ] && fail "restore -q left the state file"
+tree snap "$root" "$WORK/after3"
+diff "$WORK/before" "$WORK/after3" >&2 || fail "restore -q is not exact"
+
 # --- apply killed half-way: a knob that blocks (a FIFO), SIGKILL, then restore ---
 knob=$root/sys/kernel/mm/transparent_hugepage/khugepaged/defrag
 rm "$knob" && mkfifo "$knob"

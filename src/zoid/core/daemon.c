@@ -138,7 +138,7 @@ struct job *zd__loop_turn(struct zoid_daemon *d)
 {
     struct epoll_event ev;
     int n = 0;
-    if (zd__ran_job && d->t->pending) {
+    if (zd__ran_job && d->t->arm) {
         /* shm: a worker that just answered looks for its client's next request a while (the
          * doorbell byte makes the socket readable) before it sleeps: no wake-up to pay. */
         zd__ran_job = false;

@@ -62,7 +62,7 @@ void zd__rearm(struct zoid_daemon *d, int fd, void *ptr, uint32_t events)
     if (ptr != &d->lfd && ptr != &d->sigfd && ptr != &d->tfd) {
         struct zoid_peer *p = ptr;
         /* shm: bytes already in the ring do not make the socket readable; writable it is */
-        if (p->t->pending && p->t->pending(fd))
+        if (p->t->arm && p->t->arm(fd))
             events |= EPOLLOUT;
         atomic_fetch_add_explicit(&p->handoff, 1, memory_order_release);
     }

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,12 +37,19 @@
 #define SPIN_DEFAULT_US 50
 #define SLICE_MS        250 /* a sleeper looks at the socket (a dead peer) this often */
 #define HELLO_BYTES     16  /* SHM_MAGIC, the ring size (le32), 0 (le32) */
+/* Bytes copied between two publications of an index: the peer starts copying a large frame's
+ * first piece while this side copies the next, instead of waiting for a whole ring. */
+#define PIECE (64u << 10)
+/* The daemon's reader spins for the rest of a frame at most this long when it busy-polls. */
+#define DAEMON_POLL_NS 1000000
 
 struct shm_conn {
     unsigned char *base;
     struct shm_end in, out;
     bool daemon;  /* its reader sleeps in epoll (SHM_DOORBELL), not on the futex */
-    long spin_ns; /* the most a wait spins (ZOID_SHM_SPIN); -1: busy-poll */
+    bool reading; /* the daemon's last read took bytes: more of the frame may be on the way */
+    _Atomic int32_t *my_cpu, *peer_cpu; /* struct shm_where */
+    long spin_ns;                       /* the most a wait spins (ZOID_SHM_SPIN); -1: busy-poll */
     /* The adaptive part: how long the next wait spins (0 to spin_ns), and the waits since a
      * spin was last tried. Shared by the threads of the connection; a lost update only makes
      * one wait spin a little more or less. */
@@ -173,10 +181,66 @@ static inline void relax(void)
 #endif
 }
 
+/* Publishes the CPU this thread runs on (struct shm_where) and returns it (+ 1; 0: unknown). */
+static int here(struct shm_conn *s)
+{
+    int cpu = sched_getcpu() + 1;
+    if (atomic_load_explicit(s->my_cpu, memory_order_relaxed) != cpu)
+        atomic_store_explicit(s->my_cpu, cpu, memory_order_relaxed);
+    return cpu;
+}
+
 /*
- * Waits until ready(e) is non-zero (bytes to read, or room to write), sleeping on word w: 0 when
- * it is, -ETIMEDOUT, -EINTR (a signal), -ECONNRESET (the peer is gone), -EPROTO (the peer wrote
- * an impossible index).
+ * Spins until ready(e) is non-zero: 1 when it is, 0 when this wait's spin ended first (at most
+ * until end_ns), -ECONNRESET (the peer is gone), -EPROTO (the peer wrote an impossible index).
+ * The spin's length adapts (see SPIN_RETRY).
+ */
+static int spin_for(struct shm_conn *s, int fd, struct shm_end *e, long (*ready)(struct shm_end *),
+                    uint64_t now, uint64_t end_ns)
+{
+    long r, spin = s->spin_ns;
+    bool adaptive = spin > 0;
+    if (adaptive) {
+        spin = atomic_load_explicit(&s->spin_now, memory_order_relaxed);
+        if (spin == 0 &&
+            atomic_fetch_add_explicit(&s->since_try, 1, memory_order_relaxed) % SPIN_RETRY ==
+                SPIN_RETRY - 1)
+            spin = s->spin_ns / SPIN_RETRY_FRACTION;
+    }
+    if (!spin)
+        return 0;
+    int cpu = here(s);
+    if (adaptive && cpu && atomic_load_explicit(s->peer_cpu, memory_order_relaxed) == cpu)
+        return 0; /* the peer last ran on this CPU: spinning would only hold it off */
+    uint64_t spin_end = spin < 0 ? end_ns : now + (uint64_t)spin;
+    if (spin_end > end_ns)
+        spin_end = end_ns;
+    for (unsigned i = 1;; i++) {
+        if ((r = ready(e))) {
+            if (adaptive) {
+                long next = spin * 2 > s->spin_ns ? s->spin_ns : spin * 2;
+                atomic_store_explicit(&s->spin_now, next, memory_order_relaxed);
+            }
+            return r < 0 ? (int)r : 1;
+        }
+        relax();
+        if ((i & 63) == 0) {
+            if (zb_mono_read() >= spin_end)
+                break;
+            if ((i & 0xffff) == 0 && peer_gone(fd))
+                return -ECONNRESET;
+        }
+    }
+    if (adaptive) /* it did not pay off: spin less next time */
+        atomic_store_explicit(&s->spin_now, spin / 2 < SPIN_FLOOR_NS ? 0 : spin / 2,
+                              memory_order_relaxed);
+    return 0;
+}
+
+/*
+ * Waits until ready(e) is non-zero (bytes to read, or room to write), spinning first, then
+ * sleeping on word w: 0 when it is, -ETIMEDOUT, -EINTR (a signal), -ECONNRESET (the peer is
+ * gone), -EPROTO (the peer wrote an impossible index).
  */
 static int wait_for(struct shm_conn *s, int fd, struct shm_end *e, long (*ready)(struct shm_end *),
                     _Atomic uint32_t *w, int timeout_ms)
@@ -186,38 +250,9 @@ static int wait_for(struct shm_conn *s, int fd, struct shm_end *e, long (*ready)
         return r < 0 ? (int)r : 0;
     uint64_t now = zb_mono_read();
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now + (uint64_t)timeout_ms * 1000000u;
-    long spin = s->spin_ns;
-    bool adaptive = spin > 0;
-    if (adaptive) {
-        spin = atomic_load_explicit(&s->spin_now, memory_order_relaxed);
-        if (spin == 0 &&
-            atomic_fetch_add_explicit(&s->since_try, 1, memory_order_relaxed) % SPIN_RETRY ==
-                SPIN_RETRY - 1)
-            spin = s->spin_ns / SPIN_RETRY_FRACTION;
-    }
-    uint64_t spin_end = spin < 0 ? deadline : now + (uint64_t)spin;
-    if (spin_end > deadline)
-        spin_end = deadline;
-    for (unsigned i = 1; spin; i++) { /* spin */
-        if ((r = ready(e))) {
-            if (adaptive) {
-                long next = spin * 2 > s->spin_ns ? s->spin_ns : spin * 2;
-                atomic_store_explicit(&s->spin_now, next, memory_order_relaxed);
-            }
-            return r < 0 ? (int)r : 0;
-        }
-        relax();
-        if ((i & 63) == 0) {
-            now = zb_mono_read();
-            if (now >= spin_end)
-                break;
-            if ((i & 0xffff) == 0 && peer_gone(fd))
-                return -ECONNRESET;
-        }
-    }
-    if (adaptive && spin) /* it did not pay off: spin less next time */
-        atomic_store_explicit(&s->spin_now, spin / 2 < SPIN_FLOOR_NS ? 0 : spin / 2,
-                              memory_order_relaxed);
+    int spun = spin_for(s, fd, e, ready, now, deadline);
+    if (spun)
+        return spun < 0 ? spun : 0;
     for (;;) { /* sleep */
         atomic_store(w, SHM_FUTEX);
         if ((r = ready(e))) {
@@ -281,7 +316,9 @@ static int shm_sendv(int fd, const struct iovec *iov, int n, int timeout_ms)
             continue;
         }
         deadline = 0;
-        while (i < n && room > 0) { /* as much as fits, then one publication */
+        if (room > (long)PIECE)
+            room = PIECE;
+        while (i < n && room > 0) { /* as much as fits in a piece, then one publication */
             size_t k = iov[i].iov_len - off;
             if (k > (size_t)room)
                 k = (size_t)room;
@@ -299,10 +336,15 @@ static int shm_sendv(int fd, const struct iovec *iov, int n, int timeout_ms)
     return 0;
 }
 
+/* Copies n bytes out (n <= shm_avail) a piece at a time, so that a writer waiting for room
+ * refills the ring while the rest is copied. */
 static void take(int fd, struct shm_conn *s, void *buf, size_t n)
 {
-    shm_take(&s->in, buf, n);
-    wake(fd, &s->in.c->wwait);
+    for (size_t done = 0, k; done < n; done += k) {
+        k = n - done < PIECE ? n - done : PIECE;
+        shm_take(&s->in, (char *)buf + done, k);
+        wake(fd, &s->in.c->wwait);
+    }
 }
 
 static int shm_recvv(int fd, const struct iovec *iov, int n, int timeout_ms)
@@ -373,6 +415,14 @@ static long shm_recv_nb(int fd, void *buf, size_t len)
         errno = EBADF;
         return -1;
     }
+    if (s->reading && shm_avail(&s->in) == 0) {
+        /* in the middle of a frame whose first bytes came: the rest is likely on its way (a
+         * large payload refilling the ring); a short spin saves the doorbell and the epoll
+         * wake-up. Adaptive, so a client that trickles stops getting it. */
+        uint64_t now = zb_mono_read();
+        (void)spin_for(s, fd, &s->in, shm_avail, now, now + DAEMON_POLL_NS);
+    }
+    s->reading = false;
     for (int pass = 0; pass < 2; pass++) {
         long a = shm_avail(&s->in);
         if (a < 0) {
@@ -381,7 +431,10 @@ static long shm_recv_nb(int fd, void *buf, size_t len)
         }
         if (a > 0) {
             size_t k = (size_t)a < len ? (size_t)a : len;
+            if (!s->reading)
+                (void)here(s); /* a request's first bytes: its reply will come from this CPU */
             take(fd, s, buf, k);
+            s->reading = true;
             return (long)k;
         }
         if (pass)
@@ -401,10 +454,17 @@ static long shm_recv_nb(int fd, void *buf, size_t len)
     return -1;
 }
 
-static bool shm_pending(int fd)
+/* The daemon's reader hands fd back to its epoll: the next read begins a frame (no spin for its
+ * rest). Whether bytes are already in the ring, which the socket's readiness does not show.
+ * (Arming the doorbell here as well, so that the doorbell rung for this frame would not wake
+ * another thread, made null calls slower: the client must then ring for every request.) */
+static bool shm_arm(int fd)
 {
     struct shm_conn *s = conn_of(fd);
-    return s && shm_avail(&s->in) != 0;
+    if (!s)
+        return false;
+    s->reading = false;
+    return shm_avail(&s->in) != 0;
 }
 
 static void shm_close(int fd)
@@ -427,8 +487,11 @@ static struct shm_conn *attach(unsigned char *base, bool daemon)
         return NULL;
     struct shm_ctl *c0 = (struct shm_ctl *)base, *c1 = c0 + 1;
     unsigned char *d0 = base + SHM_CTL_BYTES, *d1 = d0 + SHM_RING_BYTES;
+    struct shm_where *where = (struct shm_where *)(c1 + 1);
     s->base = base;
     s->daemon = daemon;
+    s->my_cpu = &where->cpu[daemon];
+    s->peer_cpu = &where->cpu[!daemon];
     s->spin_ns = zoid_shm_spin_ns();
     atomic_init(&s->spin_now, s->spin_ns > 0 ? s->spin_ns : 0);
     atomic_init(&s->since_try, 0);
@@ -569,6 +632,6 @@ const struct zoid_transport zoid_shm_transport = {
     .recvv = shm_recvv,
     .wait = shm_wait,
     .recv_nb = shm_recv_nb,
-    .pending = shm_pending,
+    .arm = shm_arm,
     .close = shm_close,
 };

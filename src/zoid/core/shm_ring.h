@@ -29,7 +29,15 @@ struct shm_ctl {
     char pad3[60];
 };
 
-/* The region: a page of the two rings' words, then ring 0 (client to daemon), then ring 1. */
+/* Where each side last ran (sched_getcpu() + 1; 0: not known), after the two rings' words: a
+ * waiter does not spin for a peer that needs its CPU. Only advice: a peer that lies about it
+ * changes whether this side spins, nothing else. */
+struct shm_where {
+    _Atomic int32_t cpu[2]; /* [0] the client, [1] the daemon */
+};
+
+/* The region: a page of the two rings' words and where the sides run, then ring 0 (client to
+ * daemon), then ring 1. */
 #define SHM_MAGIC      "ZOIDSHM1"
 #define SHM_CTL_BYTES  4096u
 #define SHM_RING_BYTES (512u << 10) /* per direction; a power of two */

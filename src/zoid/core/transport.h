@@ -55,8 +55,9 @@ struct zoid_transport {
      * blocking, 0 at the end, -1 with errno (EAGAIN: nothing now; the descriptor becomes
      * readable when there is). NULL on sockets. */
     long (*recv_nb)(int fd, void *buf, size_t len);
-    /* Whether bytes are ready that the descriptor's readiness does not show (shm). */
-    bool (*pending)(int fd);
+    /* The daemon's reader hands fd back to its epoll (shm): says whether bytes are ready that
+     * the descriptor's readiness does not show. */
+    bool (*arm)(int fd);
 };
 
 /* unix: (the shm: transport builds on it) and shm: (shm.c). */
