@@ -10,7 +10,8 @@
 # bench/posix_meta.c (create/stat/unlink of META_N files). The modes are interleaved job by job
 # and their order rotates, because the machine is noisy; figures are medians over the rounds.
 # Two more modes go through a second daemon on TCP loopback (same export, a token):
-# "preload-tcp-strict" and "preload-tcp-relaxed". Prints a markdown table with the goals of
+# "preload-tcp-strict" and "preload-tcp-relaxed", and two through a third on shm: (the same node's
+# shared-memory transport): "preload-shm-strict" and "preload-shm-relaxed". Prints a markdown table with the goals of
 # issue 15 (interposer >= 90 % of local throughput with 1 MiB sequential blocks on the same node,
 # >= 70 % over TCP loopback; relaxed random 4 KiB writes >= 3x strict; interposer >= 20,000
 # creates/s; FUSE >= 70 % of local for 1 MiB sequential, >= 10,000 creates/s, >= 30,000 stats/s)
@@ -18,11 +19,11 @@
 #
 # usage: bash bench/zoid_posix.sh [BUILD [ROUNDS]]        (defaults: build, 1 round)
 #   environment: SECS (5), SIZE (256M), META_N (2000), TOOLS ("fio stream"), MODES (all
-#   available of: local preload-strict preload-relaxed preload-tcp-strict preload-tcp-relaxed
-#   fuse-strict fuse-relaxed),
+#   available of: local preload-strict preload-relaxed preload-shm-strict preload-shm-relaxed
+#   preload-tcp-strict preload-tcp-relaxed fuse-strict fuse-relaxed),
 #   OUT (bench/out/zoid_posix)
 # Root: the tmpfs is mounted on a scratch directory (and unmounted at the end); otherwise the
-# scratch directory is in /dev/shm. About 8 jobs x 5 modes x (SECS + 3 s) per round.
+# scratch directory is in /dev/shm. About 8 jobs x 9 modes x (SECS + 3 s) per round.
 set -euo pipefail
 build=${1:-build}
 rounds=${2:-1}
@@ -71,7 +72,7 @@ elif [ ! -c /dev/fuse ] || ! (exec 3<>/dev/fuse) 2>/dev/null; then
     why_not[fuse]="/dev/fuse is absent or cannot be opened"
 fi
 modes=()
-for m in ${MODES:-local preload-strict preload-relaxed preload-tcp-strict preload-tcp-relaxed fuse-strict fuse-relaxed}; do
+for m in ${MODES:-local preload-strict preload-relaxed preload-shm-strict preload-shm-relaxed preload-tcp-strict preload-tcp-relaxed fuse-strict fuse-relaxed}; do
     if [ -n "${why_not[${m%%-*}]:-}" ]; then
         echo "skipping $m: ${why_not[${m%%-*}]}" >&2
     else
@@ -91,6 +92,7 @@ else
 fi
 daemon=
 daemon_tcp=
+daemon_shm=
 mounters=()
 cleanup() {
     local p
@@ -101,6 +103,7 @@ cleanup() {
     done
     [ -z "$daemon" ] || { kill -TERM "$daemon" 2>/dev/null || true; wait "$daemon" 2>/dev/null || true; }
     [ -z "$daemon_tcp" ] || { kill -TERM "$daemon_tcp" 2>/dev/null || true; wait "$daemon_tcp" 2>/dev/null || true; }
+    [ -z "$daemon_shm" ] || { kill -TERM "$daemon_shm" 2>/dev/null || true; wait "$daemon_shm" 2>/dev/null || true; }
     if grep -q " $scratch tmpfs" /proc/mounts; then
         umount "$scratch" || umount -l "$scratch"
     fi
@@ -132,6 +135,11 @@ tcp_port=$((20000 + RANDOM % 20000))
 daemon_tcp=$!
 wait_for 20 grep -q "plugin 1 posix" "$out/daemon-tcp.log" ||
     die "the TCP daemon did not start: $(cat "$out/daemon-tcp.log")"
+# The same export over shm: (same node, frames through shared memory).
+shm_sock=$scratch/m.sock
+"$bin/zepto" zoid serve --listen "shm:$shm_sock" --export "$scratch/export" 2>"$out/daemon-shm.log" &
+daemon_shm=$!
+wait_for 20 test -S "$shm_sock" || die "the shm daemon did not start: $(cat "$out/daemon-shm.log")"
 
 # Per mode: the directory the jobs see, and the command prefix that runs them there.
 prefix=$scratch/fwd # only the interposer knows this path
@@ -140,6 +148,8 @@ declare -A runner=([local]="")
 for c in strict relaxed; do
     base[preload-$c]=$prefix
     runner[preload-$c]="$bin/zepto zoid run --server unix:$sock --mount $prefix --consistency $c --"
+    base[preload-shm-$c]=$prefix
+    runner[preload-shm-$c]="$bin/zepto zoid run --server shm:$shm_sock --mount $prefix --consistency $c --"
     base[preload-tcp-$c]=$prefix
     runner[preload-tcp-$c]="$bin/zepto zoid run --server tcp:127.0.0.1:$tcp_port --token-file $scratch/token --mount $prefix --consistency $c --"
     base[fuse-$c]=$scratch/mnt-$c
@@ -270,13 +280,14 @@ jq -s --arg cpu "$cpu" --arg ncpu "$(nproc)" --arg kernel "$(uname -r)" --arg fs
      issue15: (
        [($t | map(.tool) | unique)[] as $tool
         | ("read-1m", "write-1m") as $job
-        | ("preload-strict", "preload-relaxed", "preload-tcp-strict", "preload-tcp-relaxed",
-           "fuse-strict", "fuse-relaxed") as $mode
+        | ("preload-strict", "preload-relaxed", "preload-shm-strict", "preload-shm-relaxed",
+           "preload-tcp-strict", "preload-tcp-relaxed", "fuse-strict", "fuse-relaxed") as $mode
         | {what: "\($mode) / local", tool: $tool, job: $job,
            ratio: ratio(bw($tool; $job; $mode); bw($tool; $job; "local")),
            goal: (if ($mode | startswith("preload-tcp")) or ($mode | startswith("fuse")) then 0.70
                   else 0.90 end)}]
-       + [($t | map(.tool) | unique)[] as $tool | ("preload", "preload-tcp", "fuse") as $client
+       + [($t | map(.tool) | unique)[] as $tool
+        | ("preload", "preload-shm", "preload-tcp", "fuse") as $client
         | {what: "\($client) relaxed / strict", tool: $tool, job: "randwrite-4k",
            ratio: ratio(bw($tool; "randwrite-4k"; "\($client)-relaxed");
                         bw($tool; "randwrite-4k"; "\($client)-strict")), goal: 3}]
@@ -310,8 +321,8 @@ jq -r '
   def r: if . == null then "–" else (. * 100 | round / 100 | tostring) end;
   . as $s
   | ([.throughput[].mode] | unique) as $modes0
-  | (["local", "preload-strict", "preload-relaxed", "preload-tcp-strict", "preload-tcp-relaxed",
-      "fuse-strict", "fuse-relaxed"]
+  | (["local", "preload-strict", "preload-relaxed", "preload-shm-strict", "preload-shm-relaxed",
+      "preload-tcp-strict", "preload-tcp-relaxed", "fuse-strict", "fuse-relaxed"]
      | map(select(. as $x | $modes0 | index($x)))) as $modes
   | "\n$ \(.command)\n\(.machine.cpus) x \(.machine.cpu), Linux \(.machine.kernel), \(.machine.fs); \(.fio); \(.seconds_per_job) s per job, \(.file_size) file, \(.rounds) round(s)\nload before: \(.load_before)\nload after:  \(.load_after)\n",
     (([.throughput[].tool] | unique)[] as $tool

@@ -61,7 +61,8 @@ static int not_empty(const char *name, const char *what, const char *arg, const 
 
 int cli_opt_server(const char *arg, const char **server, struct zepto_err *err)
 {
-    return not_empty("--server", "address (unix:PATH or tcp:HOST:PORT)", arg, server, err);
+    return not_empty("--server", "address (unix:PATH, shm:PATH or tcp:HOST:PORT)", arg, server,
+                     err);
 }
 
 int cli_opt_token_file(const char *arg, const char **path, struct zepto_err *err)

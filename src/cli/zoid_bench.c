@@ -26,7 +26,7 @@ static const char usage[] =
     "              MiB/s counted from the first call to the last reply\n"
     "About 8 s in all. Run it beside a raw-socket baseline: bench/zoid.sh does.\n"
     "\n"
-    "  --server ADDR     unix:PATH or tcp:HOST:PORT\n"
+    "  --server ADDR     unix:PATH, shm:PATH (same node, shared memory) or tcp:HOST:PORT\n"
     "  --token-file F    the daemon's token (tcp; file mode 0600; default $ZOID_TOKEN_FILE)\n"
     "  --json            one JSON object on stdout\n"
     "  --quick           about a tenth of the calls and of the time (a smoke test, ~1 s)\n"
@@ -117,7 +117,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
     if (cli_opts_no_operand(argc, argv, err))
         return -EINVAL;
     if (!p->o.server)
-        return zepto_fail(err, EINVAL, "missing --server unix:PATH|tcp:HOST:PORT");
+        return zepto_fail(err, EINVAL, "missing --server unix:PATH|shm:PATH|tcp:HOST:PORT");
     if (zoid_bench_check(&p->o, err))
         return cli_opt_named("--server", -EINVAL, err);
     return 0;

@@ -26,7 +26,7 @@ static const char usage[] =
     "SIGTERM to the mount process. The daemon acts as the mount's uid; the kernel checks each\n"
     "user's permissions against the files' attributes (docs/zoid-mount.md).\n"
     "\n"
-    "  --server ADDR        unix:PATH or tcp:HOST:PORT of the daemon\n"
+    "  --server ADDR        unix:PATH, shm:PATH or tcp:HOST:PORT of the daemon\n"
     "  --consistency MODE   strict: every write reaches the file before it returns, no\n"
     "                       attribute caching; relaxed: the kernel's writeback cache, written\n"
     "                       at fsync/close, attributes cached 1 s (default: the daemon's)\n"
@@ -96,7 +96,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
             return rc;
     }
     if (!o->server)
-        return zepto_fail(err, EINVAL, "missing --server unix:PATH|tcp:HOST:PORT");
+        return zepto_fail(err, EINVAL, "missing --server unix:PATH|shm:PATH|tcp:HOST:PORT");
     if (zoid_addr_check(o->server, err))
         return cli_opt_named("--server", -EINVAL, err);
     if (cli_opts_one_operand(argc, argv, "MOUNTPOINT", err))

@@ -28,7 +28,7 @@ static const char usage[] =
     "posix plugin of a zoid daemon (`zepto zoid serve --export DIR`): PREFIX/a/b is DIR/a/b on\n"
     "the I/O node. Everything else stays local. See docs/zoid-run.md for what is forwarded.\n"
     "\n"
-    "  --server ADDR       unix:PATH or tcp:HOST:PORT of the daemon\n"
+    "  --server ADDR       unix:PATH, shm:PATH or tcp:HOST:PORT of the daemon\n"
     "  --mount PREFIX      absolute path under which files are forwarded (need not exist)\n"
     "  --consistency C     strict: every write reaches the file before it returns;\n"
     "                      relaxed: small writes are buffered and sent behind, errors surface\n"
@@ -85,7 +85,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
             return rc;
     }
     if (!p->server)
-        return zepto_fail(err, EINVAL, "missing --server unix:PATH|tcp:HOST:PORT");
+        return zepto_fail(err, EINVAL, "missing --server unix:PATH|shm:PATH|tcp:HOST:PORT");
     if (!p->mount && !p->sockets)
         return zepto_fail(err, EINVAL, "missing --mount PREFIX (or --sockets)");
     if (cli_opts_command(argc, argv, err))

@@ -15,8 +15,8 @@
 #define CMD "zoid serve"
 
 static const char usage[] =
-    "usage: zepto zoid serve --listen unix:PATH|tcp:HOST:PORT --export DIR [--threads N]\n"
-    "                        [--plugin-dir DIR] [--token-file F] [--insecure]\n"
+    "usage: zepto zoid serve --listen unix:PATH|shm:PATH|tcp:HOST:PORT --export DIR\n"
+    "                        [--threads N] [--plugin-dir DIR] [--token-file F] [--insecure]\n"
     "                        [--max-clients N] [--max-payload SIZE] [--max-in-flight N]\n"
     "                        [--idle DUR] [--consistency strict|relaxed]\n"
     "                        [--max-threads N] [--max-calls-per-uid N] [--max-conns-per-uid N]\n"
@@ -31,7 +31,9 @@ static const char usage[] =
     "there. SIGTERM lets the calls in flight finish, then exits. One log line on stderr per\n"
     "connect, disconnect and error.\n"
     "\n"
-    "  --listen ADDR        unix:PATH (clients identified by the kernel) or tcp:HOST:PORT\n"
+    "  --listen ADDR        unix:PATH (clients identified by the kernel), shm:PATH (the same,\n"
+    "                       frames through shared memory: clients on this node) or\n"
+    "                       tcp:HOST:PORT\n"
     "  --export DIR         the tree file forwarding serves (the posix plugin's root)\n"
     "  --threads N          worker threads at least (default: the CPU count)\n"
     "  --max-threads N      at most: the pool grows while calls wait (default 64)\n"
@@ -216,7 +218,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
     if (cli_opts_no_operand(argc, argv, err))
         return -EINVAL;
     if (!p->o.listen)
-        return zepto_fail(err, EINVAL, "missing --listen unix:PATH|tcp:HOST:PORT");
+        return zepto_fail(err, EINVAL, "missing --listen unix:PATH|shm:PATH|tcp:HOST:PORT");
     if (!p->o.export_dir)
         return zepto_fail(err, EINVAL, "missing --export DIR");
     if (p->o.max_threads && p->o.threads > p->o.max_threads)

@@ -22,7 +22,7 @@ static const char usage[] =
     "calls received and the backend operations the daemon made for them, bytes asked and bytes\n"
     "read or written (docs/zoid-posix.md, \"Collective coalescing\").\n"
     "\n"
-    "  --server ADDR     unix:PATH or tcp:HOST:PORT\n"
+    "  --server ADDR     unix:PATH, shm:PATH or tcp:HOST:PORT\n"
     "  --token-file F    the daemon's token (tcp; file mode 0600; default $ZOID_TOKEN_FILE)\n"
     "  --json            one JSON object on stdout\n"
     "\n"
@@ -57,7 +57,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
     if (cli_opts_no_operand(argc, argv, err))
         return -EINVAL;
     if (!p->server)
-        return zepto_fail(err, EINVAL, "missing --server unix:PATH|tcp:HOST:PORT");
+        return zepto_fail(err, EINVAL, "missing --server unix:PATH|shm:PATH|tcp:HOST:PORT");
     if (zoid_addr_check(p->server, err))
         return cli_opt_named("--server", -EINVAL, err);
     return 0;

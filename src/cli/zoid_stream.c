@@ -23,7 +23,7 @@ static const char usage[] =
     "                     departed producers on stderr; exit 3 when some departed)\n"
     "  stat NAME          its counters     rm NAME   delete it (its owner or root)\n"
     "\n"
-    "  --server ADDR      unix:PATH or tcp:HOST:PORT (default $ZOID_SERVER)\n"
+    "  --server ADDR      unix:PATH, shm:PATH or tcp:HOST:PORT (default $ZOID_SERVER)\n"
     "  --token-file F     the daemon's token (tcp)\n"
     "  --create           create the stream if it does not exist (push, cat)\n"
     "  --shared           at creation: other users may push and read it\n"

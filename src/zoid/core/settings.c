@@ -8,7 +8,7 @@
 #include "base/settings.h"
 
 static const struct zepto_setting list[ZOID_SET_COUNT] = {
-    [ZOID_SET_SERVER] = {"ZOID_SERVER", "unix:PATH|tcp:HOST:PORT",
+    [ZOID_SET_SERVER] = {"ZOID_SERVER", "unix:PATH|shm:PATH|tcp:HOST:PORT",
                          "the zoid daemon a client reaches when it names none (zoid run sets it)"},
     [ZOID_SET_TOKEN_FILE] = {"ZOID_TOKEN_FILE", "FILE",
                              "the shared token for a tcp daemon, when no --token-file is given"},
