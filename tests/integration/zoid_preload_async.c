@@ -89,7 +89,8 @@ static int mirror(const char *fwd, const char *loc, uint64_t seed)
         }
         if (op >= 10) { /* a run of sequential reads (read-ahead), a write ahead of it at times */
             bool at_pos = op == 10;
-            size_t bs = rnd() % 2 ? MIB : 65536 * 3;
+            static const size_t run_sizes[] = {MIB, 65536 * 3, 4096, 1000};
+            size_t bs = run_sizes[rnd() % 4]; /* small ones are read ahead in larger blocks */
             int k = 3 + (int)(rnd() % 6), wr_at = (int)(rnd() % (2 * (unsigned)k));
             for (int i = 0; i < k; i++, off += (int64_t)bs) {
                 if (i == wr_at) { /* inside what was read ahead */

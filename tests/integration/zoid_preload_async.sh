@@ -24,6 +24,29 @@ for c in strict relaxed; do
     done
 done
 
+# 1b. Small sequential reads (stdio's 4 KiB) are read ahead in relaxed mode: reading a 4 MiB file
+# with dd bs=4k asks the daemon far fewer reads than 1,024, and gives the file's bytes; strict
+# mode asks one each.
+if command -v jq >/dev/null; then
+    head -c 4M /dev/urandom >"$EXPORT/small-reads"
+    reads() { "$ZEPTO" zoid stat --server "unix:$SOCK" --json | jq -r .read_calls; }
+    for c in strict relaxed; do
+        before=$(reads)
+        ZOID_PRELOAD_DEPTH=4 timeout 60 "$ZEPTO" zoid run --server "unix:$SOCK" --mount "$MNT" \
+            --consistency "$c" -- dd if="$MNT/small-reads" of="$WORK/small-$c" bs=4k status=none ||
+            fail "dd of 4 KiB blocks ($c) failed"
+        calls=$(($(reads) - before))
+        cmp -s "$EXPORT/small-reads" "$WORK/small-$c" || fail "dd of 4 KiB blocks ($c): wrong bytes"
+        echo "4 KiB sequential reads of 4 MiB, $c: $calls read calls to the daemon"
+        case $c in
+        strict) [ "$calls" -ge 1024 ] || fail "strict: $calls read calls for 1,024 reads" ;;
+        relaxed) [ "$calls" -le 128 ] || fail "relaxed: $calls read calls for 1,024 reads (not read ahead)" ;;
+        esac
+    done
+else
+    echo "skipping the small-read count: no jq"
+fi
+
 # expected_behind FILE: 256 KiB of a, of b, of c.
 expected_behind() {
     cmp -s "$1" <(head -c 262144 /dev/zero | tr '\0' a; head -c 262144 /dev/zero | tr '\0' b

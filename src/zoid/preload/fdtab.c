@@ -453,7 +453,10 @@ static ssize_t write_behind(struct zpl_fd *e, const void *buf, size_t n, int64_t
         errno = e->wb->err;
         e->wb->err = 0;
     } else if (off == ZP_CUR && zpl_as_pos(e, h) < 0) {
-        /* errno set */
+        if (errno == ESPIPE) { /* a pipe or a socket: written now, at its end */
+            zpl_as_wait_writes(e->wb);
+            r = zpl_pwrite_all(h, buf, n, ZP_CUR);
+        }
     } else {
         bool cur = off == ZP_CUR;
         if (cur)

@@ -3,19 +3,30 @@
  *
  * Once a description has been read sequentially (a read starting where the previous one ended,
  * at the file position or at explicit offsets), the next ZPL_AS_DEPTH blocks of the same size
- * (at most ZPL_AS_BLOCK) are asked for by workers while the program uses the current one; a
- * read served from them costs a memcpy. The blocks are dropped by a read elsewhere, by any
+ * (at most ZPL_AS_BLOCK; reads under RA_SMALL_BLOCK, stdio's 4-8 KiB, in blocks of that size)
+ * are asked for by workers while the program uses the current one; a read served from them
+ * costs a memcpy. The whole process reads ahead at most RA_BUDGET bytes at once. The blocks are dropped by a read elsewhere, by any
  * write through the library (zpl_wgen), and by whatever drains the description (lseek, a path
  * call, fork, exec, close): data read ahead is never older than the program's own last write,
  * and at most ZPL_AS_DEPTH blocks ahead of its last read.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "zoid/preload/zpl_async.h"
 
-#define RA_MIN (64u << 10) /* smaller reads are not read ahead */
+#define RA_SMALL_BLOCK (128u << 10) /* smaller reads are read ahead in blocks of this */
+#define RA_BUDGET      (64u << 20)  /* bytes read ahead at once, in the whole process */
+
+static atomic_size_t ra_bytes; /* read ahead now (issued, not yet used or dropped) */
+
+static void ra_free(struct zpl_job *j)
+{
+    atomic_fetch_sub(&ra_bytes, j->n);
+    zpl_job_free(j);
+}
 
 void zpl_ra_drop(struct zpl_wb *wb)
 {
@@ -24,14 +35,14 @@ void zpl_ra_drop(struct zpl_wb *wb)
         return;
     for (int i = 0; i < as->nra; i++) {
         zpl_job_wait(as->ra[i]);
-        zpl_job_free(as->ra[i]);
+        ra_free(as->ra[i]);
     }
     as->nra = 0;
 }
 
 static void ra_pop(struct zpl_as *as)
 {
-    zpl_job_free(as->ra[0]);
+    ra_free(as->ra[0]);
     memmove(as->ra, as->ra + 1, (size_t)(as->nra - 1) * sizeof(as->ra[0]));
     as->nra--;
 }
@@ -78,6 +89,8 @@ static size_t serve(struct zpl_wb *wb, char *buf, size_t n, int64_t off, bool *e
 static void issue(struct zpl_fd *e, int h, size_t blk)
 {
     struct zpl_as *as = e->wb->as;
+    if (blk < RA_SMALL_BLOCK)
+        blk = RA_SMALL_BLOCK;
     if (blk > ZPL_AS_BLOCK)
         blk = ZPL_AS_BLOCK;
     if (blk > zpl_chunk())
@@ -87,10 +100,15 @@ static void issue(struct zpl_fd *e, int h, size_t blk)
     while (as->nra < zpl_as_depth()) {
         int64_t at =
             as->nra ? as->ra[as->nra - 1]->off + (int64_t)as->ra[as->nra - 1]->n : as->ra_next;
+        if (atomic_fetch_add(&ra_bytes, blk) + blk > RA_BUDGET) {
+            atomic_fetch_sub(&ra_bytes, blk); /* the process has enough in flight */
+            return;
+        }
         struct zpl_job *j = calloc(1, sizeof(*j));
         char *b = j ? malloc(blk) : NULL;
         if (!b) {
             free(j);
+            atomic_fetch_sub(&ra_bytes, blk);
             return;
         }
         j->kind = ZJ_READ;
@@ -99,7 +117,7 @@ static void issue(struct zpl_fd *e, int h, size_t blk)
         j->n = blk;
         j->off = at;
         if (zpl_job_submit(j)) {
-            zpl_job_free(j);
+            ra_free(j);
             return;
         }
         as->ra[as->nra++] = j;
@@ -112,7 +130,7 @@ ssize_t zpl_ra_read(struct zpl_fd *e, void *buf, size_t n, int64_t off)
     int h = zpl_fd_handle(e);
     if (h < 0)
         return -1;
-    if (n < RA_MIN || atomic_load(&zpl_exiting)) {
+    if (atomic_load(&zpl_exiting)) {
         zpl_flush(e);
         return zpl_pread_all(h, buf, n, off);
     }
@@ -146,7 +164,8 @@ ssize_t zpl_ra_read(struct zpl_fd *e, void *buf, size_t n, int64_t off)
     }
     if (cur && zpl_as_pos(e, h) < 0) {
         pthread_mutex_unlock(&wb->mu);
-        return -1;
+        /* A pipe or a socket has no position to read ahead from: read it as it comes. */
+        return errno == ESPIPE ? zpl_pread_all(h, buf, n, off) : -1;
     }
     int64_t at = cur ? as->pos : off;
     if (n >= 2 * ZPL_SPLIT_MIN) {

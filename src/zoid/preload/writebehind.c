@@ -117,6 +117,10 @@ int64_t zpl_as_pos(struct zpl_fd *e, int h)
         errno = ENOMEM;
         return -1;
     }
+    if (as->unseekable) {
+        errno = ESPIPE;
+        return -1;
+    }
     if (!as->pos_valid) {
         int64_t r;
         ZP_CALL(r, zp_lseek(h, 0, SEEK_CUR));
@@ -125,6 +129,7 @@ int64_t zpl_as_pos(struct zpl_fd *e, int h)
                 zpl_fail();
             else
                 errno = EIO;
+            as->unseekable = errno == ESPIPE;
             return -1;
         }
         as->pos = r;

@@ -61,6 +61,7 @@ struct zpl_as {
     struct zpl_job *wq[ZPL_AS_DEPTH]; /* writes in flight, oldest first */
     int nwq;
     bool pos_valid; /* the file position is pos here; the daemon's is stale */
+    bool unseekable; /* no position to keep (a pipe, a socket): calls at it go as they come */
     int64_t pos;
     bool counted;                     /* counted in zpl_as_active */
     struct zpl_job *ra[ZPL_AS_DEPTH]; /* reads ahead, in file order */
@@ -92,7 +93,8 @@ void zpl_ra_drop(struct zpl_wb *wb);
  * one kept here (h: the handle). */
 void zpl_as_drain(struct zpl_wb *wb, int h);
 void zpl_as_free(struct zpl_as *as);
-/* The file position for a call at ZP_CUR on e (asks the daemon once); -1 + errno. */
+/* The file position for a call at ZP_CUR on e (asks the daemon once); -1 + errno (ESPIPE: the
+ * description has none, and as->unseekable says so from then on). */
 int64_t zpl_as_pos(struct zpl_fd *e, int h);
 /* Sends n bytes at off (explicit) through write-behind, the buffer copied; 0, or -1 + errno. */
 int zpl_wb_submit(struct zpl_fd *e, int h, const void *buf, size_t n, int64_t off);
