@@ -60,7 +60,7 @@ int zpl_as_depth(void);
 struct zpl_as {
     struct zpl_job *wq[ZPL_AS_DEPTH]; /* writes in flight, oldest first */
     int nwq;
-    bool pos_valid; /* the file position is pos here; the daemon's is stale */
+    bool pos_valid;  /* the file position is pos here; the daemon's is stale */
     bool unseekable; /* no position to keep (a pipe, a socket): calls at it go as they come */
     int64_t pos;
     bool counted;                     /* counted in zpl_as_active */
