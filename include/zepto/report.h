@@ -17,7 +17,8 @@ extern "C" {
 struct zepto_report_opts {
     const char *dir; /* output directory, created when missing */
     bool quick;      /* shorter measurements (seconds instead of tens of seconds) */
-    bool tune_check; /* root: the tune section measures noise untuned and tuned (zepto tune check) */
+    bool
+        tune_check; /* root: the tune section measures noise untuned and tuned (zepto tune check) */
 };
 
 /* Progress: the probe running, what it does, and the time left for the whole report. */

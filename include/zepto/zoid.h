@@ -172,12 +172,12 @@ enum zoid_stream_policy {
 #define ZOID_STREAM_PRODUCER 16u
 
 struct zoid_stream_opts {
-    uint32_t flags;       /* ZOID_STREAM_* */
-    uint32_t producers;   /* 0: any number; with a reduction: how many contribute per step */
-    uint64_t limit;       /* bytes the daemon holds for it; 0: 64 MiB (64 KiB .. 1 GiB) */
-    int reduce;           /* enum zoid_stream_reduce */
-    int policy;           /* enum zoid_stream_policy */
-    uint32_t key_mod;     /* TAKE: only records whose step % key_mod == key_val (0: any) */
+    uint32_t flags;     /* ZOID_STREAM_* */
+    uint32_t producers; /* 0: any number; with a reduction: how many contribute per step */
+    uint64_t limit;     /* bytes the daemon holds for it; 0: 64 MiB (64 KiB .. 1 GiB) */
+    int reduce;         /* enum zoid_stream_reduce */
+    int policy;         /* enum zoid_stream_policy */
+    uint32_t key_mod;   /* TAKE: only records whose step % key_mod == key_val (0: any) */
     uint32_t key_val;
     uint32_t batch_bytes; /* pushes are batched up to this (0: 256 KiB; 1: no batching) */
     /* With reduce ZOID_STREAM_NAMED: the name a daemon plugin registered it under

@@ -9,9 +9,5 @@ extern const struct zr_probe zr_probe_ktau;
 extern const struct zr_probe zr_probe_tune;
 
 const struct zr_probe *const zr_probes[] = {
-    &zr_probe_noise,
-    &zr_probe_bigmem,
-    &zr_probe_ktau,
-    &zr_probe_tune,
-    NULL,
+    &zr_probe_noise, &zr_probe_bigmem, &zr_probe_ktau, &zr_probe_tune, NULL,
 };

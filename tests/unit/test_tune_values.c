@@ -67,7 +67,7 @@ static void equal(void **state)
     assert_true(zt_value_equal(ZT_VALUE_TEXT, "10", "10"));
     assert_false(zt_value_equal(ZT_VALUE_TEXT, "10", "010"));
     assert_false(zt_value_equal(ZT_VALUE_CPUMASK, "zz", "zz")); /* unparsable never equals */
-    assert_true(zt_value_equal(ZT_VALUE_CPULIST, "", ""));       /* v2: inherits */
+    assert_true(zt_value_equal(ZT_VALUE_CPULIST, "", ""));      /* v2: inherits */
     assert_false(zt_value_equal(ZT_VALUE_CPULIST, "", "0"));
 }
 

@@ -54,7 +54,7 @@ struct zg_param {
     bool nullable;
     bool zerocopy;
     bool filled; /* out bytes: the function's return value counts those it wrote */
-    int len[2]; /* ARRAY: the count parameter's index in len[0]; ARRAY2D: rows, cols */
+    int len[2];  /* ARRAY: the count parameter's index in len[0]; ARRAY2D: rows, cols */
     int line;
 };
 
