@@ -3,8 +3,9 @@
  *
  * Once a description has been read sequentially (a read starting where the previous one ended,
  * at the file position or at explicit offsets), the next ZPL_AS_DEPTH blocks of the same size
- * (at most ZPL_AS_BLOCK; reads under RA_SMALL_BLOCK, stdio's 4-8 KiB, in blocks of that size)
- * are asked for by workers while the program uses the current one; a read served from them
+ * (at most ZPL_AS_BLOCK; reads under RA_SMALL, stdio's 4-8 KiB, after RA_SMALL_RUN in a row and
+ * in blocks of RA_SMALL_BLOCK, one ahead at first, then more as they are used) are asked for by
+ * workers while the program uses the current one; a read served from them
  * costs a memcpy. The whole process reads ahead at most RA_BUDGET bytes at once. The blocks
  * are dropped by a read elsewhere, by any write through the library (zpl_wgen), and by whatever
  * drains the description (lseek, a path call, fork, exec, close): data read ahead is never older
@@ -17,6 +18,8 @@
 
 #include "zoid/preload/zpl_async.h"
 
+#define RA_SMALL       (64u << 10) /* smaller reads are read ahead after RA_SMALL_RUN in a row */
+#define RA_SMALL_RUN   16
 #define RA_SMALL_BLOCK (128u << 10) /* smaller reads are read ahead in blocks of this */
 #define RA_BUDGET      (64u << 20)  /* bytes read ahead at once, in the whole process */
 
@@ -38,10 +41,13 @@ void zpl_ra_drop(struct zpl_wb *wb)
         ra_free(as->ra[i]);
     }
     as->nra = 0;
+    as->ra_ramp = 1;
 }
 
 static void ra_pop(struct zpl_as *as)
 {
+    if (as->ra_ramp < ZPL_AS_DEPTH)
+        as->ra_ramp *= 2;
     ra_free(as->ra[0]);
     memmove(as->ra, as->ra + 1, (size_t)(as->nra - 1) * sizeof(as->ra[0]));
     as->nra--;
@@ -89,15 +95,23 @@ static size_t serve(struct zpl_wb *wb, char *buf, size_t n, int64_t off, bool *e
 static void issue(struct zpl_fd *e, int h, size_t blk)
 {
     struct zpl_as *as = e->wb->as;
-    if (blk < RA_SMALL_BLOCK)
+    /* Small reads: one block ahead at first, twice as many each time one is used up, so that a
+     * run cut short by a path call (a drain waits for what is in flight) wastes little. */
+    int depth = zpl_as_depth();
+    if (blk < RA_SMALL) {
         blk = RA_SMALL_BLOCK;
+        if (as->ra_ramp < 1)
+            as->ra_ramp = 1;
+        if (depth > as->ra_ramp)
+            depth = as->ra_ramp;
+    }
     if (blk > ZPL_AS_BLOCK)
         blk = ZPL_AS_BLOCK;
     if (blk > zpl_chunk())
         blk = zpl_chunk();
     if (!as->nra)
         as->ra_wgen = atomic_load(&zpl_wgen);
-    while (as->nra < zpl_as_depth()) {
+    while (as->nra < depth) {
         int64_t at =
             as->nra ? as->ra[as->nra - 1]->off + (int64_t)as->ra[as->nra - 1]->n : as->ra_next;
         if (atomic_fetch_add(&ra_bytes, blk) + blk > RA_BUDGET) {
@@ -135,6 +149,20 @@ ssize_t zpl_ra_read(struct zpl_fd *e, void *buf, size_t n, int64_t off)
         return zpl_pread_all(h, buf, n, off);
     }
     pthread_mutex_lock(&wb->mu);
+    if (n < RA_SMALL && !(wb->as && wb->as->counted)) {
+        /* Small and nothing read ahead yet: straight to the daemon until the run is long. */
+        bool seq = off == ZP_CUR || off == wb->small_next;
+        wb->small_run = seq ? wb->small_run + 1 : 1;
+        if (wb->small_run <= RA_SMALL_RUN) {
+            pthread_mutex_unlock(&wb->mu);
+            zpl_flush(e);
+            ssize_t r = zpl_pread_all(h, buf, n, off);
+            pthread_mutex_lock(&wb->mu);
+            wb->small_next = off == ZP_CUR || r < 0 ? -1 : off + r;
+            pthread_mutex_unlock(&wb->mu);
+            return r;
+        }
+    }
     /* What is buffered or in flight for writing goes first; a write error stays for the next
      * write, fsync or close. */
     struct zpl_as *as = zpl_as_get(wb);

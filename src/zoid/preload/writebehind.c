@@ -73,6 +73,7 @@ void zpl_as_reap_done(struct zpl_wb *wb)
 
 void zpl_as_drain(struct zpl_wb *wb, int h)
 {
+    wb->small_run = 0;
     struct zpl_as *as = wb->as;
     if (!as)
         return;

@@ -94,9 +94,14 @@ struct zpl_wb {
     pthread_mutex_t mu;
     char *buf; /* relaxed consistency: writes not yet sent */
     size_t len, cap;
-    int64_t off;        /* file offset of buf[0], or ZP_CUR */
-    int err;            /* a failed send's errno, reported by the next write, fsync or close */
-    struct zpl_as *as;  /* read-ahead and write-behind in flight (zpl_async.h), or NULL */
+    int64_t off;       /* file offset of buf[0], or ZP_CUR */
+    int err;           /* a failed send's errno, reported by the next write, fsync or close */
+    struct zpl_as *as; /* read-ahead and write-behind in flight (zpl_async.h), or NULL */
+    /* Relaxed reads under 64 KiB in a row, and where the next would start (readahead.c): they
+     * are read ahead only after a long run, so that a program mixing a few small reads with
+     * path calls (which drain what is read ahead) does not pay for it. */
+    int small_run;
+    int64_t small_next;
     atomic_bool locked; /* took a record lock or flock: its closes are never deferred */
 };
 

@@ -68,6 +68,7 @@ struct zpl_as {
     int nra;
     int64_t ra_next;  /* where the next sequential read would start */
     int seq;          /* sequential reads seen in a row */
+    int ra_ramp;      /* small reads: blocks to keep ahead now (grows as they are used) */
     int cur_reads;    /* reads at the file position since the last drain */
     uint64_t ra_wgen; /* zpl_wgen when the reads ahead were issued */
     /* The small writes buffered in zpl_wb->buf when they are at several places: (offset,
