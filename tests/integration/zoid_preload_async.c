@@ -10,6 +10,8 @@
  *   zoid_preload_async fill FILE MIB          MIB blocks of 1 MiB written with write(), then
  *                                            fsync and close: prints "write N: ERR", "fsync: ERR"
  *                                            or "close: ERR" for the first failure, or "ok"
+ *   zoid_preload_async smallstat FILE OUT    copies FILE to OUT in 4 KiB reads, with a stat and
+ *                                            an open of FILE every 20 reads
  *   zoid_preload_async behind FILE DIR [noclose]  opens FILE, writes 256 KiB, creates
  *                                            DIR/open, waits for DIR/go, writes 512 KiB, creates
  *                                            DIR/written, closes FILE (or exits without)
@@ -294,8 +296,45 @@ static int behind(const char *path, const char *dir, bool noclose)
     return 0;
 }
 
+/* Copies FILE to OUT in 4 KiB reads, with a stat of FILE and an open and close of it every 20
+ * reads (the calls a program makes between its reads: they must not throw away what is read
+ * ahead). */
+static int smallstat(const char *file, const char *out)
+{
+    int fd = open(file, O_RDONLY), o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || o < 0) {
+        perror("open");
+        return 1;
+    }
+    char b[4096];
+    struct stat st;
+    for (long i = 0;; i++) {
+        ssize_t r = read(fd, b, sizeof(b));
+        if (r < 0) {
+            perror("read");
+            return 1;
+        }
+        if (r == 0)
+            break;
+        if (write(o, b, (size_t)r) != r) {
+            perror("write");
+            return 1;
+        }
+        if (i % 20 == 19) {
+            int other = open(file, O_RDONLY);
+            if (stat(file, &st) || other < 0 || close(other)) {
+                perror("stat or open");
+                return 1;
+            }
+        }
+    }
+    return close(fd) || close(o);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && !strcmp(argv[1], "smallstat"))
+        return smallstat(argv[2], argv[3]);
     if (argc == 5 && !strcmp(argv[1], "mirror"))
         return mirror(argv[2], argv[3], strtoull(argv[4], NULL, 10));
     if (argc == 4 && !strcmp(argv[1], "fill"))
@@ -303,6 +342,6 @@ int main(int argc, char **argv)
     if ((argc == 4 || argc == 5) && !strcmp(argv[1], "behind"))
         return behind(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "noclose"));
     fprintf(stderr, "usage: zoid_preload_async mirror FWD LOCAL SEED | fill FILE MIB | "
-                    "behind FILE DIR [noclose]\n");
+                    "behind FILE DIR [noclose] | smallstat FILE OUT\n");
     return 2;
 }

@@ -83,7 +83,12 @@ ZPL_REAL_DECL(__pread64_chk);
 /* Opens a forwarded path: the daemon's handle at a reserved kernel descriptor. */
 static int fwd_open(struct zpl_path *p, int flags, mode_t mode)
 {
-    zpl_flush_all();
+    /* The daemon must see the program's writes first; a truncation also changes what other
+     * descriptions read ahead, so it drains them too. */
+    if (flags & O_TRUNC)
+        zpl_flush_all();
+    else
+        zpl_flush_writes_all();
     if (zpl_conn())
         return -1;
     if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)

@@ -432,6 +432,26 @@ static void flush_one(int fd, struct zpl_fd *e, void *arg)
     }
 }
 
+static void flush_writes_one(int fd, struct zpl_fd *e, void *arg)
+{
+    (void)fd;
+    (void)arg;
+    struct zpl_wb *wb = e->wb;
+    if (wb->len || wb->err || (wb->as && wb->as->nwq)) {
+        pthread_mutex_lock(&wb->mu);
+        send_buffer(e);
+        zpl_as_wait_writes(wb);
+        pthread_mutex_unlock(&wb->mu);
+    }
+}
+
+void zpl_flush_writes_all(void)
+{
+    if (atomic_load_explicit(&dirty, memory_order_relaxed) ||
+        atomic_load_explicit(&zpl_as_active, memory_order_relaxed))
+        zpl_fd_each(flush_writes_one, NULL);
+}
+
 void zpl_flush_all(void)
 {
     if (atomic_load_explicit(&dirty, memory_order_relaxed) ||

@@ -95,7 +95,7 @@ static int any_fstatat(int dirfd, const char *path, struct stat *st, int flags)
         return -1;
     if (rc != 1)
         return REAL(fstatat)(dirfd, ZPL_LOCAL(rc, p, path), st, flags);
-    zpl_flush_all();
+    zpl_flush_writes_all(); /* it must see the writes; reads ahead stay */
     int r = -1;
     if (!zpl_conn()) {
         ZP_CALL(r, zp_fstatat(p.dirh, p.rel, st, flags));
@@ -225,7 +225,7 @@ ZPL_API int statx(int dirfd, const char *path, int flags, unsigned int mask, str
     if (p.dir && !p.rel[0])
         zpl_flush(p.dir);
     else
-        zpl_flush_all();
+        zpl_flush_writes_all();
     int r = -1;
     if (!zpl_conn()) {
         ZP_CALL(r, zp_statx(p.dirh, p.rel, flags, mask, stx));

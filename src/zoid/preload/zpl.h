@@ -152,6 +152,10 @@ int zpl_flush(struct zpl_fd *e);
 int zpl_take_error(struct zpl_fd *e);
 extern atomic_bool zpl_exiting;
 void zpl_flush_all(void);
+/* Sends every entry's buffered writes and waits for the writes in flight, leaving what is read
+ * ahead and the file positions kept here: before a call that only looks (stat, an open that does
+ * not truncate), which must see the program's writes but changes nothing a read ahead holds. */
+void zpl_flush_writes_all(void);
 /* Writes n bytes at off (ZP_CUR: the position) through e, buffering small ones when relaxed. */
 ssize_t zpl_write_at(struct zpl_fd *e, const void *buf, size_t n, int64_t off);
 /* The same, unbuffered: split at the payload limit. */
