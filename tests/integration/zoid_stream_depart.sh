@@ -28,9 +28,15 @@ until_ok() {
 }
 stat_has() { "${Z[@]}" stat "$1" 2>/dev/null | grep -q -- "$2"; }
 gone() { ! kill -0 "$1" 2>/dev/null; }
+# kill_now PID: SIGKILL, and reaped (its status is not wanted).
+kill_now() {
+    kill -9 "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    return 0
+}
 # reap PID SECONDS: waits (bounded) for PID to exit; its status, or 124 after SECONDS.
 reap() {
-    until_ok "$2" gone "$1" || { kill -9 "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 124; }
+    until_ok "$2" gone "$1" || { kill_now "$1"; return 124; }
     local st=0
     wait "$1" || st=$?
     return $st
@@ -61,8 +67,7 @@ cat "$WORK/p2.dat" >&7
 # its 5 slices are in when steps 0-4 went out (pushed counts the records emitted)
 until_ok 20 stat_has red "pushed 5 " || fail "rank 2's slices did not arrive: $("${Z[@]}" stat red)"
 t0=$SECONDS
-kill -9 $p2
-wait $p2 2>/dev/null
+kill_now $p2
 exec 7>&-
 reap $cat_pid 15
 st=$?
@@ -103,8 +108,7 @@ exec 7>"$WORK/b.fifo"
 head -c 196608 "$WORK/a.dat" >&7
 until_ok 20 stat_has plain "pushed 13 " || fail "plain: the 3 records did not arrive"
 t0=$SECONDS
-kill -9 $pb
-wait $pb 2>/dev/null
+kill_now $pb
 exec 7>&-
 reap $cat_pid 15
 st=$?
@@ -127,8 +131,7 @@ pc=$!
 exec 7>"$WORK/c.fifo"
 head -c 262144 "$WORK/c.dat" >&7 # 4 records, read by the consumer
 until_ok 20 stat_has cons "delivered 4 " || fail "cons: the consumer did not read 4 records"
-kill -9 $c1
-wait $c1 2>/dev/null
+kill_now $c1
 tail -c +262145 "$WORK/c.dat" >&7 & # the rest: the producer fills the stream and blocks
 feeder=$!
 until_ok 20 grep -Eq "stream cons: consumer unix:pid $c1( uid [0-9]+)? departed with" "$log" ||
@@ -161,8 +164,7 @@ PY
 "${Z[@]}" cat --create --limit 64K --policy error --timeout 60000 cerr >/dev/null 2>&1 &
 c1=$!
 until_ok 10 "${Z[@]}" stat cerr || fail "the consumer did not create cerr"
-kill -9 $c1
-wait $c1 2>/dev/null
+kill_now $c1
 expect_status 1 "stream cerr: full \(policy error\)" timeout 30 "${Z[@]}" push --record 16K cerr \
     <"$WORK/c.dat"
 
@@ -184,8 +186,7 @@ cat "$WORK/s.dat" >&7
 until_ok 20 stat_has small "delivered [1-9]" || fail "small: nothing delivered: $("${Z[@]}" stat small)"
 until_ok 20 stat_has small "records 0 (" ||
     fail "small: the consumer did not acknowledge: $("${Z[@]}" stat small)"
-kill -9 $c1
-wait $c1 2>/dev/null
+kill_now $c1
 exec 7>&-
 reap $ps 30 || fail "small: the producer failed: $(cat "$WORK/spush.err")"
 timeout 60 "${Z[@]}" cat --timeout 30000 small >"$WORK/s2.out" 2>"$WORK/s2.err" ||
@@ -220,8 +221,7 @@ else
     reading() { read -r nr fd _ <"/proc/$q1/syscall" && [ "$nr" = 0 ] && [ "$fd" = 0x0 ]; }
     until_ok 10 reading || fail "the producer of rank 1 did not get to its input"
     t0=$SECONDS
-    kill -9 $q1
-    wait $q1 2>/dev/null
+    kill_now $q1
     exec 7>&-
     reap $cat_pid 15
     st=$?

@@ -5,9 +5,9 @@
  * at the file position or at explicit offsets), the next ZPL_AS_DEPTH blocks of the same size
  * (at most ZPL_AS_BLOCK; reads under RA_SMALL, stdio's 4-8 KiB, after RA_SMALL_RUN in a row and
  * in blocks of RA_SMALL_BLOCK, one ahead at first, then more as they are used) are asked for by
- * workers while the program uses the current one; a read served from them
- * costs a memcpy. The whole process reads ahead at most RA_BUDGET bytes at once. The blocks
- * are dropped by a read elsewhere, by any write through the library (zpl_wgen), and by whatever
+ * workers while the program uses the current one; a read served from them costs a memcpy. The
+ * whole process reads ahead at most RA_BUDGET bytes at once. The blocks are dropped by a read
+ * elsewhere, by any write through the library (zpl_wgen), and by whatever
  * drains the description (lseek, a path call, fork, exec, close): data read ahead is never older
  * than the program's own last write, and at most ZPL_AS_DEPTH blocks ahead of its last read.
  */
