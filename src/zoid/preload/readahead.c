@@ -7,9 +7,10 @@
  * in blocks of RA_SMALL_BLOCK, one ahead at first, then more as they are used) are asked for by
  * workers while the program uses the current one; a read served from them costs a memcpy. The
  * whole process reads ahead at most RA_BUDGET bytes at once. The blocks are dropped by a read
- * elsewhere, by any write through the library (zpl_wgen), and by whatever
- * drains the description (lseek, a path call, fork, exec, close): data read ahead is never older
- * than the program's own last write, and at most ZPL_AS_DEPTH blocks ahead of its last read.
+ * elsewhere, by any write through the library (zpl_wgen), and by whatever drains the description
+ * (lseek, a path call that may change something, fork, exec, close): data read ahead is never
+ * older than the program's own last write, and at most ZPL_AS_DEPTH blocks ahead of its last
+ * read.
  */
 #include <errno.h>
 #include <stdatomic.h>
