@@ -3,15 +3,16 @@
  * (issue 15) give the same results as local I/O.
  *
  *   zoid_preload_async mirror FWD LOCAL SEED  the same random mix of write, pwrite, read, pread,
- *                                            lseek, ftruncate and dup'd descriptors on a
- *                                            forwarded file and a local one, every result and
+ *                                            lseek, ftruncate, truncate, stat and dup'd
+ *                                            descriptors on a forwarded file and a local one,
+ *                                            every result and
  *                                            the final contents compared; exits 1 on the first
  *                                            difference (printed)
  *   zoid_preload_async fill FILE MIB          MIB blocks of 1 MiB written with write(), then
  *                                            fsync and close: prints "write N: ERR", "fsync: ERR"
  *                                            or "close: ERR" for the first failure, or "ok"
- *   zoid_preload_async smallstat FILE OUT    copies FILE to OUT in 4 KiB reads, with a stat and
- *                                            an open of FILE every 20 reads
+ *   zoid_preload_async smallstat FILE OUT    copies FILE to OUT in 4 KiB reads, with a stat, an
+ *                                            open and a mkdir beside FILE every 20 reads
  *   zoid_preload_async behind FILE DIR [noclose]  opens FILE, writes 256 KiB, creates
  *                                            DIR/open, waits for DIR/go, writes 512 KiB, creates
  *                                            DIR/written, closes FILE (or exits without)
@@ -168,11 +169,19 @@ static int mirror(const char *fwd, const char *loc, uint64_t seed)
                 return fail(step, "lseek", a, b);
             break;
         }
-        default: /* ftruncate, rarely */
+        default: /* ftruncate or truncate by path, rarely; else a stat, which sees every write */
             if (rnd() % 4 == 0) {
-                int a = ftruncate(f[d], off), b = ftruncate(l[d], off);
+                bool by_path = rnd() % 2;
+                int a = by_path ? truncate(fwd, off) : ftruncate(f[d], off);
+                int b = by_path ? truncate(loc, off) : ftruncate(l[d], off);
                 if (a != b)
-                    return fail(step, "ftruncate", a, b);
+                    return fail(step, by_path ? "truncate" : "ftruncate", a, b);
+            } else {
+                struct stat sf, sl;
+                if (stat(fwd, &sf) || stat(loc, &sl))
+                    return fail(step, "stat", 0, 0);
+                if (sf.st_size != sl.st_size)
+                    return fail(step, "stat size", sf.st_size, sl.st_size);
             }
             break;
         }
@@ -296,9 +305,9 @@ static int behind(const char *path, const char *dir, bool noclose)
     return 0;
 }
 
-/* Copies FILE to OUT in 4 KiB reads, with a stat of FILE and an open and close of it every 20
- * reads (the calls a program makes between its reads: they must not throw away what is read
- * ahead). */
+/* Copies FILE to OUT in 4 KiB reads, with a stat of FILE, an open and close of it and a mkdir
+ * and rmdir of FILE.d every 20 reads (the calls a program makes between its reads: they must not
+ * throw away what is read ahead). */
 static int smallstat(const char *file, const char *out)
 {
     int fd = open(file, O_RDONLY), o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -306,8 +315,9 @@ static int smallstat(const char *file, const char *out)
         perror("open");
         return 1;
     }
-    char b[4096];
+    char b[4096], dir[4200];
     struct stat st;
+    snprintf(dir, sizeof(dir), "%s.d", file);
     for (long i = 0;; i++) {
         ssize_t r = read(fd, b, sizeof(b));
         if (r < 0) {
@@ -322,8 +332,8 @@ static int smallstat(const char *file, const char *out)
         }
         if (i % 20 == 19) {
             int other = open(file, O_RDONLY);
-            if (stat(file, &st) || other < 0 || close(other)) {
-                perror("stat or open");
+            if (stat(file, &st) || other < 0 || close(other) || mkdir(dir, 0755) || rmdir(dir)) {
+                perror("stat, open or mkdir");
                 return 1;
             }
         }

@@ -66,8 +66,12 @@ ssize_t __readlink_chk(const char *path, char *buf, size_t n, size_t buflen);
 ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t n, size_t buflen);
 
 /* A call on one path: FWD with p (struct zpl_path) when forwarded, LOCAL with lp (the path for
- * libc) otherwise. The function returns what the expression gives. */
+ * libc) otherwise. The function returns what the expression gives. FLUSH goes first: the
+ * program's writes are sent (the call must see them); what is read ahead and the positions stay,
+ * except before a truncate, which changes what a read ahead holds (zpl_flush_all drains). */
 #define PATH_CALL(T, dirfd, path, FWD, LOCAL)                                                      \
+    PATH_CALL_FLUSH(T, dirfd, path, FWD, LOCAL, zpl_flush_writes_all())
+#define PATH_CALL_FLUSH(T, dirfd, path, FWD, LOCAL, FLUSH)                                         \
     do {                                                                                           \
         struct zpl_path p;                                                                         \
         int rc_ = zpl_resolve(dirfd, path, &p);                                                    \
@@ -78,7 +82,7 @@ ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t n, size_
             (void)lp;                                                                              \
             return LOCAL;                                                                          \
         }                                                                                          \
-        zpl_flush_all();                                                                           \
+        FLUSH;                                                                                     \
         T r_ = -1;                                                                                 \
         if (!zpl_conn()) {                                                                         \
             ZP_CALL(r_, FWD);                                                                      \
@@ -225,7 +229,7 @@ static int two(int d1, const char *p1, int d2, const char *p2, struct zpl_path *
         return -1;
     }
     if (ra == 1) {
-        zpl_flush_all();
+        zpl_flush_writes_all(); /* names change, no data: what is read ahead stays */
         if (zpl_conn()) {
             zpl_path_done(a);
             zpl_path_done(b);
@@ -462,12 +466,14 @@ ZPL_API int utime(const char *path, const struct utimbuf *u)
 
 ZPL_API int truncate(const char *path, off_t len)
 {
-    PATH_CALL(int, AT_FDCWD, path, zp_truncate(p.dirh, p.rel, len), REAL(truncate)(lp, len));
+    PATH_CALL_FLUSH(int, AT_FDCWD, path, zp_truncate(p.dirh, p.rel, len), REAL(truncate)(lp, len),
+                    zpl_flush_all());
 }
 
 ZPL_API int truncate64(const char *path, off64_t len)
 {
-    PATH_CALL(int, AT_FDCWD, path, zp_truncate(p.dirh, p.rel, len), REAL(truncate64)(lp, len));
+    PATH_CALL_FLUSH(int, AT_FDCWD, path, zp_truncate(p.dirh, p.rel, len), REAL(truncate64)(lp, len),
+                    zpl_flush_all());
 }
 
 /* ---- extended attributes: none on forwarded files ----------------------------------------- */
