@@ -150,14 +150,17 @@ int main(int argc, char **argv)
     double dt = now_s() - t0;
     for (unsigned i = 0; i < nprod; i++)
         pthread_join(t[i], NULL);
+    uint64_t refused = 0, refused_bytes = 0; /* pushes that found the stream full */
     if (s) {
         struct zepto_err err = {0};
+        zoid_stream_refusals(c, sname, &refused, &refused_bytes, &err);
         zoid_stream_delete(c, sname, &err);
     }
     printf("{\"mode\":\"%s\",\"producers\":%u,\"record\":%zu,\"records\":%llu,\"expected\":%llu,"
-           "\"lost\":%llu,\"seconds\":%.3f,\"records_per_s\":%.0f,\"mb_per_s\":%.1f}\n",
+           "\"lost\":%llu,\"seconds\":%.3f,\"records_per_s\":%.0f,\"mb_per_s\":%.1f,"
+           "\"refused_pushes\":%llu,\"refused_mb\":%.1f}\n",
            raw ? "raw" : "stream", nprod, rec, (unsigned long long)got,
            (unsigned long long)(per_prod * nprod), (unsigned long long)lost, dt, got / dt,
-           bytes / dt / 1048576.0);
+           bytes / dt / 1048576.0, (unsigned long long)refused, refused_bytes / 1048576.0);
     return got == per_prod * nprod && !lost ? 0 : 1;
 }

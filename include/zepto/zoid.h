@@ -235,6 +235,11 @@ uint32_t zoid_stream_departed(const struct zoid_stream *s);
 /* The counts: producers departed and consumers departed; 0 or -errno with a message. */
 int zoid_stream_departures(struct zoid_client *c, const char *name, uint32_t *producers,
                            uint32_t *consumers, struct zepto_err *err);
+/* Backpressure: pushes that found the stream full (their producer then waited in line until
+ * what it still had to send fitted) and the record bytes they carried that were not taken
+ * (sent again later). 0 or -errno with a message. */
+int zoid_stream_refusals(struct zoid_client *c, const char *name, uint64_t *pushes, uint64_t *bytes,
+                         struct zepto_err *err);
 /* 1 when the next zoid_stream_read hands out a record already received, without a call to the
  * daemon (which would acknowledge every record read so far); 0 when it calls the daemon. A
  * consumer that buffers its output (stdio) flushes it when this is 0, before that read, so that

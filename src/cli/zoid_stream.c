@@ -267,6 +267,10 @@ int cli_zoid_stream(int argc, char **argv)
             print_stat(name, &t);
         if (!rc && !zoid_stream_departures(cl, name, &dp, &dc, &err))
             printf("  departed: %u producers (without ending), %u consumers (undrained)\n", dp, dc);
+        uint64_t rp, rb;
+        if (!rc && !zoid_stream_refusals(cl, name, &rp, &rb, &err))
+            printf("  refused for room: %llu pushes, %llu record bytes (sent again)\n",
+                   (unsigned long long)rp, (unsigned long long)rb);
     } else if (!strcmp(verb, "rm")) {
         rc = zoid_stream_delete(cl, name, &err);
     } else {

@@ -1,6 +1,7 @@
 # Seeds for fuzz_zstream: valid calls of the stream plugin (src/zoid/stream/zstream_wire.h), one
 # sequence a file: open (create), push two records, read, stat, delete; and a producer known from
-# its open (flag 16, rank 1 of a reduced stream) that never pushes. Usage: SCRIPT DIR
+# its open (flag 16, rank 1 of a reduced stream) that never pushes; a reservation (function 5)
+# and a push that waits in line (flag 2). Usage: SCRIPT DIR
 set -eu
 dir=$1
 call() { # FN HEX-PAYLOAD
@@ -18,3 +19,6 @@ read=000000000000000000000000000010000000000000000000${name}
 pname=02007332 # "s2"
 popen=1100000002000000000000000000000001000100${pname}
 { call 0 "$popen"; call 3 "$pname"; } >"$dir/producer"
+reserve=010000000800000000000000${name}
+wpush=02000000${push#00000000}
+{ call 0 "$open"; call 5 "$reserve"; call 1 "$wpush"; call 5 "$reserve"; call 2 "$read"; call 3 "$name"; } >"$dir/reserve"

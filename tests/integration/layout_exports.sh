@@ -25,6 +25,8 @@ zoid_api+=" zoid_stream_push zoid_stream_read zoid_stream_stat "
 zoid_api+=" zoid_stream_departed zoid_stream_departures "
 # Whether the next read calls the daemon (and acknowledges): a buffering consumer flushes first.
 zoid_api+=" zoid_stream_buffered "
+# Pushes refused for room and their bytes (docs/zoid-stream.md, "Waiting in line").
+zoid_api+=" zoid_stream_refusals "
 
 # The names between "global:" and "local:" of a version script, comments stripped.
 map_globals() {

@@ -15,7 +15,7 @@ hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$DAEMON/status"; }
 start_daemon || exit 1
 grep -q "plugin 14 stream" "$WORK/daemon.1.log" || fail "no stream plugin: $(cat "$WORK/daemon.1.log")"
 chmod 0777 "$SOCK" 2>/dev/null
-for c in basic reduce blocked noread resume many malformed; do
+for c in basic reduce blocked herd hoard noread resume many malformed; do
     timeout 120 "$DRIVER" "unix:$SOCK" "$c" || fail "case $c"
 done
 # Memory: the cases above pushed ~100 MB through streams of at most 1 MiB (64 KiB for the 64
@@ -37,6 +37,8 @@ for _ in $(seq 100); do "$ZEPTO" zoid stream stat cli >/dev/null 2>&1 && break; 
 expect_ok timeout 60 "$ZEPTO" zoid stream push --record 4096 cli <"$WORK/in.dat"
 wait $cat_pid || fail "stream cat exited $?"
 cmp -s "$WORK/in.dat" "$WORK/out.dat" || fail "stream cat: not the bytes pushed"
+expect_ok "$ZEPTO" zoid stream stat cli
+grep -q "refused for room: [0-9]* pushes" "$WORK/stdout" || fail "stat: no refusal count: $(cat "$WORK/stdout")"
 expect_ok "$ZEPTO" zoid stream rm cli
 
 # Bad input: one clear line each.

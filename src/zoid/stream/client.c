@@ -4,6 +4,7 @@
  * on the client's connection (zoid_poll), until the daemon's wake frame: never in the daemon.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 struct zoid_stream {
     struct zoid_client *c;
+    struct wake_count *wakes;
     char name[ZS_NAME_MAX + 1];
     unsigned char prefix[4 + 2 + ZS_NAME_MAX]; /* PUSH: flags, name */
     size_t prefix_len;
@@ -30,15 +32,60 @@ struct zoid_stream {
     uint64_t cursor, expect;
     bool started, eof;
     uint32_t departed; /* producers departed, as the last read reply said */
+    uint64_t room;     /* free room the daemon last reported (0 while others wait in line) */
+    bool room_known;   /* the daemon reports it (not one from before grants) */
+    bool no_reserve;   /* the daemon has no ZS_RESERVE */
+    uint64_t granted;  /* room held for this producer's next push (as large as its last) */
 };
 
-static atomic_uint_fast64_t wakes; /* any stream's wake frame: a retry is cheap, a miss is not */
+/* Wake frames counted per connection: a producer waits for a wake on its own connection only
+ * (one counter for the whole process woke every waiting thread of a multi-threaded program for
+ * each wake, and all of them sent their records again). A counter is kept while streams of its
+ * client are open, then reused for another client, never freed: the client may still hold it as
+ * its async argument. */
+struct wake_count {
+    struct zoid_client *c;
+    atomic_uint_fast64_t n;
+    unsigned refs;
+    struct wake_count *next;
+};
+static pthread_mutex_t counts_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct wake_count *counts;
 
 static void on_async(void *arg, uint16_t plugin, uint16_t function, const void *data, size_t len)
 {
-    (void)arg, (void)data, (void)len;
+    (void)data, (void)len;
+    struct wake_count *w = arg;
     if (plugin == ZOID_STREAM_PLUGIN && function == ZS_ASYNC_WAKE)
-        atomic_fetch_add(&wakes, 1);
+        atomic_fetch_add(&w->n, 1);
+}
+
+/* The counter of c's wakes (installed as c's async handler), or NULL when out of memory. */
+static struct wake_count *wake_count_get(struct zoid_client *c)
+{
+    pthread_mutex_lock(&counts_mu);
+    struct wake_count *w = counts, *spare = NULL;
+    for (; w && w->c != c; w = w->next)
+        if (!w->refs && !spare)
+            spare = w;
+    if (!w && (w = spare)) /* a client's counter is reused only once its streams closed */
+        w->c = c;
+    if (!w && (w = calloc(1, sizeof(*w)))) {
+        w->c = c;
+        w->next = counts;
+        counts = w;
+    }
+    if (w && !w->refs++)
+        zoid_on_async(c, on_async, w);
+    pthread_mutex_unlock(&counts_mu);
+    return w;
+}
+
+static void wake_count_put(struct wake_count *w)
+{
+    pthread_mutex_lock(&counts_mu);
+    w->refs--;
+    pthread_mutex_unlock(&counts_mu);
 }
 
 static int64_t now_ms(void)
@@ -56,9 +103,10 @@ static int64_t deadline_of(int timeout_ms)
 }
 
 /* Waits until a wake frame arrives after gen (or 1 s passes: then the caller retries anyway). */
-static int wait_wake(struct zoid_client *c, uint_fast64_t gen, int64_t deadline)
+static int wait_wake(struct zoid_stream *s, uint_fast64_t gen, int64_t deadline)
 {
-    while (atomic_load(&wakes) == gen) {
+    struct zoid_client *c = s->c;
+    while (atomic_load(&s->wakes->n) == gen) {
         int slice = 1000;
         if (deadline >= 0) {
             int64_t left = deadline - now_ms();
@@ -154,34 +202,92 @@ int zoid_stream_open(struct zoid_client *c, const char *name, const struct zoid_
     if (s->bmax > maxp / 2)
         s->bmax = maxp / 2;
     s->prefix_len = 4 + put_name(s->prefix + 4, name);
-    zoid_on_async(c, on_async, NULL);
+    if (!(s->wakes = wake_count_get(c))) {
+        free(s);
+        return zepto_fail(err, ENOMEM, "stream %s: out of memory", name);
+    }
     *out = s;
     return 0;
 }
 
-/* Sends records (iov[1..niov), nrec of them, the prefix goes in iov[0]) until all are taken. */
+/* Asks for room for nrec records of bytes before sending them, when the stream was nearly full
+ * at the last push: waits in line for the daemon's grant rather than sending records that would
+ * be refused (and sent again). */
+static int reserve(struct zoid_stream *s, uint32_t nrec, uint64_t bytes, int64_t deadline)
+{
+    if (s->granted >= bytes) /* the daemon holds room for it already */
+        return 0;
+    if (!s->room_known || s->no_reserve || s->room >= 2 * (bytes + 64u * nrec))
+        return 0;
+    unsigned char req[12 + 2 + ZS_NAME_MAX];
+    memcpy(req, &nrec, 4);
+    memcpy(req + 4, &bytes, 8);
+    size_t len = 12 + put_name(req + 12, s->name);
+    uint_fast64_t gen = atomic_load(&s->wakes->n);
+    unsigned char rep[12];
+    size_t rep_len = 0;
+    struct iovec rq = {req, len}, rp = {rep, sizeof(rep)};
+    int left = -1;
+    if (deadline >= 0 && (left = (int)(deadline - now_ms())) <= 0)
+        return -ETIMEDOUT;
+    int rc = zoid_call(s->c, ZOID_STREAM_PLUGIN, ZS_RESERVE, &rq, 1, &rp, 1, &rep_len, left);
+    if (rc == -(ZOID_REMOTE + ENOSYS)) {
+        s->no_reserve = true;
+        return 0;
+    }
+    if (rc)
+        return call_err(rc);
+    if (rep_len < 12)
+        return -EPROTO;
+    uint32_t granted;
+    memcpy(&granted, rep, 4);
+    memcpy(&s->room, rep + 4, 8);
+    return granted ? 0 : wait_wake(s, gen, deadline);
+}
+
+/* Sends records (iov[1..niov), nrec of them, the prefix goes in iov[0]) until all are taken.
+ * A full stream puts this producer in line: it waits for the daemon's wake (which comes with
+ * room for what it still has to send) instead of sending again at once. */
 static int send_records(struct zoid_stream *s, struct iovec *iov, int niov, uint32_t nrec,
                         uint32_t flags, int64_t deadline)
 {
+    flags |= ZS_PUSH_WAITS;
     memcpy(s->prefix, &flags, 4);
     iov[0] = (struct iovec){s->prefix, s->prefix_len};
+    uint64_t bytes = 0;
+    for (int i = 1; i < niov; i++)
+        bytes += iov[i].iov_len;
+    int rc = nrec ? reserve(s, nrec, bytes, deadline) : 0;
+    if (rc)
+        return rc;
     for (;;) {
-        uint_fast64_t gen = atomic_load(&wakes);
-        uint32_t taken = 0;
+        uint_fast64_t gen = atomic_load(&s->wakes->n);
+        unsigned char rep[16]; /* accepted, queued, room */
         size_t rep_len = 0;
-        struct iovec rp = {&taken, sizeof(taken)};
+        struct iovec rp = {rep, sizeof(rep)};
         int left = -1;
         if (deadline >= 0 && (left = (int)(deadline - now_ms())) <= 0)
             return -ETIMEDOUT;
-        int rc = zoid_call(s->c, ZOID_STREAM_PLUGIN, ZS_PUSH, iov, niov, &rp, 1, &rep_len, left);
+        rc = zoid_call(s->c, ZOID_STREAM_PLUGIN, ZS_PUSH, iov, niov, &rp, 1, &rep_len, left);
         if (rc == -(ZOID_REMOTE + EAGAIN)) {
-            rc = wait_wake(s->c, gen, deadline);
+            rc = wait_wake(s, gen, deadline);
             if (rc)
                 return rc;
             continue;
         }
         if (rc)
             return call_err(rc);
+        if (rep_len < 4)
+            return -EPROTO;
+        uint32_t taken, state = 0;
+        memcpy(&taken, rep, 4);
+        if (rep_len >= 16) {
+            memcpy(&state, rep + 4, 4);
+            memcpy(&s->room, rep + 8, 8);
+            s->room_known = true;
+        }
+        s->granted = (state & 2u) ? bytes : 0;
+        bool queued = state & 1u;
         if (taken >= nrec)
             return 0;
         /* Part of a batch taken (the stream filled up): skip those records, send the rest. */
@@ -192,9 +298,13 @@ static int send_records(struct zoid_stream *s, struct iovec *iov, int niov, uint
             memcpy(&l, b + off + 12, 4);
             off += ZS_REC_HDR + l;
         }
+        if (off > iov[1].iov_len)
+            return -EPROTO;
         iov[1].iov_base = b + off;
         iov[1].iov_len -= off;
         nrec -= taken;
+        if (queued && (rc = wait_wake(s, gen, deadline)))
+            return rc;
     }
 }
 
@@ -271,7 +381,7 @@ static int fill(struct zoid_stream *s, int64_t deadline)
     memcpy(req + 16, &s->cursor, 8);
     size_t len = 24 + put_name(req + 24, s->name);
     for (;;) {
-        uint_fast64_t gen = atomic_load(&wakes);
+        uint_fast64_t gen = atomic_load(&s->wakes->n);
         struct iovec rq = {req, len}, rp = {s->rbuf, s->rcap};
         size_t rep_len = 0;
         int left = -1;
@@ -305,7 +415,7 @@ static int fill(struct zoid_stream *s, int64_t deadline)
             s->eof = true;
             return 0;
         }
-        rc = wait_wake(s->c, gen, deadline);
+        rc = wait_wake(s, gen, deadline);
         if (rc)
             return rc;
     }
@@ -389,18 +499,38 @@ int zoid_stream_stat(struct zoid_client *c, const char *name, struct zoid_stream
     return 0;
 }
 
+/* A stat reply into b, which must be at least need bytes long (a daemon that counts what). */
+static int stat_at_least(struct zoid_client *c, const char *name, unsigned char b[ZS_STAT_LEN],
+                         size_t need, const char *what, struct zepto_err *err)
+{
+    size_t got = 0;
+    int rc = name_call(c, name, ZS_STAT, b, ZS_STAT_LEN, &got, err);
+    if (!rc && got < need)
+        rc = zepto_fail(err, EPROTO, "stream %s: the daemon does not count %s", name, what);
+    return rc;
+}
+
 int zoid_stream_departures(struct zoid_client *c, const char *name, uint32_t *producers,
                            uint32_t *consumers, struct zepto_err *err)
 {
     unsigned char b[ZS_STAT_LEN] = {0};
-    size_t got = 0;
-    int rc = name_call(c, name, ZS_STAT, b, sizeof(b), &got, err);
+    int rc = stat_at_least(c, name, b, ZS_STAT_LEN_DEPARTURES, "departures", err);
     if (rc)
         return rc;
-    if (got < ZS_STAT_LEN)
-        return zepto_fail(err, EPROTO, "stream %s: the daemon does not count departures", name);
     memcpy(producers, b + 104, 4);
     memcpy(consumers, b + 108, 4);
+    return 0;
+}
+
+int zoid_stream_refusals(struct zoid_client *c, const char *name, uint64_t *pushes, uint64_t *bytes,
+                         struct zepto_err *err)
+{
+    unsigned char b[ZS_STAT_LEN] = {0};
+    int rc = stat_at_least(c, name, b, ZS_STAT_LEN, "refusals", err);
+    if (rc)
+        return rc;
+    memcpy(pushes, b + 112, 8);
+    memcpy(bytes, b + 120, 8);
     return 0;
 }
 
@@ -423,6 +553,7 @@ void zoid_stream_close(struct zoid_stream *s)
 {
     if (!s)
         return;
+    wake_count_put(s->wakes);
     free(s->batch);
     free(s->rbuf);
     free(s);

@@ -11,6 +11,10 @@
 
 #include "zs_int.h"
 
+/* Records at least this large go into a read reply without a copy (smaller ones are copied:
+ * cheaper than one more iovec and reference each). */
+#define BULK_MIN 2048u
+
 static bool allowed(const struct zs_stream *s, const struct zoid_identity *id)
 {
     return s->shared || id->uid == s->owner || id->uid == 0;
@@ -108,12 +112,13 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
     if (rc)
         return rc;
     struct zs_push_rec r;
+    struct zs_reader check_start = recs;
     check = recs;
     while ((rc = zs_next_rec(&check, &r)) > 0)
         ;
     if (rc < 0)
         return rc; /* a malformed batch is refused whole */
-    uint32_t accepted = 0;
+    uint32_t accepted = 0, queued = 0;
     struct zs_waitlist wake = {0};
     pthread_mutex_lock(&st->mu);
     struct zs_stream *s = lookup(st, call, name, &rc);
@@ -124,13 +129,40 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
         for (struct zs_reader k = recs; s->gone && zs_next_rec(&k, &r) > 0;)
             zs_client_note(st, call, s, 0, &r.rank, 1);
     }
+    uintptr_t key = 0; /* lines and grants: plain streams (a reduced step's later slices need
+                          no room, and must never wait behind a slice that does) */
+    if (s && !rc && s->policy == ZS_POLICY_BLOCK && s->reduce == ZS_REDUCE_NONE) {
+        struct zoid_peer *me = zoid_peer_get(call);
+        key = (uintptr_t)me;
+        zoid_peer_put(me); /* only compared, never used */
+        bool granted = false;
+        for (unsigned i = 0; i < s->nresv && !granted; i++)
+            granted = s->resv[i].key == key;
+        zs_resv_release(s, key); /* its records use that room now */
+        if (!granted && s->blocked.n && zs_line_pos(s, key) != 0 && zs_next_rec(&recs, &r) > 0)
+            rc = -EAGAIN; /* producers wait in line before it: no overtaking them */
+        else
+            recs = check_start;
+    }
     while (s && !rc && zs_next_rec(&recs, &r) > 0) {
         rc = zs_accept(st, s, &r);
         if (!rc)
             accepted++;
     }
-    if (s && rc == -EAGAIN && !accepted) {
-        zs_wait_add(&s->blocked, zoid_peer_get(call));
+    if (key && accepted)
+        zs_line_leave(s, key); /* served (what it still has goes to the end of the line) */
+    bool plain = s && s->reduce == ZS_REDUCE_NONE;
+    if (s && rc == -EAGAIN && (!accepted || (plain && (flags & ZS_PUSH_WAITS)))) {
+        /* Full: this producer waits in line until its whole remainder fits (a wake for a part
+         * of it would have it send the rest again and again); counted as refused. */
+        queued = 1;
+        uint64_t need = plain ? zs_need(s, &r) : 0, bytes = r.len;
+        for (struct zs_reader k = recs; zs_next_rec(&k, &r) > 0; bytes += r.len)
+            if (plain) /* a reduced stream's producers are all woken by any room (as before) */
+                need += zs_need(s, &r);
+        s->refused_pushes++;
+        s->refused_bytes += bytes;
+        zs_wait_add(&s->blocked, zoid_peer_get(call), need < s->limit ? need : s->limit);
         if (!s->full_logged) {
             s->full_logged = true;
             zoid_call_log(call, ZOID_LOG_WARN,
@@ -149,11 +181,27 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
     }
     if (s && (accepted || zs_ended(s)))
         zs_wait_take(&s->consumers, &wake);
+    uint64_t room = s ? zs_room(st, s) : 0;
+    if (all && key && (flags & ZS_PUSH_WAITS) && !(flags & ZS_PUSH_EOF) && accepted) {
+        /* credit: room for a next push as large as this one, held for this producer */
+        uint64_t next = len + (uint64_t)accepted * sizeof(struct zs_rec);
+        if (room >= next && zs_resv_grant(s, key, next)) {
+            queued = 2;
+            room -= next;
+        }
+    }
     pthread_mutex_unlock(&st->mu);
     zs_wake(&wake, name);
     if (rc)
         return rc;
-    return zoid_reply_append(call, &accepted, sizeof(accepted));
+    rc = zoid_reply_append(call, &accepted, sizeof(accepted));
+    if (!rc && (flags & ZS_PUSH_WAITS)) {
+        unsigned char more[12];
+        memcpy(more, &queued, 4);
+        memcpy(more + 4, &room, 8);
+        rc = zoid_reply_append(call, more, sizeof(more));
+    }
+    return rc;
 }
 
 static bool key_match(const struct zs_read_req *q, const struct zs_rec *r)
@@ -238,8 +286,12 @@ static int fn_read(struct zoid_call *call, const void *payload, size_t len)
         put32(&o, r->len);
         if (!rc)
             rc = zoid_reply_append(call, oh, sizeof(oh));
-        if (!rc)
+        if (!rc && r->len < BULK_MIN)
             rc = zoid_reply_append(call, r->data, r->len);
+        else if (!rc) { /* sent from the record itself, which the reply holds until then */
+            atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+            rc = zoid_reply_bulk(call, r->data, r->len, zs_rec_unref, r);
+        }
         if (take) {
             zs_free_rec(st, s, r);
             freed = true;
@@ -247,16 +299,65 @@ static int fn_read(struct zoid_call *call, const void *payload, size_t len)
     }
     s->delivered += n;
     if (!n && !flags && !rc)
-        zs_wait_add(&s->consumers, zoid_peer_get(call));
+        zs_wait_add(&s->consumers, zoid_peer_get(call), 0);
     if (freed) {
         s->full_logged = false;
-        zs_wait_take(&s->blocked, &wake);
+        zs_wait_take_fitting(st, s, &wake);
     }
 out:
     pthread_mutex_unlock(&st->mu);
     free(got);
     zs_wake(&wake, q.name);
     return rc;
+}
+
+/* Room for the next push of this connection, asked before sending it once the stream is nearly
+ * full (zs_int.h, "Backpressure without wasted sends"): granted now, or a place in line and a
+ * wake with the grant. */
+static int fn_reserve(struct zoid_call *call, const void *payload, size_t len)
+{
+    struct zs_state *st = zoid_call_plugin_state(call);
+    struct zs_reader q = {payload, len, false};
+    uint32_t nrec = zs_u32(&q);
+    uint64_t bytes = zs_u64(&q);
+    char name[ZS_NAME_MAX + 1];
+    int rc = q.bad ? -EPROTO : zs_get_name(&q, name);
+    if (!rc && q.left)
+        rc = -EPROTO;
+    if (rc)
+        return rc;
+    uint32_t granted = 1;
+    uint64_t room = 0;
+    pthread_mutex_lock(&st->mu);
+    struct zs_stream *s = lookup(st, call, name, &rc);
+    if (s && zs_ended(s))
+        rc = -EPIPE;
+    if (s && !rc && s->policy == ZS_POLICY_BLOCK && s->reduce == ZS_REDUCE_NONE) {
+        uint64_t need = bytes + (uint64_t)nrec * sizeof(struct zs_rec);
+        if (need > s->limit || bytes > s->limit)
+            need = s->limit;
+        struct zoid_peer *me = zoid_peer_get(call);
+        uintptr_t key = (uintptr_t)me;
+        zs_resv_release(s, key);
+        int pos = zs_line_pos(s, key); /* first in line, or nobody waits: its turn */
+        if ((pos == 0 || !s->blocked.n) && zs_free_room(st, s) >= need &&
+            zs_resv_grant(s, key, need)) {
+            zs_line_leave(s, key);
+            zoid_peer_put(me);
+        } else {
+            granted = 0;
+            zs_wait_add(&s->blocked, me, need);
+        }
+    }
+    if (s && !rc)
+        room = zs_room(st, s);
+    pthread_mutex_unlock(&st->mu);
+    if (rc)
+        return rc;
+    unsigned char out[12];
+    memcpy(out, &granted, 4);
+    memcpy(out + 4, &room, 8);
+    return zoid_reply_append(call, out, sizeof(out));
 }
 
 /* The request of stat and delete: a name and nothing else. 0 or a negative errno. */
@@ -300,6 +401,8 @@ static int fn_stat(struct zoid_call *call, const void *payload, size_t len)
         put32(&p, (s->shared ? 1u : 0u) | (zs_ended(s) ? 2u : 0u));
         put32(&p, s->departed);
         put32(&p, s->consumers_departed);
+        put64(&p, s->refused_pushes);
+        put64(&p, s->refused_bytes);
     }
     pthread_mutex_unlock(&st->mu);
     return rc ? rc : zoid_reply_append(call, out, sizeof(out));
@@ -361,15 +464,19 @@ static void fini(void *state)
         for (unsigned i = 0; i < b.n; i++)
             zoid_peer_put(b.v[i]);
         free(a.v);
+        free(a.need);
         free(b.v);
+        free(b.need);
         zs_destroy(st, s);
     }
     pthread_mutex_destroy(&st->mu);
     free(st);
 }
 
-static const zoid_fn functions[ZS_FUNCTIONS] = {fn_open, fn_push, fn_read, fn_stat, fn_delete};
-static const char *const names[ZS_FUNCTIONS] = {"open", "push", "read", "stat", "delete"};
+static const zoid_fn functions[ZS_FUNCTIONS] = {fn_open, fn_push,   fn_read,
+                                                fn_stat, fn_delete, fn_reserve};
+static const char *const names[ZS_FUNCTIONS] = {"open", "push",   "read",
+                                                "stat", "delete", "reserve"};
 
 static const struct zoid_plugin plugin = {
     .api = ZOID_PLUGIN_API,

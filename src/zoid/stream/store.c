@@ -65,13 +65,20 @@ static void free_acc(struct zs_state *st, struct zs_stream *s, struct zs_acc *a)
     free(a);
 }
 
+void zs_rec_unref(void *p)
+{
+    struct zs_rec *r = p;
+    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1)
+        free(r);
+}
+
 void zs_free_rec(struct zs_state *st, struct zs_stream *s, struct zs_rec *r)
 {
     uint64_t b = sizeof(*r) + r->len;
     s->bytes -= b;
     st->bytes -= b;
     s->nrecs--;
-    free(r);
+    zs_rec_unref(r); /* a reply still sending it keeps it until it is sent */
 }
 
 void zs_destroy(struct zs_state *st, struct zs_stream *s)
@@ -92,7 +99,10 @@ void zs_destroy(struct zs_state *st, struct zs_stream *s)
         free_acc(st, s, a);
     }
     free(s->consumers.v);
+    free(s->consumers.need);
     free(s->blocked.v);
+    free(s->blocked.need);
+    free(s->resv);
     free(s->last_step);
     free(s->gone);
     free(s);
@@ -101,7 +111,7 @@ void zs_destroy(struct zs_state *st, struct zs_stream *s)
 /* Whether bytes more fit; with policy drop, the oldest records are dropped to make room. */
 static bool make_room(struct zs_state *st, struct zs_stream *s, uint64_t need)
 {
-    while (s->bytes + need > s->limit || st->bytes + need > st->budget) {
+    while (s->bytes + s->reserved + need > s->limit || st->bytes + need > st->budget) {
         if (s->policy != ZS_POLICY_DROP || !s->head)
             return false;
         struct zs_rec *r = s->head;
@@ -124,6 +134,7 @@ static int append(struct zs_state *st, struct zs_stream *s, uint64_t step, uint3
     if (!r)
         return -ENOMEM;
     r->next = NULL;
+    atomic_init(&r->refs, 1);
     r->seq = s->next_seq++;
     r->step = step;
     r->rank = rank;
@@ -324,10 +335,11 @@ void zs_producer_departed(struct zs_state *st, struct zs_stream *s, const uint32
     zs_producer_done(st, s);
 }
 
-void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer)
+void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer, uint64_t need)
 {
     for (unsigned i = 0; i < w->n; i++)
-        if (w->v[i] == peer) {
+        if (w->v[i] == peer) { /* keeps its place in the line */
+            w->need[i] = need;
             zoid_peer_put(peer);
             return;
         }
@@ -338,13 +350,17 @@ void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer)
     if (w->n == w->cap) {
         unsigned cap = w->cap ? 2 * w->cap : 8;
         void *v = realloc(w->v, cap * sizeof(*w->v));
-        if (!v) {
+        if (v)
+            w->v = v;
+        void *n = v ? realloc(w->need, cap * sizeof(*w->need)) : NULL;
+        if (!n) {
             zoid_peer_put(peer);
             return;
         }
-        w->v = v;
+        w->need = n;
         w->cap = cap;
     }
+    w->need[w->n] = need;
     w->v[w->n++] = peer;
 }
 
@@ -361,5 +377,6 @@ void zs_wake(struct zs_waitlist *out, const char *name)
         zoid_peer_put(out->v[i]);
     }
     free(out->v);
+    free(out->need);
     *out = (struct zs_waitlist){0};
 }

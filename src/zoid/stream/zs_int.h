@@ -8,6 +8,7 @@
 #define ZEPTO_ZS_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -47,12 +48,17 @@ struct zs_reduction {
 const struct zs_reduction *zs_reduction_find(const char *name);
 enum { ZS_POLICY_BLOCK, ZS_POLICY_ERROR, ZS_POLICY_DROP, ZS_POLICY_N };
 
+/* A record: held by its stream's queue and by each read reply that sends it (without a copy)
+ * until that reply has gone out; freed at the last reference. */
 struct zs_rec {
     struct zs_rec *next;
     uint64_t seq, step;
     uint32_t rank, len;
+    atomic_uint refs;
     unsigned char data[];
 };
+/* Drops one reference (the queue's or a reply's): frees r at the last. Any thread, no lock. */
+void zs_rec_unref(void *r);
 
 /* One time step being reduced. */
 struct zs_acc {
@@ -67,8 +73,17 @@ struct zs_acc {
 
 struct zs_waitlist {
     struct zoid_peer **v;
+    uint64_t *need; /* blocked producers: the bytes their refused record needs (0: unknown) */
     unsigned n, cap;
 };
+
+/* Room held for one producer connection (the peer's address, never dereferenced: only compared)
+ * between a grant and its push, so that a producer that waited in line is not overtaken. */
+struct zs_resv {
+    uintptr_t key;
+    uint64_t bytes, until_ns;
+};
+#define ZS_RESV_NS (250ull * 1000 * 1000) /* a grant not used within 250 ms is taken back */
 
 struct zs_stream {
     char name[ZS_NAME_MAX + 1];
@@ -92,6 +107,11 @@ struct zs_stream {
     uint32_t departed;           /* producers whose connection went without their end */
     uint32_t consumers_departed; /* readers whose connection went before the stream was drained */
     unsigned char *gone;         /* reduced streams, per rank: its producer departed */
+    uint64_t refused_pushes;     /* pushes that found the stream full (the producer waits) */
+    uint64_t refused_bytes;      /* the record bytes those pushes carried and were not taken */
+    struct zs_resv *resv;        /* grants (room.c) */
+    unsigned nresv, capresv;
+    uint64_t reserved; /* their bytes: room no other push may take */
     uint32_t ngone;
 };
 
@@ -116,10 +136,32 @@ int zs_accept(struct zs_state *st, struct zs_stream *s, const struct zs_push_rec
 void zs_producer_done(struct zs_state *st, struct zs_stream *s);
 bool zs_ended(const struct zs_stream *s);
 void zs_free_rec(struct zs_state *st, struct zs_stream *s, struct zs_rec *r);
-/* Adds a waiter, keeping the reference of peer (dropped at once for a duplicate or overflow). */
-void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer);
+/* Adds a waiter, keeping the reference of peer (dropped at once for a duplicate or overflow);
+ * need: the bytes a blocked producer's refused record needs (0 for a consumer, or unknown). */
+void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer, uint64_t need);
 /* Moves the list's peers out (to wake them outside the lock). */
 void zs_wait_take(struct zs_waitlist *w, struct zs_waitlist *out);
+/* Backpressure without wasted sends (room.c). A producer that finds the stream full waits in
+ * line (s->blocked, with the bytes it still has to send); room freed by a consumer goes to the
+ * line in order, each woken producer holding a grant of its bytes (a reservation that no other
+ * push may take, for at most ZS_RESV_NS). Without it, every woken producer sent its records
+ * again at once and most were refused again: 64 producers of 1 MiB records moved 64 MiB for each
+ * MiB of room. */
+/* Moves out the waiters that the room now free fits, oldest first, each with a grant. */
+void zs_wait_take_fitting(struct zs_state *st, struct zs_stream *s, struct zs_waitlist *out);
+/* Room a push without a grant may take: 0 while producers wait in line (no overtaking). */
+uint64_t zs_room(const struct zs_state *st, const struct zs_stream *s);
+/* Takes back key's grant (a push of key comes: its records use that room) and expired ones. */
+void zs_resv_release(struct zs_stream *s, uintptr_t key);
+/* Grants key bytes of room (replacing its grant): false when out of memory. */
+bool zs_resv_grant(struct zs_stream *s, uintptr_t key, uint64_t bytes);
+/* Room free of records and grants, whoever waits. */
+uint64_t zs_free_room(const struct zs_state *st, const struct zs_stream *s);
+/* key's place in line (0: first), or -1. */
+int zs_line_pos(const struct zs_stream *s, uintptr_t key);
+/* Takes key out of the line (it is served). */
+void zs_line_leave(struct zs_stream *s, uintptr_t key);
+uint64_t zs_need(const struct zs_stream *s, const struct zs_push_rec *r);
 /* Sends each peer of out a wake frame naming the stream, drops the references, frees out. */
 void zs_wake(struct zs_waitlist *out, const char *name);
 

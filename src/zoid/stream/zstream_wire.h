@@ -12,28 +12,38 @@
 #include <string.h>
 
 enum zstream_fn {
-    ZS_OPEN = 0,   /* u32 flags, u32 producers, u64 limit, u8 reduce, u8 policy, u16 0, name
-                      (reduce 4: then the reduction's name, u16 length + bytes) */
-    ZS_PUSH = 1,   /* u32 flags, name (u16 length + bytes), then records: u64 step, u32 rank,
-                      u32 len, data; reply: u32 records accepted */
-    ZS_READ = 2,   /* u32 flags, u32 key_mod, u32 key_val, u32 max_bytes, u64 from, name;
-                      reply: u64 oldest, u64 next, u32 flags (ZS_R_EOF), u32 departed, then records:
-                      u64 seq, u64 step, u32 rank, u32 len, data */
-    ZS_STAT = 3,   /* name; reply: struct zoid_stream_stat (zoid.h), field by field (104
-                      bytes), then u32 producers departed, u32 consumers departed */
-    ZS_DELETE = 4, /* name */
+    ZS_OPEN = 0,    /* u32 flags, u32 producers, u64 limit, u8 reduce, u8 policy, u16 0, name
+                       (reduce 4: then the reduction's name, u16 length + bytes) */
+    ZS_PUSH = 1,    /* u32 flags, name (u16 length + bytes), then records: u64 step, u32 rank,
+                       u32 len, data; reply: u32 records accepted (flag ZS_PUSH_WAITS: then
+                       u32 state: 1 in line for a wake, 2 granted room for a next push of the
+                       same size; u64 room free for pushes without a grant) */
+    ZS_READ = 2,    /* u32 flags, u32 key_mod, u32 key_val, u32 max_bytes, u64 from, name;
+                       reply: u64 oldest, u64 next, u32 flags (ZS_R_EOF), u32 departed, then records:
+                       u64 seq, u64 step, u32 rank, u32 len, data */
+    ZS_STAT = 3,    /* name; reply: struct zoid_stream_stat (zoid.h), field by field (104
+                       bytes), then u32 producers departed, u32 consumers departed, u64 pushes
+                       refused for room, u64 record bytes they carried */
+    ZS_DELETE = 4,  /* name */
+    ZS_RESERVE = 5, /* u32 records, u64 bytes, name: room for the next push; reply: u32 granted
+                       (0: in line, a wake comes with the grant), u64 room */
     ZS_FUNCTIONS
 };
 #define ZS_ASYNC_WAKE 0 /* async function id: something changed on a stream you wait on */
 
-#define ZS_PUSH_EOF  1u /* PUSH flag: this producer has finished */
-#define ZS_READ_TAKE 1u /* READ flag: take the records (fan-out), instead of a cursor */
-#define ZS_R_EOF     1u /* READ reply flag: every producer finished and nothing is left */
+#define ZS_PUSH_EOF 1u /* PUSH flag: this producer has finished */
+/* PUSH flag: the client waits for a wake when the daemon says it queued it (full stream, some
+ * or none taken) and asks for room (ZS_RESERVE) before sending into a nearly full stream: the
+ * reply is then u32 accepted, u32 state, u64 room (older daemons: u32 accepted). */
+#define ZS_PUSH_WAITS 2u
+#define ZS_READ_TAKE  1u /* READ flag: take the records (fan-out), instead of a cursor */
+#define ZS_R_EOF      1u /* READ reply flag: every producer finished and nothing is left */
 
-#define ZS_REC_HDR  16u /* step, rank, len */
-#define ZS_OUT_HDR  24u /* seq, step, rank, len */
-#define ZS_READ_HDR 24u /* oldest, next, flags, producers departed so far */
-#define ZS_STAT_LEN 112u
+#define ZS_REC_HDR             16u /* step, rank, len */
+#define ZS_OUT_HDR             24u /* seq, step, rank, len */
+#define ZS_READ_HDR            24u /* oldest, next, flags, producers departed so far */
+#define ZS_STAT_LEN            128u
+#define ZS_STAT_LEN_DEPARTURES 112u /* a daemon from before the refusal counts */
 
 struct zs_reader {
     const unsigned char *p;

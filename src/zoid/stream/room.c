@@ -1,0 +1,118 @@
+/*
+ * Backpressure of the stream plugin without wasted sends: the line of producers that found a
+ * stream full, the room each record needs, and grants (room held for one producer between the
+ * wake that gives it and the push that uses it). Called with st->mu held. See zs_int.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "zs_int.h"
+
+uint64_t zs_free_room(const struct zs_state *st, const struct zs_stream *s)
+{
+    uint64_t used = s->bytes + s->reserved;
+    uint64_t room = used < s->limit ? s->limit - used : 0;
+    uint64_t global = st->bytes < st->budget ? st->budget - st->bytes : 0;
+    return global < room ? global : room;
+}
+
+uint64_t zs_room(const struct zs_state *st, const struct zs_stream *s)
+{
+    return s->blocked.n ? 0 : zs_free_room(st, s);
+}
+
+int zs_line_pos(const struct zs_stream *s, uintptr_t key)
+{
+    for (unsigned i = 0; i < s->blocked.n; i++)
+        if ((uintptr_t)s->blocked.v[i] == key)
+            return (int)i;
+    return -1;
+}
+
+void zs_line_leave(struct zs_stream *s, uintptr_t key)
+{
+    struct zs_waitlist *w = &s->blocked;
+    int i = zs_line_pos(s, key);
+    if (i < 0)
+        return;
+    zoid_peer_put(w->v[i]);
+    memmove(w->v + i, w->v + i + 1, (w->n - (unsigned)i - 1) * sizeof(*w->v));
+    memmove(w->need + i, w->need + i + 1, (w->n - (unsigned)i - 1) * sizeof(*w->need));
+    w->n--;
+}
+
+static void drop_resv(struct zs_stream *s, unsigned i)
+{
+    s->reserved -= s->resv[i].bytes;
+    s->resv[i] = s->resv[--s->nresv];
+}
+
+void zs_resv_release(struct zs_stream *s, uintptr_t key)
+{
+    uint64_t now = s->nresv ? zs_now_ns() : 0;
+    for (unsigned i = 0; i < s->nresv;)
+        if (s->resv[i].key == key || s->resv[i].until_ns <= now)
+            drop_resv(s, i);
+        else
+            i++;
+}
+
+bool zs_resv_grant(struct zs_stream *s, uintptr_t key, uint64_t bytes)
+{
+    zs_resv_release(s, key);
+    if (s->nresv == s->capresv) {
+        unsigned cap = s->capresv ? 2 * s->capresv : 8;
+        void *v = realloc(s->resv, cap * sizeof(*s->resv));
+        if (!v)
+            return false;
+        s->resv = v;
+        s->capresv = cap;
+    }
+    s->resv[s->nresv++] = (struct zs_resv){key, bytes, zs_now_ns() + ZS_RESV_NS};
+    s->reserved += bytes;
+    return true;
+}
+
+void zs_wait_take_fitting(struct zs_state *st, struct zs_stream *s, struct zs_waitlist *out)
+{
+    struct zs_waitlist *w = &s->blocked;
+    *out = (struct zs_waitlist){0};
+    zs_resv_release(s, 0); /* expired grants only */
+    uint64_t room = zs_free_room(st, s);
+    unsigned k = 0;
+    while (k < w->n && w->need[k] <= room) {
+        room -= w->need[k];
+        if (s->policy == ZS_POLICY_BLOCK && s->reduce == ZS_REDUCE_NONE && w->need[k])
+            zs_resv_grant(s, (uintptr_t)w->v[k], w->need[k]); /* without one, it still retries */
+        k++;
+    }
+    if (!k)
+        return;
+    if (k == w->n) {
+        zs_wait_take(w, out);
+        return;
+    }
+    out->v = malloc(k * sizeof(*out->v));
+    if (!out->v) { /* wake them all rather than none */
+        zs_wait_take(w, out);
+        return;
+    }
+    memcpy(out->v, w->v, k * sizeof(*out->v));
+    out->n = out->cap = k;
+    memmove(w->v, w->v + k, (w->n - k) * sizeof(*w->v));
+    memmove(w->need, w->need + k, (w->n - k) * sizeof(*w->need));
+    w->n -= k;
+}
+
+uint64_t zs_need(const struct zs_stream *s, const struct zs_push_rec *r)
+{
+    if (s->reduce == ZS_REDUCE_NONE)
+        return sizeof(struct zs_rec) + r->len;
+    if (s->naccs >= ZS_MAX_PENDING_STEP)
+        return 0;
+    for (const struct zs_acc *a = s->accs; a; a = a->next)
+        if (a->step == r->step)
+            return 0;
+    uint64_t len = s->reduce == ZS_REDUCE_CONCAT ? (uint64_t)r->len * s->producers : r->len;
+    return sizeof(struct zs_acc) + s->producers + len;
+}
