@@ -1,9 +1,12 @@
 /*
  * bench/zoid_stream.sh's driver: N producers -> 1 consumer, records of one size, through a zoid
  * stream (ADDR: the daemon) or a raw TCP baseline (ADDR "raw": N loopback TCP connections read
- * by one poll loop, the same bytes). SLOW_US > 0 makes the consumer sleep that long per record
- * (a slow consumer). Prints one JSON line.
- * usage: bench_zoid_stream ADDR|raw NPROD RECORD_BYTES TOTAL_MB [SLOW_US]
+ * by one poll loop, the same bytes), or the same through a relay (ADDR "relay": a thread reads
+ * the N connections with one poll loop and writes what it gets to one connection to the
+ * consumer: the bytes a forwarder that touches nothing moves, the ceiling of any I/O-node hop on
+ * this machine). SLOW_US > 0 makes the consumer sleep that long per record (a slow consumer).
+ * Prints one JSON line.
+ * usage: bench_zoid_stream ADDR|raw|relay NPROD RECORD_BYTES TOTAL_MB [SLOW_US]
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,7 +27,69 @@ static char sname[64];
 static unsigned nprod;
 static size_t rec;
 static uint64_t per_prod; /* records per producer */
-static int port;
+static int port;          /* the consumer's listening port (raw, relay) */
+static int relay_lfd;     /* relay: where producers connect */
+static int relay_port;
+
+static int connect_port(int p)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (void *)&sa, sizeof(sa)))
+        exit(1);
+    return fd;
+}
+
+static int listen_any(int *p)
+{
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    if (bind(lfd, (void *)&sa, sizeof(sa)) || listen(lfd, 128) ||
+        getsockname(lfd, (void *)&sa, &sl))
+        exit(1);
+    *p = ntohs(sa.sin_port);
+    return lfd;
+}
+
+/* relay: the N producers' bytes, as they come, to one connection to the consumer. */
+static void *relay(void *arg)
+{
+    (void)arg;
+    struct pollfd *pf = calloc(nprod, sizeof(*pf));
+    for (unsigned i = 0; i < nprod; i++)
+        pf[i] = (struct pollfd){.fd = accept(relay_lfd, NULL, NULL), .events = POLLIN};
+    int out = connect_port(port);
+    size_t cap = rec > (1u << 20) ? rec : (1u << 20);
+    unsigned char *buf = malloc(cap);
+    for (unsigned open = nprod; open;) {
+        poll(pf, nprod, -1);
+        for (unsigned i = 0; i < nprod; i++) {
+            if (pf[i].fd < 0 || !pf[i].revents)
+                continue;
+            ssize_t r = read(pf[i].fd, buf, cap);
+            if (r <= 0) {
+                close(pf[i].fd);
+                pf[i].fd = -1;
+                open--;
+                continue;
+            }
+            for (ssize_t off = 0; off < r;) {
+                ssize_t w = write(out, buf + off, (size_t)(r - off));
+                if (w <= 0)
+                    exit(1);
+                off += w;
+            }
+        }
+    }
+    close(out);
+    free(buf);
+    free(pf);
+    return NULL;
+}
 
 static double now_s(void)
 {
@@ -38,13 +103,8 @@ static void *producer(void *arg)
     uint32_t rank = (uint32_t)(uintptr_t)arg;
     unsigned char *buf = malloc(rec);
     memset(buf, (int)rank, rec);
-    if (!strcmp(addr, "raw")) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (connect(fd, (void *)&sa, sizeof(sa)))
-            exit(1);
+    if (!strcmp(addr, "raw") || !strcmp(addr, "relay")) {
+        int fd = connect_port(strcmp(addr, "raw") ? relay_port : port);
         for (uint64_t i = 0; i < per_prod; i++)
             for (size_t off = 0; off < rec;) {
                 ssize_t w = write(fd, buf + off, rec - off);
@@ -77,7 +137,9 @@ static void *producer(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 5)
-        return fprintf(stderr, "usage: %s ADDR|raw NPROD RECORD TOTAL_MB [SLOW_US]\n", argv[0]), 2;
+        return fprintf(stderr, "usage: %s ADDR|raw|relay NPROD RECORD TOTAL_MB [SLOW_US]\n",
+                       argv[0]),
+               2;
     addr = argv[1];
     nprod = (unsigned)atoi(argv[2]);
     rec = (size_t)atol(argv[3]);
@@ -86,19 +148,17 @@ int main(int argc, char **argv)
     per_prod = total / rec / nprod;
     if (!per_prod)
         per_prod = 1;
-    bool raw = !strcmp(addr, "raw");
+    bool relayed = !strcmp(addr, "relay"), raw = relayed || !strcmp(addr, "raw");
     int lfd = -1;
     struct zoid_client *c = NULL;
     struct zoid_stream *s = NULL;
+    pthread_t relay_thread;
     if (raw) {
-        lfd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t sl = sizeof(sa);
-        bind(lfd, (void *)&sa, sizeof(sa));
-        listen(lfd, 128);
-        getsockname(lfd, (void *)&sa, &sl);
-        port = ntohs(sa.sin_port);
+        lfd = listen_any(&port);
+        if (relayed) {
+            relay_lfd = listen_any(&relay_port);
+            pthread_create(&relay_thread, NULL, relay, NULL);
+        }
     } else {
         snprintf(sname, sizeof(sname), "bench%d", (int)getpid());
         struct zepto_err err = {0};
@@ -113,15 +173,16 @@ int main(int argc, char **argv)
         pthread_create(&t[i], NULL, producer, (void *)(uintptr_t)i);
     uint64_t got = 0, bytes = 0, lost = 0;
     if (raw) {
-        struct pollfd *pf = calloc(nprod, sizeof(*pf));
-        for (unsigned i = 0; i < nprod; i++)
+        unsigned conns = relayed ? 1 : nprod;
+        struct pollfd *pf = calloc(conns, sizeof(*pf));
+        for (unsigned i = 0; i < conns; i++)
             pf[i] = (struct pollfd){.fd = accept(lfd, NULL, NULL), .events = POLLIN};
         size_t cap = rec > (1u << 20) ? rec : (1u << 20);
         unsigned char *buf = malloc(cap);
-        unsigned open = nprod;
+        unsigned open = conns;
         while (open) {
-            poll(pf, nprod, -1);
-            for (unsigned i = 0; i < nprod; i++) {
+            poll(pf, conns, -1);
+            for (unsigned i = 0; i < conns; i++) {
                 if (pf[i].fd < 0 || !pf[i].revents)
                     continue;
                 ssize_t r = read(pf[i].fd, buf, slow ? rec : cap);
@@ -150,6 +211,8 @@ int main(int argc, char **argv)
     double dt = now_s() - t0;
     for (unsigned i = 0; i < nprod; i++)
         pthread_join(t[i], NULL);
+    if (relayed)
+        pthread_join(relay_thread, NULL);
     uint64_t refused = 0, refused_bytes = 0; /* pushes that found the stream full */
     if (s) {
         struct zepto_err err = {0};
@@ -159,8 +222,11 @@ int main(int argc, char **argv)
     printf("{\"mode\":\"%s\",\"producers\":%u,\"record\":%zu,\"records\":%llu,\"expected\":%llu,"
            "\"lost\":%llu,\"seconds\":%.3f,\"records_per_s\":%.0f,\"mb_per_s\":%.1f,"
            "\"refused_pushes\":%llu,\"refused_mb\":%.1f}\n",
-           raw ? "raw" : "stream", nprod, rec, (unsigned long long)got,
-           (unsigned long long)(per_prod * nprod), (unsigned long long)lost, dt, got / dt,
-           bytes / dt / 1048576.0, (unsigned long long)refused, refused_bytes / 1048576.0);
+           relayed ? "relay"
+           : raw   ? "raw"
+                   : "stream",
+           nprod, rec, (unsigned long long)got, (unsigned long long)(per_prod * nprod),
+           (unsigned long long)lost, dt, got / dt, bytes / dt / 1048576.0,
+           (unsigned long long)refused, refused_bytes / 1048576.0);
     return got == per_prod * nprod && !lost ? 0 : 1;
 }

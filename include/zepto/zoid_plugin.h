@@ -108,6 +108,12 @@ void *zoid_reply_reserve(struct zoid_call *call, size_t len);
 int zoid_reply_bulk(struct zoid_call *call, const void *data, size_t len,
                     void (*release)(void *arg), void *arg);
 
+/* Takes the request payload (what the function got as `payload`) from the daemon: the plugin
+ * owns that memory from then on, the pointer stays the same, and it is released with free().
+ * For a plugin that keeps a large request as it came (a stream record) instead of copying it.
+ * NULL when the daemon cannot hand it over; once per call, from the function running it. */
+void *zoid_call_take_payload(struct zoid_call *call);
+
 /* The calling client, to push to later from any thread; zoid_peer_put when done. */
 struct zoid_peer *zoid_peer_get(struct zoid_call *call);
 void zoid_peer_put(struct zoid_peer *peer);

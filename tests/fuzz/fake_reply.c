@@ -70,6 +70,14 @@ int zoid_reply_append(struct zoid_call *call, const void *data, size_t len)
     return 0;
 }
 
+void *zoid_call_take_payload(struct zoid_call *call)
+{
+    void *p = call->payload;
+    call->payload = NULL;
+    call->taken = p != NULL;
+    return p;
+}
+
 int zoid_reply_bulk(struct zoid_call *call, const void *data, size_t len,
                     void (*release)(void *arg), void *arg)
 {

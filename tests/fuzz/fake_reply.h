@@ -17,6 +17,8 @@
 struct zoid_call {
     unsigned char *buf; /* the reply so far (free it after the call) */
     size_t len;
+    void *payload; /* set by a fuzzer whose request buffer a plugin may take (malloc'd) */
+    int taken;     /* the plugin took it: the fuzzer must not free it */
 };
 
 extern struct zoid_host fake_host;

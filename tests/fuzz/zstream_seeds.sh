@@ -1,7 +1,8 @@
 # Seeds for fuzz_zstream: valid calls of the stream plugin (src/zoid/stream/zstream_wire.h), one
 # sequence a file: open (create), push two records, read, stat, delete; and a producer known from
 # its open (flag 16, rank 1 of a reduced stream) that never pushes; a reservation (function 5)
-# and a push that waits in line (flag 2). Usage: SCRIPT DIR
+# and a push that waits in line (flag 2); a push of one 2 KiB record (kept in the request's
+# memory: the fuzz build lowers ZS_ADOPT_MIN to 1 KiB) read twice. Usage: SCRIPT DIR
 set -eu
 dir=$1
 call() { # FN HEX-PAYLOAD
@@ -22,3 +23,7 @@ popen=1100000002000000000000000000000001000100${pname}
 reserve=010000000800000000000000${name}
 wpush=02000000${push#00000000}
 { call 0 "$open"; call 5 "$reserve"; call 1 "$wpush"; call 5 "$reserve"; call 2 "$read"; call 3 "$name"; } >"$dir/reserve"
+big=$(head -c 2048 /dev/zero | od -An -v -tx1 | tr -d ' \n')
+bpush=00000000${name}00000000000000000000000000080000${big}
+plain=0100000000000000000000000000000000000000${name} # create, no reduction
+{ call 0 "$plain"; call 1 "$bpush"; call 2 "$read"; call 2 "$read"; call 4 "$name"; } >"$dir/adopt"

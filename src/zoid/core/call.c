@@ -23,6 +23,14 @@ void zoid_call_init(struct zoid_call *c, struct zoid_peer *peer, unsigned slot, 
     c->max_payload = max;
 }
 
+void *zoid_call_take_payload(struct zoid_call *call)
+{
+    void *p = call->payload;
+    call->payload = NULL;
+    call->payload_taken = p != NULL;
+    return p;
+}
+
 const struct zoid_identity *zoid_call_identity(const struct zoid_call *call)
 {
     return &call->id;

@@ -86,6 +86,7 @@ struct zoid_call {
     struct zoid_host *host; /* the plugin's */
     struct zoid_header h;
     unsigned char *payload;
+    bool payload_taken; /* the plugin took the payload (zoid_call_take_payload): not freed */
     /* The reply: iovecs over an owned buffer (appended, reserved) and bulk memory. */
     struct iovec *iov;
     int niov, capiov;

@@ -50,7 +50,8 @@ static void run_job(struct zoid_daemon *d, struct job *j)
     if (atomic_load(&p->closed))
         atomic_fetch_add(&p->cancelled, 1);
     zoid_call_finish(&call, error);
-    free(j->payload);
+    if (!call.payload_taken) /* else the plugin keeps it (and frees it) */
+        free(j->payload);
     atomic_fetch_sub(&p->in_flight, 1);
     zd__release(d, p, j->bytes);
     zd__unpark(d, p);

@@ -114,8 +114,9 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
     struct zs_push_rec r;
     struct zs_reader check_start = recs;
     check = recs;
+    uint32_t nrec = 0;
     while ((rc = zs_next_rec(&check, &r)) > 0)
-        ;
+        nrec++;
     if (rc < 0)
         return rc; /* a malformed batch is refused whole */
     uint32_t accepted = 0, queued = 0;
@@ -144,8 +145,10 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
         else
             recs = check_start;
     }
+    /* a record alone in its push keeps the request's memory when large (no copy) */
+    struct zoid_call *adopt = nrec == 1 ? call : NULL;
     while (s && !rc && zs_next_rec(&recs, &r) > 0) {
-        rc = zs_accept(st, s, &r);
+        rc = zs_accept(st, s, &r, adopt);
         if (!rc)
             accepted++;
     }

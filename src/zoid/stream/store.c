@@ -68,8 +68,10 @@ static void free_acc(struct zs_state *st, struct zs_stream *s, struct zs_acc *a)
 void zs_rec_unref(void *p)
 {
     struct zs_rec *r = p;
-    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
+        free(r->frame);
         free(r);
+    }
 }
 
 void zs_free_rec(struct zs_state *st, struct zs_stream *s, struct zs_rec *r)
@@ -125,21 +127,34 @@ static bool make_room(struct zs_state *st, struct zs_stream *s, uint64_t need)
 }
 
 static int append(struct zs_state *st, struct zs_stream *s, uint64_t step, uint32_t rank,
-                  const void *data, uint32_t len, bool counted)
+                  const void *data, uint32_t len, bool counted, struct zoid_call *adopt)
 {
     uint64_t need = sizeof(struct zs_rec) + len;
     if (!counted && !make_room(st, s, need))
         return s->policy == ZS_POLICY_ERROR ? -ENOBUFS : -EAGAIN;
-    struct zs_rec *r = malloc(need);
+    bool keep = adopt && len >= ZS_ADOPT_MIN;
+    struct zs_rec *r = malloc(sizeof(*r) + (keep ? 0 : len));
     if (!r)
         return -ENOMEM;
+    r->frame = keep ? zoid_call_take_payload(adopt) : NULL;
+    r->data = r->frame ? (unsigned char *)data : r->inline_data;
+    if (!r->frame && keep) { /* not handed over: copy after all */
+        struct zs_rec *b = realloc(r, sizeof(*r) + len);
+        if (!b) {
+            free(r);
+            return -ENOMEM;
+        }
+        r = b;
+        r->data = r->inline_data;
+    }
+    if (!r->frame)
+        memcpy(r->data, data, len);
     r->next = NULL;
     atomic_init(&r->refs, 1);
     r->seq = s->next_seq++;
     r->step = step;
     r->rank = rank;
     r->len = len;
-    memcpy(r->data, data, len);
     if (s->tail)
         s->tail->next = r;
     else
@@ -172,7 +187,7 @@ static int emit_acc(struct zs_state *st, struct zs_stream *s, struct zs_acc *a)
                           "stream %s: reduction %s (plugin %s) failed on step %llu: a gap", s->name,
                           s->red->name, s->red->plugin, (unsigned long long)a->step);
     } else /* the accumulator's memory is already counted: no room check */
-        rc = append(st, s, a->step, a->have, a->buf, (uint32_t)len, true);
+        rc = append(st, s, a->step, a->have, a->buf, (uint32_t)len, true, NULL);
     if (rc)
         return rc;
     /* append counted the record; the accumulator's share goes when it is freed */
@@ -280,7 +295,8 @@ static int reduce(struct zs_state *st, struct zs_stream *s, const struct zs_push
     return 0;
 }
 
-int zs_accept(struct zs_state *st, struct zs_stream *s, const struct zs_push_rec *r)
+int zs_accept(struct zs_state *st, struct zs_stream *s, const struct zs_push_rec *r,
+              struct zoid_call *adopt)
 {
     if ((uint64_t)r->len + sizeof(struct zs_rec) > s->limit)
         return -EMSGSIZE;
@@ -290,7 +306,7 @@ int zs_accept(struct zs_state *st, struct zs_stream *s, const struct zs_push_rec
         if (r->rank >= s->producers)
             return -EINVAL;
     }
-    return append(st, s, r->step, r->rank, r->data, r->len, false);
+    return append(st, s, r->step, r->rank, r->data, r->len, false, adopt);
 }
 
 bool zs_ended(const struct zs_stream *s)

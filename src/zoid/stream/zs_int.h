@@ -55,8 +55,15 @@ struct zs_rec {
     uint64_t seq, step;
     uint32_t rank, len;
     atomic_uint refs;
-    unsigned char data[];
+    unsigned char *data; /* inline_data, or into frame */
+    void *frame;         /* a push's whole request, kept instead of copied (or NULL) */
+    unsigned char inline_data[];
 };
+/* A record at least this large that came alone in a push keeps the push's request memory
+ * (zoid_call_take_payload) instead of a copy of it. */
+#ifndef ZS_ADOPT_MIN /* the fuzzer lowers it, to reach the path with its short inputs */
+#define ZS_ADOPT_MIN (64u << 10)
+#endif
 /* Drops one reference (the queue's or a reply's): frees r at the last. Any thread, no lock. */
 void zs_rec_unref(void *r);
 
@@ -129,9 +136,11 @@ struct zs_stream *zs_find(struct zs_state *st, const char *name);
 /* Creates a stream (the caller checked the table's limits): NULL when out of memory. */
 struct zs_stream *zs_create(struct zs_state *st, const struct zs_open_req *o, uint32_t uid);
 void zs_destroy(struct zs_state *st, struct zs_stream *s);
-/* Takes one record in (after the reductions): 0, -EAGAIN (full), -ENOBUFS (full, policy
- * error), -EMSGSIZE, -EINVAL (rank or step), -EEXIST (a step contributed twice). */
-int zs_accept(struct zs_state *st, struct zs_stream *s, const struct zs_push_rec *r);
+/* Takes one record in (after the reductions); adopt: the call whose request holds r alone (its
+ * memory is kept when r is large, instead of a copy), or NULL. 0, -EAGAIN (full), -ENOBUFS (full,
+ * policy error), -EMSGSIZE, -EINVAL (rank or step), -EEXIST (a step contributed twice). */
+int zs_accept(struct zs_state *st, struct zs_stream *s, const struct zs_push_rec *r,
+              struct zoid_call *adopt);
 /* Marks one producer finished; at the last, the steps still being reduced go out as they are. */
 void zs_producer_done(struct zs_state *st, struct zs_stream *s);
 bool zs_ended(const struct zs_stream *s);
