@@ -271,6 +271,28 @@ static void case_herd(void)
            (unsigned long long)pushes, bytes / 1048576.0, delivered / 1048576.0);
 }
 
+/* The reservation request (function 5) for nrec records of bytes on name: granted (1/0), or
+ * a negative code. */
+static int reserve_raw(struct zoid_client *c, const char *name, uint64_t bytes)
+{
+    unsigned char req[14 + 64];
+    uint32_t nrec = 1;
+    uint16_t nl = (uint16_t)strlen(name);
+    memcpy(req, &nrec, 4);
+    memcpy(req + 4, &bytes, 8);
+    memcpy(req + 12, &nl, 2);
+    memcpy(req + 14, name, nl);
+    unsigned char rep[12];
+    size_t rep_len = 0;
+    struct iovec rq = {req, 14u + nl}, rp = {rep, sizeof(rep)};
+    int rc = zoid_call(c, ZOID_STREAM_PLUGIN, 5, &rq, 1, &rp, 1, &rep_len, 5000);
+    if (rc)
+        return rc;
+    uint32_t granted;
+    memcpy(&granted, rep, 4);
+    return rep_len == 12 ? (int)granted : -EPROTO;
+}
+
 /* A connection that is granted the whole stream's room and never pushes: the grant lapses and
  * another producer's records go through within seconds. */
 static void case_hoard(void)
@@ -278,22 +300,8 @@ static void case_hoard(void)
     struct zoid_client *h = conn(), *c = conn();
     struct zoid_stream *cs =
         sopen(c, "hoard", (struct zoid_stream_opts){.flags = 1, .limit = 1 << 20});
-    unsigned char req[12 + 2 + 5];
-    uint32_t nrec = 1;
-    uint64_t bytes = 1 << 20;
-    uint16_t nl = 5;
-    memcpy(req, &nrec, 4);
-    memcpy(req + 4, &bytes, 8);
-    memcpy(req + 12, &nl, 2);
-    memcpy(req + 14, "hoard", 5);
-    unsigned char rep[12];
-    size_t rep_len = 0;
-    struct iovec rq = {req, sizeof(req)}, rp = {rep, sizeof(rep)};
-    CHECK(!zoid_call(h, ZOID_STREAM_PLUGIN, 5, &rq, 1, &rp, 1, &rep_len, 5000) && rep_len == 12,
-          "reserve call");
-    uint32_t granted;
-    memcpy(&granted, rep, 4);
-    CHECK(granted == 1, "the first reservation of an empty stream was not granted");
+    CHECK(reserve_raw(h, "hoard", 1 << 20) == 1,
+          "the first reservation of an empty stream was not granted");
     struct zoid_client *p = conn();
     struct zoid_stream *ps = sopen(p, "hoard", (struct zoid_stream_opts){.batch_bytes = 1});
     static unsigned char buf[64 << 10];
@@ -309,6 +317,69 @@ static void case_hoard(void)
     CHECK(got == 8, "got %u of 8", got);
     CHECK(dt < 5, "8 records of 64 KiB took %.1f s beside a hoarded grant", dt);
     printf("ok hoard (%.2f s beside a grant of the whole stream that was never used)\n", dt);
+}
+
+/* Another user's connection asks for the whole of the shared stream "shr" again and again and
+ * never pushes (run as a second uid by zoid_stream.sh, for argv seconds): writes "hoarding" to
+ * stdout once it holds a grant. */
+static void case_hoarder(double secs)
+{
+    struct zoid_client *c = conn();
+    double t0 = now_s();
+    unsigned asks = 0, grants = 0;
+    int rc;
+    while ((rc = reserve_raw(c, "shr", 1 << 20)) == -(ZOID_REMOTE + ENOENT) && now_s() - t0 < 10)
+        ;
+    CHECK(rc >= 0, "reserve on shr: %d", rc);
+    printf("hoarding\n");
+    fflush(stdout);
+    while (now_s() - t0 < secs) {
+        rc = reserve_raw(c, "shr", 1 << 20);
+        if (rc == -(ZOID_REMOTE + EPIPE) || rc == -(ZOID_REMOTE + ENOENT))
+            break; /* the owner ended and removed it */
+        CHECK(rc >= 0, "reserve on shr: %d", rc);
+        grants += (unsigned)rc;
+        asks++;
+    }
+    printf("ok hoarder (%u asks, %u granted at once)\n", asks, grants);
+}
+
+static void *drain(void *arg)
+{
+    struct zoid_stream *cs = arg;
+    struct zoid_stream_record rec;
+    uintptr_t got = 0;
+    while (zoid_stream_read(cs, &rec, 20000) == 1)
+        got++;
+    return (void *)got;
+}
+
+/* The honest side: creates "shr" (shared, 1 MiB; "create" only creates it), or pushes 1024
+ * records of 64 KiB through it with a consumer reading beside, and prints the time taken. */
+static void case_victim(bool create_only)
+{
+    struct zoid_client *c = conn(), *p = conn();
+    struct zoid_stream *cs =
+        sopen(c, "shr", (struct zoid_stream_opts){.flags = 1 | 2, .limit = 1 << 20});
+    if (create_only) {
+        printf("ok victim created shr\n");
+        return;
+    }
+    struct zoid_stream *ps = sopen(p, "shr", (struct zoid_stream_opts){.batch_bytes = 1});
+    pthread_t t;
+    pthread_create(&t, NULL, drain, cs);
+    static unsigned char buf[64 << 10];
+    double t0 = now_s();
+    for (unsigned i = 0; i < 1024; i++)
+        CHECK(!zoid_stream_push(ps, i, 0, buf, sizeof(buf), 20000), "push %u", i);
+    CHECK(!zoid_stream_end(ps, 20000), "end");
+    void *got;
+    pthread_join(t, &got);
+    double dt = now_s() - t0;
+    CHECK((uintptr_t)got == 1024, "consumer got %u of 1024", (unsigned)(uintptr_t)got);
+    struct zepto_err err = {0};
+    CHECK(!zoid_stream_delete(c, "shr", &err), "delete: %s", err.msg);
+    printf("ok victim %.3f s\n", dt);
 }
 
 /* A consumer that never reads: policy error fails the producer with ENOBUFS (never silently);
@@ -448,6 +519,12 @@ int main(int argc, char **argv)
         case_herd();
     else if (!strcmp(k, "hoard"))
         case_hoard();
+    else if (!strcmp(k, "hoarder"))
+        case_hoarder(6);
+    else if (!strcmp(k, "victim"))
+        case_victim(false);
+    else if (!strcmp(k, "victim-create"))
+        case_victim(true);
     else if (!strcmp(k, "noread"))
         case_noread();
     else if (!strcmp(k, "resume"))

@@ -120,7 +120,7 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
     if (rc < 0)
         return rc; /* a malformed batch is refused whole */
     uint32_t accepted = 0, queued = 0;
-    struct zs_waitlist wake = {0};
+    struct zs_waitlist wake = {0}, lapsed = {0};
     pthread_mutex_lock(&st->mu);
     struct zs_stream *s = lookup(st, call, name, &rc);
     if (s && zs_ended(s))
@@ -136,12 +136,14 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
         struct zoid_peer *me = zoid_peer_get(call);
         key = (uintptr_t)me;
         zoid_peer_put(me); /* only compared, never used */
-        bool granted = false;
-        for (unsigned i = 0; i < s->nresv && !granted; i++)
-            granted = s->resv[i].key == key;
-        zs_resv_release(s, key); /* its records use that room now */
-        if (!granted && s->blocked.n && zs_line_pos(s, key) != 0 && zs_next_rec(&recs, &r) > 0)
-            rc = -EAGAIN; /* producers wait in line before it: no overtaking them */
+        bool granted = zs_resv_held(s, key);
+        if (zs_resv_release(s, key)) /* its records use that room now; lapsed ones to the line */
+            zs_wait_take_fitting(st, s, &lapsed);
+        /* Producers wait in line before it: no overtaking them (unless the line is full: then
+         * a producer cannot join it, and tries as it comes). */
+        if (!granted && s->blocked.n && s->blocked.n < ZS_MAX_WAITERS && zs_line_pos(s, key) != 0 &&
+            zs_next_rec(&recs, &r) > 0)
+            rc = -EAGAIN;
         else
             recs = check_start;
     }
@@ -165,7 +167,8 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
                 need += zs_need(s, &r);
         s->refused_pushes++;
         s->refused_bytes += bytes;
-        zs_wait_add(&s->blocked, zoid_peer_get(call), need < s->limit ? need : s->limit);
+        zs_wait_add(&s->blocked, zoid_peer_get(call), need < s->limit ? need : s->limit,
+                    zoid_call_identity(call)->uid);
         if (!s->full_logged) {
             s->full_logged = true;
             zoid_call_log(call, ZOID_LOG_WARN,
@@ -187,14 +190,15 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
     uint64_t room = s ? zs_room(st, s) : 0;
     if (all && key && (flags & ZS_PUSH_WAITS) && !(flags & ZS_PUSH_EOF) && accepted) {
         /* credit: room for a next push as large as this one, held for this producer */
-        uint64_t next = len + (uint64_t)accepted * sizeof(struct zs_rec);
-        if (room >= next && zs_resv_grant(s, key, next)) {
-            queued = 2;
-            room -= next;
+        uint64_t next = len + (uint64_t)accepted * sizeof(struct zs_rec), got = 0;
+        if (room >= next && (got = zs_resv_grant(s, key, zoid_call_identity(call)->uid, next))) {
+            queued = got == next ? 2 : 0;
+            room -= got;
         }
     }
     pthread_mutex_unlock(&st->mu);
     zs_wake(&wake, name);
+    zs_wake(&lapsed, name);
     if (rc)
         return rc;
     rc = zoid_reply_append(call, &accepted, sizeof(accepted));
@@ -302,7 +306,7 @@ static int fn_read(struct zoid_call *call, const void *payload, size_t len)
     }
     s->delivered += n;
     if (!n && !flags && !rc)
-        zs_wait_add(&s->consumers, zoid_peer_get(call), 0);
+        zs_wait_add(&s->consumers, zoid_peer_get(call), 0, 0);
     if (freed) {
         s->full_logged = false;
         zs_wait_take_fitting(st, s, &wake);
@@ -331,6 +335,7 @@ static int fn_reserve(struct zoid_call *call, const void *payload, size_t len)
         return rc;
     uint32_t granted = 1;
     uint64_t room = 0;
+    struct zs_waitlist lapsed = {0};
     pthread_mutex_lock(&st->mu);
     struct zs_stream *s = lookup(st, call, name, &rc);
     if (s && zs_ended(s))
@@ -341,20 +346,27 @@ static int fn_reserve(struct zoid_call *call, const void *payload, size_t len)
             need = s->limit;
         struct zoid_peer *me = zoid_peer_get(call);
         uintptr_t key = (uintptr_t)me;
-        zs_resv_release(s, key);
+        /* Asking again before using a grant goes to the end of the line: a connection that
+         * keeps asking and never pushes cannot hold the stream's room for itself. */
+        bool again = zs_resv_held(s, key);
+        if (zs_resv_release(s, key) || again) /* room given back: to the line */
+            zs_wait_take_fitting(st, s, &lapsed);
         int pos = zs_line_pos(s, key); /* first in line, or nobody waits: its turn */
-        if ((pos == 0 || !s->blocked.n) && zs_free_room(st, s) >= need &&
-            zs_resv_grant(s, key, need)) {
+        if (!again && (pos == 0 || !s->blocked.n) && zs_free_room(st, s) >= need) {
+            /* its turn: room held for it (less, or none, when its uid holds half the stream
+             * already: its push then takes what is free, as anyone's) */
+            zs_resv_grant(s, key, zoid_call_identity(call)->uid, need);
             zs_line_leave(s, key);
             zoid_peer_put(me);
         } else {
             granted = 0;
-            zs_wait_add(&s->blocked, me, need);
+            zs_wait_add(&s->blocked, me, need, zoid_call_identity(call)->uid);
         }
     }
     if (s && !rc)
         room = zs_room(st, s);
     pthread_mutex_unlock(&st->mu);
+    zs_wake(&lapsed, name);
     if (rc)
         return rc;
     unsigned char out[12];
@@ -468,8 +480,10 @@ static void fini(void *state)
             zoid_peer_put(b.v[i]);
         free(a.v);
         free(a.need);
+        free(a.uid);
         free(b.v);
         free(b.need);
+        free(b.uid);
         zs_destroy(st, s);
     }
     pthread_mutex_destroy(&st->mu);

@@ -38,6 +38,7 @@ void zs_line_leave(struct zs_stream *s, uintptr_t key)
     zoid_peer_put(w->v[i]);
     memmove(w->v + i, w->v + i + 1, (w->n - (unsigned)i - 1) * sizeof(*w->v));
     memmove(w->need + i, w->need + i + 1, (w->n - (unsigned)i - 1) * sizeof(*w->need));
+    memmove(w->uid + i, w->uid + i + 1, (w->n - (unsigned)i - 1) * sizeof(*w->uid));
     w->n--;
 }
 
@@ -47,30 +48,59 @@ static void drop_resv(struct zs_stream *s, unsigned i)
     s->resv[i] = s->resv[--s->nresv];
 }
 
-void zs_resv_release(struct zs_stream *s, uintptr_t key)
+unsigned zs_resv_release(struct zs_stream *s, uintptr_t key)
 {
     uint64_t now = s->nresv ? zs_now_ns() : 0;
+    unsigned lapsed = 0;
     for (unsigned i = 0; i < s->nresv;)
-        if (s->resv[i].key == key || s->resv[i].until_ns <= now)
+        if (s->resv[i].key == key || s->resv[i].until_ns <= now) {
+            lapsed += s->resv[i].key != key;
             drop_resv(s, i);
-        else
+        } else {
             i++;
+        }
+    return lapsed;
 }
 
-bool zs_resv_grant(struct zs_stream *s, uintptr_t key, uint64_t bytes)
+bool zs_resv_held(const struct zs_stream *s, uintptr_t key)
+{
+    uint64_t now = s->nresv ? zs_now_ns() : 0;
+    for (unsigned i = 0; i < s->nresv; i++)
+        if (s->resv[i].key == key && s->resv[i].until_ns > now)
+            return true;
+    return false;
+}
+
+uint64_t zs_resv_grant(struct zs_stream *s, uintptr_t key, uint32_t uid, uint64_t bytes)
 {
     zs_resv_release(s, key);
-    if (s->nresv == s->capresv) {
-        unsigned cap = s->capresv ? 2 * s->capresv : 8;
-        void *v = realloc(s->resv, cap * sizeof(*s->resv));
-        if (!v)
-            return false;
-        s->resv = v;
-        s->capresv = cap;
+    uint64_t mine = 0, cap = s->limit / 2;
+    bool others = false; /* another user holds or waits for room: the cap applies */
+    for (unsigned i = 0; i < s->nresv; i++) {
+        if (s->resv[i].uid == uid)
+            mine += s->resv[i].bytes;
+        else
+            others = true;
     }
-    s->resv[s->nresv++] = (struct zs_resv){key, bytes, zs_now_ns() + ZS_RESV_NS};
+    for (unsigned i = 0; !others && i < s->blocked.n; i++)
+        others = s->blocked.uid[i] != uid;
+    if (!others)
+        cap = s->limit;
+    if (mine >= cap)
+        return 0;
+    if (bytes > cap - mine)
+        bytes = cap - mine;
+    if (s->nresv == s->capresv) {
+        unsigned n = s->capresv ? 2 * s->capresv : 8;
+        void *v = realloc(s->resv, n * sizeof(*s->resv));
+        if (!v)
+            return 0;
+        s->resv = v;
+        s->capresv = n;
+    }
+    s->resv[s->nresv++] = (struct zs_resv){key, uid, bytes, zs_now_ns() + ZS_RESV_NS};
     s->reserved += bytes;
-    return true;
+    return bytes;
 }
 
 void zs_wait_take_fitting(struct zs_state *st, struct zs_stream *s, struct zs_waitlist *out)
@@ -80,10 +110,15 @@ void zs_wait_take_fitting(struct zs_state *st, struct zs_stream *s, struct zs_wa
     zs_resv_release(s, 0); /* expired grants only */
     uint64_t room = zs_free_room(st, s);
     unsigned k = 0;
-    while (k < w->n && w->need[k] <= room) {
-        room -= w->need[k];
+    /* With several users in line, nobody waits for more than half the stream (a user that
+     * asks for all of it must not hold the line up for the others). */
+    bool mixed = false;
+    for (unsigned i = 1; !mixed && i < w->n; i++)
+        mixed = w->uid[i] != w->uid[0];
+    while (k < w->n && (w->need[k] <= room || (mixed && room >= s->limit / 2))) {
+        room -= w->need[k] <= room ? w->need[k] : room;
         if (s->policy == ZS_POLICY_BLOCK && s->reduce == ZS_REDUCE_NONE && w->need[k])
-            zs_resv_grant(s, (uintptr_t)w->v[k], w->need[k]); /* without one, it still retries */
+            zs_resv_grant(s, (uintptr_t)w->v[k], w->uid[k], w->need[k]); /* else: it retries */
         k++;
     }
     if (!k)
@@ -101,6 +136,7 @@ void zs_wait_take_fitting(struct zs_state *st, struct zs_stream *s, struct zs_wa
     out->n = out->cap = k;
     memmove(w->v, w->v + k, (w->n - k) * sizeof(*w->v));
     memmove(w->need, w->need + k, (w->n - k) * sizeof(*w->need));
+    memmove(w->uid, w->uid + k, (w->n - k) * sizeof(*w->uid));
     w->n -= k;
 }
 

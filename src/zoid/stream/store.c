@@ -102,8 +102,10 @@ void zs_destroy(struct zs_state *st, struct zs_stream *s)
     }
     free(s->consumers.v);
     free(s->consumers.need);
+    free(s->consumers.uid);
     free(s->blocked.v);
     free(s->blocked.need);
+    free(s->blocked.uid);
     free(s->resv);
     free(s->last_step);
     free(s->gone);
@@ -351,7 +353,7 @@ void zs_producer_departed(struct zs_state *st, struct zs_stream *s, const uint32
     zs_producer_done(st, s);
 }
 
-void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer, uint64_t need)
+void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer, uint64_t need, uint32_t uid)
 {
     for (unsigned i = 0; i < w->n; i++)
         if (w->v[i] == peer) { /* keeps its place in the line */
@@ -369,14 +371,18 @@ void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer, uint64_t need)
         if (v)
             w->v = v;
         void *n = v ? realloc(w->need, cap * sizeof(*w->need)) : NULL;
-        if (!n) {
+        if (n)
+            w->need = n;
+        void *u = n ? realloc(w->uid, cap * sizeof(*w->uid)) : NULL;
+        if (!u) {
             zoid_peer_put(peer);
             return;
         }
-        w->need = n;
+        w->uid = u;
         w->cap = cap;
     }
     w->need[w->n] = need;
+    w->uid[w->n] = uid;
     w->v[w->n++] = peer;
 }
 
@@ -394,5 +400,6 @@ void zs_wake(struct zs_waitlist *out, const char *name)
     }
     free(out->v);
     free(out->need);
+    free(out->uid);
     *out = (struct zs_waitlist){0};
 }

@@ -81,6 +81,7 @@ struct zs_acc {
 struct zs_waitlist {
     struct zoid_peer **v;
     uint64_t *need; /* blocked producers: the bytes their refused record needs (0: unknown) */
+    uint32_t *uid;  /* and who they are (grants are capped per uid) */
     unsigned n, cap;
 };
 
@@ -88,6 +89,7 @@ struct zs_waitlist {
  * between a grant and its push, so that a producer that waited in line is not overtaken. */
 struct zs_resv {
     uintptr_t key;
+    uint32_t uid;
     uint64_t bytes, until_ns;
 };
 #define ZS_RESV_NS (250ull * 1000 * 1000) /* a grant not used within 250 ms is taken back */
@@ -147,7 +149,7 @@ bool zs_ended(const struct zs_stream *s);
 void zs_free_rec(struct zs_state *st, struct zs_stream *s, struct zs_rec *r);
 /* Adds a waiter, keeping the reference of peer (dropped at once for a duplicate or overflow);
  * need: the bytes a blocked producer's refused record needs (0 for a consumer, or unknown). */
-void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer, uint64_t need);
+void zs_wait_add(struct zs_waitlist *w, struct zoid_peer *peer, uint64_t need, uint32_t uid);
 /* Moves the list's peers out (to wake them outside the lock). */
 void zs_wait_take(struct zs_waitlist *w, struct zs_waitlist *out);
 /* Backpressure without wasted sends (room.c). A producer that finds the stream full waits in
@@ -160,10 +162,16 @@ void zs_wait_take(struct zs_waitlist *w, struct zs_waitlist *out);
 void zs_wait_take_fitting(struct zs_state *st, struct zs_stream *s, struct zs_waitlist *out);
 /* Room a push without a grant may take: 0 while producers wait in line (no overtaking). */
 uint64_t zs_room(const struct zs_state *st, const struct zs_stream *s);
-/* Takes back key's grant (a push of key comes: its records use that room) and expired ones. */
-void zs_resv_release(struct zs_stream *s, uintptr_t key);
-/* Grants key bytes of room (replacing its grant): false when out of memory. */
-bool zs_resv_grant(struct zs_stream *s, uintptr_t key, uint64_t bytes);
+/* Takes back key's grant (a push of key comes: its records use that room) and expired ones;
+ * returns how many expired (their room may now go to the line). */
+unsigned zs_resv_release(struct zs_stream *s, uintptr_t key);
+/* Whether key holds a grant still valid. */
+bool zs_resv_held(const struct zs_stream *s, uintptr_t key);
+/* Grants key (of uid) bytes of room, replacing its grant. While another user holds or waits for
+ * room, one uid's grants together hold at most half the stream's limit (a user that asks and
+ * never pushes leaves the other half to the others; one user's own producers share the whole);
+ * a grant that would pass it is cut down, or not made. Returns the bytes granted. */
+uint64_t zs_resv_grant(struct zs_stream *s, uintptr_t key, uint32_t uid, uint64_t bytes);
 /* Room free of records and grants, whoever waits. */
 uint64_t zs_free_room(const struct zs_state *st, const struct zs_stream *s);
 /* key's place in line (0: first), or -1. */
