@@ -117,6 +117,9 @@ void *zoid_call_take_payload(struct zoid_call *call);
 /* The calling client, to push to later from any thread; zoid_peer_put when done. */
 struct zoid_peer *zoid_peer_get(struct zoid_call *call);
 void zoid_peer_put(struct zoid_peer *peer);
+/* Whether that client has gone (its connection closed): a plugin holding it for later (a wait
+ * list) lets it go then (its client_gone hook runs only once every reference is put). */
+bool zoid_peer_gone(const struct zoid_peer *peer);
 /* Sends an ASYNC frame to the client; 0, or -ENOTCONN when it is gone (-EMSGSIZE above its
  * frame limit). Thread-safe. */
 int zoid_push(struct zoid_peer *peer, uint16_t plugin, uint16_t function, const void *data,

@@ -272,6 +272,11 @@ void zoid_peer_put(struct zoid_peer *peer)
     zoid_peer_unref(peer);
 }
 
+bool zoid_peer_gone(const struct zoid_peer *peer)
+{
+    return atomic_load(&peer->closed);
+}
+
 int zoid_push(struct zoid_peer *peer, uint16_t plugin, uint16_t function, const void *data,
               size_t len)
 {

@@ -103,18 +103,41 @@ uint64_t zs_resv_grant(struct zs_stream *s, uintptr_t key, uint32_t uid, uint64_
     return bytes;
 }
 
+/* Moves the waiters whose client has gone to the front of the line (woken first: the wake
+ * fails and lets them go, so that their departure is counted), keeping the others' order;
+ * returns how many. */
+static unsigned gone_first(struct zs_waitlist *w)
+{
+    unsigned g = 0;
+    for (unsigned i = 0; i < w->n; i++) {
+        if (!zoid_peer_gone(w->v[i]))
+            continue;
+        struct zoid_peer *p = w->v[i];
+        uint32_t uid = w->uid[i];
+        memmove(w->v + g + 1, w->v + g, (i - g) * sizeof(*w->v));
+        memmove(w->need + g + 1, w->need + g, (i - g) * sizeof(*w->need));
+        memmove(w->uid + g + 1, w->uid + g, (i - g) * sizeof(*w->uid));
+        w->v[g] = p;
+        w->need[g] = 0;
+        w->uid[g] = uid;
+        g++;
+    }
+    return g;
+}
+
 void zs_wait_take_fitting(struct zs_state *st, struct zs_stream *s, struct zs_waitlist *out)
 {
     struct zs_waitlist *w = &s->blocked;
     *out = (struct zs_waitlist){0};
     zs_resv_release(s, 0); /* expired grants only */
+    /* A producer that died in line must not hold it up (its need could be the whole stream). */
+    unsigned k = gone_first(w);
     uint64_t room = zs_free_room(st, s);
-    unsigned k = 0;
     /* With several users in line, nobody waits for more than half the stream (a user that
      * asks for all of it must not hold the line up for the others). */
     bool mixed = false;
-    for (unsigned i = 1; !mixed && i < w->n; i++)
-        mixed = w->uid[i] != w->uid[0];
+    for (unsigned i = k + 1; !mixed && i < w->n; i++)
+        mixed = w->uid[i] != w->uid[k];
     while (k < w->n && (w->need[k] <= room || (mixed && room >= s->limit / 2))) {
         room -= w->need[k] <= room ? w->need[k] : room;
         if (s->policy == ZS_POLICY_BLOCK && s->reduce == ZS_REDUCE_NONE && w->need[k])
