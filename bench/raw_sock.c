@@ -69,7 +69,8 @@ int raw_listen(struct raw_addr *a)
         unlink(((struct sockaddr_un *)a->sa)->sun_path);
     else
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)a->sa, a->salen) || listen(fd, 16))
+    /* room for 64 producers that connect before the first accept (bench_zoid_stream) */
+    if (bind(fd, (struct sockaddr *)a->sa, a->salen) || listen(fd, 128))
         raw_die(a->text);
     if (a->family == AF_INET) {
         socklen_t len = a->salen;

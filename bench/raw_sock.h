@@ -1,7 +1,8 @@
 /*
- * The socket plumbing of the raw baselines (raw_pingpong.c, raw_stream.c): what a minimal program
- * does with a unix or TCP stream socket, and nothing more, so that zoid's figures can be set
- * against the transport itself. Blocking sockets, TCP_NODELAY on both ends as zoid sets it.
+ * The socket plumbing of the raw baselines (raw_pingpong.c, raw_stream.c, zoid_stream.c): what a
+ * minimal program does with a unix or TCP stream socket, and nothing more, so that zoid's figures
+ * can be set against the transport itself. Blocking sockets, TCP_NODELAY on both ends as zoid sets
+ * it.
  */
 #ifndef ZEPTO_BENCH_RAW_SOCK_H
 #define ZEPTO_BENCH_RAW_SOCK_H

@@ -8,52 +8,25 @@
  * Prints one JSON line.
  * usage: bench_zoid_stream ADDR|raw|relay NPROD RECORD_BYTES TOTAL_MB [SLOW_US]
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "raw_sock.h"
 #include "zepto/zoid.h"
 
 static const char *addr;
 static char sname[64];
 static unsigned nprod;
 static size_t rec;
-static uint64_t per_prod; /* records per producer */
-static int port;          /* the consumer's listening port (raw, relay) */
-static int relay_lfd;     /* relay: where producers connect */
-static int relay_port;
-
-static int connect_port(int p)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (void *)&sa, sizeof(sa)))
-        exit(1);
-    return fd;
-}
-
-static int listen_any(int *p)
-{
-    int lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof(sa);
-    if (bind(lfd, (void *)&sa, sizeof(sa)) || listen(lfd, 128) ||
-        getsockname(lfd, (void *)&sa, &sl))
-        exit(1);
-    *p = ntohs(sa.sin_port);
-    return lfd;
-}
+static uint64_t per_prod;           /* records per producer */
+static struct raw_addr consumer_at; /* where the consumer listens (raw, relay) */
+static struct raw_addr relay_at;    /* relay: where producers connect */
+static int relay_lfd;
 
 /* relay: the N producers' bytes, as they come, to one connection to the consumer. */
 static void *relay(void *arg)
@@ -61,8 +34,8 @@ static void *relay(void *arg)
     (void)arg;
     struct pollfd *pf = calloc(nprod, sizeof(*pf));
     for (unsigned i = 0; i < nprod; i++)
-        pf[i] = (struct pollfd){.fd = accept(relay_lfd, NULL, NULL), .events = POLLIN};
-    int out = connect_port(port);
+        pf[i] = (struct pollfd){.fd = raw_accept(relay_lfd), .events = POLLIN};
+    int out = raw_connect(&consumer_at);
     size_t cap = rec > (1u << 20) ? rec : (1u << 20);
     unsigned char *buf = malloc(cap);
     for (unsigned open = nprod; open;) {
@@ -77,12 +50,8 @@ static void *relay(void *arg)
                 open--;
                 continue;
             }
-            for (ssize_t off = 0; off < r;) {
-                ssize_t w = write(out, buf + off, (size_t)(r - off));
-                if (w <= 0)
-                    exit(1);
-                off += w;
-            }
+            if (raw_write_all(out, buf, (size_t)r))
+                raw_die("relay write");
         }
     }
     close(out);
@@ -104,14 +73,10 @@ static void *producer(void *arg)
     unsigned char *buf = malloc(rec);
     memset(buf, (int)rank, rec);
     if (!strcmp(addr, "raw") || !strcmp(addr, "relay")) {
-        int fd = connect_port(strcmp(addr, "raw") ? relay_port : port);
+        int fd = raw_connect(strcmp(addr, "raw") ? &relay_at : &consumer_at);
         for (uint64_t i = 0; i < per_prod; i++)
-            for (size_t off = 0; off < rec;) {
-                ssize_t w = write(fd, buf + off, rec - off);
-                if (w <= 0)
-                    exit(1);
-                off += (size_t)w;
-            }
+            if (raw_write_all(fd, buf, rec))
+                raw_die("producer write");
         close(fd);
     } else {
         struct zoid_client *c;
@@ -154,9 +119,12 @@ int main(int argc, char **argv)
     struct zoid_stream *s = NULL;
     pthread_t relay_thread;
     if (raw) {
-        lfd = listen_any(&port);
+        if (raw_addr_parse("tcp:127.0.0.1:0", &consumer_at) ||
+            raw_addr_parse("tcp:127.0.0.1:0", &relay_at))
+            return 2;
+        lfd = raw_listen(&consumer_at);
         if (relayed) {
-            relay_lfd = listen_any(&relay_port);
+            relay_lfd = raw_listen(&relay_at);
             pthread_create(&relay_thread, NULL, relay, NULL);
         }
     } else {
@@ -176,7 +144,7 @@ int main(int argc, char **argv)
         unsigned conns = relayed ? 1 : nprod;
         struct pollfd *pf = calloc(conns, sizeof(*pf));
         for (unsigned i = 0; i < conns; i++)
-            pf[i] = (struct pollfd){.fd = accept(lfd, NULL, NULL), .events = POLLIN};
+            pf[i] = (struct pollfd){.fd = raw_accept(lfd), .events = POLLIN};
         size_t cap = rec > (1u << 20) ? rec : (1u << 20);
         unsigned char *buf = malloc(cap);
         unsigned open = conns;

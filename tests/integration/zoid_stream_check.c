@@ -267,6 +267,11 @@ static void case_herd(void)
     uint64_t delivered = (uint64_t)N * STEPS * LEN;
     CHECK(bytes * 4 <= delivered, "refused %llu record bytes (%llu pushes) for %llu delivered",
           (unsigned long long)bytes, (unsigned long long)pushes, (unsigned long long)delivered);
+    int rc = zoid_stream_refusals(c, "nosuch", &pushes, &bytes, &err);
+    CHECK(rc == -ENOENT && strstr(err.msg, "nosuch: no such stream"), "refusals of nosuch: %d %s",
+          rc, err.msg);
+    rc = zoid_stream_refusals(c, "a/b", &pushes, &bytes, &err);
+    CHECK(rc == -EINVAL && strstr(err.msg, "'a/b'"), "refusals of a/b: %d %s", rc, err.msg);
     printf("ok herd (%llu pushes refused, %.1f MiB of %.1f MiB delivered)\n",
            (unsigned long long)pushes, bytes / 1048576.0, delivered / 1048576.0);
 }

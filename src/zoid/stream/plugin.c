@@ -120,6 +120,7 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
     if (rc < 0)
         return rc; /* a malformed batch is refused whole */
     uint32_t accepted = 0, queued = 0;
+    bool give_back = false;
     struct zs_waitlist wake = {0}, lapsed = {0};
     pthread_mutex_lock(&st->mu);
     struct zs_stream *s = lookup(st, call, name, &rc);
@@ -137,8 +138,9 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
         key = (uintptr_t)me;
         zoid_peer_put(me); /* only compared, never used */
         bool granted = zs_resv_held(s, key);
-        if (zs_resv_release(s, key)) /* its records use that room now; lapsed ones to the line */
-            zs_wait_take_fitting(st, s, &lapsed);
+        /* its records use that room now; lapsed grants' room goes to the line at the end (not
+         * now: that could wake this very producer out of its place in the line) */
+        give_back = zs_resv_release(s, key) > 0;
         /* Producers wait in line before it: no overtaking them (unless the line is full: then
          * a producer cannot join it, and tries as it comes). */
         if (!granted && s->blocked.n && s->blocked.n < ZS_MAX_WAITERS && zs_line_pos(s, key) != 0 &&
@@ -196,6 +198,8 @@ static int fn_push(struct zoid_call *call, const void *payload, size_t len)
             room -= got;
         }
     }
+    if (give_back)
+        zs_wait_take_fitting(st, s, &lapsed);
     pthread_mutex_unlock(&st->mu);
     zs_wake(&wake, name);
     zs_wake(&lapsed, name);
@@ -349,8 +353,7 @@ static int fn_reserve(struct zoid_call *call, const void *payload, size_t len)
         /* Asking again before using a grant goes to the end of the line: a connection that
          * keeps asking and never pushes cannot hold the stream's room for itself. */
         bool again = zs_resv_held(s, key);
-        if (zs_resv_release(s, key) || again) /* room given back: to the line */
-            zs_wait_take_fitting(st, s, &lapsed);
+        bool give_back = zs_resv_release(s, key) > 0 || again;
         int pos = zs_line_pos(s, key); /* first in line, or nobody waits: its turn */
         if (!again && (pos == 0 || !s->blocked.n) && zs_free_room(st, s) >= need) {
             /* its turn: room held for it (less, or none, when its uid holds half the stream
@@ -362,6 +365,8 @@ static int fn_reserve(struct zoid_call *call, const void *payload, size_t len)
             granted = 0;
             zs_wait_add(&s->blocked, me, need, zoid_call_identity(call)->uid);
         }
+        if (give_back) /* room given back (its own or lapsed grants): to the line */
+            zs_wait_take_fitting(st, s, &lapsed);
     }
     if (s && !rc)
         room = zs_room(st, s);
