@@ -29,41 +29,13 @@ LAT_N=${LAT_N:-20000}
 out=$here/bench/out/cluster_zoid
 mkdir -p "$out"
 rm -f "$out"/*
-[ "$(id -u)" = 0 ] || { echo "cluster_zoid.sh: needs root (the test cluster)" >&2; exit 1; }
 for b in zepto bench_net_pair; do
     [ -x "$bin/$b" ] || { echo "cluster_zoid.sh: $bin/$b missing: build first" >&2; exit 1; }
 done
 
-work=$(mktemp -d /dev/shm/zepto-cluster-zoid.XXXXXX)
-mkdir "$work/export"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/token"
-chmod 600 "$work/token"
-SRV=tcp:$net.100:7000
+source "$here/bench/cluster_bench.sh"
 RAW=tcp:$net.100:7001
-cleanup() {
-    for p in "$work"/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
-    "$CLUSTER" down >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-"$CLUSTER" up 4 --io >"$out/up.log" 2>&1 || { cat "$out/up.log" >&2; exit 1; }
-
-# bg_in NODE NAME CMD...: CMD in NODE, in the background, its pid in $work/NAME.pid.
-bg_in() {
-    local node=$1 name=$2
-    shift 2
-    "$CLUSTER" run "$node" sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$work/$name.pid" "$@" \
-        >"$out/$name.log" 2>&1 &
-}
-bg_in zio daemon "$bin/zepto" zoid serve --listen "$SRV" --token-file "$work/token" \
-    --export "$work/export"
-bg_in zio rawserver "$bin/bench_net_pair" serve "$RAW"
-for _ in $(seq 100); do
-    grep -q 'listening on' "$out/daemon.log" 2>/dev/null && break
-    sleep 0.1
-done
-grep -q 'listening on' "$out/daemon.log" || { cat "$out/daemon.log" >&2; exit 1; }
+cb_bg zio rawserver "$bin/bench_net_pair" serve "$RAW"
 ZRUN=("$bin/zepto" zoid run --server "$SRV" --token-file "$work/token" --mount /io --)
 
 now_ns() { date +%s%N; }

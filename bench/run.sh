@@ -150,6 +150,13 @@ fi
 section "zoid streams against raw TCP (1/8/64 producers, 64 B/4 KiB/1 MiB, 3 interleaved rounds)" \
     "ROUNDS=3 bash bench/zoid_stream.sh $build"
 ROUNDS=3 bash bench/zoid_stream.sh "$build" | tee "$out/zoid_stream.txt" || echo "(failed: see above)"
+section "zoid streams between hosts: compute nodes -> I/O node -> consumer outside (test cluster; 1gbit and unshaped)" \
+    "ZEPTO_CLUSTER_ID=\${ZEPTO_CLUSTER_ID:-0} ROUNDS=3 bash bench/cluster_stream.sh $build 1gbit off"
+if [ "$(id -u)" = 0 ] && command -v slurmctld >/dev/null; then
+    ROUNDS=3 bash bench/cluster_stream.sh "$build" 1gbit off | tee "$out/cluster_stream.txt" || echo "(failed: see above)"
+else
+    echo "(skipped: needs root and Slurm, scripts/deps.sh)"
+fi
 section "zoid stream departures: the consumer's wait after a producer is SIGKILLed vs ends (5 interleaved rounds)" \
     "ROUNDS=5 bash bench/zoid_stream_depart.sh $build"
 ROUNDS=5 bash bench/zoid_stream_depart.sh "$build" | tee "$out/zoid_stream_depart.txt" || echo "(failed: see above)"

@@ -121,6 +121,20 @@ int zoid_addr_check(const char *addr, struct zepto_err *err);
 int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const struct iovec *req,
               int nreq, const struct iovec *rep, int nrep, size_t *rep_len, int timeout_ms);
 
+/* The same call in two halves, for a caller that keeps a call in flight while it does other
+ * work (a stream consumer reads ahead this way): zoid_call_begin sends the request (req may be
+ * reused once it returns) and gives a handle; rep must stay valid until the call is ended.
+ * zoid_call_end waits for the reply (until the timeout given to begin) and returns what
+ * zoid_call would; zoid_call_cancel gives up on it (its reply, when it comes, is thrown away).
+ * Every begun call is ended or cancelled exactly once; after zoid_close of its client it ends
+ * with -ECONNRESET at once (the client's memory goes with the last of them). */
+struct zoid_call_handle;
+int zoid_call_begin(struct zoid_client *c, uint16_t plugin, uint16_t function,
+                    const struct iovec *req, int nreq, const struct iovec *rep, int nrep,
+                    int timeout_ms, struct zoid_call_handle **out);
+int zoid_call_end(struct zoid_call_handle *h, size_t *rep_len);
+void zoid_call_cancel(struct zoid_call_handle *h);
+
 /* Data a plugin sends on its own: delivered to fn from whichever thread reads the connection
  * (a call's, or the one started by zoid_listen). */
 typedef void (*zoid_async_fn)(void *arg, uint16_t plugin, uint16_t function, const void *data,

@@ -15,7 +15,7 @@ hwm_kb() { awk '/^VmHWM/ { print $2 }' "/proc/$DAEMON/status"; }
 start_daemon || exit 1
 grep -q "plugin 14 stream" "$WORK/daemon.1.log" || fail "no stream plugin: $(cat "$WORK/daemon.1.log")"
 chmod 0777 "$SOCK" 2>/dev/null
-for c in basic reduce blocked herd hoard noread resume many malformed; do
+for c in basic reduce blocked herd hoard noread resume many malformed ahead; do
     timeout 120 "$DRIVER" "unix:$SOCK" "$c" || fail "case $c"
 done
 # Memory: the cases above pushed ~100 MB through streams of at most 1 MiB (64 KiB for the 64

@@ -490,6 +490,102 @@ static void case_many(void)
     printf("ok many (%u streams, then: %s)\n", made, err.msg);
 }
 
+/* A READ made by hand (docs/zoid-stream.md, "Reading ahead"): flags (2 ahead, 4 numbered),
+ * from, max_bytes and the read's number; returns the reply's flags and the seqs of the records
+ * in it (first, count), or -1 when the call failed (*rc). */
+static int read_raw(struct zoid_client *c, const char *name, uint32_t flags, uint64_t from,
+                    uint32_t max, uint32_t num, uint64_t *first, unsigned *count, int *rc)
+{
+    unsigned char req[24 + 2 + 64 + 4] = {0}, rep[4096];
+    uint16_t nl = (uint16_t)strlen(name);
+    memcpy(req, &flags, 4);
+    memcpy(req + 12, &max, 4);
+    memcpy(req + 16, &from, 8);
+    memcpy(req + 24, &nl, 2);
+    memcpy(req + 26, name, nl);
+    size_t len = 26u + nl;
+    if (flags & 4) {
+        memcpy(req + len, &num, 4);
+        len += 4;
+    }
+    size_t rep_len = 0;
+    struct iovec rq = {req, len}, rp = {rep, sizeof(rep)};
+    *rc = zoid_call(c, ZOID_STREAM_PLUGIN, 2, &rq, 1, &rp, 1, &rep_len, 5000);
+    if (*rc || rep_len < 24)
+        return -1;
+    uint32_t rflags;
+    memcpy(&rflags, rep + 16, 4);
+    *count = 0;
+    for (size_t at = 24; at + 24 <= rep_len; (*count)++) {
+        uint64_t seq;
+        uint32_t l;
+        memcpy(&seq, rep + at, 8);
+        memcpy(&l, rep + at + 20, 4);
+        if (!*count)
+            *first = seq;
+        at += 24u + l;
+    }
+    return (int)rflags;
+}
+
+/* Reads ahead, numbered, as the daemon may run them: out of order. A read ahead is served only
+ * in its turn and starts where the last reply to its connection ended; one early or late is
+ * answered empty (flag 4) and never moves that place; a read at the cursor starts at its
+ * `from`. */
+static void case_ahead(void)
+{
+    struct zoid_client *p = conn(), *c = conn();
+    struct zoid_stream *ps = sopen(p, "ahead", (struct zoid_stream_opts){.flags = 1});
+    unsigned char rec[100] = {0};
+    for (unsigned i = 0; i < 12; i++)
+        CHECK(!zoid_stream_push(ps, i, 0, rec, sizeof(rec), 0), "push %u", i);
+    CHECK(!zoid_stream_flush(ps, 0), "flush");
+    const uint32_t three = 24 + 3 * (24 + 100), AHEAD = 2, NUM = 4, UNSERVED = 4;
+    uint64_t first = 99;
+    unsigned n = 0;
+    int rc, f;
+    f = read_raw(c, "ahead", NUM, 0, three, 1, &first, &n, &rc);
+    CHECK(f >= 0 && (f & 2) && n == 3 && first == 0, "read 1 at the cursor: flags %d, %u from %llu",
+          f, n, (unsigned long long)first);
+    f = read_raw(c, "ahead", AHEAD | NUM, 0, three, 3, &first, &n, &rc);
+    CHECK(f >= 0 && (f & UNSERVED) && n == 0, "read 3 before 2: flags %d, %u records", f, n);
+    f = read_raw(c, "ahead", AHEAD | NUM, 0, three, 2, &first, &n, &rc);
+    CHECK(f >= 0 && !(f & UNSERVED) && n == 3 && first == 3,
+          "read 2 in its turn: flags %d, %u "
+          "from %llu (expected 3 from 3)",
+          f, n, (unsigned long long)first);
+    f = read_raw(c, "ahead", AHEAD | NUM, 3, three, 4, &first, &n, &rc);
+    CHECK(f >= 0 && !(f & UNSERVED) && n == 3 && first == 6,
+          "read 4 after 3 was answered early: "
+          "flags %d, %u from %llu (expected 3 from 6)",
+          f, n, (unsigned long long)first);
+    f = read_raw(c, "ahead", AHEAD | NUM, 3, three, 2, &first, &n, &rc);
+    CHECK(f >= 0 && (f & UNSERVED) && n == 0, "read 2 again, late: flags %d, %u records", f, n);
+    f = read_raw(c, "ahead", AHEAD | NUM, 3, three, 5, &first, &n, &rc);
+    CHECK(f >= 0 && n == 3 && first == 9, "read 5: the late one moved nothing: %u from %llu", n,
+          (unsigned long long)first);
+    f = read_raw(c, "ahead", NUM, 6, three, 6, &first, &n, &rc);
+    CHECK(f >= 0 && n == 3 && first == 6,
+          "read 6 at the cursor starts at its from (6): %u from "
+          "%llu",
+          n, (unsigned long long)first);
+    f = read_raw(c, "ahead", AHEAD | NUM, 6, three, 7, &first, &n, &rc);
+    CHECK(f >= 0 && n == 3 && first == 9, "read 7 ahead after it: %u from %llu", n,
+          (unsigned long long)first);
+    f = read_raw(c, "ahead", AHEAD | NUM, 6, 1u << 20, 1000, &first, &n, &rc);
+    CHECK(f >= 0 && (f & UNSERVED), "a number far ahead: not served (flags %d)", f);
+    /* the number announced but missing: a protocol error, the connection fine */
+    unsigned char bad[26 + 5] = {4, 0, 0, 0};
+    uint16_t nl = 5;
+    memcpy(bad + 24, &nl, 2);
+    memcpy(bad + 26, "ahead", 5);
+    struct iovec bq = {bad, sizeof(bad)};
+    rc = zoid_call(c, ZOID_STREAM_PLUGIN, 2, &bq, 1, NULL, 0, NULL, 5000);
+    CHECK(zoid_errno(rc) == EPROTO, "numbered read without its number: %d", rc);
+    CHECK(!zoid_call(c, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, NULL, 5000), "null after it");
+    printf("ok ahead\n");
+}
+
 /* A malformed request: a clear error, the connection and the stream still fine. */
 static void case_malformed(void)
 {
@@ -538,6 +634,8 @@ int main(int argc, char **argv)
         case_many();
     else if (!strcmp(k, "malformed"))
         case_malformed();
+    else if (!strcmp(k, "ahead"))
+        case_ahead();
     else {
         fprintf(stderr, "unknown case %s\n", k);
         return 2;

@@ -39,6 +39,7 @@ struct pending {
     int result;     /* what zoid_call returns */
     bool abandoned; /* the caller left: drop the reply */
     bool filling;   /* the reader is writing into rep right now */
+    bool handled;   /* begun by zoid_call_begin: freed by its end or cancel, even after close */
     bool waiting;   /* its thread sleeps on cv */
     pthread_cond_t cv;
     struct pending *next;
@@ -52,8 +53,10 @@ struct zoid_client {
     pthread_cond_t cv;  /* for zoid_poll and for calls waiting for room in flight */
     unsigned cv_waiters;
     bool reading;
-    bool sliced; /* receives block for at most SLICE_MS (transport set_slice) */
-    int dead;    /* 0, or the negative errno that broke the connection */
+    bool closed;      /* zoid_close came while calls begun were not ended: freed by the last */
+    unsigned handles; /* calls begun and not yet ended or cancelled */
+    bool sliced;      /* receives block for at most SLICE_MS (transport set_slice) */
+    int dead;         /* 0, or the negative errno that broke the connection */
     uint64_t next_id;
     unsigned in_flight;
     struct pending *pending;
@@ -451,14 +454,33 @@ static int wait_reply(struct zoid_client *c, struct pending *p, uint64_t deadlin
     return rc;
 }
 
-int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const struct iovec *req,
-              int nreq, const struct iovec *rep, int nrep, size_t *rep_len, int timeout_ms)
+static void destroy(struct zoid_client *c)
+{
+    for (struct pending *p = c->pending, *n; p; p = n) {
+        n = p->next;
+        free_pending(p);
+    }
+    pthread_mutex_destroy(&c->send_mu);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+/* A call sent, its reply not yet waited for (zoid_call_begin .. zoid_call_end). */
+struct zoid_call_handle {
+    struct zoid_client *c;
+    struct pending *p;
+    uint64_t deadline;
+};
+
+/* Registers a call and sends its frame: 0 and the handle, or what zoid_call would return. */
+static int call_send(struct zoid_client *c, uint16_t plugin, uint16_t function,
+                     const struct iovec *req, int nreq, const struct iovec *rep, int nrep,
+                     int timeout_ms, bool handled, struct zoid_call_handle *h)
 {
     size_t len = 0;
     for (int i = 0; i < nreq; i++)
         len += req[i].iov_len;
-    if (rep_len)
-        *rep_len = 0;
     if (len > c->max_payload)
         return -EMSGSIZE;
     int to = timeout_ms ? timeout_ms : c->timeout_ms;
@@ -495,25 +517,40 @@ int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const s
     }
     p->id = c->next_id++;
     p->next = c->pending;
+    p->handled = handled;
+    c->handles += handled;
     c->pending = p;
     c->in_flight++;
     pthread_mutex_unlock(&c->mu);
 
-    struct zoid_header h = {.kind = ZOID_CALL,
-                            .plugin = plugin,
-                            .function = function,
-                            .call = p->id,
-                            .length = (uint32_t)len};
+    struct zoid_header hd = {.kind = ZOID_CALL,
+                             .plugin = plugin,
+                             .function = function,
+                             .call = p->id,
+                             .length = (uint32_t)len};
     pthread_mutex_lock(&c->send_mu);
-    int rc = send_frame(c, &h, req, nreq, to);
+    int rc = send_frame(c, &hd, req, nreq, to);
     pthread_mutex_unlock(&c->send_mu);
+    if (rc) {
+        pthread_mutex_lock(&c->mu);
+        mark_dead(c, rc); /* the call ends with the connection's error */
+        pthread_mutex_unlock(&c->mu);
+    }
+    *h = (struct zoid_call_handle){c, p, deadline};
+    return 0;
+}
 
+/* Waits for h's reply (or gives up: timed out, interrupted, or cancel): what zoid_call returns.
+ * A call given up on stays listed, abandoned: its reply, when it comes, is dropped. */
+static int call_wait(struct zoid_call_handle *h, size_t *rep_len, bool cancel)
+{
+    struct zoid_client *c = h->c;
+    struct pending *p = h->p;
+    bool handled = p->handled;
     pthread_mutex_lock(&c->mu);
-    if (rc)
-        mark_dead(c, rc);
-    rc = wait_reply(c, p, deadline);
+    int rc = cancel ? -ECANCELED : wait_reply(c, p, h->deadline);
     int result;
-    if (rc) {              /* timed out or interrupted: the reply, if it comes, is dropped */
+    if (rc) {              /* the reply, if it comes, is dropped */
         while (p->filling) /* the reader signals p->cv when it is done with rep */
             pthread_cond_wait(&p->cv, &c->mu);
         if (p->status) {
@@ -531,8 +568,61 @@ int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const s
         unlink_pending(c, p);
         free_pending(p);
     }
+    bool last = false;
+    if (handled) {
+        c->handles--;
+        last = c->closed && !c->handles;
+    }
     pthread_mutex_unlock(&c->mu);
+    if (last)
+        destroy(c);
     return result;
+}
+
+int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const struct iovec *req,
+              int nreq, const struct iovec *rep, int nrep, size_t *rep_len, int timeout_ms)
+{
+    if (rep_len)
+        *rep_len = 0;
+    struct zoid_call_handle h;
+    int rc = call_send(c, plugin, function, req, nreq, rep, nrep, timeout_ms, false, &h);
+    return rc ? rc : call_wait(&h, rep_len, false);
+}
+
+int zoid_call_begin(struct zoid_client *c, uint16_t plugin, uint16_t function,
+                    const struct iovec *req, int nreq, const struct iovec *rep, int nrep,
+                    int timeout_ms, struct zoid_call_handle **out)
+{
+    *out = NULL;
+    struct zoid_call_handle *h = malloc(sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    int rc = call_send(c, plugin, function, req, nreq, rep, nrep, timeout_ms, true, h);
+    if (rc) {
+        free(h);
+        return rc;
+    }
+    *out = h;
+    return 0;
+}
+
+int zoid_call_end(struct zoid_call_handle *h, size_t *rep_len)
+{
+    if (rep_len)
+        *rep_len = 0;
+    if (!h)
+        return -EINVAL;
+    int rc = call_wait(h, rep_len, false);
+    free(h);
+    return rc;
+}
+
+void zoid_call_cancel(struct zoid_call_handle *h)
+{
+    if (!h)
+        return;
+    call_wait(h, NULL, true);
+    free(h);
 }
 
 int zoid_poll(struct zoid_client *c, int timeout_ms)
@@ -572,14 +662,22 @@ void zoid_close(struct zoid_client *c)
         return;
     if (c->fd >= 0)
         c->t->close(c->fd);
-    for (struct pending *p = c->pending, *n; p; p = n) {
-        n = p->next;
+    c->fd = -1;
+    pthread_mutex_lock(&c->mu);
+    c->closed = true;
+    mark_dead(c, -ECONNRESET); /* calls begun and not ended end with it */
+    for (struct pending **pp = &c->pending, *p; (p = *pp);) {
+        if (p->handled && !p->abandoned) { /* its handle frees it */
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
         free_pending(p);
     }
-    pthread_mutex_destroy(&c->send_mu);
-    pthread_mutex_destroy(&c->mu);
-    pthread_cond_destroy(&c->cv);
-    free(c);
+    bool last = !c->handles;
+    pthread_mutex_unlock(&c->mu);
+    if (last)
+        destroy(c);
 }
 
 const char *zoid_strerror(int code)

@@ -16,6 +16,15 @@
 #define BATCH_DEFAULT (256u << 10)
 #define DIRECT_MIN    (64u << 10) /* records this large go from the caller's memory */
 #define RBUF_START    (4u << 20)
+#define AHEAD         2 /* reads a consumer keeps in flight beyond the one it reads from */
+
+/* A read sent before the records before it were read (docs/zoid-stream.md, "Reading ahead"). */
+struct ahead {
+    struct zoid_call_handle *h;
+    unsigned char *buf;
+    size_t cap;
+    struct iovec rp;
+};
 
 struct zoid_stream {
     struct zoid_client *c;
@@ -29,6 +38,11 @@ struct zoid_stream {
     uint32_t bnrec;
     unsigned char *rbuf;
     size_t rcap, rlen, rpos;
+    struct ahead ahead[AHEAD]; /* in flight: nahead from ahead[first], oldest first, in a ring
+                                  (a slot never moves: its call holds &slot->rp) */
+    unsigned first, nahead;
+    bool ahead_ok; /* the daemon knows ZS_READ_AHEAD (every reply says so) */
+    uint32_t rnum; /* the number of the last read sent, once ahead_ok (ZS_READ_NUMBERED) */
     uint64_t cursor, expect;
     bool started, eof;
     uint32_t departed; /* producers departed, as the last read reply said */
@@ -363,6 +377,88 @@ int zoid_stream_end(struct zoid_stream *s, int timeout_ms)
     return flush(s, ZS_PUSH_EOF, deadline_of(timeout_ms));
 }
 
+#define READ_REQ_MAX (24 + 2 + ZS_NAME_MAX + 4)
+
+/* A READ request for s: flags, the key filter, max_bytes, from (what is acknowledged), name, and
+ * once the daemon reads ahead, the read's number. */
+static size_t read_request(struct zoid_stream *s, uint32_t flags, size_t max, unsigned char *req)
+{
+    bool take = (s->flags & ZOID_STREAM_TAKE) != 0, numbered = s->ahead_ok && !take;
+    uint32_t f = flags | (take ? ZS_READ_TAKE : 0) | (numbered ? ZS_READ_NUMBERED : 0);
+    uint32_t mb = (uint32_t)max;
+    memcpy(req, &f, 4);
+    memcpy(req + 4, &s->key_mod, 4);
+    memcpy(req + 8, &s->key_val, 4);
+    memcpy(req + 12, &mb, 4);
+    memcpy(req + 16, &s->cursor, 8);
+    size_t len = 24 + put_name(req + 24, s->name);
+    if (numbered) {
+        uint32_t k = ++s->rnum;
+        memcpy(req + len, &k, 4);
+        len += 4;
+    }
+    return len;
+}
+
+/* Keeps AHEAD reads in flight behind the reply being read, each starting where the daemon's
+ * last reply to this connection ended, so that the next reply is on its way while this one is
+ * read and the consumer's request never waits on the link for a reply to start (a cursor
+ * reader only; an old daemon does not know how; a failure here only means no read ahead). */
+static void send_ahead(struct zoid_stream *s, int64_t deadline)
+{
+    if (!s->ahead_ok || (s->flags & ZOID_STREAM_TAKE))
+        return;
+    while (s->nahead < AHEAD) {
+        struct ahead *a = &s->ahead[(s->first + s->nahead) % AHEAD];
+        if (a->cap < s->rcap) {
+            void *b = realloc(a->buf, s->rcap);
+            if (!b)
+                return;
+            a->buf = b;
+            a->cap = s->rcap;
+        }
+        int to = -1;
+        if (deadline >= 0 && (to = (int)(deadline - now_ms())) <= 0)
+            return;
+        unsigned char req[READ_REQ_MAX];
+        struct iovec rq = {req, read_request(s, ZS_READ_AHEAD, a->cap, req)};
+        a->rp = (struct iovec){a->buf, a->cap};
+        if (zoid_call_begin(s->c, ZOID_STREAM_PLUGIN, ZS_READ, &rq, 1, &a->rp, 1, to, &a->h))
+            return;
+        s->nahead++;
+    }
+}
+
+/* The oldest read ahead's reply: 1 when it brought records (now in rbuf), else 0 (empty, or
+ * failed: the reads still ahead are given up, and the caller reads at its cursor). */
+static int take_ahead(struct zoid_stream *s)
+{
+    struct ahead *a = &s->ahead[s->first];
+    s->first = (s->first + 1) % AHEAD;
+    s->nahead--;
+    size_t rep_len = 0;
+    int rc = zoid_call_end(a->h, &rep_len);
+    a->h = NULL;
+    if (!rc && rep_len > ZS_READ_HDR) { /* its buffer and rbuf change places */
+        unsigned char *b = s->rbuf;
+        size_t cap = s->rcap;
+        s->rbuf = a->buf;
+        s->rcap = a->cap;
+        a->buf = b;
+        a->cap = cap;
+        memcpy(&s->departed, s->rbuf + 20, 4);
+        s->rlen = rep_len;
+        s->rpos = ZS_READ_HDR;
+        return 1;
+    }
+    if (rc) /* the later reads may start after records this one would have brought */
+        for (; s->nahead; s->nahead--, s->first = (s->first + 1) % AHEAD) {
+            zoid_call_cancel(s->ahead[s->first].h);
+            s->ahead[s->first].h = NULL;
+        }
+    return 0;
+}
+
 static int fill(struct zoid_stream *s, int64_t deadline)
 {
     if (!s->rbuf) {
@@ -372,17 +468,17 @@ static int fill(struct zoid_stream *s, int64_t deadline)
         if (!(s->rbuf = malloc(s->rcap)))
             return -ENOMEM;
     }
-    unsigned char req[24 + 2 + ZS_NAME_MAX];
-    uint32_t f = (s->flags & ZOID_STREAM_TAKE) ? ZS_READ_TAKE : 0, mb = (uint32_t)s->rcap;
-    memcpy(req, &f, 4);
-    memcpy(req + 4, &s->key_mod, 4);
-    memcpy(req + 8, &s->key_val, 4);
-    memcpy(req + 12, &mb, 4);
-    memcpy(req + 16, &s->cursor, 8);
-    size_t len = 24 + put_name(req + 24, s->name);
+    while (s->nahead)
+        if (take_ahead(s)) {
+            send_ahead(s, deadline);
+            return 1;
+        }
+    /* Nothing ahead, or it brought nothing: a read at the cursor (acknowledging all that was
+     * read), then a wait for the daemon's wake while the stream is empty. */
+    unsigned char req[READ_REQ_MAX];
     for (;;) {
         uint_fast64_t gen = atomic_load(&s->wakes->n);
-        struct iovec rq = {req, len}, rp = {s->rbuf, s->rcap};
+        struct iovec rq = {req, read_request(s, 0, s->rcap, req)}, rp = {s->rbuf, s->rcap};
         size_t rep_len = 0;
         int left = -1;
         if (deadline >= 0 && (left = (int)(deadline - now_ms())) <= 0)
@@ -395,8 +491,6 @@ static int fill(struct zoid_stream *s, int64_t deadline)
                 return -ENOMEM;
             s->rbuf = b;
             s->rcap = cap;
-            mb = (uint32_t)cap;
-            memcpy(req + 12, &mb, 4);
             continue;
         }
         if (rc)
@@ -406,9 +500,12 @@ static int fill(struct zoid_stream *s, int64_t deadline)
         uint32_t flags;
         memcpy(&flags, s->rbuf + 16, 4);
         memcpy(&s->departed, s->rbuf + 20, 4);
+        if (flags & ZS_R_AHEAD)
+            s->ahead_ok = true;
         if (rep_len > ZS_READ_HDR) {
             s->rlen = rep_len;
             s->rpos = ZS_READ_HDR;
+            send_ahead(s, deadline);
             return 1;
         }
         if (flags & ZS_R_EOF) {
@@ -553,6 +650,10 @@ void zoid_stream_close(struct zoid_stream *s)
 {
     if (!s)
         return;
+    for (unsigned i = 0; i < s->nahead; i++)
+        zoid_call_cancel(s->ahead[(s->first + i) % AHEAD].h);
+    for (unsigned i = 0; i < AHEAD; i++)
+        free(s->ahead[i].buf);
     wake_count_put(s->wakes);
     free(s->batch);
     free(s->rbuf);

@@ -21,6 +21,10 @@ struct note {
     unsigned what; /* ZS_NOTE_* seen */
     uint32_t ends;
     uint32_t *ranks, nranks, cap;
+    /* a cursor reader reading ahead (docs/zoid-stream.md, "Reading ahead"): */
+    uint64_t sent;     /* the seq after the last record it was sent */
+    uint32_t last_num; /* the number of the last read served in its turn */
+    uint64_t early;    /* bit i: read number last_num + 1 + i was answered out of its turn */
 };
 
 struct zs_client {
@@ -59,27 +63,26 @@ static void add_rank(struct note *n, uint32_t rank)
     n->ranks[n->nranks++] = rank;
 }
 
-void zs_client_note(struct zs_state *st, struct zoid_call *call, const struct zs_stream *s,
-                    unsigned what, const uint32_t *ranks, uint32_t nranks)
+/* The connection's note of stream s, made on first use: NULL without memory. */
+static struct note *note_of(struct zoid_call *call, const struct zs_stream *s)
 {
-    (void)st;
     void **slot = zoid_call_client_state(call);
     struct zs_client *c = *slot;
     if (!c) {
         if (!(c = calloc(1, sizeof(*c))))
-            return;
+            return NULL;
         snprintf(c->peer, sizeof(c->peer), "%s", zoid_call_identity(call)->peer);
         *slot = c;
     }
     struct note *n = find_note(c, s->id);
     if (!n) {
         if (c->n >= MAX_NOTES)
-            return;
+            return NULL;
         if (c->n == c->cap) {
             unsigned cap = c->cap ? 2 * c->cap : 4;
             void *v = realloc(c->v, cap * sizeof(*c->v));
             if (!v)
-                return;
+                return NULL;
             c->v = v;
             c->cap = cap;
         }
@@ -87,11 +90,57 @@ void zs_client_note(struct zs_state *st, struct zoid_call *call, const struct zs
         *n = (struct note){.sid = s->id};
         c->last = c->n - 1;
     }
+    return n;
+}
+
+void zs_client_note(struct zs_state *st, struct zoid_call *call, const struct zs_stream *s,
+                    unsigned what, const uint32_t *ranks, uint32_t nranks)
+{
+    (void)st;
+    struct note *n = note_of(call, s);
+    if (!n)
+        return;
     n->what |= what;
     if (what & ZS_NOTE_END)
         n->ends++;
     for (uint32_t i = 0; s->gone && i < nranks; i++)
         add_rank(n, ranks[i]);
+}
+
+bool zs_client_read_turn(struct zoid_call *call, const struct zs_stream *s,
+                         const struct zs_read_req *q, uint64_t *start)
+{
+    *start = q->from;
+    struct note *n = note_of(call, s);
+    if (!n || !(q->flags & ZS_READ_NUMBERED))
+        return true;                             /* an unnumbered read starts at its cursor */
+    uint32_t k = q->number, d = k - n->last_num; /* wraps after 2^32 reads, as the client's */
+    if (!(q->flags & ZS_READ_AHEAD)) {           /* a read at the cursor: always in its turn */
+        n->last_num = k;
+        n->early = 0;
+        return true;
+    }
+    if (d != 1) { /* early (an earlier one still to come), or after a later one: not served */
+        if (d >= 2 && d <= 64)
+            n->early |= 1ull << (d - 1);
+        return false;
+    }
+    n->last_num = k;
+    n->early >>= 1;
+    while (n->early & 1) { /* the reads answered early behind it have had their turn */
+        n->last_num++;
+        n->early >>= 1;
+    }
+    if (n->sent > *start)
+        *start = n->sent;
+    return true;
+}
+
+void zs_client_read_sent(struct zoid_call *call, const struct zs_stream *s, uint64_t next)
+{
+    struct note *n = note_of(call, s);
+    if (n)
+        n->sent = next;
 }
 
 static struct zs_stream *by_id(struct zs_state *st, uint64_t sid)

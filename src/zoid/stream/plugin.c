@@ -238,6 +238,8 @@ static int fn_read(struct zoid_call *call, const void *payload, size_t len)
     if (!s)
         goto out;
     zs_client_note(st, call, s, ZS_NOTE_READ, NULL, 0);
+    uint64_t start = q.from;
+    bool served = take || zs_client_read_turn(call, s, &q, &start);
     s->last_read_ns = zs_now_ns();
     if (!take)
         while (s->head && s->head->seq < q.from) { /* acknowledged: gone */
@@ -249,8 +251,8 @@ static int fn_read(struct zoid_call *call, const void *payload, size_t len)
             freed = true;
         }
     uint64_t bytes = ZS_READ_HDR;
-    for (struct zs_rec **pp = &s->head, *r; (r = *pp);) {
-        if ((take && !key_match(&q, r)) || (!take && r->seq < q.from)) {
+    for (struct zs_rec **pp = &s->head, *r; served && (r = *pp);) {
+        if ((take && !key_match(&q, r)) || (!take && r->seq < start)) {
             pp = &r->next;
             continue;
         }
@@ -280,11 +282,13 @@ static int fn_read(struct zoid_call *call, const void *payload, size_t len)
         } else
             pp = &r->next;
     }
-    uint32_t flags = (!n && zs_ended(s)) ? ZS_R_EOF : 0;
+    if (!take && served && !rc)
+        zs_client_read_sent(call, s, n ? got[n - 1]->seq + 1 : start);
+    uint32_t flags = !served ? ZS_R_UNSERVED : (!n && zs_ended(s)) ? ZS_R_EOF : 0;
     unsigned char hdr[ZS_READ_HDR], *p = hdr;
     put64(&p, s->head ? s->head->seq : s->next_seq);
     put64(&p, s->next_seq);
-    put32(&p, flags);
+    put32(&p, flags | ZS_R_AHEAD);
     put32(&p, s->departed);
     if (!rc)
         rc = zoid_reply_append(call, hdr, sizeof(hdr));

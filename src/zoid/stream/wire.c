@@ -67,7 +67,8 @@ int zs_decode_read(const void *p, size_t len, struct zs_read_req *o)
     int rc = zs_get_name(&r, o->name);
     if (rc)
         return rc;
-    return r.left ? -EPROTO : 0;
+    o->number = (o->flags & ZS_READ_NUMBERED) ? zs_u32(&r) : 0;
+    return r.left || r.bad ? -EPROTO : 0;
 }
 
 int zs_decode_push(const void *p, size_t len, uint32_t *flags, char name[ZS_NAME_MAX + 1],

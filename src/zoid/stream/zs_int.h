@@ -192,6 +192,13 @@ void zs_producer_departed(struct zs_state *st, struct zs_stream *s, const uint32
 enum { ZS_NOTE_PUSH = 1, ZS_NOTE_END = 2, ZS_NOTE_READ = 4 };
 void zs_client_note(struct zs_state *st, struct zoid_call *call, const struct zs_stream *s,
                     unsigned what, const uint32_t *ranks, uint32_t nranks);
+/* A cursor read's turn on its connection (docs/zoid-stream.md, "Reading ahead"): true to serve
+ * it from *start (its `from`, or for a read ahead where the last reply to this connection
+ * ended, if later), false for a read ahead out of its turn (answered empty, ZS_R_UNSERVED).
+ * zs_client_read_sent then notes the seq after the last record a served read sent. Under st->mu. */
+bool zs_client_read_turn(struct zoid_call *call, const struct zs_stream *s,
+                         const struct zs_read_req *q, uint64_t *start);
+void zs_client_read_sent(struct zoid_call *call, const struct zs_stream *s, uint64_t next);
 /* The plugin's client_gone hook: counts and logs the departures, wakes whom they concern. */
 void zs_client_gone(void *plugin_state, void *client_state);
 

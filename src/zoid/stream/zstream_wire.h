@@ -18,7 +18,8 @@ enum zstream_fn {
                        u32 len, data; reply: u32 records accepted (flag ZS_PUSH_WAITS: then
                        u32 state: 1 in line for a wake, 2 granted room for a next push of the
                        same size; u64 room free for pushes without a grant) */
-    ZS_READ = 2,    /* u32 flags, u32 key_mod, u32 key_val, u32 max_bytes, u64 from, name;
+    ZS_READ = 2,    /* u32 flags, u32 key_mod, u32 key_val, u32 max_bytes, u64 from, name
+                       (flag ZS_READ_NUMBERED: then u32 number);
                        reply: u64 oldest, u64 next, u32 flags (ZS_R_EOF), u32 departed, then records:
                        u64 seq, u64 step, u32 rank, u32 len, data */
     ZS_STAT = 3,    /* name; reply: struct zoid_stream_stat (zoid.h), field by field (104
@@ -37,7 +38,18 @@ enum zstream_fn {
  * reply is then u32 accepted, u32 state, u64 room (older daemons: u32 accepted). */
 #define ZS_PUSH_WAITS 2u
 #define ZS_READ_TAKE  1u /* READ flag: take the records (fan-out), instead of a cursor */
-#define ZS_R_EOF      1u /* READ reply flag: every producer finished and nothing is left */
+/* READ flag: a read sent before the reply to the previous one came (the consumer reads ahead):
+ * it starts after the last record this connection was sent of the stream, or at `from` if that
+ * is later; `from` still acknowledges. A read without it starts at `from`. */
+#define ZS_READ_AHEAD 2u
+/* READ flag: a u32 follows the name, the read's number on this stream handle (1, 2, ...). The
+ * daemon may run a connection's calls in any order: a read ahead is served only when every
+ * read numbered before it was; one that comes early, or after a later one, is answered empty
+ * with ZS_R_UNSERVED (and its number counts as used). */
+#define ZS_READ_NUMBERED 4u
+#define ZS_R_EOF         1u /* READ reply flag: every producer finished and nothing is left */
+#define ZS_R_AHEAD       2u /* READ reply flag: the daemon knows ZS_READ_AHEAD and numbers */
+#define ZS_R_UNSERVED    4u /* READ reply flag: a read ahead out of its turn, nothing in it */
 
 #define ZS_REC_HDR             16u /* step, rank, len */
 #define ZS_OUT_HDR             24u /* seq, step, rank, len */
@@ -110,6 +122,7 @@ struct zs_open_req {
 struct zs_read_req {
     uint32_t flags, key_mod, key_val, max_bytes;
     uint64_t from;
+    uint32_t number; /* with ZS_READ_NUMBERED */
     char name[ZS_NAME_MAX + 1];
 };
 struct zs_push_rec {
