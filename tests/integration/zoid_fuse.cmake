@@ -17,6 +17,9 @@ set_tests_properties(integration.zoid_fuse_hostile PROPERTIES TIMEOUT 120
 # What a relaxed mount may show stale, and for how long (issue 15).
 zepto_shell_test(zoid_fuse_relaxed)
 set_tests_properties(integration.zoid_fuse_relaxed PROPERTIES TIMEOUT 120)
+# A relaxed mount's write-behind (issue 15): exact data, fewer calls, errors reach close.
+zepto_shell_test(zoid_fuse_behind)
+set_tests_properties(integration.zoid_fuse_behind PROPERTIES TIMEOUT 240)
 # A relaxed mount answers absent names from a fresh listing (issue 15): never wrongly.
 zepto_shell_test(zoid_fuse_listings)
 set_tests_properties(integration.zoid_fuse_listings PROPERTIES TIMEOUT 120)

@@ -79,6 +79,17 @@ mount_fg() {
     is_mounted "$mnt"
 }
 
+# both_mounts: the daemon "data" and two mounts of it, relaxed at $r and strict at $s; its export
+# is $exp.
+both_mounts() {
+    start_daemon data
+    exp="$WORK/data-export"
+    r="$WORK/r"
+    s="$WORK/s"
+    mount_fg "$r" "unix:$WORK/data.sock" --consistency relaxed || fail "relaxed mount"
+    mount_fg "$s" "unix:$WORK/data.sock" --consistency strict || fail "strict mount"
+}
+
 mount_ready() {
     is_mounted "$1" || ! kill -0 "$2" 2>/dev/null
 }

@@ -10,12 +10,7 @@
 . "$(dirname "$0")/zoid_fuse_lib.sh"
 
 require_fuse
-start_daemon data
-exp="$WORK/data-export"
-mount_fg "$WORK/r" "unix:$WORK/data.sock" --consistency relaxed || fail "relaxed mount"
-mount_fg "$WORK/s" "unix:$WORK/data.sock" --consistency strict || fail "strict mount"
-r="$WORK/r"
-s="$WORK/s"
+both_mounts
 can_drop=false
 [ "$(id -u)" -eq 0 ] && [ -w /proc/sys/vm/drop_caches ] && can_drop=true
 drop_kernel_dentries() { echo 2 >/proc/sys/vm/drop_caches; }

@@ -14,12 +14,7 @@
 . "$(dirname "$0")/zoid_fuse_lib.sh"
 
 require_fuse
-start_daemon data
-exp="$WORK/data-export"
-mount_fg "$WORK/r" "unix:$WORK/data.sock" --consistency relaxed || fail "relaxed mount"
-mount_fg "$WORK/s" "unix:$WORK/data.sock" --consistency strict || fail "strict mount"
-r="$WORK/r"
-s="$WORK/s"
+both_mounts
 
 size_is() { [ "$(stat -c %s "$1" 2>/dev/null)" = "$2" ]; }
 

@@ -2,7 +2,8 @@
 # mix of calls on a forwarded and a local file gives the same results, strict and relaxed, at
 # depths 1 and 4; relaxed writes return while the daemon is stopped (write-behind) and their
 # data is in the file after close, or after an exit without close; a write-behind failure (a
-# full tmpfs export, as root) comes back from a later write, fsync or close.
+# full tmpfs export, as root) comes back from a later write, fsync or close, also when the
+# daemon gathered the writes and met the failure at the last close (random 4 KiB writes).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/zoid_preload_lib.sh"
 
@@ -104,6 +105,25 @@ else
             esac
             echo "fill $c: $out"
             rm -f "$small/full-$c"
+            # Random 4 KiB writes over 8 MiB never fill a stripe: a relaxed session's are
+            # gathered and fail only when the daemon sends them, at the last close, which must
+            # not be deferred and so reports ENOSPC (before: close returned 0, data lost).
+            out=$(timeout 60 "$ZEPTO" zoid run --server "unix:$SOCK" --mount "$MNT" \
+                --consistency "$c" -- python3 -c '
+import os, random, sys
+fd, err = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644), 0
+try:
+    for i in range(2500):
+        os.pwrite(fd, b"x" * 4096, random.randrange(2048) * 4096)
+except OSError as e:
+    err = e.errno
+try:
+    os.close(fd)
+except OSError as e:
+    err = err or e.errno
+print(err)' "$MNT/rand-$c" 2>&1)
+            [ "$out" = 28 ] || fail "random fill $c: expected ENOSPC (28) from a write or close: $out"
+            rm -f "$small/rand-$c"
         done
         stop_daemon
         umount "$small"

@@ -21,6 +21,7 @@
 
 #include "base/clock.h"
 #include "zepto/zoid_mount.h"
+#include "zfuse_behind.h"
 #include "zfuse_int.h"
 #include "zposix.h"
 #include "zposix_client.h"
@@ -171,6 +172,7 @@ out:
 
 uint32_t zf_enter(void)
 {
+    zf_behind_send(); /* writes answered already go before any other call */
     pthread_rwlock_rdlock(&conn.lock);
     return conn.gen;
 }

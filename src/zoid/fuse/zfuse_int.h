@@ -52,6 +52,7 @@ struct zf_open {
     bool dir;                    /* a struct zf_dir (zfuse_ops.c), listed with readdir */
     bool locked;                 /* took a lock: its release closes at once */
     bool written;                /* a write came through it: flushed at close, closed at once */
+    int behind_err;              /* errno of a kept write that failed (zfuse_behind.c) */
     struct zf_open *prev, *next; /* the opens not yet released (zfuse_share.c) */
 };
 

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "zfuse_attrs.h"
+#include "zfuse_behind.h"
 #include "zfuse_listings.h"
 #include "zfuse_handles.h"
 #include "zfuse_ops.h"
@@ -176,7 +177,11 @@ static int zf_write(const char *path, const char *buf, size_t size, off_t off,
                     struct fuse_file_info *fi)
 {
     zf_attrs_drop(path, false);
-    ((struct zf_open *)(uintptr_t)fi->fh)->written = true;
+    struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
+    f->written = true;
+    int kept = zf_behind_write(f, buf, size, off);
+    if (kept)
+        return kept;
     size_t done = 0;
     while (done < size) {
         size_t n = size - done < zf_state.chunk ? size - done : zf_state.chunk;
@@ -195,20 +200,26 @@ static int zf_write(const char *path, const char *buf, size_t size, off_t off,
 }
 
 /* Called at every close(2) of a descriptor. The kernel has already written its dirty pages
- * (relaxed) and strict writes were done before they returned. A relaxed session's writes may be
- * gathered by the daemon (issue 14) until the writer's close, which comes with the release, after
- * close(2) returned: a stat of the handle sends them to the file first, so that the data is in
- * the export when close returns. Opens that wrote nothing cost nothing here. */
+ * (relaxed) and strict writes were done before they returned. The mount's write-behind is sent
+ * here, and a relaxed session's writes may be gathered by the daemon (issue 14) until the
+ * writer's close, which comes with the release, after close(2) returned: a seek of the handle
+ * sends them to the file first, so that the data is in the export when close returns, and an
+ * error of either reaches close(2). Opens that wrote nothing cost nothing here. */
 static int zf_flush(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
     struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
     if (zf_state.consistency != ZP_RELAXED || !f->written)
         return 0;
-    struct stat st;
+    int e = zf_behind_error(f);
+    if (e)
+        return e;
     uint32_t g = zf_enter();
     HANDLE(g, fi);
-    return (int)zf_leave(g, zf_zp_fstatat(h, "", &st, AT_EMPTY_PATH));
+    /* a seek to the end sends what the daemon gathered and, unlike a stat, says when that
+     * failed (ENOSPC): close(2) reports it */
+    long rc = zf_leave(g, zf_zp_lseek(h, 0, SEEK_END));
+    return rc < 0 ? (int)rc : 0;
 }
 
 /* The share is given back even when the handle is stale (the daemon restarted: the session that
@@ -217,6 +228,7 @@ static int zf_release(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
     struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
+    int e = f->written ? zf_behind_error(f) : 0; /* sent before the handle goes */
     zf_handle_drop(f->gen, f->h);
     if (zf_state.consistency == ZP_RELAXED && !f->locked && !f->written) {
         zf_close_defer(f);
@@ -226,12 +238,15 @@ static int zf_release(const char *path, struct fuse_file_info *fi)
     int rc = (int)zf_leave(g, g == f->gen ? zf_zp_close(f->h) : 0);
     zf_share_release(f);
     free(f);
-    return rc;
+    return e ? e : rc;
 }
 
 static int zf_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
     (void)path;
+    int e = zf_behind_error((struct zf_open *)(uintptr_t)fi->fh);
+    if (e)
+        return e;
     uint32_t g = zf_enter();
     HANDLE(g, fi);
     return (int)zf_leave(g, zf_zp_fsync(h, datasync));

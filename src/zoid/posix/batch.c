@@ -51,6 +51,7 @@ ssize_t zp_pwrite_many(int h, const int64_t *segs, uint32_t nsegs, const void *b
     }
     ZP_ENTER(x);
     ZP_FILE_OR_FAIL(x, h, f);
+    zpc_add(ZPC_write_messages, 1);
     size_t done = 0;
     ssize_t rc = 0;
     for (uint32_t i = 0; i < nsegs; i += 2) {

@@ -54,6 +54,10 @@ bool zpc_pwrite(struct zp_session *s, struct zp_file *f, const void *buf, size_t
 /* Writes out what is buffered for the file (dev, ino) and waits for writes in progress: 0, or
  * -1 + errno of a buffered write that failed (reported once). */
 int zpc_flush(uint64_t dev, uint64_t ino);
+/* As zpc_flush, for a caller that does not report its error (a stat, a listing, a truncate by
+ * path): an error is kept for the file's next fsync or close (zpc_flush, zpc_close) instead of
+ * being forgotten. */
+void zpc_flush_keep(uint64_t dev, uint64_t ino);
 /* A descriptor that wrote is closed: the file is flushed when it was the last of its writers
  * (0, or -1 + errno of that flush). */
 int zpc_close(struct zp_file *f);

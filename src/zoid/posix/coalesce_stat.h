@@ -23,7 +23,8 @@
     X(meta_calls, "zp_fstatat/zp_faccessat/zp_openat calls on paths received")                     \
     X(meta_backend_ops, "lookups the daemon made for them")                                        \
     X(meta_joined, "of those calls, answered by another caller's lookup")                          \
-    X(write_direct, "large aligned writes of relaxed sessions sent straight to the backend")
+    X(write_direct, "large aligned writes of relaxed sessions sent straight to the backend")       \
+    X(write_messages, "zp_pwrite and zp_pwrite_many calls received (a batch counts once)")
 
 enum zpc_counter {
 #define ZPC_ENUM(name, what) ZPC_##name,

@@ -276,6 +276,23 @@ void zpc_flush_all(void)
     pthread_mutex_unlock(&mu);
 }
 
+void zpc_flush_keep(uint64_t dev, uint64_t ino)
+{
+    if (!zpc_pending())
+        return;
+    pthread_mutex_lock(&mu);
+    struct agg *g = find(dev, ino);
+    if (g) {
+        g->users++;
+        int e = flush_locked(g);
+        if (e && !g->err)
+            g->err = e;
+        g->users--;
+        maybe_release(g);
+    }
+    pthread_mutex_unlock(&mu);
+}
+
 int zpc_flush(uint64_t dev, uint64_t ino)
 {
     if (!zpc_pending())

@@ -271,6 +271,7 @@ ssize_t zp_pwrite(int h, const void *buf, size_t n, int64_t off)
     ZP_ENTER(x);
     ZP_FILE_OR_FAIL(x, h, f);
     zpc_add(ZPC_write_calls, 1);
+    zpc_add(ZPC_write_messages, 1);
     zpc_add(ZPC_write_bytes_asked, n);
     ssize_t rc;
     if (!zpc_pwrite(x.s, f, buf, n, off, &rc)) {
@@ -355,7 +356,7 @@ int zp_fcntl(int h, int cmd, int64_t arg)
             int fl = fcntl(f->fd, F_GETFL);
             if (fl >= 0) {
                 /* O_APPEND or O_DIRECT now: nothing more is gathered; what was goes out. */
-                zpc_flush(f->dev, f->ino);
+                zpc_flush_keep(f->dev, f->ino);
                 atomic_store(&f->flags, fl);
             }
         }

@@ -53,7 +53,7 @@ int zp_openat_stat(int dirh, const char *path, int flags, uint32_t mode, struct 
     int rc = f ? fstat(f->fd, st) : -1;
     /* Writes gathered for this file (relaxed sessions) go out first: its size is theirs. */
     if (!rc && zpc_pending() && zpc_has((uint64_t)st->st_dev, (uint64_t)st->st_ino)) {
-        zpc_flush((uint64_t)st->st_dev, (uint64_t)st->st_ino);
+        zpc_flush_keep((uint64_t)st->st_dev, (uint64_t)st->st_ino);
         rc = fstat(f->fd, st);
     }
     zp__put(f);
@@ -96,7 +96,7 @@ static void name_stat(int fd, const char *name, struct stat *st)
     }
     /* Writes gathered for this file (relaxed sessions) go out first: its size is theirs. */
     if (zpc_pending() && zpc_has((uint64_t)st->st_dev, (uint64_t)st->st_ino)) {
-        zpc_flush((uint64_t)st->st_dev, (uint64_t)st->st_ino);
+        zpc_flush_keep((uint64_t)st->st_dev, (uint64_t)st->st_ino);
         if (fstatat(fd, name, st, AT_SYMLINK_NOFOLLOW))
             memset(st, 0, sizeof(*st));
     }

@@ -162,7 +162,7 @@ int zp_fstatat(int dirh, const char *path, struct stat *st, int flags)
         lookup(&x, 's', &l, do_stat, &res);
         /* Writes gathered for this file (relaxed sessions) go out first: its size is theirs. */
         if (!res.rc && zpc_pending() && zpc_has(res.st.st_dev, res.st.st_ino)) {
-            zpc_flush(res.st.st_dev, res.st.st_ino);
+            zpc_flush_keep(res.st.st_dev, res.st.st_ino);
             do_stat(&l, &res);
         }
         rc = res.rc;
@@ -186,7 +186,7 @@ int zp_statx(int dirh, const char *path, int flags, uint32_t mask, struct statx 
         /* Writes gathered for this file (relaxed sessions) go out first: its size is theirs. */
         uint64_t dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
         if (!rc && zpc_pending() && zpc_has(dev, stx->stx_ino)) {
-            zpc_flush(dev, stx->stx_ino);
+            zpc_flush_keep(dev, stx->stx_ino);
             rc = statx(o.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, stx);
         }
         obj_put(&o);
@@ -224,7 +224,7 @@ int zp_truncate(int dirh, const char *path, int64_t len)
         struct stat st;
         bool known = !fstat(o.fd, &st);
         if (known)
-            zpc_flush(st.st_dev, st.st_ino);
+            zpc_flush_keep(st.st_dev, st.st_ino);
         rc = truncate(p, (off_t)len);
         if (known)
             zpc_invalidate(st.st_dev, st.st_ino);

@@ -513,6 +513,7 @@ ssize_t zpl_write_at(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
         return -1;
     }
     atomic_fetch_add(&zpl_wgen, 1);
+    atomic_store(&e->wb->wrote, true);
     bool relaxed = zpl_relaxed() && !atomic_load(&zpl_exiting);
     if (relaxed && n >= WB_SMALL && !(e->oflags & O_APPEND) && zpl_as_depth())
         return write_behind(e, buf, n, off);
@@ -586,11 +587,11 @@ ssize_t zpl_write_at(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
 int zpl_fd_release(struct zpl_fd *e)
 {
     int err = zpl_take_error(e);
-    /* Relaxed: the close goes in the background (its data was sent and waited for above). */
+    /* Relaxed: the close of a description that never wrote goes in the background. */
     bool last = atomic_load(&e->refs) == 1;
     if (last && e->h >= 0 && zpl_relaxed() && zpl_as_depth() && !atomic_load(&zpl_exiting) &&
         !zpl_conn() && e->gen == zpl_gen() && !atomic_load(&e->wb->locked) &&
-        zpl_close_defer(e->h)) {
+        !atomic_load(&e->wb->wrote) && zpl_close_defer(e->h)) {
         zpl_fd_put(e);
         return err;
     }

@@ -103,6 +103,9 @@ struct zpl_wb {
     int small_run;
     int64_t small_next;
     atomic_bool locked; /* took a record lock or flock: its closes are never deferred */
+    /* a write came through it: its last close is not deferred either, so that the error of a
+     * write the daemon gathered and sends at that close reaches the program */
+    atomic_bool wrote;
 };
 
 struct zpl_fd {
