@@ -30,7 +30,7 @@ enum zepto_tune_group {
     ZT_GROUP_KTHREAD,   /* unbound kernel threads */
     ZT_GROUP_DAEMONS,   /* user-space processes: a housekeeping cpuset */
     ZT_GROUP_SYSCTL,    /* vmstat interval, watchdog CPUs, RT throttling, timers, NUMA balancing */
-    ZT_GROUP_THP,       /* khugepaged defrag, THP defrag */
+    ZT_GROUP_THP,       /* memory: khugepaged defrag, THP defrag, free page reporting */
     ZT_GROUP_CPU,       /* frequency governor and idle states of the application CPUs */
     ZT_GROUP_COUNT
 };

@@ -31,7 +31,9 @@ want = [dict(target="/proc/irq/24/smp_affinity_list", new="0"),
         dict(group="kthread", pid=100), dict(group="daemons", pid=200),
         dict(group="daemons", pid=203), dict(target="/proc/sys/vm/stat_interval", new="10"),
         dict(target="/sys/kernel/mm/transparent_hugepage/defrag", old="always", new="madvise"),
-        dict(target="/sys/devices/system/cpu/cpu3/cpuidle/state2/disable", new="1")]
+        dict(target="/sys/devices/system/cpu/cpu3/cpuidle/state2/disable", new="1"),
+        dict(target="/sys/module/page_reporting/parameters/page_reporting_order", old="9",
+             new="11")]
 for w in want:
     if not has(**w): errs.append(f"missing {w}")
 for pid in left:
@@ -60,6 +62,8 @@ grep -q 'Cpus_allowed_list:.0$' "$root/proc/100/status" || fail "kswapd0 not mov
 [ "$(cat "$root/sys/fs/cgroup/cpuset/zepto-housekeeping/cpuset.cpus")" = 0 ] ||
     fail "housekeeping cpuset CPUs"
 [ "$(cat "$root/proc/201/cpuset")" = /slurm/uid_0/job_7 ] || fail "a job's process was moved"
+[ "$(cat "$root/sys/module/page_reporting/parameters/page_reporting_order")" = 11 ] ||
+    fail "free page reporting not switched off"
 expect_status 1 "already in effect" "$ZEPTO" tune apply --cpus 2-3
 "$ZEPTO" tune status >"$WORK/status" || fail "status exited $?"
 grep -q "changes in effect" "$WORK/status" || fail "status: $(head -1 "$WORK/status")"

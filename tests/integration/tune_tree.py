@@ -63,6 +63,9 @@ def make(root, caller=None):
     put(root, "/proc/sys/kernel/random/boot_id", "11111111-2222-3333-4444-555555555555\n")
     put(root, "/proc/cmdline", "console=ttyS0 nohz_full=2-3 quiet\n")
     put(root, "/sys/kernel/mm/transparent_hugepage/khugepaged/defrag", "1\n")
+    put(root, "/sys/module/page_reporting/parameters/page_reporting_order", "9\n")
+    put(root, "/proc/buddyinfo", "Node 0, zone      DMA      1      1      0      0      2      1"
+        "      1      0      1      1      3 \nNode 0, zone   Normal   2 3 4 5 6 7 8 9 1 2 3 \n")
     put(root, "/sys/kernel/mm/transparent_hugepage/defrag",
         "[always] defer defer+madvise madvise never\n")
     put(root, "/sys/fs/cgroup/cpuset/cpuset.cpus", "0-3\n")
