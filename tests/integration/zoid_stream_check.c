@@ -583,6 +583,26 @@ static void case_ahead(void)
     rc = zoid_call(c, ZOID_STREAM_PLUGIN, 2, &bq, 1, NULL, 0, NULL, 5000);
     CHECK(zoid_errno(rc) == EPROTO, "numbered read without its number: %d", rc);
     CHECK(!zoid_call(c, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, NULL, 5000), "null after it");
+
+    /* Through the library: a consumer reading ahead meets a record larger than its 4 MiB
+     * buffers between small ones, and gets every record once, in order. */
+    struct zoid_stream *bp = sopen(p, "ahead-big", (struct zoid_stream_opts){.flags = 1});
+    struct zoid_stream *bc = sopen(c, "ahead-big", (struct zoid_stream_opts){0});
+    static unsigned char big[6u << 20];
+    const size_t lens[] = {100, 200000, 300, sizeof(big), 50, 4000000, 7};
+    for (unsigned i = 0; i < 7; i++) {
+        memset(big, (int)i + 1, lens[i]);
+        CHECK(!zoid_stream_push(bp, i, 0, big, lens[i], 0), "push big %u", i);
+    }
+    CHECK(!zoid_stream_end(bp, 0), "end big");
+    struct zoid_stream_record r;
+    for (unsigned i = 0; i < 7; i++) {
+        CHECK(zoid_stream_read(bc, &r, 10000) == 1, "read big %u", i);
+        CHECK(r.seq == i && r.len == lens[i] && !r.lost &&
+                  ((const unsigned char *)r.data)[r.len - 1] == i + 1,
+              "big record %u: seq %llu len %u", i, (unsigned long long)r.seq, r.len);
+    }
+    CHECK(zoid_stream_read(bc, &r, 10000) == 0, "end of the big stream expected");
     printf("ok ahead\n");
 }
 

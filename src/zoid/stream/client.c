@@ -406,7 +406,9 @@ static size_t read_request(struct zoid_stream *s, uint32_t flags, size_t max, un
  * reader only; an old daemon does not know how; a failure here only means no read ahead). */
 static void send_ahead(struct zoid_stream *s, int64_t deadline)
 {
-    if (!s->ahead_ok || (s->flags & ZOID_STREAM_TAKE))
+    /* A stream whose records needed a read buffer beyond 4 MiB reads one batch at a time: three
+     * buffers of the daemon's payload limit (64 MiB) would be too much to hold per consumer. */
+    if (!s->ahead_ok || (s->flags & ZOID_STREAM_TAKE) || s->rcap > RBUF_START)
         return;
     while (s->nahead < AHEAD) {
         struct ahead *a = &s->ahead[(s->first + s->nahead) % AHEAD];
