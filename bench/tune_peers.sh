@@ -18,7 +18,8 @@
 #        the configurations (untuned first); RECORDER=split (default) starts the recorder on
 #        CPU 0 and the application CPU (its measuring thread pins itself to the application CPU,
 #        its --explain drain thread goes to CPU 0, as a tool's helper thread would on a tuned
-#        node), RECORDER=pinned starts it on the application CPU alone (the drain thread too)
+#        node), RECORDER=pinned starts it on the application CPU alone (the drain thread too);
+#        SETTLE (default 3) seconds pass between setting a configuration up and recording
 set -uo pipefail
 build=${1:-build}
 secs=${2:-5}
@@ -153,6 +154,10 @@ for sc in $scenarios; do
     for r in $(seq "$rounds"); do
         for c in "${configs[@]}"; do
             setup "$c"
+            # Deferred work the kernel queued before the change (free page reporting's next pass
+            # waits 2 s) runs out first, as it would early in a job: SETTLE s under every
+            # configuration alike.
+            sleep "${SETTLE:-3}"
             # Started as an application is under each: on the application CPU (RECORDER above).
             taskset -c "$rec_cpus" "$zepto" noise record -q --explain -c "$app" -d "${secs}s" -o "$tmp/$sc.$c.$r.znt" \
                 >/dev/null 2>"$tmp/rec.err" || echo "  record under $c failed: $(head -1 "$tmp/rec.err")" >&2
