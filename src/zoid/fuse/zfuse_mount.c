@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "zepto/zoid_mount.h"
+#include "zfuse_behind.h"
 #include "zfuse_int.h"
 #include "zfuse_attrs.h"
 #include "zfuse_listings.h"
@@ -139,8 +140,10 @@ out_unmount:
     fuse_unmount(f);
 out_fuse:
     fuse_destroy(f);
-    /* Relaxed releases still waiting are sent (and their opens freed) before every open left is
+    /* Writes kept behind for opens never released (a lazy unmount) go to the daemon, then the
+     * relaxed releases still waiting are sent (and their opens freed) before every open left is
      * freed: the other order freed them twice. */
+    zf_behind_send();
     zf_close_flush();
     zf_share_free_all();    /* no FUSE thread is left */
     zf_attrs_enable(false); /* and the attributes kept from replies go */
