@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "zepto/zoid.h"
@@ -216,6 +217,11 @@ int zoid_stream_open(struct zoid_client *c, const char *name, const struct zoid_
     if (s->bmax > maxp / 2)
         s->bmax = maxp / 2;
     s->prefix_len = 4 + put_name(s->prefix + 4, name);
+    /* Read numbers start anywhere (ZS_READ_NUMBERED): two handles of one connection reading the
+     * same stream never take each other's turn (the daemon keeps one turn per connection and
+     * stream); a handle whose read lost its turn to the other's reads at its cursor. */
+    if (getrandom(&s->rnum, sizeof(s->rnum), GRND_NONBLOCK) != sizeof(s->rnum))
+        s->rnum = (uint32_t)(uintptr_t)s ^ (uint32_t)now_ms();
     if (!(s->wakes = wake_count_get(c))) {
         free(s);
         return zepto_fail(err, ENOMEM, "stream %s: out of memory", name);
