@@ -273,7 +273,12 @@ static int cmd_produce(char **a)
     if (parse_count(a[2], "NPROD", 4096, &n) || parse_count(a[3], "RECORD", 1ul << 30, &r) ||
         parse_count(a[4], "MB", 1ul << 20, &mb))
         return 2;
-    first = strtoul(a[5], NULL, 10);
+    char *end;
+    first = strtoul(a[5], &end, 10);
+    if (!*a[5] || *end || first > UINT32_MAX)
+        return fprintf(stderr, "bench_zoid_stream: FIRST_RANK '%s': expected 0..%u\n", a[5],
+                       UINT32_MAX),
+               2;
     nprod = (unsigned)n;
     rec = r;
     first_rank = (uint32_t)first;

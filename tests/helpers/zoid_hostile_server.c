@@ -10,8 +10,9 @@
  * dirent-nonul (a name without its NUL), dirent-short (a record shorter than its header),
  * lseek-far (a seek lands elsewhere than asked), lseek-neg (a seek returns -7), stat-size (a
  * negative size, no file type), handle-dup (an open returns a handle already in use), handle-neg
- * (an open returns ZP_ROOT), readlink-more (a link longer than the buffer). A create
- * (zp_openat_stat) tells the handle and stat lies too.
+ * (an open returns ZP_ROOT), readlink-more (a link longer than the buffer), pwritemany-more (a
+ * batch of writes claims 1 MiB more written than sent). A create (zp_openat_stat) tells the
+ * handle and stat lies too.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +30,7 @@ int real_zp_openat(int dirh, const char *path, int flags, uint32_t mode);
 int real_zp_close(int h);
 ssize_t real_zp_pread(int h, void *buf, size_t n, int64_t off);
 int64_t real_zp_lseek(int h, int64_t off, int whence);
+ssize_t real_zp_pwrite_many(int h, const int64_t *segs, uint32_t nsegs, const void *buf, size_t n);
 ssize_t real_zp_getdents(int h, void *buf, size_t n);
 int real_zp_fstatat(int dirh, const char *path, struct stat *st, int flags);
 int real_zp_statx(int dirh, const char *path, int flags, uint32_t mask, struct statx *stx);
@@ -100,6 +102,12 @@ ssize_t zp_pread(int h, void *buf, size_t n, int64_t off)
 {
     ssize_t r = real_zp_pread(h, buf, n, off);
     return r > 0 && lie("pread-more") ? r + (1 << 20) : r;
+}
+
+ssize_t zp_pwrite_many(int h, const int64_t *segs, uint32_t nsegs, const void *buf, size_t n)
+{
+    ssize_t r = real_zp_pwrite_many(h, segs, nsegs, buf, n);
+    return r > 0 && lie("pwritemany-more") ? r + (1 << 20) : r;
 }
 
 int64_t zp_lseek(int h, int64_t off, int whence)

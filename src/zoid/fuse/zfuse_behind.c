@@ -71,6 +71,8 @@ static void send_locked(void)
         }
     } else if (r >= 0 && (size_t)r < kept.len)
         r = -ENOSPC; /* as the kernel's write-back reports a short write */
+    else if (r >= 0 && (size_t)r > kept.len)
+        r = -EIO; /* more than was sent: a daemon that lies */
     sending = false;
     if (r < 0 && !f->behind_err)
         f->behind_err = (int)-r;

@@ -322,6 +322,8 @@ static void send_scattered(struct zpl_fd *e, int h)
         wb->err = errno;
     else if (r >= 0 && (size_t)r < wb->len && !wb->err)
         wb->err = ENOSPC; /* as the kernel's write-back reports a short write */
+    else if (r >= 0 && (size_t)r > wb->len && !wb->err)
+        wb->err = EIO; /* more than was sent: a daemon that lies */
     as->nseg = 0;
     wb->len = 0;
     atomic_fetch_sub(&dirty, 1);
