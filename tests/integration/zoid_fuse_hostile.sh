@@ -102,22 +102,9 @@ done
 
 # A relaxed mount's write-behind (zfuse_behind.c) told that a batch wrote more than it sent: the
 # program's close fails with EIO (honest: 0), never hangs.
-py_rand="import os, random, sys
-fd, err = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644), 0
-for i in range(300):
-    os.pwrite(fd, b'z' * 4096, random.randrange(1024) * 4096)
-try:
-    os.fsync(fd)
-except OSError as e:
-    err = e.errno
-try:
-    os.close(fd)
-except OSError as e:
-    err = err or e.errno
-print(err)"
 for lie in honest pwritemany-more; do
     start_hostile "$lie" --consistency relaxed || continue
-    got=$(timeout 30 "$PY" -c "$py_rand" "$mnt/w-$lie" 2>&1)
+    got=$(timeout 30 "$PY" "$(dirname "$0")/random_writes.py" "$mnt/w-$lie" 300 1024 --fsync 2>&1)
     want=0
     [ "$lie" = honest ] || want=5
     [ "$got" = "$want" ] || fail "$lie: random writes through a relaxed mount: '$got', expected errno $want"

@@ -109,19 +109,8 @@ else
             # gathered and fail only when the daemon sends them, at the last close, which must
             # not be deferred and so reports ENOSPC (before: close returned 0, data lost).
             out=$(timeout 60 "$ZEPTO" zoid run --server "unix:$SOCK" --mount "$MNT" \
-                --consistency "$c" -- python3 -c '
-import os, random, sys
-fd, err = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644), 0
-try:
-    for i in range(2500):
-        os.pwrite(fd, b"x" * 4096, random.randrange(2048) * 4096)
-except OSError as e:
-    err = e.errno
-try:
-    os.close(fd)
-except OSError as e:
-    err = err or e.errno
-print(err)' "$MNT/rand-$c" 2>&1)
+                --consistency "$c" -- python3 "$(dirname "$0")/random_writes.py" "$MNT/rand-$c" \
+                2500 2048 2>&1)
             [ "$out" = 28 ] || fail "random fill $c: expected ENOSPC (28) from a write or close: $out"
             rm -f "$small/rand-$c"
         done

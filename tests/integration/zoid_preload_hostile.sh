@@ -87,21 +87,9 @@ done
 
 # Relaxed small writes at several places go in one zp_pwrite_many (write-behind); told that it
 # wrote more than it was sent, the program's close fails with EIO, never hangs.
-py_rand="import os, random, sys
-fd, err = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644), 0
-try:
-    for i in range(300):
-        os.pwrite(fd, b'z' * 4096, random.randrange(1024) * 4096)
-except OSError as e:
-    err = e.errno
-try:
-    os.close(fd)
-except OSError as e:
-    err = err or e.errno
-print(err)"
 start_hostile pwritemany-more
 got=$(timeout 30 "$ZEPTO" zoid run --server "unix:$SOCK" --mount "$MNT" --consistency relaxed -- \
-    "$PY" -c "$py_rand" "$MNT/w" 2>&1)
+    "$PY" "$(dirname "$0")/random_writes.py" "$MNT/w" 300 1024 2>&1)
 [ "$got" = 5 ] || fail "pwritemany-more: relaxed random writes: '$got', expected errno 5 (EIO)"
 stop_daemon
 finish
