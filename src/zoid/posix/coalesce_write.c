@@ -161,6 +161,12 @@ static int stripe_out(struct agg *g, struct stripe *s)
         e = write_all(g->f->fd, s->buf + s->runs[i].a, s->runs[i].b - s->runs[i].a,
                       s->base + s->runs[i].a);
     zpc_add(ZPC_write_flushes, 1);
+    /* The file changed now, not when the bytes were gathered: a stat or read shared before
+     * this (taken between the gathering and here, without these bytes) must not be shared
+     * after it. A stat that flushed the file and looked again left such a stat for the next
+     * caller: its size was short by what it had flushed. */
+    zpc_invalidate(g->f->dev, g->f->ino);
+    zpc_changed();
     pthread_mutex_lock(&mu);
     stripe_free(s);
     g->writing--;
