@@ -11,7 +11,12 @@
 # and their order rotates, because the machine is noisy; figures are medians over the rounds.
 # Two more modes go through a second daemon on TCP loopback (same export, a token):
 # "preload-tcp-strict" and "preload-tcp-relaxed", and two through a third on shm: (the same node's
-# shared-memory transport): "preload-shm-strict" and "preload-shm-relaxed". Prints a markdown table with the goals of
+# shared-memory transport): "preload-shm-strict" and "preload-shm-relaxed", where the daemon lends the
+# interposer its descriptors of large files (docs/zoid-posix.md, "Lent descriptors"), and
+# "preload-shmfwd-strict" and "preload-shmfwd-relaxed", the same with ZOID_LEND=0 (every
+# byte through the daemon); and two FUSE mounts of the shm: daemon, "fuse-shm-strict" and
+# "fuse-shm-relaxed" (their large writes through lent descriptors). Prints a markdown table with
+# the goals of
 # issue 15 (interposer >= 90 % of local throughput with 1 MiB sequential blocks on the same node,
 # >= 70 % over TCP loopback; relaxed random 4 KiB writes >= 3x strict; interposer >= 20,000
 # creates/s; FUSE >= 70 % of local for 1 MiB sequential, >= 10,000 creates/s, >= 30,000 stats/s)
@@ -20,7 +25,8 @@
 # usage: bash bench/zoid_posix.sh [BUILD [ROUNDS]]        (defaults: build, 1 round)
 #   environment: SECS (5), SIZE (256M), META_N (2000), TOOLS ("fio stream"), MODES (all
 #   available of: local preload-strict preload-relaxed preload-shm-strict preload-shm-relaxed
-#   preload-tcp-strict preload-tcp-relaxed fuse-strict fuse-relaxed),
+#   preload-shmfwd-strict preload-shmfwd-relaxed preload-tcp-strict preload-tcp-relaxed
+#   fuse-strict fuse-relaxed fuse-shm-strict fuse-shm-relaxed),
 #   OUT (bench/out/zoid_posix)
 # Root: the tmpfs is mounted on a scratch directory (and unmounted at the end); otherwise the
 # scratch directory is in /dev/shm. About 8 jobs x 9 modes x (SECS + 3 s) per round.
@@ -72,7 +78,7 @@ elif [ ! -c /dev/fuse ] || ! (exec 3<>/dev/fuse) 2>/dev/null; then
     why_not[fuse]="/dev/fuse is absent or cannot be opened"
 fi
 modes=()
-for m in ${MODES:-local preload-strict preload-relaxed preload-shm-strict preload-shm-relaxed preload-tcp-strict preload-tcp-relaxed fuse-strict fuse-relaxed}; do
+for m in ${MODES:-local preload-strict preload-relaxed preload-shm-strict preload-shm-relaxed preload-shmfwd-strict preload-shmfwd-relaxed preload-tcp-strict preload-tcp-relaxed fuse-strict fuse-relaxed fuse-shm-strict fuse-shm-relaxed}; do
     if [ -n "${why_not[${m%%-*}]:-}" ]; then
         echo "skipping $m: ${why_not[${m%%-*}]}" >&2
     else
@@ -150,19 +156,24 @@ for c in strict relaxed; do
     runner[preload-$c]="$bin/zepto zoid run --server unix:$sock --mount $prefix --consistency $c --"
     base[preload-shm-$c]=$prefix
     runner[preload-shm-$c]="$bin/zepto zoid run --server shm:$shm_sock --mount $prefix --consistency $c --"
+    base[preload-shmfwd-$c]=$prefix
+    runner[preload-shmfwd-$c]="env ZOID_LEND=0 $bin/zepto zoid run --server shm:$shm_sock --mount $prefix --consistency $c --"
     base[preload-tcp-$c]=$prefix
     runner[preload-tcp-$c]="$bin/zepto zoid run --server tcp:127.0.0.1:$tcp_port --token-file $scratch/token --mount $prefix --consistency $c --"
     base[fuse-$c]=$scratch/mnt-$c
     runner[fuse-$c]=""
+    base[fuse-shm-$c]=$scratch/mnt-shm-$c
+    runner[fuse-shm-$c]=""
 done
 mounted_or_gone() { grep -q " $1 fuse" /proc/mounts || ! kill -0 "$2" 2>/dev/null; }
 kept=()
 for m in "${modes[@]}"; do
     case $m in
     fuse-*)
-        c=${m#fuse-}
+        c=${m#fuse-} addr="unix:$sock"
+        [ "${c#shm-}" = "$c" ] || addr="shm:$shm_sock"
         mkdir "$scratch/mnt-$c"
-        "$bin/zepto" zoid mount --server "unix:$sock" --consistency "$c" --foreground \
+        "$bin/zepto" zoid mount --server "$addr" --consistency "${c#shm-}" --foreground \
             "$scratch/mnt-$c" 2>"$out/mount-$c.log" &
         mounters+=($!)
         wait_for 20 mounted_or_gone "$scratch/mnt-$c" "$!" || true
@@ -281,13 +292,15 @@ jq -s --arg cpu "$cpu" --arg ncpu "$(nproc)" --arg kernel "$(uname -r)" --arg fs
        [($t | map(.tool) | unique)[] as $tool
         | ("read-1m", "write-1m") as $job
         | ("preload-strict", "preload-relaxed", "preload-shm-strict", "preload-shm-relaxed",
-           "preload-tcp-strict", "preload-tcp-relaxed", "fuse-strict", "fuse-relaxed") as $mode
+           "preload-shmfwd-strict", "preload-shmfwd-relaxed", "preload-tcp-strict",
+           "preload-tcp-relaxed", "fuse-strict", "fuse-relaxed", "fuse-shm-strict",
+           "fuse-shm-relaxed") as $mode
         | {what: "\($mode) / local", tool: $tool, job: $job,
            ratio: ratio(bw($tool; $job; $mode); bw($tool; $job; "local")),
            goal: (if ($mode | startswith("preload-tcp")) or ($mode | startswith("fuse")) then 0.70
                   else 0.90 end)}]
        + [($t | map(.tool) | unique)[] as $tool
-        | ("preload", "preload-shm", "preload-tcp", "fuse") as $client
+        | ("preload", "preload-shm", "preload-shmfwd", "preload-tcp", "fuse", "fuse-shm") as $client
         | {what: "\($client) relaxed / strict", tool: $tool, job: "randwrite-4k",
            ratio: ratio(bw($tool; "randwrite-4k"; "\($client)-relaxed");
                         bw($tool; "randwrite-4k"; "\($client)-strict")), goal: 3}]
@@ -322,7 +335,8 @@ jq -r '
   . as $s
   | ([.throughput[].mode] | unique) as $modes0
   | (["local", "preload-strict", "preload-relaxed", "preload-shm-strict", "preload-shm-relaxed",
-      "preload-tcp-strict", "preload-tcp-relaxed", "fuse-strict", "fuse-relaxed"]
+      "preload-shmfwd-strict", "preload-shmfwd-relaxed", "preload-tcp-strict",
+      "preload-tcp-relaxed", "fuse-strict", "fuse-relaxed", "fuse-shm-strict", "fuse-shm-relaxed"]
      | map(select(. as $x | $modes0 | index($x)))) as $modes
   | "\n$ \(.command)\n\(.machine.cpus) x \(.machine.cpu), Linux \(.machine.kernel), \(.machine.fs); \(.fio); \(.seconds_per_job) s per job, \(.file_size) file, \(.rounds) round(s)\nload before: \(.load_before)\nload after:  \(.load_after)\n",
     (([.throughput[].tool] | unique)[] as $tool

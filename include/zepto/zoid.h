@@ -144,6 +144,12 @@ void zoid_on_async(struct zoid_client *c, zoid_async_fn fn, void *arg);
  * makes no calls but wants a plugin's stream); 0, -ETIMEDOUT, or a connection error. */
 int zoid_poll(struct zoid_client *c, int timeout_ms);
 
+/* A descriptor the daemon lent with `tag` during a call that has returned (a plugin's
+ * zoid_call_lend_fd; shm: only): the new descriptor (close-on-exec), or -EOPNOTSUPP (a
+ * transport that cannot carry one), -EAGAIN (none came with that tag), -EPROTO (the daemon sent
+ * something else). Descriptors lent with other tags are closed. Thread-safe. */
+int zoid_take_fd(struct zoid_client *c, uint64_t tag);
+
 /* The limits the daemon announced. */
 uint32_t zoid_max_payload(const struct zoid_client *c);
 

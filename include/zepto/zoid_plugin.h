@@ -92,6 +92,13 @@ const struct zoid_host *zoid_call_host(const struct zoid_call *call);
  * (no SA_RESTART) when it is cancelled, and again every 100 ms while it lasts, so that a
  * blocking system call returns EINTR: on EINTR, check this before retrying. Thread-safe. */
 bool zoid_call_cancelled(const struct zoid_call *call);
+/* Lends the caller's process a duplicate of descriptor `fd` (the same open file description),
+ * tagged with `tag`, ahead of this call's reply; the client takes it with zoid_take_fd(tag) once
+ * the reply came. Only where the kernel vouches for the peer and descriptors can travel: the
+ * shm: transport (same node). 0; -EOPNOTSUPP on another transport or an unverified caller;
+ * -EAGAIN when the client has not taken the descriptors lent before (its socket is full: a
+ * client cannot make the daemon hold more than a socket buffer of them); -ENOTCONN; -errno. */
+int zoid_call_lend_fd(struct zoid_call *call, int fd, uint64_t tag);
 
 /* Logging through the daemon's logger (never stderr directly); printf-like, one line. */
 void zoid_call_log(struct zoid_call *call, int level, const char *fmt, ...)

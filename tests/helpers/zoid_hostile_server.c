@@ -11,8 +11,10 @@
  * lseek-far (a seek lands elsewhere than asked), lseek-neg (a seek returns -7), stat-size (a
  * negative size, no file type), handle-dup (an open returns a handle already in use), handle-neg
  * (an open returns ZP_ROOT), readlink-more (a link longer than the buffer), pwritemany-more (a
- * batch of writes claims 1 MiB more written than sent). A create (zp_openat_stat) tells the
- * handle and stat lies too.
+ * batch of writes claims 1 MiB more written than sent), lend-none (says a descriptor was lent
+ * and lends none), lend-dir (lends the export directory instead of the file), lend-rdonly (lends
+ * the file opened read-only). A create (zp_openat_stat) tells the handle and stat lies too. The
+ * lend lies need shm: (the only transport that lends).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,10 +23,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "zepto/zepto.h"
 #include "zepto/zoid_daemon.h"
+#include "zepto/zoid_plugin.h"
 #include "zposix.h"
+#include "zposix_server.h"
 
 int real_zp_openat(int dirh, const char *path, int flags, uint32_t mode);
 int real_zp_close(int h);
@@ -35,6 +40,7 @@ ssize_t real_zp_getdents(int h, void *buf, size_t n);
 int real_zp_fstatat(int dirh, const char *path, struct stat *st, int flags);
 int real_zp_statx(int dirh, const char *path, int flags, uint32_t mask, struct statx *stx);
 ssize_t real_zp_readlinkat(int dirh, const char *path, char *buf, size_t n);
+int real_zp_lend(int h, uint64_t tag);
 int real_zp_openat_stat(int dirh, const char *path, int flags, uint32_t mode, struct stat *st,
                         struct stat *dst);
 
@@ -108,6 +114,37 @@ ssize_t zp_pwrite_many(int h, const int64_t *segs, uint32_t nsegs, const void *b
 {
     ssize_t r = real_zp_pwrite_many(h, segs, nsegs, buf, n);
     return r > 0 && lie("pwritemany-more") ? r + (1 << 20) : r;
+}
+
+static const char *export_dir;
+
+int zp_lend(int h, uint64_t tag)
+{
+    if (lie("lend-none"))
+        return 0;
+    if (!lie("lend-dir") && !lie("lend-rdonly"))
+        return real_zp_lend(h, tag);
+    /* the lie: another descriptor with the right tag (the file opened read-only is the first
+     * regular file of the export: the tests keep one there) */
+    int fd = open(export_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0 && lie("lend-rdonly")) {
+        DIR *d = fdopendir(fd);
+        struct dirent *de;
+        fd = -1;
+        while (d && fd < 0 && (de = readdir(d)))
+            if (de->d_type == DT_REG)
+                fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
+        if (d)
+            closedir(d);
+    }
+    int rc = fd < 0 ? -EIO : zoid_call_lend_fd(zposix_zoid_current(), fd, tag);
+    if (fd >= 0)
+        close(fd);
+    if (rc) {
+        errno = -rc;
+        return -1;
+    }
+    return 0;
 }
 
 int64_t zp_lseek(int h, int64_t off, int whence)
@@ -191,6 +228,7 @@ int main(int argc, char **argv)
     mode = argv[1];
     o.listen = argv[3];
     o.export_dir = argv[5];
+    export_dir = argv[5];
     struct zepto_err err = {0};
     if (zoid_daemon_run(&o, &err)) {
         fprintf(stderr, "zoid_hostile_server: %s\n", err.msg);

@@ -20,6 +20,8 @@ zoid_api=" zoid_addr_check zoid_call zoid_close zoid_connect zoid_header_decode 
 zoid_api+=" zoid_max_payload zoid_on_async zoid_poll zoid_strerror "
 # A call in two halves (a stream consumer's read ahead).
 zoid_api+=" zoid_call_begin zoid_call_cancel zoid_call_end "
+# Descriptors the daemon lends a same-node client (shm:).
+zoid_api+=" zoid_take_fd "
 # The stream client (docs/zoid-stream.md).
 zoid_api+=" zoid_stream_close zoid_stream_delete zoid_stream_end zoid_stream_flush zoid_stream_open "
 zoid_api+=" zoid_stream_push zoid_stream_read zoid_stream_stat "

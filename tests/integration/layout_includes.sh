@@ -7,8 +7,8 @@
 #     or anything of src/cli/; base includes nothing of a part.
 # The parts are the folders of src/ (base, noise, bigmem, ktau, report, tune) and zoid's
 # src/zoid/{core,gen,posix,preload,fuse}. One exception: the posix protocol (src/zoid/posix/
-# zposix.h and the stubs generated from it) is the interposer's and the FUSE client's interface
-# until it moves to include/zepto/.
+# zposix.h, the stubs generated from it, and lend_client.h, the client's side of zp_lend) is the
+# interposer's and the FUSE client's interface until it moves to include/zepto/.
 set -u
 src=${1:?usage: layout_includes.sh SOURCE_DIR}/src
 cd "$src" || exit 2
@@ -64,7 +64,7 @@ while IFS=: read -r f line text; do
     else
         { [ "$who" = "$me" ] || [ -z "$who" ]; } && continue
         if [ "$who" = zoid/posix ] && { [ "$me" = zoid/preload ] || [ "$me" = zoid/fuse ]; }; then
-            case ${inc##*/} in zposix.h | zposix_client.h | zposix_server.h) continue ;; esac
+            case ${inc##*/} in zposix.h | zposix_client.h | zposix_server.h | lend_client.h) continue ;; esac
         fi
         offend "$f" "$line" "$text" "$me includes a private header of $who"
     fi

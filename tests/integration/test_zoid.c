@@ -737,7 +737,7 @@ static void refused(const char *addr, const char *sub, const char *so, const cha
     struct zb_spawn_opts so_ = {.stderr_path = log};
     int status = -1;
     zb_run(argv, &so_, &status, NULL);
-    char text[512] = "";
+    char text[4096] = ""; /* the daemon's start-up lines come first */
     FILE *f = fopen(log, "r");
     if (f) {
         size_t k = fread(text, 1, sizeof(text) - 1, f);

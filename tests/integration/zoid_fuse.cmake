@@ -18,6 +18,10 @@ set_tests_properties(integration.zoid_fuse_hostile PROPERTIES TIMEOUT 120
 zepto_shell_test(zoid_fuse_relaxed)
 set_tests_properties(integration.zoid_fuse_relaxed PROPERTIES TIMEOUT 120)
 # A relaxed mount's write-behind (issue 15): exact data, fewer calls, errors reach close.
+# The mount's writes through descriptors a daemon on this node (shm:) lends (zoid_fuse_lend.sh).
+zepto_shell_test(zoid_fuse_lend)
+set_tests_properties(integration.zoid_fuse_lend PROPERTIES TIMEOUT 120
+  ENVIRONMENT "ZHS=$<TARGET_FILE:zoid_hostile_server>")
 zepto_shell_test(zoid_fuse_behind)
 set_tests_properties(integration.zoid_fuse_behind PROPERTIES TIMEOUT 240)
 # A relaxed mount answers absent names from a fresh listing (issue 15): never wrongly.

@@ -33,6 +33,13 @@ zepto_shell_test(zoid_preload_hostile)
 set_tests_properties(integration.zoid_preload_hostile PROPERTIES TIMEOUT 120
   ENVIRONMENT "ZHS=$<TARGET_FILE:zoid_hostile_server>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
 
+# Lent descriptors (zoid_preload_lend.sh, issue 15): the daemon on this node (shm:) lends the
+# interposer its open file descriptions; the hostile daemon lends the wrong ones, a hoarder never
+# takes them.
+zepto_shell_test(zoid_preload_lend)
+set_tests_properties(integration.zoid_preload_lend PROPERTIES TIMEOUT 180
+  ENVIRONMENT "ZHS=$<TARGET_FILE:zoid_hostile_server>;HOARD=$<TARGET_FILE:zoid_lend_hoard>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
+
 # Long job scripts (zoid_preload_loop.sh, issue 12): programs ending without exit handlers leave
 # no handle open in the daemon.
 add_executable(zoid_abrupt_exit ../helpers/zoid_abrupt_exit.c)

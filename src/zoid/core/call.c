@@ -56,6 +56,18 @@ bool zoid_call_cancelled(const struct zoid_call *call)
     return atomic_load(&call->peer->closed) || (call->timed_out && atomic_load(call->timed_out));
 }
 
+int zoid_call_lend_fd(struct zoid_call *call, int fd, uint64_t tag)
+{
+    struct zoid_peer *p = call->peer;
+    if (!p->t->lend_fd || !call->id.verified)
+        return -EOPNOTSUPP;
+    if (fd < 0)
+        return -EBADF;
+    if (atomic_load(&p->closed))
+        return -ENOTCONN;
+    return p->t->lend_fd(p->fd, fd, tag); /* the peer's socket lives while the call does */
+}
+
 static void logk(const struct zoid_daemon *d, const void *key, int level, const char *fmt, ...)
 {
     va_list ap;

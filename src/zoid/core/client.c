@@ -401,6 +401,16 @@ uint32_t zoid_max_payload(const struct zoid_client *c)
     return c->max_payload;
 }
 
+int zoid_take_fd(struct zoid_client *c, uint64_t tag)
+{
+    if (!c || !c->t->take_fd)
+        return -EOPNOTSUPP;
+    pthread_mutex_lock(&c->mu); /* one taker at a time: each sees whole messages */
+    int rc = c->dead ? c->dead : c->t->take_fd(c->fd, tag);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 void zoid_on_async(struct zoid_client *c, zoid_async_fn fn, void *arg)
 {
     pthread_mutex_lock(&c->mu);

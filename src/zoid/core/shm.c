@@ -3,8 +3,10 @@
  * shared memory. On accept the daemon creates a sealed memfd (it can neither shrink nor grow, so
  * a peer cannot make it fault), maps it and passes it with SCM_RIGHTS; the socket stays open as
  * the liveness channel (a dead peer closes it) and the source of the peer's credentials
- * (SO_PEERCRED), and carries the daemon's wake-ups. Frames are byte streams in two rings
- * (shm_ring.h), so the client and the daemon see the same sendv/recvv as on a socket.
+ * (SO_PEERCRED), and carries the daemon's wake-ups; towards the client, after the region, only
+ * descriptors the daemon lends (lend_fd: a file the client opened through the daemon). Frames are
+ * byte streams in two rings (shm_ring.h), so the client and the daemon see the same sendv/recvv as
+ * on a socket.
  *
  * Waking: a reader with nothing to read spins for a while (at most ZOID_SHM_SPIN microseconds,
  * default SPIN_DEFAULT_US, adapted to whether spinning paid off lately; "poll": until the
@@ -502,6 +504,102 @@ static struct shm_conn *attach(unsigned char *base, bool daemon)
     return s;
 }
 
+/* ---- descriptors on the socket (the region at connect, lent files after) ---- */
+
+/* Sends the n bytes at b with descriptor `what` attached: sendmsg's result. */
+static ssize_t send_fd(int sock, const void *b, size_t n, int what)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl = {0};
+    struct iovec iov = {(void *)b, n};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+    struct cmsghdr *ch = CMSG_FIRSTHDR(&m);
+    ch->cmsg_level = SOL_SOCKET;
+    ch->cmsg_type = SCM_RIGHTS;
+    ch->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(ch), &what, sizeof(int));
+    return sendmsg(sock, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Receives up to n bytes into b (recvmsg with flags, close-on-exec) and the first descriptor
+ * that came with them into *got (-1: none; any more are closed: one per message). recvmsg's
+ * result (errno kept); *cut when the kernel dropped descriptors that did not fit. */
+static ssize_t recv_fd(int sock, void *b, size_t n, int flags, int *got, bool *cut)
+{
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+    } ctl;
+    struct iovec iov = {b, n};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
+    ssize_t r = recvmsg(sock, &m, flags | MSG_CMSG_CLOEXEC);
+    int e = errno;
+    *got = -1;
+    *cut = r > 0 && (m.msg_flags & MSG_CTRUNC);
+    for (struct cmsghdr *h = r > 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+            int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < k; i++) {
+                int f;
+                memcpy(&f, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+                if (*got < 0)
+                    *got = f;
+                else
+                    close(f);
+            }
+        }
+    errno = e;
+    return r;
+}
+
+/* ---- descriptors lent to the client ---- */
+
+/* A lent descriptor travels with its tag (le64) as the only bytes of its message: nothing else
+ * goes from the daemon to the client on the socket after the hello. */
+#define LEND_BYTES 8
+
+static int shm_lend_fd(int fd, int what, uint64_t tag)
+{
+    unsigned char b[LEND_BYTES];
+    for (int i = 0; i < LEND_BYTES; i++)
+        b[i] = (unsigned char)(tag >> (8 * i));
+    ssize_t r = send_fd(fd, b, sizeof(b), what);
+    if (r == (ssize_t)sizeof(b))
+        return 0;
+    if (r >= 0)
+        return -EIO; /* cut: the client's next take finds a broken message (EPROTO) */
+    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+static int shm_take_fd(int fd, uint64_t tag)
+{
+    for (;;) {
+        unsigned char b[LEND_BYTES];
+        int got;
+        bool cut;
+        ssize_t n = recv_fd(fd, b, sizeof(b), MSG_DONTWAIT, &got, &cut);
+        if (n < 0)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        if (n == 0)
+            return -ECONNRESET;
+        if (n != LEND_BYTES || got < 0 || cut) {
+            if (got >= 0)
+                close(got);
+            return -EPROTO;
+        }
+        uint64_t t = 0;
+        for (int i = 0; i < LEND_BYTES; i++)
+            t |= (uint64_t)b[i] << (8 * i);
+        if (t == tag)
+            return got;
+        close(got); /* lent for a call its caller gave up on */
+    }
+}
+
 /* The daemon's side: a fresh sealed region for each connection, passed to the client. */
 static int shm_accept(int lfd, int *fd)
 {
@@ -521,19 +619,7 @@ static int shm_accept(int lfd, int *fd)
     memcpy(hello, SHM_MAGIC, 8);
     for (int i = 0; i < 4; i++)
         hello[8 + i] = (unsigned char)(SHM_RING_BYTES >> (8 * i));
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } ctl = {0};
-    struct iovec iov = {hello, sizeof(hello)};
-    struct msghdr m = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
-    struct cmsghdr *ch = CMSG_FIRSTHDR(&m);
-    ch->cmsg_level = SOL_SOCKET;
-    ch->cmsg_type = SCM_RIGHTS;
-    ch->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(ch), &mfd, sizeof(int));
-    if (sendmsg(*fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(hello))
+    if (send_fd(*fd, hello, sizeof(hello), mfd) != (ssize_t)sizeof(hello))
         goto fail;
     /* the daemon starts asleep in its epoll: the first request rings */
     atomic_store(&((struct shm_ctl *)base)->rwait, SHM_DOORBELL);
@@ -562,30 +648,12 @@ static int shm_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struc
     if (rc)
         return rc;
     unsigned char hello[HELLO_BYTES];
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
-    } ctl;
-    struct iovec iov = {hello, sizeof(hello)};
-    struct msghdr m = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
     struct pollfd p = {.fd = s, .events = POLLIN};
     ssize_t n = -1;
     int mfd = -1;
+    bool cut = false;
     if (poll(&p, 1, timeout_ms) == 1)
-        n = recvmsg(s, &m, MSG_WAITALL | MSG_CMSG_CLOEXEC);
-    for (struct cmsghdr *h = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h))
-        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
-            int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            for (int i = 0; i < k; i++) {
-                int f;
-                memcpy(&f, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-                if (mfd < 0)
-                    mfd = f;
-                else
-                    close(f);
-            }
-        }
+        n = recv_fd(s, hello, sizeof(hello), MSG_WAITALL, &mfd, &cut);
     const char *why = NULL;
     uint32_t ring = 0;
     for (int i = 0; n == (ssize_t)sizeof(hello) && i < 4; i++)
@@ -634,4 +702,6 @@ const struct zoid_transport zoid_shm_transport = {
     .recv_nb = shm_recv_nb,
     .arm = shm_arm,
     .close = shm_close,
+    .lend_fd = shm_lend_fd,
+    .take_fd = shm_take_fd,
 };

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/uio.h>
 
 #include "zepto/zepto.h"
@@ -58,6 +59,15 @@ struct zoid_transport {
     /* The daemon's reader hands fd back to its epoll (shm): says whether bytes are ready that
      * the descriptor's readiness does not show. */
     bool (*arm)(int fd);
+    /* The daemon lends the client a descriptor of its own (a file the client opened through
+     * it), tagged, ahead of the reply that says so: 0, -EAGAIN (the client has not taken the
+     * ones lent before: the socket is full), -errno. NULL where descriptors cannot travel (shm:
+     * only: its socket carries nothing else towards the client). */
+    int (*lend_fd)(int fd, int what, uint64_t tag);
+    /* The client takes the descriptor lent with tag: the new descriptor (close-on-exec), or
+     * -EAGAIN (none came), -EPROTO (something other than a lent descriptor came). Descriptors
+     * lent with another tag (an earlier call given up on) are closed. */
+    int (*take_fd)(int fd, uint64_t tag);
 };
 
 /* unix: (the shm: transport builds on it) and shm: (shm.c). */

@@ -23,6 +23,7 @@
 #include "zepto/zoid_mount.h"
 #include "zfuse_behind.h"
 #include "zfuse_int.h"
+#include "zfuse_lend.h"
 #include "zposix.h"
 #include "zposix_client.h"
 
@@ -216,6 +217,11 @@ long zf_leave(uint32_t gen, long ret)
         reconnect(gen);
     }
     return -EIO;
+}
+
+int zf_take_lent(uint64_t tag)
+{
+    return zoid_take_fd(conn.client, tag); /* the caller holds the read lock (zf_enter) */
 }
 
 int zf_fh_handle(uint64_t fh, uint32_t gen)

@@ -12,6 +12,7 @@
 #ifndef ZEPTO_ZFUSE_INT_H
 #define ZEPTO_ZFUSE_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,12 +50,20 @@ struct zf_open {
     int h;
     uint32_t gen;
     uid_t uid;
-    bool dir;                    /* a struct zf_dir (zfuse_ops.c), listed with readdir */
-    bool locked;                 /* took a lock: its release closes at once */
-    bool written;                /* a write came through it: flushed at close, closed at once */
-    int behind_err;              /* errno of a kept write that failed (zfuse_behind.c) */
+    bool dir;       /* a struct zf_dir (zfuse_ops.c), listed with readdir */
+    bool locked;    /* took a lock: its release closes at once */
+    bool written;   /* a write came through it: flushed at close, closed at once */
+    int behind_err; /* errno of a kept write that failed (zfuse_behind.c) */
+    /* The daemon's descriptor lent for it (zfuse_lend.c), or ZF_LFD_NONE (not asked yet),
+     * ZF_LFD_NEVER; its access mode; writes so far. */
+    _Atomic int lfd;
+    int lmode;
+    _Atomic int io_calls;
     struct zf_open *prev, *next; /* the opens not yet released (zfuse_share.c) */
 };
+
+#define ZF_LFD_NONE  (-1)
+#define ZF_LFD_NEVER (-2)
 
 /* The remote handle of the open file behind fi->fh, if it was opened in generation gen (-ESTALE
  * for another one; -EBADF for a directory, which has no file operations). */

@@ -16,9 +16,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "zfuse_attrs.h"
 #include "zfuse_behind.h"
+#include "zfuse_lend.h"
 #include "zfuse_listings.h"
 #include "zfuse_handles.h"
 #include "zfuse_ops.h"
@@ -129,7 +131,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
         rc = (int)h;
         goto out_share;
     }
-    *f = (struct zf_open){.h = (int)h, .gen = g, .uid = uid, .dir = false};
+    *f = (struct zf_open){.h = (int)h, .gen = g, .uid = uid, .dir = false, .lfd = ZF_LFD_NONE};
     zf_share_link(f);
     fi->fh = (uint64_t)(uintptr_t)f;
     if (create && zf_give_to_caller(path, (int)h, g))
@@ -151,6 +153,25 @@ static int zf_open(const char *path, struct fuse_file_info *fi)
 static int zf_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
     return open_common(path, fi, true, mode);
+}
+
+/* A write through a lent descriptor (zfuse_lend.c): all of it, or -errno. Reads stay
+ * forwarded: through the kernel's FUSE requests they were faster from the daemon (its retained
+ * reads, docs/BENCHMARKS.md) than from the lent descriptor. */
+static int lent_write(int l, const char *buf, size_t size, off_t off)
+{
+    size_t done = 0;
+    while (done < size) {
+        ssize_t r = pwrite(l, buf + done, size - done, off + (off_t)done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return done ? (int)done : -errno;
+        if (r == 0)
+            break;
+        done += (size_t)r;
+    }
+    return (int)done;
 }
 
 static int zf_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
@@ -179,6 +200,9 @@ static int zf_write(const char *path, const char *buf, size_t size, off_t off,
     zf_attrs_drop(path, false);
     struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
     f->written = true;
+    int l = zf_lent(f, fi->fh, size);
+    if (l >= 0)
+        return lent_write(l, buf, size, off);
     int kept = zf_behind_write(f, buf, size, off);
     if (kept)
         return kept;
@@ -228,6 +252,7 @@ static int zf_release(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
     struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
+    zf_lend_drop(f);
     int e = f->written ? zf_behind_error(f) : 0; /* sent before the handle goes */
     zf_handle_drop(f->gen, f->h);
     if (zf_state.consistency == ZP_RELAXED && !f->locked && !f->written) {
@@ -365,7 +390,7 @@ static int zf_opendir(const char *path, struct fuse_file_info *fi)
         free(d);
         return (int)h;
     }
-    d->o = (struct zf_open){.h = (int)h, .gen = g, .uid = uid, .dir = true};
+    d->o = (struct zf_open){.h = (int)h, .gen = g, .uid = uid, .dir = true, .lfd = ZF_LFD_NEVER};
     zf_share_link(&d->o);
     pthread_mutex_init(&d->mu, NULL);
     d->remote = 0;

@@ -25,6 +25,7 @@ struct zpc_config {
     unsigned window_us; /* ZOID_COALESCE_WINDOW_US: longest wait for company (200, at most 500) */
     unsigned retain_ms; /* ZOID_COALESCE_RETAIN_MS: a completed read serves late callers (1000) */
     unsigned flush_ms;  /* ZOID_COALESCE_FLUSH_MS: buffered writes idle this long go out (20) */
+    bool lend;          /* ZOID_POSIX_LEND (default 1): zp_lend lends descriptors (lend.c) */
 };
 extern struct zpc_config zpc_cfg;
 extern _Atomic uint64_t zpc_count[ZPC_NCOUNTERS];

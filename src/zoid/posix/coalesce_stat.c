@@ -1,5 +1,6 @@
 /*
- * Collective coalescing: its settings (environment variables read once at the plugin's init), its
+ * Collective coalescing: its settings and lending's (environment variables read once at the
+ * plugin's init), its
  * counters, and the two calls clients use to reach them: zp_coalesce_stat (the counters, for
  * `zepto zoid stat`) and zp_consistency (a session says it is relaxed, which allows its writes
  * to be gathered).
@@ -12,8 +13,12 @@
 #include "coalesce.h"
 #include "zposix_server.h"
 
-struct zpc_config zpc_cfg = {
-    .reads = true, .writes = true, .window_us = 200, .retain_ms = 1000, .flush_ms = 20};
+struct zpc_config zpc_cfg = {.reads = true,
+                             .writes = true,
+                             .window_us = 200,
+                             .retain_ms = 1000,
+                             .flush_ms = 20,
+                             .lend = true};
 _Atomic uint64_t zpc_count[ZPC_NCOUNTERS];
 
 uint64_t zpc_now_ns(void)
@@ -54,6 +59,9 @@ void zpc_init(const struct zoid_host *host)
                   "coalescing: reads %s (window %u us, retain %u ms), writes %s (flush %u ms)",
                   zpc_cfg.reads ? "on" : "off", zpc_cfg.window_us, zpc_cfg.retain_ms,
                   zpc_cfg.writes ? "on" : "off", zpc_cfg.flush_ms);
+    zpc_cfg.lend = setting(host, "ZOID_POSIX_LEND", 1, 0, 1);
+    zoid_host_log(host, ZOID_LOG_INFO, "descriptors lent to same-node (shm:) clients: %s",
+                  zpc_cfg.lend ? "yes" : "no (ZOID_POSIX_LEND=0)");
     zpc_write_start();
 }
 

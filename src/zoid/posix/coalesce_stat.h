@@ -24,7 +24,8 @@
     X(meta_backend_ops, "lookups the daemon made for them")                                        \
     X(meta_joined, "of those calls, answered by another caller's lookup")                          \
     X(write_direct, "large aligned writes of relaxed sessions sent straight to the backend")       \
-    X(write_messages, "zp_pwrite and zp_pwrite_many calls received (a batch counts once)")
+    X(write_messages, "zp_pwrite and zp_pwrite_many calls received (a batch counts once)")         \
+    X(descriptors_lent, "open files lent to same-node clients (zp_lend), read and written there")
 
 enum zpc_counter {
 #define ZPC_ENUM(name, what) ZPC_##name,

@@ -163,6 +163,18 @@ int zp_openat_stat(int dirh, const char *path /* string */, int flags, uint32_t 
  * offset is after the last record returned. 0 at the end; EINVAL when n cannot hold one record. */
 ssize_t zp_getdents_stat(int h, void *buf /* out array(n) */, size_t n);
 
+/* ---- same-node clients (appended, issue 15) --------------------------------------------- */
+
+/* Lends the caller the daemon's descriptor of handle h, a regular file (the same open file
+ * description: position, flags and locks shared with h and its dups), tagged with `tag`, so that
+ * a client on the daemon's node reads and writes it directly; it takes the descriptor with
+ * zoid_take_fd(tag) after this returns 0. Writes the daemon gathered for the file go out first
+ * (their error stays for the next fsync or close). EOPNOTSUPP where descriptors cannot travel
+ * (any transport but shm:), EPERM when the daemon lends none (ZOID_POSIX_LEND=0), EINVAL for a
+ * handle that is not a regular file, EAGAIN when the client has not taken the ones lent before.
+ * docs/zoid-posix.md, "Lent descriptors". */
+int zp_lend(int h, uint64_t tag);
+
 #ifdef __cplusplus
 }
 #endif

@@ -418,6 +418,14 @@ int zpl_conn_fd(void)
     return k >= 0 && fd_same(k, S.keep_dev, S.keep_ino) ? k : -1;
 }
 
+int zpl_take_lent(uint64_t tag)
+{
+    pthread_mutex_lock(&S.mu);
+    int fd = S.c ? zoid_take_fd(S.c, tag) : -ENOTCONN;
+    pthread_mutex_unlock(&S.mu);
+    return fd;
+}
+
 int zpl_fail(void)
 {
     int e = errno;

@@ -68,8 +68,9 @@ ZPL_API int dup(int fd)
 
 static int dup_to(int old, int new, int flags, bool three)
 {
-    if (new >= 0 && new == zpl_conn_fd() && old != new) {
-        errno = EBUSY; /* the connection lives there (Linux's answer for a busy slot) */
+    if (new >= 0 && (new == zpl_conn_fd() || zpl_is_lent(new)) && old != new) {
+        /* the connection or a lent descriptor lives there (Linux's answer for a busy slot) */
+        errno = EBUSY;
         return -1;
     }
     if (old != new)
@@ -229,20 +230,34 @@ static void drop_range(unsigned first, unsigned last)
     }
 }
 
-/* The connection's socket is kept out of the range: the program does not know it exists. */
+/* The next descriptor of [from, last] the program does not know exists: the connection's socket
+ * or a lent one (lend.c); -1 when none. */
+static int next_kept(unsigned from, unsigned last, int s)
+{
+    int l = zpl_next_lent(from, last);
+    if (s >= 0 && (unsigned)s >= from && (unsigned)s <= last && (l < 0 || s < l))
+        return s;
+    return l;
+}
+
+/* The connection's socket and the lent descriptors are kept out of the range. */
 ZPL_API int close_range(unsigned first, unsigned last, int flags)
 {
+    if (first > last) {
+        errno = EINVAL;
+        return -1;
+    }
     if (!(flags & CLOSE_RANGE_CLOEXEC))
-        drop_range(first, last);
-    int s = zpl_conn_fd();
-    if (s < 0 || (unsigned)s < first || (unsigned)s > last)
-        return REAL(close_range)(first, last, flags);
-    int rc = 0;
-    if ((unsigned)s > first)
-        rc = REAL(close_range)(first, (unsigned)s - 1, flags);
-    if (!rc && (unsigned)s < last)
-        rc = REAL(close_range)((unsigned)s + 1, last, flags);
-    return rc;
+        drop_range(first, last); /* lent descriptors of entries closed here go with them */
+    int s = zpl_conn_fd(), rc = 0;
+    unsigned from = first;
+    for (int k; !rc && (k = next_kept(from, last, s)) >= 0; from = (unsigned)k + 1) {
+        if ((unsigned)k > from)
+            rc = REAL(close_range)(from, (unsigned)k - 1, flags);
+        if ((unsigned)k == last)
+            return rc;
+    }
+    return rc ? rc : REAL(close_range)(from, last, flags);
 }
 
 ZPL_API void closefrom(int low)

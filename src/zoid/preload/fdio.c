@@ -1,8 +1,12 @@
 /*
  * Interposed calls that open forwarded files and move data through their descriptors: open and
  * its variants, close, read, write and their positioned and vector forms, lseek, fsync,
- * truncation and allocation; and the calls a forwarded descriptor cannot serve (mmap: ENODEV;
- * copy_file_range and sendfile: EXDEV/EINVAL so that callers fall back to read and write).
+ * truncation and allocation; and the calls a forwarded descriptor cannot serve (mmap: ENODEV
+ * unless the description is lent; copy_file_range and sendfile: EXDEV/EINVAL so that callers
+ * fall back to read and write).
+ *
+ * Reads, writes, seeks and mmap of a description the daemon lent (lend.c: the daemon on this
+ * node) go to the kernel through the lent descriptor instead.
  *
  * Each takes the descriptor's entry with a reference; a descriptor that is not in the table goes
  * to libc at the cost of one atomic load. Before a read, seek, truncation or sync the
@@ -226,9 +230,9 @@ ZPL_API int __openat64_2(int dirfd, const char *path, int flags)
 
 ZPL_API int close(int fd)
 {
-    /* The connection's socket is not the program's to close (a loop closing every descriptor
-     * would cut the connection). */
-    if (fd >= 0 && fd == zpl_conn_fd() && !zpl_busy) {
+    /* The connection's socket and the descriptors the daemon lent are not the program's to
+     * close (a loop closing every descriptor would cut the connection). */
+    if (fd >= 0 && (fd == zpl_conn_fd() || zpl_is_lent(fd)) && !zpl_busy) {
         errno = EBADF;
         return -1;
     }
@@ -251,21 +255,40 @@ ZPL_API int close(int fd)
 
 static ssize_t fwd_read(struct zpl_fd *e, void *buf, size_t n, int64_t off)
 {
-    if (zpl_relaxed() && zpl_as_depth()) {
-        ssize_t r = zpl_ra_read(e, buf, n, off);
+    /* A read's size says nothing of the file's (cat asks for 128 KiB of a 6-byte file): a
+     * description is lent for its size once a read brought that much (zpl_lent). */
+    int l = zpl_lent(e, atomic_load_explicit(&e->wb->read_big, memory_order_relaxed) ? n : 0);
+    if (l >= 0) {
+        ssize_t r = off == ZP_CUR ? REAL(read)(l, buf, n) : REAL(pread64)(l, buf, n, off);
         zpl_fd_put(e);
         return r;
     }
-    zpl_flush(e);
-    int h = zpl_fd_handle(e);
-    ssize_t r = h < 0 ? -1 : zpl_io_split(ZJ_READ, h, buf, n, off);
+    ssize_t r;
+    if (zpl_relaxed() && zpl_as_depth()) {
+        r = zpl_ra_read(e, buf, n, off);
+    } else {
+        zpl_flush(e);
+        int h = zpl_fd_handle(e);
+        r = h < 0 ? -1 : zpl_io_split(ZJ_READ, h, buf, n, off);
+    }
+    if (r >= (ssize_t)ZPL_LEND_MIN)
+        atomic_store_explicit(&e->wb->read_big, true, memory_order_relaxed);
     zpl_fd_put(e);
     return r;
 }
 
+/* A write through the lent descriptor l (lend.c). */
+static ssize_t lent_write(struct zpl_fd *e, int l, const void *buf, size_t n, int64_t off)
+{
+    atomic_fetch_add(&zpl_wgen, 1); /* what other descriptions read ahead is older now */
+    atomic_store(&e->wb->wrote, true);
+    return off == ZP_CUR ? REAL(write)(l, buf, n) : REAL(pwrite64)(l, buf, n, off);
+}
+
 static ssize_t fwd_write(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
 {
-    ssize_t r = zpl_write_at(e, buf, n, off);
+    int l = zpl_lent(e, n);
+    ssize_t r = l >= 0 ? lent_write(e, l, buf, n, off) : zpl_write_at(e, buf, n, off);
     zpl_fd_put(e);
     return r;
 }
@@ -353,12 +376,27 @@ ZPL_API ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
  * O_APPEND), else one call per element, stopping at a short transfer. */
 #define VEC_GATHER (4u << 20)
 
+/* The bytes of a vector (saturating: the kernel refuses the vector itself when too long). */
+static size_t iov_total(const struct iovec *iov, int n)
+{
+    size_t t = 0;
+    for (int i = 0; i < n; i++)
+        t = iov[i].iov_len > SIZE_MAX - t ? SIZE_MAX - 1 : t + iov[i].iov_len;
+    return t;
+}
+
 static ssize_t fwd_readv(struct zpl_fd *e, const struct iovec *iov, int n, int64_t off)
 {
     if (n < 0 || off < ZP_CUR) {
         zpl_fd_put(e);
         errno = EINVAL;
         return -1;
+    }
+    int l = zpl_lent(e, iov_total(iov, n));
+    if (l >= 0) {
+        ssize_t r = off == ZP_CUR ? REAL(readv)(l, iov, n) : REAL(preadv64)(l, iov, n, off);
+        zpl_fd_put(e);
+        return r;
     }
     zpl_flush(e);
     int h = zpl_fd_handle(e);
@@ -388,9 +426,15 @@ static ssize_t fwd_writev(struct zpl_fd *e, const struct iovec *iov, int n, int6
         errno = EINVAL;
         return -1;
     }
-    size_t total = 0;
-    for (int i = 0; i < n; i++)
-        total += iov[i].iov_len;
+    size_t total = iov_total(iov, n);
+    int l = zpl_lent(e, total);
+    if (l >= 0) {
+        atomic_fetch_add(&zpl_wgen, 1);
+        atomic_store(&e->wb->wrote, true);
+        ssize_t r = off == ZP_CUR ? REAL(writev)(l, iov, n) : REAL(pwritev64)(l, iov, n, off);
+        zpl_fd_put(e);
+        return r;
+    }
     char *buf = total <= VEC_GATHER ? malloc(total ? total : 1) : NULL;
     ssize_t done = 0;
     if (buf) {
@@ -478,6 +522,12 @@ ZPL_API ssize_t pwritev2(int fd, const struct iovec *iov, int n, off_t off, int 
 
 static off64_t fwd_lseek(struct zpl_fd *e, off64_t off, int whence)
 {
+    int l = zpl_lent_now(e);
+    if (l >= 0) { /* the description the daemon's handle has: the same position */
+        off64_t r = REAL(lseek64)(l, off, whence);
+        zpl_fd_put(e);
+        return r;
+    }
     zpl_flush(e);
     int h = zpl_fd_handle(e);
     int64_t r = -1;
@@ -626,23 +676,30 @@ ZPL_API int posix_fadvise64(int fd, off64_t off, off64_t len, int advice)
 
 /* ---- what a forwarded descriptor cannot do ------------------------------------------------ */
 
-/* No pages to map: the data is on the I/O node (use `zepto zoid mount`). */
+/* Pages to map only through a lent descriptor (the daemon on this node, lend.c); otherwise
+ * the data is on the I/O node (use `zepto zoid mount`): ENODEV. */
+static void *fwd_mmap(struct zpl_fd *e, void *addr, size_t len, int prot, int flags, off64_t off)
+{
+    int l = zpl_lent(e, SIZE_MAX);
+    void *r = l >= 0 ? REAL(mmap64)(addr, len, prot, flags, l, off) : MAP_FAILED;
+    if (l < 0)
+        errno = ENODEV;
+    zpl_fd_put(e);
+    return r;
+}
+
 ZPL_API void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    if (!(flags & MAP_ANONYMOUS) && zpl_fd_is(fd)) {
-        errno = ENODEV;
-        return MAP_FAILED;
-    }
-    return REAL(mmap)(addr, len, prot, flags, fd, off);
+    struct zpl_fd *e = flags & MAP_ANONYMOUS ? NULL : zpl_fd_get(fd);
+    return e ? fwd_mmap(e, addr, len, prot, flags, off)
+             : REAL(mmap)(addr, len, prot, flags, fd, off);
 }
 
 ZPL_API void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
-    if (!(flags & MAP_ANONYMOUS) && zpl_fd_is(fd)) {
-        errno = ENODEV;
-        return MAP_FAILED;
-    }
-    return REAL(mmap64)(addr, len, prot, flags, fd, off);
+    struct zpl_fd *e = flags & MAP_ANONYMOUS ? NULL : zpl_fd_get(fd);
+    return e ? fwd_mmap(e, addr, len, prot, flags, off)
+             : REAL(mmap64)(addr, len, prot, flags, fd, off);
 }
 
 /* The kernel cannot copy between files it does not see: EXDEV makes cp and friends fall back

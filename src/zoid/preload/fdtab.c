@@ -94,6 +94,7 @@ static void wb_put(struct zpl_wb *wb)
         return;
     if (wb->len)
         atomic_fetch_sub(&dirty, 1);
+    zpl_lend_drop(wb);
     zpl_as_free(wb->as);
     free(wb->buf);
     pthread_mutex_destroy(&wb->mu);
@@ -127,6 +128,7 @@ struct zpl_fd *zpl_fd_new(int h, int oflags, const char *path)
     }
     atomic_init(&e->refs, 1);
     atomic_init(&wb->refs, 1);
+    atomic_init(&wb->lfd, ZPL_LFD_NONE);
     pthread_mutex_init(&wb->mu, NULL);
     e->wb = wb;
     e->child_h = -1;

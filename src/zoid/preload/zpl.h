@@ -106,7 +106,16 @@ struct zpl_wb {
     /* a write came through it: its last close is not deferred either, so that the error of a
      * write the daemon gathered and sends at that close reaches the program */
     atomic_bool wrote;
+    /* The description lent by the daemon (lend.c): its descriptor here, or ZPL_LFD_NONE (not
+     * asked yet), ZPL_LFD_NEVER (refused, or lost); its identity; reads and writes so far. */
+    atomic_int lfd;
+    dev_t lfd_dev;
+    ino_t lfd_ino;
+    atomic_int io_calls;
+    atomic_bool read_big; /* a read brought ZPL_LEND_MIN bytes or more */
 };
+#define ZPL_LFD_NONE  (-1)
+#define ZPL_LFD_NEVER (-2)
 
 struct zpl_fd {
     atomic_int refs;   /* the table's reference and each user's */
@@ -164,6 +173,24 @@ ssize_t zpl_write_at(struct zpl_fd *e, const void *buf, size_t n, int64_t off);
 /* The same, unbuffered: split at the payload limit. */
 ssize_t zpl_pwrite_all(int h, const void *buf, size_t n, int64_t off);
 ssize_t zpl_pread_all(int h, void *buf, size_t n, int64_t off);
+
+/* Lent descriptors (lend.c): the local descriptor to read or write n bytes of e with, lent now
+ * if the time has come (n >= ZPL_LEND_MIN, or the ZPL_LEND_AFTER-th call; n == SIZE_MAX: now,
+ * for mmap), or -1: forward the call. */
+#define ZPL_LEND_MIN   (64u << 10)
+#define ZPL_LEND_AFTER 8
+int zpl_lent(struct zpl_fd *e, size_t n);
+/* The local descriptor of e if one is lent already, else -1. */
+int zpl_lent_now(struct zpl_fd *e);
+/* Closes wb's lent descriptor (its last reference going). */
+void zpl_lend_drop(struct zpl_wb *wb);
+/* Whether fd is a lent descriptor (not the program's to close), and the first one in
+ * [from, last], or -1. */
+bool zpl_is_lent(int fd);
+int zpl_next_lent(unsigned from, unsigned last);
+/* The descriptor the daemon lent with tag on this process's connection (conn.c): >= 0, or a
+ * negative errno. */
+int zpl_take_lent(uint64_t tag);
 
 /* ---- paths -------------------------------------------------------------------------------- */
 
