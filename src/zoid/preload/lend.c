@@ -82,9 +82,19 @@ static int checked(struct zpl_wb *wb)
     return -1;
 }
 
+/* l (a lent descriptor, or -1), once what another thread of the program buffered or had in
+ * flight through the daemon for the description before it was lent has gone out: such a write
+ * must not land after a later write through l. Costs a few loads when nothing is pending. */
+static int settled(struct zpl_fd *e, int l)
+{
+    if (l >= 0)
+        zpl_flush(e); /* a failure stays in wb->err for the next fsync or close */
+    return l;
+}
+
 int zpl_lent_now(struct zpl_fd *e)
 {
-    return checked(e->wb);
+    return settled(e, checked(e->wb));
 }
 
 /* Asks the daemon for e's description (lender.mu held, wb->lfd ZPL_LFD_NONE): the descriptor,
@@ -144,7 +154,7 @@ int zpl_lent(struct zpl_fd *e, size_t n)
     struct zpl_wb *wb = e->wb;
     int l = atomic_load_explicit(&wb->lfd, memory_order_acquire);
     if (l >= 0) /* small calls skip the identity check (an fstat would double their cost) */
-        return n >= ZPL_LEND_MIN ? checked(wb) : l;
+        return settled(e, n >= ZPL_LEND_MIN ? checked(wb) : l);
     if (l == ZPL_LFD_NEVER || !zp_lender_on(&lender) || (e->oflags & O_PATH))
         return -1;
     if (n < ZPL_LEND_MIN && atomic_fetch_add(&wb->io_calls, 1) + 1 < ZPL_LEND_AFTER)
@@ -154,7 +164,7 @@ int zpl_lent(struct zpl_fd *e, size_t n)
     if (l == ZPL_LFD_NONE && zp_lender_on(&lender))
         l = ask(e);
     pthread_mutex_unlock(&lender.mu);
-    return l >= 0 ? checked(wb) : -1;
+    return l >= 0 ? settled(e, checked(wb)) : -1;
 }
 
 void zpl_lend_drop(struct zpl_wb *wb)
