@@ -806,6 +806,19 @@ static void plugin_tests(void)
 
 #include "test_zoid_shm.h"
 
+/* zoid_take_fd with nothing lent: a client without one, a transport that cannot carry one
+ * (unix:), nothing on the socket (shm:); the connection still answers afterwards. */
+static void take_fd_bad_input(struct zoid_client *c)
+{
+    CHECK(zoid_take_fd(NULL, 1) == -EOPNOTSUPP, "zoid_take_fd(NULL) is EOPNOTSUPP");
+    int want = strcmp(scheme, "shm") ? -EOPNOTSUPP : -EAGAIN;
+    int rc = zoid_take_fd(c, 42);
+    CHECK(rc == want, "zoid_take_fd with nothing lent on %s: %d, expected %d", scheme, rc, want);
+    size_t got = 0;
+    CHECK(zoid_call(c, 0, ZOID_CORE_NULL, NULL, 0, NULL, 0, &got, 0) == 0,
+          "a null call after zoid_take_fd");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -838,6 +851,7 @@ int main(int argc, char **argv)
     round_trips(c);
     threads_share(c);
     split_calls(c, addr);
+    take_fd_bad_input(c);
     timeouts_and_signals(c);
     many_clients(addr);
     killed_client(addr);
