@@ -528,8 +528,11 @@ int main(int argc, char **argv)
 
     int64_t dead_ok = -1;
     if (!strcmp(mode, "write")) {
-        /* The file, as the kernel has it: every block of the live clients; the dead client's
-         * answered blocks once the daemon's flush timer has run (polled, at most 3 s). */
+        /* The file, as the kernel has it: every block of the live clients; with a client
+         * killed, once the daemon's flush timer has run (polled, at most 3 s): the dead one's
+         * descriptor kept the live ones' closes from being the last, and the flush writes a
+         * stripe with holes one run at a time (a look between two runs saw the first half of
+         * the file whole and 480 blocks of the second not yet written). */
         int64_t nblocks = total / (int64_t)block, bad_blocks = 0;
         unsigned char *buf = malloc(block);
         int fd = open(local, O_RDONLY);
@@ -549,7 +552,7 @@ int main(int argc, char **argv)
                 else
                     bad_blocks += !okb;
             }
-            if (!killme || dead_ok == half)
+            if (!killme || (dead_ok == half && !bad_blocks))
                 break;
             usleep(10000);
         }
