@@ -13,6 +13,9 @@
 #   ident   root and uid 65534 at once, 200 rounds each: a root-only file (0600) and a file in a
 #           root-only directory (0700): 65534 gets EACCES for every access, stat and open, root
 #           always gets the right bytes
+#   lone    one client stats one path and reads one range 2,000 times each: it takes its own
+#           answers from the window, and no lookup or read ever waits for company
+#           (company_waits stays; before, each lookup after the window waited it out)
 #   bad     zoid stat without or with a bad --server (exit 2, one line), an unreachable one
 #           (exit 1); bad ZOID_COALESCE_* values are logged and the defaults kept
 set -u
@@ -83,6 +86,29 @@ echo "ident: 4 root and 4 uid-65534 clients at once, 200 rounds"
 m0=$(stat_of meta_calls)
 run_drv ident "unix:$SOCK" secret.dat private/f 8 200 "$EXPORT/secret.dat"
 echo "  metadata calls $(($(stat_of meta_calls) - m0)), of which shared so far: $(stat_of meta_joined)"
+stop_daemon
+
+# ---- lone ----
+start_daemon
+head -c 65536 /dev/urandom >"$EXPORT/alone.dat"
+echo "lone: one client, 2,000 stats of one path and 2,000 reads of one range"
+w0=$(stat_of company_waits) j0=$(stat_of meta_joined) r0=$(stat_of read_retained)
+out=$(zrun python3 -c '
+import os, sys, time
+p = sys.argv[1]
+t = time.monotonic()
+for _ in range(2000):
+    os.stat(p)
+fd = os.open(p, os.O_RDONLY)
+for _ in range(2000):
+    assert len(os.pread(fd, 4096, 8192)) == 4096
+print("%.1f us a call" % ((time.monotonic() - t) / 4000 * 1e6))' "$MNT/alone.dat" 2>&1) ||
+    fail "lone: $out"
+waits=$(($(stat_of company_waits) - w0)) joined=$(($(stat_of meta_joined) - j0))
+retained=$(($(stat_of read_retained) - r0))
+echo "  $out; took its own answers: $joined lookups, $retained reads; waits for company: $waits"
+[ "$joined" -gt 0 ] && [ "$retained" -gt 0 ] || fail "lone: no answer came from the window (the case tests nothing)"
+[ "$waits" -eq 0 ] || fail "lone: a client alone waited $waits times for company"
 stop_daemon
 
 # ---- bad input ----

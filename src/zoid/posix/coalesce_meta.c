@@ -16,7 +16,10 @@
  * ZOID_COALESCE_WINDOW_US ago, only if nothing was changed through the daemon since that lookup
  * started (a global generation, bumped by every write and every call that changes a name or an
  * inode's metadata: zpc_changed). The leader waits for company (at most the window) only when
- * the same lookup had company last time.
+ * the same lookup had company last time: callers that joined it while it was in flight. Taking
+ * a completed result is not company: a client that repeats its own stat takes its previous
+ * answer within the window, and counting that made its next lookup wait out the whole window
+ * for nobody (a lone client's stat loop: p90 330-400 us against 60-80 us).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -160,8 +163,10 @@ static void meta(struct zoid_call *call, char kind, const char *path, int flags,
             continue;
         }
         e->refs++;
-        e->joined++;
-        pthread_cond_signal(&e->lead_cv);
+        if (!e->done) { /* company: it came while the lookup was waiting or running */
+            e->joined++;
+            pthread_cond_signal(&e->lead_cv);
+        }
         while (!e->done)
             pthread_cond_wait(&e->done_cv, &mu);
         *res = e->res;
@@ -199,6 +204,7 @@ static void meta(struct zoid_call *call, char kind, const char *path, int flags,
     e->next = table[b];
     table[b] = e;
     if (expect && window) {
+        zpc_add(ZPC_company_waits, 1);
         struct timespec dl;
         deadline_after(&dl, window);
         while (e->joined < e->expect)

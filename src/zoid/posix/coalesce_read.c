@@ -323,6 +323,7 @@ ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n
     table[b] = e;
     held += n;
     if (expect && zpc_cfg.window_us) {
+        zpc_add(ZPC_company_waits, 1);
         struct timespec dl;
         deadline_after(&dl, (uint64_t)zpc_cfg.window_us * 1000u);
         while (e->joined < e->expect && !is_stale(e))

@@ -25,7 +25,8 @@
     X(meta_joined, "of those calls, answered by another caller's lookup")                          \
     X(write_direct, "large aligned writes of relaxed sessions sent straight to the backend")       \
     X(write_messages, "zp_pwrite and zp_pwrite_many calls received (a batch counts once)")         \
-    X(descriptors_lent, "open files lent to same-node clients (zp_lend), read and written there")
+    X(descriptors_lent, "open files lent to same-node clients (zp_lend), read and written there")  \
+    X(company_waits, "reads and lookups that waited (at most the window) for others to share")
 
 enum zpc_counter {
 #define ZPC_ENUM(name, what) ZPC_##name,
