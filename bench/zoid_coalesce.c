@@ -529,10 +529,10 @@ int main(int argc, char **argv)
     int64_t dead_ok = -1;
     if (!strcmp(mode, "write")) {
         /* The file, as the kernel has it: every block of the live clients; with a client
-         * killed, once the daemon's flush timer has run (polled, at most 3 s): the dead one's
-         * descriptor kept the live ones' closes from being the last, and the flush writes a
-         * stripe with holes one run at a time (a look between two runs saw the first half of
-         * the file whole and 480 blocks of the second not yet written). */
+         * killed, once the daemon has flushed (polled, at most 3 s): the flush may still be
+         * running when the clients are done (whichever close is the last, or the timer), and it
+         * writes a stripe with holes one run at a time (a look between two runs saw the first
+         * half of the file whole and 480 blocks of the second not yet written). */
         int64_t nblocks = total / (int64_t)block, bad_blocks = 0;
         unsigned char *buf = malloc(block);
         int fd = open(local, O_RDONLY);
