@@ -7,7 +7,8 @@
 # options that keep it to pread/pwrite: no fallocate, fadvise or invalidation, threads rather
 # than processes) and with bench/posix_stream.c (the same loop in a program made only of
 # pread/pwrite, in case fio cannot run under the interposer); and the metadata rate of
-# bench/posix_meta.c (create/stat/unlink of META_N files). The modes are interleaved job by job
+# bench/posix_meta.c (create/stat/unlink of META_N files) and the latency of one path's stat
+# repeated LOOP_N times (bench/posix_stat_loop.c: a program polling a file). The modes are interleaved job by job
 # and their order rotates, because the machine is noisy; figures are medians over the rounds.
 # Two more modes go through a second daemon on TCP loopback (same export, a token):
 # "preload-tcp-strict" and "preload-tcp-relaxed", and two through a third on shm: (the same node's
@@ -23,7 +24,7 @@
 # and of issue 6 (>= 70 % for every 1 MiB job), and writes $OUT/summary.json.
 #
 # usage: bash bench/zoid_posix.sh [BUILD [ROUNDS]]        (defaults: build, 1 round)
-#   environment: SECS (5), SIZE (256M), META_N (2000), TOOLS ("fio stream"), MODES (all
+#   environment: SECS (5), SIZE (256M), META_N (2000), LOOP_N (5000), TOOLS ("fio stream"), MODES (all
 #   available of: local preload-strict preload-relaxed preload-shm-strict preload-shm-relaxed
 #   preload-shmfwd-strict preload-shmfwd-relaxed preload-tcp-strict preload-tcp-relaxed
 #   fuse-strict fuse-relaxed fuse-shm-strict fuse-shm-relaxed),
@@ -37,6 +38,7 @@ bin=$build/bin
 secs=${SECS:-5}
 size=${SIZE:-256M}
 meta_n=${META_N:-2000}
+loop_n=${LOOP_N:-5000}
 tools=${TOOLS:-fio stream}
 out=${OUT:-bench/out/zoid_posix}
 
@@ -44,7 +46,7 @@ die() {
     echo "zoid_posix.sh: $*" >&2
     exit 1
 }
-for b in zepto bench_posix_stream bench_posix_meta; do
+for b in zepto bench_posix_stream bench_posix_meta bench_posix_stat_loop; do
     [ -x "$bin/$b" ] || die "$bin/$b is not built (cmake --build $build)"
 done
 command -v jq >/dev/null || die "jq is missing (apt-get install jq)"
@@ -237,8 +239,24 @@ run_meta() { # MODE ROUND
     else
         echo "  meta $mode failed ($status): $(head -c 300 "$log.err")" >&2
     fi
+    # One path's stat, repeated (a program polling a file): latency percentiles.
+    local loop=null lstatus=0
+    # created through the mode itself: a relaxed mount does not see a name made behind its back
+    # for up to its entry timeout
+    # shellcheck disable=SC2086
+    ${runner[$mode]} sh -c ': >"$1"' sh "$d/loop" 2>"$log.loop.err" || lstatus=$?
+    # shellcheck disable=SC2086
+    [ "$lstatus" -ne 0 ] ||
+        loop=$(${runner[$mode]} "$bin/bench_posix_stat_loop" "$d/loop" "$loop_n" 2>"$log.loop.err") ||
+        lstatus=$?
+    if [ "$lstatus" -ne 0 ] || [ -z "$loop" ]; then
+        echo "  stat loop $mode failed ($lstatus): $(head -c 300 "$log.loop.err")" >&2
+        loop=null
+    fi
     jq -nc --arg m "$mode" --argjson r "$round" --argjson res "$res" --argjson st "$status" \
-        '{tool: "meta", mode: $m, round: $r, meta: $res, status: $st}' >>"$out/raw.jsonl"
+        --argjson loop "$loop" \
+        '{tool: "meta", mode: $m, round: $r, meta: $res, stat_loop: $loop, status: $st}' \
+        >>"$out/raw.jsonl"
 }
 
 load_before=$(uptime)
@@ -281,7 +299,9 @@ jq -s --arg cpu "$cpu" --arg ncpu "$(nproc)" --arg kernel "$(uname -r)" --arg fs
      | map({mode: .[0].mode,
             create_per_s: ([.[] | .meta.create_per_s? | select(. != null)] | median),
             stat_per_s: ([.[] | .meta.stat_per_s? | select(. != null)] | median),
-            unlink_per_s: ([.[] | .meta.unlink_per_s? | select(. != null)] | median)})) as $m
+            unlink_per_s: ([.[] | .meta.unlink_per_s? | select(. != null)] | median),
+            stat_loop_p50_us: ([.[] | .stat_loop.p50_us? | select(. != null)] | median),
+            stat_loop_p90_us: ([.[] | .stat_loop.p90_us? | select(. != null)] | median)})) as $m
   | def bw(tool; job; mode): first($t[] | select(.tool == tool and .job == job and .mode == mode)
                                  | .mib_s) // null;
   {command: $cmd, machine: {cpu: $cpu, cpus: ($ncpu | tonumber), kernel: $kernel, fs: $fs},
@@ -333,7 +353,7 @@ jq -r '
          else (. * 10 | round / 10 | tostring) end;
   def r: if . == null then "–" else (. * 100 | round / 100 | tostring) end;
   . as $s
-  | ([.throughput[].mode] | unique) as $modes0
+  | ([.throughput[].mode] + [.metadata[].mode] | unique) as $modes0
   | (["local", "preload-strict", "preload-relaxed", "preload-shm-strict", "preload-shm-relaxed",
       "preload-shmfwd-strict", "preload-shmfwd-relaxed", "preload-tcp-strict",
       "preload-tcp-relaxed", "fuse-strict", "fuse-relaxed", "fuse-shm-strict", "fuse-shm-relaxed"]
@@ -348,9 +368,10 @@ jq -r '
            | select(.tool == $tool and .job == $job and .mode == $m)) | .mib_s | f) | join(" | "))
          + " |"),
     "\n### metadata: operations per second (median, \(.metadata | length) modes)\n",
-    "| mode | create | stat | unlink |", "|---|---:|---:|---:|",
+    "| mode | create | stat | unlink | stat of one path, repeated: p50 / p90 µs |",
+    "|---|---:|---:|---:|---:|",
     ($modes[] as $m | first($s.metadata[] | select(.mode == $m))
-     | "| \($m) | \(.create_per_s | f) | \(.stat_per_s | f) | \(.unlink_per_s | f) |"),
+     | "| \($m) | \(.create_per_s | f) | \(.stat_per_s | f) | \(.unlink_per_s | f) | \(.stat_loop_p50_us | f) / \(.stat_loop_p90_us | f) |"),
     "\n### goals of issue 15\n",
     "| measure | tool | job | figure | goal | met |", "|---|---|---|---:|---:|---|",
     (.goals.issue15[]
