@@ -27,7 +27,8 @@
 #   environment: SECS (5), SIZE (256M), META_N (2000), LOOP_N (5000), TOOLS ("fio stream"), MODES (all
 #   available of: local preload-strict preload-relaxed preload-shm-strict preload-shm-relaxed
 #   preload-shmfwd-strict preload-shmfwd-relaxed preload-tcp-strict preload-tcp-relaxed
-#   fuse-strict fuse-relaxed fuse-shm-strict fuse-shm-relaxed),
+#   fuse-strict fuse-relaxed fuse-shm-strict fuse-shm-relaxed fuse-shm-pt; the last is a strict
+#   mount of the shm: daemon with --passthrough, root only),
 #   OUT (bench/out/zoid_posix)
 # Root: the tmpfs is mounted on a scratch directory (and unmounted at the end); otherwise the
 # scratch directory is in /dev/shm. About 8 jobs x 9 modes x (SECS + 3 s) per round.
@@ -80,7 +81,7 @@ elif [ ! -c /dev/fuse ] || ! (exec 3<>/dev/fuse) 2>/dev/null; then
     why_not[fuse]="/dev/fuse is absent or cannot be opened"
 fi
 modes=()
-for m in ${MODES:-local preload-strict preload-relaxed preload-shm-strict preload-shm-relaxed preload-shmfwd-strict preload-shmfwd-relaxed preload-tcp-strict preload-tcp-relaxed fuse-strict fuse-relaxed fuse-shm-strict fuse-shm-relaxed}; do
+for m in ${MODES:-local preload-strict preload-relaxed preload-shm-strict preload-shm-relaxed preload-shmfwd-strict preload-shmfwd-relaxed preload-tcp-strict preload-tcp-relaxed fuse-strict fuse-relaxed fuse-shm-strict fuse-shm-relaxed fuse-shm-pt}; do
     if [ -n "${why_not[${m%%-*}]:-}" ]; then
         echo "skipping $m: ${why_not[${m%%-*}]}" >&2
     else
@@ -167,15 +168,18 @@ for c in strict relaxed; do
     base[fuse-shm-$c]=$scratch/mnt-shm-$c
     runner[fuse-shm-$c]=""
 done
+base[fuse-shm-pt]=$scratch/mnt-shm-pt # strict, with the kernel's passthrough (root)
+runner[fuse-shm-pt]=""
 mounted_or_gone() { grep -q " $1 fuse" /proc/mounts || ! kill -0 "$2" 2>/dev/null; }
 kept=()
 for m in "${modes[@]}"; do
     case $m in
     fuse-*)
-        c=${m#fuse-} addr="unix:$sock"
-        [ "${c#shm-}" = "$c" ] || addr="shm:$shm_sock"
+        c=${m#fuse-} addr="unix:$sock" cons=${m#fuse-} extra=()
+        [ "${c#shm-}" = "$c" ] || addr="shm:$shm_sock" cons=${c#shm-}
+        [ "$c" != shm-pt ] || cons=strict extra=(--passthrough)
         mkdir "$scratch/mnt-$c"
-        "$bin/zepto" zoid mount --server "$addr" --consistency "${c#shm-}" --foreground \
+        "$bin/zepto" zoid mount --server "$addr" --consistency "$cons" "${extra[@]}" --foreground \
             "$scratch/mnt-$c" 2>"$out/mount-$c.log" &
         mounters+=($!)
         wait_for 20 mounted_or_gone "$scratch/mnt-$c" "$!" || true
@@ -314,7 +318,7 @@ jq -s --arg cpu "$cpu" --arg ncpu "$(nproc)" --arg kernel "$(uname -r)" --arg fs
         | ("preload-strict", "preload-relaxed", "preload-shm-strict", "preload-shm-relaxed",
            "preload-shmfwd-strict", "preload-shmfwd-relaxed", "preload-tcp-strict",
            "preload-tcp-relaxed", "fuse-strict", "fuse-relaxed", "fuse-shm-strict",
-           "fuse-shm-relaxed") as $mode
+           "fuse-shm-relaxed", "fuse-shm-pt") as $mode
         | {what: "\($mode) / local", tool: $tool, job: $job,
            ratio: ratio(bw($tool; $job; $mode); bw($tool; $job; "local")),
            goal: (if ($mode | startswith("preload-tcp")) or ($mode | startswith("fuse")) then 0.70
@@ -356,7 +360,8 @@ jq -r '
   | ([.throughput[].mode] + [.metadata[].mode] | unique) as $modes0
   | (["local", "preload-strict", "preload-relaxed", "preload-shm-strict", "preload-shm-relaxed",
       "preload-shmfwd-strict", "preload-shmfwd-relaxed", "preload-tcp-strict",
-      "preload-tcp-relaxed", "fuse-strict", "fuse-relaxed", "fuse-shm-strict", "fuse-shm-relaxed"]
+      "preload-tcp-relaxed", "fuse-strict", "fuse-relaxed", "fuse-shm-strict", "fuse-shm-relaxed",
+      "fuse-shm-pt"]
      | map(select(. as $x | $modes0 | index($x)))) as $modes
   | "\n$ \(.command)\n\(.machine.cpus) x \(.machine.cpu), Linux \(.machine.kernel), \(.machine.fs); \(.fio); \(.seconds_per_job) s per job, \(.file_size) file, \(.rounds) round(s)\nload before: \(.load_before)\nload after:  \(.load_after)\n",
     (([.throughput[].tool] | unique)[] as $tool

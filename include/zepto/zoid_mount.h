@@ -26,6 +26,7 @@ struct zoid_mount_opts {
     unsigned threads;           /* most FUSE worker threads; 0: 16 */
     unsigned max_opens_per_uid; /* open files + directories of one user other than root and the
                                    mount's uid; 0: 1024 (docs/zoid-mount.md) */
+    bool passthrough;           /* strict, shm:, root: the kernel's FUSE passthrough */
 };
 
 /* Connects, mounts, serves until unmounted or signalled (SIGTERM, SIGINT, SIGHUP), unmounts.

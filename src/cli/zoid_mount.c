@@ -18,6 +18,7 @@
 static const char usage[] =
     "usage: zepto zoid mount --server ADDR [--consistency strict|relaxed] [--token-file F]\n"
     "                        [--foreground] [--threads N] [--max-opens-per-uid N] [--debug]\n"
+    "                        [--passthrough]\n"
     "                        MOUNTPOINT\n"
     "\n"
     "Mounts the export of a `zepto zoid serve` daemon (its posix plugin) on MOUNTPOINT with\n"
@@ -38,13 +39,16 @@ static const char usage[] =
     "                       3520: the daemon's 4096 handles per session, less a reserve of 512\n"
     "                       for root); more opens fail with EMFILE\n"
     "  --debug              trace every FUSE request on stderr (implies --foreground)\n"
+    "  --passthrough        strict mounts of a daemon on this node (shm:), as root, on Linux\n"
+    "                       6.9 or later: the kernel reads and writes the daemon's open files\n"
+    "                       itself, at local speed (docs/zoid-mount.md, \"Passthrough\")\n"
     "\n"
     "example:\n"
     "  zepto zoid mount --server unix:/run/zoid.sock /mnt/io\n"
     "  zepto zoid mount --server tcp:ionode:7000 --token-file ~/.zoid.token --consistency relaxed "
     "/scratch\n";
 
-enum { OPT_FOREGROUND = CLI_OPT_LOCAL, OPT_THREADS, OPT_DEBUG, OPT_MAX_OPENS };
+enum { OPT_FOREGROUND = CLI_OPT_LOCAL, OPT_THREADS, OPT_DEBUG, OPT_MAX_OPENS, OPT_PASSTHROUGH };
 
 struct params {
     struct zoid_mount_opts o;
@@ -61,6 +65,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
         {"threads", required_argument, 0, OPT_THREADS},
         {"debug", no_argument, 0, OPT_DEBUG},
         {"max-opens-per-uid", required_argument, 0, OPT_MAX_OPENS},
+        {"passthrough", no_argument, 0, OPT_PASSTHROUGH},
         CLI_LONGOPT_HELP,
         {0},
     };
@@ -89,6 +94,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
             rc = cli_opt_named("--max-opens-per-uid", zb_parse_u64(optarg, 1, 3520, &v, err), err);
             o->max_opens_per_uid = (unsigned)v;
             break;
+        case OPT_PASSTHROUGH: o->passthrough = true; break;
         case 'h': p->help = true; return 0;
         default: return -EINVAL;
         }
@@ -99,6 +105,13 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
         return zepto_fail(err, EINVAL, "missing --server unix:PATH|shm:PATH|tcp:HOST:PORT");
     if (zoid_addr_check(o->server, err))
         return cli_opt_named("--server", -EINVAL, err);
+    if (o->passthrough && strncmp(o->server, "shm:", 4))
+        return zepto_fail(err, EINVAL,
+                          "--passthrough needs the daemon on this node: --server shm:PATH");
+    if (o->passthrough && o->consistency == ZOID_MOUNT_RELAXED)
+        return zepto_fail(err, EINVAL,
+                          "--passthrough needs --consistency strict (the kernel does not pass "
+                          "through with its write-back cache)");
     if (cli_opts_one_operand(argc, argv, "MOUNTPOINT", err))
         return -EINVAL;
     o->mountpoint = argv[optind];

@@ -22,6 +22,10 @@ set_tests_properties(integration.zoid_fuse_relaxed PROPERTIES TIMEOUT 120)
 zepto_shell_test(zoid_fuse_lend)
 set_tests_properties(integration.zoid_fuse_lend PROPERTIES TIMEOUT 120
   ENVIRONMENT "ZHS=$<TARGET_FILE:zoid_hostile_server>")
+# Kernel passthrough of a strict mount of a daemon on this node (zoid_fuse_passthrough.sh).
+zepto_shell_test(zoid_fuse_passthrough)
+set_tests_properties(integration.zoid_fuse_passthrough PROPERTIES TIMEOUT 120
+  ENVIRONMENT "ZHS=$<TARGET_FILE:zoid_hostile_server>")
 zepto_shell_test(zoid_fuse_behind)
 set_tests_properties(integration.zoid_fuse_behind PROPERTIES TIMEOUT 240)
 # A relaxed mount answers absent names from a fresh listing (issue 15): never wrongly.

@@ -13,12 +13,7 @@ command -v jq >/dev/null || { echo "SKIP: jq is missing (scripts/deps.sh)"; exit
 PY=/usr/bin/python3
 [ -x "$PY" ] || { echo "SKIP: /usr/bin/python3 is missing"; exit 77; }
 
-exp="$WORK/x-export"
-mkdir -p "$exp"
-"$ZEPTO" zoid serve --listen "shm:$WORK/x.sock" --export "$exp" 2>>"$WORK/x-daemon.log" &
-daemon_pids+=($!)
-wait_for 10 test -S "$WORK/x.sock" || { echo "FAIL: the shm daemon did not start" >&2; exit 1; }
-counter() { "$ZEPTO" zoid stat --server "shm:$WORK/x.sock" --json | jq -e ".$1"; }
+start_shm_daemon
 head -c $((24 << 20)) /dev/urandom >"$WORK/src"
 
 # PATH REF: overwrites at several places and a truncate through PATH, the same on the local REF;

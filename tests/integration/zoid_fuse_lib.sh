@@ -66,6 +66,17 @@ start_daemon() {
     wait_for 10 test -S "$WORK/$name.sock" || { echo "FAIL: daemon $name did not start" >&2; exit 1; }
 }
 
+# start_shm_daemon: a daemon on this node over shm: ($WORK/x.sock) exporting $exp
+# ($WORK/x-export), and counter NAME: one of its `zepto zoid stat` counters.
+start_shm_daemon() {
+    exp="$WORK/x-export"
+    mkdir -p "$exp"
+    "$ZEPTO" zoid serve --listen "shm:$WORK/x.sock" --export "$exp" 2>>"$WORK/x-daemon.log" &
+    daemon_pids+=($!)
+    wait_for 10 test -S "$WORK/x.sock" || { echo "FAIL: the shm daemon did not start" >&2; exit 1; }
+}
+counter() { "$ZEPTO" zoid stat --server "shm:$WORK/x.sock" --json | jq -e ".$1"; }
+
 mount_fg() {
     local mnt=$1 addr=$2
     shift 2

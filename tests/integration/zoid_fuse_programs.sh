@@ -4,7 +4,9 @@
 # fio sequential and random jobs with --verify=crc32c, find, ls -l, du, mv, rm -r, mmap of a
 # forwarded file, exec of a forwarded binary and script, the caller's umask, and identity (what a
 # user creates is theirs; a root-only file stays unreadable to them). The daemon's payload limit
-# is 64 KiB, so that the kernel's 128 KiB-1 MiB requests are split into several calls.
+# is 64 KiB, so that the kernel's 128 KiB-1 MiB requests are split into several calls. As root
+# on Linux 6.9 or later, the same again on a strict mount of a shm: daemon of the same export
+# with --passthrough (the kernel reads and writes the files itself: docs/zoid-mount.md).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/zoid_fuse_lib.sh"
 
@@ -40,9 +42,11 @@ shared_dir # the mount points, which uid 65534 must reach
 suite() {
     local mode=$1 mnt="$fuse_shared/mnt-$1"
     local exp="$export_dir/$mode"
+    local how=(unix:"$WORK/data.sock" --consistency "$mode")
+    [ "$mode" != pt ] || how=(shm:"$WORK/data-shm.sock" --consistency strict --passthrough)
     mkdir -p "$exp"
     chmod 1777 "$exp"
-    mount_fg "$mnt" "unix:$WORK/data.sock" --consistency "$mode" ||
+    mount_fg "$mnt" "${how[@]}" ||
         { fail "$mode: the mount did not come up: $(tail -n 1 "$WORK/mount.log")"; return; }
     local m="$mnt/$mode"
 
@@ -163,4 +167,19 @@ suite() {
 
 suite strict
 suite relaxed
+kv=$(uname -r)
+IFS=. read -r kmaj kmin _ <<<"$kv"
+if [ "$(id -u)" -ne 0 ] || [ "$kmaj" -lt 6 ] || { [ "$kmaj" -eq 6 ] && [ "${kmin%%[!0-9]*}" -lt 9 ]; }; then
+    echo "note: no passthrough suite (needs root and Linux 6.9 or later; here uid $(id -u), $kv)"
+else
+    "$ZEPTO" zoid serve --listen "shm:$WORK/data-shm.sock" --export "$export_dir" --max-payload 64K \
+        2>>"$WORK/data-shm-daemon.log" &
+    daemon_pids+=($!)
+    wait_for 10 test -S "$WORK/data-shm.sock" || fail "the shm daemon did not start"
+    suite pt
+    lent=$("$ZEPTO" zoid stat --server "shm:$WORK/data-shm.sock" --json |
+        grep -o '"descriptors_lent": *[0-9]*' | grep -o '[0-9]*$')
+    [ "${lent:-0}" -gt 0 ] && echo "ok: the passthrough suite ran on $lent lent files" ||
+        fail "pt: no file was lent to the passthrough mount (passthrough never happened)"
+fi
 finish

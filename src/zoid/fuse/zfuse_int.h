@@ -59,6 +59,8 @@ struct zf_open {
     _Atomic int lfd;
     int lmode;
     _Atomic int io_calls;
+    int pt;                      /* zfuse_pt.c: 1 passed through, 2 counted as cached, 0 neither */
+    uint64_t pt_node;            /* its FUSE inode */
     struct zf_open *prev, *next; /* the opens not yet released (zfuse_share.c) */
 };
 

@@ -65,6 +65,17 @@ int zf_lent(struct zf_open *f, uint64_t fh, size_t size)
     return l < 0 || f->lmode == O_RDONLY ? -1 : l;
 }
 
+int zf_lend_now(struct zf_open *f, uint64_t fh)
+{
+    if (!zp_lender_on(&lender))
+        return -1;
+    pthread_mutex_lock(&lender.mu);
+    int l = zp_lender_on(&lender) ? ask(f, fh) : -1;
+    atomic_store_explicit(&f->lfd, l >= 0 ? l : ZF_LFD_NEVER, memory_order_release);
+    pthread_mutex_unlock(&lender.mu);
+    return l;
+}
+
 void zf_lend_drop(struct zf_open *f)
 {
     int l = atomic_exchange(&f->lfd, ZF_LFD_NEVER);

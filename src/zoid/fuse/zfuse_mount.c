@@ -20,7 +20,9 @@
 #include "zfuse_int.h"
 #include "zfuse_attrs.h"
 #include "zfuse_listings.h"
+#include "zfuse_pt.h"
 #include "zfuse_share.h"
+#include "zposix.h"
 
 #define DEFAULT_THREADS 16
 #define IDLE_THREADS    8
@@ -78,9 +80,17 @@ int zoid_mount(const struct zoid_mount_opts *o, struct zepto_err *err)
     int rc = check_mountpoint(o->mountpoint, err);
     if (rc)
         return rc;
+    if (o->passthrough && geteuid() != 0)
+        return zepto_fail(
+            err, EPERM, "--passthrough needs root (the kernel lets only CAP_SYS_ADMIN pass files)");
     rc = zf_conn_open(o, err);
     if (rc)
         return rc;
+    if (o->passthrough && zf_state.consistency != ZP_STRICT) {
+        rc = zepto_fail(err, EINVAL,
+                        "--passthrough: the daemon's default is relaxed: add --consistency strict");
+        goto out_conn;
+    }
 
     fuse_log_print = o->debug;
     fuse_set_log_func(zf_log);
@@ -103,6 +113,8 @@ int zoid_mount(const struct zoid_mount_opts *o, struct zepto_err *err)
         goto out_fuse;
     }
     struct fuse_session *se = fuse_get_session(f);
+    if (o->passthrough)
+        zf_pt_install(se); /* the kernel says at FUSE_INIT whether it passes through */
     if (fuse_set_signal_handlers(se)) {
         rc = zepto_fail(err, EINVAL, "installing signal handlers: %s", fuse_last_msg);
         goto out_unmount;

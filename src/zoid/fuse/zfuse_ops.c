@@ -21,6 +21,7 @@
 #include "zfuse_attrs.h"
 #include "zfuse_behind.h"
 #include "zfuse_lend.h"
+#include "zfuse_pt.h"
 #include "zfuse_listings.h"
 #include "zfuse_handles.h"
 #include "zfuse_ops.h"
@@ -82,7 +83,10 @@ static void keep_create_attrs(const char *path, const struct stat *st, const str
 
 static int open_common(const char *path, struct fuse_file_info *fi, bool create, mode_t mode)
 {
-    int flags = remote_flags(fi->flags) | (create ? O_CREAT | (fi->flags & O_EXCL) : 0);
+    int asked = remote_flags(fi->flags) | (create ? O_CREAT | (fi->flags & O_EXCL) : 0);
+    /* Passed through (zfuse_pt.c): the file's backing is the daemon's O_RDWR open of it. */
+    enum zf_pt_plan plan = zf_pt_plan(create);
+    int flags = plan == ZF_PT_NEW ? (asked & ~(O_ACCMODE | O_APPEND)) | O_RDWR : asked;
     uid_t uid = fuse_get_context()->uid;
     struct zf_open *f = malloc(sizeof(*f));
     if (!f)
@@ -115,6 +119,17 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
         h = ok ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode))
                : zf_leave(g, (errno = ESTALE, -1L));
     }
+    if (h < 0 && flags != asked) {
+        /* Not O_RDWR (a read-only file, a running program, a daemon that may not write it):
+         * as asked, and not passed through. */
+        plan = ZF_PT_NONE;
+        flags = asked;
+        g = zf_enter();
+        ok = at.opened < 0 || at.gen == g;
+        h = !ok         ? zf_leave(g, (errno = ESTALE, -1L))
+            : with_stat ? zf_leave(g, zf_zp_openat_stat(at.dirh, at.rest, flags, mode, &st, &dst))
+                        : zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode));
+    }
     if (h == -EACCES && zf_state.consistency == ZP_RELAXED && (fi->flags & O_ACCMODE) == O_WRONLY) {
         /* A daemon not running as root may not read a write-only file: open it as asked. */
         flags = (flags & ~O_ACCMODE) | O_WRONLY;
@@ -134,6 +149,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
     *f = (struct zf_open){.h = (int)h, .gen = g, .uid = uid, .dir = false, .lfd = ZF_LFD_NONE};
     zf_share_link(f);
     fi->fh = (uint64_t)(uintptr_t)f;
+    zf_pt_opened(f, fi->fh, plan);
     if (create && zf_give_to_caller(path, (int)h, g))
         with_stat = false; /* its owner changed after the attributes were taken */
     if (with_stat)
@@ -253,6 +269,7 @@ static int zf_release(const char *path, struct fuse_file_info *fi)
     (void)path;
     struct zf_open *f = (struct zf_open *)(uintptr_t)fi->fh;
     zf_lend_drop(f);
+    zf_pt_release(f);
     int e = f->written ? zf_behind_error(f) : 0; /* sent before the handle goes */
     zf_handle_drop(f->gen, f->h);
     if (zf_state.consistency == ZP_RELAXED && !f->locked && !f->written) {
