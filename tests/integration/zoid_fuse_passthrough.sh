@@ -83,7 +83,24 @@ dd if="$WORK/src" of="$WORK/m-off/off" bs=1M conv=fsync status=none || fail "dd,
 cmp -s "$WORK/src" "$exp/off" || fail "ZOID_LEND=0: data differs"
 [ $(($(counter write_calls) - w0)) -ge 24 ] && echo "ok: ZOID_LEND=0: every write forwarded, data right" ||
     fail "ZOID_LEND=0: only $(($(counter write_calls) - w0)) writes reached the daemon"
+# An appender whose open got no backing (opened O_RDWR for one, without O_APPEND) is served the
+# forwarded way: the daemon's handle must append as asked, after what others added meanwhile.
+out=$("$PY" -c '
+import os, sys
+m, e = sys.argv[1], sys.argv[2]
+fd = os.open(m + "/app", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+os.write(fd, b"A")
+with open(e + "/app", "ab") as f:
+    f.write(b"BBBB")
+os.write(fd, b"C")
+os.close(fd)
+print(open(e + "/app", "rb").read().decode())' "$WORK/m-off" "$exp" 2>&1)
+[ "$out" = ABBBBC ] && echo "ok: ZOID_LEND=0: an appender appends after what another writer added" ||
+    fail "ZOID_LEND=0: appending through the mount left \"$out\" (ABBBBC expected)"
 fusermount3 -u "$WORK/m-off" || fail "unmount m-off"
+grep -q -- "--passthrough: the kernel offers it" "$WORK/mount.log" &&
+    echo "ok: the mount said the kernel agreed to passthrough" ||
+    fail "no line in the mount's log says whether the kernel agreed: $(tail -n 3 "$WORK/mount.log")"
 
 # Hostile daemons: a directory or another file read-only instead of the file: never a backing.
 for lie in lend-dir lend-rdonly; do

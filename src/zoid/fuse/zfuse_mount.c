@@ -114,7 +114,7 @@ int zoid_mount(const struct zoid_mount_opts *o, struct zepto_err *err)
     }
     struct fuse_session *se = fuse_get_session(f);
     if (o->passthrough)
-        zf_pt_install(se); /* the kernel says at FUSE_INIT whether it passes through */
+        zf_pt_install(se, !(o->foreground || o->debug)); /* the kernel says at FUSE_INIT */
     if (fuse_set_signal_handlers(se)) {
         rc = zepto_fail(err, EINVAL, "installing signal handlers: %s", fuse_last_msg);
         goto out_unmount;

@@ -81,6 +81,33 @@ static void keep_create_attrs(const char *path, const struct stat *st, const str
     zf_attrs_put(parent, dst);
 }
 
+/* Whether an open that failed O_RDWR (for a backing, zfuse_pt.c) may succeed as asked: refused
+ * for the access mode, not for the name. */
+static bool may_as_asked(int e)
+{
+    return e == EACCES || e == EPERM || e == EROFS || e == ETXTBSY || e == EISDIR;
+}
+
+/* Sets O_APPEND on f's remote handle (opened flags, without it): 0 or -errno. */
+static int append_as_asked(struct zf_open *f, int flags)
+{
+    uint32_t g = zf_enter();
+    long r = g == f->gen ? zf_zp_fcntl(f->h, F_SETFL, flags | O_APPEND) : (errno = ESTALE, -1L);
+    return (int)zf_leave(g, r);
+}
+
+/* Undoes an open that cannot be kept: as its release, without the answer. */
+static void forget_open(struct zf_open *f)
+{
+    zf_lend_drop(f);
+    zf_pt_release(f);
+    zf_handle_drop(f->gen, f->h);
+    uint32_t g = zf_enter();
+    zf_leave(g, g == f->gen ? zf_zp_close(f->h) : 0);
+    zf_share_release(f);
+    free(f);
+}
+
 static int open_common(const char *path, struct fuse_file_info *fi, bool create, mode_t mode)
 {
     int asked = remote_flags(fi->flags) | (create ? O_CREAT | (fi->flags & O_EXCL) : 0);
@@ -119,7 +146,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
         h = ok ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, flags, mode))
                : zf_leave(g, (errno = ESTALE, -1L));
     }
-    if (h < 0 && flags != asked) {
+    if (h < 0 && flags != asked && may_as_asked((int)-h)) {
         /* Not O_RDWR (a read-only file, a running program, a daemon that may not write it):
          * as asked, and not passed through. */
         plan = ZF_PT_NONE;
@@ -147,9 +174,23 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
         goto out_share;
     }
     *f = (struct zf_open){.h = (int)h, .gen = g, .uid = uid, .dir = false, .lfd = ZF_LFD_NONE};
-    zf_share_link(f);
     fi->fh = (uint64_t)(uintptr_t)f;
-    zf_pt_opened(f, fi->fh, plan);
+    int32_t mine = zf_pt_backing(f, fi->fh, plan);
+    /* Opened without O_APPEND for a backing that did not come: served the forwarded way, the
+     * daemon's handle appends as asked. */
+    bool append = plan == ZF_PT_NEW && (asked & O_APPEND);
+    if (append && mine <= 0 && (rc = append_as_asked(f, flags))) {
+        zf_handle_drop(f->gen, f->h);
+        uint32_t now = zf_enter();
+        zf_leave(now, now == f->gen ? zf_zp_close(f->h) : 0);
+        goto out_share;
+    }
+    zf_share_link(f);
+    if (!zf_pt_opened(f, mine) && append && mine > 0 && (rc = append_as_asked(f, flags))) {
+        /* the file went the cached way meanwhile (another open's backing failed) */
+        forget_open(f);
+        return rc;
+    }
     if (create && zf_give_to_caller(path, (int)h, g))
         with_stat = false; /* its owner changed after the attributes were taken */
     if (with_stat)

@@ -24,10 +24,12 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #define FUSE_USE_VERSION 35
@@ -58,6 +60,7 @@ struct backing_map {
 #define IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
 static int devfd = -1;
+static bool detached;    /* say so with syslog, else on stderr */
 static atomic_int state; /* 0: off; 1: the kernel offered it at INIT; 2: agreed */
 static atomic_bool ever; /* agreed once: opens are counted from then on, also when it stopped */
 static _Atomic uint64_t init_unique;
@@ -80,6 +83,16 @@ struct node {
 };
 static struct node *nodes[NBUCKETS];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* One line on what the kernel made of passthrough (once per cause: at INIT, or a refused
+ * backing), so that a mount asked for it says whether it got it. */
+static void say(int level, const char *what)
+{
+    if (detached)
+        syslog(level, "zepto zoid mount: --passthrough: %s", what);
+    else
+        fprintf(stderr, "zepto zoid mount: --passthrough: %s\n", what);
+}
 
 static uint32_t get32(const void *p, size_t at)
 {
@@ -158,6 +171,9 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
         (get32(buf, IN_HEADER + 16) & FLAGS2_PT)) {
         atomic_store(&init_unique, cur.unique);
         atomic_store(&state, 1);
+    } else if (cur.opcode == OP_INIT) {
+        say(LOG_WARNING, "the kernel does not offer it (Linux 6.9 or later with "
+                         "CONFIG_FUSE_PASSTHROUGH): files are forwarded");
     }
     errno = e;
     return r;
@@ -202,8 +218,10 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
         unsigned char init[256];
         if (n > sizeof(init) || (get32(iov[1].iov_base, 12) & WRITEBACK_CACHE)) {
             atomic_store(&state, 0); /* the kernel refuses passthrough with writeback caching */
+            say(LOG_WARNING, "not with the writeback cache: files are forwarded");
             return writev(fd, iov, count);
         }
+        say(LOG_INFO, "the kernel offers it: files opened here are read and written in place");
         memcpy(init, iov[1].iov_base, n);
         put32(init, 12, get32(init, 12) | INIT_EXT);
         put32(init, 32, get32(init, 32) | FLAGS2_PT);
@@ -229,8 +247,9 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
     return writev(fd, v, 2);
 }
 
-void zf_pt_install(struct fuse_session *se)
+void zf_pt_install(struct fuse_session *se, bool to_syslog)
 {
+    detached = to_syslog;
     static const struct fuse_custom_io io = {.read = pt_read, .writev = pt_writev};
     devfd = fuse_session_fd(se);
     if (devfd < 0 || fuse_session_custom_io(se, &io, devfd))
@@ -258,9 +277,10 @@ enum zf_pt_plan zf_pt_plan(bool create)
     return p;
 }
 
-/* A backing for f: its descriptor from the daemon, registered with the kernel; 0 when none. */
-static int32_t backing(struct zf_open *f, uint64_t fh)
+int32_t zf_pt_backing(struct zf_open *f, uint64_t fh, enum zf_pt_plan plan)
 {
+    if (plan != ZF_PT_NEW || !atomic_load(&ever))
+        return 0;
     int fd = zf_lend_now(f, fh);
     if (fd < 0)
         return 0;
@@ -268,28 +288,33 @@ static int32_t backing(struct zf_open *f, uint64_t fh)
     int id = f->lmode == O_RDWR ? ioctl(devfd, IOC_BACKING_OPEN, &m) : -1;
     int e = errno;
     zf_lend_drop(f); /* the kernel holds the file now */
-    if (id < 0 && f->lmode == O_RDWR && (e == EPERM || e == EOPNOTSUPP || e == ENOTTY))
-        atomic_store(&state, 0); /* not allowed here: never again */
+    if (id < 0 && f->lmode == O_RDWR && (e == EPERM || e == EOPNOTSUPP || e == ENOTTY) &&
+        atomic_exchange(&state, 0) == 2) { /* not allowed here: never again */
+        char why[96];
+        snprintf(why, sizeof(why), "the kernel refused a backing file (%s): files are forwarded",
+                 strerror(e));
+        say(LOG_WARNING, why);
+    }
     return id > 0 ? id : 0;
 }
 
-void zf_pt_opened(struct zf_open *f, uint64_t fh, enum zf_pt_plan plan)
+bool zf_pt_opened(struct zf_open *f, int32_t mine)
 {
     f->pt = 0;
     if (!atomic_load(&ever))
-        return;
-    int32_t mine = plan == ZF_PT_NEW ? backing(f, fh) : 0;
+        return false;
     if (cur.opcode == OP_CREATE) {
         /* settled by the reply (settle_create): it counts f as one kind or the other */
         cur.f = f;
         cur.bid = mine;
-        return;
+        return mine > 0;
     }
     if (cur.opcode != OP_OPEN) { /* not a request's open: nothing to amend */
         backing_close(mine);
-        return;
+        return false;
     }
     cur.bid = settle(f, cur.nodeid, mine);
+    return cur.bid > 0;
 }
 
 void zf_pt_release(struct zf_open *f)

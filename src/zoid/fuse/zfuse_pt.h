@@ -14,7 +14,7 @@ struct zf_open;
 
 /* Asks the kernel for passthrough at FUSE_INIT (the mount's device reads and writes go through
  * zfuse_pt.c from now on). Before the session loop starts. */
-void zf_pt_install(struct fuse_session *se);
+void zf_pt_install(struct fuse_session *se, bool to_syslog);
 /* Whether opens may be passed through now (the kernel agreed; nothing refused it since). */
 bool zf_pt_on(void);
 
@@ -23,10 +23,14 @@ bool zf_pt_on(void);
  * (the kernel caches this file's pages for other opens: as before, no passthrough). */
 enum zf_pt_plan { ZF_PT_NONE, ZF_PT_NEW, ZF_PT_SHARE };
 enum zf_pt_plan zf_pt_plan(bool create);
-/* f was opened (its remote handle, O_RDWR when plan was ZF_PT_NEW): takes f's descriptor from
- * the daemon as the file's backing when it needs one, and marks the reply to pass it through.
- * Without a backing the open is counted as a cached one. */
-void zf_pt_opened(struct zf_open *f, uint64_t fh, enum zf_pt_plan plan);
+/* f was opened (its remote handle, O_RDWR when plan was ZF_PT_NEW) as fh: when plan is
+ * ZF_PT_NEW, takes f's descriptor from the daemon and registers it as the file's backing.
+ * Returns the backing's id, 0 when none. */
+int32_t zf_pt_backing(struct zf_open *f, uint64_t fh, enum zf_pt_plan plan);
+/* Marks the reply to f's open to pass it through the node's backing (mine, from zf_pt_backing,
+ * when the node has none yet; given back when unused). Without one the open is counted as a
+ * cached one. Whether f is passed through (a create's: whether it has mine). */
+bool zf_pt_opened(struct zf_open *f, int32_t mine);
 /* f's release: the backing goes when its last open does. */
 void zf_pt_release(struct zf_open *f);
 
