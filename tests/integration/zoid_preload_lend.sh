@@ -40,6 +40,27 @@ msgs1=$(counter write_messages)
 [ $((msgs1 - msgs0)) -eq 0 ] || fail "24 MiB written through a lent descriptor: $((msgs1 - msgs0)) write calls reached the daemon, expected 0"
 echo "ok: dd in and out: the data, 2 descriptors lent, $((msgs1 - msgs0)) writes through the daemon"
 
+# 1b. A stat by path after each write through a lent descriptor sees that write: the daemon
+#     does not answer it with a lookup made before (metadata coalescing shares only lookups not
+#     yet begun while files are lent; a repeated stat took its previous answer, from before the
+#     write).
+cat >"$WORK/statwrite.py" <<'EOF'
+import os, sys
+p = sys.argv[1]
+fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, b"x" * (1 << 20))  # lends (a large write)
+stale = 0
+for i in range(1, 301):
+    os.write(fd, b"y" * 4096)
+    if os.stat(p).st_size != (1 << 20) + 4096 * i:
+        stale += 1
+os.close(fd)
+print(stale)
+EOF
+out=$(zshm "$PY" "$WORK/statwrite.py" "$MNT/statwrite" 2>&1)
+[ "$out" = 0 ] && echo "ok: 300 stats after writes through a lent descriptor, none stale" ||
+    fail "stats after writes through a lent descriptor: $out of 300 stale"
+
 # 2. One open file description: the daemon's handle (fstat, ftruncate through the daemon) and the
 #    lent descriptor (read, write, seek) agree; dup and a forked child share the position;
 #    O_APPEND appends; mmap maps the file.

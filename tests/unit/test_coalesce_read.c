@@ -21,6 +21,7 @@
 /* What coalesce_stat.c gives the daemon. */
 struct zpc_config zpc_cfg = {.reads = true, .writes = true, .window_us = 200, .retain_ms = 1000};
 _Atomic uint64_t zpc_count[ZPC_NCOUNTERS];
+_Atomic unsigned zpc_lent_files; /* coalesce_meta.c's */
 
 uint64_t zpc_now_ns(void)
 {

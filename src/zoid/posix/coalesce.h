@@ -84,6 +84,10 @@ typedef void (*zpc_meta_fn)(void *arg, struct zpc_meta_res *res);
 /* Something changed through the daemon (a write, a name, an inode's metadata): metadata
  * results obtained before are not shared any more. */
 void zpc_changed(void);
+/* Open files lent to clients (lend.c), written without the daemon knowing: while there are any,
+ * a call shares only a backend call that has not begun when it comes (one that began, or a
+ * completed one, may predate a write its caller made through a lent descriptor). */
+extern _Atomic unsigned zpc_lent_files;
 void zpc_meta(struct zoid_call *call, char kind, const char *path, int flags, zpc_meta_fn fn,
               void *arg, struct zpc_meta_res *res);
 /* The lookup of an open (fn leaves an O_PATH descriptor in res->fd), shared as above; every

@@ -15,8 +15,11 @@
  * Freshness: a call joins a lookup in flight, or takes one completed at most
  * ZOID_COALESCE_WINDOW_US ago, only if nothing was changed through the daemon since that lookup
  * started (a global generation, bumped by every write and every call that changes a name or an
- * inode's metadata: zpc_changed). The leader waits for company (at most the window) only when
- * the same lookup had company last time: callers that joined it while it was in flight. Taking
+ * inode's metadata: zpc_changed). While files are lent (written by clients without the daemon:
+ * zpc_lent_files), only a lookup still waiting for company is joined: a caller's stat after its
+ * write through a lent descriptor (or a FUSE passthrough backing) took the size from before.
+ * The leader waits for company (at most the window) only when the same lookup had company last
+ * time: callers that joined it while it was in flight. Taking
  * a completed result is not company: a client that repeats its own stat takes its previous
  * answer within the window, and counting that made its next lookup wait out the whole window
  * for nobody (a lone client's stat loop: p90 330-400 us against 60-80 us).
@@ -40,6 +43,7 @@ struct me {
     uint32_t groups[64];
     uint64_t gen;
     bool done, gone;
+    bool running; /* the lookup has begun: what was written meanwhile may be missed */
     unsigned refs, joined, expect;
     uint64_t done_ns;
     struct zpc_meta_res res;
@@ -52,6 +56,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct me *table[NBUCKETS];
 static unsigned nheld;
 _Atomic uint64_t zpc_gen = 1;
+_Atomic unsigned zpc_lent_files;
 
 static unsigned bucket(const char *path, char kind)
 {
@@ -154,10 +159,12 @@ static void meta(struct zoid_call *call, char kind, const char *path, int flags,
     uint64_t now = zpc_now_ns(), gen = atomic_load(&zpc_gen);
     sweep(b, now);
     unsigned expect = 0;
+    bool outside = atomic_load(&zpc_lent_files) > 0;
     for (struct me *e = table[b]; e; e = e->next) {
         if (!same_key(e, kind, path, flags, id))
             continue;
-        if (e->gone || e->gen != gen || (e->done && now - e->done_ns > window)) {
+        if (e->gone || e->gen != gen || (e->done && now - e->done_ns > window) ||
+            (outside && e->running)) {
             if (e->done && e->joined > expect)
                 expect = e->joined;
             continue;
@@ -211,6 +218,7 @@ static void meta(struct zoid_call *call, char kind, const char *path, int flags,
             if (pthread_cond_timedwait(&e->lead_cv, &mu, &dl) == ETIMEDOUT)
                 break;
     }
+    e->running = true;
     pthread_mutex_unlock(&mu);
     zpc_add(ZPC_meta_backend_ops, 1);
     res->fd = -1;

@@ -8,7 +8,8 @@
  * ZOID_COALESCE_RETAIN_MS ago (the leader, or a late caller before it: an entry lives while
  * stragglers keep coming, within the memory bound) whose file has not changed since (no write,
  * truncate or fallocate through the daemon invalidated it; the caller's fstat of its own descriptor
- * gives the same size, mtime and ctime): it copies that
+ * gives the same size, mtime and ctime): it copies that. While files are lent to clients
+ * (zpc_lent_files: written without the daemon), only a read whose leader has not begun is shared.
  * ("retained"). Otherwise it becomes the leader: when the file's previous read had company, it
  * waits up to ZOID_COALESCE_WINDOW_US (at most 500 us) for as many callers as that one had, then
  * reads. A file read by one caller alone never waits.
@@ -49,6 +50,7 @@ struct rd {
     unsigned file; /* its slot in files[] */
     uint64_t gen;  /* files[file].gen when it began: a change since makes it stale */
     bool done;     /* the leader's result is in */
+    bool running;  /* the leader's pread has begun */
     bool stale;    /* the file changed: no new company */
     bool in_table; /* in its bucket (and, done, in the age list) */
     unsigned refs; /* the leader and the followers copying */
@@ -234,13 +236,15 @@ ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n
     unsigned b = bucket(f->dev, f->ino, off, n);
     struct stat st;
     bool have_st = false;
+    /* Files written outside the daemon (zpc_lent_files): only a read not begun is shared. */
+    bool outside = atomic_load(&zpc_lent_files) > 0;
     pthread_mutex_lock(&mu);
     for (int pass = 0; pass < 2; pass++) {
         uint64_t now = zpc_now_ns();
         struct rd *e = table[b];
         for (; e; e = e->next)
             if (e->ino == f->ino && e->dev == f->dev && e->off == off && e->len == n &&
-                !is_stale(e) && !expired(e, now))
+                !is_stale(e) && !expired(e, now) && !(outside && (e->done || e->running)))
                 break;
         if (!e)
             break;
@@ -330,6 +334,7 @@ ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n
             if (pthread_cond_timedwait(&e->lead_cv, &mu, &dl) == ETIMEDOUT)
                 break;
     }
+    e->running = true;
     pthread_mutex_unlock(&mu);
 
     ssize_t r = plain(f, eb, n, off);

@@ -30,8 +30,8 @@ int zp_lend(int h, uint64_t tag)
         int e = -zoid_call_lend_fd(x.call, f->fd, tag);
         if (e)
             errno = e, rc = -1;
-        else
-            zpc_add(ZPC_descriptors_lent, 1);
+        else if (zpc_add(ZPC_descriptors_lent, 1), !atomic_exchange(&f->lent, true))
+            atomic_fetch_add(&zpc_lent_files, 1); /* written outside the daemon from now on */
     }
     zp__put(f);
     return (int)zp__leave(&x, rc);

@@ -60,6 +60,8 @@ static uint64_t owner_now(void)
 void zp__put(struct zp_file *f)
 {
     if (f && atomic_fetch_sub(&f->refs, 1) == 1) {
+        if (atomic_load(&f->lent))
+            atomic_fetch_sub(&zpc_lent_files, 1);
         close(f->fd);
         zp__quota_give(f->uid);
         free(f);
@@ -133,6 +135,7 @@ int zp__install(struct zp_session *s, int fd)
     f->ino = known ? (uint64_t)st.st_ino : 0;
     f->reg = known && S_ISREG(st.st_mode);
     atomic_init(&f->flags, fcntl(fd, F_GETFL));
+    atomic_init(&f->lent, false);
     pthread_mutex_lock(&s->mu);
     int h = free_slot(s);
     if (h >= 0)

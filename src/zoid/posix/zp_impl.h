@@ -25,6 +25,7 @@ struct zp_file {
     uint64_t dev, ino;
     bool reg;          /* a regular file */
     _Atomic int flags; /* O_ACCMODE, O_APPEND, O_DIRECT, O_SYNC ... */
+    _Atomic bool lent; /* lent to a client (lend.c): counted in zpc_lent_files until closed */
 };
 
 struct zp_slot {
