@@ -23,6 +23,7 @@ enum zoid_setting {
     ZOID_SET_TCP_TIMEOUT,   /* ZOID_TCP_TIMEOUT: seconds before a silent TCP peer counts as gone */
     ZOID_SET_SOCKETS,       /* ZOID_SOCKETS: 1 forwards TCP connects (zoid run --sockets) */
     ZOID_SET_SHM_SPIN,      /* ZOID_SHM_SPIN: shm: microseconds a waiter spins before sleeping */
+    ZOID_SET_SHM_WATCH,     /* ZOID_SHM_WATCH: 0: workers never watch a client's ring */
     ZOID_SET_COUNT
 };
 

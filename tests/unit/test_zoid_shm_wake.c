@@ -3,7 +3,8 @@
  * in one process: a writer of the daemon that waits for room never takes the client's doorbell
  * byte off the socket (the daemon's epoll needs it to learn of the next request), still notices
  * a client that has gone, and gives up at its deadline while signals keep interrupting it (the
- * daemon signals a call's thread at every sweep once its client is gone or its time is up).
+ * daemon signals a call's thread at every sweep once its client is gone or its time is up); a
+ * ring a worker watches (hold) takes frames without a doorbell, and rings again once it stops.
  */
 #include <errno.h>
 #include <poll.h>
@@ -135,6 +136,111 @@ static void writer_notices_a_gone_client(void **state)
     pair_close(&p);
 }
 
+/* Reads the 24-byte frame of ring() on the daemon's side, then finds the ring empty (which arms
+ * the doorbell again and takes the bytes rung so far). */
+static void daemon_reads(struct pair *p)
+{
+    char got[24];
+    assert_int_equal(p->t->recv_nb(p->dfd, got, sizeof(got)), (long)sizeof(got));
+    assert_string_equal(got, "request");
+    errno = 0;
+    assert_int_equal(p->t->recv_nb(p->dfd, got, sizeof(got)), -1);
+    assert_int_equal(errno, EAGAIN);
+}
+
+/* The first two CPUs this test may run on (-1: fewer), and the mask to put back. */
+static int cpus[2] = {-1, -1};
+static cpu_set_t allowed;
+
+static void find_cpus(void)
+{
+    assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof(allowed), &allowed), 0);
+    cpus[0] = cpus[1] = -1;
+    for (int c = 0, k = 0; c < CPU_SETSIZE && k < 2; c++)
+        if (CPU_ISSET(c, &allowed))
+            cpus[k++] = c;
+}
+
+static void pin(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(set), &set), 0);
+}
+
+static void unpin(void)
+{
+    assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof(allowed), &allowed), 0);
+}
+
+/* ring() from a thread on the second CPU (the test's own thread is on the first). */
+static void *ring_on_cpu1(void *arg)
+{
+    pin(cpus[1]);
+    ring(arg);
+    return NULL;
+}
+
+static void ring_from_cpu1(struct pair *p)
+{
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, ring_on_cpu1, p), 0);
+    pthread_join(th, NULL);
+}
+
+/* A worker watching the ring (hold on: daemon_own.c) gets the client's next frame without a
+ * doorbell byte, sees it with ready(); once it stops watching (hold off), the client rings
+ * again. The client on another CPU than the watcher. */
+static void a_watched_ring_needs_no_doorbell(void **state)
+{
+    (void)state;
+    find_cpus();
+    if (cpus[1] < 0) {
+        printf("skipped: needs 2 CPUs (a client on another CPU than its watcher)\n");
+        skip();
+    }
+    pin(cpus[0]);
+    struct pair p = {.cfd = -1};
+    pair_open(&p);
+    ring_from_cpu1(&p);
+    assert_int_equal(queued(p.dfd), 1);
+    daemon_reads(&p);
+    assert_int_equal(queued(p.dfd), 0);
+    assert_int_equal(p.t->ready(p.dfd), 0);
+    assert_true(p.t->hold(p.dfd, true));
+    ring_from_cpu1(&p);
+    assert_int_equal(queued(p.dfd), 0);
+    assert_int_equal(p.t->ready(p.dfd), 24);
+    daemon_reads(&p);
+    assert_true(p.t->hold(p.dfd, false));
+    ring_from_cpu1(&p);
+    assert_int_equal(queued(p.dfd), 1);
+    assert_int_equal(p.t->ready(p.dfd), 24);
+    assert_int_equal(p.t->ready(-1), -EBADF);
+    assert_false(p.t->hold(-1, true));
+    pair_close(&p);
+    unpin();
+}
+
+/* A client that last wrote from the watcher's own CPU is not watched: spinning there would only
+ * hold it off. */
+static void a_ring_written_from_the_same_cpu_is_not_watched(void **state)
+{
+    (void)state;
+    find_cpus();
+    pin(cpus[0]);
+    struct pair p = {.cfd = -1};
+    pair_open(&p);
+    ring(&p);
+    daemon_reads(&p);
+    assert_false(p.t->hold(p.dfd, true));
+    ring(&p);
+    assert_int_equal(queued(p.dfd), 1); /* the doorbell is still wanted */
+    pair_close(&p);
+    unpin();
+}
+
 /* Interrupts `target` every 50 ms for at most 4 s, or until told to stop. */
 struct pester {
     pthread_t target;
@@ -200,6 +306,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(writer_leaves_the_doorbell),
         cmocka_unit_test(writer_notices_a_gone_client),
+        cmocka_unit_test(a_watched_ring_needs_no_doorbell),
+        cmocka_unit_test(a_ring_written_from_the_same_cpu_is_not_watched),
         cmocka_unit_test(signals_do_not_restart_the_deadline),
         cmocka_unit_test(signals_do_not_hide_a_gone_client),
     };

@@ -312,6 +312,8 @@ void zoid_peer_unref(struct zoid_peer *p)
     zoid_daemon_release_state(p->d, p);
     if (p->fd >= 0)
         p->t->close(p->fd);
+    if (!p->ev_given)
+        free(p->ev);
     free(p->payload);
     pthread_mutex_destroy(&p->send_mu);
     free(p);

@@ -26,7 +26,8 @@
  * This file: set-up, the event loop, draining, zoid_daemon_run. The others: daemon_log.c (the
  * rate-limited log), daemon_limits.c (uids, queues, budgets, parking), daemon_pool.c (threads and
  * calls), daemon_peers.c (accept, refuse, drop), daemon_frames.c (reading frames, the handshake),
- * daemon_sweep.c (timeouts); daemon_int.h holds what they share.
+ * daemon_own.c (a worker watching its client's ring between calls), daemon_sweep.c (timeouts);
+ * daemon_int.h holds what they share.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +45,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "zepto/zoid_settings.h"
 #include "zoid/core/daemon_int.h"
 
 static void on_cancel_sig(int sig)
@@ -57,6 +59,10 @@ static int setup(struct zoid_daemon *d, struct zepto_err *err)
     if (rc)
         return rc;
     bool tcp = !strcmp(d->t->scheme, "tcp");
+    /* ZOID_SHM_SPIN: "poll" watches 1 ms; ZOID_SHM_WATCH=0: never (daemon_own.c) */
+    const char *watch = zoid_setting(ZOID_SET_SHM_WATCH, "1");
+    long spin = d->t->hold && strcmp(watch, "0") ? zoid_shm_spin_ns() : 0;
+    d->own_ns = spin < 0 ? 1000000u : (uint64_t)spin;
     if (tcp && d->o.insecure && !d->t->is_loopback(&d->addr))
         return zepto_fail(err, EACCES,
                           "--insecure is allowed on a loopback address only, not on %s",
@@ -113,31 +119,52 @@ static void start_draining(struct zoid_daemon *d, int sig)
     pthread_mutex_unlock(&d->peers_mu);
 }
 
-/* An event of client p, which only this thread touches until it is re-armed. */
-static struct job *peer_event(struct zoid_daemon *d, struct zoid_peer *p, uint32_t events)
+/* An event of a client: read by this thread if it gets the client's reader token. */
+static struct job *peer_event(struct zoid_daemon *d, struct zoid_peer_ev *e, uint32_t events)
 {
     struct job *j = NULL;
+    if (!zd__read_begin(e))
+        return NULL; /* a worker watching its ring reads it (daemon_own.c), or it is gone */
+    struct zoid_peer *p = e->p;
     (void)atomic_load_explicit(&p->handoff, memory_order_acquire);
     const char *why = atomic_load(&p->kill_why);
     if (atomic_load(&d->draining))
-        return NULL; /* no more reading; the client stays until the end */
-    if (why)
+        zd__read_end(d, p, false); /* no more reading; the client stays until the end */
+    else if (why)
         zd__drop(d, p, why);
     else if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
         zd__drop(d, p, "closed");
     else if (zd__readable(d, p, &why, &j) < 0)
         zd__drop(d, p, why);
     else
-        zd__settle(d, p);
+        zd__read_end(d, p, true);
     return j;
 }
 
+static struct job *loop_turn(struct zoid_daemon *d);
+
 /* Waits (at most a second) for one event and handles it. Returns the call this thread is to run,
- * if the event brought one. */
+ * if the event brought one. While it may hold a client's event, the thread is active at the
+ * epoch it began (daemon_grave.c). */
 struct job *zd__loop_turn(struct zoid_daemon *d)
+{
+    _Atomic uint64_t *active = &d->ws[zd__my_ws].active;
+    atomic_store(active, atomic_load(&d->epoch));
+    struct job *j = loop_turn(d);
+    atomic_store(active, UINT64_MAX);
+    return j;
+}
+
+static struct job *loop_turn(struct zoid_daemon *d)
 {
     struct epoll_event ev;
     int n = 0;
+    if (zd__owned) {
+        zd__ran_job = false;
+        struct job *j = zd__own_turn(d, &ev, &n);
+        if (j)
+            return j;
+    }
     if (zd__ran_job && d->t->arm) {
         /* shm: a worker that just answered looks for its client's next request a while (the
          * doorbell byte makes the socket readable) before it sleeps: no wake-up to pay. */
@@ -171,6 +198,13 @@ struct job *zd__loop_turn(struct zoid_daemon *d)
         if (!atomic_load(&d->draining))
             zd__sweep(d);
         zd__rearm(d, d->tfd, &d->tfd, EPOLLIN | EPOLLONESHOT);
+    } else if (ptr == &d->kickfd) {
+        /* a client with bytes in its ring that its socket does not report */
+        struct zoid_peer *p = zd__kick_take(d);
+        if (p && !atomic_load(&p->closed))
+            j = peer_event(d, p->ev, EPOLLIN);
+        if (p)
+            zoid_peer_unref(p);
     } else if (ptr == &d->sigfd) {
         struct signalfd_siginfo si;
         while (read(d->sigfd, &si, sizeof(si)) == sizeof(si))
@@ -200,6 +234,7 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
         return zepto_fail(err, ENOMEM, "out of memory");
     d->o = *o;
     d->lfd = d->epfd = d->sigfd = d->stopfd = d->export_fd = d->tfd = d->spare_fd = -1;
+    d->kickfd = -1;
     if (!d->o.threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         d->o.threads = n > 0 ? (unsigned)n : 2;
@@ -233,6 +268,7 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
     pthread_mutex_init(&d->peers_mu, NULL);
     pthread_mutex_init(&d->memwait_mu, NULL);
     pthread_mutex_init(&d->log_mu, NULL);
+    pthread_mutex_init(&d->kick_mu, NULL);
     d->lr = calloc(LOG_SLOTS, sizeof(*d->lr));
     d->ws = calloc(d->o.max_threads + 1, sizeof(*d->ws));
     if (!d->ws) {
@@ -241,8 +277,10 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
         return zepto_fail(err, ENOMEM, "out of memory");
     }
     for (unsigned i = 0; i <= d->o.max_threads; i++)
-        d->ws[i] = (struct wslot){.d = d, .idx = i};
-    d->ws[0] = (struct wslot){.d = d, .idx = 0, .th = pthread_self(), .started = true};
+        d->ws[i] = (struct wslot){.d = d, .idx = i, .active = UINT64_MAX};
+    d->ws[0] = (struct wslot){
+        .d = d, .idx = 0, .th = pthread_self(), .started = true, .active = UINT64_MAX};
+    atomic_store(&d->epoch, 1);
     zd__my_ws = 0;
     /* The signal that interrupts a call: a handler that does nothing, without SA_RESTART. */
     struct sigaction sa = {.sa_handler = on_cancel_sig};
@@ -274,6 +312,7 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
         d->sigfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
         d->epfd = epoll_create1(EPOLL_CLOEXEC);
         d->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        d->kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         d->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
         struct itimerspec its = {.it_interval = {0, SWEEP_NS}, .it_value = {0, SWEEP_NS}};
         struct epoll_event fev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &d->tfd};
@@ -285,7 +324,9 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
         struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &d->lfd};
         struct epoll_event sev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = &d->sigfd};
         struct epoll_event tev = {.events = EPOLLIN, .data.ptr = &d->stopfd};
-        if (d->sigfd < 0 || d->epfd < 0 || d->stopfd < 0 ||
+        struct epoll_event kev = {.events = EPOLLIN, .data.ptr = &d->kickfd};
+        if (d->sigfd < 0 || d->epfd < 0 || d->stopfd < 0 || d->kickfd < 0 ||
+            epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->kickfd, &kev) ||
             epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->lfd, &ev) ||
             epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sigfd, &sev) ||
             epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->stopfd, &tev))
@@ -331,6 +372,7 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
         rc = d->loop_rc;
     while (d->peers)
         zd__drop(d, d->peers, "daemon stopping");
+    zd__grave_sweep(d, true);
     if (d->lfd >= 0)
         d->t->close(d->lfd);
     if (d->lfd >= 0 && strcmp(d->t->scheme, "tcp"))
@@ -341,6 +383,10 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
         close(d->sigfd);
     if (d->stopfd >= 0)
         close(d->stopfd);
+    zd__kick_clear(d);
+    if (d->kickfd >= 0)
+        close(d->kickfd);
+    pthread_mutex_destroy(&d->kick_mu);
     if (d->tfd >= 0)
         close(d->tfd);
     if (d->spare_fd >= 0)

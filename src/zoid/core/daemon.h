@@ -31,6 +31,18 @@ struct zoid_slot {
 };
 
 /* A connected client. Freed when the last reference goes (the loop's, and one per call). */
+/* What a client's epoll events point to. Two events of one client may be out at once (a worker
+ * watching its ring re-arms while another thread takes an event: daemon_own.c), so a thread
+ * holding an event reads the client only once it holds the reader token; a dropped client keeps
+ * the token taken for ever, and this outlives the client until no thread can still hold one of
+ * its events (daemon_grave.c). */
+struct zoid_peer_ev {
+    struct zoid_peer *p;
+    _Atomic bool reader, owed; /* the token; an event left to its holder (to re-arm) */
+    uint64_t grave_epoch;      /* the drop's epoch */
+    struct zoid_peer_ev *next; /* in the grave */
+};
+
 struct zoid_peer {
     int fd;
     const struct zoid_transport *t;
@@ -68,6 +80,14 @@ struct zoid_peer {
      * the frame state below passes from thread to thread (the kernel orders it too, but the
      * language and the thread sanitizer see only this). */
     _Atomic unsigned handoff;
+    /* What its events point to (struct zoid_peer_ev); given to the daemon's grave at its drop
+     * (ev_given), else freed with it. */
+    struct zoid_peer_ev *ev;
+    bool ev_given;
+    /* In the daemon's kick list (daemon_own.c: bytes in its ring nothing else reports; under
+     * the daemon's kick_mu). */
+    bool kicked;
+    struct zoid_peer *kick_next;
     /* The frame being read (without blocking, by the one thread its event went to). */
     unsigned char hdr[ZOID_HEADER_SIZE];
     size_t hdr_got;

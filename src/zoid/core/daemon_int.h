@@ -30,6 +30,9 @@
 #define CANCEL_SIG  (SIGRTMIN + 7)
 #define LOG_SLOTS   64
 #define PEER_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLONESHOT)
+/* A worker watches its client's ring after calls whose request and reply were smaller than this
+ * (daemon_own.c): 1 MiB uploads and downloads ran at 0.6x of the doorbell's speed watched. */
+#define OWN_MAX_FRAME (256u << 10)
 
 struct job {
     struct zoid_peer *peer;
@@ -59,6 +62,10 @@ struct wslot {
     pthread_t th;
     bool started;
     struct job *job;
+    /* The daemon's epoch when this thread began its loop turn (it may hold an event's client
+     * pointer), UINT64_MAX between turns: a client dropped at an epoch is freed once every
+     * thread has begun a turn after it (daemon_grave.c). */
+    _Atomic uint64_t active;
 };
 
 struct lograte {
@@ -99,6 +106,12 @@ struct zoid_daemon {
     _Atomic bool draining;
     _Atomic uint64_t drain_ns; /* when draining began */
     _Atomic uint64_t swept_ns;
+    uint64_t own_ns; /* how long a worker watches its client's ring (daemon_own.c); 0: never */
+    _Atomic uint64_t epoch;     /* advanced at each drop (daemon_grave.c) */
+    struct zoid_peer_ev *grave; /* dropped clients' events that may still be held (peers_mu) */
+    int kickfd;                 /* eventfd: clients in the kick list (daemon_own.c) */
+    pthread_mutex_t kick_mu;
+    struct zoid_peer *kick_head;
     int loop_rc;
     struct zepto_err *loop_err;
     /* payload budget */
@@ -112,8 +125,9 @@ struct zoid_daemon {
     struct lograte *lr;
 };
 
-extern _Thread_local unsigned zd__my_ws; /* this thread's slot in d->ws */
-extern _Thread_local bool zd__ran_job;   /* this thread has just run a call (shm: spin) */
+extern _Thread_local unsigned zd__my_ws;          /* this thread's slot in d->ws */
+extern _Thread_local bool zd__ran_job;            /* this thread has just run a call (shm: spin) */
+extern _Thread_local struct zoid_peer *zd__owned; /* the client whose ring it watches */
 
 /* daemon.c */
 struct job *zd__loop_turn(struct zoid_daemon *d);
@@ -131,6 +145,8 @@ void zd__release(struct zoid_daemon *d, struct zoid_peer *p, uint32_t len);
 void zd__memwait_add(struct zoid_daemon *d, struct zoid_peer *p);
 void zd__memwait_remove(struct zoid_daemon *d, struct zoid_peer *p);
 void zd__settle(struct zoid_daemon *d, struct zoid_peer *p);
+/* zd__settle with the transport's part (zd__arm_extra) already taken. */
+void zd__settle_with(struct zoid_daemon *d, struct zoid_peer *p, uint32_t extra);
 void zd__unpark(struct zoid_daemon *d, struct zoid_peer *p);
 void zd__signal_calls(struct zoid_daemon *d, struct zoid_peer *p, uint64_t now);
 
@@ -144,12 +160,42 @@ void *zd__worker(void *arg);
 /* daemon_peers.c */
 void zd__drop(struct zoid_daemon *d, struct zoid_peer *p, const char *why);
 void zd__rearm(struct zoid_daemon *d, int fd, void *ptr, uint32_t events);
+/* A peer's part of zd__rearm: what its transport adds (EPOLLOUT: bytes already there; by the
+ * thread that reads its frames), and the re-arming itself (events as given, by any thread). */
+uint32_t zd__arm_extra(struct zoid_peer *p);
+void zd__rearm_peer(struct zoid_daemon *d, struct zoid_peer *p, uint32_t events);
 int zd__send_simple(struct zoid_peer *p, enum zoid_kind kind, int error, const void *data,
                     size_t len);
 bool zd__accept_all(struct zoid_daemon *d);
 
 /* daemon_frames.c */
 int zd__readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, struct job **job);
+
+/* daemon_own.c: who reads a client's frames (its event's thread, or a worker watching its
+ * ring between calls). read_begin before an event's reading (false: a watcher has it and re-arms
+ * after), read_end after it (settle: the socket's one-shot was used, re-arm or park it). */
+bool zd__read_begin(struct zoid_peer_ev *e);
+void zd__read_end(struct zoid_daemon *d, struct zoid_peer *p, bool settle);
+/* Before the reply to p's only call: this thread watches p's ring next (its next loop turn). */
+void zd__own_begin(struct zoid_daemon *d, struct zoid_peer *p);
+/* The watch, at the start of a loop turn: the call read from the ring, or NULL (*n == 1: an
+ * event found meanwhile, in *ev, for the caller). */
+struct job *zd__own_turn(struct zoid_daemon *d, struct epoll_event *ev, int *n);
+/* Stops watching (a queued call to run instead, or the thread's end). */
+void zd__own_end(struct zoid_daemon *d);
+/* p has bytes in its ring that its socket does not report (shm): its next event comes through
+ * the kick list (an eventfd in the epoll set), not EPOLLOUT, which a client that never reads its
+ * socket (lent descriptors hoarded) would never raise. kick_take: the next one (referenced), or
+ * NULL; kick_clear: the daemon's end, every reference given back. */
+void zd__kick(struct zoid_daemon *d, struct zoid_peer *p);
+struct zoid_peer *zd__kick_take(struct zoid_daemon *d);
+void zd__kick_clear(struct zoid_daemon *d);
+
+/* daemon_grave.c: a dropped client is no longer in the epoll set, but a thread may have taken
+ * one of its events just before (a watcher re-arms while another thread reads: two events of a
+ * client may be out at once). What they point to goes once no thread can hold one. */
+void zd__grave_add(struct zoid_daemon *d, struct zoid_peer_ev *e); /* peers_mu held */
+void zd__grave_sweep(struct zoid_daemon *d, bool all);             /* all: no thread is left */
 
 /* daemon_sweep.c */
 void zd__sweep(struct zoid_daemon *d);

@@ -168,13 +168,18 @@ void zd__memwait_remove(struct zoid_daemon *d, struct zoid_peer *p)
  * call of its completes or room is freed. Whoever clears parked re-arms it, exactly once. */
 void zd__settle(struct zoid_daemon *d, struct zoid_peer *p)
 {
+    zd__settle_with(d, p, zd__arm_extra(p));
+}
+
+void zd__settle_with(struct zoid_daemon *d, struct zoid_peer *p, uint32_t extra)
+{
     if (can_read(d, p)) {
-        zd__rearm(d, p->fd, p, PEER_EVENTS);
+        zd__rearm_peer(d, p, PEER_EVENTS | extra);
         return;
     }
     atomic_store(&p->parked, true);
     if (can_read(d, p) && atomic_exchange(&p->parked, false))
-        zd__rearm(d, p->fd, p, PEER_EVENTS);
+        zd__rearm(d, p->fd, p, PEER_EVENTS); /* not read meanwhile: parked */
 }
 
 void zd__unpark(struct zoid_daemon *d, struct zoid_peer *p)

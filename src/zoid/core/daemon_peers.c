@@ -49,9 +49,14 @@ void zd__drop(struct zoid_daemon *d, struct zoid_peer *p, const char *why)
             break;
         }
     unsigned clients = --d->clients;
-    pthread_mutex_unlock(&d->peers_mu);
     zoid_daemon_log(d, ZOID_LOG_INFO, "disconnect %s after %.1f s (%s; %u clients)", p->id.peer,
                     (double)(zb_mono_read() - p->since_ns) / 1e9, why, clients);
+    /* Its events (struct zoid_peer_ev) outlive it until no thread can hold one; one taken
+     * now finds the token taken for ever. */
+    atomic_store(&p->ev->reader, true);
+    p->ev_given = true;
+    zd__grave_add(d, p->ev);
+    pthread_mutex_unlock(&d->peers_mu);
     zoid_peer_unref(p);
 }
 
@@ -60,14 +65,27 @@ void zd__drop(struct zoid_daemon *d, struct zoid_peer *p, const char *why)
 void zd__rearm(struct zoid_daemon *d, int fd, void *ptr, uint32_t events)
 {
     if (ptr != &d->lfd && ptr != &d->sigfd && ptr != &d->tfd) {
-        struct zoid_peer *p = ptr;
-        /* shm: bytes already in the ring do not make the socket readable; writable it is */
-        if (p->t->arm && p->t->arm(fd))
-            events |= EPOLLOUT;
-        atomic_fetch_add_explicit(&p->handoff, 1, memory_order_release);
+        zd__rearm_peer(d, ptr, events | zd__arm_extra(ptr));
+        return;
     }
     struct epoll_event ev = {.events = events, .data.ptr = ptr};
     epoll_ctl(d->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+uint32_t zd__arm_extra(struct zoid_peer *p)
+{
+    /* shm: bytes already in the ring do not make the socket readable (EPOLLOUT here means: kick
+     * it, zd__rearm_peer) */
+    return p->t->arm && p->t->arm(p->fd) ? EPOLLOUT : 0;
+}
+
+void zd__rearm_peer(struct zoid_daemon *d, struct zoid_peer *p, uint32_t events)
+{
+    atomic_fetch_add_explicit(&p->handoff, 1, memory_order_release);
+    struct epoll_event ev = {.events = events & ~(uint32_t)EPOLLOUT, .data.ptr = p->ev};
+    epoll_ctl(d->epfd, EPOLL_CTL_MOD, p->fd, &ev);
+    if (events & EPOLLOUT)
+        zd__kick(d, p); /* bytes already there: told through the kick list */
 }
 
 int zd__send_simple(struct zoid_peer *p, enum zoid_kind kind, int error, const void *data,
@@ -163,10 +181,14 @@ bool zd__accept_all(struct zoid_daemon *d)
             return true;
         }
         struct zoid_peer *p = calloc(1, sizeof(*p));
-        if (!p) {
+        struct zoid_peer_ev *e = p ? calloc(1, sizeof(*e)) : NULL;
+        if (!e) {
+            free(p);
             close(fd);
             continue;
         }
+        e->p = p;
+        p->ev = e;
         p->fd = fd;
         p->t = d->t;
         p->d = d;
@@ -235,7 +257,7 @@ bool zd__accept_all(struct zoid_daemon *d)
         clients = ++d->clients;
         pthread_mutex_unlock(&d->peers_mu);
         zoid_daemon_log(d, ZOID_LOG_INFO, "connect %s (%u clients)", p->id.peer, clients);
-        struct epoll_event ev = {.events = PEER_EVENTS, .data.ptr = p};
+        struct epoll_event ev = {.events = PEER_EVENTS, .data.ptr = p->ev};
         atomic_store_explicit(&p->handoff, 1, memory_order_release);
         if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev))
             zd__drop(d, p, "epoll_ctl failed");

@@ -49,6 +49,8 @@ static void run_job(struct zoid_daemon *d, struct job *j)
     }
     if (atomic_load(&p->closed))
         atomic_fetch_add(&p->cancelled, 1);
+    if (j->h.length < OWN_MAX_FRAME && (error || call.length < OWN_MAX_FRAME))
+        zd__own_begin(d, p); /* before the reply: the client's next call may come at once */
     zoid_call_finish(&call, error);
     if (!call.payload_taken) /* else the plugin keeps it (and frees it) */
         free(j->payload);
@@ -158,6 +160,11 @@ void zd__serve(struct zoid_daemon *d)
     for (;;) {
         struct job *j = d->free > 1 || d->done ? zd__q_pop(d, d->done) : NULL;
         if (j) {
+            if (zd__owned) { /* a queued call instead: the watch ends */
+                pthread_mutex_unlock(&d->mu);
+                zd__own_end(d);
+                pthread_mutex_lock(&d->mu);
+            }
             d->free--;
             j->deadline_ns = zb_mono_read() + (uint64_t)d->o.call_timeout_ms * 1000000u;
             d->ws[zd__my_ws].job = j;
@@ -187,6 +194,7 @@ void zd__serve(struct zoid_daemon *d)
     }
     d->free--;
     pthread_mutex_unlock(&d->mu);
+    zd__own_end(d);
 }
 
 void *zd__worker(void *arg)

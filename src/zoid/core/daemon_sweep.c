@@ -67,5 +67,6 @@ void zd__sweep(struct zoid_daemon *d)
         zoid_daemon_log(d, ZOID_LOG_INFO, "memory returned after a burst of %.0f MiB of payloads",
                         (double)hi / (1 << 20));
     }
+    zd__grave_sweep(d, false);
     zd__log_flush(d);
 }

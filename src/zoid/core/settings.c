@@ -30,6 +30,9 @@ static const struct zepto_setting list[ZOID_SET_COUNT] = {
     [ZOID_SET_SHM_SPIN] = {"ZOID_SHM_SPIN", "MICROSECONDS|off|poll",
                            "shm: how long a waiting client spins before it sleeps (default 50; "
                            "poll: never sleeps)"},
+    [ZOID_SET_SHM_WATCH] = {"ZOID_SHM_WATCH", "0|1",
+                            "shm: 1 (default): the daemon's worker that answered a client reads "
+                            "its ring itself for ZOID_SHM_SPIN; 0: it waits for a doorbell"},
 };
 
 static const struct zepto_settings table = {"zoid", list, ZOID_SET_COUNT};

@@ -300,6 +300,8 @@ static int shm_sendv(int fd, const struct iovec *iov, int n, int timeout_ms)
      * signals a call's thread every sweep while its client is gone or its time is up: a writer
      * that began its wait again on each one never gave up). */
     uint64_t deadline = 0;
+    if (!s->daemon)
+        (void)here(s); /* a worker watching this ring must know whether it holds off its writer */
     while (i < n) {
         long room = shm_room(&s->out);
         if (room < 0)
@@ -467,6 +469,31 @@ static bool shm_arm(int fd)
         return false;
     s->reading = false;
     return shm_avail(&s->in) != 0;
+}
+
+/* A daemon's worker reads the ring itself between calls (daemon_own.c): the client's writes need
+ * no doorbell while it does. */
+static bool shm_hold(int fd, bool on)
+{
+    struct shm_conn *s = conn_of(fd);
+    if (!s)
+        return false;
+    if (!on) {
+        atomic_store(&s->in.c->rwait, SHM_DOORBELL);
+        atomic_thread_fence(memory_order_seq_cst); /* before the ring is looked at again */
+        return true;
+    }
+    int cpu = here(s);
+    if (cpu && atomic_load_explicit(s->peer_cpu, memory_order_relaxed) == cpu)
+        return false;
+    atomic_store(&s->in.c->rwait, SHM_AWAKE);
+    return true;
+}
+
+static long shm_ready(int fd)
+{
+    struct shm_conn *s = conn_of(fd);
+    return s ? shm_avail(&s->in) : -EBADF;
 }
 
 static void shm_close(int fd)
@@ -701,6 +728,8 @@ const struct zoid_transport zoid_shm_transport = {
     .wait = shm_wait,
     .recv_nb = shm_recv_nb,
     .arm = shm_arm,
+    .hold = shm_hold,
+    .ready = shm_ready,
     .close = shm_close,
     .lend_fd = shm_lend_fd,
     .take_fd = shm_take_fd,

@@ -59,6 +59,12 @@ struct zoid_transport {
     /* The daemon's reader hands fd back to its epoll (shm): says whether bytes are ready that
      * the descriptor's readiness does not show. */
     bool (*arm)(int fd);
+    /* A daemon's worker watches fd's incoming bytes itself (on: the peer need not wake it; false
+     * when watching is no use, the peer last ran on this CPU) or stops (off: wake-ups wanted
+     * again, ordered before a following ready). NULL on sockets. */
+    bool (*hold)(int fd, bool on);
+    /* Bytes ready to read without a system call: > 0, 0, < 0 for a broken stream (shm). */
+    long (*ready)(int fd);
     /* The daemon lends the client a descriptor of its own (a file the client opened through
      * it), tagged, ahead of the reply that says so: 0, -EAGAIN (the client has not taken the
      * ones lent before: the socket is full), -errno. NULL where descriptors cannot travel (shm:
