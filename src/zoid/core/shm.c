@@ -479,6 +479,7 @@ static bool shm_hold(int fd, bool on)
     if (!s)
         return false;
     if (!on) {
+        s->reading = false; /* the next read begins a frame, as after shm_arm */
         atomic_store(&s->in.c->rwait, SHM_DOORBELL);
         atomic_thread_fence(memory_order_seq_cst); /* before the ring is looked at again */
         return true;

@@ -181,6 +181,8 @@ int zp__close(struct zp_session *s, int h)
     /* The last handle on the descriptor: its close(2) reports what it reports (EIO of a
      * delayed write on some file systems). A call still using it closes it when it ends. */
     if (atomic_fetch_sub(&f->refs, 1) == 1) {
+        if (atomic_load(&f->lent))
+            atomic_fetch_sub(&zpc_lent_files, 1);
         int rc = close(f->fd);
         zp__quota_give(f->uid);
         free(f);
