@@ -47,7 +47,8 @@ void zd__read_end(struct zoid_daemon *d, struct zoid_peer *p, bool settle)
         /* Bytes that came while nobody wanted a doorbell: nothing else would report them. The
          * transport's part of re-arming with the token, the re-arming itself after letting go:
          * its event may go to another thread at once, which then finds the token free. */
-        bool arm = settle || (p->t->ready && p->t->ready(p->fd) != 0);
+        bool arm = settle || (p->t->ready && p->t->ready(p->fd) != 0 &&
+                              !atomic_load(&d->draining)); /* draining: nothing more is read */
         uint32_t extra = arm ? zd__arm_extra(p) : 0;
         atomic_store(&e->reader, false);
         if (arm)
