@@ -43,6 +43,14 @@ bool zd__read_begin(struct zoid_peer_ev *e)
 void zd__read_end(struct zoid_daemon *d, struct zoid_peer *p, bool settle)
 {
     struct zoid_peer_ev *e = p->ev;
+    /* Once the token is let go, another thread may read p and drop it: p is held here, and the
+     * record e kept (this thread counts as active, as in a loop turn) until the end. The caller
+     * holds the token now, so p is not dropped yet. */
+    _Atomic uint64_t *active = &d->ws[zd__my_ws].active;
+    bool outside_turn = atomic_load(active) == UINT64_MAX;
+    if (outside_turn)
+        atomic_store(active, atomic_load(&d->epoch));
+    atomic_fetch_add(&p->refs, 1);
     for (;;) {
         /* Bytes that came while nobody wanted a doorbell: nothing else would report them. The
          * transport's part of re-arming with the token, the re-arming itself after letting go:
@@ -54,14 +62,17 @@ void zd__read_end(struct zoid_daemon *d, struct zoid_peer *p, bool settle)
         if (arm)
             zd__settle_with(d, p, extra);
         if (!atomic_exchange(&e->owed, false))
-            return;
+            break;
         /* An event came to a thread that left it to this one: arm again (with the token). */
         if (atomic_exchange(&e->reader, true)) {
             atomic_store(&e->owed, true); /* its holder does it when it lets go */
-            return;
+            break;
         }
         settle = true;
     }
+    zoid_peer_unref(p);
+    if (outside_turn)
+        atomic_store(active, UINT64_MAX);
 }
 
 void zd__own_begin(struct zoid_daemon *d, struct zoid_peer *p)
