@@ -49,14 +49,14 @@ void zd__drop(struct zoid_daemon *d, struct zoid_peer *p, const char *why)
             break;
         }
     unsigned clients = --d->clients;
-    zoid_daemon_log(d, ZOID_LOG_INFO, "disconnect %s after %.1f s (%s; %u clients)", p->id.peer,
-                    (double)(zb_mono_read() - p->since_ns) / 1e9, why, clients);
     /* Its events (struct zoid_peer_ev) outlive it until no thread can hold one; one taken
      * now finds the token taken for ever. */
     atomic_store(&p->ev->reader, true);
     p->ev_given = true;
     zd__grave_add(d, p->ev);
     pthread_mutex_unlock(&d->peers_mu);
+    zoid_daemon_log(d, ZOID_LOG_INFO, "disconnect %s after %.1f s (%s; %u clients)", p->id.peer,
+                    (double)(zb_mono_read() - p->since_ns) / 1e9, why, clients);
     zoid_peer_unref(p);
 }
 
