@@ -115,6 +115,15 @@ void *zoid_reply_reserve(struct zoid_call *call, size_t len);
 int zoid_reply_bulk(struct zoid_call *call, const void *data, size_t len,
                     void (*release)(void *arg), void *arg);
 
+/* From init: function fn (below 64) may get large request payloads (64 KiB and more) in place,
+ * from clients on shm: (same node): `payload` then points into the client's shared region, and
+ * the copy out of it is saved. The client can still write there while the function runs, so
+ * such a function treats the payload as opaque bytes it reads once (nothing it checked is read
+ * again), keeps no pointer to it once it returns (zoid_call_take_payload gives NULL; no
+ * zoid_reply_bulk of it), and does not wait for its client meanwhile (the client may be waiting
+ * for the ring space the payload holds). 0, or -EINVAL. */
+int zoid_host_in_place(struct zoid_host *host, unsigned fn);
+
 /* Takes the request payload (what the function got as `payload`) from the daemon: the plugin
  * owns that memory from then on, the pointer stays the same, and it is released with free().
  * For a plugin that keeps a large request as it came (a stream record) instead of copying it.

@@ -14,6 +14,10 @@
  *   zoid_abuse flood   --server unix:P [--count N] [--hold S]    N raw connects, no handshake
  *   zoid_abuse big     --server unix:P [--count N] [--size B] [--clients C]
  *                                       C connections each sending N sink calls of B bytes
+ *   zoid_abuse trickle --server unix:P [--size B] [--ms MS] [--hold S] [--clients C]
+ *                                       C connections each sending a sink call of B bytes, its
+ *                                       payload 4 KiB every MS ms up to half, then nothing for S
+ *                                       seconds before it leaves
  *
  * Exit 0 when it ran (the verdict is the caller's), 2 for bad usage, 1 when it could not start.
  */
@@ -93,8 +97,9 @@ static int shm_attach(int fd)
     }
     struct shm_ctl *c0 = (struct shm_ctl *)base;
     r->base = base;
-    r->out = (struct shm_end){c0, base + SHM_CTL_BYTES, SHM_RING_BYTES, 0};
-    r->in = (struct shm_end){c0 + 1, base + SHM_CTL_BYTES + SHM_RING_BYTES, SHM_RING_BYTES, 0};
+    r->out = (struct shm_end){c0, base + SHM_CTL_BYTES, SHM_REQ_RING_BYTES, 0};
+    r->in =
+        (struct shm_end){c0 + 1, base + SHM_CTL_BYTES + SHM_REQ_RING_BYTES, SHM_REP_RING_BYTES, 0};
     rings[fd] = r;
     return 0;
 }
@@ -404,6 +409,47 @@ static int big(void)
     return 0;
 }
 
+static void *trickle_one(void *arg)
+{
+    long *pieces = arg;
+    int fd = handshake();
+    if (fd < 0)
+        return NULL;
+    struct zoid_header h = {
+        .kind = ZOID_CALL, .function = ZOID_CORE_SINK, .call = 1, .length = (uint32_t)size};
+    unsigned char hdr[ZOID_HEADER_SIZE], piece[4096] = {0};
+    zoid_header_encode(&h, hdr);
+    if (!full(fd, hdr, sizeof(hdr), true))
+        for (size_t sent = 0; sent + sizeof(piece) <= size / 2; sent += sizeof(piece)) {
+            if (full(fd, piece, sizeof(piece), true))
+                break;
+            ++*pieces;
+            nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000}, NULL);
+        }
+    nanosleep(&(struct timespec){hold_s, 0}, NULL);
+    raw_close(fd);
+    return NULL;
+}
+
+/* Frames that never end: each client trickles half a large payload, then stops. */
+static int trickle(void)
+{
+    pthread_t th[256];
+    long pieces[256] = {0};
+    if (clients > 256)
+        clients = 256;
+    double t0 = now_s();
+    for (long i = 0; i < clients; i++)
+        pthread_create(&th[i], NULL, trickle_one, &pieces[i]);
+    long total = 0;
+    for (long i = 0; i < clients; i++) {
+        pthread_join(th[i], NULL);
+        total += pieces[i];
+    }
+    printf("{\"clients\":%ld,\"pieces\":%ld,\"seconds\":%.3f}\n", clients, total, now_s() - t0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -443,8 +489,11 @@ int main(int argc, char **argv)
         return flood();
     if (!strcmp(mode, "big"))
         return big();
+    if (!strcmp(mode, "trickle"))
+        return trickle();
 bad:
-    fprintf(stderr, "usage: zoid_abuse sleeps|hold|noread|conns|flood|big --server unix:PATH "
-                    "[--count N] [--ms MS] [--size BYTES] [--hold S] [--clients C]\n");
+    fprintf(stderr,
+            "usage: zoid_abuse sleeps|hold|noread|conns|flood|big|trickle --server unix:PATH "
+            "[--count N] [--ms MS] [--size BYTES] [--hold S] [--clients C]\n");
     return 2;
 }

@@ -7,10 +7,10 @@
  * waiting client an error within a second, a timed-out or interrupted call leaves the connection
  * usable, garbage / truncated / oversized / half-sent frames close only their own connection,
  * the TCP token handshake accepts the right token and refuses a wrong one, and SIGTERM lets a call
- * in flight finish. With a test plugin (tests/helpers/zoid_test_plugin.c): per-client state kept
- * between calls and released (client_gone) when a client closes or is killed, data pushed to a
- * client asynchronously, a plugin's error reaching its caller, and a .so that is no plugin
- * refused at start.
+ * in flight finish. Large payloads a plugin takes in place (test_zoid_in_place.h) arrive intact.
+ * With a test plugin (tests/helpers/zoid_test_plugin.c): per-client state kept between calls and
+ * released (client_gone) when a client closes or is killed, data pushed to a client asynchronously,
+ * a plugin's error reaching its caller, and a .so that is no plugin refused at start.
  *
  * usage: test_zoid ZEPTO WORKDIR PLUGINS   (PLUGINS/good holds the test plugin, PLUGINS/bad not)
  */
@@ -804,6 +804,7 @@ static void plugin_tests(void)
     refused(addr, "api1", "zoid_api1_plugin.so", "built for plugin API 1, this daemon loads API 2");
 }
 
+#include "test_zoid_in_place.h"
 #include "test_zoid_shm.h"
 
 /* zoid_take_fd with nothing lent: a client without one, a transport that cannot carry one
@@ -865,6 +866,7 @@ int main(int argc, char **argv)
     CHECK(status == 0, "the daemon exits 0 on SIGTERM: %d", status);
     daemon_killed();
     drains();
+    in_place_tests();
     if (!strcmp(scheme, "unix")) { /* tcp and plugins: nothing transport-specific to rerun */
         tokens();
         plugin_tests();

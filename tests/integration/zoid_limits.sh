@@ -13,6 +13,9 @@
 #            log bounded, and once the flood ends new clients connect
 #   big      clients sending ~32 MB frames to sink while other calls hold workers: the
 #            daemon's RSS stays under a bound derived from --max-bytes, and drops back after
+#   trickle  8 clients each trickling half of a 1 MiB payload (4 KiB every 5 ms; on shm: one
+#            the daemon would read in place) and then stopping: the daemon's CPU time stays
+#            under a fifth of the time (it does not spin on or keep re-reading partial payloads)
 # ZOID_LIMITS_CASES="sleeps noread" runs only those; ZEPTO may name another daemon (today's).
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -24,7 +27,7 @@ ABUSE="$BIN/zoid_abuse"
 VICTIM="$BIN/zoid_victim"
 . "$(dirname "$0")/zoid_victim_lib.sh"
 AS_THIRD=(setpriv --reuid=65532 --regid=65532 --clear-groups)
-CASES=${ZOID_LIMITS_CASES:-sleeps timeout noread conns emfile big}
+CASES=${ZOID_LIMITS_CASES:-sleeps timeout noread conns emfile big trickle}
 ASAN=
 ldd "$ZEPTO" 2>/dev/null | grep -q libasan && ASAN=1
 
@@ -233,6 +236,25 @@ for c in $CASES; do
             [ "$after" -lt $((r0 + 65536)) ] || fail "big: RSS stayed at $after KiB (from $r0)"
         fi
         done_case big
+        ;;
+    trickle)
+        serve
+        hz=$(getconf CLK_TCK)
+        t0=$(cpu_ticks)
+        w0=$(date +%s%N)
+        "${AS_NOBODY[@]}" "$ABUSE" trickle --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --clients 8 \
+            --size 1048576 --ms 5 --hold 1 >"$WORK/abuse.out" &
+        apid=$!
+        v=$("$VICTIM" --server "${ZOID_TEST_TRANSPORT:-unix}:$SOCK" --seconds 1.5 --interval-ms 5)
+        wait "$apid"
+        t1=$(cpu_ticks)
+        wall=$((($(date +%s%N) - w0) / 1000000))
+        victim_ok trickle "$v"
+        used=$(((t1 - t0) * 1000 / hz))
+        echo "trickle: $(cat "$WORK/abuse.out"); daemon CPU $used ms in $wall ms"
+        grep -q '"pieces":1024' "$WORK/abuse.out" || fail "trickle: the abuser did not get its pieces in"
+        [ "$used" -lt $((wall / 5)) ] || fail "trickle: the daemon used $used ms of CPU in $wall ms"
+        done_case trickle
         ;;
     esac
 done

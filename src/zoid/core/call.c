@@ -25,6 +25,8 @@ void zoid_call_init(struct zoid_call *c, struct zoid_peer *peer, unsigned slot, 
 
 void *zoid_call_take_payload(struct zoid_call *call)
 {
+    if (call->payload_in_place)
+        return NULL; /* the transport's memory, until the call ends */
     void *p = call->payload;
     call->payload = NULL;
     call->payload_taken = p != NULL;

@@ -96,6 +96,9 @@ struct zoid_peer {
     size_t payload_got;
     void *state[ZOID_MAX_PLUGINS]; /* per plugin slot */
     struct zoid_peer *next;        /* the daemon's list (under its peers lock) */
+    /* The payload being read is read in place (the transport's view). */
+    bool viewing;
+    const void *view; /* where, once all of it came (for zd__enqueue) */
 };
 
 /* A call in progress: what a plugin function builds its reply in. */
@@ -106,7 +109,8 @@ struct zoid_call {
     struct zoid_host *host; /* the plugin's */
     struct zoid_header h;
     unsigned char *payload;
-    bool payload_taken; /* the plugin took the payload (zoid_call_take_payload): not freed */
+    bool payload_taken;    /* the plugin took the payload (zoid_call_take_payload): not freed */
+    bool payload_in_place; /* the payload lies in the transport (a view): it cannot be taken */
     /* The reply: iovecs over an owned buffer (appended, reserved) and bulk memory. */
     struct iovec *iov;
     int niov, capiov;

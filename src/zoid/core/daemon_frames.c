@@ -111,6 +111,18 @@ static ssize_t recv_part(struct zoid_peer *p, void *buf, size_t len)
     return n;
 }
 
+/* Whether the call h may get its payload in place: a transport that can (for this length, now)
+ * and a function that said it takes it so (zoid_host_in_place). */
+static bool in_place(const struct zoid_daemon *d, const struct zoid_peer *p,
+                     const struct zoid_header *h)
+{
+    if (h->length < ZOID_VIEW_MIN || h->kind != ZOID_CALL || h->function >= 64 || !p->t->view_ok ||
+        !p->t->view_ok(p->fd, h->length))
+        return false;
+    int slot = zoid_plugin_find(d->slots, d->nslots, h->plugin);
+    return slot >= 0 && (d->in_place[slot] >> h->function & 1);
+}
+
 int zd__readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, struct job **job)
 {
     for (;;) {
@@ -130,6 +142,12 @@ int zd__readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, s
         }
         if (p->hdr_got < ZOID_HEADER_SIZE) {
             n = recv_part(p, p->hdr + p->hdr_got, ZOID_HEADER_SIZE - p->hdr_got);
+        } else if (p->viewing) { /* all of the payload at once, in place */
+            n = p->t->view(p->fd, p->h.length, &p->view);
+            if (n > 0) {
+                p->payload_got = p->h.length;
+                goto complete;
+            }
         } else {
             size_t want = p->h.length - p->payload_got;
             n = want ? recv_part(p, p->payload + p->payload_got, want) : 0;
@@ -167,6 +185,10 @@ int zd__readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, s
             }
             p->payload_got = 0;
             p->payload = NULL;
+            if (p->welcomed && in_place(d, p, &p->h)) {
+                p->viewing = true; /* no budget: the bytes stay in the client's region */
+                continue;
+            }
             if (p->welcomed && p->h.length) {
                 p->want = p->h.length; /* allocated below, once the budget has room */
                 continue;

@@ -39,6 +39,7 @@ struct job {
     struct zoid_header h;
     unsigned char *payload;
     uint32_t bytes;          /* of the payload, counted in the budgets */
+    bool in_place;           /* payload is a view into the transport: ended, not freed */
     int error;               /* answer with this at once (EBUSY) instead of running the call */
     struct zoid_identity id; /* the sender of this call */
     uint64_t deadline_ns;    /* when running: past it, the call is interrupted */
@@ -123,6 +124,9 @@ struct zoid_daemon {
     /* log rate */
     pthread_mutex_t log_mu;
     struct lograte *lr;
+    /* by plugin slot: its functions (bit n: function n < 64) that take large payloads in place
+     * (zoid_host_in_place) */
+    uint64_t in_place[ZOID_MAX_PLUGINS];
 };
 
 extern _Thread_local unsigned zd__my_ws;          /* this thread's slot in d->ws */

@@ -26,6 +26,7 @@ static void run_job(struct zoid_daemon *d, struct job *j)
     call.h = j->h;
     call.id = j->id;
     call.payload = j->payload;
+    call.payload_in_place = j->in_place;
     call.timed_out = &j->timed_out;
     int error = j->error;
     if (!error && atomic_load(&p->closed))
@@ -47,9 +48,13 @@ static void run_job(struct zoid_daemon *d, struct job *j)
          * failure of the plugin. */
         error = rc < 0 && rc > -4096 ? -rc : rc ? EIO : 0;
     }
+    if (j->in_place) { /* before the reply: the client may be writing its next call already */
+        p->t->view_end(p->fd);
+        j->payload = NULL;
+    }
     if (atomic_load(&p->closed))
         atomic_fetch_add(&p->cancelled, 1);
-    if (j->h.length < OWN_MAX_FRAME && (error || call.length < OWN_MAX_FRAME))
+    if ((j->h.length < OWN_MAX_FRAME || j->in_place) && (error || call.length < OWN_MAX_FRAME))
         zd__own_begin(d, p); /* before the reply: the client's next call may come at once */
     zoid_call_finish(&call, error);
     if (!call.payload_taken) /* else the plugin keeps it (and frees it) */
@@ -107,6 +112,12 @@ int zd__enqueue(struct zoid_daemon *d, struct zoid_peer *p, int error, struct jo
     j->peer = p;
     j->h = p->h;
     j->payload = p->payload;
+    if (p->viewing) {
+        j->payload = (unsigned char *)(uintptr_t)p->view;
+        j->in_place = true;
+        p->viewing = false;
+        p->view = NULL;
+    }
     j->bytes = p->payload_bytes;
     j->error = error;
     j->id = p->call_id;

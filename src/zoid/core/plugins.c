@@ -9,12 +9,13 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "zoid/core/daemon.h"
+#include "zoid/core/daemon_int.h"
 
 /* ---- the core plugin ---- */
 
@@ -96,6 +97,26 @@ const struct zoid_plugin zoid_core_plugin = {
     .function_names = core_names,
 };
 
+/* The index of the slot whose host is `host` in d's table, or -1 (a host from elsewhere). */
+static int slot_of(const struct zoid_daemon *d, const struct zoid_host *host)
+{
+    uintptr_t first = (uintptr_t)&d->slots[0].host, at = (uintptr_t)host;
+    if (at < first || (at - first) % sizeof(struct zoid_slot) ||
+        (at - first) / sizeof(struct zoid_slot) >= ZOID_MAX_PLUGINS)
+        return -1;
+    return (int)((at - first) / sizeof(struct zoid_slot));
+}
+
+int zoid_host_in_place(struct zoid_host *host, unsigned fn)
+{
+    struct zoid_daemon *d = host ? host->daemon : NULL;
+    int i = d && fn < 64 ? slot_of(d, host) : -1;
+    if (i < 0)
+        return -EINVAL;
+    d->in_place[i] |= 1ull << fn;
+    return 0;
+}
+
 /* ---- loading ---- */
 
 /* The posix plugin (src/zoid/posix), built into the zepto executable. Weak: the daemon's
@@ -113,9 +134,16 @@ static int start(struct zoid_slot *slot, const struct zoid_plugin *p, void *hand
     *slot = (struct zoid_slot){.p = p, .handle = handle, .host = *base};
     slot->host.plugin_name = p->name;
     slot->host.plugin_state = NULL;
+    struct zoid_daemon *d = base->daemon;
+    int i = d ? slot_of(d, &slot->host) : -1;
+    if (i >= 0)
+        d->in_place[i] = 0;
     int rc = p->init ? p->init(&slot->host) : 0;
-    if (rc)
+    if (rc) {
         *slot = (struct zoid_slot){0};
+        if (i >= 0)
+            d->in_place[i] = 0; /* what a plugin that failed here said is forgotten */
+    }
     return rc > 0 ? -rc : rc;
 }
 
@@ -210,6 +238,7 @@ int zoid_plugins_load(const char *dir, const struct zoid_host *base, struct zoid
 {
     *n = 0;
     start(&slots[(*n)++], &zoid_core_plugin, NULL, base);
+    zoid_host_in_place(&slots[0].host, ZOID_CORE_SINK); /* the benchmark's uploads: not read */
     int rc = load_builtin(base, slots, n, err);
     if (rc || !dir)
         return rc;

@@ -37,11 +37,16 @@ struct shm_where {
 };
 
 /* The region: a page of the two rings' words and where the sides run, then ring 0 (client to
- * daemon), then ring 1. */
-#define SHM_MAGIC      "ZOIDSHM1"
-#define SHM_CTL_BYTES  4096u
-#define SHM_RING_BYTES (512u << 10) /* per direction; a power of two */
-#define SHM_REGION     (SHM_CTL_BYTES + 2u * SHM_RING_BYTES)
+ * daemon), then ring 1. The request ring is the larger: a payload that fits in it whole can be
+ * read in place by the daemon (shm.c, "views"), which maps it twice, back to back, so that every
+ * span of it is contiguous. Both sizes are powers of two and multiples of the page. */
+#define SHM_MAGIC          "ZOIDSHM1"
+#define SHM_CTL_BYTES      4096u
+#define SHM_REQ_RING_BYTES (1u << 20)   /* client to daemon */
+#define SHM_REP_RING_BYTES (512u << 10) /* daemon to client */
+#define SHM_REGION         (SHM_CTL_BYTES + SHM_REQ_RING_BYTES + SHM_REP_RING_BYTES)
+/* The daemon's mapping: the control page, the request ring twice, the reply ring. */
+#define SHM_DAEMON_SPAN (SHM_CTL_BYTES + 2u * SHM_REQ_RING_BYTES + SHM_REP_RING_BYTES)
 
 /* One side of one ring: the shared words and data, and this side's own index. */
 struct shm_end {
@@ -69,6 +74,8 @@ static inline long shm_room(struct shm_end *e)
 
 /* Copies n bytes (n <= shm_avail) out of the ring and publishes the new tail. */
 void shm_take(struct shm_end *e, void *buf, size_t n);
+/* The same without publishing (the daemon publishes its tail itself, around views). */
+void shm_copy_out(struct shm_end *e, void *buf, size_t n);
 /* Copies n bytes (n <= shm_room) into the ring; shm_publish makes them visible. */
 void shm_put(struct shm_end *e, const void *buf, size_t n);
 void shm_publish(struct shm_end *e);

@@ -25,6 +25,9 @@ struct zoid_addr {
     char port[8];   /* tcp */
 };
 
+/* Payloads under this size are never read in place (a copy of them costs little). */
+#define ZOID_VIEW_MIN (64u << 10)
+
 struct zoid_transport {
     const char *scheme;
     /* A connected descriptor, within timeout_ms. */
@@ -65,6 +68,13 @@ struct zoid_transport {
     bool (*hold)(int fd, bool on);
     /* Bytes ready to read without a system call: > 0, 0, < 0 for a broken stream (shm). */
     long (*ready)(int fd);
+    /* The daemon reads a payload in place (shm): whether the next len bytes may be (view_ok);
+     * then view, as recv_nb but all len bytes at once, *at pointing into the transport's memory
+     * (returns len); they stay there, and the peer cannot write over them, until view_end,
+     * which the call's thread calls when it is done with them. NULL on sockets. */
+    bool (*view_ok)(int fd, size_t len); /* never below ZOID_VIEW_MIN */
+    long (*view)(int fd, size_t len, const void **at);
+    void (*view_end)(int fd);
     /* The daemon lends the client a descriptor of its own (a file the client opened through
      * it), tagged, ahead of the reply that says so: 0, -EAGAIN (the client has not taken the
      * ones lent before: the socket is full), -errno. NULL where descriptors cannot travel (shm:
