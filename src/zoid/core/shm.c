@@ -57,8 +57,11 @@
 struct shm_conn {
     unsigned char *base;
     struct shm_end in, out;
-    bool daemon;  /* its reader sleeps in epoll (SHM_DOORBELL), not on the futex */
-    bool reading; /* the daemon's last read took bytes: more of the frame may be on the way */
+    bool daemon; /* its reader sleeps in epoll (SHM_DOORBELL), not on the futex */
+    /* The daemon's last read took bytes: more of the frame may be on the way. Only advice (a
+     * spin or not); atomic because a sweep re-arming a parked client clears it while a watcher
+     * may be reading. */
+    _Atomic bool reading;
     _Atomic int32_t *my_cpu, *peer_cpu; /* struct shm_where */
     long spin_ns;                       /* the most a wait spins (ZOID_SHM_SPIN); -1: busy-poll */
     /* The adaptive part: how long the next wait spins (0 to spin_ns), and the waits since a
@@ -382,7 +385,7 @@ static int shm_sendv(int fd, const struct iovec *iov, int n, int timeout_ms)
 /* The daemon publishes what it has consumed of the request ring, unless a view holds the
  * tail back (it is published when the view ends). Without a view (only this reader takes one)
  * no lock: a view's end racing with it publishes with shm_tail_max, which never moves the tail
- * back (a lock for every read cost ~9 % of the calls at 16 clients). */
+ * back. */
 static void publish_in(struct shm_conn *s)
 {
     if (!atomic_load_explicit(&s->view_on, memory_order_acquire)) {
@@ -520,14 +523,14 @@ static long shm_recv_nb(int fd, void *buf, size_t len)
         errno = EBADF;
         return -1;
     }
-    if (s->reading && shm_avail(&s->in) == 0) {
+    if (atomic_load_explicit(&s->reading, memory_order_relaxed) && shm_avail(&s->in) == 0) {
         /* in the middle of a frame whose first bytes came: the rest is likely on its way (a
          * large payload refilling the ring); a short spin saves the doorbell and the epoll
          * wake-up. Adaptive, so a client that trickles stops getting it. */
         uint64_t now = zb_mono_read();
         (void)spin_for(s, fd, &s->in, shm_avail, now, now + DAEMON_POLL_NS);
     }
-    s->reading = false;
+    atomic_store_explicit(&s->reading, false, memory_order_relaxed);
     for (int pass = 0; pass < 2; pass++) {
         long a = shm_avail(&s->in);
         if (a < 0) {
@@ -536,10 +539,10 @@ static long shm_recv_nb(int fd, void *buf, size_t len)
         }
         if (a > 0) {
             size_t k = (size_t)a < len ? (size_t)a : len;
-            if (!s->reading)
+            if (!atomic_load_explicit(&s->reading, memory_order_relaxed))
                 (void)here(s); /* a request's first bytes: its reply will come from this CPU */
             take(fd, s, buf, k);
-            s->reading = true;
+            atomic_store_explicit(&s->reading, true, memory_order_relaxed);
             return (long)k;
         }
         if (pass)
@@ -563,7 +566,7 @@ static bool shm_arm(int fd)
     struct shm_conn *s = conn_of(fd);
     if (!s)
         return false;
-    s->reading = false;
+    atomic_store_explicit(&s->reading, false, memory_order_relaxed);
     return pending(&s->in) != 0;
 }
 
@@ -575,7 +578,8 @@ static bool shm_hold(int fd, bool on)
     if (!s)
         return false;
     if (!on) {
-        s->reading = false; /* the next read begins a frame, as after shm_arm */
+        /* the next read begins a frame, as after shm_arm */
+        atomic_store_explicit(&s->reading, false, memory_order_relaxed);
         atomic_store(&s->in.c->rwait, SHM_DOORBELL);
         atomic_thread_fence(memory_order_seq_cst); /* before the ring is looked at again */
         return true;
@@ -673,7 +677,7 @@ static long shm_view(int fd, size_t len, const void **at)
             atomic_store(&s->view_on, true); /* the published tail stays before it */
             s->consumed = s->in.mine;        /* published when the view ends */
             pthread_mutex_unlock(&s->tail_mu);
-            s->reading = true;
+            atomic_store_explicit(&s->reading, true, memory_order_relaxed);
             return (long)len;
         }
         if (pass)
