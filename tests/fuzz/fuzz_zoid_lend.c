@@ -1,12 +1,13 @@
 /*
- * Fuzzes the client's side of lent descriptors (shm.c's take_fd, behind zoid_take_fd): the input
- * is what a hostile daemon sends on the connection's socket, messages of any length, some
+ * Fuzzes the client's side of lent descriptors (shm_setup.c's take_fd, behind zoid_take_fd): the
+ * input is what a hostile daemon sends on the connection's socket, messages of any length, some
  * carrying one or two descriptors (of /dev/null or of a directory). Whatever it sends, a take
  * returns a descriptor only for a whole message of the tag asked for, closes every other
  * descriptor it received (none leaks), and never blocks or crashes.
  */
 #include "../../src/zoid/core/shm.c"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 

@@ -8,6 +8,7 @@
  */
 #include "../../src/zoid/core/shm.c"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -20,7 +21,7 @@ static void setup(void)
     int mfd = memfd_create("fuzz-shm", MFD_CLOEXEC);
     if (mfd < 0 || ftruncate(mfd, SHM_REGION))
         abort();
-    region = map_daemon(mfd);
+    region = zoid__shm_map_daemon(mfd);
     close(mfd);
     if (region == MAP_FAILED || socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
         abort();
@@ -38,12 +39,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!region)
         setup();
     memset(region, 0, SHM_CTL_BYTES);
-    if (conn)
-        pthread_mutex_destroy(&conn->tail_mu);
-    free(conn);
-    conn = attach(region, true);
+    zoid__shm_free(conn);
+    conn = zoid__shm_attach(region, true);
     conn->spin_ns = 0;
-    conn_set(sv[0], conn);
+    zoid__shm_conn_set(sv[0], conn);
     struct shm_ctl *c0 = (struct shm_ctl *)region, *c1 = c0 + 1;
     static unsigned char buf[SHM_REQ_RING_BYTES + 64];
     bool viewing = false;

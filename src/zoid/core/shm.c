@@ -6,7 +6,8 @@
  * (SO_PEERCRED), and carries the daemon's wake-ups; towards the client, after the region, only
  * descriptors the daemon lends (lend_fd: a file the client opened through the daemon). Frames are
  * byte streams in two rings (shm_ring.h), so the client and the daemon see the same sendv/recvv as
- * on a socket.
+ * on a socket. This file: the rings, waking, views and the transport's table; the set-up at
+ * accept and connect and the descriptors on the socket are shm_setup.c's.
  *
  * Waking: a reader with nothing to read spins for a while (at most ZOID_SHM_SPIN microseconds,
  * default SPIN_DEFAULT_US, adapted to whether spinning paid off lately; "poll": until the
@@ -23,7 +24,6 @@
  * time, later frames are copied as usual.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
@@ -35,19 +35,18 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
 #include "zepto/zoid_settings.h"
+#include "zoid/core/shm_int.h"
 #include "zoid/core/shm_ring.h"
 #include "zoid/core/transport.h"
 
 #define SPIN_DEFAULT_US 50
 #define SLICE_MS        250 /* a sleeper looks at the socket (a dead peer) this often */
-#define HELLO_BYTES     16  /* SHM_MAGIC, the request and reply rings' sizes (le32 each) */
 /* Bytes copied between two publications of an index: the peer starts copying a large frame's
  * first piece while this side copies the next, instead of waiting for a whole ring. */
 #define PIECE (64u << 10)
@@ -139,7 +138,7 @@ static struct shm_conn *conn_of(int fd)
     return c ? atomic_load_explicit(&c[fd % CHUNK], memory_order_acquire) : NULL;
 }
 
-static int conn_set(int fd, struct shm_conn *s)
+int zoid__shm_conn_set(int fd, struct shm_conn *s)
 {
     if (fd < 0 || fd >= CHUNK * NCHUNK)
         return -EMFILE;
@@ -705,16 +704,23 @@ static void shm_view_end(int fd)
     wake(fd, &s->in.c->wwait);
 }
 
+void zoid__shm_free(struct shm_conn *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_destroy(&s->tail_mu);
+    free(s);
+}
+
 static void shm_close(int fd)
 {
     if (fd < 0)
         return;
     struct shm_conn *s = conn_of(fd);
     if (s) {
-        conn_set(fd, NULL);
+        zoid__shm_conn_set(fd, NULL);
         munmap(s->base, s->span);
-        pthread_mutex_destroy(&s->tail_mu);
-        free(s);
+        zoid__shm_free(s);
     }
     close(fd);
 }
@@ -722,7 +728,7 @@ static void shm_close(int fd)
 /* The daemon's mapping of a region's memfd (SHM_DAEMON_SPAN bytes): the control page, the
  * request ring, the request ring again (views are contiguous across its end), the reply ring.
  * MAP_FAILED with errno. */
-static unsigned char *map_daemon(int mfd)
+unsigned char *zoid__shm_map_daemon(int mfd)
 {
     unsigned char *base =
         mmap(NULL, SHM_DAEMON_SPAN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -742,9 +748,9 @@ static unsigned char *map_daemon(int mfd)
     return base;
 }
 
-/* A side's view of a mapped region: the daemon's as map_daemon made it (span SHM_DAEMON_SPAN),
- * the client's as the region lies in the file (SHM_REGION). */
-static struct shm_conn *attach(unsigned char *base, bool daemon)
+/* A side's view of a mapped region: the daemon's as zoid__shm_map_daemon made it (span
+ * SHM_DAEMON_SPAN), the client's as the region lies in the file (SHM_REGION). */
+struct shm_conn *zoid__shm_attach(unsigned char *base, bool daemon)
 {
     struct shm_conn *s = calloc(1, sizeof(*s));
     if (!s)
@@ -769,204 +775,11 @@ static struct shm_conn *attach(unsigned char *base, bool daemon)
     return s;
 }
 
-/* ---- descriptors on the socket (the region at connect, lent files after) ---- */
-
-/* Sends the n bytes at b with descriptor `what` attached: sendmsg's result. */
-static ssize_t send_fd(int sock, const void *b, size_t n, int what)
-{
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } ctl = {0};
-    struct iovec iov = {(void *)b, n};
-    struct msghdr m = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
-    struct cmsghdr *ch = CMSG_FIRSTHDR(&m);
-    ch->cmsg_level = SOL_SOCKET;
-    ch->cmsg_type = SCM_RIGHTS;
-    ch->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(ch), &what, sizeof(int));
-    return sendmsg(sock, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
-/* Receives up to n bytes into b (recvmsg with flags, close-on-exec) and the first descriptor
- * that came with them into *got (-1: none; any more are closed: one per message). recvmsg's
- * result (errno kept); *cut when the kernel dropped descriptors that did not fit. */
-static ssize_t recv_fd(int sock, void *b, size_t n, int flags, int *got, bool *cut)
-{
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
-    } ctl;
-    struct iovec iov = {b, n};
-    struct msghdr m = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl)};
-    ssize_t r = recvmsg(sock, &m, flags | MSG_CMSG_CLOEXEC);
-    int e = errno;
-    *got = -1;
-    *cut = r > 0 && (m.msg_flags & MSG_CTRUNC);
-    for (struct cmsghdr *h = r > 0 ? CMSG_FIRSTHDR(&m) : NULL; h; h = CMSG_NXTHDR(&m, h))
-        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
-            int k = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            for (int i = 0; i < k; i++) {
-                int f;
-                memcpy(&f, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-                if (*got < 0)
-                    *got = f;
-                else
-                    close(f);
-            }
-        }
-    errno = e;
-    return r;
-}
-
-/* ---- descriptors lent to the client ---- */
-
-/* A lent descriptor travels with its tag (le64) as the only bytes of its message: nothing else
- * goes from the daemon to the client on the socket after the hello. */
-#define LEND_BYTES 8
-
-static int shm_lend_fd(int fd, int what, uint64_t tag)
-{
-    unsigned char b[LEND_BYTES];
-    for (int i = 0; i < LEND_BYTES; i++)
-        b[i] = (unsigned char)(tag >> (8 * i));
-    ssize_t r = send_fd(fd, b, sizeof(b), what);
-    if (r == (ssize_t)sizeof(b))
-        return 0;
-    if (r >= 0)
-        return -EIO; /* cut: the client's next take finds a broken message (EPROTO) */
-    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-}
-
-static int shm_take_fd(int fd, uint64_t tag)
-{
-    for (;;) {
-        unsigned char b[LEND_BYTES];
-        int got;
-        bool cut;
-        ssize_t n = recv_fd(fd, b, sizeof(b), MSG_DONTWAIT, &got, &cut);
-        if (n < 0)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-        if (n == 0)
-            return -ECONNRESET;
-        if (n != LEND_BYTES || got < 0 || cut) {
-            if (got >= 0)
-                close(got);
-            return -EPROTO;
-        }
-        uint64_t t = 0;
-        for (int i = 0; i < LEND_BYTES; i++)
-            t |= (uint64_t)b[i] << (8 * i);
-        if (t == tag)
-            return got;
-        close(got); /* lent for a call its caller gave up on */
-    }
-}
-
-/* The daemon's side: a fresh sealed region for each connection, passed to the client. */
-static int shm_accept(int lfd, int *fd)
-{
-    int rc = zoid_sock_accept(lfd, fd);
-    if (rc)
-        return rc;
-    int mfd = memfd_create("zoid-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    unsigned char *base = MAP_FAILED;
-    struct shm_conn *s = NULL;
-    if (mfd < 0 || ftruncate(mfd, SHM_REGION) ||
-        fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
-        goto fail;
-    base = map_daemon(mfd);
-    if (base == MAP_FAILED)
-        goto fail;
-    unsigned char hello[HELLO_BYTES] = {0};
-    memcpy(hello, SHM_MAGIC, 8);
-    for (int i = 0; i < 4; i++) {
-        hello[8 + i] = (unsigned char)(SHM_REQ_RING_BYTES >> (8 * i));
-        hello[12 + i] = (unsigned char)(SHM_REP_RING_BYTES >> (8 * i));
-    }
-    if (send_fd(*fd, hello, sizeof(hello), mfd) != (ssize_t)sizeof(hello))
-        goto fail;
-    /* the daemon starts asleep in its epoll: the first request rings */
-    atomic_store(&((struct shm_ctl *)base)->rwait, SHM_DOORBELL);
-    if (!(s = attach(base, true)) || (rc = conn_set(*fd, s))) {
-        errno = s ? -rc : ENOMEM;
-        goto fail;
-    }
-    close(mfd);
-    return 0;
-fail:
-    rc = -errno;
-    if (s)
-        pthread_mutex_destroy(&s->tail_mu);
-    free(s);
-    if (base != MAP_FAILED)
-        munmap(base, SHM_DAEMON_SPAN);
-    if (mfd >= 0)
-        close(mfd);
-    close(*fd);
-    *fd = -1;
-    return rc == -EAGAIN ? -ECONNABORTED : rc; /* -EAGAIN would mean "none waiting" */
-}
-
-/* The client's side: the region comes first on a fresh connection. */
-static int shm_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struct zepto_err *err)
-{
-    int s, rc = zoid_unix_connect(a, timeout_ms, &s, err);
-    if (rc)
-        return rc;
-    unsigned char hello[HELLO_BYTES];
-    struct pollfd p = {.fd = s, .events = POLLIN};
-    ssize_t n = -1;
-    int mfd = -1;
-    bool cut = false;
-    if (poll(&p, 1, timeout_ms) == 1)
-        n = recv_fd(s, hello, sizeof(hello), MSG_WAITALL, &mfd, &cut);
-    const char *why = NULL;
-    uint32_t ring = 0, rep = 0;
-    for (int i = 0; n == (ssize_t)sizeof(hello) && i < 4; i++) {
-        ring |= (uint32_t)hello[8 + i] << (8 * i);
-        rep |= (uint32_t)hello[12 + i] << (8 * i);
-    }
-    struct stat st;
-    if (n != (ssize_t)sizeof(hello) || memcmp(hello, SHM_MAGIC, 8))
-        why = n < 0 ? "no answer" : "the daemon does not speak shm (a unix: daemon?)";
-    else if (ring != SHM_REQ_RING_BYTES || rep != SHM_REP_RING_BYTES || mfd < 0)
-        why = "an unknown shared region (another zoid version?)";
-    else if (fstat(mfd, &st) || st.st_size != (off_t)SHM_REGION ||
-             (fcntl(mfd, F_GET_SEALS) & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
-                 (F_SEAL_SHRINK | F_SEAL_GROW))
-        why = "a shared region of the wrong size or unsealed";
-    unsigned char *base = MAP_FAILED;
-    if (!why) {
-        base = mmap(NULL, SHM_REGION, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
-        if (base == MAP_FAILED)
-            why = strerror(errno);
-    }
-    if (mfd >= 0)
-        close(mfd);
-    struct shm_conn *c = why ? NULL : attach(base, false);
-    if (!why && (!c || conn_set(s, c)))
-        why = "out of memory";
-    if (why) {
-        if (c)
-            pthread_mutex_destroy(&c->tail_mu);
-        free(c);
-        if (base != MAP_FAILED)
-            munmap(base, SHM_REGION);
-        close(s);
-        return zepto_fail(err, EPROTO, "shm:%s: %s", a->path, why);
-    }
-    *fd = s;
-    return 0;
-}
-
 const struct zoid_transport zoid_shm_transport = {
     .scheme = "shm",
-    .connect = shm_connect,
+    .connect = zoid__shm_connect,
     .listen = zoid_unix_listen,
-    .accept = shm_accept,
+    .accept = zoid__shm_accept,
     .identify = zoid_unix_identify,
     .is_loopback = zoid_unix_loopback,
     .sendv = shm_sendv,
@@ -980,6 +793,6 @@ const struct zoid_transport zoid_shm_transport = {
     .view = shm_view,
     .view_end = shm_view_end,
     .close = shm_close,
-    .lend_fd = shm_lend_fd,
-    .take_fd = shm_take_fd,
+    .lend_fd = zoid__shm_lend_fd,
+    .take_fd = zoid__shm_take_fd,
 };
