@@ -19,10 +19,15 @@ jq -e '.sections.noise.summary.node.noise_fraction >= 0 and .quick == true' "$di
 grep -q '<img src="noise-histogram.svg"' "$dir/index.html" || fail "histogram not on the page"
 grep -q '<img src="noise-scatter.svg"' "$dir/index.html" || fail "scatter not on the page"
 grep -q '<img src="noise-scale.svg"' "$dir/index.html" || fail "scale plot not on the page"
-# The prediction at 10^2..10^6 ranks: sync stays flat, random does not fall below it.
+# The prediction at 10^2..10^6 ranks: sync stays flat; random is no lower than sync at 10^6
+# ranks. Not at every scale: sync puts every rank at the trace's start, random at uniform places,
+# and when the recording's first milliseconds hold its worst detours (sync 1.27 against random
+# 1.07 at 100 ranks in a CI run on a busy machine) a hundred random ranks may all miss them; a
+# million do not.
 jq -e '.sections.noise.predicted_allreduce.points as $p | ($p | length) == 5 and
        $p[0].ranks == 100 and $p[4].ranks == 1000000 and
-       ([$p[] | .slowdown_sync >= 1 and .slowdown_random >= .slowdown_sync * 0.999] | all) and
+       ([$p[] | .slowdown_sync >= 1 and .slowdown_random >= 1] | all) and
+       $p[4].slowdown_random >= $p[4].slowdown_sync * 0.999 and
        ($p[4].slowdown_sync / $p[0].slowdown_sync) < 1.05' "$dir/report.json" >/dev/null ||
     fail "predicted_allreduce: $(jq -c .sections.noise.predicted_allreduce "$dir/report.json")"
 grep -q '<h2>Summary</h2>' "$dir/index.html" || fail "no summary"
