@@ -96,6 +96,11 @@ section "zoid POSIX forwarding against local I/O (tmpfs export; 1 round, ~8 min)
 SECS=5 SIZE=256M META_N=2000 OUT="$out/zoid_posix" bash bench/zoid_posix.sh "$build" 1 |
     tee "$out/zoid_posix.txt"
 
+section "zoid reads sent from the file's pages (splice) against copied, tcp: and unix: (~1 min)" \
+    "bash bench/zoid_splice.sh $build 3"
+OUT="$out/zoid_splice" bash bench/zoid_splice.sh "$build" 3 | tee "$out/zoid_splice.txt" ||
+    echo "(failed: see above)"
+
 section "ktau: a start/stop pair; capture overhead against perf record" \
     "$bin/bench_ktau_pair; $bin/bench_ktau_capture $bin/zepto"
 "$bin/bench_ktau_pair" | tee "$out/ktau_pair.txt"

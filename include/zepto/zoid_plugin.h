@@ -114,6 +114,15 @@ int zoid_reply_append(struct zoid_call *call, const void *data, size_t len);
 void *zoid_reply_reserve(struct zoid_call *call, size_t len);
 int zoid_reply_bulk(struct zoid_call *call, const void *data, size_t len,
                     void (*release)(void *arg), void *arg);
+/* Up to n bytes of the file fd at off (off < 0: at fd's position, which advances) are sent in
+ * place of the first bytes of region, n bytes this call reserved (zoid_reply_reserve), straight
+ * from the file's pages (splice), without a copy through the daemon's memory. Returns how many:
+ * fewer than n at the end of the file or beyond what one reply takes this way (1 MiB), when the
+ * caller reads the rest into region + count itself (region's first count bytes are not sent and
+ * need not be filled). -EOPNOTSUPP where the client's transport cannot take them so (shm), or
+ * -errno (the file cannot be spliced): the caller reads them itself. Once per call. The bytes
+ * are the file's as they are when the reply leaves: a write to the file before then may show. */
+ssize_t zoid_reply_file(struct zoid_call *call, void *region, int fd, int64_t off, size_t n);
 
 /* From init: function fn (below 64) may get large request payloads (64 KiB and more) in place,
  * from clients on shm: (same node): `payload` then points into the client's shared region, and

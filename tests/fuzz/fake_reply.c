@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fake_reply.h"
 #include "zepto/zoid_plugin.h"
@@ -85,4 +86,15 @@ int zoid_reply_bulk(struct zoid_call *call, const void *data, size_t len,
     if (release)
         release(arg);
     return rc;
+}
+
+/* Replies from a file: the bytes are copied into region (the fuzzer has no socket to splice
+ * into), at most half of n, so that the caller's reading of the rest is exercised too. */
+ssize_t zoid_reply_file(struct zoid_call *call, void *region, int fd, int64_t off, size_t n)
+{
+    if (!call || !region || fd < 0)
+        return -EINVAL;
+    size_t want = n / 2;
+    ssize_t k = off < 0 ? read(fd, region, want) : pread(fd, region, want, (off_t)off);
+    return k < 0 ? -errno : k;
 }

@@ -63,16 +63,24 @@ for _ in $(seq 200); do # the player's threads exist: it injects (bounded: 2 s)
 done
 [ "$(ls /proc/$player/task 2>/dev/null | wc -l)" -ge 2 ] || fail "noise play did not start: $(cat "$WORK/play.out")"
 grep -q "^$player\$" "$CL_CPUSET/zn2/tasks" || fail "the player is not in zn2's cpuset"
+# A periodic source of the machine's own on zn1's CPU during a recording (seen once: 896 us every
+# 512 ms on CPU 0, on a machine judged quiet, gone in the next two runs) makes zn1 an outlier
+# too: that recording is made again, up to three in all, with the reason printed.
 noisy="$WORK/noisy"
-srun -N 2 "$z" noise record -d 3s -o "$noisy" >"$WORK/rec2.out" 2>"$WORK/rec2.err" ||
-    fail "srun record (2): $(cat "$WORK/rec2.err")"
+for attempt in 1 2 3; do
+    rm -rf "$noisy"
+    srun -N 2 "$z" noise record -d 3s -o "$noisy" >"$WORK/rec2.out" 2>"$WORK/rec2.err" ||
+        fail "srun record (2): $(cat "$WORK/rec2.err")"
+    "$z" noise analyse "$noisy" >"$WORK/noisy.txt" || fail "analyse $noisy"
+    "$z" noise analyse "$noisy" --json >"$WORK/noisy.json" || fail "analyse --json $noisy"
+    outliers=$(jq -r '[.outliers[].name] | join(",")' "$WORK/noisy.json")
+    [ "$outliers" = "zn1,zn2" ] && [ "$attempt" -lt 3 ] || break
+    echo "note: recording $attempt flagged zn1 too, a source of the machine's own on its CPU:" \
+        "$(grep -A1 '^outliers' "$WORK/noisy.txt" | head -1); recording again"
+done
 kill "$player" 2>/dev/null
 wait "$player" 2>/dev/null
-
-"$z" noise analyse "$noisy" >"$WORK/noisy.txt" || fail "analyse $noisy"
-"$z" noise analyse "$noisy" --json >"$WORK/noisy.json" || fail "analyse --json $noisy"
 cat "$WORK/noisy.txt"
-outliers=$(jq -r '[.outliers[].name] | join(",")' "$WORK/noisy.json")
 [ "$outliers" = zn2 ] || judged_fail "outliers '$outliers', expected zn2: $(grep -A2 outliers "$WORK/noisy.txt")"
 jq -e '.nodes[] | select(.host == "zn2") | [.signatures[].period_ns
        | select(. > 16e6 * 0.95 and . < 16e6 * 1.05)] | length == 1' "$WORK/noisy.json" >/dev/null ||

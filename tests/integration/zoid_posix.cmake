@@ -10,3 +10,15 @@ add_test(NAME integration.zoid_posix_ops
                  DRIVER=$<TARGET_FILE:test_zoid_posix_ops>
                  bash ${CMAKE_CURRENT_SOURCE_DIR}/zoid_posix_ops.sh)
 set_tests_properties(integration.zoid_posix_ops PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+
+# Reads the daemon sends from the file's pages (splice): their bytes over unix: and tcp:, none on
+# shm: or with ZOID_POSIX_SPLICE=0, replies cut by killed clients, a file moving under reads.
+add_executable(test_zoid_splice zoid_splice.c)
+target_include_directories(test_zoid_splice PRIVATE ${CMAKE_SOURCE_DIR}/src/zoid/posix)
+target_link_libraries(test_zoid_splice PRIVATE zepto_zposix_client zepto_zoid Threads::Threads)
+add_test(NAME integration.zoid_splice
+         COMMAND ${CMAKE_COMMAND} -E env ZEPTO=${ZEPTO_BIN}
+                 WORK=${CMAKE_CURRENT_BINARY_DIR}/work-zoid_splice
+                 DRIVER=$<TARGET_FILE:test_zoid_splice>
+                 bash ${CMAKE_CURRENT_SOURCE_DIR}/zoid_splice.sh)
+set_tests_properties(integration.zoid_splice PROPERTIES TIMEOUT 120)

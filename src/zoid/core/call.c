@@ -223,7 +223,17 @@ int zoid_reply_bulk(struct zoid_call *call, const void *data, size_t len, void (
     return 0;
 }
 
-int zoid_peer_send(struct zoid_peer *p, const struct zoid_header *h, const struct iovec *iov, int n)
+/* A client that takes no reply bytes for the send timeout, is gone, or was sent part of a frame:
+ * the loop sees the shutdown and releases it. */
+static void drop(struct zoid_peer *p)
+{
+    atomic_store(&p->closed, true);
+    shutdown(p->fd, SHUT_RDWR);
+}
+
+/* A frame: the header, iov, then (pipe_len) bytes out of the thread's pipe, then post. */
+static int send_frame(struct zoid_peer *p, const struct zoid_header *h, const struct iovec *iov,
+                      int n, size_t pipe_len, const struct iovec *post, int npost)
 {
     unsigned char hdr[ZOID_HEADER_SIZE];
     zoid_header_encode(h, hdr);
@@ -233,20 +243,49 @@ int zoid_peer_send(struct zoid_peer *p, const struct zoid_header *h, const struc
     all[0] = (struct iovec){hdr, sizeof(hdr)};
     if (n)
         memcpy(all + 1, iov, (size_t)n * sizeof(*iov));
+    int ms = p->send_timeout_ms ? (int)p->send_timeout_ms : SEND_TIMEOUT_MS;
     pthread_mutex_lock(&p->send_mu);
-    int rc = atomic_load(&p->closed)
-                 ? -ENOTCONN
-                 : p->t->sendv(p->fd, all, n + 1,
-                               p->send_timeout_ms ? (int)p->send_timeout_ms : SEND_TIMEOUT_MS);
-    if (rc && rc != -ENOTCONN) {
-        /* A client that takes no reply bytes for the send timeout, or is gone: the loop
-         * sees the shutdown and releases it. */
-        atomic_store(&p->closed, true);
-        shutdown(p->fd, SHUT_RDWR);
-    }
+    int rc = atomic_load(&p->closed) ? -ENOTCONN
+             : pipe_len ? p->t->sendv_pipe(p->fd, all, n + 1, zoid__reply_pipe(), pipe_len, ms)
+                        : p->t->sendv(p->fd, all, n + 1, ms);
+    if (!rc && npost)
+        rc = p->t->sendv(p->fd, post, npost, ms);
+    if (rc && rc != -ENOTCONN)
+        drop(p);
     pthread_mutex_unlock(&p->send_mu);
     if (all != stack)
         free(all);
+    return rc;
+}
+
+int zoid_peer_send(struct zoid_peer *p, const struct zoid_header *h, const struct iovec *iov, int n)
+{
+    return send_frame(p, h, iov, n, 0, NULL, 0);
+}
+
+/* The reply of c with its file bytes (zoid_reply_file): the iovec holding buf[file_at...] is cut
+ * around them; what follows goes after the pipe's bytes. */
+static int send_with_file(struct zoid_call *c, const struct zoid_header *h)
+{
+    int i = zoid__reply_iov_of(c, c->file_at, c->file_len);
+    if (i < 0) { /* zoid_reply_file checked it: cannot happen */
+        drop(c->peer);
+        return -EIO;
+    }
+    size_t head = c->file_at - c->buf_off[i];
+    int npost = c->niov - i;
+    struct iovec stack[8], *post = npost <= 8 ? stack : malloc((size_t)npost * sizeof(*post));
+    if (!post) {
+        drop(c->peer);
+        return -ENOMEM;
+    }
+    post[0] = (struct iovec){(unsigned char *)c->iov[i].iov_base + head + c->file_len,
+                             c->iov[i].iov_len - head - c->file_len};
+    memcpy(post + 1, c->iov + i + 1, (size_t)(npost - 1) * sizeof(*post));
+    c->iov[i].iov_len = head;
+    int rc = send_frame(c->peer, h, c->iov, i + 1, c->file_len, post, npost);
+    if (post != stack)
+        free(post);
     return rc;
 }
 
@@ -265,7 +304,9 @@ int zoid_call_finish(struct zoid_call *c, int error)
         n = c->niov;
         h.length = (uint32_t)c->length;
     }
-    int rc = zoid_peer_send(c->peer, &h, c->iov, n);
+    int rc = n && c->file_len ? send_with_file(c, &h) : zoid_peer_send(c->peer, &h, c->iov, n);
+    if (c->file_len && (rc || !n))
+        zoid__reply_pipe_reset(); /* its bytes did not all go: the next call needs it empty */
     for (int i = 0; i < c->nrelease; i++)
         c->release[i].fn(c->release[i].arg);
     free(c->iov);

@@ -125,6 +125,8 @@ struct zoid_call {
     int nrelease, caprelease;
     uint32_t max_payload;
     const _Atomic bool *timed_out; /* past the call timeout (zoid_call_cancelled) */
+    /* zoid_reply_file: file_len bytes in the thread's pipe go in place of buf[file_at...]. */
+    size_t file_at, file_len;
 };
 
 /* Plugin table (plugins.c). Each plugin's host is a copy of `base` with its name. */
@@ -148,6 +150,12 @@ void zoid_dirty_clear(int plugin);
 void zoid_call_init(struct zoid_call *c, struct zoid_peer *peer, unsigned slot, uint32_t max);
 /* Sends the reply frame (header error `error`: the reply is then empty) and releases it. */
 int zoid_call_finish(struct zoid_call *c, int error);
+/* Replies straight from a file (reply_file.c): the calling thread's pipe, which holds the bytes
+ * zoid_reply_file put there (NULL: none); reset empties it (closes it: the next is new). */
+int zoid__reply_pipe(void);
+void zoid__reply_pipe_reset(void);
+/* The iovec of c's reply that holds buf[at, at + n): its index, or -1. */
+int zoid__reply_iov_of(const struct zoid_call *c, size_t at, size_t n);
 void zoid_peer_unref(struct zoid_peer *p);
 /* Sends one frame on a peer, under its send lock. */
 int zoid_peer_send(struct zoid_peer *p, const struct zoid_header *h, const struct iovec *iov,

@@ -84,6 +84,11 @@ struct zoid_transport {
      * -EAGAIN (none came), -EPROTO (something other than a lent descriptor came). Descriptors
      * lent with another tag (an earlier call given up on) are closed. */
     int (*take_fd)(int fd, uint64_t tag);
+    /* Sends iov, then len bytes out of the pipe pipe_rd (a reply straight from a file's pages:
+     * splice, no copy through user space), as sendv; -EIO when the pipe holds fewer. NULL where
+     * a pipe cannot feed the descriptor (shm). */
+    int (*sendv_pipe)(int fd, const struct iovec *iov, int n, int pipe_rd, size_t len,
+                      int timeout_ms);
 };
 
 /* unix: (the shm: transport builds on it) and shm: (shm.c). */
@@ -91,6 +96,8 @@ extern const struct zoid_transport zoid_unix_transport, zoid_shm_transport;
 int zoid_unix_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struct zepto_err *err);
 int zoid_unix_listen(const struct zoid_addr *a, int backlog, int *fd, struct zepto_err *err);
 int zoid_sock_accept(int lfd, int *fd);
+int zoid_sock_sendv_pipe(int fd, const struct iovec *iov, int n, int pipe_rd, size_t len,
+                         int timeout_ms);
 void zoid_unix_identify(int fd, struct zoid_identity *id);
 bool zoid_unix_loopback(const struct zoid_addr *a);
 

@@ -26,6 +26,7 @@ struct zpc_config {
     unsigned retain_ms; /* ZOID_COALESCE_RETAIN_MS: a completed read serves late callers (1000) */
     unsigned flush_ms;  /* ZOID_COALESCE_FLUSH_MS: buffered writes idle this long go out (20) */
     bool lend;          /* ZOID_POSIX_LEND (default 1): zp_lend lends descriptors (lend.c) */
+    bool splice;        /* ZOID_POSIX_SPLICE (default 1): reads sent from the file's pages */
 };
 extern struct zpc_config zpc_cfg;
 extern _Atomic uint64_t zpc_count[ZPC_NCOUNTERS];
@@ -43,6 +44,11 @@ void zpc_fini(void);
 /* pread(2) of f shared with the callers asking for the same range of the same file: the bytes
  * read into buf, or -1 + errno. Falls back to a plain pread when the call cannot be shared. */
 ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n, int64_t off);
+/* A read (off: ZP_CUR at and advancing f's position) sent to the client straight from the
+ * file's pages where its transport can take them so (zoid_reply_file), buf getting only what
+ * that did not take; else read into buf. As read(2): the count, or -1 + errno. Not shared. */
+ssize_t zpc_read_direct(struct zoid_call *call, struct zp_file *f, void *buf, size_t n,
+                        int64_t off);
 /* The file changed through the daemon (a write, truncate, fallocate): completed reads of it are
  * forgotten and reads in flight take no more company. */
 void zpc_invalidate(uint64_t dev, uint64_t ino);

@@ -42,6 +42,9 @@
 #define MAX_LEN   (16u << 20)  /* larger reads are not shared */
 #define MAX_HELD  (128u << 20) /* bytes in entries, in flight and retained */
 #define MAX_ALONE 5            /* s a follower waits for its leader before reading alone */
+/* Smaller reads are copied: below this, the pipe's two extra system calls cost more. */
+#define SPLICE_MIN  (64u << 10)
+#define NOT_SPLICED (-2)
 
 struct rd {
     uint64_t dev, ino;
@@ -74,6 +77,8 @@ struct rfile {
     uint64_t gen;
     uint64_t dev, ino, done_ns;
     unsigned joined;
+    bool shared;     /* a late caller took its bytes (retained) */
+    const void *who; /* the client that made it (its state slot) */
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -195,11 +200,35 @@ static void cond_init(pthread_cond_t *cv)
 
 static ssize_t plain(struct zp_file *f, void *buf, size_t n, int64_t off)
 {
-    ssize_t r = pread(f->fd, buf, n, (off_t)off);
+    ssize_t r = off == ZP_CUR ? read(f->fd, buf, n) : pread(f->fd, buf, n, (off_t)off);
     zpc_add(ZPC_read_backend_ops, 1);
     if (r > 0)
         zpc_add(ZPC_read_backend_bytes, (uint64_t)r);
     return r;
+}
+
+/* n bytes at off sent to the client from the file's pages (zoid_reply_file), buf taking only
+ * what that did not: the count, -1 + errno, or NOT_SPLICED (nothing done: the caller reads). */
+static ssize_t spliced(struct zoid_call *call, struct zp_file *f, void *buf, size_t n, int64_t off)
+{
+    if (!zpc_cfg.splice || !call || !f->reg || n < SPLICE_MIN || (off < 0 && off != ZP_CUR))
+        return NOT_SPLICED;
+    ssize_t k = zoid_reply_file(call, buf, f->fd, off == ZP_CUR ? -1 : off, n);
+    if (k < 0)
+        return NOT_SPLICED;
+    zpc_add(ZPC_read_backend_ops, 1);
+    zpc_add(ZPC_read_backend_bytes, (uint64_t)k);
+    zpc_add(ZPC_read_spliced_bytes, (uint64_t)k);
+    if (k == 0 || (size_t)k == n)
+        return k;
+    ssize_t r = plain(f, (char *)buf + k, n - (size_t)k, off == ZP_CUR ? ZP_CUR : off + k);
+    return r > 0 ? k + r : k; /* an error after some bytes: the next read reports it */
+}
+
+ssize_t zpc_read_direct(struct zoid_call *call, struct zp_file *f, void *buf, size_t n, int64_t off)
+{
+    ssize_t r = spliced(call, f, buf, n, off);
+    return r == NOT_SPLICED ? plain(f, buf, n, off) : r;
 }
 
 static bool same_file_state(const struct rd *e, const struct stat *st)
@@ -225,13 +254,12 @@ static ssize_t copy_out(const struct rd *e, void *buf)
 
 ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n, int64_t off)
 {
-    (void)call;
     zpc_add(ZPC_read_calls, 1);
     zpc_add(ZPC_read_bytes_asked, n);
     int acc = atomic_load(&f->flags) & O_ACCMODE;
     if (!zpc_cfg.reads || !f->reg || !f->ino || n == 0 || n > MAX_LEN || off < 0 ||
         acc == O_WRONLY || (atomic_load(&f->flags) & O_DIRECT))
-        return plain(f, buf, n, off);
+        return zpc_read_direct(call, f, buf, n, off);
 
     unsigned b = bucket(f->dev, f->ino, off, n);
     struct stat st;
@@ -266,6 +294,8 @@ ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n
             e->refs++;
             e->used_ns = now;
             age_touch(e);
+            if (files[e->file].dev == e->dev && files[e->file].ino == e->ino)
+                files[e->file].shared = true;
             ssize_t r = copy_out(e, buf);
             int err = errno;
             rd_unref(e);
@@ -295,6 +325,25 @@ ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n
         return r;
     }
 
+    /* Alone: no other client read this file lately (a client streaming a file of its own).
+     * Its bytes go to it straight from the file where its transport can take them so, not
+     * through an entry that nobody would share. The next other client to read the file then
+     * leads as below, and those after it share. */
+    unsigned fs = file_slot(f->dev, f->ino);
+    struct rfile *rf = &files[fs];
+    const void *me = call ? zoid_call_client_state(call) : NULL;
+    bool recent = rf->dev == f->dev && rf->ino == f->ino &&
+                  zpc_now_ns() - rf->done_ns <= (uint64_t)zpc_cfg.retain_ms * 1000000u;
+    if (!recent || (!rf->joined && !rf->shared && rf->who == me)) {
+        *rf = (struct rfile){
+            .gen = rf->gen, .dev = f->dev, .ino = f->ino, .done_ns = zpc_now_ns(), .who = me};
+        pthread_mutex_unlock(&mu);
+        ssize_t r = spliced(call, f, buf, n, off);
+        if (r != NOT_SPLICED)
+            return r;
+        pthread_mutex_lock(&mu);
+    }
+
     /* The leader. */
     evict(n);
     struct rd *e = held + n <= MAX_HELD ? calloc(1, sizeof(*e)) : NULL;
@@ -305,8 +354,6 @@ ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n
         return plain(f, buf, n, off);
     }
     /* Company expected: as much as this file's latest read had, if it is recent. */
-    unsigned fs = file_slot(f->dev, f->ino);
-    const struct rfile *rf = &files[fs];
     unsigned expect = rf->dev == f->dev && rf->ino == f->ino &&
                               zpc_now_ns() - rf->done_ns <= (uint64_t)zpc_cfg.retain_ms * 1000000u
                           ? rf->joined
@@ -358,7 +405,8 @@ ssize_t zpc_pread(struct zoid_call *call, struct zp_file *f, void *buf, size_t n
                                .dev = f->dev,
                                .ino = f->ino,
                                .done_ns = e->done_ns,
-                               .joined = e->joined};
+                               .joined = e->joined,
+                               .who = me};
     if (e->in_table)
         age_touch(e);
     pthread_cond_broadcast(&e->done_cv);

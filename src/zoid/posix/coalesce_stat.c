@@ -18,7 +18,8 @@ struct zpc_config zpc_cfg = {.reads = true,
                              .window_us = 200,
                              .retain_ms = 1000,
                              .flush_ms = 20,
-                             .lend = true};
+                             .lend = true,
+                             .splice = true};
 _Atomic uint64_t zpc_count[ZPC_NCOUNTERS];
 
 uint64_t zpc_now_ns(void)
@@ -62,6 +63,11 @@ void zpc_init(const struct zoid_host *host)
     zpc_cfg.lend = setting(host, "ZOID_POSIX_LEND", 1, 0, 1);
     zoid_host_log(host, ZOID_LOG_INFO, "descriptors lent to same-node (shm:) clients: %s",
                   zpc_cfg.lend ? "yes" : "no (ZOID_POSIX_LEND=0)");
+    zpc_cfg.splice = setting(host, "ZOID_POSIX_SPLICE", 1, 0, 1);
+    zoid_host_log(host, ZOID_LOG_INFO,
+                  "reads of 64 KiB and more sent from the file's pages "
+                  "to socket clients (splice): %s",
+                  zpc_cfg.splice ? "yes" : "no (ZOID_POSIX_SPLICE=0)");
     zpc_write_start();
 }
 

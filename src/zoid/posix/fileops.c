@@ -257,10 +257,7 @@ ssize_t zp_pread(int h, void *buf, size_t n, int64_t off)
     } else if (!rc) {
         zpc_add(ZPC_read_calls, 1);
         zpc_add(ZPC_read_bytes_asked, n);
-        zpc_add(ZPC_read_backend_ops, 1);
-        rc = read(f->fd, buf, n);
-        if (rc > 0)
-            zpc_add(ZPC_read_backend_bytes, (uint64_t)rc);
+        rc = zpc_read_direct(x.call, f, buf, n, ZP_CUR);
     }
     zp__put(f);
     return zp__leave(&x, rc);

@@ -61,6 +61,7 @@ static struct {
     ino_t keep_ino;
     int consistency; /* of the session */
     size_t chunk;    /* payload of one read or write */
+    bool tcp;        /* the daemon is reached over TCP */
     int *orphans;    /* handles to close once attached (passed by an exec whose */
     size_t norphans; /* descriptors were close-on-exec) */
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER, .sock = -1, .keep = -1, .consistency = ZP_STRICT};
@@ -290,6 +291,8 @@ static int connect_locked(void)
     zposix_zoid_use(c);
     uint32_t max = zoid_max_payload(c);
     S.chunk = max > (1u << 17) ? max - 4096 : max / 2;
+    const char *addr = zoid_setting(ZOID_SET_SERVER, NULL);
+    S.tcp = addr && !strncmp(addr, "tcp:", 4);
     bool attached = false;
     if (S.attach && S.gen) {
         attached = zp_session_attach(S.sid, S.secret, ZP_SECRET_BYTES) == 0;
@@ -387,6 +390,11 @@ uint64_t zpl_gen(void)
 size_t zpl_chunk(void)
 {
     return S.chunk ? S.chunk : (1u << 20);
+}
+
+bool zpl_tcp(void)
+{
+    return S.tcp;
 }
 
 bool zpl__conn_joined(void)

@@ -264,7 +264,7 @@ ssize_t zpl_pwrite_all(int h, const void *buf, size_t n, int64_t off)
 
 ssize_t zpl_pread_all(int h, void *buf, size_t n, int64_t off)
 {
-    size_t done = 0, chunk = zpl_chunk();
+    size_t done = 0, chunk = zpl_chunk() < ZPL_READ_CALL ? zpl_chunk() : ZPL_READ_CALL;
     do {
         size_t want = n - done < chunk ? n - done : chunk;
         sigset_t old;

@@ -159,7 +159,12 @@ void zpl_aio_quiesce(void)
 ssize_t zpl_io_split(int kind, int h, void *buf, size_t n, int64_t off)
 {
     int depth = zpl_as_depth();
-    size_t parts = n / ZPL_SPLIT_MIN;
+    /* Reads: parts of 512 KiB or more, and over TCP one call at a time (1 MiB reads over TCP
+     * loopback: 3.7-4.1 GB/s one call at a time, 3.0-3.5 in two parallel ones, 1.6 in four; on
+     * unix 2.5-2.8, 3.8 and 3.0; docs/BENCHMARKS.md, "Reads sent from the file's pages"). */
+    if (kind == ZJ_READ && zpl_tcp())
+        depth = 1;
+    size_t parts = n / (kind == ZJ_READ ? 2 * ZPL_SPLIT_MIN : ZPL_SPLIT_MIN);
     if (parts > (size_t)depth)
         parts = (size_t)depth;
     if (off < 0 || parts < 2)
