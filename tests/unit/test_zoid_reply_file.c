@@ -153,6 +153,7 @@ static void refuses_bad_input(void **state)
     assert_int_equal(zoid_reply_file(&c, region, -1, 0, 4096), -EINVAL);
     assert_int_equal(zoid_reply_file(&c, elsewhere, file_fd, 0, 4096), -EINVAL);
     assert_int_equal(zoid_reply_file(&c, region + 4096, file_fd, 0, 8192), -EINVAL); /* beyond */
+    assert_int_equal(zoid_reply_file(&c, region + 1, file_fd, 0, SIZE_MAX), -EINVAL); /* wraps */
     /* A descriptor splice cannot read: the plugin is told, and reads itself. */
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);

@@ -47,6 +47,7 @@ static struct tpipe *tpipe_get(bool make)
     if (tp || !make)
         return tp;
     int fds[2];
+    errno = 0;
     tp = malloc(sizeof(*tp));
     if (!tp)
         return NULL;
@@ -81,9 +82,10 @@ void zoid__reply_pipe_reset(void)
 
 int zoid__reply_iov_of(const struct zoid_call *c, size_t at, size_t n)
 {
-    for (int i = 0; i < c->niov; i++)
+    for (int i = 0; i < c->niov; i++) /* no at + n: a huge n must not wrap round */
         if (c->buf_off[i] != SIZE_MAX && c->buf_off[i] <= at &&
-            at + n <= c->buf_off[i] + c->iov[i].iov_len)
+            n <= c->buf_off[i] + c->iov[i].iov_len - at &&
+            at <= c->buf_off[i] + c->iov[i].iov_len)
             return i;
     return -1;
 }
@@ -101,8 +103,8 @@ ssize_t zoid_reply_file(struct zoid_call *call, void *region, int fd, int64_t of
         zoid__reply_iov_of(call, (size_t)(r - call->buf), n) < 0)
         return -EINVAL; /* not bytes this call reserved */
     struct tpipe *tp = tpipe_get(true);
-    if (!tp)
-        return -errno;
+    if (!tp) /* never 0: that would read as the end of the file */
+        return errno ? -errno : -ENOMEM;
     size_t want = n < tp->cap ? n : tp->cap, got = 0;
     loff_t pos = off;
     while (got < want) {

@@ -61,7 +61,7 @@ static struct {
     ino_t keep_ino;
     int consistency; /* of the session */
     size_t chunk;    /* payload of one read or write */
-    bool tcp;        /* the daemon is reached over TCP */
+    atomic_bool tcp; /* the daemon is reached over TCP (read by any thread) */
     int *orphans;    /* handles to close once attached (passed by an exec whose */
     size_t norphans; /* descriptors were close-on-exec) */
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER, .sock = -1, .keep = -1, .consistency = ZP_STRICT};
@@ -292,7 +292,7 @@ static int connect_locked(void)
     uint32_t max = zoid_max_payload(c);
     S.chunk = max > (1u << 17) ? max - 4096 : max / 2;
     const char *addr = zoid_setting(ZOID_SET_SERVER, NULL);
-    S.tcp = addr && !strncmp(addr, "tcp:", 4);
+    atomic_store(&S.tcp, addr && !strncmp(addr, "tcp:", 4));
     bool attached = false;
     if (S.attach && S.gen) {
         attached = zp_session_attach(S.sid, S.secret, ZP_SECRET_BYTES) == 0;
@@ -394,7 +394,7 @@ size_t zpl_chunk(void)
 
 bool zpl_tcp(void)
 {
-    return S.tcp;
+    return atomic_load(&S.tcp);
 }
 
 bool zpl__conn_joined(void)
