@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Reads sent from the file's pages (issue 15, part 3): the same interposed 1 MiB reads
-# (bench_posix_stream, strict) against two daemons side by side, one sending reads from the
-# file's pages (splice, the default) and one copying them (ZOID_POSIX_SPLICE=0), over tcp:
-# loopback and over unix:, alternating in each round, with the daemon's CPU time of each run and
-# a local read of the same file in the same round.
+# Reads sent from the file's pages and writes spliced into the file (issue 15, part 3): the same
+# interposed 1 MiB reads and writes (bench_posix_stream, strict) against two daemons side by
+# side, one splicing (the default) and one copying (ZOID_POSIX_SPLICE=0), over tcp: loopback and
+# over unix:, alternating in each round, with the daemon's CPU time of each run and a local read
+# or write of the same file in the same round. Writes over unix: also run spliced with the
+# client's copy (ZOID_SEND_BY_REFERENCE=0: no sending by reference), and "unix copy" writes
+# copy on both sides (the code before either lever).
 #
 # usage: bench/zoid_splice.sh [BUILD_DIR] [ROUNDS]
-#   environment: SECS (2), BS (1048576), OUT (bench/out/zoid_splice)
+#   environment: SECS (2), BS (1048576), OPS ("read write"), OUT (bench/out/zoid_splice)
 # Prints a markdown table of medians (MB/s, daemon CPU ms per GB) and writes raw.jsonl.
 set -euo pipefail
 build=${1:-build}
@@ -14,6 +16,7 @@ rounds=${2:-3}
 bin=$build/bin
 secs=${SECS:-2}
 bs=${BS:-1048576}
+ops=${OPS:-read write}
 out=${OUT:-bench/out/zoid_splice}
 die() {
     echo "zoid_splice.sh: $*" >&2
@@ -60,21 +63,31 @@ tick=$(getconf CLK_TCK)
 cpu_ms() { awk -v t="$tick" '{print int(($14 + $15) * 1000 / t)}' "/proc/$1/stat"; }
 
 for r in $(seq "$rounds"); do
-    for mode in "tcp splice" "tcp copy" "unix splice" "unix copy" local; do
-        if [ "$mode" = local ]; then
-            bw=$("$bin/bench_posix_stream" read "$scratch/export/f" "$bs" 268435456 "$secs" | jq .bw_bytes)
-            cpu=0
-        else
-            c0=$(cpu_ms "${pid_of[$mode]}")
-            bw=$(ZOID_TOKEN_FILE=$scratch/token "$bin/zepto" zoid run --server "${addr_of[$mode]}" \
-                --mount /zm --consistency strict -- "$bin/bench_posix_stream" read /zm/f "$bs" \
-                268435456 "$secs" | tail -1 | jq .bw_bytes)
-            cpu=$(($(cpu_ms "${pid_of[$mode]}") - c0))
-        fi
-        jq -nc --arg mode "$mode" --argjson round "$r" --argjson bw "$bw" --argjson cpu "$cpu" \
-            --argjson secs "$secs" '{mode: $mode, round: $round, bw: $bw, daemon_cpu_ms: $cpu,
-            cpu_ms_per_gb: (if $bw > 0 then $cpu / ($bw * $secs / 1e9) else null end)}' \
-            >>"$out/raw.jsonl"
+    for op in $ops; do
+        modes=("tcp splice" "tcp copy" "unix splice" "unix copy" local)
+        [ "$op" = write ] && modes+=("unix splice noref")
+        for mode in "${modes[@]}"; do
+            daemon=${mode% noref}
+            env=(ZOID_TOKEN_FILE="$scratch/token")
+            [[ "$mode" = *noref || ( "$op" = write && "$mode" = "unix copy" ) ]] &&
+                env+=(ZOID_SEND_BY_REFERENCE=0)
+            if [ "$mode" = local ]; then
+                bw=$("$bin/bench_posix_stream" "$op" "$scratch/export/f" "$bs" 268435456 "$secs" |
+                    jq .bw_bytes)
+                cpu=0
+            else
+                c0=$(cpu_ms "${pid_of[$daemon]}")
+                bw=$(env "${env[@]}" "$bin/zepto" zoid run --server "${addr_of[$daemon]}" \
+                    --mount /zm --consistency strict -- "$bin/bench_posix_stream" "$op" /zm/f \
+                    "$bs" 268435456 "$secs" | tail -1 | jq .bw_bytes)
+                cpu=$(($(cpu_ms "${pid_of[$daemon]}") - c0))
+            fi
+            jq -nc --arg mode "$op $mode" --argjson round "$r" --argjson bw "$bw" \
+                --argjson cpu "$cpu" --argjson secs "$secs" '{mode: $mode, round: $round,
+                bw: $bw, daemon_cpu_ms: $cpu,
+                cpu_ms_per_gb: (if $bw > 0 then $cpu / ($bw * $secs / 1e9) else null end)}' \
+                >>"$out/raw.jsonl"
+        done
     done
     echo "round $r/$rounds done" >&2
 done
@@ -83,9 +96,11 @@ echo "| mode | MB/s (median) | x local | daemon CPU ms per GB |"
 echo "|---|---:|---:|---:|"
 jq -rs '
   def med: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
-  (map(select(.mode == "local") | .bw) | med) as $local
+  (map(select(.mode == "read local") | .bw) | med) as $rlocal
+  | (map(select(.mode == "write local") | .bw) | med) as $wlocal
   | group_by(.mode) | map({mode: .[0].mode, bw: (map(.bw) | med),
                            cpu: (map(.cpu_ms_per_gb) | med)})
   | sort_by(.mode) | .[]
-  | "| \(.mode) | \(.bw / 1e6 | floor) | \(.bw / $local * 100 | floor / 100) | \(if .mode == "local" then "–" else (.cpu | floor) end) |"
+  | (if (.mode | startswith("read")) then $rlocal else $wlocal end) as $local
+  | "| \(.mode) | \(.bw / 1e6 | floor) | \(if $local then (.bw / $local * 100 | floor / 100) else "–" end) | \(if (.mode | endswith("local")) then "–" else (.cpu | floor) end) |"
 ' "$out/raw.jsonl"

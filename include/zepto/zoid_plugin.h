@@ -133,6 +133,30 @@ ssize_t zoid_reply_file(struct zoid_call *call, void *region, int fd, int64_t of
  * for the ring space the payload holds). 0, or -EINVAL. */
 int zoid_host_in_place(struct zoid_host *host, unsigned fn);
 
+/* From init: function fn (below 64) may get large request payloads (64 KiB and more, from unix:
+ * and tcp: clients) with only their first `head` bytes read (the fixed arguments before the
+ * bulk): `payload` and `length` are then those head bytes, and zoid_call_payload_left says how
+ * many more are still in the client's socket. The function moves them on itself, into a file
+ * without a copy through the daemon's memory (zoid_call_payload_to_file) or into memory
+ * (zoid_call_payload_read); whatever it leaves is read and dropped after it returns, before the
+ * reply. The client's next frame is read only once these bytes are out of the socket. 0, or
+ * -EINVAL (head above 4096, fn 64 or more). */
+int zoid_host_payload_tail(struct zoid_host *host, unsigned fn, uint32_t head);
+/* The bytes of this call's payload still in the client's socket (zoid_host_payload_tail); 0 for
+ * every call whose payload came whole. */
+size_t zoid_call_payload_left(const struct zoid_call *call);
+/* Reads the next n of them (at most zoid_call_payload_left) into buf: n, or -errno (the client
+ * went, stalled past the daemon's bound, the call was cancelled, or on unix: another process
+ * sent the bytes: -EPROTO; the client is then dropped). */
+ssize_t zoid_call_payload_read(struct zoid_call *call, void *buf, size_t n);
+/* Moves the next n of them into file fd at off (off < 0: at the file's position, which
+ * advances), spliced: the socket's pages go through the calling thread's pipe, and the only copy
+ * is the file's own. The count written to the file, short when the file refused more (the bytes
+ * taken and not written are lost: as a short pwrite), or -errno when nothing was written (errors
+ * as zoid_call_payload_read; -EINVAL for anything but a regular file, or one opened with
+ * O_APPEND; -EBUSY after zoid_reply_file in the same call). */
+ssize_t zoid_call_payload_to_file(struct zoid_call *call, int fd, int64_t off, size_t n);
+
 /* Takes the request payload (what the function got as `payload`) from the daemon: the plugin
  * owns that memory from then on, the pointer stays the same, and it is released with free().
  * For a plugin that keeps a large request as it came (a stream record) instead of copying it.

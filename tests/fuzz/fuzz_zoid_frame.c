@@ -41,6 +41,7 @@
 #include "zoid/core/daemon_peers.c"
 #include "zoid/core/daemon_pool.c"
 #include "zoid/core/daemon_sweep.c"
+#include "zoid/core/daemon_tail.c"
 
 #define FUZZ_MAX_PAYLOAD (64u << 10) /* small: a reply never fills the socket buffer */
 #define FUZZ_CALL_MS     1000        /* a bound only: the stream ends, so calls never wait */
@@ -224,6 +225,10 @@ static void daemon_init(void)
     struct zoid_host base = {.export_fd = -1, .daemon = &daemon_};
     if (zoid_plugins_load(NULL, &base, daemon_.slots, &daemon_.nslots, NULL))
         abort();
+    /* The sink's payloads of 64 KiB stay in the socket (zoid_host_payload_tail, daemon_tail.c):
+     * the daemon drops them there, so that the reading of such payloads is fuzzed too. */
+    if (zoid_host_payload_tail(&daemon_.slots[0].host, ZOID_CORE_SINK, 0))
+        abort();
 }
 
 static void fuzz_daemon(const uint8_t *data, size_t size, bool token)
@@ -254,23 +259,29 @@ static void fuzz_daemon(const uint8_t *data, size_t size, bool token)
     put_stream(sv[1], data, size);
 
     /* Frame after frame, as the events of a one-shot socket come (no thread is free: every call
-     * is queued). */
+     * is queued); a call whose payload stays in the socket holds the reading until it has run. */
     const char *why = NULL;
     struct job *mine = NULL;
-    while (zd__readable(d, p, &why, &mine) > 0 && !mine)
-        ;
-    discard(sv[1]);
-    /* The calls it queued, one at a time as a worker runs them. Sleep is answered at once: it
-     * only waits, and a fuzzer must not. */
-    struct job *j;
-    while ((j = zd__q_pop(d, true)) != NULL) {
-        if (j->h.plugin == 0 && j->h.function == ZOID_CORE_SLEEP && !j->error)
-            j->error = EPERM;
-        run_job(d, j);
-        zd__uid_done(d, p->u);
-        free(j);
-        d->busy--;
+    bool more = true;
+    while (more) {
+        int r = 1;
+        while (!atomic_load(&p->tail_left) && (r = zd__readable(d, p, &why, &mine)) > 0 && !mine)
+            ;
+        more = r > 0 && atomic_load(&p->tail_left);
         discard(sv[1]);
+        /* The calls it queued, one at a time as a worker runs them. Sleep is answered at once:
+         * it only waits, and a fuzzer must not. */
+        struct job *j;
+        while ((j = zd__q_pop(d, true)) != NULL) {
+            if (j->h.plugin == 0 && j->h.function == ZOID_CORE_SLEEP && !j->error)
+                j->error = EPERM;
+            run_job(d, j);
+            zd__uid_done(d, p->u);
+            free(j);
+            d->busy--;
+            discard(sv[1]);
+        }
+        more = more && !atomic_load(&p->tail_left) && !atomic_load(&p->kill_why);
     }
     /* As zd__drop() does, without the epoll set. */
     atomic_store(&p->closed, true);

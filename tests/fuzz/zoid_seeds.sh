@@ -74,6 +74,22 @@ calls() {
     calls
 } >"$dir/daemon-token"
 
+# A payload left in the socket (the target marks the sink so): a 64 KiB sink call whose bytes
+# the daemon drops, the next call after it; and one cut short half way.
+{
+    printf '\x01'
+    frame 5 0 0 0 0 0
+    frame 1 0 2 0 3 65536
+    bytes 65536 t
+    frame 1 0 0 0 4 0
+} >"$dir/daemon-tail"
+{
+    printf '\x01'
+    frame 5 0 0 0 0 0
+    frame 1 0 2 0 3 65536
+    bytes 30000 t
+} >"$dir/daemon-tail-cut"
+
 # The client's handshake (first byte 8): a CHALLENGE wanting a token (version 2), a WELCOME with
 # limits and a proof the client must refuse; then one without a token.
 {

@@ -16,9 +16,18 @@ set_tests_properties(integration.zoid_posix_ops PROPERTIES SKIP_RETURN_CODE 77 T
 add_executable(test_zoid_splice zoid_splice.c)
 target_include_directories(test_zoid_splice PRIVATE ${CMAKE_SOURCE_DIR}/src/zoid/posix)
 target_link_libraries(test_zoid_splice PRIVATE zepto_zposix_client zepto_zoid Threads::Threads)
+# A program under `zoid run`: built without the sanitizers (the preload, which has none, goes
+# first; ASan's runtime must be the first library of a process).
+add_executable(test_zoid_byref zoid_byref.c)
+set_target_properties(test_zoid_byref PROPERTIES COMPILE_OPTIONS "" LINK_OPTIONS "")
+add_executable(test_zoid_splice_write zoid_splice_write.c)
+target_include_directories(test_zoid_splice_write PRIVATE ${CMAKE_SOURCE_DIR}/src/zoid/posix)
+target_link_libraries(test_zoid_splice_write PRIVATE zepto_zposix_client zepto_zoid)
 add_test(NAME integration.zoid_splice
          COMMAND ${CMAKE_COMMAND} -E env ZEPTO=${ZEPTO_BIN}
                  WORK=${CMAKE_CURRENT_BINARY_DIR}/work-zoid_splice
                  DRIVER=$<TARGET_FILE:test_zoid_splice>
+                 WRITER=$<TARGET_FILE:test_zoid_splice_write>
+                 BYREF=$<TARGET_FILE:test_zoid_byref>
                  bash ${CMAKE_CURRENT_SOURCE_DIR}/zoid_splice.sh)
 set_tests_properties(integration.zoid_splice PROPERTIES TIMEOUT 120)

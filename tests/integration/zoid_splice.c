@@ -28,7 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "coalesce_stat.h"
+#define ZD_FILE "zoid_splice.c"
+#include "zoid_driver.h"
 #include "zepto/zoid.h"
 #include "zepto/zoid_codec.h"
 #include "zposix.h"
@@ -36,39 +37,13 @@
 
 #define SIZE ((3u << 20) + 777) /* three replies' worth from the file, and a tail */
 
-static const char *addr, *export_dir;
 static bool expect_spliced;
-static int failures;
 static uint64_t sid;
 static uint8_t secret[ZP_SECRET_BYTES];
-
-static void fail(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(int line, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "zoid_splice.c:%d: %s: ", line, addr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    failures++;
-}
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail(__LINE__, __VA_ARGS__);                                                           \
-    } while (0)
 
 static unsigned char byte_at(uint64_t i)
 {
     return (unsigned char)((i * 2654435761u) >> 13);
-}
-
-static char *local(const char *rel)
-{
-    static char p[PATH_MAX];
-    snprintf(p, sizeof(p), "%s/%s", export_dir, rel);
-    return p;
 }
 
 static void make_file(const char *rel, size_t size)
@@ -83,27 +58,6 @@ static void make_file(const char *rel, size_t size)
     }
     close(fd);
     free(b);
-}
-
-static struct zoid_client *connect_or_die(void)
-{
-    struct zoid_client *c;
-    struct zepto_err err = {0};
-    if (zoid_connect(addr, NULL, &c, &err)) {
-        fprintf(stderr, "connect %s: %s\n", addr, err.msg);
-        exit(1);
-    }
-    return c;
-}
-
-static uint64_t counter(enum zpc_counter which)
-{
-    uint64_t v[ZPC_NCOUNTERS] = {0};
-    if (zp_coalesce_stat(v, ZPC_NCOUNTERS) < 0) {
-        fprintf(stderr, "zp_coalesce_stat: %s\n", strerror(errno));
-        exit(1);
-    }
-    return v[which];
 }
 
 /* One read through the daemon, checked against the file's bytes. */
@@ -130,14 +84,14 @@ static void read_check(int line, int h, uint64_t off, size_t n)
 static void test_shapes(int h)
 {
     uint64_t spliced = counter(ZPC_read_spliced_bytes);
-    read_check(__LINE__, h, 0, 64u << 10);          /* the smallest spliced */
-    read_check(__LINE__, h, 1, 1u << 20);           /* unaligned: 257 pages for 256 */
-    read_check(__LINE__, h, 4093, (3u << 20) - 5);  /* more than one reply takes */
-    read_check(__LINE__, h, SIZE - 100, 1u << 20);  /* short at the end */
-    read_check(__LINE__, h, SIZE, 1u << 20);        /* at the end */
+    read_check(__LINE__, h, 0, 64u << 10);           /* the smallest spliced */
+    read_check(__LINE__, h, 1, 1u << 20);            /* unaligned: 257 pages for 256 */
+    read_check(__LINE__, h, 4093, (3u << 20) - 5);   /* more than one reply takes */
+    read_check(__LINE__, h, SIZE - 100, 1u << 20);   /* short at the end */
+    read_check(__LINE__, h, SIZE, 1u << 20);         /* at the end */
     read_check(__LINE__, h, SIZE + 12345, 1u << 20); /* past it */
-    read_check(__LINE__, h, 8192, 4096);            /* small: copied */
-    read_check(__LINE__, h, 777, (64u << 10) - 1);  /* just below the size spliced */
+    read_check(__LINE__, h, 8192, 4096);             /* small: copied */
+    read_check(__LINE__, h, 777, (64u << 10) - 1);   /* just below the size spliced */
 
     /* At the file position: it advances by what each read returned, spliced or not. */
     if (zp_lseek(h, 12345, SEEK_SET) != 12345)
@@ -153,8 +107,8 @@ static void test_shapes(int h)
             break;
         for (size_t k = 0; k < want; k++)
             if (b[k] != byte_at(pos + k)) {
-                fail(__LINE__, "read at the position %llu: byte %zu wrong",
-                     (unsigned long long)pos, k);
+                fail(__LINE__, "read at the position %llu: byte %zu wrong", (unsigned long long)pos,
+                     k);
                 break;
             }
         pos += want;
@@ -173,8 +127,9 @@ static void test_shapes(int h)
 }
 
 /* A child that begins a read of 16 MiB + 4 KiB (a reply that cannot fit in its socket's buffer,
- * and too large to be shared: never coalesced with another client's) and stops before reading it; killed once the daemon has spliced its first 1 MiB. Its reply's bytes left
- * in the daemon thread's pipe must not go to anyone else. */
+ * and too large to be shared: never coalesced with another client's) and stops before reading it;
+ * killed once the daemon has spliced its first 1 MiB. Its reply's bytes left in the daemon thread's
+ * pipe must not go to anyone else. */
 static void kill_mid_reply(const char *rel)
 {
     uint64_t before = counter(ZPC_read_spliced_bytes);

@@ -1,9 +1,12 @@
-# Reads sent from the file's pages (splice) through real daemons: test_zoid_splice ($DRIVER)
-# against a unix: and a tcp: daemon (spliced), and against shm: and a unix: daemon started with
-# ZOID_POSIX_SPLICE=0 (copied: the counter must stay still). A daemon log without its splice
-# line, or a daemon that died, fails too.
+# Reads sent from the file's pages and writes spliced into the file through real daemons:
+# test_zoid_splice ($DRIVER) and test_zoid_splice_write ($WRITER) against a unix: and a tcp:
+# daemon (spliced), and against shm: and a unix: daemon started with ZOID_POSIX_SPLICE=0 (copied:
+# the counters must stay still). A daemon log without its splice line, or a daemon that died,
+# fails too.
 . "$(dirname "$0")/lib.sh"
 : "${DRIVER:?DRIVER must name test_zoid_splice}"
+: "${WRITER:?WRITER must name test_zoid_splice_write}"
+: "${BYREF:?BYREF must name test_zoid_byref}"
 mkdir -p "$WORK/export"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/token"
 chmod 600 "$WORK/token"
@@ -31,15 +34,27 @@ serve unix "unix:$WORK/u.sock"
 serve tcp "tcp:127.0.0.1:$port"
 serve shm "shm:$WORK/s.sock"
 serve off "unix:$WORK/off.sock" ZOID_POSIX_SPLICE=0
-grep -q "(splice): yes" "$WORK/unix.log" || fail "unix: no splice line: $(cat "$WORK/unix.log")"
-grep -q "(splice): no (ZOID_POSIX_SPLICE=0)" "$WORK/off.log" ||
+grep -q "spliced between the socket and the file: yes" "$WORK/unix.log" ||
+    fail "unix: no splice line: $(cat "$WORK/unix.log")"
+grep -q "the file: no (ZOID_POSIX_SPLICE=0)" "$WORK/off.log" ||
     fail "ZOID_POSIX_SPLICE=0: not said: $(cat "$WORK/off.log")"
 
-expect_ok "$DRIVER" "unix:$WORK/u.sock" "$WORK/export" spliced
-expect_ok "$DRIVER" "tcp:127.0.0.1:$port" "$WORK/export" spliced
-expect_ok "$DRIVER" "shm:$WORK/s.sock" "$WORK/export" copied
-expect_ok "$DRIVER" "unix:$WORK/off.sock" "$WORK/export" copied
-expect_status 2 "usage" "$DRIVER" "unix:$WORK/u.sock" "$WORK/export" sometimes
+for d in "$DRIVER" "$WRITER"; do
+    expect_ok "$d" "unix:$WORK/u.sock" "$WORK/export" spliced
+    expect_ok "$d" "tcp:127.0.0.1:$port" "$WORK/export" spliced
+    expect_ok "$d" "shm:$WORK/s.sock" "$WORK/export" copied
+    expect_ok "$d" "unix:$WORK/off.sock" "$WORK/export" copied
+    expect_status 2 "usage" "$d" "unix:$WORK/u.sock" "$WORK/export" sometimes
+done
+# An unmodified program's large writes sent by reference (unix:), beside a forked child and
+# after it closed the transport's pipe; and with sending by reference switched off.
+expect_ok "$ZEPTO" zoid run --server "unix:$WORK/u.sock" --mount /zz -- "$BYREF" /zz "$WORK/export"
+mkdir -p "$WORK/export/copy"
+ZOID_SEND_BY_REFERENCE=0 expect_status 1 "1 MiB pipes after large writes" \
+    "$ZEPTO" zoid run --server "unix:$WORK/u.sock" --mount /zz -- "$BYREF" /zz "$WORK/export"
+# The hand-made frames of the writer: a client dropped mid-frame and one with two senders.
+grep -q "a frame from two senders" "$WORK/unix.log" ||
+    fail "unix: the two senders' frame was not named in the log"
 for i in "${!pids[@]}"; do
     kill -0 "${pids[$i]}" 2>/dev/null || fail "daemon $i died"
 done

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -80,7 +81,7 @@ static int left_ms(uint64_t deadline)
 }
 
 static int send_frame(struct zoid_client *c, const struct zoid_header *h, const struct iovec *iov,
-                      int n, int timeout_ms)
+                      int n, int timeout_ms, bool by_ref)
 {
     unsigned char hdr[ZOID_HEADER_SIZE];
     zoid_header_encode(h, hdr);
@@ -90,7 +91,8 @@ static int send_frame(struct zoid_client *c, const struct zoid_header *h, const 
     all[0] = (struct iovec){hdr, sizeof(hdr)};
     if (n)
         memcpy(all + 1, iov, (size_t)n * sizeof(*iov));
-    int rc = c->t->sendv(c->fd, all, n + 1, timeout_ms);
+    int rc = by_ref ? c->t->sendv_ref(c->fd, all, n + 1, timeout_ms)
+                    : c->t->sendv(c->fd, all, n + 1, timeout_ms);
     if (all != stack)
         free(all);
     return rc;
@@ -334,7 +336,7 @@ static int handshake(struct zoid_client *c, const struct zoid_client_opts *o, st
         out.iov_len = sizeof(ans);
     }
     auth.length = (uint32_t)out.iov_len;
-    if ((rc = send_frame(c, &auth, &out, 1, to)))
+    if ((rc = send_frame(c, &auth, &out, 1, to, false)))
         return zepto_fail(err, -rc, "sending the answer: %s", strerror(-rc));
     if ((rc = read_header(c, &h, to)))
         return zepto_fail(err, -rc, "no welcome from the daemon: %s", strerror(-rc));
@@ -486,7 +488,7 @@ struct zoid_call_handle {
 /* Registers a call and sends its frame: 0 and the handle, or what zoid_call would return. */
 static int call_send(struct zoid_client *c, uint16_t plugin, uint16_t function,
                      const struct iovec *req, int nreq, const struct iovec *rep, int nrep,
-                     int timeout_ms, bool handled, struct zoid_call_handle *h)
+                     int timeout_ms, bool handled, bool by_ref, struct zoid_call_handle *h)
 {
     size_t len = 0;
     for (int i = 0; i < nreq; i++)
@@ -539,7 +541,7 @@ static int call_send(struct zoid_client *c, uint16_t plugin, uint16_t function,
                              .call = p->id,
                              .length = (uint32_t)len};
     pthread_mutex_lock(&c->send_mu);
-    int rc = send_frame(c, &hd, req, nreq, to);
+    int rc = send_frame(c, &hd, req, nreq, to, by_ref);
     pthread_mutex_unlock(&c->send_mu);
     if (rc) {
         pthread_mutex_lock(&c->mu);
@@ -594,9 +596,26 @@ int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const s
 {
     if (rep_len)
         *rep_len = 0;
+    /* A large request goes by reference where the transport can (unix:): the caller's pages
+     * until the daemon has read them, which its reply proves. A call that ends without one
+     * (timed out, interrupted, its connection lost) waits for the daemon to have read them, at
+     * most as long again; past that the connection is closed, so that the caller's memory is
+     * never read after the call returned but by a daemon that already held it. */
+    bool by_ref = false;
+    for (int i = 0; i < nreq && c->t->sendv_ref && !by_ref; i++)
+        by_ref = req[i].iov_len >= ZOID_VIEW_MIN;
     struct zoid_call_handle h;
-    int rc = call_send(c, plugin, function, req, nreq, rep, nrep, timeout_ms, false, &h);
-    return rc ? rc : call_wait(&h, rep_len, false);
+    int rc = call_send(c, plugin, function, req, nreq, rep, nrep, timeout_ms, false, by_ref, &h);
+    if (rc)
+        return rc;
+    rc = call_wait(&h, rep_len, false);
+    if (by_ref && rc < 0 && c->t->sent_read(c->fd, timeout_ms ? timeout_ms : c->timeout_ms)) {
+        pthread_mutex_lock(&c->mu);
+        mark_dead(c, -ECONNRESET);
+        pthread_mutex_unlock(&c->mu);
+        shutdown(c->fd, SHUT_RDWR);
+    }
+    return rc;
 }
 
 int zoid_call_begin(struct zoid_client *c, uint16_t plugin, uint16_t function,
@@ -607,7 +626,7 @@ int zoid_call_begin(struct zoid_client *c, uint16_t plugin, uint16_t function,
     struct zoid_call_handle *h = malloc(sizeof(*h));
     if (!h)
         return -ENOMEM;
-    int rc = call_send(c, plugin, function, req, nreq, rep, nrep, timeout_ms, true, h);
+    int rc = call_send(c, plugin, function, req, nreq, rep, nrep, timeout_ms, true, false, h);
     if (rc) {
         free(h);
         return rc;

@@ -9,8 +9,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "zoid/core/cred.h"
+
+struct zoid_cred zoid_cred_of(const struct msghdr *m)
+{
+    struct zoid_cred c = {0};
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR((struct msghdr *)m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS &&
+            h->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred u;
+            memcpy(&u, CMSG_DATA(h), sizeof(u));
+            c = (struct zoid_cred){.valid = true, .pid = u.pid, .uid = u.uid, .gid = u.gid};
+        }
+    if (m->msg_flags & MSG_CTRUNC)
+        c.valid = false;
+    return c;
+}
+
+bool zoid_cred_same(const struct zoid_cred *a, const struct zoid_cred *b)
+{
+    return a->valid == b->valid && a->pid == b->pid && a->uid == b->uid && a->gid == b->gid;
+}
 
 /* The groups of pid from /proc, if its effective uid and gid are still uid and gid. */
 static int proc_groups(int32_t pid, uint32_t uid, uint32_t gid, struct zoid_identity *id)

@@ -99,6 +99,11 @@ struct zoid_peer {
     /* The payload being read is read in place (the transport's view). */
     bool viewing;
     const void *view; /* where, once all of it came (for zd__enqueue) */
+    /* The frame being read leaves this many bytes of its payload in the socket for its function
+     * (zoid_host_payload_tail); tail_left: those still there once its call runs. The client is
+     * not read while some are (daemon_limits.c). */
+    uint32_t tail;
+    _Atomic uint32_t tail_left;
 };
 
 /* A call in progress: what a plugin function builds its reply in. */
@@ -127,6 +132,8 @@ struct zoid_call {
     const _Atomic bool *timed_out; /* past the call timeout (zoid_call_cancelled) */
     /* zoid_reply_file: file_len bytes in the thread's pipe go in place of buf[file_at...]. */
     size_t file_at, file_len;
+    /* Bytes of the payload still in the client's socket (payload_tail.c). */
+    size_t tail_left;
 };
 
 /* Plugin table (plugins.c). Each plugin's host is a copy of `base` with its name. */
@@ -154,6 +161,11 @@ int zoid_call_finish(struct zoid_call *c, int error);
  * zoid_reply_file put there (NULL: none); reset empties it (closes it: the next is new). */
 int zoid__reply_pipe(void);
 void zoid__reply_pipe_reset(void);
+/* The calling thread's pipe (made on first use): 0 and its ends and size, or -errno. */
+int zoid__thread_pipe(int *rd, int *wr, size_t *cap);
+/* Reads and drops what is left of c's payload in the socket (payload_tail.c): 0, or -errno and
+ * the client is told to go. */
+int zoid__payload_discard(struct zoid_call *c);
 /* The iovec of c's reply that holds buf[at, at + n): its index, or -1. */
 int zoid__reply_iov_of(const struct zoid_call *c, size_t at, size_t n);
 void zoid_peer_unref(struct zoid_peer *p);

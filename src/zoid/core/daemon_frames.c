@@ -91,20 +91,10 @@ static ssize_t recv_part(struct zoid_peer *p, void *buf, size_t len)
     ssize_t n = recvmsg(p->fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n <= 0)
         return n;
-    struct zoid_cred c = {0};
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
-        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS &&
-            h->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
-            struct ucred u;
-            memcpy(&u, CMSG_DATA(h), sizeof(u));
-            c = (struct zoid_cred){.valid = true, .pid = u.pid, .uid = u.uid, .gid = u.gid};
-        }
-    if (m.msg_flags & MSG_CTRUNC)
-        c.valid = false;
+    struct zoid_cred c = zoid_cred_of(&m);
     if (!p->hdr_got && !p->payload_got)
         p->frame_cred = c;
-    else if (c.valid != p->frame_cred.valid || c.pid != p->frame_cred.pid ||
-             c.uid != p->frame_cred.uid || c.gid != p->frame_cred.gid) {
+    else if (!zoid_cred_same(&c, &p->frame_cred)) {
         errno = EPROTO;
         return -1;
     }
@@ -123,6 +113,19 @@ static bool in_place(const struct zoid_daemon *d, const struct zoid_peer *p,
     return slot >= 0 && (d->in_place[slot] >> h->function & 1);
 }
 
+/* How many bytes of the call h's payload stay in the socket for its function: a socket
+ * transport, a function that said it takes them so (zoid_host_payload_tail), a payload of
+ * 64 KiB or more past its head. */
+static uint32_t tail_of(const struct zoid_daemon *d, const struct zoid_peer *p,
+                        const struct zoid_header *h)
+{
+    if (h->kind != ZOID_CALL || h->function >= 64 || h->length < ZOID_VIEW_MIN || !p->t->sendv_pipe)
+        return 0;
+    int slot = zoid_plugin_find(d->slots, d->nslots, h->plugin);
+    unsigned head1 = slot >= 0 ? d->tail_head[slot][h->function] : 0;
+    return head1 && h->length > head1 - 1 ? h->length - (head1 - 1) : 0;
+}
+
 int zd__readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, struct job **job)
 {
     for (;;) {
@@ -134,7 +137,7 @@ int zd__readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, s
             }
             p->payload_bytes = p->want;
             p->want = 0;
-            p->payload = malloc(p->h.length);
+            p->payload = malloc(p->payload_bytes);
             if (!p->payload) {
                 *why = "out of memory";
                 return -1;
@@ -149,7 +152,7 @@ int zd__readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, s
                 goto complete;
             }
         } else {
-            size_t want = p->h.length - p->payload_got;
+            size_t want = p->h.length - p->tail - p->payload_got;
             n = want ? recv_part(p, p->payload + p->payload_got, want) : 0;
             if (!want)
                 goto complete;
@@ -185,14 +188,18 @@ int zd__readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, s
             }
             p->payload_got = 0;
             p->payload = NULL;
+            p->tail = 0;
             if (p->welcomed && in_place(d, p, &p->h)) {
                 p->viewing = true; /* no budget: the bytes stay in the client's region */
                 continue;
             }
-            if (p->welcomed && p->h.length) {
-                p->want = p->h.length; /* allocated below, once the budget has room */
+            p->tail = p->welcomed ? tail_of(d, p, &p->h) : 0;
+            if (p->welcomed && p->h.length > p->tail) {
+                p->want = p->h.length - p->tail; /* allocated below, once the budget has room */
                 continue;
             }
+            if (p->tail) /* nothing before the bulk: the call as it is */
+                goto complete;
             p->payload = p->h.length ? malloc(p->h.length) : NULL;
             if (p->h.length && !p->payload) {
                 *why = "out of memory";
@@ -201,12 +208,15 @@ int zd__readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, s
             continue;
         }
         p->payload_got += (size_t)n;
-        if (p->payload_got < p->h.length)
+        if (p->payload_got < p->h.length - p->tail)
             continue;
     complete:
         p->hdr_got = 0;
         p->payload_got = 0;
-        atomic_store_explicit(&p->mid_frame, false, memory_order_relaxed);
+        /* A tail left in the socket: the frame is not over until its call has taken it (the
+         * sweep's stall bound holds meanwhile), and the client is not read until then. */
+        atomic_store(&p->tail_left, p->tail);
+        atomic_store_explicit(&p->mid_frame, p->tail != 0, memory_order_relaxed);
         p->call_id = p->id;
         p->call_error = 0;
         if (p->passcred && zoid_cred_identity(&p->id, &p->frame_cred, &p->call_id))

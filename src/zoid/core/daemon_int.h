@@ -40,6 +40,7 @@ struct job {
     unsigned char *payload;
     uint32_t bytes;          /* of the payload, counted in the budgets */
     bool in_place;           /* payload is a view into the transport: ended, not freed */
+    uint32_t tail;           /* payload bytes left in the socket (zoid_host_payload_tail) */
     int error;               /* answer with this at once (EBUSY) instead of running the call */
     struct zoid_identity id; /* the sender of this call */
     uint64_t deadline_ns;    /* when running: past it, the call is interrupted */
@@ -127,6 +128,9 @@ struct zoid_daemon {
     /* by plugin slot: its functions (bit n: function n < 64) that take large payloads in place
      * (zoid_host_in_place) */
     uint64_t in_place[ZOID_MAX_PLUGINS];
+    /* by plugin slot and function: 1 + the head of payloads left in the socket past it
+     * (zoid_host_payload_tail), 0 for none */
+    uint16_t tail_head[ZOID_MAX_PLUGINS][64];
 };
 
 extern _Thread_local unsigned zd__my_ws;          /* this thread's slot in d->ws */

@@ -93,7 +93,7 @@ void zd__uid_done(struct zoid_daemon *d, struct zoid_uid *u)
  * (if any) fits in the daemon's budget. */
 static bool can_read(struct zoid_daemon *d, struct zoid_peer *p)
 {
-    if (atomic_load(&p->in_flight) >= d->o.max_in_flight ||
+    if (atomic_load(&p->in_flight) >= d->o.max_in_flight || atomic_load(&p->tail_left) ||
         atomic_load(&p->bytes) >= d->o.max_client_bytes)
         return false;
     uint64_t held = atomic_load(&d->bytes);

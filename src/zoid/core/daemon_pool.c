@@ -27,6 +27,7 @@ static void run_job(struct zoid_daemon *d, struct job *j)
     call.id = j->id;
     call.payload = j->payload;
     call.payload_in_place = j->in_place;
+    call.tail_left = j->tail;
     call.timed_out = &j->timed_out;
     int error = j->error;
     if (!error && atomic_load(&p->closed))
@@ -40,7 +41,8 @@ static void run_job(struct zoid_daemon *d, struct job *j)
             !d->slots[slot].p->functions[j->h.function])
             rc = -ENOSYS;
         else
-            rc = d->slots[slot].p->functions[j->h.function](&call, j->payload, j->h.length);
+            rc = d->slots[slot].p->functions[j->h.function](&call, j->payload,
+                                                            j->h.length - j->tail);
         if (rc < 0 && atomic_load(&j->timed_out) &&
             (rc == -EINTR || rc == -ECANCELED || rc == -ETIMEDOUT))
             rc = -ETIMEDOUT;
@@ -48,6 +50,8 @@ static void run_job(struct zoid_daemon *d, struct job *j)
          * failure of the plugin. */
         error = rc < 0 && rc > -4096 ? -rc : rc ? EIO : 0;
     }
+    if (call.tail_left) /* what the function left in the socket (or a call not run) */
+        (void)zoid__payload_discard(&call);
     if (j->in_place) { /* before the reply: the client may be writing its next call already */
         p->t->view_end(p->fd);
         j->payload = NULL;
@@ -119,6 +123,8 @@ int zd__enqueue(struct zoid_daemon *d, struct zoid_peer *p, int error, struct jo
         p->view = NULL;
     }
     j->bytes = p->payload_bytes;
+    j->tail = p->tail;
+    p->tail = 0;
     j->error = error;
     j->id = p->call_id;
     p->payload = NULL;

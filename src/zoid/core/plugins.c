@@ -117,6 +117,16 @@ int zoid_host_in_place(struct zoid_host *host, unsigned fn)
     return 0;
 }
 
+int zoid_host_payload_tail(struct zoid_host *host, unsigned fn, uint32_t head)
+{
+    struct zoid_daemon *d = host ? host->daemon : NULL;
+    int i = d && fn < 64 && head <= 4096 ? slot_of(d, host) : -1;
+    if (i < 0)
+        return -EINVAL;
+    d->tail_head[i][fn] = (uint16_t)(head + 1);
+    return 0;
+}
+
 /* ---- loading ---- */
 
 /* The posix plugin (src/zoid/posix), built into the zepto executable. Weak: the daemon's
@@ -136,13 +146,17 @@ static int start(struct zoid_slot *slot, const struct zoid_plugin *p, void *hand
     slot->host.plugin_state = NULL;
     struct zoid_daemon *d = base->daemon;
     int i = d ? slot_of(d, &slot->host) : -1;
-    if (i >= 0)
+    if (i >= 0) {
         d->in_place[i] = 0;
+        memset(d->tail_head[i], 0, sizeof(d->tail_head[i]));
+    }
     int rc = p->init ? p->init(&slot->host) : 0;
     if (rc) {
         *slot = (struct zoid_slot){0};
-        if (i >= 0)
-            d->in_place[i] = 0; /* what a plugin that failed here said is forgotten */
+        if (i >= 0) { /* what a plugin that failed here said is forgotten */
+            d->in_place[i] = 0;
+            memset(d->tail_head[i], 0, sizeof(d->tail_head[i]));
+        }
     }
     return rc > 0 ? -rc : rc;
 }

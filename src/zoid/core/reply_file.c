@@ -65,6 +65,17 @@ static struct tpipe *tpipe_get(bool make)
     return tp;
 }
 
+int zoid__thread_pipe(int *rd, int *wr, size_t *cap)
+{
+    struct tpipe *tp = tpipe_get(true);
+    if (!tp)
+        return errno ? -errno : -ENOMEM;
+    *rd = tp->rd;
+    *wr = tp->wr;
+    *cap = tp->cap;
+    return 0;
+}
+
 int zoid__reply_pipe(void)
 {
     struct tpipe *tp = tpipe_get(false);
@@ -84,8 +95,7 @@ int zoid__reply_iov_of(const struct zoid_call *c, size_t at, size_t n)
 {
     for (int i = 0; i < c->niov; i++) /* no at + n: a huge n must not wrap round */
         if (c->buf_off[i] != SIZE_MAX && c->buf_off[i] <= at &&
-            n <= c->buf_off[i] + c->iov[i].iov_len - at &&
-            at <= c->buf_off[i] + c->iov[i].iov_len)
+            n <= c->buf_off[i] + c->iov[i].iov_len - at && at <= c->buf_off[i] + c->iov[i].iov_len)
             return i;
     return -1;
 }

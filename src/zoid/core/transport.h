@@ -89,6 +89,13 @@ struct zoid_transport {
      * a pipe cannot feed the descriptor (shm). */
     int (*sendv_pipe)(int fd, const struct iovec *iov, int n, int pipe_rd, size_t len,
                       int timeout_ms);
+    /* A client's request, as sendv, but its large entries (64 KiB and more) go by reference:
+     * their pages, not a copy, until the daemon reads them. Only for memory the caller leaves
+     * alone until the daemon has read it (its reply came, or sent_read said so). NULL: not
+     * offered (tcp: loopback would hand the pages to the reader with the data acknowledged). */
+    int (*sendv_ref)(int fd, const struct iovec *iov, int n, int timeout_ms);
+    /* Waits until the peer has read every byte sent (up to timeout_ms): 0 or -ETIMEDOUT. */
+    int (*sent_read)(int fd, int timeout_ms);
 };
 
 /* unix: (the shm: transport builds on it) and shm: (shm.c). */

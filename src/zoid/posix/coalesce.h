@@ -54,6 +54,17 @@ ssize_t zpc_read_direct(struct zoid_call *call, struct zp_file *f, void *buf, si
 void zpc_invalidate(uint64_t dev, uint64_t ino);
 
 /* ---- writes (coalesce_write.c) ---- */
+/* Whether writes of session s to f may be gathered or ordered with gathered ones (relaxed). */
+bool zpc_may_gather(struct zp_session *s, struct zp_file *f);
+/* Whether a write of a relaxed session goes straight to the backend (large and aligned). */
+bool zpc_direct_ok(size_t n, int64_t off);
+/* Writes n bytes at off of fd by some other means than a buffer: 0, or an errno. */
+typedef int (*zpc_out_fn)(void *arg, int fd, size_t n, int64_t off);
+/* zpc_pwrite for bytes not in memory (a payload still in the socket): a write of a relaxed
+ * session that zpc_direct_ok goes out by out, in order with what is gathered for the file (true,
+ * *ret as zpc_pwrite's); false when nothing is gathered for the file: the caller writes. */
+bool zpc_pwrite_out(struct zp_session *s, struct zp_file *f, size_t n, int64_t off, zpc_out_fn out,
+                    void *arg, ssize_t *ret);
 /* A write of a relaxed session: buffered (true, *ret the bytes taken, or -1 + errno when a
  * stripe it filled could not be written) or not coalescable (false: the caller writes). */
 bool zpc_pwrite(struct zp_session *s, struct zp_file *f, const void *buf, size_t n, int64_t off,

@@ -65,8 +65,8 @@ void zpc_init(const struct zoid_host *host)
                   zpc_cfg.lend ? "yes" : "no (ZOID_POSIX_LEND=0)");
     zpc_cfg.splice = setting(host, "ZOID_POSIX_SPLICE", 1, 0, 1);
     zoid_host_log(host, ZOID_LOG_INFO,
-                  "reads of 64 KiB and more sent from the file's pages "
-                  "to socket clients (splice): %s",
+                  "reads and writes of 64 KiB and more of socket clients spliced "
+                  "between the socket and the file: %s",
                   zpc_cfg.splice ? "yes" : "no (ZOID_POSIX_SPLICE=0)");
     zpc_write_start();
 }

@@ -26,8 +26,9 @@
     X(write_direct, "large aligned writes of relaxed sessions sent straight to the backend")       \
     X(write_messages, "zp_pwrite and zp_pwrite_many calls received (a batch counts once)")         \
     X(descriptors_lent, "open files lent to same-node clients (zp_lend), read and written there")  \
-    X(company_waits, "reads and lookups that waited (at most the window) for others to share")   \
-    X(read_spliced_bytes, "of read_backend_bytes, sent from the file's pages without a copy")
+    X(company_waits, "reads and lookups that waited (at most the window) for others to share")     \
+    X(read_spliced_bytes, "of read_backend_bytes, sent from the file's pages without a copy")      \
+    X(write_spliced_bytes, "of write_backend_bytes, spliced from the client's socket to the file")
 
 enum zpc_counter {
 #define ZPC_ENUM(name, what) ZPC_##name,

@@ -323,9 +323,11 @@ int zpc_flush(uint64_t dev, uint64_t ino)
     return 0;
 }
 
-/* A large aligned write, straight to the backend after what it overlaps (see the top):
- * false when nothing is held for the file (the caller writes as for a strict session). */
-static bool direct(struct zp_file *f, const void *buf, size_t n, int64_t off, ssize_t *ret)
+/* A large aligned write, straight to the backend after what it overlaps (see the top), by
+ * out (0 or an errno once all n bytes are written): false when nothing is held for the file (the
+ * caller writes as for a strict session). */
+static bool direct(struct zp_file *f, size_t n, int64_t off, zpc_out_fn out, void *arg,
+                   ssize_t *ret)
 {
     pthread_mutex_lock(&mu);
     struct agg *g = find(f->dev, f->ino);
@@ -354,7 +356,7 @@ static bool direct(struct zp_file *f, const void *buf, size_t n, int64_t off, ss
         pthread_cond_wait(&g->cv, &mu);
     pthread_mutex_unlock(&mu);
     if (!e)
-        e = write_all(f->fd, buf, n, off);
+        e = out(arg, f->fd, n, off);
     pthread_mutex_lock(&mu);
     g->users--;
     maybe_release(g);
@@ -365,16 +367,37 @@ static bool direct(struct zp_file *f, const void *buf, size_t n, int64_t off, ss
     return true;
 }
 
+static int out_buf(void *buf, int fd, size_t n, int64_t off)
+{
+    return write_all(fd, buf, n, off);
+}
+
+bool zpc_direct_ok(size_t n, int64_t off)
+{
+    return n >= DIRECT_MIN && n <= MAX_WRITE && n % DIRECT_ALIGN == 0 && off >= 0 &&
+           off % DIRECT_ALIGN == 0;
+}
+
+bool zpc_pwrite_out(struct zp_session *s, struct zp_file *f, size_t n, int64_t off, zpc_out_fn out,
+                    void *arg, ssize_t *ret)
+{
+    return zpc_may_gather(s, f) && zpc_direct_ok(n, off) && direct(f, n, off, out, arg, ret);
+}
+
+bool zpc_may_gather(struct zp_session *s, struct zp_file *f)
+{
+    int fl = atomic_load(&f->flags);
+    return zpc_cfg.writes && atomic_load(&s->consistency) == ZP_RELAXED && f->reg && f->ino &&
+           (fl & O_ACCMODE) != O_RDONLY && !(fl & (O_APPEND | O_DIRECT | O_SYNC | O_DSYNC));
+}
+
 bool zpc_pwrite(struct zp_session *s, struct zp_file *f, const void *buf, size_t n, int64_t off,
                 ssize_t *ret)
 {
-    int fl = atomic_load(&f->flags);
-    if (!zpc_cfg.writes || atomic_load(&s->consistency) != ZP_RELAXED || !f->reg || !f->ino ||
-        off < 0 || n == 0 || n > MAX_WRITE || (fl & O_ACCMODE) == O_RDONLY ||
-        (fl & (O_APPEND | O_DIRECT | O_SYNC | O_DSYNC)))
+    if (!zpc_may_gather(s, f) || off < 0 || n == 0 || n > MAX_WRITE)
         return false;
-    if (n >= DIRECT_MIN && n % DIRECT_ALIGN == 0 && off % DIRECT_ALIGN == 0)
-        return direct(f, buf, n, off, ret);
+    if (zpc_direct_ok(n, off))
+        return direct(f, n, off, out_buf, (void *)buf, ret);
     pthread_mutex_lock(&mu);
     struct agg *g = find(f->dev, f->ino);
     size_t need = ((size_t)((off + (int64_t)n - 1) / STRIPE - off / STRIPE) + 1) * STRIPE;

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -263,15 +264,13 @@ ssize_t zp_pread(int h, void *buf, size_t n, int64_t off)
     return zp__leave(&x, rc);
 }
 
-ssize_t zp_pwrite(int h, const void *buf, size_t n, int64_t off)
+/* A write of the file f of session s: gathered (relaxed), else one backend write after what
+ * was gathered for the file. */
+static ssize_t write_buf(struct zp_session *s, struct zp_file *f, const void *buf, size_t n,
+                         int64_t off)
 {
-    ZP_ENTER(x);
-    ZP_FILE_OR_FAIL(x, h, f);
-    zpc_add(ZPC_write_calls, 1);
-    zpc_add(ZPC_write_messages, 1);
-    zpc_add(ZPC_write_bytes_asked, n);
     ssize_t rc;
-    if (!zpc_pwrite(x.s, f, buf, n, off, &rc)) {
+    if (!zpc_pwrite(s, f, buf, n, off, &rc)) {
         /* One backend write, after what was gathered for the file (order). */
         rc = zpc_flush(f->dev, f->ino);
         if (!rc) {
@@ -283,6 +282,71 @@ ssize_t zp_pwrite(int h, const void *buf, size_t n, int64_t off)
         zpc_invalidate(f->dev, f->ino);
     }
     zpc_changed();
+    return rc;
+}
+
+ssize_t zp_pwrite(int h, const void *buf, size_t n, int64_t off)
+{
+    ZP_ENTER(x);
+    ZP_FILE_OR_FAIL(x, h, f);
+    zpc_add(ZPC_write_calls, 1);
+    zpc_add(ZPC_write_messages, 1);
+    zpc_add(ZPC_write_bytes_asked, n);
+    ssize_t rc = write_buf(x.s, f, buf, n, off);
+    zp__put(f);
+    return zp__leave(&x, rc);
+}
+
+/* The call's bytes still in the socket into fd (counted): the count, or -1 + errno. */
+static ssize_t splice_to(struct zoid_call *call, int fd, size_t n, int64_t off)
+{
+    ssize_t k = zoid_call_payload_to_file(call, fd, off == ZP_CUR ? -1 : off, n);
+    zpc_add(ZPC_write_backend_ops, 1);
+    if (k > 0) {
+        zpc_add(ZPC_write_backend_bytes, (uint64_t)k);
+        zpc_add(ZPC_write_spliced_bytes, (uint64_t)k);
+    }
+    if (k < 0)
+        errno = (int)-k;
+    return k >= 0 ? k : -1;
+}
+
+static int splice_out(void *call, int fd, size_t n, int64_t off)
+{
+    ssize_t k = splice_to(call, fd, n, off);
+    return k == (ssize_t)n ? 0 : k < 0 ? errno : EIO;
+}
+
+ssize_t zp__pwrite_tail(struct zoid_call *call, int h, size_t n, int64_t off)
+{
+    struct zp_ctx x;
+    if (zp__enter_call(&x, call))
+        return -1;
+    ZP_FILE_OR_FAIL(x, h, f);
+    zpc_add(ZPC_write_calls, 1);
+    zpc_add(ZPC_write_messages, 1);
+    zpc_add(ZPC_write_bytes_asked, n);
+    int fl = atomic_load(&f->flags);
+    bool spliced = zpc_cfg.splice && f->reg && (off >= 0 || off == ZP_CUR) && !(fl & O_APPEND);
+    bool gather = zpc_may_gather(x.s, f);
+    ssize_t rc;
+    if (spliced && gather && zpc_direct_ok(n, off) &&
+        zpc_pwrite_out(x.s, f, n, off, splice_out, call, &rc)) {
+        zpc_changed(); /* in order with the relaxed session's gathered writes */
+    } else if (!spliced || (gather && !zpc_direct_ok(n, off))) {
+        /* Into memory, and as any write. */
+        void *buf = malloc(n ? n : 1);
+        ssize_t got = buf ? zoid_call_payload_read(call, buf, n) : -ENOMEM;
+        rc = got == (ssize_t)n ? write_buf(x.s, f, buf, n, off)
+                               : (errno = got < 0 ? (int)-got : EPROTO, -1);
+        free(buf);
+    } else {
+        rc = zpc_flush(f->dev, f->ino);
+        if (!rc)
+            rc = splice_to(call, f->fd, n, off);
+        zpc_invalidate(f->dev, f->ino);
+        zpc_changed();
+    }
     zp__put(f);
     return zp__leave(&x, rc);
 }

@@ -35,6 +35,13 @@ int zp_server_init(struct zoid_host *host)
     zp__identity_init();
     zp__quota_init();
     zpc_init(host);
+    int rc = zp__write_tail_init(host);
+    if (rc) {
+        zpc_fini();
+        free(pl);
+        host->plugin_state = NULL;
+        return rc;
+    }
     zoid_host_log(host, ZOID_LOG_INFO, "open files: %ld per uid, %ld for root and the daemon's uid",
                   zp__quota_share(false), zp__quota_share(true));
     return 0;

@@ -387,7 +387,12 @@ void zp__conn_gone(void *state)
 
 int zp__enter(struct zp_ctx *x)
 {
-    x->call = zposix_zoid_current();
+    return zp__enter_call(x, zposix_zoid_current());
+}
+
+int zp__enter_call(struct zp_ctx *x, struct zoid_call *call)
+{
+    x->call = call;
     x->s = NULL;
     struct zp_conn *c = x->call ? conn_of(x->call) : NULL;
     if (!c) {

@@ -75,6 +75,12 @@ struct zp_dir {
 int zp__enter(struct zp_ctx *c);
 /* Ends it: restores the thread's identity, drops the session; returns rc with errno kept. */
 long zp__leave(struct zp_ctx *c, long rc);
+/* zp__enter for a call this thread serves outside the generated dispatch (write_tail.c). */
+int zp__enter_call(struct zp_ctx *x, struct zoid_call *call);
+/* zp_pwrite of n bytes still in the call's socket (zoid_host_payload_tail; write_tail.c). */
+ssize_t zp__pwrite_tail(struct zoid_call *call, int h, size_t n, int64_t off);
+/* From init: zp_pwrite's large payloads stay in the socket for zp__pwrite_tail. */
+int zp__write_tail_init(struct zoid_host *host);
 /* The start of most calls: `struct zp_ctx x` entered, or return -1 (errno set). */
 #define ZP_ENTER(x)                                                                                \
     struct zp_ctx x;                                                                               \

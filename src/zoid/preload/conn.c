@@ -59,11 +59,12 @@ static struct {
     int keep;        /* an inherited socket keeping the session alive, or -1 */
     dev_t keep_dev;
     ino_t keep_ino;
-    int consistency; /* of the session */
-    size_t chunk;    /* payload of one read or write */
-    atomic_bool tcp; /* the daemon is reached over TCP (read by any thread) */
-    int *orphans;    /* handles to close once attached (passed by an exec whose */
-    size_t norphans; /* descriptors were close-on-exec) */
+    int consistency;    /* of the session */
+    size_t chunk;       /* payload of one read or write */
+    atomic_bool tcp;    /* the daemon is reached over TCP (read by any thread) */
+    atomic_bool socket; /* over TCP or a unix socket (not shm:) */
+    int *orphans;       /* handles to close once attached (passed by an exec whose */
+    size_t norphans;    /* descriptors were close-on-exec) */
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER, .sock = -1, .keep = -1, .consistency = ZP_STRICT};
 
 /* The socket the client library opens while connecting (transport.c's socket() calls are linked
@@ -293,6 +294,7 @@ static int connect_locked(void)
     S.chunk = max > (1u << 17) ? max - 4096 : max / 2;
     const char *addr = zoid_setting(ZOID_SET_SERVER, NULL);
     atomic_store(&S.tcp, addr && !strncmp(addr, "tcp:", 4));
+    atomic_store(&S.socket, addr && (!strncmp(addr, "tcp:", 4) || !strncmp(addr, "unix:", 5)));
     bool attached = false;
     if (S.attach && S.gen) {
         attached = zp_session_attach(S.sid, S.secret, ZP_SECRET_BYTES) == 0;
@@ -395,6 +397,11 @@ size_t zpl_chunk(void)
 bool zpl_tcp(void)
 {
     return atomic_load(&S.tcp);
+}
+
+bool zpl_socket(void)
+{
+    return atomic_load(&S.socket);
 }
 
 bool zpl__conn_joined(void)

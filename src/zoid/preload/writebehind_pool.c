@@ -161,8 +161,15 @@ ssize_t zpl_io_split(int kind, int h, void *buf, size_t n, int64_t off)
     int depth = zpl_as_depth();
     /* Reads: parts of 512 KiB or more, and over TCP one call at a time (1 MiB reads over TCP
      * loopback: 3.7-4.1 GB/s one call at a time, 3.0-3.5 in two parallel ones, 1.6 in four; on
-     * unix 2.5-2.8, 3.8 and 3.0; docs/BENCHMARKS.md, "Reads sent from the file's pages"). */
-    if (kind == ZJ_READ && zpl_tcp())
+     * unix 2.5-2.8, 3.8 and 3.0; docs/BENCHMARKS.md, "Reads sent from the file's pages").
+     * Writes over a unix socket: one call, sent by reference and spliced into the file by the
+     * daemon, which takes one call's bytes out of the connection at a time (3.3-3.5 GB/s, two
+     * calls 3.2-3.4, four 2.9-3.0). Over TCP, strict: parts in parallel, the client's copy
+     * overlapping the daemon's (one call 1.6-2.1, four 1.8-2.4); relaxed: one call, so that a
+     * large aligned write goes straight to the file, spliced, instead of being gathered in parts
+     * (1.7 against 1.3-1.5; docs/BENCHMARKS.md, "Writes spliced into the file"). */
+    if ((kind == ZJ_READ && zpl_tcp()) ||
+        (kind != ZJ_READ && zpl_socket() && (!zpl_tcp() || zpl_relaxed())))
         depth = 1;
     size_t parts = n / (kind == ZJ_READ ? 2 * ZPL_SPLIT_MIN : ZPL_SPLIT_MIN);
     if (parts > (size_t)depth)

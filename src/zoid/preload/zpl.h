@@ -70,8 +70,9 @@ size_t zpl_chunk(void);
 /* Largest reply of one read call: what the daemon sends straight from a file's pages (splice),
  * the rest of a larger reply being copied through its memory. */
 #define ZPL_READ_CALL (1u << 20)
-/* Whether the daemon is reached over TCP. */
+/* Whether the daemon is reached over TCP; over TCP or a unix socket (not shm:). */
 bool zpl_tcp(void);
+bool zpl_socket(void);
 /* Whether this process joined a session another one started (fork child, exec'd image). */
 bool zpl__conn_joined(void);
 /* Whether writes are buffered (relaxed consistency of the session). */
