@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -224,12 +225,57 @@ static void two_senders(void **state)
     close(p.other);
 }
 
+/* The client's side: a request sent by reference (unix: sendv_ref) arrives whole; to a reader
+ * gone it fails with ECONNRESET, and the SIGPIPE the splice raises neither kills the process nor
+ * stays pending. */
+static void sent_by_reference(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    int big = 4 << 20;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+    const size_t n = (1u << 20) + 77;
+    unsigned char *b = malloc(n), *got = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        b[i] = byte_at(i);
+    char head[5] = "HEAD";
+    struct iovec iov[2] = {{head, 4}, {b, n}};
+    assert_non_null(zoid_unix_transport.sendv_ref);
+    assert_int_equal(zoid_unix_transport.sendv_ref(sv[0], iov, 2, 2000), 0);
+    memset(b, 0, n); /* after the send: what was sent are the pages as they were until read */
+    size_t at = 0;
+    char h[4];
+    assert_int_equal(recv(sv[1], h, 4, MSG_WAITALL), 4);
+    assert_memory_equal(h, "HEAD", 4);
+    while (at < n) {
+        ssize_t r = recv(sv[1], got + at, n - at, 0);
+        assert_true(r > 0);
+        at += (size_t)r;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != byte_at(i) && got[i] != 0)
+            fail_msg("byte %zu is %#x", i, got[i]);
+    assert_int_equal(zoid_unix_transport.sent_read(sv[0], 1000), 0);
+    close(sv[1]); /* the reader goes */
+    for (size_t i = 0; i < n; i++)
+        b[i] = byte_at(i);
+    assert_int_equal(zoid_unix_transport.sendv_ref(sv[0], iov + 1, 1, 2000), -ECONNRESET);
+    sigset_t pending;
+    assert_int_equal(sigpending(&pending), 0);
+    assert_int_equal(sigismember(&pending, SIGPIPE), 0);
+    close(sv[0]);
+    free(b);
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(moves_to_file),     cmocka_unit_test(reads_and_drops),
         cmocka_unit_test(refuses_bad_input), cmocka_unit_test(client_gone_half_way),
-        cmocka_unit_test(two_senders),
+        cmocka_unit_test(two_senders),       cmocka_unit_test(sent_by_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -599,8 +599,8 @@ int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const s
     /* A large request goes by reference where the transport can (unix:): the caller's pages
      * until the daemon has read them, which its reply proves. A call that ends without one
      * (timed out, interrupted, its connection lost) waits for the daemon to have read them, at
-     * most as long again; past that the connection is closed, so that the caller's memory is
-     * never read after the call returned but by a daemon that already held it. */
+     * most as long again; past that the connection is closed (a daemon stopped then, which
+     * resumes later, may still read the memory as it is by then: docs/zoid.md). */
     bool by_ref = false;
     for (int i = 0; i < nreq && c->t->sendv_ref && !by_ref; i++)
         by_ref = req[i].iov_len >= ZOID_VIEW_MIN;

@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,11 +279,8 @@ static int send_by_ref(int fd, struct ref_pipe *rp, const char *p, size_t len, b
     return 0;
 }
 
-static int sock_sendv_ref(int fd, const struct iovec *iov, int n, int timeout_ms)
+static int sendv_ref(int fd, struct ref_pipe *rp, const struct iovec *iov, int n, int timeout_ms)
 {
-    struct ref_pipe *rp = ref_pipe();
-    if (!rp)
-        return transfer(fd, iov, n, timeout_ms, true, 0);
     for (int i = 0; i < n;) {
         int j = i;
         while (j < n && iov[j].iov_len < REF_MIN)
@@ -301,6 +299,30 @@ static int sock_sendv_ref(int fd, const struct iovec *iov, int n, int timeout_ms
         i = j + 1;
     }
     return 0;
+}
+
+/* A splice into a socket has no MSG_NOSIGNAL: to a peer gone, it raises SIGPIPE in the calling
+ * thread, which in a client's program would kill it (its default action). The signal is blocked
+ * in this thread while the frame goes, and one the send raised is taken back (one that was
+ * pending before stays pending). */
+static int sock_sendv_ref(int fd, const struct iovec *iov, int n, int timeout_ms)
+{
+    struct ref_pipe *rp = ref_pipe();
+    if (!rp)
+        return transfer(fd, iov, n, timeout_ms, true, 0);
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    bool was_pending = !sigpending(&pending) && sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    int rc = sendv_ref(fd, rp, iov, n, timeout_ms);
+    if (rc == -ECONNRESET && !was_pending) {
+        struct timespec now = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &now) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }
 
 static int sock_sent_read(int fd, int timeout_ms)
