@@ -101,7 +101,7 @@ static ssize_t take(struct zoid_call *c, int wr, void *buf, size_t n, bool held)
     struct zoid_peer *p = c->peer;
     if (n > c->tail_left)
         n = c->tail_left;
-    for (unsigned spins = 0;; spins++) {
+    for (unsigned stuck = 0;;) {
         int rc = same_sender(p);
         ssize_t k = -1;
         if (!rc) {
@@ -118,8 +118,11 @@ static ssize_t take(struct zoid_call *c, int wr, void *buf, size_t n, bool held)
         if ((rc == -EAGAIN || rc == -EWOULDBLOCK) && wr >= 0 && readable_now(p->fd)) {
             if (held)
                 return 0; /* the pipe is full: its bytes go to the file first */
-            if (spins > 1000)
-                rc = -EIO; /* an empty pipe that takes nothing: not to spin for ever */
+            if (++stuck <= 1000)
+                continue; /* the bytes came just after the splice looked */
+            rc = -EIO;    /* an empty pipe that takes none of them: not to spin for ever */
+        } else {
+            stuck = 0;
         }
         if (rc == -EAGAIN || rc == -EWOULDBLOCK)
             rc = await_bytes(c);
