@@ -101,6 +101,11 @@ section "zoid reads sent from the file's pages (splice) against copied, tcp: and
 OUT="$out/zoid_splice" bash bench/zoid_splice.sh "$build" 3 | tee "$out/zoid_splice.txt" ||
     echo "(failed: see above)"
 
+section "zoid run: the cost of the buffer checks (on against ZOID_CHECK_BUFFERS=0, ~1 min)" \
+    "SECS=2 bash bench/zoid_buffer_checks.sh $build 5"
+SECS=2 OUT="$out/zoid_buffer_checks" bash bench/zoid_buffer_checks.sh "$build" 5 |
+    tee "$out/zoid_buffer_checks.txt" || echo "(failed: see above)"
+
 section "ktau: a start/stop pair; capture overhead against perf record" \
     "$bin/bench_ktau_pair; $bin/bench_ktau_capture $bin/zepto"
 "$bin/bench_ktau_pair" | tee "$out/ktau_pair.txt"

@@ -157,6 +157,12 @@ static int do_efault(void)
     check(unlink(bp) == -1 && errno == EFAULT, "unlink((char*)1) is EFAULT");
     errno = 0;
     check(rename(bp, "/zoid-mnt/x") == -1 && errno == EFAULT, "rename((char*)1) is EFAULT");
+    const char *null_path = NULL;
+    __asm__("" : "+r"(null_path)); /* declared nonnull: the test is what a program may do */
+    errno = 0;
+    check(rename(null_path, "/zoid-mnt/x") == -1 && errno == EFAULT, "rename(NULL) is EFAULT");
+    errno = 0;
+    check(link(null_path, "/zoid-mnt/x") == -1 && errno == EFAULT, "link(NULL) is EFAULT");
     errno = 0;
     check(opendir(bp) == NULL && errno == EFAULT, "opendir((char*)1) is EFAULT");
     errno = 0;

@@ -21,11 +21,15 @@ endif()
 # sockets on forwarded paths, invalid path pointers, a refused connection.
 add_executable(zoid_preload_edge ../helpers/zoid_preload_edge.c)
 set_target_properties(zoid_preload_edge PROPERTIES COMPILE_OPTIONS "" LINK_OPTIONS "")
+# Bad buffers handed to forwarded calls (tests/helpers/zoid_preload_badbuf.c): EFAULT, no crash,
+# the descriptor and the connection still working; run by the edges (unix:) and lend (shm:) tests.
+add_executable(zoid_preload_badbuf ../helpers/zoid_preload_badbuf.c)
+set_target_properties(zoid_preload_badbuf PROPERTIES COMPILE_OPTIONS "" LINK_OPTIONS "")
 
 foreach(t programs sqlite fio driver faults cli edges identity)
   zepto_shell_test(zoid_preload_${t})
   set_tests_properties(integration.zoid_preload_${t} PROPERTIES TIMEOUT 180
-    ENVIRONMENT "ZPP=$<TARGET_FILE:zoid_preload_prog>;ZPE=$<TARGET_FILE:zoid_preload_edge>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
+    ENVIRONMENT "ZPP=$<TARGET_FILE:zoid_preload_prog>;ZPE=$<TARGET_FILE:zoid_preload_edge>;ZPB=$<TARGET_FILE:zoid_preload_badbuf>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
 endforeach()
 
 # A hostile daemon (zoid_preload_hostile.sh): every lie gives correct data or EIO (issue 12).
@@ -38,7 +42,7 @@ set_tests_properties(integration.zoid_preload_hostile PROPERTIES TIMEOUT 120
 # takes them.
 zepto_shell_test(zoid_preload_lend)
 set_tests_properties(integration.zoid_preload_lend PROPERTIES TIMEOUT 180
-  ENVIRONMENT "ZHS=$<TARGET_FILE:zoid_hostile_server>;HOARD=$<TARGET_FILE:zoid_lend_hoard>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
+  ENVIRONMENT "ZHS=$<TARGET_FILE:zoid_hostile_server>;HOARD=$<TARGET_FILE:zoid_lend_hoard>;ZPB=$<TARGET_FILE:zoid_preload_badbuf>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
 
 # Long job scripts (zoid_preload_loop.sh, issue 12): programs ending without exit handlers leave
 # no handle open in the daemon.

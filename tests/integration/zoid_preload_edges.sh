@@ -2,7 +2,8 @@
 # zoid_preload_edge.c): a raw close_range(3, ~0) that takes the library's connection (later
 # writes still arrive, and never land in the program's own file that took the socket's number);
 # bind/connect/sendto/sendmsg of a unix socket on a forwarded path (EOPNOTSUPP, and no socket
-# appears in the real working directory); invalid path pointers (EFAULT, not a crash); a client
+# appears in the real working directory); invalid path and buffer pointers (EFAULT, not a crash,
+# the connection still in step); a client
 # the daemon socket's permissions refuse (EACCES, not EIO); a setuid program (run without the
 # interposer) writing into a forwarded stdout: its output arrives or the command fails, never an
 # exit 0 with an empty file.
@@ -30,6 +31,17 @@ mkdir -p "$EXPORT/socks" "$WORK/cwd"
     -- "$ZPE" sockets "$MNT/socks") || failures=$((failures + 1))
 [ -z "$(ls -A "$WORK/cwd")" ] || fail "sockets: something appeared in the real cwd: $(ls -A "$WORK/cwd")"
 [ -z "$(ls -A "$EXPORT/socks")" ] || fail "sockets: something appeared in the export"
+
+# Bad buffers (unmapped, PROT_NONE, read-only, running off their mapping, 2 MiB ones with a bad
+# last page) handed to read, write, their vector forms, fstat, fstatfs, getdents64, readlink,
+# futimens, and socket addresses: EFAULT, no crash, the descriptor and the connection working
+# after each.
+: "${ZPB:?ZPB must name the zoid_preload_badbuf program}"
+mkdir -p "$EXPORT/badbuf"
+for c in strict relaxed; do
+    expect_ok timeout 60 "$ZEPTO" zoid run --server "unix:$SOCK" --mount "$MNT" --sockets \
+        --consistency "$c" -- "$ZPB" "$MNT/badbuf"
+done
 
 # Invalid path pointers: EFAULT from open, stat, mkdir, unlink, rename, opendir, fopen, chdir;
 # with the working directory local and forwarded.

@@ -208,6 +208,18 @@ out=$(zshm "$PY" "$WORK/behind.py" "$MNT/big" "$(realpath "$EXPORT/big")" 2>&1)
     echo "ok: close, closerange and dup2 leave the lent descriptor; replaced by a raw dup2, the file is forwarded again" ||
     fail "a program closing or replacing the lent descriptor: $out"
 
+# 6b. Bad buffers on shm: (tests/helpers/zoid_preload_badbuf.c): EFAULT, or through a lent
+#     descriptor the kernel's own short count; no crash; the descriptor and the ring in step.
+if [ -n "${ZPB:-}" ]; then
+    mkdir -p "$EXPORT/badbuf"
+    for c in strict relaxed; do
+        expect_ok timeout 60 "$ZEPTO" zoid run --server "$SRV" --mount "$MNT" --consistency "$c" \
+            -- "$ZPB" "$MNT/badbuf"
+    done
+else
+    fail "ZPB must name the zoid_preload_badbuf program"
+fi
+
 # 7. A hostile daemon lending nothing, a directory, or another file opened read-only (the wrong
 #    access mode for a file opened to write; the wrong file for one opened to read): the data
 #    still right (forwarded), no crash.

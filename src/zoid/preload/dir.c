@@ -252,7 +252,9 @@ ZPL_API ssize_t getdents64(int fd, void *buf, size_t n)
         return REAL(getdents64)(fd, buf, n);
     int h = zpl_fd_handle(e);
     ssize_t r = -1;
-    if (h >= 0) {
+    if (!zpl_mem_ok(buf, n, true))
+        errno = EFAULT;
+    else if (h >= 0) {
         ZP_CALL(r, zp_getdents(h, buf, n));
         if (r < 0)
             zpl_fail();

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,23 @@ ZPL_API int close(int fd)
 
 /* ---- reads and writes --------------------------------------------------------------------- */
 
+/* A buffer the program cannot use: EFAULT, as the kernel says, before anything is sent. */
+static ssize_t bad_buffer(struct zpl_fd *e)
+{
+    zpl_fd_put(e);
+    errno = EFAULT;
+    return -1;
+}
+
+/* Whether every buffer of the vector can be used (written: `write`). */
+static bool iov_ok(const struct iovec *iov, int n, bool write)
+{
+    for (int i = 0; i < n; i++)
+        if (!zpl_mem_ok(iov[i].iov_base, iov[i].iov_len, write))
+            return false;
+    return true;
+}
+
 static ssize_t fwd_read(struct zpl_fd *e, void *buf, size_t n, int64_t off)
 {
     /* A read's size says nothing of the file's (cat asks for 128 KiB of a 6-byte file): a
@@ -263,6 +281,8 @@ static ssize_t fwd_read(struct zpl_fd *e, void *buf, size_t n, int64_t off)
         zpl_fd_put(e);
         return r;
     }
+    if (!zpl_mem_ok(buf, n, true))
+        return bad_buffer(e);
     ssize_t r;
     if (zpl_relaxed() && zpl_as_depth()) {
         r = zpl_ra_read(e, buf, n, off);
@@ -288,6 +308,8 @@ static ssize_t lent_write(struct zpl_fd *e, int l, const void *buf, size_t n, in
 static ssize_t fwd_write(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
 {
     int l = zpl_lent(e, n);
+    if (l < 0 && !zpl_mem_ok(buf, n, false))
+        return bad_buffer(e);
     ssize_t r = l >= 0 ? lent_write(e, l, buf, n, off) : zpl_write_at(e, buf, n, off);
     zpl_fd_put(e);
     return r;
@@ -387,17 +409,21 @@ static size_t iov_total(const struct iovec *iov, int n)
 
 static ssize_t fwd_readv(struct zpl_fd *e, const struct iovec *iov, int n, int64_t off)
 {
-    if (n < 0 || off < ZP_CUR) {
+    if (n < 0 || n > IOV_MAX || off < ZP_CUR) {
         zpl_fd_put(e);
         errno = EINVAL;
         return -1;
     }
+    if (!zpl_mem_ok(iov, (size_t)n * sizeof(*iov), false))
+        return bad_buffer(e);
     int l = zpl_lent(e, iov_total(iov, n));
     if (l >= 0) {
         ssize_t r = off == ZP_CUR ? REAL(readv)(l, iov, n) : REAL(preadv64)(l, iov, n, off);
         zpl_fd_put(e);
         return r;
     }
+    if (!iov_ok(iov, n, true))
+        return bad_buffer(e);
     zpl_flush(e);
     int h = zpl_fd_handle(e);
     ssize_t done = 0;
@@ -421,11 +447,13 @@ static ssize_t fwd_readv(struct zpl_fd *e, const struct iovec *iov, int n, int64
 
 static ssize_t fwd_writev(struct zpl_fd *e, const struct iovec *iov, int n, int64_t off)
 {
-    if (n < 0 || off < ZP_CUR) {
+    if (n < 0 || n > IOV_MAX || off < ZP_CUR) {
         zpl_fd_put(e);
         errno = EINVAL;
         return -1;
     }
+    if (!zpl_mem_ok(iov, (size_t)n * sizeof(*iov), false))
+        return bad_buffer(e);
     size_t total = iov_total(iov, n);
     int l = zpl_lent(e, total);
     if (l >= 0) {
@@ -435,6 +463,8 @@ static ssize_t fwd_writev(struct zpl_fd *e, const struct iovec *iov, int n, int6
         zpl_fd_put(e);
         return r;
     }
+    if (!iov_ok(iov, n, false))
+        return bad_buffer(e);
     char *buf = total <= VEC_GATHER ? malloc(total ? total : 1) : NULL;
     ssize_t done = 0;
     if (buf) {

@@ -225,7 +225,7 @@ static int two(int d1, const char *p1, int d2, const char *p2, struct zpl_path *
             zpl_path_done(a);
         if (rb == 1)
             zpl_path_done(b);
-        errno = EXDEV;
+        errno = !p1 || !p2 ? EFAULT : EXDEV; /* a NULL path is the kernel's EFAULT first */
         return -1;
     }
     if (ra == 1) {
@@ -312,15 +312,25 @@ ZPL_API int symlink(const char *target, const char *path)
     PATH_CALL(int, AT_FDCWD, path, zp_symlinkat(target, p.dirh, p.rel), REAL(symlink)(target, lp));
 }
 
+/* A forwarded readlink into the program's buffer (EFAULT when it cannot be written). */
+static ssize_t readlink_fwd(int dirh, const char *rel, char *buf, size_t n)
+{
+    if (!zpl_mem_ok(buf, n, true)) {
+        errno = EFAULT;
+        return -1;
+    }
+    return zp_readlinkat(dirh, rel, buf, n);
+}
+
 ZPL_API ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t n)
 {
-    PATH_CALL(ssize_t, dirfd, path, zp_readlinkat(p.dirh, p.rel, buf, n),
+    PATH_CALL(ssize_t, dirfd, path, readlink_fwd(p.dirh, p.rel, buf, n),
               REAL(readlinkat)(dirfd, lp, buf, n));
 }
 
 ZPL_API ssize_t readlink(const char *path, char *buf, size_t n)
 {
-    PATH_CALL(ssize_t, AT_FDCWD, path, zp_readlinkat(p.dirh, p.rel, buf, n),
+    PATH_CALL(ssize_t, AT_FDCWD, path, readlink_fwd(p.dirh, p.rel, buf, n),
               REAL(readlink)(lp, buf, n));
 }
 
@@ -405,25 +415,33 @@ static const int64_t *tv4(const struct timeval *tv, int64_t t[4])
     return t;
 }
 
-ZPL_API int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags)
+/* A forwarded utimensat of the program's times (EFAULT when they cannot be read). */
+static int utimens_fwd(int dirh, const char *rel, const struct timespec *ts, int flags)
 {
     int64_t t[4];
+    if (ts && !zpl_mem_ok(ts, 2 * sizeof(*ts), false)) {
+        errno = EFAULT;
+        return -1;
+    }
+    return zp_utimensat(dirh, rel, ts4(ts, t), ts ? 4 : 0, flags);
+}
+
+ZPL_API int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags)
+{
     /* glibc declares path nonnull, but the kernel takes NULL (futimens): keep the test. */
     const char *given = path;
     __asm__("" : "+r"(given));
     if (!given) { /* utimensat(fd, NULL, ...) is futimens */
-        FD_CALL(int, dirfd, zp_utimensat(h, "", ts4(ts, t), ts ? 4 : 0, AT_EMPTY_PATH),
+        FD_CALL(int, dirfd, utimens_fwd(h, "", ts, AT_EMPTY_PATH),
                 REAL(utimensat)(dirfd, path, ts, flags));
     }
-    PATH_CALL(int, dirfd, path, zp_utimensat(p.dirh, p.rel, ts4(ts, t), ts ? 4 : 0, flags),
+    PATH_CALL(int, dirfd, path, utimens_fwd(p.dirh, p.rel, ts, flags),
               REAL(utimensat)(dirfd, lp, ts, flags));
 }
 
 ZPL_API int futimens(int fd, const struct timespec ts[2])
 {
-    int64_t t[4];
-    FD_CALL(int, fd, zp_utimensat(h, "", ts4(ts, t), ts ? 4 : 0, AT_EMPTY_PATH),
-            REAL(futimens)(fd, ts));
+    FD_CALL(int, fd, utimens_fwd(h, "", ts, AT_EMPTY_PATH), REAL(futimens)(fd, ts));
 }
 
 ZPL_API int utimes(const char *path, const struct timeval tv[2])

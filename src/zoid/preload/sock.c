@@ -44,6 +44,9 @@ static int check_addr(const void *sa, socklen_t len, struct sockaddr_un *out, so
     const size_t base = offsetof(struct sockaddr_un, sun_path);
     if (!sa || len <= base || !zpl_on())
         return 0;
+    /* An address that cannot be read (or is longer than any: EINVAL) is the kernel's to refuse. */
+    if (len > sizeof(struct sockaddr_storage) || !zpl_mem_ok(sa, len, false))
+        return 0;
     sa_family_t fam;
     memcpy(&fam, sa, sizeof(fam));
     if (fam != AF_UNIX)
@@ -119,6 +122,8 @@ ZPL_API ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
     struct sockaddr_un u;
     socklen_t ul;
+    if (m && !zpl_mem_ok(m, sizeof(*m), false))
+        return REAL(sendmsg)(fd, m, flags); /* the kernel's EFAULT */
     int rc = m ? check_addr(m->msg_name, m->msg_namelen, &u, &ul) : 0;
     if (rc < 0)
         return -1;
@@ -135,6 +140,8 @@ ZPL_API int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
     /* Each address is checked first: one forwarded path fails the whole call (nothing sent).
      * When a path must be made absolute, the messages go one by one through sendmsg. */
     bool rewrite = false;
+    if (v && !zpl_mem_ok(v, (size_t)n * sizeof(*v), true))
+        return REAL(sendmmsg)(fd, v, n, flags); /* the kernel's EFAULT */
     for (unsigned int i = 0; v && i < n; i++) {
         struct sockaddr_un u;
         socklen_t ul;

@@ -163,8 +163,9 @@ static bool dest_of(const struct sockaddr *sa, socklen_t len, struct zsf_dest *d
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     sa_family_t fam;
-    if (!sa || len < sizeof(fam))
-        return false;
+    if (!sa || len < sizeof(fam) || len > sizeof(struct sockaddr_storage) ||
+        !zpl_mem_ok(sa, len, false))
+        return false; /* the kernel's to refuse (EFAULT, EINVAL) */
     memcpy(&fam, sa, sizeof(fam));
     *d = (struct zsf_dest){0};
     if (fam == AF_INET && len >= sizeof(struct sockaddr_in)) {

@@ -97,7 +97,9 @@ static int any_fstatat(int dirfd, const char *path, struct stat *st, int flags)
         return REAL(fstatat)(dirfd, ZPL_LOCAL(rc, p, path), st, flags);
     zpl_flush_writes_all(); /* it must see the writes; reads ahead stay */
     int r = -1;
-    if (!zpl_conn()) {
+    if (!zpl_mem_ok(st, sizeof(*st), true))
+        errno = EFAULT;
+    else if (!zpl_conn()) {
         ZP_CALL(r, zp_fstatat(p.dirh, p.rel, st, flags));
         if (r < 0)
             zpl_fail();
@@ -114,7 +116,9 @@ static int any_fstat(int fd, struct stat *st)
         return REAL(fstat)(fd, st);
     zpl_flush(e);
     int h = zpl_fd_handle(e), r = -1;
-    if (h >= 0) {
+    if (!zpl_mem_ok(st, sizeof(*st), true))
+        errno = EFAULT;
+    else if (h >= 0) {
         ZP_CALL(r, zp_fstatat(h, "", st, AT_EMPTY_PATH));
         if (r < 0)
             zpl_fail();
@@ -227,7 +231,9 @@ ZPL_API int statx(int dirfd, const char *path, int flags, unsigned int mask, str
     else
         zpl_flush_writes_all();
     int r = -1;
-    if (!zpl_conn()) {
+    if (!zpl_mem_ok(stx, sizeof(*stx), true))
+        errno = EFAULT;
+    else if (!zpl_conn()) {
         ZP_CALL(r, zp_statx(p.dirh, p.rel, flags, mask, stx));
         if (r < 0)
             zpl_fail();
@@ -252,7 +258,9 @@ static int any_statfs(const char *path, struct statfs *st)
     if (rc != 1)
         return REAL(statfs)(ZPL_LOCAL(rc, p, path), st);
     int r = -1;
-    if (!zpl_conn()) {
+    if (!zpl_mem_ok(st, sizeof(*st), true))
+        errno = EFAULT;
+    else if (!zpl_conn()) {
         ZP_CALL(r, zp_statfs(p.dirh, p.rel, st));
         if (r < 0)
             zpl_fail();
@@ -267,7 +275,9 @@ static int any_fstatfs(int fd, struct statfs *st)
     if (!e)
         return REAL(fstatfs)(fd, st);
     int h = zpl_fd_handle(e), r = -1;
-    if (h >= 0) {
+    if (!zpl_mem_ok(st, sizeof(*st), true))
+        errno = EFAULT;
+    else if (h >= 0) {
         ZP_CALL(r, zp_fstatfs(h, st));
         if (r < 0)
             zpl_fail();
@@ -324,6 +334,10 @@ ZPL_API int statvfs(const char *path, struct statvfs *v)
         return REAL(statvfs)(ZPL_LOCAL(rc, p, path), v);
     zpl_path_done(&p);
     struct statfs f;
+    if (!zpl_mem_ok(v, sizeof(*v), true)) {
+        errno = EFAULT;
+        return -1;
+    }
     if (any_statfs(path, &f))
         return -1;
     to_statvfs(&f, v);
@@ -341,6 +355,10 @@ ZPL_API int fstatvfs(int fd, struct statvfs *v)
     if (!zpl_fd_is(fd))
         return REAL(fstatvfs)(fd, v);
     struct statfs f;
+    if (!zpl_mem_ok(v, sizeof(*v), true)) {
+        errno = EFAULT;
+        return -1;
+    }
     if (any_fstatfs(fd, &f))
         return -1;
     to_statvfs(&f, v);
@@ -431,6 +449,9 @@ static char *visible_cwd(char *buf, size_t size, const char *rel)
             return NULL;
     } else if (size < need) {
         errno = size ? ERANGE : EINVAL;
+        return NULL;
+    } else if (!zpl_mem_ok(buf, need, true)) {
+        errno = EFAULT;
         return NULL;
     }
     memcpy(buf, vis, need);

@@ -217,6 +217,10 @@ int zpl_resolve(int dirfd, const char *path, struct zpl_path *p);
 void zpl_path_done(struct zpl_path *p);
 /* Whether the NUL-terminated string at s can be read (a bad pointer is EFAULT, not a crash). */
 bool zpl_readable(const char *s);
+/* Whether the program's n bytes at p can be read (and written, when `write`): what the kernel
+ * checks before a read or write (zero bytes: true). A forwarded call with a buffer that is not
+ * is EFAULT before anything is sent. */
+bool zpl_mem_ok(const void *p, size_t n, bool write);
 /* Lexically normalises the absolute path `in` (".", "..", "//") into out. */
 int zpl_normalise(const char *in, char *out, size_t len);
 /* The forwarded working directory beneath the export into buf (true), or false when the working
