@@ -15,7 +15,7 @@ mkdir -p "$WORK/export"
 daemon=$!
 holder=
 trap 'kill -9 $daemon $holder 2>/dev/null' EXIT
-for _ in $(seq 100); do
+for _ in $(seq 400); do # up to 20 s: a loaded machine (ctest -j) starts slowly
     [ -S "$sock" ] && break
     kill -0 "$daemon" 2>/dev/null || break
     sleep 0.05
@@ -29,7 +29,7 @@ export ZOID_SERVER="unix:$sock"
 # clients_become N: the daemon holds N namespaces (waiting a little for client_gone to run).
 clients_become() {
     local want=$1 got=
-    for _ in $(seq 50); do
+    for _ in $(seq 200); do
         got=$("$KV_DEMO" clients 2>&1) && [ "$got" = "$want" ] && return 0
         sleep 0.1
     done
@@ -43,7 +43,7 @@ clients_become 1
 # A client that stays, then is killed: its namespace lives as long as it does, unseen by others.
 "$KV_DEMO" hold >"$WORK/hold.out" 2>&1 &
 holder=$!
-for _ in $(seq 100); do
+for _ in $(seq 400); do
     grep -q holding "$WORK/hold.out" && break
     sleep 0.05
 done

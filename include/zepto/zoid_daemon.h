@@ -36,6 +36,7 @@ struct zoid_daemon_opts {
     uint64_t max_bytes;         /* payloads held by the daemon; 0: 1 GiB */
     unsigned call_timeout_ms;   /* a call running longer is interrupted; 0: 30 s */
     unsigned send_timeout_ms;   /* a client taking no reply bytes this long is dropped; 0: 2 s */
+    unsigned stall_timeout_ms;  /* a frame begun, no byte of it this long: dropped; 0: 30 s */
     unsigned idle_s;            /* 0: 600 */
     int consistency;            /* file forwarding's default: 0 strict, 1 relaxed */
     zoid_log_fn log;            /* NULL: no log */

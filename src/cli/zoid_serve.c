@@ -21,7 +21,7 @@ static const char usage[] =
     "                        [--idle DUR] [--consistency strict|relaxed]\n"
     "                        [--max-threads N] [--max-calls-per-uid N] [--max-conns-per-uid N]\n"
     "                        [--max-client-bytes SIZE] [--max-bytes SIZE]\n"
-    "                        [--call-timeout DUR] [--send-timeout DUR]\n"
+    "                        [--call-timeout DUR] [--send-timeout DUR] [--stall-timeout DUR]\n"
     "                        [--allow-connect CIDR:PORTS]...\n"
     "\n"
     "Runs the functions that clients call: an epoll loop for the connections and a pool of\n"
@@ -45,6 +45,9 @@ static const char usage[] =
     "  --max-bytes SIZE     payloads the daemon holds; a frame beyond waits (default 1G)\n"
     "  --call-timeout DUR   a call running longer is interrupted: ETIMEDOUT (default 30s)\n"
     "  --send-timeout DUR   drop a client that takes no reply bytes this long (default 2s)\n"
+    "  --stall-timeout DUR  drop a client that begins a frame and sends nothing more of it\n"
+    "                       this long (default 30s; a large payload left for its call: from\n"
+    "                       when the call runs)\n"
     "  --plugin-dir DIR     load every *.so there\n"
     "  --allow-connect CIDR:PORTS  socket forwarding (`zoid run --sockets`) may connect there,\n"
     "                       e.g. 10.0.0.0/8:80,443 or [fd00::]/8:8000-8100 (repeatable;\n"
@@ -93,6 +96,7 @@ enum {
     OPT_MAX_BYTES,
     OPT_CALL_TIMEOUT,
     OPT_SEND_TIMEOUT,
+    OPT_STALL_TIMEOUT,
     OPT_ALLOW_CONNECT,
 };
 
@@ -172,6 +176,7 @@ static int parse_one(int c, const char *arg, struct params *p, struct zepto_err 
     }
     case OPT_CALL_TIMEOUT: rc = parse_ms("--call-timeout", arg, &o->call_timeout_ms, err); break;
     case OPT_SEND_TIMEOUT: rc = parse_ms("--send-timeout", arg, &o->send_timeout_ms, err); break;
+    case OPT_STALL_TIMEOUT: rc = parse_ms("--stall-timeout", arg, &o->stall_timeout_ms, err); break;
     case CLI_OPT_CONSISTENCY:
         rc = cli_opt_consistency(arg, &cons, err);
         o->consistency = cons == CLI_CONSISTENCY_RELAXED;
@@ -203,6 +208,7 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
         {"max-bytes", required_argument, 0, OPT_MAX_BYTES},
         {"call-timeout", required_argument, 0, OPT_CALL_TIMEOUT},
         {"send-timeout", required_argument, 0, OPT_SEND_TIMEOUT},
+        {"stall-timeout", required_argument, 0, OPT_STALL_TIMEOUT},
         {"allow-connect", required_argument, 0, OPT_ALLOW_CONNECT},
         CLI_LONGOPT_CONSISTENCY,
         CLI_LONGOPT_HELP,

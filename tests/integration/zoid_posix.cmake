@@ -29,5 +29,7 @@ add_test(NAME integration.zoid_splice
                  DRIVER=$<TARGET_FILE:test_zoid_splice>
                  WRITER=$<TARGET_FILE:test_zoid_splice_write>
                  BYREF=$<TARGET_FILE:test_zoid_byref>
+                 PLUGINS=${CMAKE_CURRENT_BINARY_DIR}/zoid-plugins/good
                  bash ${CMAKE_CURRENT_SOURCE_DIR}/zoid_splice.sh)
+add_dependencies(test_zoid_splice_write zoid_test_plugin)
 set_tests_properties(integration.zoid_splice PROPERTIES TIMEOUT 120)

@@ -2,7 +2,8 @@
 # test_zoid_splice ($DRIVER) and test_zoid_splice_write ($WRITER) against a unix: and a tcp:
 # daemon (spliced), and against shm: and a unix: daemon started with ZOID_POSIX_SPLICE=0 (copied:
 # the counters must stay still). A daemon log without its splice line, or a daemon that died,
-# fails too.
+# fails too. A daemon with one thread and --stall-timeout 1s: a write queued longer than the bound
+# completes, a frame stopped half way is dropped.
 . "$(dirname "$0")/lib.sh"
 : "${DRIVER:?DRIVER must name test_zoid_splice}"
 : "${WRITER:?WRITER must name test_zoid_splice_write}"
@@ -52,6 +53,25 @@ expect_ok "$ZEPTO" zoid run --server "unix:$WORK/u.sock" --mount /zz -- "$BYREF"
 mkdir -p "$WORK/export/copy"
 ZOID_SEND_BY_REFERENCE=0 expect_status 1 "1 MiB pipes after large writes" \
     "$ZEPTO" zoid run --server "unix:$WORK/u.sock" --mount /zz -- "$BYREF" /zz "$WORK/export"
+# A write queued behind a slow call for longer than the stall bound: a daemon with one thread,
+# --stall-timeout 1s and the test plugin (its digest_slow holds the thread 2.5 s).
+: "${PLUGINS:?PLUGINS must name the directory of the test plugin}"
+"$ZEPTO" zoid serve --listen "unix:$WORK/q.sock" --export "$WORK/export" --threads 1 \
+    --max-threads 1 --stall-timeout 1s --plugin-dir "$PLUGINS" 2>"$WORK/queue.log" &
+pids+=($!)
+for _ in $(seq 200); do
+    grep -q "plugin 1 posix" "$WORK/queue.log" && break
+    sleep 0.05
+done
+expect_ok "$WRITER" "unix:$WORK/q.sock" "$WORK/export" queued
+for _ in $(seq 100); do # the log is written at the daemon's next sweep
+    grep -q "a frame stalled half way" "$WORK/queue.log" && break
+    sleep 0.05
+done
+grep -q "a frame stalled half way" "$WORK/queue.log" ||
+    fail "queue: the stalled frame was not named in the log: $(cat "$WORK/queue.log")"
+expect_status 2 "--stall-timeout 'never': a duration from 10ms to 1h" \
+    "$ZEPTO" zoid serve --listen "unix:$WORK/x.sock" --export "$WORK/export" --stall-timeout never
 # The hand-made frames of the writer: a client dropped mid-frame and one with two senders.
 grep -q "a frame from two senders" "$WORK/unix.log" ||
     fail "unix: the two senders' frame was not named in the log"

@@ -9,7 +9,12 @@
  * and is dropped when it goes; on unix: bytes another process put into the middle of a frame
  * never reach the file.
  *
- * usage: test_zoid_splice_write ADDR EXPORT spliced|copied
+ * queued (a daemon with one thread, --stall-timeout 1s and the test plugin): a write that waits
+ * behind another call for longer than the stall bound completes (its bytes are awaited from when
+ * its call runs, not from when its header came), and a client that stops half way through its
+ * bytes is still dropped within the bound.
+ *
+ * usage: test_zoid_splice_write ADDR EXPORT spliced|copied|queued
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -292,6 +297,20 @@ static void test_stalled(int h)
     free(b);
 }
 
+/* Whether the daemon ends the connection of socket s within secs (a blocking read: the
+ * library's socket is non-blocking). */
+static bool dropped(int s, int secs)
+{
+    struct timeval tv = {secs, 0};
+    fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK);
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[256];
+    ssize_t r;
+    while ((r = read(s, buf, sizeof(buf))) > 0)
+        ;
+    return r == 0 || errno == ECONNRESET;
+}
+
 /* unix: a second process writes into the middle of a frame on the same socket: its bytes never
  * reach the file (the connection is dropped as "a frame from two senders"). */
 static void test_two_senders(int h)
@@ -313,14 +332,7 @@ static void test_two_senders(int h)
     int st;
     waitpid(pid, &st, 0);
     /* The daemon drops the connection: the socket ends. */
-    struct timeval tv = {10, 0}; /* a blocking read (the library's socket is non-blocking) */
-    fcntl(s, F_SETFL, fcntl(s, F_GETFL) & ~O_NONBLOCK);
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    char buf[256];
-    ssize_t r;
-    while ((r = read(s, buf, sizeof(buf))) > 0)
-        ;
-    CHECK(r == 0 || errno == ECONNRESET, "the connection was not dropped: %s", strerror(errno));
+    CHECK(dropped(s, 10), "the connection was not dropped: %s", strerror(errno));
     zoid_close(hc);
     /* A run of 64 of the other process's bytes (the pattern never has one). */
     unsigned char *f = malloc(2u << 20);
@@ -338,10 +350,60 @@ static void test_two_senders(int h)
     free(f);
 }
 
+/* The test plugin's digest_slow (zoid_test_plugin.c): holds the daemon's one thread. */
+#define TEST_PLUGIN 4242
+#define DIGEST_SLOW 6
+#define SLOW_MS     2500u
+
+static void test_queued(int h)
+{
+    unsigned char *b = pattern(1u << 20, 14);
+    double waited = 0;
+    /* The slow call's frame goes first, so it normally has the thread when the write comes; if
+     * the write got there first (it would not have waited), again. */
+    for (int attempt = 0; attempt < 3 && waited < 1.5; attempt++) {
+        struct zoid_client *slow = connect_or_die();
+        uint32_t ms = SLOW_MS;
+        unsigned char req[sizeof(ms) + 16] = {0}, rep[16];
+        memcpy(req, &ms, sizeof(ms));
+        struct iovec rq = {req, sizeof(req)}, rp = {rep, sizeof(rep)};
+        struct zoid_call_handle *hd = NULL;
+        int rc = zoid_call_begin(slow, TEST_PLUGIN, DIGEST_SLOW, &rq, 1, &rp, 1, 0, &hd);
+        CHECK(rc == 0, "the slow call: %s", zoid_strerror(rc));
+        double t0 = now_s();
+        ssize_t w = zp_pwrite(h, b, 1u << 20, 0);
+        waited = now_s() - t0;
+        CHECK(w == 1 << 20, "a write queued %.1f s behind a slow call: %zd (%s)", waited, w,
+              strerror(errno));
+        size_t got = 0;
+        rc = hd ? zoid_call_end(hd, &got) : rc;
+        CHECK(rc == 0, "the slow call's reply: %s", zoid_strerror(rc));
+        zoid_close(slow);
+    }
+    CHECK(waited >= 1.5, "the write never waited behind the slow call (%.2f s): nothing tested",
+          waited);
+    file_has(__LINE__, "s.dat", 0, 1u << 20, 0, 14);
+    free(b);
+
+    /* A frame stopped half way: dropped once the bound (1 s) passes, at the next sweep. */
+    struct zoid_client *hc;
+    int s = begin_frame(&hc, h, 4u << 20, 0, 100u << 10, 15);
+    CHECK(s >= 0, "a hand-made frame could not be begun");
+    if (s < 0)
+        return;
+    double t0 = now_s();
+    bool gone = dropped(s, 20);
+    double dt = now_s() - t0;
+    CHECK(gone, "a stalled frame was not dropped: %s", strerror(errno));
+    CHECK(dt < 10, "a stalled frame was dropped after %.1f s (--stall-timeout 1s)", dt);
+    zoid_close(hc);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 4 || (strcmp(argv[3], "spliced") && strcmp(argv[3], "copied"))) {
-        fprintf(stderr, "usage: test_zoid_splice_write ADDR EXPORT spliced|copied\n");
+    if (argc != 4 ||
+        (strcmp(argv[3], "spliced") && strcmp(argv[3], "copied") && strcmp(argv[3], "queued"))) {
+        fprintf(stderr, "usage: test_zoid_splice_write ADDR EXPORT spliced|copied|queued\n");
         return 2;
     }
     addr = argv[1];
@@ -354,12 +416,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "session: %s\n", strerror(errno));
         return 1;
     }
-    test_shapes();
-    test_relaxed();
-    test_refused(c);
+    bool queued = !strcmp(argv[3], "queued");
+    if (!queued) {
+        test_shapes();
+        test_relaxed();
+        test_refused(c);
+    }
     int h = zp_openat(ZP_ROOT, "s.dat", O_CREAT | O_RDWR | O_TRUNC, 0644);
     CHECK(h >= 0, "open s.dat: %s", strerror(errno));
-    if (h >= 0 && !strncmp(addr, "shm:", 4)) {
+    if (h >= 0 && queued) {
+        test_queued(h);
+    } else if (h >= 0 && !strncmp(addr, "shm:", 4)) {
         /* shm: frames are not hand-made on its socket */
     } else if (h >= 0) {
         test_stalled(h);

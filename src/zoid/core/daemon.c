@@ -258,6 +258,8 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
         d->o.call_timeout_ms = 30000;
     if (!d->o.send_timeout_ms)
         d->o.send_timeout_ms = 2000;
+    if (!d->o.stall_timeout_ms)
+        d->o.stall_timeout_ms = STALL_S * 1000;
     if (!d->o.max_payload)
         d->o.max_payload = 64u << 20;
     if (!d->o.max_in_flight)

@@ -62,7 +62,8 @@ struct zoid_peer {
     _Atomic unsigned in_flight;
     uint32_t max_payload;
     unsigned send_timeout_ms;
-    struct zoid_uid *u; /* its uid's accounting (connections, calls running) */
+    unsigned stall_timeout_ms; /* a frame begun and not finished (0: STALL_S) */
+    struct zoid_uid *u;        /* its uid's accounting (connections, calls running) */
     /* Limits (daemon_limits.c): not read (its socket not re-armed) while parked. */
     _Atomic bool parked;
     _Atomic uint64_t bytes; /* payloads held (read, not yet run and freed) */

@@ -213,10 +213,12 @@ int zd__readable(struct zoid_daemon *d, struct zoid_peer *p, const char **why, s
     complete:
         p->hdr_got = 0;
         p->payload_got = 0;
-        /* A tail left in the socket: the frame is not over until its call has taken it (the
-         * sweep's stall bound holds meanwhile), and the client is not read until then. */
+        /* A tail left in the socket: the frame is not over until its call has taken it, and the
+         * client is not read until then. The stall bound holds from when the call runs
+         * (daemon_pool.c): a call that waits for a thread is the daemon's delay, not the
+         * client's. */
         atomic_store(&p->tail_left, p->tail);
-        atomic_store_explicit(&p->mid_frame, p->tail != 0, memory_order_relaxed);
+        atomic_store_explicit(&p->mid_frame, false, memory_order_relaxed);
         p->call_id = p->id;
         p->call_error = 0;
         if (p->passcred && zoid_cred_identity(&p->id, &p->frame_cred, &p->call_id))

@@ -18,7 +18,7 @@
 #define ZOID_INSECURE_ID 65534u
 
 #define HANDSHAKE_S  5
-#define STALL_S      30 /* a frame begun and not finished */
+#define STALL_S      30 /* a frame begun and not finished (the default of --stall-timeout) */
 #define CONN_RESERVE 32 /* connections beyond max_clients for root and the daemon's own uid */
 #define BACKOFF_NS   100000000u /* the listener rests this long after EMFILE/ENFILE */
 #define SWEEP_NS     100000000u

@@ -195,6 +195,7 @@ bool zd__accept_all(struct zoid_daemon *d)
         p->refs = 1;
         p->max_payload = d->o.max_payload;
         p->send_timeout_ms = d->o.send_timeout_ms;
+        p->stall_timeout_ms = d->o.stall_timeout_ms;
         pthread_mutex_init(&p->send_mu, NULL);
         d->t->identify(fd, &p->id);
         peer_groups(d, fd, &p->id);

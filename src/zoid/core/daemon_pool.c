@@ -32,6 +32,12 @@ static void run_job(struct zoid_daemon *d, struct job *j)
     int error = j->error;
     if (!error && atomic_load(&p->closed))
         error = ECANCELED; /* its client is gone: not run */
+    /* A payload left in the socket is awaited from now on (the stall bound; the sweep reads
+     * mid_frame first, then last_ns). */
+    if (call.tail_left) {
+        atomic_store(&p->last_ns, zb_mono_read());
+        atomic_store(&p->mid_frame, true);
+    }
     /* What another plugin left on this thread (the posix plugin: a client's fs identity) goes
      * before this call runs. */
     zoid_dirty_clear(j->h.plugin);

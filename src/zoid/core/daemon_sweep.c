@@ -39,12 +39,15 @@ void zd__sweep(struct zoid_daemon *d)
         }
         if (atomic_load(&p->kill_why) && atomic_exchange(&p->parked, false))
             zd__rearm(d, p->fd, p, PEER_EVENTS);
-        uint64_t at = atomic_load_explicit(&p->last_ns, memory_order_relaxed);
+        /* mid_frame before last_ns: a call that starts to await its bytes sets them in the
+         * other order (daemon_pool.c), so a frame seen mid-way is seen with its fresh clock. */
+        bool mid = atomic_load(&p->mid_frame);
+        uint64_t at = atomic_load(&p->last_ns);
         double quiet = now > at ? (double)(now - at) / 1e9 : 0;
         const char *why = NULL;
         if (!atomic_load(&p->welcomed) && (double)(now - p->since_ns) / 1e9 > HANDSHAKE_S)
             why = "no handshake in time";
-        else if (atomic_load_explicit(&p->mid_frame, memory_order_relaxed) && quiet > STALL_S)
+        else if (mid && quiet * 1000 > p->stall_timeout_ms)
             why = "a frame stalled half way";
         else if (atomic_load(&p->in_flight) == 0 && quiet > d->o.idle_s)
             why = "idle";

@@ -61,7 +61,8 @@ static int await_bytes(struct zoid_call *c)
         if (zoid_call_cancelled(c) || atomic_load(&p->kill_why))
             return atomic_load(&p->closed) || atomic_load(&p->kill_why) ? -ECONNRESET : -ETIMEDOUT;
         uint64_t last = atomic_load_explicit(&p->last_ns, memory_order_relaxed);
-        if (zb_mono_read() - last > (uint64_t)STALL_S * 1000000000u)
+        unsigned stall_ms = p->stall_timeout_ms ? p->stall_timeout_ms : STALL_S * 1000u;
+        if (zb_mono_read() - last > (uint64_t)stall_ms * 1000000u)
             return -ETIMEDOUT;
         struct pollfd pf = {.fd = p->fd, .events = POLLIN};
         int r = poll(&pf, 1, 100);
