@@ -251,7 +251,10 @@ static int fn_read(struct zoid_call *call, const void *payload, size_t len)
             freed = true;
         }
     uint64_t bytes = ZS_READ_HDR;
-    for (struct zs_rec **pp = &s->head, *r; served && (r = *pp);) {
+    struct zs_rec **first = &s->head;
+    if (!take && s->cursor && s->cursor->seq < start)
+        first = &s->cursor->next; /* it and all before it are below start */
+    for (struct zs_rec **pp = first, *r; served && (r = *pp);) {
         if ((take && !key_match(&q, r)) || (!take && r->seq < start)) {
             pp = &r->next;
             continue;
@@ -284,6 +287,8 @@ static int fn_read(struct zoid_call *call, const void *payload, size_t len)
     }
     if (!take && served && !rc)
         zs_client_read_sent(call, s, n ? got[n - 1]->seq + 1 : start);
+    if (!take && n)
+        s->cursor = got[n - 1];
     uint32_t flags = !served ? ZS_R_UNSERVED : (!n && zs_ended(s)) ? ZS_R_EOF : 0;
     unsigned char hdr[ZS_READ_HDR], *p = hdr;
     put64(&p, s->head ? s->head->seq : s->next_seq);

@@ -80,6 +80,8 @@ void zs_free_rec(struct zs_state *st, struct zs_stream *s, struct zs_rec *r)
     s->bytes -= b;
     st->bytes -= b;
     s->nrecs--;
+    if (s->cursor == r)
+        s->cursor = NULL;
     zs_rec_unref(r); /* a reply still sending it keeps it until it is sent */
 }
 

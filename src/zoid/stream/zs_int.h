@@ -104,6 +104,10 @@ struct zs_stream {
     uint64_t failed_steps;          /* steps a named reduction failed on (gaps) */
     uint64_t limit, bytes;
     struct zs_rec *head, *tail;
+    /* The last record a read sent (NULL: none yet, or freed since): a read that starts past it
+     * begins its walk there instead of at the head (records are in sequence order, and those a
+     * consumer reads ahead of its acknowledgements stay queued: 16k of 4 KiB in 64 MiB). */
+    struct zs_rec *cursor;
     uint32_t nrecs;
     uint64_t next_seq, dropped, pushed, delivered;
     uint64_t *last_step; /* per producer: last step + 1 (0: none yet) */
