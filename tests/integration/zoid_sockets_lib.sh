@@ -12,7 +12,8 @@ wait_for() {
 }
 
 # sf_probe: python3 -c program: connects to $1:$2, sends a GET, reads the answer with select
-# (the socket non-blocking), prints "ok PEER BYTES" or "errno NAME".
+# (the socket non-blocking), prints "ok PEER BYTES" or "errno NAME"; a getpeername into a bad
+# address must say EFAULT.
 SF_PROBE='
 import errno, select, socket, sys
 host, port = sys.argv[1], int(sys.argv[2])
@@ -21,6 +22,12 @@ try:
 except OSError as e:
     print("errno", errno.errorcode.get(e.errno, e.errno)); sys.exit(0)
 peer = s.getpeername()[0] + ":" + str(s.getpeername()[1])
+import ctypes                       # a bad address to write the peer into: EFAULT, not a crash
+libc = ctypes.CDLL(None, use_errno=True)
+n = ctypes.c_uint(16)
+if libc.getpeername(s.fileno(), ctypes.c_void_p(16), ctypes.byref(n)) != -1 or \
+        ctypes.get_errno() != errno.EFAULT:
+    print("getpeername into a bad address: not EFAULT"); sys.exit(1)
 s.setblocking(False)
 s.sendall(b"GET /small HTTP/1.0\r\nHost: x\r\n\r\n")
 data = b""

@@ -219,10 +219,14 @@ int zpl_sf_peername(int fd, struct sockaddr *sa, socklen_t *len)
 {
     if (!zpl_sf_on())
         return ZPL_SF_LOCAL;
+    /* The kernel's EFAULT for an out-parameter that cannot be written (the real call says it). */
+    if (!len || !zpl_mem_ok(len, sizeof(*len), true) || !zpl_mem_ok(sa, *len, true))
+        return ZPL_SF_LOCAL;
     pthread_mutex_lock(&mu);
     struct peer *p = peer_find(fd);
-    if (p && sa && len) {
-        memcpy(sa, &p->sa, *len < p->len ? *len : p->len);
+    if (p) {
+        if (sa && *len)
+            memcpy(sa, &p->sa, *len < p->len ? *len : p->len);
         *len = p->len;
     }
     pthread_mutex_unlock(&mu);
