@@ -3,8 +3,9 @@
  * a program passes (to decide whether it is forwarded) and the buffers of forwarded calls, where
  * the kernel would have answered EFAULT for a bad pointer. A crash in the interposer, or a frame
  * sent half way (the connection then out of step for every later call), is what a bad pointer
- * would cost otherwise. process_vm_readv and process_vm_writev on this very process do the
- * checking: they copy the bytes or fail with EFAULT, page by page.
+ * would cost otherwise. The kernel does the checking, page by page: process_vm_readv of a path
+ * on this very process, a read of 8 bytes of each page of a buffer by rt_sigprocmask, and
+ * process_vm_writev of a byte onto itself for a buffer the call writes into (probe_pages).
  */
 #include <errno.h>
 #include <stdatomic.h>

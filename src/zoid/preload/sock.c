@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -140,6 +141,8 @@ ZPL_API int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
     /* Each address is checked first: one forwarded path fails the whole call (nothing sent).
      * When a path must be made absolute, the messages go one by one through sendmsg. */
     bool rewrite = false;
+    if (n > IOV_MAX)
+        n = IOV_MAX; /* as the kernel (UIO_MAXIOV): the rest is not looked at */
     if (v && !zpl_mem_ok(v, (size_t)n * sizeof(*v), true))
         return REAL(sendmmsg)(fd, v, n, flags); /* the kernel's EFAULT */
     for (unsigned int i = 0; v && i < n; i++) {
