@@ -153,6 +153,13 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         data_calls(fd, dirfd, link, &bufs[i]);
 
+    /* A lock description that cannot be read (or, F_GETLK, written). */
+    const struct badbuf lb = {"a struct flock in a PROT_NONE page", m + PAGE, 32, 0, 1};
+    EXPECT_EFAULT(fcntl(fd, F_SETLK, (struct flock *)(void *)lb.p), "fcntl F_SETLK", &lb);
+    EXPECT_EFAULT(fcntl(fd, F_GETLK, (struct flock *)(void *)lb.p), "fcntl F_GETLK", &lb);
+    const struct badbuf rb = {"a struct flock in a read-only page", m + 2 * PAGE, 32, 1, 1};
+    EXPECT_EFAULT(fcntl(fd, F_GETLK, (struct flock *)(void *)rb.p), "fcntl F_GETLK", &rb);
+
     /* Times and a vector that cannot be read. */
     const struct badbuf tb = {"times in a PROT_NONE page", m + PAGE, 32, 0, 1};
     EXPECT_EFAULT(futimens(fd, (const struct timespec *)(void *)tb.p), "futimens", &tb);

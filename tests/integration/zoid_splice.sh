@@ -59,6 +59,7 @@ ZOID_SEND_BY_REFERENCE=0 expect_status 1 "1 MiB pipes after large writes" \
 "$ZEPTO" zoid serve --listen "unix:$WORK/q.sock" --export "$WORK/export" --threads 1 \
     --max-threads 1 --stall-timeout 1s --plugin-dir "$PLUGINS" 2>"$WORK/queue.log" &
 pids+=($!)
+export ZOID_QUEUE_PID=$!
 for _ in $(seq 200); do
     grep -q "plugin 1 posix" "$WORK/queue.log" && break
     sleep 0.05

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -355,12 +356,37 @@ static void test_two_senders(int h)
 #define DIGEST_SLOW 6
 #define SLOW_MS     2500u
 
+/* Whether a thread of the daemon (pid in $ZOID_QUEUE_PID) sleeps in (clock_)nanosleep now: the
+ * slow call has the daemon's one thread (/proc/PID/task/T/syscall; root reads it). */
+static bool slow_call_running(void)
+{
+    const char *pid = getenv("ZOID_QUEUE_PID");
+    char dir[64];
+    snprintf(dir, sizeof(dir), "/proc/%s/task", pid ? pid : "0");
+    DIR *d = opendir(dir);
+    bool found = false;
+    for (struct dirent *e; d && !found && (e = readdir(d));) {
+        char path[384];
+        long nr = -1;
+        snprintf(path, sizeof(path), "%s/%s/syscall", dir, e->d_name);
+        FILE *f = e->d_name[0] != '.' ? fopen(path, "r") : NULL;
+        if (f && fscanf(f, "%ld", &nr) != 1)
+            nr = -1;
+        if (f)
+            fclose(f);
+        found = nr == SYS_nanosleep || nr == SYS_clock_nanosleep;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
 static void test_queued(int h)
 {
     unsigned char *b = pattern(1u << 20, 14);
     double waited = 0;
-    /* The slow call's frame goes first, so it normally has the thread when the write comes; if
-     * the write got there first (it would not have waited), again. */
+    /* The write goes once the slow call is seen running (else the daemon could take the write
+     * first: it did, in an ASan build); if it still did not wait, again. */
     for (int attempt = 0; attempt < 3 && waited < 1.5; attempt++) {
         struct zoid_client *slow = connect_or_die();
         uint32_t ms = SLOW_MS;
@@ -370,6 +396,10 @@ static void test_queued(int h)
         struct zoid_call_handle *hd = NULL;
         int rc = zoid_call_begin(slow, TEST_PLUGIN, DIGEST_SLOW, &rq, 1, &rp, 1, 0, &hd);
         CHECK(rc == 0, "the slow call: %s", zoid_strerror(rc));
+        for (double t = now_s(); !slow_call_running() && now_s() - t < 0.5;) {
+            struct timespec tick = {0, 1000000};
+            nanosleep(&tick, NULL); /* polling /proc: nothing to wait on */
+        }
         double t0 = now_s();
         ssize_t w = zp_pwrite(h, b, 1u << 20, 0);
         waited = now_s() - t0;

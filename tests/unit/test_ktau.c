@@ -83,17 +83,27 @@ static double pair_batch_ns(void)
     return (double)(now_ns() - t0) / 10000;
 }
 
+/* The sanitizers' instrumentation is inside every start and stop: their cost is not ktau's. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
 /* The minimum over many short batches (so that preemption by other work is left out), pairs and
  * bare reads alternating so that both see the same machine. The target, 30 ns, holds on this
  * 2-vCPU VM when it is quiet; when two bare clock reads alone cost more than 15 ns (the host is
  * taking the CPU), the pair may cost what they cost plus 12 ns. A machine that changed under one
- * measurement gets two more (a CI run once measured 31.0 ns against a bare 16.4 measured after). */
-static void pair_costs_at_most_30_ns(void **state)
+ * measurement gets two more (a CI run once measured 31.0 ns against a bare 16.4 measured after).
+ * Measured in a thread of its own: its millions of events fill that thread's log, not the one
+ * the next tests read (three attempts once filled it, and the next tests found no events). */
+static void *measure_pairs(void *arg)
 {
-    (void)state;
-    bool ok = false;
+    bool *ok = arg;
     ktau_start("pair outer");
-    for (int attempt = 0; attempt < 3 && !ok; attempt++) {
+    for (int attempt = 0; attempt < 3 && !*ok; attempt++) {
         double best = 1e9, bare = 1e9;
         for (int b = 0; b < 200; b++) {
             double p = pair_batch_ns(), r = bare_batch_ns();
@@ -102,9 +112,26 @@ static void pair_costs_at_most_30_ns(void **state)
         }
         printf("start/stop pair: %.1f ns (best of 200 batches); two bare TSC reads: %.1f ns\n",
                best, bare);
-        ok = best <= 30.0 || (bare > 15.0 && best <= bare + 12.0);
+        *ok = best <= 30.0 || (bare > 15.0 && best <= bare + 12.0);
     }
     ktau_stop("pair outer");
+    return NULL;
+}
+
+static void pair_costs_at_most_30_ns(void **state)
+{
+    (void)state;
+    bool ok = false;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, measure_pairs, &ok), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+#ifdef SANITIZED
+    if (!ok) {
+        printf("skipped: the 30 ns bound in a sanitizer build (its instrumentation is in the "
+               "pair)\n");
+        skip();
+    }
+#endif
     assert_true(ok);
 }
 

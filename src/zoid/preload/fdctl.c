@@ -132,6 +132,10 @@ static int fwd_lock(struct zpl_fd *e, int cmd, struct flock *fl)
     int zcmd = cmd == F_GETLK || cmd == F_OFD_GETLK   ? F_GETLK
                : cmd == F_SETLK || cmd == F_OFD_SETLK ? F_SETLK
                                                       : F_SETLKW;
+    if (!zpl_mem_ok(fl, sizeof(*fl), zcmd == F_GETLK)) { /* F_GETLK writes the answer there */
+        errno = EFAULT;
+        return -1;
+    }
     zpl_flush(e);
     int h = zpl_fd_handle(e);
     if (h < 0)
