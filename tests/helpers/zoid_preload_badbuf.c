@@ -153,6 +153,24 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
         data_calls(fd, dirfd, link, &bufs[i]);
 
+    /* A count larger than the buffer, of a file shorter than the buffer: the kernel copies the
+     * file's bytes and never reaches the bad page, and so must zoid (a program that works
+     * locally must not get EFAULT). The same for a write of the buffer's good part. */
+    char *tail = m + PAGE - 100; /* 100 good bytes, then the PROT_NONE page */
+    memset(tail, 'z', 100);
+    check(ftruncate(fd, 0) == 0 && pwrite(fd, "0123456789", 10, 0) == 10, "a 10-byte file", "fd",
+          10);
+    errno = 0;
+    ssize_t got10 = pread(fd, tail, 1u << 20, 0);
+    check(got10 == 10 && !memcmp(tail, "0123456789", 10),
+          "a 1 MiB read of a 10-byte file into 100 good bytes gives the 10", "tail", 100);
+    errno = 0;
+    ssize_t put = pwrite(fd, tail + 90, 1000, 0);
+    check(put == 10 || (put == -1 && errno == EFAULT),
+          "a 1000-byte write of 10 good bytes writes those 10 (or is EFAULT)", "tail", 1000);
+    still_works(fd, "the short read and write");
+    check(ftruncate(fd, 5) == 0, "ftruncate", "fd", 5);
+
     /* A lock description that cannot be read (or, F_GETLK, written). */
     const struct badbuf lb = {"a struct flock in a PROT_NONE page", m + PAGE, 32, 0, 1};
     EXPECT_EFAULT(fcntl(fd, F_SETLK, (struct flock *)(void *)lb.p), "fcntl F_SETLK", &lb);

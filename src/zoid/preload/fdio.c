@@ -281,8 +281,8 @@ static ssize_t fwd_read(struct zpl_fd *e, void *buf, size_t n, int64_t off)
         zpl_fd_put(e);
         return r;
     }
-    if (!zpl_mem_ok(buf, n, true))
-        return bad_buffer(e);
+    if (!zpl_mem_ok(buf, n, true) && !(n = zpl_mem_usable(buf, n, true)))
+        return bad_buffer(e); /* else a read of what can be written: short, as the kernel's */
     ssize_t r;
     if (zpl_relaxed() && zpl_as_depth()) {
         r = zpl_ra_read(e, buf, n, off);
@@ -308,8 +308,8 @@ static ssize_t lent_write(struct zpl_fd *e, int l, const void *buf, size_t n, in
 static ssize_t fwd_write(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
 {
     int l = zpl_lent(e, n);
-    if (l < 0 && !zpl_mem_ok(buf, n, false))
-        return bad_buffer(e);
+    if (l < 0 && !zpl_mem_ok(buf, n, false) && !(n = zpl_mem_usable(buf, n, false)))
+        return bad_buffer(e); /* else a write of what can be read: short, as the kernel's */
     ssize_t r = l >= 0 ? lent_write(e, l, buf, n, off) : zpl_write_at(e, buf, n, off);
     zpl_fd_put(e);
     return r;

@@ -25,6 +25,8 @@
  * pages: a protection changed in the middle of a large buffer is not seen (the call then fails
  * with its connection). */
 #define PROBE_PAGES 16u
+/* The kernel's largest read or write (INT_MAX rounded down to a page). */
+#define MAX_RW_COUNT ((size_t)0x7ffff000)
 /* mincore's answer for this many pages at a time. */
 #define CORE_PAGES 4096u
 
@@ -135,4 +137,26 @@ bool zpl_mem_ok(const void *buf, size_t n, bool write)
     int ok = probe_pages(at, k, write);
     errno = saved;
     return ok != 0; /* refused (seccomp): as before, no check */
+}
+
+size_t zpl_mem_usable(const void *buf, size_t n, bool write)
+{
+    if (zpl_mem_ok(buf, n, write))
+        return n;
+    /* Some page is bad: the usable bytes end where the first bad page begins (a fault's cost,
+     * so page by page). */
+    if (n > MAX_RW_COUNT)
+        n = MAX_RW_COUNT; /* what the kernel moves at most in one call */
+    uintptr_t a = (uintptr_t)buf, end = a + n < a ? UINTPTR_MAX : a + n;
+    int saved = errno;
+    size_t ok = 0;
+    for (uintptr_t p = a; p < end;) {
+        uintptr_t next = PAGE_OF(p) + PAGE;
+        if (p < PAGE || probe_pages(&p, 1, write) == 0)
+            break;
+        ok = (next < end ? next : end) - a;
+        p = next;
+    }
+    errno = saved;
+    return ok;
 }

@@ -221,6 +221,9 @@ bool zpl_readable(const char *s);
  * checks before a read or write (zero bytes: true). A forwarded call with a buffer that is not
  * is EFAULT before anything is sent. */
 bool zpl_mem_ok(const void *p, size_t n, bool write);
+/* How many of the n bytes at p, from the first, can be used (up to the first page that cannot):
+ * a read or write stops there with a short count, as the kernel's copy would. */
+size_t zpl_mem_usable(const void *p, size_t n, bool write);
 /* Lexically normalises the absolute path `in` (".", "..", "//") into out. */
 int zpl_normalise(const char *in, char *out, size_t len);
 /* The forwarded working directory beneath the export into buf (true), or false when the working
