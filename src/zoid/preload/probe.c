@@ -145,9 +145,12 @@ size_t zpl_mem_usable(const void *buf, size_t n, bool write)
         return n;
     /* Some page is bad: the usable bytes end where the first bad page begins (a fault's cost,
      * so page by page). */
+    uintptr_t a = (uintptr_t)buf;
+    if (a + n < a)
+        return 0; /* past the end of the address space: the kernel's EFAULT before any copy */
     if (n > MAX_RW_COUNT)
         n = MAX_RW_COUNT; /* what the kernel moves at most in one call */
-    uintptr_t a = (uintptr_t)buf, end = a + n < a ? UINTPTR_MAX : a + n;
+    uintptr_t end = a + n;
     int saved = errno;
     size_t ok = 0;
     for (uintptr_t p = a; p < end;) {
