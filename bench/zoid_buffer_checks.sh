@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cost of the interposer's buffer checks (docs/zoid-run.md, "Bad pointers"): the same
-# interposed reads and writes (bench_posix_stream through `zepto zoid run` over unix:, a tmpfs
-# export) with the checks on (the default) and off (ZOID_CHECK_BUFFERS=0), alternating in each
+# interposed reads and writes (bench_posix_stream through `zepto zoid run` over unix:, the export
+# a directory under /tmp: bench/zoid_lib.sh) with the checks on (the default) and off (ZOID_CHECK_BUFFERS=0), alternating in each
 # round, for the calls where they cost most (4 KiB relaxed reads and writes: no round trip to
 # hide them) and for strict 4 KiB and 1 MiB calls.
 #
@@ -11,31 +11,19 @@
 set -euo pipefail
 build=${1:-build}
 rounds=${2:-3}
-bin=$build/bin
 secs=${SECS:-1}
 out=${OUT:-bench/out/zoid_buffer_checks}
-die() {
-    echo "zoid_buffer_checks.sh: $*" >&2
-    exit 1
-}
-for b in zepto bench_posix_stream; do
-    [ -x "$bin/$b" ] || die "$bin/$b is not built (cmake --build $build)"
-done
-command -v jq >/dev/null || die "jq is missing (apt-get install jq)"
-mkdir -p "$out"
+prog=zoid_buffer_checks
+. "$(dirname "$0")/zoid_lib.sh"
+zl_init zepto bench_posix_stream
+command -v jq >/dev/null || { echo "$prog: jq is missing (scripts/deps.sh)" >&2; exit 1; }
 : >"$out/raw.jsonl"
-scratch=$(mktemp -d /dev/shm/zepto-checks.XXXXXX)
-daemon=
-trap 'kill $daemon 2>/dev/null; wait 2>/dev/null; rm -rf "$scratch"' EXIT
-mkdir "$scratch/export"
-log="$out/daemon.log"
-"$bin/zepto" zoid serve --listen "unix:$scratch/d.sock" --export "$scratch/export" 2>"$log" &
-daemon=$!
+zl_serve daemon.log "unix:$dir/d.sock"
 for _ in $(seq 100); do
-    grep -q "plugin 1 posix" "$log" && break
+    grep -q "plugin 1 posix" "$out/daemon.log" && break
     sleep 0.05
 done
-grep -q "plugin 1 posix" "$log" || die "the daemon did not start: $(cat "$log")"
+grep -q "plugin 1 posix" "$out/daemon.log" || { echo "$prog: the daemon did not start" >&2; exit 1; }
 
 jobs=("relaxed write 4096" "relaxed read 4096" "relaxed randwrite 4096" "strict write 4096"
     "strict read 4096" "strict write 1048576" "strict read 1048576")
@@ -43,7 +31,7 @@ for r in $(seq "$rounds"); do
     for job in "${jobs[@]}"; do
         read -r cons op bs <<<"$job"
         for checks in 1 0; do
-            line=$(ZOID_CHECK_BUFFERS=$checks "$bin/zepto" zoid run --server "unix:$scratch/d.sock" \
+            line=$(ZOID_CHECK_BUFFERS=$checks "$bin/zepto" zoid run --server "unix:$dir/d.sock" \
                 --mount /zz --consistency "$cons" -- "$bin/bench_posix_stream" "$op" /zz/f "$bs" \
                 $((64 << 20)) "$secs") || die "$job (checks $checks) failed"
             jq -c --arg job "$job" --argjson checks "$checks" --argjson round "$r" \
