@@ -5,7 +5,9 @@
 # over unix:, alternating in each round, with the daemon's CPU time of each run and a local read
 # or write of the same file in the same round. Writes over unix: also run spliced with the
 # client's copy (ZOID_SEND_BY_REFERENCE=0: no sending by reference), and "unix copy" writes
-# copy on both sides (the code before either lever).
+# copy on both sides (the code before either lever). Writes over tcp: also run relaxed, streamed
+# (the default: begun in the program's thread, replies read later, src/zoid/preload/writestream.c)
+# and not ("nostream": ZOID_PRELOAD_STREAM=0, each write waited for).
 #
 # usage: bench/zoid_splice.sh [BUILD_DIR] [ROUNDS]
 #   environment: SECS (2), BS (1048576), OPS ("read write"), OUT (bench/out/zoid_splice)
@@ -65,10 +67,16 @@ cpu_ms() { awk -v t="$tick" '{print int(($14 + $15) * 1000 / t)}' "/proc/$1/stat
 for r in $(seq "$rounds"); do
     for op in $ops; do
         modes=("tcp splice" "tcp copy" "unix splice" "unix copy" local)
-        [ "$op" = write ] && modes+=("unix splice noref")
+        [ "$op" = write ] && modes+=("unix splice noref" "tcp relaxed" "tcp relaxed nostream")
         for mode in "${modes[@]}"; do
             daemon=${mode% noref}
+            cons=strict
             env=(ZOID_TOKEN_FILE="$scratch/token")
+            if [[ "$mode" = "tcp relaxed"* ]]; then
+                daemon="tcp splice"
+                cons=relaxed
+                [[ "$mode" = *nostream ]] && env+=(ZOID_PRELOAD_STREAM=0)
+            fi
             [[ "$mode" = *noref || ( "$op" = write && "$mode" = "unix copy" ) ]] &&
                 env+=(ZOID_SEND_BY_REFERENCE=0)
             if [ "$mode" = local ]; then
@@ -78,7 +86,7 @@ for r in $(seq "$rounds"); do
             else
                 c0=$(cpu_ms "${pid_of[$daemon]}")
                 bw=$(env "${env[@]}" "$bin/zepto" zoid run --server "${addr_of[$daemon]}" \
-                    --mount /zm --consistency strict -- "$bin/bench_posix_stream" "$op" /zm/f \
+                    --mount /zm --consistency "$cons" -- "$bin/bench_posix_stream" "$op" /zm/f \
                     "$bs" 268435456 "$secs" | tail -1 | jq .bw_bytes)
                 cpu=$(($(cpu_ms "${pid_of[$daemon]}") - c0))
             fi

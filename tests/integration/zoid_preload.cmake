@@ -51,8 +51,9 @@ zepto_shell_test(zoid_preload_loop)
 set_tests_properties(integration.zoid_preload_loop PROPERTIES TIMEOUT 120
   ENVIRONMENT "ZAE=$<TARGET_FILE:zoid_abrupt_exit>;ZPL_LIB=$<TARGET_FILE:zoid-preload>")
 
-# Read-ahead and write-behind (zoid_preload_async.sh, issue 15): a driver built without the
-# sanitizers, as the one above.
+# Read-ahead and write-behind (zoid_preload_async.sh, issue 15), and large relaxed writes streamed
+# over TCP (a daemon on loopback with a token): a driver built without the sanitizers, as the one
+# above.
 add_executable(zoid_preload_async zoid_preload_async.c)
 set_target_properties(zoid_preload_async PROPERTIES COMPILE_OPTIONS "" LINK_OPTIONS "")
 zepto_shell_test(zoid_preload_async)

@@ -16,6 +16,9 @@
  *   zoid_preload_async behind FILE DIR [noclose]  opens FILE, writes 256 KiB, creates
  *                                            DIR/open, waits for DIR/go, writes 512 KiB, creates
  *                                            DIR/written, closes FILE (or exits without)
+ *   zoid_preload_async endless FILE           1 MiB blocks written with write() over the first
+ *                                            16 MiB of FILE again and again until one fails:
+ *                                            prints "write N: ERR" (or "close: ERR") and exits 0
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -246,6 +249,32 @@ static int fill(const char *path, int mib)
     return 0;
 }
 
+static int endless(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    char *b = malloc(MIB);
+    if (fd < 0 || !b) {
+        perror("open");
+        return 1;
+    }
+    memset(b, 'e', MIB);
+    for (long i = 0;; i++) {
+        if (i % 16 == 0 && i && lseek(fd, 0, SEEK_SET) != 0) {
+            printf("lseek %ld: %s\n", i, strerror(errno));
+            break;
+        }
+        ssize_t r = write(fd, b, MIB);
+        if (r != (ssize_t)MIB) {
+            printf("write %ld: %s\n", i, r < 0 ? strerror(errno) : "short");
+            break;
+        }
+    }
+    if (close(fd))
+        printf("close: %s\n", strerror(errno));
+    free(b);
+    return 0;
+}
+
 /* Polls (at most 20 s) for a local file. */
 static int await_file(const char *path)
 {
@@ -351,7 +380,9 @@ int main(int argc, char **argv)
         return fill(argv[2], atoi(argv[3]));
     if ((argc == 4 || argc == 5) && !strcmp(argv[1], "behind"))
         return behind(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "noclose"));
+    if (argc == 3 && !strcmp(argv[1], "endless"))
+        return endless(argv[2]);
     fprintf(stderr, "usage: zoid_preload_async mirror FWD LOCAL SEED | fill FILE MIB | "
-                    "behind FILE DIR [noclose] | smallstat FILE OUT\n");
+                    "behind FILE DIR [noclose] | smallstat FILE OUT | endless FILE\n");
     return 2;
 }

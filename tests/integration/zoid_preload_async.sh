@@ -3,7 +3,9 @@
 # depths 1 and 4; relaxed writes return while the daemon is stopped (write-behind) and their
 # data is in the file after close, or after an exit without close; a write-behind failure (a
 # full tmpfs export, as root) comes back from a later write, fsync or close, also when the
-# daemon gathered the writes and met the failure at the last close (random 4 KiB writes).
+# daemon gathered the writes and met the failure at the last close (random 4 KiB writes). Over
+# TCP, where large relaxed writes are streamed: the mirror, overlapping rewrites, a full export
+# (ENOSPC from the fsync), the daemon killed mid-stream (EIO, no hang).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/zoid_preload_lib.sh"
 
@@ -12,15 +14,21 @@ start_daemon
 mkdir -p "$WORK/local"
 
 # 1. Mirror: every result and the final contents equal to local I/O.
+# mirror NAME CONSISTENCY SEED [zoid run option...]: the driver's mirror of NAME through the
+# interposer, every result and the final contents equal to local I/O.
+mirror() {
+    local name=$1 c=$2 seed=$3 out
+    shift 3
+    out=$(timeout 120 "$ZEPTO" zoid run "$@" --mount "$MNT" --consistency "$c" -- \
+        "$ZPA" mirror "$MNT/$name" "$WORK/local/$name" "$seed" 2>&1)
+    [ "$out" = ok ] || fail "mirror $name ($c, seed $seed): $out"
+    cmp -s "$EXPORT/$name" "$WORK/local/$name" ||
+        fail "mirror $name ($c, seed $seed): the export's file differs from the local one"
+}
 for c in strict relaxed; do
     for d in 1 4; do
         for seed in 1 2 3; do
-            out=$(ZOID_PRELOAD_DEPTH=$d timeout 120 "$ZEPTO" zoid run --server "unix:$SOCK" \
-                --mount "$MNT" --consistency "$c" -- \
-                "$ZPA" mirror "$MNT/m-$c-$d-$seed" "$WORK/local/m-$c-$d-$seed" "$seed" 2>&1)
-            [ "$out" = ok ] || fail "mirror $c depth $d seed $seed: $out"
-            cmp -s "$EXPORT/m-$c-$d-$seed" "$WORK/local/m-$c-$d-$seed" ||
-                fail "mirror $c depth $d seed $seed: the export's file differs from the local one"
+            ZOID_PRELOAD_DEPTH=$d mirror "m-$c-$d-$seed" "$c" "$seed" --server "unix:$SOCK"
         done
     done
 done
@@ -137,10 +145,78 @@ else
             rm -f "$small/rand-$c"
         done
         stop_daemon
+        # Over TCP, large relaxed writes are streamed (writestream.c): a write returns once its
+        # bytes are in the socket, so the failure of the fifth comes back from the fsync; strict
+        # ones are waited for, and the fifth write itself fails.
+        EXPORT="$small" start_daemon_tcp
+        for c in strict relaxed; do
+            out=$(timeout 60 "$ZEPTO" zoid run --server "$TCP_SERVER" --token-file "$TOKEN" \
+                --mount "$MNT" --consistency "$c" -- "$ZPA" fill "$MNT/tfull-$c" 8 2>&1)
+            echo "fill over TCP, $c: $out"
+            case "$c:$out" in
+            "strict:write 4: No space left on device" | "strict:write 4: short") ;;
+            "relaxed:fsync: No space left on device") ;;
+            *) fail "fill over TCP, $c: $out" ;;
+            esac
+            rm -f "$small/tfull-$c"
+        done
+        stop_daemon
         umount "$small"
     else
         echo "skipping the full-export case: cannot mount a tmpfs"
     fi
 fi
 stop_daemon
+
+# 4. Over TCP, where large relaxed writes are begun in the program's thread and their replies
+# read later (writestream.c), up to 8 in flight.
+start_daemon_tcp
+TRUN=(timeout 120 "$ZEPTO" zoid run --server "$TCP_SERVER" --token-file "$TOKEN" --mount "$MNT")
+# The mirror's 1 MiB and 3 MiB writes among its reads, truncations and dup'd descriptors: every
+# result and the contents as local I/O.
+for c in strict relaxed; do
+    for seed in 4 5; do
+        mirror "t-$c-$seed" "$c" "$seed" --server "$TCP_SERVER" --token-file "$TOKEN"
+    done
+done
+echo "mirror over TCP, strict and relaxed: ok"
+# 48 MiB by dd in 1 MiB blocks, then the same file rewritten in place from its end backwards,
+# each block twice (other bytes, then the final ones), so that every write overlaps the one
+# before it, in flight: the file holds the final bytes.
+head -c 48M /dev/urandom >"$WORK/src1"
+head -c 48M /dev/urandom >"$WORK/src2"
+"${TRUN[@]}" --consistency relaxed -- dd if="$WORK/src1" of="$MNT/dd" bs=1M status=none ||
+    fail "dd over TCP (relaxed) failed"
+cmp -s "$WORK/src1" "$EXPORT/dd" || fail "dd over TCP (relaxed): the file differs from its source"
+"${TRUN[@]}" --consistency relaxed -- python3 -c '
+import os, sys
+old, new = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+fd = os.open(sys.argv[3], os.O_WRONLY)
+mib = 1 << 20
+for i in reversed(range(len(new) // mib)):
+    os.pwrite(fd, old[i * mib:(i + 1) * mib][::-1], i * mib)
+    os.pwrite(fd, new[i * mib:(i + 1) * mib], i * mib)
+os.close(fd)' "$WORK/src1" "$WORK/src2" "$MNT/dd" || fail "backwards rewrite over TCP failed"
+cmp -s "$WORK/src2" "$EXPORT/dd" || fail "backwards rewrite over TCP: the file is not the second pass"
+echo "48 MiB written and rewritten backwards over TCP (relaxed): ok"
+# The daemon killed while a program streams writes: the program gets an error, within the
+# call timeout, rather than a hang or a silent success.
+"${TRUN[@]}" --consistency relaxed -- "$ZPA" endless "$MNT/endless" >"$WORK/endless.out" 2>&1 &
+prog=$!
+for i in $(seq 400); do
+    [ "$(stat -c %s "$EXPORT/endless" 2>/dev/null || echo 0)" -ge $((8 << 20)) ] && break
+    kill -0 "$prog" 2>/dev/null || break
+    sleep 0.05
+done
+[ "$(stat -c %s "$EXPORT/endless" 2>/dev/null || echo 0)" -ge $((8 << 20)) ] ||
+    fail "endless writer over TCP: the file never reached 8 MiB: $(cat "$WORK/endless.out")"
+stop_daemon KILL
+wait "$prog" || fail "endless writer after the daemon was killed: exit $? ($(cat "$WORK/endless.out"))"
+out=$(cat "$WORK/endless.out")
+case $out in
+# the write, or the lseek that waits for the writes in flight every 16 MiB
+"write "*": Input/output error"* | "lseek "*": Input/output error"*) ;;
+*) fail "endless writer after the daemon was killed: $out" ;;
+esac
+echo "endless writer over TCP, daemon killed: $out"
 finish

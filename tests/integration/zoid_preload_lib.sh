@@ -24,6 +24,35 @@ start_daemon() {
     exit 1
 }
 
+# start_daemon_tcp [serve options]: a daemon on TCP loopback with a token in $WORK/token (its
+# clients act as the daemon's uid); sets TCP_SERVER (tcp:127.0.0.1:PORT) and TOKEN. A port found
+# taken (the daemon exits) is tried again elsewhere.
+start_daemon_tcp() {
+    TOKEN="$WORK/token"
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TOKEN")
+    mkdir -p "$EXPORT"
+    local try port log i
+    for try in 1 2 3 4 5 6 7 8; do
+        starts=$((starts + 1))
+        port=$((20000 + RANDOM % 40000))
+        log="$WORK/daemon.$starts.log"
+        "$ZEPTO" zoid serve --listen "tcp:127.0.0.1:$port" --token-file "$TOKEN" \
+            --export "$EXPORT" "$@" 2>"$log" &
+        DAEMON=$!
+        for i in $(seq 200); do
+            if grep -q "plugin 1 posix" "$log" 2>/dev/null && kill -0 "$DAEMON" 2>/dev/null; then
+                TCP_SERVER="tcp:127.0.0.1:$port"
+                return 0
+            fi
+            kill -0 "$DAEMON" 2>/dev/null || break
+            sleep 0.05
+        done
+        stop_daemon
+    done
+    echo "FAIL: no TCP daemon started: $(cat "$log")" >&2
+    exit 1
+}
+
 # stop_daemon [SIGNAL]: stops it (SIGTERM by default) and reaps it.
 stop_daemon() {
     [ -n "$DAEMON" ] || return 0

@@ -399,6 +399,14 @@ bool zpl_tcp(void)
     return atomic_load(&S.tcp);
 }
 
+struct zoid_client *zpl_client(void)
+{
+    pthread_mutex_lock(&S.mu);
+    struct zoid_client *c = S.c;
+    pthread_mutex_unlock(&S.mu);
+    return c;
+}
+
 bool zpl_socket(void)
 {
     return atomic_load(&S.socket);

@@ -441,7 +441,7 @@ static void flush_writes_one(int fd, struct zpl_fd *e, void *arg)
     (void)fd;
     (void)arg;
     struct zpl_wb *wb = e->wb;
-    if (wb->len || wb->err || (wb->as && wb->as->nwq)) {
+    if (wb->len || wb->err || (wb->as && (wb->as->nwq || wb->as->nsent))) {
         pthread_mutex_lock(&wb->mu);
         send_buffer(e);
         zpl_as_wait_writes(wb);
@@ -485,7 +485,21 @@ static ssize_t write_behind(struct zpl_fd *e, const void *buf, size_t n, int64_t
         bool cur = off == ZP_CUR;
         if (cur)
             off = e->wb->as->pos;
-        if (n >= 2 * ZPL_SPLIT_MIN) {
+        if (zpl_ws_wanted(n) && zpl_as_get(e->wb)) {
+            /* Large, over TCP: begun from buf in this thread, the replies read later. */
+            for (int i = 0; i < e->wb->as->nwq; i++) /* the jobs' writes land first */
+                zpl_job_wait(e->wb->as->wq[i]);
+            zpl_as_reap_done(e->wb);
+            if (e->wb->err)
+                errno = e->wb->err;
+            r = e->wb->err ? -1 : zpl_ws_write(e->wb, h, buf, n, off) ? -1 : (ssize_t)n;
+            if (r < 0 && e->wb->err) {
+                errno = e->wb->err; /* an earlier write's failure, reported now */
+                e->wb->err = 0;
+            } /* one found while this write was sent waits for the next call */
+            if (r > 0 && cur)
+                e->wb->as->pos += r;
+        } else if (n >= 2 * ZPL_SPLIT_MIN) {
             /* Large: in blocks in flight at once straight from buf, rather than copied (the
              * copy costs more than the wait on a machine with few cores). */
             zpl_as_wait_writes(e->wb);
@@ -671,7 +685,7 @@ static void child_reset(int fd, struct zpl_fd *e, void *arg)
         atomic_fetch_sub(&dirty, 1);
     e->wb->len = 0;
     if (e->wb->as) { /* drained before the fork: nothing in flight */
-        e->wb->as->nwq = e->wb->as->nra = 0;
+        e->wb->as->nwq = e->wb->as->nra = e->wb->as->nsent = 0;
         zpl_as_free(e->wb->as);
         e->wb->as = NULL;
     }

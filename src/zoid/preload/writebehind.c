@@ -54,6 +54,7 @@ void zpl_as_wait_writes(struct zpl_wb *wb)
     for (int i = 0; i < as->nwq; i++)
         reap(wb, as->wq[i]);
     as->nwq = 0;
+    zpl_ws_wait(wb);
 }
 
 static void wait_oldest(struct zpl_wb *wb)
@@ -106,6 +107,8 @@ void zpl_as_free(struct zpl_as *as)
         zpl_job_wait(as->ra[i]);
         zpl_job_free(as->ra[i]);
     }
+    struct zpl_wb quiet = {.as = as}; /* results nobody will ask for */
+    zpl_ws_wait(&quiet);
     if (as->counted)
         atomic_fetch_sub(&zpl_as_active, 1);
     free(as);
@@ -141,6 +144,8 @@ int64_t zpl_as_pos(struct zpl_fd *e, int h)
 
 static bool overlaps(const struct zpl_as *as, int64_t off, size_t n)
 {
+    if (zpl_ws_overlaps(as, off, n))
+        return true;
     for (int i = 0; i < as->nwq; i++) {
         const struct zpl_job *j = as->wq[i];
         if (off < j->off + (int64_t)j->n && j->off < off + (int64_t)n)

@@ -72,6 +72,8 @@ size_t zpl_chunk(void);
 #define ZPL_READ_CALL (1u << 20)
 /* Whether the daemon is reached over TCP; over TCP or a unix socket (not shm:). */
 bool zpl_tcp(void);
+/* The connection's client (NULL before the first call): for calls the stubs cannot make. */
+struct zoid_client *zpl_client(void);
 bool zpl_socket(void);
 /* Whether this process joined a session another one started (fork child, exec'd image). */
 bool zpl__conn_joined(void);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "zoid/preload/zpl.h"
 
@@ -56,10 +57,22 @@ void zpl_aio_quiesce(void);
 #define ZPL_SEG_MAX          256 /* pieces of one zp_pwrite_many */
 int zpl_as_depth(void);
 
+/* A large relaxed write begun in the program's thread, its reply not yet read (writestream.c). */
+struct zoid_call_handle;
+struct zpl_sent {
+    struct zoid_call_handle *call;
+    unsigned char rep[sizeof(ssize_t) + 4]; /* zp_pwrite's reply: the result, the errno */
+    struct iovec rep_iov;                   /* rep, for the reader of the connection */
+    size_t n;
+    int64_t off;
+};
+
 /* The asynchronous state of an open file description (zpl_wb->as), guarded by zpl_wb->mu. */
 struct zpl_as {
     struct zpl_job *wq[ZPL_AS_DEPTH]; /* writes in flight, oldest first */
     int nwq;
+    struct zpl_sent sent[ZPL_AS_DEPTH]; /* large writes begun: a ring, the oldest at sent0 */
+    int sent0, nsent;
     bool pos_valid;  /* the file position is pos here; the daemon's is stale */
     bool unseekable; /* no position to keep (a pipe, a socket): calls at it go as they come */
     int64_t pos;
@@ -99,6 +112,19 @@ void zpl_as_free(struct zpl_as *as);
 int64_t zpl_as_pos(struct zpl_fd *e, int h);
 /* Sends n bytes at off (explicit) through write-behind, the buffer copied; 0, or -1 + errno. */
 int zpl_wb_submit(struct zpl_fd *e, int h, const void *buf, size_t n, int64_t off);
+/* Whether large relaxed writes over TCP are streamed (writestream.c): $ZOID_PRELOAD_STREAM,
+ * 0 switches it off (the benchmark's baseline); read once. */
+bool zpl_stream_on(void);
+/* Whether a relaxed write of n bytes is better begun in the caller's thread (writestream.c):
+ * over TCP, 2 * ZPL_SPLIT_MIN or more. */
+bool zpl_ws_wanted(size_t n);
+/* Sends n bytes at off (explicit) as calls begun now, straight from buf, replies read later;
+ * 0, or -1 + errno. */
+int zpl_ws_write(struct zpl_wb *wb, int h, const void *buf, size_t n, int64_t off);
+/* Reads the replies of the writes begun (a failure goes to wb->err). */
+void zpl_ws_wait(struct zpl_wb *wb);
+/* Whether [off, off + n) overlaps a write begun and not yet ended. */
+bool zpl_ws_overlaps(const struct zpl_as *as, int64_t off, size_t n);
 /* Reads through read-ahead (relaxed, e->wb->mu not held). */
 ssize_t zpl_ra_read(struct zpl_fd *e, void *buf, size_t n, int64_t off);
 /* Relaxed: h goes on the list of handles to close (closebatch.c); zpl_close_flush sends it. */
