@@ -94,9 +94,10 @@ static bool readable_now(int fd)
     return poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN);
 }
 
-/* Up to n (at most what is left) of the bytes: into the pipe wr (>= 0) or buf. The count, 0
- * when the pipe (holding some already: `held`) has no room left, or -errno and the client is
- * told to go. */
+/* Up to n (at most what is left) of the bytes: into the pipe wr (>= 0) or buf. The count; 0
+ * when the pipe holds some already (`held`) and takes no more now (full, or no more bytes have
+ * come: those go to the file while the client sends the rest); or -errno and the client is told
+ * to go. */
 static ssize_t take(struct zoid_call *c, int wr, void *buf, size_t n, bool held)
 {
     struct zoid_peer *p = c->peer;
@@ -116,9 +117,9 @@ static ssize_t take(struct zoid_call *c, int wr, void *buf, size_t n, bool held)
         }
         if (rc == -EINTR)
             continue;
+        if ((rc == -EAGAIN || rc == -EWOULDBLOCK) && held)
+            return 0; /* the pipe is full, or no more bytes yet: its bytes go to the file first */
         if ((rc == -EAGAIN || rc == -EWOULDBLOCK) && wr >= 0 && readable_now(p->fd)) {
-            if (held)
-                return 0; /* the pipe is full: its bytes go to the file first */
             if (++stuck <= 1000)
                 continue; /* the bytes came just after the splice looked */
             rc = -EIO;    /* an empty pipe that takes none of them: not to spin for ever */
@@ -216,8 +217,9 @@ ssize_t zoid_call_payload_to_file(struct zoid_call *call, int fd, int64_t off, s
     bool copy = false; /* the file took no splice: copied from the pipe */
     ssize_t err = 0;
     while (done < n && !err) {
-        /* First as much of the rest as the pipe holds out of the socket: the client is read
-         * again (its next call) while these bytes go to the file. */
+        /* First what has come of the rest, up to what the pipe holds: these bytes go to the
+         * file while the client sends more (or, the payload all taken, while the client is read
+         * again for its next call). */
         size_t in = 0;
         while (in < cap && done + in < n) {
             ssize_t k =
