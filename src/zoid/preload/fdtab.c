@@ -492,7 +492,7 @@ static ssize_t write_behind(struct zpl_fd *e, const void *buf, size_t n, int64_t
             zpl_as_reap_done(e->wb);
             if (e->wb->err)
                 errno = e->wb->err;
-            r = e->wb->err ? -1 : zpl_ws_write(e->wb, h, buf, n, off) ? -1 : (ssize_t)n;
+            r = e->wb->err ? -1 : zpl_ws_write(e->wb, h, buf, n, off);
             if (r < 0 && e->wb->err) {
                 errno = e->wb->err; /* an earlier write's failure, reported now */
                 e->wb->err = 0;

@@ -149,27 +149,24 @@ static int begin_one(struct zpl_as *as, int h, const void *buf, size_t n, int64_
     return 0;
 }
 
-int zpl_ws_write(struct zpl_wb *wb, int h, const void *buf, size_t n, int64_t off)
+ssize_t zpl_ws_write(struct zpl_wb *wb, int h, const void *buf, size_t n, int64_t off)
 {
     struct zpl_as *as = wb->as;
     if (zpl_ws_overlaps(as, off, n))
         zpl_ws_wait(wb);
-    size_t chunk = zpl_chunk();
-    while (n) {
-        size_t part = n < chunk ? n : chunk;
+    size_t chunk = zpl_chunk(), sent = 0;
+    while (sent < n) {
+        size_t part = n - sent < chunk ? n - sent : chunk;
         while (as->nsent >= stream_depth())
             end_oldest(wb);
-        if (begin_one(as, h, buf, part, off)) {
-            /* No memory or no connection: the rest now, after what is in flight. */
+        if (begin_one(as, h, (const char *)buf + sent, part, off + (int64_t)sent)) {
+            /* No memory or no connection: the rest now, after what is in flight; the bytes up
+             * to a failure, as a short write. */
             zpl_ws_wait(wb);
-            ssize_t r = zpl_pwrite_all(h, buf, n, off);
-            if (r >= 0 && (size_t)r < n)
-                errno = ENOSPC;
-            return r >= 0 && (size_t)r == n ? 0 : -1;
+            ssize_t r = zpl_pwrite_all(h, (const char *)buf + sent, n - sent, off + (int64_t)sent);
+            return r >= 0 ? (ssize_t)(sent + (size_t)r) : sent ? (ssize_t)sent : -1;
         }
-        buf = (const char *)buf + part;
-        off += (int64_t)part;
-        n -= part;
+        sent += part;
     }
-    return 0;
+    return (ssize_t)n;
 }

@@ -118,9 +118,10 @@ bool zpl_stream_on(void);
 /* Whether a relaxed write of n bytes is better begun in the caller's thread (writestream.c):
  * over TCP, 2 * ZPL_SPLIT_MIN or more. */
 bool zpl_ws_wanted(size_t n);
-/* Sends n bytes at off (explicit) as calls begun now, straight from buf, replies read later;
- * 0, or -1 + errno. */
-int zpl_ws_write(struct zpl_wb *wb, int h, const void *buf, size_t n, int64_t off);
+/* Sends n bytes at off (explicit) as calls begun now, straight from buf, replies read later:
+ * n; fewer when a call could not be begun and the rest, written at once, was short; -1 + errno
+ * when nothing went. */
+ssize_t zpl_ws_write(struct zpl_wb *wb, int h, const void *buf, size_t n, int64_t off);
 /* Reads the replies of the writes begun (a failure goes to wb->err). */
 void zpl_ws_wait(struct zpl_wb *wb);
 /* Whether [off, off + n) overlaps a write begun and not yet ended. */
