@@ -164,13 +164,17 @@ ssize_t zpl_io_split(int kind, int h, void *buf, size_t n, int64_t off)
      * unix 2.5-2.8, 3.8 and 3.0; docs/BENCHMARKS.md, "Reads sent from the file's pages").
      * Writes over a unix socket: one call, sent by reference and spliced into the file by the
      * daemon, which takes one call's bytes out of the connection at a time (3.3-3.5 GB/s, two
-     * calls 3.2-3.4, four 2.9-3.0). Over TCP, strict: parts in parallel, the client's copy
-     * overlapping the daemon's (one call 1.6-2.1, four 1.8-2.4); relaxed: one call, so that a
-     * large aligned write goes straight to the file, spliced, instead of being gathered in parts
-     * (1.7 against 1.3-1.5; docs/BENCHMARKS.md, "Writes spliced into the file"). */
+     * calls 3.2-3.4, four 2.9-3.0). Over TCP, strict: two parts in parallel, the client's copy
+     * overlapping the daemon's (since the daemon writes a payload's bytes as they come, two
+     * parts 2.38-2.44 GB/s, one call 2.37-2.38, four 2.01-2.06; docs/BENCHMARKS.md, "Streamed
+     * writes over TCP"); relaxed: one call, so that a large aligned write goes straight to the
+     * file, spliced, instead of being gathered in parts (1.7 against 1.3-1.5; docs/BENCHMARKS.md,
+     * "Writes spliced into the file"), and over TCP streamed (writestream.c). */
     if ((kind == ZJ_READ && zpl_tcp()) ||
         (kind != ZJ_READ && zpl_socket() && (!zpl_tcp() || zpl_relaxed())))
         depth = 1;
+    else if (kind != ZJ_READ && zpl_tcp() && depth > 2)
+        depth = 2;
     size_t parts = n / (kind == ZJ_READ ? 2 * ZPL_SPLIT_MIN : ZPL_SPLIT_MIN);
     if (parts > (size_t)depth)
         parts = (size_t)depth;
