@@ -199,6 +199,37 @@ for i in reversed(range(len(new) // mib)):
 os.close(fd)' "$WORK/src1" "$WORK/src2" "$MNT/dd" || fail "backwards rewrite over TCP failed"
 cmp -s "$WORK/src2" "$EXPORT/dd" || fail "backwards rewrite over TCP: the file is not the second pass"
 echo "48 MiB written and rewritten backwards over TCP (relaxed): ok"
+# Many files streamed at once, by one thread and by eight: nobody reads the replies of writes
+# that were only begun, so they must not fill the socket (64 files of 8 in flight each hung: the
+# daemon could not answer and stopped taking requests). Every file holds what was written.
+cat >"$WORK/many.py" <<'EOF2'
+import hashlib, os, sys, threading
+d, nfiles, nthreads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+mib = 1 << 20
+def block(i, r):
+    return hashlib.sha256(b"%d.%d" % (i, r)).digest() * (mib // 32)
+def writer(first):
+    fds = {i: os.open("%s/m%d" % (d, i), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+           for i in range(first, nfiles, nthreads)}
+    for r in range(3):
+        for i, fd in fds.items():
+            os.write(fd, block(i, r))
+    for fd in fds.values():
+        os.close(fd)
+ts = [threading.Thread(target=writer, args=(t,)) for t in range(nthreads)]
+for t in ts: t.start()
+for t in ts: t.join()
+bad = [i for i in range(nfiles)
+       if open("%s/m%d" % (d, i), "rb").read() != b"".join(block(i, r) for r in range(3))]
+print("ok" if not bad else "%d files wrong, first m%d" % (len(bad), bad[0]))
+EOF2
+for threads in 1 8; do
+    mkdir -p "$EXPORT/many$threads"
+    out=$("${TRUN[@]}" --consistency relaxed -- python3 "$WORK/many.py" "$MNT/many$threads" 64 \
+        "$threads" 2>&1)
+    [ "$out" = ok ] || fail "64 files streamed by $threads thread(s) over TCP: $out"
+done
+echo "64 files streamed at once over TCP, by 1 and 8 threads: ok"
 # The daemon killed while a program streams writes: the program gets an error, within the
 # call timeout, rather than a hang or a silent success.
 "${TRUN[@]}" --consistency relaxed -- "$ZPA" endless "$MNT/endless" >"$WORK/endless.out" 2>&1 &

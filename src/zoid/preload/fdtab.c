@@ -685,6 +685,7 @@ static void child_reset(int fd, struct zpl_fd *e, void *arg)
         atomic_fetch_sub(&dirty, 1);
     e->wb->len = 0;
     if (e->wb->as) { /* drained before the fork: nothing in flight */
+        atomic_fetch_sub(&zpl_ws_unended, e->wb->as->nsent); /* the parent's calls */
         e->wb->as->nwq = e->wb->as->nra = e->wb->as->nsent = 0;
         zpl_as_free(e->wb->as);
         e->wb->as = NULL;

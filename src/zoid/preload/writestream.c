@@ -13,6 +13,14 @@
  * waits for all of them, a failure is kept in wb->err for the next write, fsync or close, and
  * whatever drains the description ends them (zpl_as_wait_writes). docs/zoid-posix.md, "Streamed
  * large writes".
+ *
+ * Nobody reads the connection while a single-threaded program only begins calls, so their
+ * replies queue in the socket. A program streaming to many files at once (8 each) would fill
+ * its receive buffer with them; the daemon, unable to answer, would stop taking requests, and
+ * the next send would wait for ever (64 files of 1 MiB writes in turn hung before this bound).
+ * So the whole process has at most UNENDED_MAX begun and not ended: past it a write ends its
+ * description's oldest first, or, having none, is written at once (a call waited for reads
+ * every reply that came before its own).
  */
 #include <errno.h>
 #include <signal.h>
@@ -30,6 +38,11 @@
  * handle (int), the count (size_t), the offset (int64_t); its reply: the result (ssize_t) and
  * the errno (int32_t). */
 #define ARGS_LEN (sizeof(int) + sizeof(size_t) + sizeof(int64_t))
+
+/* Streamed writes begun and not ended in the process: replies of some 40 bytes each, queued in
+ * the socket's receive buffer (128 KiB by default, ~1 KiB of it per reply) until ended. */
+#define UNENDED_MAX 16
+atomic_int zpl_ws_unended;
 
 static atomic_int stream_setting = -1; /* $ZOID_PRELOAD_STREAM, read once */
 
@@ -66,6 +79,7 @@ static void end_one(struct zpl_wb *wb, struct zpl_sent *s)
     int rc = zoid_call_end(s->call, &got);
     zpl_sig_restore(&old);
     s->call = NULL;
+    atomic_fetch_sub(&zpl_ws_unended, 1);
     int err = 0;
     if (rc) {
         errno = zoid_errno(rc);
@@ -117,7 +131,19 @@ bool zpl_ws_overlaps(const struct zpl_as *as, int64_t off, size_t n)
     return false;
 }
 
-/* Begins one zp_pwrite of n <= zpl_chunk() bytes at off: 0, or -1 + errno (nothing sent). */
+/* One of the process's UNENDED_MAX slots for a write begun (given back by end_one), or false. */
+static bool reserve(void)
+{
+    int v = atomic_load(&zpl_ws_unended);
+    do
+        if (v >= UNENDED_MAX)
+            return false;
+    while (!atomic_compare_exchange_weak(&zpl_ws_unended, &v, v + 1));
+    return true;
+}
+
+/* Begins one zp_pwrite of n <= zpl_chunk() bytes at off, in a slot reserved: 0, or -1 + errno
+ * (nothing sent). */
 static int begin_one(struct zpl_as *as, int h, const void *buf, size_t n, int64_t off)
 {
     struct zoid_client *c = zpl_client();
@@ -157,11 +183,15 @@ ssize_t zpl_ws_write(struct zpl_wb *wb, int h, const void *buf, size_t n, int64_
     size_t chunk = zpl_chunk(), sent = 0;
     while (sent < n) {
         size_t part = n - sent < chunk ? n - sent : chunk;
-        while (as->nsent >= stream_depth())
+        while (as->nsent >= stream_depth() ||
+               (as->nsent && atomic_load(&zpl_ws_unended) >= UNENDED_MAX))
             end_oldest(wb);
-        if (begin_one(as, h, (const char *)buf + sent, part, off + (int64_t)sent)) {
-            /* No memory or no connection: the rest now, after what is in flight; the bytes up
-             * to a failure, as a short write. */
+        bool slot = reserve();
+        if (!slot || begin_one(as, h, (const char *)buf + sent, part, off + (int64_t)sent)) {
+            if (slot)
+                atomic_fetch_sub(&zpl_ws_unended, 1);
+            /* Other files' writes hold every reply slot, or no memory, or no connection: the
+             * rest now, after what is in flight; the bytes up to a failure, as a short write. */
             zpl_ws_wait(wb);
             ssize_t r = zpl_pwrite_all(h, (const char *)buf + sent, n - sent, off + (int64_t)sent);
             return r >= 0 ? (ssize_t)(sent + (size_t)r) : sent ? (ssize_t)sent : -1;

@@ -122,6 +122,8 @@ bool zpl_ws_wanted(size_t n);
  * n; fewer when a call could not be begun and the rest, written at once, was short; -1 + errno
  * when nothing went. */
 ssize_t zpl_ws_write(struct zpl_wb *wb, int h, const void *buf, size_t n, int64_t off);
+/* Streamed writes begun and not ended in the whole process (bounded: writestream.c). */
+extern atomic_int zpl_ws_unended;
 /* Reads the replies of the writes begun (a failure goes to wb->err). */
 void zpl_ws_wait(struct zpl_wb *wb);
 /* Whether [off, off + n) overlaps a write begun and not yet ended. */
