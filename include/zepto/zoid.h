@@ -150,8 +150,11 @@ int zoid_poll(struct zoid_client *c, int timeout_ms);
  * something else). Descriptors lent with other tags are closed. Thread-safe. */
 int zoid_take_fd(struct zoid_client *c, uint64_t tag);
 
-/* The limits the daemon announced. */
+/* The limits the daemon announced: the largest payload, and the calls a connection may have in
+ * flight (0: no bound). A call begun and not yet ended holds one of those even after its reply
+ * came: a caller keeping calls begun must end some before it begins that many. */
 uint32_t zoid_max_payload(const struct zoid_client *c);
+uint32_t zoid_max_in_flight(const struct zoid_client *c);
 
 void zoid_close(struct zoid_client *c);
 

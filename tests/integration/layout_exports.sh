@@ -17,7 +17,7 @@ fail() {
 
 # The functions include/zepto/zoid.h declares: the only zoid_* a library may export.
 zoid_api=" zoid_addr_check zoid_call zoid_close zoid_connect zoid_header_decode zoid_header_encode "
-zoid_api+=" zoid_max_payload zoid_on_async zoid_poll zoid_strerror "
+zoid_api+=" zoid_max_payload zoid_max_in_flight zoid_on_async zoid_poll zoid_strerror "
 # A call in two halves (a stream consumer's read ahead).
 zoid_api+=" zoid_call_begin zoid_call_cancel zoid_call_end "
 # Descriptors the daemon lends a same-node client (shm:).

@@ -250,4 +250,13 @@ case $out in
 *) fail "endless writer after the daemon was killed: $out" ;;
 esac
 echo "endless writer over TCP, daemon killed: $out"
+# A daemon that allows a connection 4 calls in flight: a call begun holds one until it is
+# ended, so the writes streamed must stay under that, or the next one waits out the call
+# timeout (30 s) for room.
+start_daemon_tcp --max-in-flight 4
+timeout 20 "$ZEPTO" zoid run --server "$TCP_SERVER" --token-file "$TOKEN" --mount "$MNT" \
+    --consistency relaxed -- dd if="$WORK/src1" of="$MNT/dd4" bs=1M status=none ||
+    fail "dd over TCP to a daemon with --max-in-flight 4 failed or took 20 s"
+cmp -s "$WORK/src1" "$EXPORT/dd4" || fail "dd over TCP, --max-in-flight 4: the file differs"
+stop_daemon
 finish

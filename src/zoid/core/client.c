@@ -403,6 +403,11 @@ uint32_t zoid_max_payload(const struct zoid_client *c)
     return c->max_payload;
 }
 
+uint32_t zoid_max_in_flight(const struct zoid_client *c)
+{
+    return c->max_in_flight;
+}
+
 int zoid_take_fd(struct zoid_client *c, uint64_t tag)
 {
     if (!c || !c->t->take_fd)

@@ -18,9 +18,10 @@
  * replies queue in the socket. A program streaming to many files at once (8 each) would fill
  * its receive buffer with them; the daemon, unable to answer, would stop taking requests, and
  * the next send would wait for ever (64 files of 1 MiB writes in turn hung before this bound).
- * So the whole process has at most UNENDED_MAX begun and not ended: past it a write ends its
- * description's oldest first, or, having none, is written at once (a call waited for reads
- * every reply that came before its own).
+ * So the whole process has at most UNENDED_MAX begun and not ended (fewer when the daemon allows
+ * a connection fewer calls in flight: a call begun holds one until it is ended): past it a write
+ * ends its description's oldest first, or, having none, is written at once (a call waited for
+ * reads every reply that came before its own).
  */
 #include <errno.h>
 #include <signal.h>
@@ -131,26 +132,31 @@ bool zpl_ws_overlaps(const struct zpl_as *as, int64_t off, size_t n)
     return false;
 }
 
-/* One of the process's UNENDED_MAX slots for a write begun (given back by end_one), or false. */
-static bool reserve(void)
+/* The most streamed writes not ended in the process: UNENDED_MAX, and at most half the calls
+ * the daemon lets a connection have in flight (a call begun holds one until it is ended, even
+ * answered; the other half is for the calls of the program's other threads). */
+static int unended_max(struct zoid_client *c)
+{
+    uint32_t m = zoid_max_in_flight(c);
+    return m && m / 2 < UNENDED_MAX ? (int)(m / 2) : UNENDED_MAX;
+}
+
+/* One of the process's slots for a write begun (given back by end_one), or false. */
+static bool reserve(int max)
 {
     int v = atomic_load(&zpl_ws_unended);
     do
-        if (v >= UNENDED_MAX)
+        if (v >= max)
             return false;
     while (!atomic_compare_exchange_weak(&zpl_ws_unended, &v, v + 1));
     return true;
 }
 
-/* Begins one zp_pwrite of n <= zpl_chunk() bytes at off, in a slot reserved: 0, or -1 + errno
- * (nothing sent). */
-static int begin_one(struct zpl_as *as, int h, const void *buf, size_t n, int64_t off)
+/* Begins one zp_pwrite of n <= zpl_chunk() bytes at off on c, in a slot reserved: 0, or -1 +
+ * errno (nothing sent). */
+static int begin_one(struct zoid_client *c, struct zpl_as *as, int h, const void *buf, size_t n,
+                     int64_t off)
 {
-    struct zoid_client *c = zpl_client();
-    if (!c) {
-        errno = EIO;
-        return -1;
-    }
     struct zpl_sent *s = sent_at(as, as->nsent);
     unsigned char args[ARGS_LEN];
     struct zoid_writer w;
@@ -181,13 +187,14 @@ ssize_t zpl_ws_write(struct zpl_wb *wb, int h, const void *buf, size_t n, int64_
     if (zpl_ws_overlaps(as, off, n))
         zpl_ws_wait(wb);
     size_t chunk = zpl_chunk(), sent = 0;
+    struct zoid_client *c = zpl_client();
+    int max = c ? unended_max(c) : 0;
     while (sent < n) {
         size_t part = n - sent < chunk ? n - sent : chunk;
-        while (as->nsent >= stream_depth() ||
-               (as->nsent && atomic_load(&zpl_ws_unended) >= UNENDED_MAX))
+        while (as->nsent >= stream_depth() || (as->nsent && atomic_load(&zpl_ws_unended) >= max))
             end_oldest(wb);
-        bool slot = reserve();
-        if (!slot || begin_one(as, h, (const char *)buf + sent, part, off + (int64_t)sent)) {
+        bool slot = reserve(max);
+        if (!slot || begin_one(c, as, h, (const char *)buf + sent, part, off + (int64_t)sent)) {
             if (slot)
                 atomic_fetch_sub(&zpl_ws_unended, 1);
             /* Other files' writes hold every reply slot, or no memory, or no connection: the
