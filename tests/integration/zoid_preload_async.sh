@@ -5,7 +5,8 @@
 # full tmpfs export, as root) comes back from a later write, fsync or close, also when the
 # daemon gathered the writes and met the failure at the last close (random 4 KiB writes). Over
 # TCP, where large relaxed writes are streamed: the mirror, overlapping rewrites, a full export
-# (ENOSPC from the fsync), the daemon killed mid-stream (EIO, no hang).
+# (ENOSPC from the fsync), 64 files streamed at once (by 1 and 8 threads), the daemon killed
+# mid-stream (EIO, no hang), a daemon allowing 4 calls in flight (no 30 s wait for room).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/zoid_preload_lib.sh"
 
