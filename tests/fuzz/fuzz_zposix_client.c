@@ -3,9 +3,10 @@
  * generated client stubs (zposix_client.c) call this file's zoid_call(), which answers with the
  * fuzzer's bytes as the reply, scattered into the stub's reply buffers the way libzoid does
  * (a reply longer than the room is EMSGSIZE; a short one is given as it is). Input: [u8 which
- * call][u8 remote error or 0][reply bytes...]. The caller's buffers are exactly the size asked
- * (ASan sees any byte written past them), and a count returned must be -1 or within what was
- * asked: a stub that believes a server's count aborts here.
+ * call][u8 remote error or 0][reply bytes...]; one of the calls is split-phase
+ * (zp_pwrite_begin/_end). The caller's buffers are exactly the size asked (ASan sees any byte
+ * written past them), and a count returned must be -1 or within what was asked: a stub that
+ * believes a server's count aborts here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,6 +45,28 @@ int zoid_call(struct zoid_client *c, uint16_t plugin, uint16_t function, const s
     return 0;
 }
 
+/* The split-phase stubs: the reply is scattered when the call is ended, as libzoid does. */
+struct zoid_call_handle {
+    const struct iovec *rep;
+    int nrep;
+};
+
+int zoid_call_begin(struct zoid_client *c, uint16_t plugin, uint16_t function,
+                    const struct iovec *req, int nreq, const struct iovec *rep, int nrep,
+                    int timeout_ms, struct zoid_call_handle **out)
+{
+    static struct zoid_call_handle one;
+    (void)c, (void)plugin, (void)function, (void)req, (void)nreq, (void)timeout_ms;
+    one = (struct zoid_call_handle){rep, nrep};
+    *out = &one;
+    return 0;
+}
+
+int zoid_call_end(struct zoid_call_handle *h, size_t *rep_len)
+{
+    return zoid_call(NULL, 0, 0, NULL, 0, h->rep, h->nrep, rep_len, 0);
+}
+
 /* Never reached: the stubs get their connection from zposix_zoid_use(). */
 int zoid_connect(const char *addr, const struct zoid_client_opts *opts, struct zoid_client **out,
                  struct zepto_err *err)
@@ -72,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *buf = malloc(n);
     if (!buf)
         abort();
-    switch (data[0] % 7) {
+    switch (data[0] % 8) {
     case 0: check_count(zp_pread(3, buf, n, 0), n); break;
     case 1: check_count(zp_getdents(3, buf, n), n); break;
     case 2: check_count(zp_readlinkat(3, "link", buf, n), n); break;
@@ -92,6 +115,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)zp_openat_stat(3, "f", O_CREAT | O_RDWR, 0644, st, dst);
         free(st);
         free(dst);
+        break;
+    }
+    case 7: { /* split-phase: the reply comes into the call's struct */
+        struct zp_pwrite_call *call = malloc(sizeof(*call));
+        if (!call)
+            abort();
+        if (!zp_pwrite_begin(call, 3, buf, n, 0))
+            (void)zp_pwrite_end(call);
+        free(call);
         break;
     }
     default: {

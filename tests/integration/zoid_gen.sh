@@ -131,6 +131,21 @@ for f in kv_client.c kv_client.h kv_server.c kv_server.h; do
 done
 grep -q '^int kv_get(const char \*key, void \*buf, size_t cap, size_t \*len)$' "$WORK/out/kv_client.c" ||
     fail "kv_client.c does not define kv_get with the header's prototype"
+# Split-phase stubs for the functions without out parameters, unless the header already has a
+# function of one of their names.
+grep -q '^int kv_put_begin(struct kv_put_call \*zg_call, const char \*key, const void \*v, size_t n);$' \
+    "$WORK/out/kv_client.h" || fail "kv_client.h does not declare kv_put_begin"
+grep -q 'kv_get_begin' "$WORK/out/kv_client.h" && fail "kv_get (out parameters) got split-phase stubs"
+cat >"$WORK/split.h" <<'H'
+/* zoid: plugin 7 split */
+int f(int a);
+int f_end(int a);
+int g(int a);
+H
+expect_ok "$ZEPTO" zoid gen "$WORK/split.h" -o "$WORK/out"
+grep -q 'struct f_call' "$WORK/out/split_client.h" && fail "f got split-phase stubs beside f_end"
+grep -q '^int g_begin(struct g_call \*zg_call, int a);$' "$WORK/out/split_client.h" ||
+    fail "split_client.h does not declare g_begin"
 expect_ok "$ZEPTO" zoid gen "$WORK/my-kv.h" -o "$WORK/out" --name mykv
 [ -s "$WORK/out/mykv_server.c" ] || fail "--name mykv: no mykv_server.c"
 grep -q '#include "my-kv.h"' "$WORK/out/mykv_server.c" || fail "mykv_server.c does not include my-kv.h"

@@ -1,7 +1,7 @@
 /*
  * Checks of the generated stubs and dispatch of zoid_gen_all.h that hold whatever carries the
  * calls (zoid_gen_checks.h): every scalar type at its extremes, strings, arrays in every
- * direction, objects, and the refusals made before anything is sent.
+ * direction, objects, split-phase stubs, and the refusals made before anything is sent.
  */
 #include <float.h>
 #include <limits.h>
@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "all_client.h"
 #include "zoid_gen_all.h"
 #include "zoid_gen_checks.h"
 
@@ -262,4 +263,64 @@ void zg_threads(int n)
         pthread_join(t[i], NULL);
         EQ_I(jobs[i].ok, 200);
     }
+}
+
+void zg_split_phase(void)
+{
+    /* Calls begun before any is ended, ended in the reverse order: each gets its own reply. */
+    enum { N = 24 };
+    struct all_echo_int_call ci[N];
+    for (int i = 0; i < N; i++)
+        EQ_I(all_echo_int_begin(&ci[i], i * 1000 - 7), 0);
+    for (int i = N - 1; i >= 0; i--)
+        EQ_I(all_echo_int_end(&ci[i]), i * 1000 - 7);
+
+    /* A zero-copy array may be reused once begin returns. */
+    unsigned char data[4096];
+    uint32_t want = 0;
+    for (size_t i = 0; i < sizeof(data); i++) {
+        data[i] = (unsigned char)(i * 7);
+        want += data[i];
+    }
+    struct all_bytesum_call cb;
+    EQ_I(all_bytesum_begin(&cb, data, sizeof(data)), 0);
+    memset(data, 0, sizeof(data));
+    EQ_U(all_bytesum_end(&cb), want);
+
+    /* Every kind of result: a double, void, an int from a struct given by pointer, an error;
+     * errno is the function's, or the caller's when it succeeded. */
+    struct all_echo_double_call cd;
+    struct all_nothing_call cn;
+    struct all_obj_in_call co;
+    struct all_fail_call cf;
+    struct all_obj in = {.a = 11, .b = 0.5, .name = "twelve char"};
+    EQ_I(all_echo_double_begin(&cd, -0.1), 0);
+    EQ_I(all_nothing_begin(&cn), 0);
+    EQ_I(all_obj_in_begin(&co, &in), 0);
+    EQ_I(all_fail_begin(&cf, ENOENT), 0);
+    in.a = 0; /* sent already */
+    errno = 4242;
+    EQ_D(all_echo_double_end(&cd), -0.1);
+    EQ_ERRNO(4242);
+    all_nothing_end(&cn);
+    EQ_ERRNO(4242);
+    EQ_I(all_obj_in_end(&co), 1);
+    EQ_I(all_fail_end(&cf), -1);
+    EQ_ERRNO(ENOENT);
+
+    /* Bad arguments are refused as the stub refuses them, with nothing sent. */
+    int before = zg_calls();
+    struct all_strlen_call cs;
+    errno = 0;
+    EQ_I(all_bytesum_begin(&cb, NULL, 5), -1);
+    EQ_ERRNO(EFAULT);
+    errno = 0;
+    EQ_I(all_strlen_begin(&cs, NULL), -1);
+    EQ_ERRNO(EFAULT);
+    errno = 0;
+    EQ_I(all_echo_int_begin(NULL, 1), -1);
+    EQ_ERRNO(EFAULT);
+    ZG_NOTHING_SENT(before);
+    EQ_I(all_strlen_begin(&cs, "four"), 0);
+    EQ_U(all_strlen_end(&cs), 4);
 }

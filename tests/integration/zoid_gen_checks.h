@@ -42,6 +42,8 @@ void zg_every_scalar_type(void);
 void zg_strings(void);
 void zg_arrays(void);
 void zg_objects(void);
+/* The split-phase stubs (FN_begin, FN_end): calls begun together, ended in any order. */
+void zg_split_phase(void);
 /* n threads (at most 16) making 200 calls each over the same connection, all answered right. */
 void zg_threads(int n);
 

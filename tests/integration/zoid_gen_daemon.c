@@ -50,6 +50,7 @@ int main(void)
     zg_strings();
     zg_arrays();
     zg_objects();
+    zg_split_phase();
 
     /* errno travels back; a call that succeeds leaves the caller's alone. */
     errno = 0;

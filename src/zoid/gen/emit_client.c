@@ -1,13 +1,92 @@
 /*
  * The client side written by `zepto zoid gen`: BASE_client.h (the plugin and function ids, the
  * connection setter) and BASE_client.c (one stub per function, with the header's own prototype:
- * check the arguments, encode the request, call, scatter the reply in place). The order of the
+ * check the arguments, encode the request, call, scatter the reply in place; and for a function
+ * without out parameters, split-phase stubs FN_begin and FN_end). The order of the
  * request and the reply is the wire-layout table's (gen_layout.h).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "zoid/gen/emit_int.h"
+
+/* Whether fn also gets split-phase stubs (FN_begin, FN_end): its reply is only its result and
+ * errno (no out parameters, so nothing to scatter into the caller's memory later), and the
+ * header has no functions of those names. */
+static bool split_phase(const struct zg_plugin *p, const struct zg_func *fn)
+{
+    const struct zg_layout *l = fn->layout;
+    if (l->part[ZG_REP_OBJS].n || l->part[ZG_REP_ARRAYS].n)
+        return false;
+    char b[ZG_NAME_MAX + 8], e[ZG_NAME_MAX + 8];
+    snprintf(b, sizeof(b), "%s_begin", fn->name);
+    snprintf(e, sizeof(e), "%s_end", fn->name);
+    for (int i = 0; i < p->nfuncs; i++)
+        if (!strcmp(p->funcs[i].name, b) || !strcmp(p->funcs[i].name, e))
+            return false;
+    return true;
+}
+
+/* "int PFN_begin(struct PFN_call *zg_call, <FN's parameters>)" or "RET PFN_end(struct PFN_call
+ * *zg_call)" (no ';'). */
+static void split_prototype(FILE *f, const struct zg_func *fn, const char *pf, bool end)
+{
+    if (end) {
+        fprintf(f, "%s %s%s_end(struct %s%s_call *zg_call)", fn->ret.name, pf, fn->name, pf,
+                fn->name);
+        return;
+    }
+    fprintf(f, "int %s%s_begin(struct %s%s_call *zg_call", pf, fn->name, pf, fn->name);
+    for (int i = 0; i < fn->nparams; i++) {
+        fputs(", ", f);
+        zg_param_decl(f, &fn->params[i]);
+    }
+    fputc(')', f);
+}
+
+/* The size of a reply that is only the result and errno, as a C expression. */
+static void result_size(const struct zg_func *fn, char *buf, size_t len)
+{
+    if (zg_is_void(&fn->ret))
+        snprintf(buf, len, "4");
+    else
+        snprintf(buf, len, "sizeof(%s) + 4", fn->ret.name);
+}
+
+static void emit_split_h(const struct zg_plugin *p, const char *pf, FILE *f)
+{
+    char sz[ZG_NAME_MAX + 16];
+    bool any = false;
+    for (int i = 0; i < p->nfuncs; i++) {
+        const struct zg_func *fn = &p->funcs[i];
+        if (!split_phase(p, fn))
+            continue;
+        if (!any)
+            fprintf(f,
+                    "/* Split-phase stubs (docs/FORMATS.md, \"Split-phase stubs\"), for the\n"
+                    " * functions without out parameters: FN_begin checks the arguments as FN\n"
+                    " * does and sends the call (0, or -1 with errno: nothing sent); the\n"
+                    " * arguments may be reused once it returns. FN_end waits for the reply and\n"
+                    " * returns what FN would have, errno included (-1 and the transport's\n"
+                    " * errno when the call was lost). Every call begun is ended exactly once,\n"
+                    " * and its struct stays where it is in between. */\n");
+        any = true;
+        /* A struct named in a prototype's parameters must be declared outside it (this header
+         * does not include the plugin's). */
+        for (int k = 0; k < fn->nparams; k++)
+            if (fn->params[k].type.base == ZG_STRUCT)
+                fprintf(f, "%s;\n", fn->params[k].type.name);
+        result_size(fn, sz, sizeof(sz));
+        fprintf(f,
+                "struct %s%s_call {\n    struct zoid_call_handle *zg_h;\n"
+                "    struct iovec zg_iov;\n    unsigned char zg_rfix[%s];\n};\n",
+                pf, fn->name, sz);
+        split_prototype(f, fn, pf, false);
+        fputs(";\n", f);
+        split_prototype(f, fn, pf, true);
+        fputs(";\n\n", f);
+    }
+}
 
 void zg_emit_client_h(const struct zg_plugin *p, const struct zg_names *n, FILE *f)
 {
@@ -16,7 +95,8 @@ void zg_emit_client_h(const struct zg_plugin *p, const struct zg_names *n, FILE 
     zg_banner(f, n, "Client side of the ZOID plugin");
     fprintf(f, "#ifndef %s_CLIENT_H_ZOID\n#define %s_CLIENT_H_ZOID\n\n", up, up);
     const char *pf = zg_prefix(n);
-    fprintf(f, "#include \"zepto/zoid.h\"\n\n");
+    fprintf(f, "#include <stdbool.h>\n#include <stdint.h>\n#include <sys/types.h>\n"
+               "#include <sys/uio.h>\n\n#include \"zepto/zoid.h\"\n\n");
     if (*pf)
         fprintf(f, "#include \"%s\"\n\n", n->header);
     fprintf(f, "/* The plugin \"%s\" and its function ids. */\n", p->name);
@@ -32,6 +112,7 @@ void zg_emit_client_h(const struct zg_plugin *p, const struct zg_names *n, FILE 
             " * connects to $ZOID_SERVER (once, whichever thread gets there first). Returns 0. */\n"
             "int %s%s_zoid_use(struct zoid_client *c);\n\n",
             n->header, pf, n->base);
+    emit_split_h(p, pf, f);
     if (*pf) {
         fprintf(f, "/* The stubs, the functions of %s with the prefix %s. */\n", n->header, pf);
         for (int i = 0; i < p->nfuncs; i++) {
@@ -56,19 +137,15 @@ static const char *fail_return(const struct zg_type *t, char *buf, size_t len)
     return buf;
 }
 
-static void emit_client_stub(const struct zg_func *fn, int id, const struct zg_names *n,
-                             const char *up, FILE *f)
+/* The body of a stub up to the call: the arguments checked (`fail` when one is bad), the
+ * connection, and the request in zg_req[0..zg_q.n), staged in zg_stage. */
+static void emit_request(const struct zg_func *fn, const struct zg_names *n, const char *fail,
+                         FILE *f)
 {
-    char fr[ZG_NAME_MAX + 16], esz[ZG_NAME_MAX + 16], fix[4096] = "0", rfix[4096] = "",
-                                                      expr[ZG_NAME_MAX + 64];
-    const char *fail = fail_return(&fn->ret, fr, sizeof(fr));
+    char esz[ZG_NAME_MAX + 16], fix[4096] = "0", expr[ZG_NAME_MAX + 64];
     const struct zg_layout *l = fn->layout;
     int nreq = 1 + l->part[ZG_REQ_VARIABLE].n + l->part[ZG_REQ_ZEROCOPY].n;
-    int nrep = 1 + l->part[ZG_REP_OBJS].n + l->part[ZG_REP_ARRAYS].n;
     int nflags = l->part[ZG_REQ_FLAGS].n, nstrings = l->part[ZG_REQ_STRLENS].n;
-    fputc('\n', f);
-    zg_prototype(f, fn, zg_prefix(n));
-    fputs("\n{\n", f);
 
     /* Counts, sizes and pointers first: nothing is sent with a bad argument. */
     for (int i = 0; i < fn->nparams; i++) {
@@ -168,6 +245,19 @@ static void emit_client_stub(const struct zg_func *fn, int id, const struct zg_n
             "    if (zg_q.failed || zg_w.failed) {\n        errno = EMSGSIZE;\n        %s\n"
             "    }\n\n",
             fail);
+}
+
+static void emit_client_stub(const struct zg_func *fn, int id, const struct zg_names *n,
+                             const char *up, FILE *f)
+{
+    char fr[ZG_NAME_MAX + 16], rfix[4096] = "", expr[ZG_NAME_MAX + 64];
+    const char *fail = fail_return(&fn->ret, fr, sizeof(fr));
+    const struct zg_layout *l = fn->layout;
+    int nrep = 1 + l->part[ZG_REP_OBJS].n + l->part[ZG_REP_ARRAYS].n;
+    fputc('\n', f);
+    zg_prototype(f, fn, zg_prefix(n));
+    fputs("\n{\n", f);
+    emit_request(fn, n, fail, f);
 
     /* The reply: return value and errno, out objects, out arrays, scattered in place. */
     char off[4096] = "0";
@@ -264,6 +354,54 @@ static void emit_client_stub(const struct zg_func *fn, int id, const struct zg_n
     fputs("}\n", f);
 }
 
+/* FN_begin: FN's checks and request, the call begun with its reply into the caller's struct. */
+static void emit_begin_stub(const struct zg_func *fn, int id, const struct zg_names *n,
+                            const char *up, FILE *f)
+{
+    fputc('\n', f);
+    split_prototype(f, fn, zg_prefix(n), false);
+    fputs("\n{\n", f);
+    fprintf(f, "    if (!zg_call) {\n        errno = EFAULT;\n        return -1;\n    }\n");
+    emit_request(fn, n, "return -1;", f);
+    fprintf(f,
+            "    zg_call->zg_iov = (struct iovec){zg_call->zg_rfix, sizeof(zg_call->zg_rfix)};\n"
+            "    int zg_rc = zoid_call_begin(zg_c, %s_ZOID_PLUGIN_ID, %d, zg_req, zg_q.n, "
+            "&zg_call->zg_iov, 1, 0, &zg_call->zg_h);\n"
+            "    if (zg_rc) {\n        zg_call->zg_h = NULL;\n        errno = zoid_errno(zg_rc);\n"
+            "        return -1;\n    }\n"
+            "    errno = zg_errno;\n    return 0;\n}\n",
+            up, id);
+}
+
+/* FN_end: the reply of a call FN_begin began, decoded as FN's stub decodes it. */
+static void emit_end_stub(const struct zg_func *fn, const struct zg_names *n, FILE *f)
+{
+    char fr[ZG_NAME_MAX + 16];
+    const char *fail = fail_return(&fn->ret, fr, sizeof(fr));
+    bool v = zg_is_void(&fn->ret);
+    fputc('\n', f);
+    split_prototype(f, fn, zg_prefix(n), true);
+    fputs("\n{\n", f);
+    fprintf(f,
+            "    int zg_errno = errno;\n    size_t zg_got = 0;\n"
+            "    int zg_rc = zoid_call_end(zg_call->zg_h, &zg_got);\n"
+            "    zg_call->zg_h = NULL;\n"
+            "    if (zg_rc == 0 && zg_got != sizeof(zg_call->zg_rfix))\n        zg_rc = -EPROTO;\n"
+            "    if (zg_rc) {\n        errno = zoid_errno(zg_rc);\n        %s\n    }\n",
+            fail);
+    if (!v) {
+        fprintf(f, "    %s zg_ret = ", fn->ret.name);
+        zg_load_scalar(f, &fn->ret, "zg_call->zg_rfix");
+        fputs(";\n", f);
+    }
+    fprintf(f, "    int32_t zg_err = (int32_t)zoid_load_int(zg_call->zg_rfix%s%s%s, 4);\n",
+            v ? "" : " + sizeof(", v ? "" : fn->ret.name, v ? "" : ")");
+    fprintf(f, "    errno = zg_err ? zg_err : zg_errno;\n");
+    if (!v)
+        fprintf(f, "    return zg_ret;\n");
+    fputs("}\n", f);
+}
+
 void zg_emit_client_c(const struct zg_plugin *p, const struct zg_names *n, FILE *f)
 {
     char up[ZG_NAME_MAX + 8];
@@ -307,6 +445,11 @@ void zg_emit_client_c(const struct zg_plugin *p, const struct zg_names *n, FILE 
             "    pthread_mutex_unlock(&%s__zoid_mu);\n"
             "    return c;\n}\n",
             n->base, n->base, n->base, n->base, n->base, n->base);
-    for (int i = 0; i < p->nfuncs; i++)
+    for (int i = 0; i < p->nfuncs; i++) {
         emit_client_stub(&p->funcs[i], i, n, up, f);
+        if (split_phase(p, &p->funcs[i])) {
+            emit_begin_stub(&p->funcs[i], i, n, up, f);
+            emit_end_stub(&p->funcs[i], n, f);
+        }
+    }
 }

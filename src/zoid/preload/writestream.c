@@ -5,7 +5,7 @@
  * Over TCP a forwarded write costs two copies, the client's into the socket and the daemon's
  * from it into the file. Waited for one at a time they take turns; the write-behind jobs of
  * writebehind.c would add a third copy (into a job's buffer). Here a relaxed write of
- * 2 * ZPL_SPLIT_MIN or more is a call begun in the caller's thread: zoid_call_begin returns once
+ * 2 * ZPL_SPLIT_MIN or more is a call begun in the caller's thread: zp_pwrite_begin returns once
  * the whole request is in the socket, so the program may reuse its buffer at once, and the write
  * returns without waiting for the reply. The daemon puts one write into the file while the
  * program makes the next. At most stream_depth() are in flight per description (the oldest is
@@ -28,17 +28,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 
 #include "zepto/zoid.h"
-#include "zepto/zoid_codec.h"
 #include "zoid/preload/zpl_async.h"
 #include "zposix_client.h"
-
-/* zp_pwrite's arguments on the wire (docs/FORMATS.md, "Arguments of generated stubs"): the
- * handle (int), the count (size_t), the offset (int64_t); its reply: the result (ssize_t) and
- * the errno (int32_t). */
-#define ARGS_LEN (sizeof(int) + sizeof(size_t) + sizeof(int64_t))
 
 /* Streamed writes begun and not ended in the process: replies of some 40 bytes each, queued in
  * the socket's receive buffer (128 KiB by default, ~1 KiB of it per reply) until ended. */
@@ -74,32 +67,23 @@ static int stream_depth(void)
 /* The result of the call in s, into wb->err when it failed or wrote less. */
 static void end_one(struct zpl_wb *wb, struct zpl_sent *s)
 {
-    size_t got = 0;
-    sigset_t old;
-    zpl_sig_block(&old);
-    int rc = zoid_call_end(s->call, &got);
-    zpl_sig_restore(&old);
-    s->call = NULL;
+    int saved = errno;
+    ssize_t r;
+    errno = 0;
+    ZP_CALL(r, zp_pwrite_end(&s->call));
     atomic_fetch_sub(&zpl_ws_unended, 1);
     int err = 0;
-    if (rc) {
-        errno = zoid_errno(rc);
+    if (r == -1) {
         zpl_fail(); /* a lost connection is EIO, as the calls waited for say */
-        err = errno;
-    } else if (got != sizeof(s->rep)) {
-        err = EIO; /* a reply the stub would refuse */
-    } else {
-        int64_t r = zoid_load_int(s->rep, sizeof(ssize_t));
-        int e = (int)zoid_load_int(s->rep + sizeof(ssize_t), 4);
-        if (r < -1 || r > (int64_t)s->n)
-            err = EIO;
-        else if (r < 0)
-            err = e > 0 ? e : EIO;
-        else if ((size_t)r < s->n)
-            err = ENOSPC; /* as the kernel's write-back reports a short write */
+        err = errno > 0 ? errno : EIO;
+    } else if (r < -1 || r > (ssize_t)s->n) {
+        err = EIO; /* a count the daemon cannot have written */
+    } else if ((size_t)r < s->n) {
+        err = ENOSPC; /* as the kernel's write-back reports a short write */
     }
     if (err && !wb->err)
         wb->err = err;
+    errno = saved;
 }
 
 /* as->sent is a ring (a call's reply buffer must not move): the i-th oldest write begun. */
@@ -152,29 +136,15 @@ static bool reserve(int max)
     return true;
 }
 
-/* Begins one zp_pwrite of n <= zpl_chunk() bytes at off on c, in a slot reserved: 0, or -1 +
- * errno (nothing sent). */
-static int begin_one(struct zoid_client *c, struct zpl_as *as, int h, const void *buf, size_t n,
-                     int64_t off)
+/* Begins one zp_pwrite of n <= zpl_chunk() bytes at off, in a slot reserved: 0, or -1 + errno
+ * (nothing sent). */
+static int begin_one(struct zpl_as *as, int h, const void *buf, size_t n, int64_t off)
 {
     struct zpl_sent *s = sent_at(as, as->nsent);
-    unsigned char args[ARGS_LEN];
-    struct zoid_writer w;
-    zoid_writer_init(&w, args, sizeof(args));
-    zoid_put_int(&w, h, sizeof(int));
-    zoid_put_uint(&w, n, sizeof(size_t));
-    zoid_put_int(&w, off, sizeof(int64_t));
-    struct iovec req[2] = {{args, sizeof(args)}, {(void *)buf, n}};
-    s->rep_iov = (struct iovec){s->rep, sizeof(s->rep)};
-    sigset_t old;
-    zpl_sig_block(&old);
-    int rc = zoid_call_begin(c, ZPOSIX_ZOID_PLUGIN_ID, ZPOSIX_ZOID_FN_ZP_PWRITE, req, 2,
-                             &s->rep_iov, 1, 0, &s->call);
-    zpl_sig_restore(&old);
-    if (rc) {
-        errno = zoid_errno(rc);
+    int rc;
+    ZP_CALL(rc, zp_pwrite_begin(&s->call, h, buf, n, off));
+    if (rc)
         return -1;
-    }
     s->n = n;
     s->off = off;
     as->nsent++;
@@ -194,7 +164,7 @@ ssize_t zpl_ws_write(struct zpl_wb *wb, int h, const void *buf, size_t n, int64_
         while (as->nsent >= stream_depth() || (as->nsent && atomic_load(&zpl_ws_unended) >= max))
             end_oldest(wb);
         bool slot = reserve(max);
-        if (!slot || begin_one(c, as, h, (const char *)buf + sent, part, off + (int64_t)sent)) {
+        if (!slot || begin_one(as, h, (const char *)buf + sent, part, off + (int64_t)sent)) {
             if (slot)
                 atomic_fetch_sub(&zpl_ws_unended, 1);
             /* Other files' writes hold every reply slot, or no memory, or no connection: the

@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 
 #include "zoid/preload/zpl.h"
+#include "zposix_client.h" /* struct zp_pwrite_call */
 
 enum { ZJ_READ, ZJ_WRITE, ZJ_CLOSE };
 
@@ -58,11 +59,8 @@ void zpl_aio_quiesce(void);
 int zpl_as_depth(void);
 
 /* A large relaxed write begun in the program's thread, its reply not yet read (writestream.c). */
-struct zoid_call_handle;
 struct zpl_sent {
-    struct zoid_call_handle *call;
-    unsigned char rep[sizeof(ssize_t) + 4]; /* zp_pwrite's reply: the result, the errno */
-    struct iovec rep_iov;                   /* rep, for the reader of the connection */
+    struct zp_pwrite_call call; /* zp_pwrite_begin's: its reply lands here, so it must not move */
     size_t n;
     int64_t off;
 };
