@@ -463,7 +463,39 @@ void zpl_flush_all(void)
         zpl_fd_each(flush_one, NULL);
 }
 
-/* Relaxed, a large write: a write-behind job (mu not held). */
+/* A failure kept for this description (wb->err), reported now and forgotten: -1, or r. */
+static ssize_t report_kept(struct zpl_wb *wb, ssize_t r)
+{
+    if (wb->err) {
+        errno = wb->err;
+        wb->err = 0;
+        return -1;
+    }
+    return r;
+}
+
+/* Large, over TCP: begun from buf in this thread, the replies read later (writestream.c).
+ * Earlier write-behind jobs land first. A failure of an earlier write found meanwhile is
+ * reported by this write when it wrote nothing, else by the next call. */
+static ssize_t write_streamed(struct zpl_wb *wb, int h, const void *buf, size_t n, int64_t off)
+{
+    for (int i = 0; i < wb->as->nwq; i++)
+        zpl_job_wait(wb->as->wq[i]);
+    zpl_as_reap_done(wb);
+    ssize_t r = wb->err ? -1 : zpl_ws_write(wb, h, buf, n, off);
+    return r < 0 ? report_kept(wb, r) : r;
+}
+
+/* Large, not streamed: in blocks in flight at once straight from buf, rather than copied into
+ * jobs (the copy costs more than the wait on a machine with few cores). */
+static ssize_t write_split(struct zpl_wb *wb, int h, const void *buf, size_t n, int64_t off)
+{
+    zpl_as_wait_writes(wb);
+    ssize_t r = wb->err ? -1 : zpl_io_split(ZJ_WRITE, h, (void *)buf, n, off);
+    return report_kept(wb, r);
+}
+
+/* Relaxed, a write of WB_SMALL or more: streamed, split, or a write-behind job (mu not held). */
 static ssize_t write_behind(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
 {
     int h = zpl_fd_handle(e);
@@ -485,29 +517,9 @@ static ssize_t write_behind(struct zpl_fd *e, const void *buf, size_t n, int64_t
         bool cur = off == ZP_CUR;
         if (cur)
             off = e->wb->as->pos;
-        if (zpl_ws_wanted(n) && zpl_as_get(e->wb)) {
-            /* Large, over TCP: begun from buf in this thread, the replies read later. */
-            for (int i = 0; i < e->wb->as->nwq; i++) /* the jobs' writes land first */
-                zpl_job_wait(e->wb->as->wq[i]);
-            zpl_as_reap_done(e->wb);
-            if (e->wb->err)
-                errno = e->wb->err;
-            r = e->wb->err ? -1 : zpl_ws_write(e->wb, h, buf, n, off);
-            if (r < 0 && e->wb->err) {
-                errno = e->wb->err; /* an earlier write's failure, reported now */
-                e->wb->err = 0;
-            } /* one found while this write was sent waits for the next call */
-            if (r > 0 && cur)
-                e->wb->as->pos += r;
-        } else if (n >= 2 * ZPL_SPLIT_MIN) {
-            /* Large: in blocks in flight at once straight from buf, rather than copied (the
-             * copy costs more than the wait on a machine with few cores). */
-            zpl_as_wait_writes(e->wb);
-            r = e->wb->err ? -1 : zpl_io_split(ZJ_WRITE, h, (void *)buf, n, off);
-            if (e->wb->err) {
-                errno = e->wb->err;
-                e->wb->err = 0;
-            }
+        if (n >= 2 * ZPL_SPLIT_MIN) {
+            r = zpl_ws_wanted(n) && zpl_as_get(e->wb) ? write_streamed(e->wb, h, buf, n, off)
+                                                      : write_split(e->wb, h, buf, n, off);
             if (r > 0 && cur)
                 e->wb->as->pos += r;
         } else if (!zpl_wb_submit(e, h, buf, n, off)) {
