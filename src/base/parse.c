@@ -229,3 +229,11 @@ const char *zb_fmt_size(uint64_t bytes, char *buf, unsigned len)
         snprintf(buf, len, "%.1f %s", v, units[u]);
     return buf;
 }
+
+char *zb_printable(char *s)
+{
+    for (unsigned char *p = (unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return s;
+}

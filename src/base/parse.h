@@ -33,4 +33,9 @@ const char *zb_fmt_duration(uint64_t ns, char *buf, unsigned len);
 /* Formats a size for people: "512 B", "4.0 KiB", "1.5 GiB". */
 const char *zb_fmt_size(uint64_t bytes, char *buf, unsigned len);
 
+/* Text that others chose (a process's name, a path a client sent) made safe to print on a
+ * terminal or in a log line: every control byte (newline, escape, ...) becomes '?', in place.
+ * Returns s. */
+char *zb_printable(char *s);
+
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/cpuset.h"
+#include "base/outfile.h"
 #include "cli/cli.h"
 #include "cli/opts.h"
 #include "zepto/noise.h"
@@ -95,17 +96,32 @@ static int run(struct params *p)
             fprintf(stderr, "zepto %s: exporting CPU %u of the %u in the trace (choose with -c)\n",
                     CMD, t->cpu[0].cpu, t->ncpu);
     }
-    FILE *f = p->out ? fopen(p->out, "we") : stdout;
-    if (!f) {
-        zepto_fail(&err, errno, "%s: %s", p->out, strerror(errno));
+    for (unsigned i = 0; i < p->ncpu; i++) { /* before the output is touched */
+        uint32_t k = 0;
+        while (k < t->ncpu && t->cpu[k].cpu != (uint32_t)p->cpus[i])
+            k++;
+        if (k == t->ncpu) {
+            zn_trace_free(t);
+            return cli_usage_error(CMD, "-c %s: CPU %d is not in the trace", p->cpulist,
+                                   p->cpus[i]);
+        }
+    }
+    struct zb_out out = {.f = stdout};
+    if (p->out && zb_out_open(&out, p->out, &err)) {
         zn_trace_free(t);
         return cli_fail(CMD, &err);
     }
-    int rc = zn_export(t, p->fmt, p->cpus, p->ncpu, f, &err);
-    if (p->out && fclose(f) && !rc)
-        rc = zepto_fail(&err, errno, "%s: %s", p->out, strerror(errno));
-    if (rc && p->out)
-        unlink(p->out);
+    int rc = zn_export(t, p->fmt, p->cpus, p->ncpu, out.f, &err);
+    if (rc == -EIO)
+        zepto_err_prefix(&err, "%s", p->out ? p->out : "stdout");
+    if (p->out) {
+        if (rc)
+            zb_out_abort(&out); /* what was at the path stays */
+        else
+            rc = zb_out_commit(&out, &err);
+    } else if (!rc && (fflush(stdout) || ferror(stdout))) {
+        rc = zepto_fail(&err, EIO, "stdout: write error");
+    }
     zn_trace_free(t);
     if (rc && (rc == -ENOENT || rc == -EINVAL))
         return cli_usage_error(CMD, "-c %s: %s", p->cpulist ? p->cpulist : "", err.msg);

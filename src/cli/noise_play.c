@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/cpuset.h"
 #include "base/json.h"
+#include "base/outfile.h"
 #include "base/parse.h"
 #include "base/spawn.h"
 #include "cli/cli.h"
@@ -84,16 +85,15 @@ static int write_log(const struct zn_player *pl, const char *path, struct zepto_
 {
     uint64_t n;
     const struct zn_injection *log = zn_player_log(pl, &n);
-    FILE *f = fopen(path, "we");
-    if (!f)
-        return zepto_fail(err, errno, "%s: %s", path, strerror(errno));
-    fprintf(f, "cpu,due_ns,start_ns,end_ns,length_ns\n");
+    struct zb_out out;
+    int rc = zb_out_open(&out, path, err);
+    if (rc)
+        return rc;
+    fprintf(out.f, "cpu,due_ns,start_ns,end_ns,length_ns\n");
     for (uint64_t i = 0; i < n; i++)
-        fprintf(f, "%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", log[i].cpu,
+        fprintf(out.f, "%u,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", log[i].cpu,
                 log[i].due_ns, log[i].start_ns, log[i].end_ns, log[i].want_ns);
-    if (ferror(f) | fclose(f))
-        return zepto_fail(err, EIO, "%s: write error", path);
-    return 0;
+    return zb_out_commit(&out, err);
 }
 
 /* Starts CMD on the CPUs of `set` (the affinity is inherited); 127/126 like a shell. */
@@ -235,14 +235,20 @@ static int write_outputs(const struct params *p, const struct zn_player *pl,
         const char *to = k == 0 ? (p->json ? "-" : NULL) : p->report;
         if (!to)
             continue;
-        FILE *f = k == 0 ? stdout : fopen(to, "we");
-        if (!f)
-            return zepto_fail(err, errno, "%s: %s", to, strerror(errno));
+        struct zb_out out = {.f = stdout};
+        int rc = k == 1 ? zb_out_open(&out, to, err) : 0;
+        if (rc)
+            return rc;
         struct zb_json j;
-        zb_json_init(&j, f, true);
+        zb_json_init(&j, out.f, true);
         zn_play_report_json(rep, &j);
-        if (zb_json_finish(&j) || (k == 1 && fclose(f)))
+        if (zb_json_finish(&j)) {
+            if (k == 1)
+                zb_out_abort(&out);
             return zepto_fail(err, EIO, "%s: write error", k == 0 ? "stdout" : to);
+        }
+        if (k == 1 && (rc = zb_out_commit(&out, err)))
+            return rc;
     }
     return p->log ? write_log(pl, p->log, err) : 0;
 }
@@ -314,6 +320,9 @@ int cli_noise_play(int argc, char **argv)
     int rc = choose_cpus(&p);
     if (rc)
         return rc;
+    /* The outputs can be written: found out before the run, not after it. */
+    if ((p.log && zb_out_check(p.log, &err)) || (p.report && zb_out_check(p.report, &err)))
+        return cli_fail(CMD, &err);
     struct zn_trace *trace = NULL;
     if (p.trace && zn_trace_read(p.trace, &trace, &err))
         return cli_fail(CMD, &err);

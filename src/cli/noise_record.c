@@ -11,10 +11,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/cpuset.h"
 #include "base/json.h"
+#include "base/outfile.h"
 #include "base/parse.h"
 #include "base/settings.h"
 #include "base/sysinfo.h"
@@ -299,9 +301,11 @@ static int prepare_out(const struct params *p, struct place *pl, bool *bad_input
     pl->dir = is_dir(p->out) || (len && p->out[len - 1] == '/') || pl->job.size > 1;
     if (!pl->dir) {
         snprintf(pl->path, sizeof pl->path, "%s", p->out);
-        return 0;
+        return zb_out_check(p->out, err); /* before the recording, not after it */
     }
     if (mkdir(p->out, 0777) && errno != EEXIST)
+        return zepto_fail(err, errno, "-o %s: %s", p->out, strerror(errno));
+    if (is_dir(p->out) && access(p->out, W_OK | X_OK))
         return zepto_fail(err, errno, "-o %s: %s", p->out, strerror(errno));
     if (!is_dir(p->out)) {
         *bad_input = true;

@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/outfile.h"
+#include "base/parse.h"
 #include "zepto/noise.h"
 
 #define HEADER_SIZE  344u
@@ -118,6 +120,7 @@ void zn_cause_label(const struct zn_cause *c, char *buf, size_t len)
         snprintf(buf, len, "%s %s", k, c->name);
     else
         snprintf(buf, len, "%s", k);
+    zb_printable(buf); /* a thread names itself: no newline or escape reaches a terminal */
 }
 
 /* ---- writing ---- */
@@ -158,12 +161,11 @@ int zn_trace_write(const struct zn_trace *t, const char *path, struct zepto_err 
     put_str(h + 200, 128, t->cpu_model);
     put_str(h + 328, 16, t->clock);
 
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-        return zepto_fail(err, ENAMETOOLONG, "%s: path too long", path);
-    struct out o = {fopen(tmp, "we"), crc32(0, Z_NULL, 0)};
-    if (!o.f)
-        return zepto_fail(err, errno, "%s: %s", path, strerror(errno));
+    struct zb_out file;
+    int rc = zb_out_open(&file, path, err);
+    if (rc)
+        return rc;
+    struct out o = {file.f, crc32(0, Z_NULL, 0)};
 
     emit(&o, h, sizeof(h));
     for (uint32_t i = 0; i < t->ncpu; i++) {
@@ -222,18 +224,7 @@ int zn_trace_write(const struct zn_trace *t, const char *path, struct zepto_err 
     unsigned char crc[4];
     put_u32(crc, (uint32_t)o.crc);
     fwrite(crc, 1, 4, o.f);
-
-    int failed = ferror(o.f) || fflush(o.f) || fsync(fileno(o.f));
-    int saved = errno ? errno : EIO;
-    if (fclose(o.f))
-        failed = 1;
-    if (failed || rename(tmp, path)) {
-        if (!failed)
-            saved = errno;
-        unlink(tmp);
-        return zepto_fail(err, saved, "%s: %s", path, strerror(saved));
-    }
-    return 0;
+    return zb_out_commit(&file, err); /* a failure leaves what was at path */
 }
 
 /* ---- reading ---- */

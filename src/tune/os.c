@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/parse.h"
 #include "base/settings.h"
 #include "tune/tune_int.h"
 
@@ -214,6 +215,7 @@ int zt_proc_read(int pid, struct zt_proc *pr)
     if (n >= sizeof(pr->comm))
         n = sizeof(pr->comm) - 1;
     memcpy(pr->comm, open_paren + 1, n);
+    zb_printable(pr->comm); /* any user names their processes: nothing to print raw */
     char *f = close_paren + 1;
     int field = 2;
     char *save = NULL;

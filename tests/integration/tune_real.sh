@@ -24,6 +24,25 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null
     expect_status 1 "needs root" nobody "$shared/zepto" tune restore --state "$shared/s"
     [ -e "$shared/s" ] && fail "an unprivileged apply wrote a state file"
     rm -rf "$shared"
+
+    # A process of that user names itself with a newline and a terminal escape: root's plan
+    # shows it, with neither. (Started outside this script's process tree: the plan leaves the
+    # caller's own descendants alone.)
+    (nobody setsid python3 -c 'import ctypes, os, time
+ctypes.CDLL(None).prctl(15, b"zt\nev\x1b[7m", 0, 0, 0)
+print("named", os.getpid(), flush=True)
+time.sleep(60)' >"$WORK/evil.out" &)
+    evil=
+    for _ in $(seq 100); do
+        evil=$(awk '/^named/ {print $2}' "$WORK/evil.out")
+        [ -n "$evil" ] && break
+        sleep 0.1 # polling the process's own word that it renamed itself
+    done
+    "$ZEPTO" tune plan --cpus "$app" >"$WORK/plan.evil" 2>&1 || fail "plan: $(cat "$WORK/plan.evil")"
+    [ -n "$evil" ] && kill "$evil" 2>/dev/null
+    grep -q $'\x1b' "$WORK/plan.evil" && fail "the plan printed another user's escape sequence raw"
+    grep -aq "zt?ev?\[7m (pid $evil)" "$WORK/plan.evil" ||
+        fail "the plan does not show the renamed process as zt?ev?[7m: $(grep -a zt "$WORK/plan.evil")"
 else
     echo "(unprivileged case not run: needs root, setpriv and user nobody)"
 fi

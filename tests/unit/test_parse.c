@@ -250,6 +250,16 @@ static void fmt_size_uses_binary_units(void **state)
     expect_fmt_size(UINT64_MAX, "16.0 EiB");
 }
 
+static void printable_replaces_control_bytes(void **state)
+{
+    (void)state;
+    char s[] = "ev\nil\x1b[7m\tx\x7f\r caf\xc3\xa9";
+    assert_ptr_equal(zb_printable(s), s);
+    assert_string_equal(s, "ev?il?[7m?x?? caf\xc3\xa9"); /* UTF-8 kept */
+    char empty[] = "";
+    assert_string_equal(zb_printable(empty), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +273,7 @@ int main(void)
         cmocka_unit_test(double_accepts_decimals_only),
         cmocka_unit_test(fmt_duration_switches_units_at_rounding),
         cmocka_unit_test(fmt_size_uses_binary_units),
+        cmocka_unit_test(printable_replaces_control_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "base/clock.h"
+#include "base/parse.h"
 #include "zoid/core/daemon_int.h"
 
 /* Lines of one key (format) beyond LOG_BURST in a second are counted, not written; the count
@@ -54,6 +55,7 @@ void zoid_daemon_vlogk(const struct zoid_daemon *d, const void *key, int level, 
         d->o.log(d->o.log_arg, ZOID_LOG_WARN, line);
     }
     vsnprintf(line, sizeof(line), fmt, ap);
+    zb_printable(line); /* a client's path or name cannot forge log lines or reach a terminal */
     d->o.log(d->o.log_arg, level, line);
 }
 
