@@ -74,6 +74,18 @@ expect_status 1 "nobody.sock: No such file or directory; is zepto zoid serve run
 expect_status 1 "nobody.sock: No such file or directory" \
     "$ZEPTO" zoid bench --server "unix:$WORK/nobody.sock" --wait 100ms
 
+# A daemon never takes a path that is not a socket (a mistyped --listen cost the file before),
+# nor one another daemon answers on.
+echo important >"$WORK/notes.txt"
+for scheme in unix shm; do
+    expect_status 1 "notes.txt: exists and is not a socket \(left as it is\)" \
+        "$ZEPTO" zoid serve --listen "$scheme:$WORK/notes.txt" --export "$WORK/export"
+    [ "$(cat "$WORK/notes.txt")" = important ] || fail "serve --listen $scheme:FILE changed the file"
+done
+expect_status 1 "a daemon is already listening there" \
+    "$ZEPTO" zoid serve --listen "unix:$sock" --export "$WORK/export"
+[ -S "$sock" ] || fail "a refused second daemon removed the first one's socket"
+
 # TCP with a token: the right one works, a wrong one, none, or one others can read is refused.
 printf 'right\n' >"$WORK/token"
 printf 'wrong\n' >"$WORK/bad-token"

@@ -2,8 +2,9 @@
  * Driver of zoid_preload_async.sh, run under the interposer: read-ahead and write-behind
  * (issue 15) give the same results as local I/O.
  *
- *   zoid_preload_async mirror FWD LOCAL SEED  the same random mix of write, pwrite, read, pread,
- *                                            lseek, ftruncate, truncate, stat and dup'd
+ *   zoid_preload_async mirror FWD LOCAL SEED  the same random mix of write (runs of small ones
+ *                                            too), pwrite, read, pread, lseek, ftruncate,
+ *                                            truncate, stat and dup'd
  *                                            descriptors on a forwarded file and a local one,
  *                                            every result and
  *                                            the final contents compared; exits 1 on the first
@@ -75,8 +76,21 @@ static int mirror(const char *fwd, const char *loc, uint64_t seed)
         int64_t off = (int64_t)(rnd() % (FMAX - 4 * MIB));
         if (rnd() % 3)
             off = seq; /* sequential */
-        int op = (int)(rnd() % 13);
+        int op = (int)(rnd() % 14);
         ssize_t rf, rl;
+        if (op == 13) { /* small writes at the position, past a write-behind buffer (1 MiB) */
+            size_t len = rnd() % 2 ? 4096 : 1000;
+            int k = (int)(1300000 / len) + (int)(rnd() % 300);
+            for (int i = 0; i < k; i++) {
+                for (size_t j = 0; j < len; j++)
+                    wbuf[j] = (char)(rnd() >> 24);
+                rf = write(f[d], wbuf, len);
+                rl = write(l[d], wbuf, len);
+                if (rf != rl)
+                    return fail(step, "write in a run of small ones", rf, rl);
+            }
+            continue;
+        }
         if (op == 12) { /* small pwrites at several places, some following the last (pieces) */
             int64_t at = off;
             for (int i = 0; i < 40; i++) {

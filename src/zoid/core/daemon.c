@@ -93,9 +93,11 @@ static int setup(struct zoid_daemon *d, struct zepto_err *err)
                              .export_fd = d->export_fd,
                              .consistency = d->o.consistency,
                              .daemon = d};
-    if ((rc = zoid_plugins_load(d->o.plugin_dir, &base, d->slots, &d->nslots, err)))
+    /* The address first: a taken or wrong one is one line, before the plugins say anything
+     * (nobody is accepted before the loop serves). */
+    if ((rc = d->t->listen(&d->addr, 1024, &d->lfd, err)))
         return rc;
-    return d->t->listen(&d->addr, 1024, &d->lfd, err);
+    return zoid_plugins_load(d->o.plugin_dir, &base, d->slots, &d->nslots, err);
 }
 
 /* ---- the threads: events, one at a time, and calls ---- */
@@ -377,7 +379,9 @@ int zoid_daemon_run(const struct zoid_daemon_opts *o, struct zepto_err *err)
     zd__grave_sweep(d, true);
     if (d->lfd >= 0)
         d->t->close(d->lfd);
-    if (d->lfd >= 0 && strcmp(d->t->scheme, "tcp"))
+    struct stat st; /* the socket, not what another hand put there since */
+    if (d->lfd >= 0 && strcmp(d->t->scheme, "tcp") && !lstat(d->addr.path, &st) &&
+        S_ISSOCK(st.st_mode))
         unlink(d->addr.path);
     if (d->epfd >= 0)
         close(d->epfd);

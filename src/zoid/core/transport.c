@@ -470,6 +470,13 @@ int zoid_unix_listen(const struct zoid_addr *a, int backlog, int *fd, struct zep
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (s < 0)
         return zepto_fail(err, errno, "socket: %s", strerror(errno));
+    /* Only a socket is ever replaced: a mistyped path must not cost a file. */
+    struct stat st;
+    if (lstat(a->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+        close(s);
+        return zepto_fail(err, EEXIST, "unix:%s: exists and is not a socket (left as it is)",
+                          a->path);
+    }
     /* A socket file left by a daemon that died: remove it only when nobody answers on it. */
     struct zoid_addr probe = *a;
     int old;

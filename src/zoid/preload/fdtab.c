@@ -564,9 +564,16 @@ ssize_t zpl_write_at(struct zpl_fd *e, const void *buf, size_t n, int64_t off)
     if (e->oflags & O_APPEND)
         flush_locked(e); /* appends go at the daemon's end of file: no position kept here */
     else if (off == ZP_CUR && e->wb->as && e->wb->as->pos_valid) {
-        /* The position is kept here: the buffer takes explicit offsets. */
-        off = e->wb->as->pos;
-        e->wb->as->pos += (int64_t)n;
+        /* The position is kept here: the buffer takes explicit offsets. Bytes buffered before
+         * it was (at the daemon's position, a buffer sent meanwhile having taken the position
+         * over) start at it: theirs first, or a later write would take their place. */
+        struct zpl_wb *wb = e->wb;
+        if (wb->len && wb->off == ZP_CUR) {
+            wb->off = wb->as->pos;
+            wb->as->pos += (int64_t)wb->len;
+        }
+        off = wb->as->pos;
+        wb->as->pos += (int64_t)n;
     }
     zpl_ra_drop(e->wb);
     zpl_as_reap_done(e->wb);

@@ -158,7 +158,7 @@ int zpl_wb_submit(struct zpl_fd *e, int h, const void *buf, size_t n, int64_t of
 {
     struct zpl_wb *wb = e->wb;
     struct zpl_as *as = zpl_as_get(wb);
-    if (!as)
+    if (!as || !zpl_as_depth()) /* ZOID_PRELOAD_DEPTH=0: nothing in flight, written now */
         goto sync;
     atomic_fetch_add(&zpl_wgen, 1);
     zpl_ra_drop(wb);
