@@ -6,6 +6,8 @@ add_executable(zoid_fuse_check zoid_fuse_check.c)
 target_link_libraries(zoid_fuse_check PRIVATE Threads::Threads)
 zepto_shell_test(zoid_fuse_cli)
 zepto_shell_test(zoid_fuse_programs)
+# A user changing what a path names behind a root mount's back (links, renames): refused.
+zepto_shell_test(zoid_fuse_swap)
 zepto_shell_test(zoid_fuse_faults RUN_SERIAL TRUE)
 # Each uid's share of the mount's handles (issue 12): timed (a victim's latency), serial.
 list(APPEND ZEPTO_TIMING_TESTS zoid_fuse_share)

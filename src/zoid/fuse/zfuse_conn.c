@@ -80,6 +80,10 @@ static int session_start(int want)
         return -errno;
     if ((want >= 0 ? want : rc) == ZP_RELAXED)
         (void)zf_zp_consistency(ZP_RELAXED); /* refused by a daemon without coalescing */
+    /* The kernel follows links itself: the daemon must follow none, so that a link put in a
+     * path after the kernel checked it cannot lead a root mount's call elsewhere. An older
+     * daemon without it: ENOSYS, and paths are resolved as before. */
+    (void)zf_zp_no_symlinks();
     return rc;
 }
 

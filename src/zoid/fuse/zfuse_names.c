@@ -17,6 +17,7 @@
 
 #include "zfuse_attrs.h"
 #include "zfuse_handles.h"
+#include "zfuse_may.h"
 #include "zfuse_listings.h"
 #include "zfuse_ops.h"
 #include "zposix.h"
@@ -207,6 +208,81 @@ int zf_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
     return (int)res;
 }
 
+/* ---- attribute changes by path for another user, on a root mount ---------------------------- */
+
+/* What the change is, for the check and the call on the handle. */
+struct change {
+    enum { CH_MODE, CH_OWNER, CH_SIZE, CH_TIMES } kind;
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+    off_t size;
+    const int64_t *times; /* NULL: both now */
+};
+
+/* Whether a root mount must check this request itself: another user than root and the mount's
+ * own, whom the daemon (acting as root) does not check. */
+static bool for_other(struct zf_who *who)
+{
+    zf_who_current(who);
+    return zf_state.fix_owner && who->uid != 0 && who->uid != zf_state.self_uid;
+}
+
+static bool change_allowed(const struct change *c, const struct stat *st, const struct zf_who *w)
+{
+    bool owner = st->st_uid == w->uid;
+    switch (c->kind) {
+    case CH_SIZE: return zf_may_open(st, O_WRONLY, w);
+    case CH_TIMES: /* to now: the owner, or whoever may write it; to given times: the owner */
+        return owner || (!c->times && zf_may_open(st, O_WRONLY, w));
+    default: return owner; /* mode and owner: what the kernel allowed the owner only */
+    }
+}
+
+static long change_on(int h, const struct change *c)
+{
+    switch (c->kind) {
+    case CH_MODE: return zf_zp_fchmodat(h, "", c->mode, AT_EMPTY_PATH);
+    case CH_OWNER: return zf_zp_fchownat(h, "", c->uid, c->gid, AT_EMPTY_PATH);
+    case CH_SIZE: return zf_zp_ftruncate(h, c->size);
+    default: return zf_zp_utimensat(h, "", c->times, c->times ? 4 : 0, AT_EMPTY_PATH);
+    }
+}
+
+/* The change made on the file the path names when the daemon opens it, once that file's own
+ * attributes allow it to who: a file renamed to the path after the kernel checked the path is
+ * refused (EACCES), not changed as root (zfuse_may.h). */
+static int change_checked(const char *path, const struct change *c, const struct zf_who *who)
+{
+    struct zf_at at;
+    int rc = zf_at_get(path, &at);
+    if (rc)
+        return rc;
+    int oflags = c->kind == CH_SIZE ? O_WRONLY | O_NOFOLLOW : O_PATH | O_NOFOLLOW;
+    uint32_t g = zf_enter();
+    long h = (at.opened < 0 || at.gen == g) ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, oflags, 0))
+                                            : zf_leave(g, (errno = ESTALE, -1L));
+    zf_at_put(&at);
+    if (h >= 0)
+        h = zf_handle_claim(g, h);
+    if (h < 0)
+        return (int)h;
+    struct stat st;
+    uint32_t now = zf_enter();
+    long res = now == g ? zf_leave(now, zf_zp_fstatat((int)h, "", &st, AT_EMPTY_PATH))
+                        : zf_leave(now, (errno = ESTALE, -1L));
+    if (res == 0 && !change_allowed(c, &st, who))
+        res = -EACCES;
+    if (res == 0) {
+        now = zf_enter();
+        res = now == g ? zf_leave(now, change_on((int)h, c)) : zf_leave(now, (errno = ESTALE, -1L));
+    }
+    zf_handle_drop(g, (int)h);
+    now = zf_enter();
+    zf_leave(now, now == g ? zf_zp_close((int)h) : 0);
+    return (int)res;
+}
+
 int zf_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
     zf_attrs_drop(path, false);
@@ -215,6 +291,9 @@ int zf_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
         HANDLE(g, fi);
         return (int)zf_leave(g, zf_zp_fchmodat(h, "", mode, AT_EMPTY_PATH));
     }
+    struct zf_who who;
+    if (for_other(&who))
+        return change_checked(path, &(struct change){.kind = CH_MODE, .mode = mode}, &who);
     PATH_OP(path, zf_zp_fchmodat(at.dirh, at.rest, mode, 0));
 }
 
@@ -226,6 +305,10 @@ int zf_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
         HANDLE(g, fi);
         return (int)zf_leave(g, zf_zp_fchownat(h, "", uid, gid, AT_EMPTY_PATH));
     }
+    struct zf_who who;
+    if (for_other(&who))
+        return change_checked(path, &(struct change){.kind = CH_OWNER, .uid = uid, .gid = gid},
+                              &who);
     PATH_OP(path, zf_zp_fchownat(at.dirh, at.rest, uid, gid, AT_SYMLINK_NOFOLLOW));
 }
 
@@ -237,6 +320,9 @@ int zf_truncate(const char *path, off_t size, struct fuse_file_info *fi)
         HANDLE(g, fi);
         return (int)zf_leave(g, zf_zp_ftruncate(h, size));
     }
+    struct zf_who who;
+    if (for_other(&who))
+        return change_checked(path, &(struct change){.kind = CH_SIZE, .size = size}, &who);
     PATH_OP(path, zf_zp_truncate(at.dirh, at.rest, size));
 }
 
@@ -254,6 +340,11 @@ int zf_utimens(const char *path, const struct timespec tv[2], struct fuse_file_i
         HANDLE(g, fi);
         return (int)zf_leave(g, zf_zp_utimensat(h, "", tp, tp ? 4 : 0, AT_EMPTY_PATH));
     }
+    struct zf_who who;
+    bool now = !tv || (tv[0].tv_nsec == UTIME_NOW && tv[1].tv_nsec == UTIME_NOW);
+    if (for_other(&who))
+        return change_checked(path, &(struct change){.kind = CH_TIMES, .times = now ? NULL : tp},
+                              &who);
     PATH_OP(path, zf_zp_utimensat(at.dirh, at.rest, tp, tp ? 4 : 0, AT_SYMLINK_NOFOLLOW));
 }
 

@@ -24,6 +24,7 @@
 #include "zfuse_pt.h"
 #include "zfuse_listings.h"
 #include "zfuse_handles.h"
+#include "zfuse_may.h"
 #include "zfuse_ops.h"
 #include "zfuse_share.h"
 #include "zposix.h"
@@ -108,9 +109,44 @@ static void forget_open(struct zf_open *f)
     free(f);
 }
 
+/* The file a root mount opened (handle h of generation g) for another user, checked against
+ * that user on its own attributes (st, or asked for): 0, or -EACCES (the handle closed) or the
+ * fstat's error. */
+static int check_opened(const char *path, int flags, const struct zf_who *who, uint32_t g, long h,
+                        const struct stat *st)
+{
+    struct stat own;
+    if (!st) {
+        uint32_t now = zf_enter();
+        long r = now == g ? zf_leave(now, zf_zp_fstatat((int)h, "", &own, AT_EMPTY_PATH))
+                          : zf_leave(now, (errno = ESTALE, -1L));
+        if (r < 0) {
+            now = zf_enter();
+            zf_leave(now, now == g ? zf_zp_close((int)h) : 0);
+            return (int)r;
+        }
+        st = &own;
+    }
+    if (zf_may_open(st, flags, who))
+        return 0;
+    uint32_t now = zf_enter();
+    zf_leave(now, now == g ? zf_zp_close((int)h) : 0);
+    zf_attrs_drop(path, false); /* what the kernel was told of the path is stale */
+    return -EACCES;
+}
+
 static int open_common(const char *path, struct fuse_file_info *fi, bool create, mode_t mode)
 {
-    int asked = remote_flags(fi->flags) | (create ? O_CREAT | (fi->flags & O_EXCL) : 0);
+    /* A root mount opening for another user: the daemon opens as root, so the file it opened is
+     * checked against the user here (zfuse_may.h), and a create makes a new file or fails: one
+     * that exists by the time the daemon comes (the kernel saw none) is opened as an existing
+     * file, checked, and not given to the user. */
+    struct zf_who who;
+    zf_who_current(&who);
+    bool for_other = zf_state.fix_owner && who.uid != 0 && who.uid != zf_state.self_uid;
+    bool excl_first = create && for_other && !(fi->flags & O_EXCL);
+    int asked = remote_flags(fi->flags) | (create ? O_CREAT | (fi->flags & O_EXCL) : 0) |
+                (excl_first ? O_EXCL : 0);
     /* Passed through (zfuse_pt.c): the file's backing is the daemon's O_RDWR open of it. */
     enum zf_pt_plan plan = zf_pt_plan(create);
     int flags = plan == ZF_PT_NEW ? (asked & ~(O_ACCMODE | O_APPEND)) | O_RDWR : asked;
@@ -131,7 +167,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
     if (create)
         zf_listing_add(path); /* before it exists: a listing read meanwhile has it too */
     struct stat st, dst;
-    bool with_stat = create && atomic_load(&openat_stat_ok);
+    bool with_stat = (create || for_other) && atomic_load(&openat_stat_ok);
     uint32_t g = zf_enter();
     bool ok = at.opened < 0 || at.gen == g;
     long h = !ok         ? zf_leave(g, (errno = ESTALE, -1L))
@@ -167,6 +203,14 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
         with_stat = false;
     }
     zf_at_put(&at);
+    if (h == -EEXIST && excl_first) { /* made meanwhile: opened as an existing file */
+        zf_share_put(uid);
+        free(f);
+        return open_common(path, fi, false, mode);
+    }
+    if (h >= 0 && for_other && !create &&
+        (rc = check_opened(path, fi->flags, &who, g, h, with_stat ? &st : NULL)))
+        goto out_share;
     if (h >= 0)
         h = zf_handle_claim(g, h); /* a handle already held: not ours to close */
     if (h < 0) {
@@ -193,7 +237,7 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
     }
     if (create && zf_give_to_caller(path, (int)h, g))
         with_stat = false; /* its owner changed after the attributes were taken */
-    if (with_stat)
+    if (create && with_stat)
         keep_create_attrs(path, &st, &dst);
     return 0;
 out_share:

@@ -2,7 +2,8 @@
  * Path resolution of the posix plugin, the one place that turns a client's (dirh, path) into
  * something the kernel acts on, confined beneath the export.
  *
- * Every lookup is an openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS from the export or
+ * Every lookup is an openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS (and
+ * RESOLVE_NO_SYMLINKS for a session that declared zp_no_symlinks: a FUSE mount) from the export or
  * a directory handle (itself opened that way): absolute paths, ".." above the start, absolute
  * symlinks and /proc magic links fail (EXDEV, ELOOP). Since RESOLVE_BENEATH confines to the
  * starting directory, a path from a directory handle that climbs out of it ("../x") fails with
@@ -42,6 +43,7 @@ int zp__dir_get(struct zp_session *s, int dirh, struct zp_dir *d)
 {
     d->f = NULL;
     d->pl = s->pl;
+    d->no_symlinks = atomic_load_explicit(&s->no_symlinks, memory_order_relaxed);
     d->root = dirh == ZP_ROOT;
     if (d->root) {
         d->fd = s->pl->export_fd;
@@ -60,12 +62,13 @@ void zp__dir_put(struct zp_dir *d)
     d->f = NULL;
 }
 
-static int openat2_(int dirfd, const char *path, int flags, mode_t mode)
+static int openat2_(int dirfd, const char *path, int flags, mode_t mode, bool no_symlinks)
 {
     struct open_how how = {
         .flags = (uint64_t)((flags & OPEN_FLAGS) | O_CLOEXEC),
         .mode = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode & 07777) : 0,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        .resolve =
+            RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (no_symlinks ? RESOLVE_NO_SYMLINKS : 0),
     };
     /* EAGAIN: a rename raced with the lookup (openat2 asks to try again), or an O_NONBLOCK open
      * of a file under a lease: a few tries, then the caller sees it. */
@@ -103,7 +106,7 @@ static int from_export(const struct zp_plugin *pl, int dirfd, const char *path, 
 
 int zp__open(const struct zp_dir *d, const char *path, int flags, mode_t mode)
 {
-    int fd = openat2_(d->fd, path, flags, mode);
+    int fd = openat2_(d->fd, path, flags, mode, d->no_symlinks);
     if (fd >= 0 || errno != EXDEV || d->root || path[0] == '/')
         return fd;
     char full[PATH_MAX];
@@ -111,7 +114,7 @@ int zp__open(const struct zp_dir *d, const char *path, int flags, mode_t mode)
         errno = errno == ENAMETOOLONG ? ENAMETOOLONG : EXDEV;
         return -1;
     }
-    return openat2_(d->pl->export_fd, full, flags, mode);
+    return openat2_(d->pl->export_fd, full, flags, mode, d->no_symlinks);
 }
 
 int zp__object(const struct zp_dir *d, const char *path, bool nofollow, bool empty_ok, bool *own)

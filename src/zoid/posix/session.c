@@ -1,6 +1,7 @@
 /*
  * Sessions of the posix plugin: a descriptor table of the daemon's kernel descriptors, numbered
- * from 0 (the client's remote handles), shared by the connections attached to it.
+ * from 0 (the client's remote handles), shared by the connections attached to it, and what a
+ * session declares of itself (zp_no_symlinks).
  *
  * Every connection gets a small record in its plugin state slot (created on its first call, with
  * a compare-and-swap: calls of one connection run on several workers at once) pointing to its
@@ -498,4 +499,13 @@ int zp_adopt(const int32_t *handles, uint32_t n)
     if (zp__enter(&x))
         return -1;
     return (int)zp__leave(&x, zp__adopt(x.s, handles, n));
+}
+
+int zp_no_symlinks(void)
+{
+    struct zp_ctx x;
+    if (zp__enter(&x))
+        return -1;
+    atomic_store(&x.s->no_symlinks, true);
+    return (int)zp__leave(&x, 0);
 }

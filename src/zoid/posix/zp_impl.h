@@ -50,6 +50,7 @@ struct zp_session {
     uint8_t secret[ZP_SECRET_BYTES];
     uint32_t uid;            /* of its creator: only the same uid may attach */
     _Atomic int consistency; /* as declared by zp_consistency: ZP_STRICT until then */
+    atomic_bool no_symlinks; /* declared by zp_no_symlinks: paths never go through links */
     pthread_mutex_t mu;
     struct zp_slot *slots;
     int cap;
@@ -65,6 +66,7 @@ struct zp_ctx {
 struct zp_dir {
     const struct zp_plugin *pl;
     int fd;
+    bool no_symlinks;  /* the session's: resolution follows no link */
     bool root;         /* the export itself */
     struct zp_file *f; /* referenced, or NULL for the export */
 };

@@ -175,6 +175,16 @@ ssize_t zp_getdents_stat(int h, void *buf /* out array(n) */, size_t n);
  * docs/zoid-posix.md, "Lent descriptors". */
 int zp_lend(int h, uint64_t tag);
 
+/* ---- mounts (appended) ------------------------------------------------------------------- */
+
+/* Declares that this session never needs a symbolic link followed inside a path: a FUSE mount,
+ * whose kernel follows links itself and sends only paths of real directories. From then on a
+ * path of the session that goes through a link fails with ELOOP (a link as the last component
+ * is still reached where the call does not follow it: lstat, readlink, unlink, rename), so that
+ * a link put in a path after the kernel checked it cannot lead the daemon elsewhere. Returns 0.
+ * docs/zoid-mount.md, "Identity and permissions". */
+int zp_no_symlinks(void);
+
 #ifdef __cplusplus
 }
 #endif
