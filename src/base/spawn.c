@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -95,24 +96,44 @@ int zb_run(char *const argv[], const struct zb_spawn_opts *opts, int *status, st
     return zb_spawn_wait(pid, status, err);
 }
 
-bool zb_executable_exists(const char *name)
+/* Whether path names a file this process may run: 0, -EACCES (there, but not a regular file it
+ * may execute) or -ENOENT. */
+static int runnable(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st))
+        return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -EACCES;
+    return S_ISREG(st.st_mode) && access(path, X_OK) == 0 ? 0 : -EACCES;
+}
+
+int zb_executable_check(const char *name)
 {
     if (!name || !*name)
-        return false;
+        return -ENOENT;
     if (strchr(name, '/'))
-        return access(name, X_OK) == 0;
+        return runnable(name);
     const char *path = getenv("PATH");
     if (!path)
         path = "/usr/local/bin:/usr/bin:/bin";
     char buf[PATH_MAX];
+    int rc = -ENOENT; /* as a shell: the first one it may run, else EACCES if any was found */
     for (const char *p = path; *p;) {
         size_t len = strcspn(p, ":");
-        if (len && snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, p, name) < (int)sizeof(buf) &&
-            access(buf, X_OK) == 0)
-            return true;
+        if (len && snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, p, name) < (int)sizeof(buf)) {
+            int r = runnable(buf);
+            if (r == 0)
+                return 0;
+            if (r == -EACCES)
+                rc = -EACCES;
+        }
         p += len;
         if (*p == ':')
             p++;
     }
-    return false;
+    return rc;
+}
+
+bool zb_executable_exists(const char *name)
+{
+    return zb_executable_check(name) == 0;
 }

@@ -33,6 +33,10 @@ int zb_run(char *const argv[], const struct zb_spawn_opts *opts, int *status,
            struct zepto_err *err);
 
 /* Whether `name` (or a path) names an executable file, looked up in PATH. */
+/* Whether name (a path, or a command looked for in $PATH) is a file this process may run: 0,
+ * -ENOENT (none: "command not found", 127 for a shell) or -EACCES (found, but not a regular file
+ * it may execute: 126). */
+int zb_executable_check(const char *name);
 bool zb_executable_exists(const char *name);
 
 #endif

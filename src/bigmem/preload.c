@@ -155,6 +155,12 @@ static void report_at_exit(void)
         atomic_load(&fallback_said) ? "; ran out and used ordinary memory too" : "");
 }
 
+/* A forked child counts its faults from 0 (getrusage's are its own): its line says those. */
+static void faults_restart(void)
+{
+    faults_at_start = 0;
+}
+
 static void set_up(void)
 {
     struct zepto_err err = {0};
@@ -210,6 +216,7 @@ static void set_up(void)
         goto fail;
     }
     faults_at_start = faults_now();
+    pthread_atfork(NULL, NULL, faults_restart);
     if (verbose) {
         /* Programs may close stderr in their own exit handlers (gnulib's close_stdout does),
          * which run before ours: keep a copy. */

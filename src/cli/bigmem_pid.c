@@ -129,7 +129,11 @@ int cli_bigmem_info_pid(const char *cmd, pid_t pid, bool json)
     snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
     ssize_t el = readlink(path, exe, sizeof(exe) - 1);
     if (el < 0) {
-        if (errno == ENOENT || errno == ESRCH)
+        char dir[32];
+        snprintf(dir, sizeof(dir), "/proc/%d", (int)pid);
+        if ((errno == ENOENT || errno == ESRCH) && access(dir, F_OK) == 0)
+            zepto_fail(&err, EINVAL, "--pid %d: a kernel thread (no program, no heap)", (int)pid);
+        else if (errno == ENOENT || errno == ESRCH)
             zepto_fail(&err, ESRCH, "--pid %d: no such process", (int)pid);
         else
             zepto_fail(&err, errno, "--pid %d: %s: %s", (int)pid, path, strerror(errno));

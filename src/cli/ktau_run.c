@@ -108,9 +108,11 @@ int cli_ktau_run(int argc, char **argv)
         return 0;
     }
     struct ktau_run_opts o = p.o;
-    if (!zb_executable_exists(o.argv[0])) {
-        fprintf(stderr, "zepto %s: %s: command not found\n", CMD, o.argv[0]);
-        return 127;
+    int found = zb_executable_check(o.argv[0]);
+    if (found) { /* as a shell says it */
+        fprintf(stderr, "zepto %s: %s: %s\n", CMD, o.argv[0],
+                found == -ENOENT ? "command not found" : strerror(-found));
+        return found == -ENOENT ? 127 : 126;
     }
     struct ktau_run_result r;
     if (ktau_run(&o, &r, &err)) {

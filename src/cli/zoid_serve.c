@@ -9,6 +9,7 @@
 #include "base/parse.h"
 #include "cli/cli.h"
 #include "cli/opts.h"
+#include "zepto/zoid.h"
 #include "zepto/zoid_daemon.h"
 #include "zepto/zoid_sockfwd.h"
 
@@ -225,6 +226,10 @@ static int parse(int argc, char **argv, struct params *p, struct zepto_err *err)
         return -EINVAL;
     if (!p->o.listen)
         return zepto_fail(err, EINVAL, "missing --listen unix:PATH|shm:PATH|tcp:HOST:PORT");
+    if (zoid_addr_check(p->o.listen, err)) {
+        zepto_err_prefix(err, "--listen");
+        return -EINVAL;
+    }
     if (!p->o.export_dir)
         return zepto_fail(err, EINVAL, "missing --export DIR");
     if (p->o.max_threads && p->o.threads > p->o.max_threads)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/parse.h"
 #include "cli/cli.h"
 #include "zepto/zoid.h"
 
@@ -253,6 +254,14 @@ int cli_zoid_stream(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage_error(CMD, "%s: one stream NAME expected", verb);
     const char *name = argv[optind];
+    /* The daemon's rules, checked here first: a bad name is the user's mistake (exit 2). */
+    size_t nl = strlen(name);
+    char shown[68];
+    snprintf(shown, sizeof(shown), "%.64s%s", name, nl > 64 ? "..." : "");
+    if (!nl || nl > ZOID_STREAM_NAME_MAX || strchr(name, '/') || strcmp(zb_printable(shown), name))
+        return cli_usage_error(CMD,
+                               "stream name '%s': 1 to %d bytes, no '/' and no control characters",
+                               shown, ZOID_STREAM_NAME_MAX);
     struct zepto_err err = {0};
     struct zoid_client_opts co = {.token_file = token, .timeout_ms = -1};
     struct zoid_client *cl;

@@ -255,7 +255,7 @@ int zt_change_probe(const struct zepto_tune_change *c)
     return 0;
 }
 
-static int need_root(const char *what, struct zepto_err *err)
+int zt_need_root(const char *what, struct zepto_err *err)
 {
     if (geteuid() != 0 && !zt_fake())
         return zepto_fail(err, EPERM,
@@ -267,7 +267,7 @@ static int need_root(const char *what, struct zepto_err *err)
 
 int zepto_tune_apply(struct zepto_tune_plan *p, const char *path, struct zepto_err *err)
 {
-    if (need_root("zepto tune apply", err))
+    if (zt_need_root("zepto tune apply", err))
         return -EPERM;
     struct stat st;
     if (!lstat(path, &st))
@@ -289,7 +289,7 @@ int zepto_tune_restore(const char *path, struct zepto_tune_plan *done, bool *not
     char phase[32];
     *nothing = false;
     memset(done, 0, sizeof(*done));
-    if (need_root("zepto tune restore", err))
+    if (zt_need_root("zepto tune restore", err))
         return -EPERM;
     int rc = zt_state_read(path, done, phase, sizeof(phase), err);
     if (rc == -ENOENT) {

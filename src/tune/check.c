@@ -114,9 +114,12 @@ int zepto_tune_check(const struct zepto_tune_check_opts *o, struct zepto_tune_ch
                      struct zepto_err *err)
 {
     memset(c, 0, sizeof(*c));
+    int rc = zt_need_root("zepto tune check", err); /* it applies and restores */
+    if (rc)
+        return rc;
     struct zepto_tune_opts po = {.app_cpus = o->app_cpus, .housekeeping = o->housekeeping};
     struct zepto_tune_plan plan;
-    int rc = zepto_tune_plan_make(&po, &plan, err); /* checks the CPU lists before recording */
+    rc = zepto_tune_plan_make(&po, &plan, err); /* checks the CPU lists before recording */
     if (rc)
         return rc;
     snprintf(c->app_cpus, sizeof(c->app_cpus), "%s", plan.app_cpus);

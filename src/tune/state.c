@@ -228,10 +228,15 @@ static int read_all(const char *path, char **out, size_t *len, struct zepto_err 
     }
     if (st.st_uid != geteuid() || (st.st_mode & 022)) {
         close(fd);
+        if (st.st_uid != geteuid())
+            return zepto_fail(err, EPERM,
+                              "state file '%s': owned by uid %u: not trusted (it must belong to "
+                              "uid %u, mode 0600)",
+                              path, (unsigned)st.st_uid, (unsigned)geteuid());
         return zepto_fail(err, EPERM,
-                          "state file '%s': owned by uid %u or writable by others: not trusted "
-                          "(it must belong to uid %u, mode 0600)",
-                          path, (unsigned)st.st_uid, (unsigned)geteuid());
+                          "state file '%s': mode %04o lets others write it: not trusted (mode "
+                          "0600)",
+                          path, (unsigned)(st.st_mode & 07777));
     }
     if (st.st_size > (64 << 20)) {
         close(fd);

@@ -112,6 +112,8 @@ int zt_state_parse(char *buf, size_t len, const char *path, struct zepto_tune_pl
                    struct zepto_err *err);
 
 /* ---- apply.c ---- */
+/* 0, or -EPERM with a message saying that `what` needs root (not with a fake tree). */
+int zt_need_root(const char *what, struct zepto_err *err);
 /* Does one change (new value when forward, old value when not); sets status and result. */
 void zt_change_do(struct zepto_tune_change *c, bool forward);
 /* Whether the target still exists and which value it holds now: 1 new, 2 old, 0 other, -1 gone. */

@@ -20,6 +20,9 @@ expect_status 2 "bigmem info: --pid" "$ZEPTO" bigmem info --pid abc
 expect_status 2 "bigmem info: --pid" "$ZEPTO" bigmem info --pid 0
 gone=$(($(cat /proc/sys/kernel/pid_max) + 1))
 expect_status 1 "bigmem info: --pid $gone: no such process" "$ZEPTO" bigmem info --pid "$gone"
+if [ "$(cat /proc/2/comm 2>/dev/null)" = kthreadd ]; then
+    expect_status 1 "bigmem info: --pid 2: a kernel thread" "$ZEPTO" bigmem info --pid 2
+fi
 
 expect_ok "$WORK/prog"
 sum=$(field checksum)

@@ -15,6 +15,14 @@ expect_ok run --pages "$pages" --size 256M -- "$probe" threads 8 3000
 grep -q "^ok$" "$WORK/stdout" || fail "threads: $(cat "$WORK/stdout")"
 expect_ok run --pages "$pages" --size 256M -- "$probe" fork
 grep -q "^ok$" "$WORK/stdout" || fail "fork: $(cat "$WORK/stdout")"
+# ... and a forked child's verbose line counts its own faults (it once printed 2^64 - n: the
+# child's count restarts at 0 and was taken from the parent's).
+expect_ok run --pages "$pages" --size 256M -v -- python3 -c \
+    'import os; pid = os.fork(); pid and os.waitpid(pid, 0); bytearray(1 << 20)'
+[ "$(grep -c "page faults after start-up" "$WORK/stderr")" -ge 2 ] ||
+    fail "fork -v: no line from the child: $(cat "$WORK/stderr")"
+grep -Eq "page faults after start-up [0-9]{10,}" "$WORK/stderr" &&
+    fail "fork -v: an impossible fault count: $(grep -o 'faults after start-up [0-9]*' "$WORK/stderr")"
 expect_ok run --pages "$pages" --size 256M -- "$probe" forkexec "$probe"
 grep -q "^region 0x" "$WORK/stdout" || fail "the exec'd child has no region of its own"
 grep -q "^ok$" "$WORK/stdout" || fail "forkexec: $(cat "$WORK/stdout")"

@@ -13,6 +13,10 @@ expect_status 2 'DIR' "$Z" ktau show
 expect_status 127 'no-such-program-here: command not found' \
     "$Z" ktau run -o "$WORK/nf" -- no-such-program-here
 [ -e "$WORK/nf" ] && fail "a directory was made for a command that does not exist"
+# A file that is there but cannot be run: 126, as a shell says it.
+printf 'int x;\n' >"$WORK/not-exec.c"
+expect_status 126 'not-exec.c: Permission denied' "$Z" ktau run -o "$WORK/ne" -- "$WORK/not-exec.c"
+expect_status 126 ': Permission denied' "$Z" ktau run -o "$WORK/ne" -- "$WORK"
 expect_status 1 'not-a-dir/sub: cannot create the directory' \
     "$Z" ktau run -o "$WORK/not-a-dir/sub" -- true
 touch "$WORK/file"

@@ -137,7 +137,7 @@ sed 's#/proc/sys/vm/stat_interval#/etc/../etc/passwd#' "$WORK/good.state" >"$st"
 tree state "$st"
 expect_status 1 "not a valid change" "$ZEPTO" tune restore
 cp "$WORK/good.state" "$st" && chmod 0666 "$st"
-expect_status 1 "not trusted" "$ZEPTO" tune restore
+expect_status 1 "mode 0666 lets others write it: not trusted" "$ZEPTO" tune restore
 chmod 0600 "$st"
 expect_ok "$ZEPTO" tune restore
 tree snap "$root" "$WORK/after4"

@@ -22,6 +22,8 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null
     expect_status 1 "needs root" nobody "$shared/zepto" tune apply --cpus "$app" \
         --state "$shared/s"
     expect_status 1 "needs root" nobody "$shared/zepto" tune restore --state "$shared/s"
+    expect_status 1 "zepto tune check needs root" nobody "$shared/zepto" tune check \
+        --cpus "$app" --state "$shared/s"
     [ -e "$shared/s" ] && fail "an unprivileged apply wrote a state file"
     rm -rf "$shared"
 

@@ -82,6 +82,10 @@ for scheme in unix shm; do
         "$ZEPTO" zoid serve --listen "$scheme:$WORK/notes.txt" --export "$WORK/export"
     [ "$(cat "$WORK/notes.txt")" = important ] || fail "serve --listen $scheme:FILE changed the file"
 done
+expect_status 2 "--listen: 'foo:bar': unknown transport" \
+    "$ZEPTO" zoid serve --listen foo:bar --export "$WORK/export"
+expect_status 2 "--listen: 'tcp:127.0.0.1': expected tcp:HOST:PORT" \
+    "$ZEPTO" zoid serve --listen tcp:127.0.0.1 --export "$WORK/export"
 expect_status 1 "a daemon is already listening there" \
     "$ZEPTO" zoid serve --listen "unix:$sock" --export "$WORK/export"
 [ -S "$sock" ] || fail "a refused second daemon removed the first one's socket"

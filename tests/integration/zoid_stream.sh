@@ -43,9 +43,11 @@ expect_ok "$ZEPTO" zoid stream rm cli
 
 # Bad input: one clear line each.
 long=$(printf 'n%.0s' $(seq 64))
-expect_status 1 "stream name 'n+': longer than 63 bytes" "$ZEPTO" zoid stream push "$long"
-expect_status 1 "stream name 'a/b': must be 1 to 63 bytes without '/'" "$ZEPTO" zoid stream \
-    cat a/b
+expect_status 2 "stream name 'n+': 1 to 63 bytes, no '/'" "$ZEPTO" zoid stream push "$long"
+expect_status 2 "stream name 'a/b': 1 to 63 bytes, no '/'" "$ZEPTO" zoid stream cat a/b
+expect_status 2 "stream name '': 1 to 63 bytes" "$ZEPTO" zoid stream push ''
+expect_status 2 "stream name 'a\?b': 1 to 63 bytes, no '/' and no control characters" \
+    "$ZEPTO" zoid stream push "$(printf 'a\nb')"
 expect_status 1 "stream nosuch: no such stream" "$ZEPTO" zoid stream cat nosuch
 expect_status 2 "zoid stream: 'frob': not push, cat, stat or rm" "$ZEPTO" zoid stream frob x
 expect_status 2 "--limit '1': from 64K to 1G" "$ZEPTO" zoid stream cat --limit 1 x

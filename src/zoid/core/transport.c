@@ -528,13 +528,23 @@ bool zoid_unix_loopback(const struct zoid_addr *a)
 
 /* ---- tcp: ---- */
 
+/* "tcp:HOST:PORT" as the user writes it: an IPv6 host in brackets. */
+static const char *tcp_name(const char *host, const char *port, char *buf, size_t len)
+{
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(buf, len, "tcp:%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    return buf;
+}
+
 static int tcp_resolve(const struct zoid_addr *a, bool passive, struct addrinfo **res,
                        struct zepto_err *err)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0};
     int rc = getaddrinfo(a->host[0] ? a->host : NULL, a->port, &hints, res);
+    char nm[300];
     if (rc)
-        return zepto_fail(err, EHOSTUNREACH, "tcp:%s:%s: %s", a->host, a->port, gai_strerror(rc));
+        return zepto_fail(err, EHOSTUNREACH, "%s: %s", tcp_name(a->host, a->port, nm, sizeof(nm)),
+                          gai_strerror(rc));
     return 0;
 }
 
@@ -593,7 +603,9 @@ static int tcp_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struc
         close(s);
     }
     freeaddrinfo(res);
-    return zepto_fail(err, last, "tcp:%s:%s: %s", a->host, a->port, strerror(last));
+    char nm[300];
+    return zepto_fail(err, last, "%s: %s", tcp_name(a->host, a->port, nm, sizeof(nm)),
+                      strerror(last));
 }
 
 static int tcp_listen(const struct zoid_addr *a, int backlog, int *fd, struct zepto_err *err)
@@ -617,7 +629,9 @@ static int tcp_listen(const struct zoid_addr *a, int backlog, int *fd, struct ze
         close(s);
     }
     freeaddrinfo(res);
-    return zepto_fail(err, last, "tcp:%s:%s: %s", a->host, a->port, strerror(last));
+    char nm[300];
+    return zepto_fail(err, last, "%s: %s", tcp_name(a->host, a->port, nm, sizeof(nm)),
+                      strerror(last));
 }
 
 static void tcp_identify(int fd, struct zoid_identity *id)
@@ -634,7 +648,7 @@ static void tcp_identify(int fd, struct zoid_identity *id)
     id->uid = (uint32_t)getuid();
     id->gid = (uint32_t)getgid();
     id->pid = -1;
-    snprintf(id->peer, sizeof(id->peer), "tcp:%s:%s", host, port);
+    tcp_name(host, port, id->peer, sizeof(id->peer));
 }
 
 static bool tcp_loopback(const struct zoid_addr *a)
