@@ -169,6 +169,15 @@ static int validate(struct params *p, struct zepto_err *err)
         return zepto_fail(err, EINVAL,
                           "--algo dissemination is a barrier: use --op barrier, or "
                           "recursive-doubling or binomial for allreduce");
+    double t1 = zn_sim_closed_form_ns(&p->o);
+    if (p->o.window_ns > 0 && p->o.window_ns < t1) {
+        char w[32], t[32];
+        return zepto_fail(err, EINVAL,
+                          "--window %s is shorter than one iteration without noise (%s): the "
+                          "iterations would pile up (use 0, back to back, or at least %s)",
+                          zb_fmt_duration((uint64_t)p->o.window_ns, w, sizeof(w)),
+                          zb_fmt_duration((uint64_t)t1, t, sizeof(t)), t);
+    }
     return 0;
 }
 

@@ -477,6 +477,10 @@ static int check_opts(const struct zn_sim_opts *o, struct zepto_err *err)
         if (!(times[i].v >= 0) || !isfinite(times[i].v))
             return zepto_fail(err, EINVAL, "%s %g ns: must be a finite time >= 0", times[i].name,
                               times[i].v);
+    if (o->window_ns > 0 && o->window_ns < zn_sim_closed_form_ns(o))
+        return zepto_fail(err, EINVAL,
+                          "window %g ns: shorter than one iteration without noise (%g ns)",
+                          o->window_ns, zn_sim_closed_form_ns(o));
     if (o->npatterns && !o->patterns)
         return zepto_fail(err, EINVAL, "%u patterns announced but none given", o->npatterns);
     for (unsigned k = 0; k < o->npatterns; k++) {

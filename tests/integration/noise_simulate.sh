@@ -19,6 +19,10 @@ expect_status 2 "option '--ranks' needs a value" sim --synthetic $syn --ranks
 expect_status 2 "give TRACE 'x.znt' or --synthetic '$syn', not both" \
     sim x.znt --synthetic $syn --ranks 4
 expect_status 2 "missing TRACE or --synthetic SPEC" sim --ranks 4
+# A window shorter than one noiseless iteration would pile iterations up and call that noise (a
+# 387x "slowdown" without any noise before the check).
+expect_status 2 "--window 1 us is shorter than one iteration without noise \(5.60 us\)" \
+    sim --synthetic period=1000h,duration=1ns --ranks 16 --window 1us
 expect_status 1 "noise simulate: no readable trace \(2 skipped; first: a.znt: " sim a.znt b.znt --ranks 4
 expect_status 2 "--synthetic 'period=1ms': needs period= and duration=" \
     sim --synthetic period=1ms --ranks 4
