@@ -145,6 +145,11 @@ int zbm_region_reserve(const struct zbm_plan *plan, bool pin, struct zbm_region 
  * -ENOSPC when it would pass the capacity; the kernel's errno when the pages cannot be had (the
  * reservation is put back). No allocation: safe in the preload. */
 int zbm_region_grow(struct zbm_region *r, uint64_t bytes, struct zepto_err *err);
+/* The same, pre-faulting only the first `prefault` bytes: the rest gets its pages (the same
+ * huge pages, reserved by the mmap for hugetlb) when first touched. For a chunk made for one
+ * very large allocation, which a program may touch only in part (GNU sort's buffer). */
+int zbm_region_grow_part(struct zbm_region *r, uint64_t bytes, uint64_t prefault,
+                         struct zepto_err *err);
 void zbm_region_unmap(struct zbm_region *r);
 
 /* The page size the kernel really gave the region, from /proc/self/smaps: writes e.g.

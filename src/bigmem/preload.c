@@ -295,7 +295,13 @@ static bool add_chunk(size_t need, unsigned seen)
         uint64_t before = region.size;
         uint64_t chunk = zbm_chunk_next(before, region.capacity, region.page_size, need);
         struct zepto_err err = {0};
-        if (chunk && !zbm_region_grow(&region, chunk, &err)) {
+        /* A chunk enlarged for one large allocation: its huge pages come when touched (a
+         * program may touch little of what it asks: GNU sort's buffer is sized from the
+         * machine's memory). A chunk of the usual size, shared by many allocations, is
+         * pre-faulted. */
+        uint64_t usual = zbm_chunk_next(before, region.capacity, region.page_size, 0);
+        uint64_t prefault = chunk > usual ? 0 : chunk;
+        if (chunk && !zbm_region_grow_part(&region, chunk, prefault, &err)) {
             ok = mi_manage_os_memory_ex((char *)region.base + before, chunk, true, true, true, -1,
                                         false, NULL);
             if (ok)

@@ -75,7 +75,16 @@ static void re_reserve(void *p, uint64_t len)
 
 int zbm_region_grow(struct zbm_region *r, uint64_t bytes, struct zepto_err *err)
 {
+    return zbm_region_grow_part(r, bytes, bytes, err);
+}
+
+int zbm_region_grow_part(struct zbm_region *r, uint64_t bytes, uint64_t prefault,
+                         struct zepto_err *err)
+{
     char a[32], b[32];
+    if (prefault > bytes)
+        prefault = bytes;
+    prefault -= prefault % (r->page_size ? r->page_size : 4096);
     uint64_t t0 = now_ns();
     if (!r->base || bytes % r->page_size || bytes > r->capacity - r->size)
         return zepto_fail(err, ENOSPC, "%s more does not fit in the %s region",
@@ -83,8 +92,9 @@ int zbm_region_grow(struct zbm_region *r, uint64_t bytes, struct zepto_err *err)
     void *at = (char *)r->base + r->size;
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
     bool hugetlb = r->pages == ZBM_1G || r->pages == ZBM_2M;
-    if (hugetlb)
-        flags |= MAP_HUGETLB | MAP_POPULATE | (log2_of(r->page_size) << MAP_HUGE_SHIFT);
+    if (hugetlb) /* the pool's pages are reserved at the mmap, faulted in when touched */
+        flags |= MAP_HUGETLB | (prefault == bytes ? MAP_POPULATE : 0) |
+                 (log2_of(r->page_size) << MAP_HUGE_SHIFT);
     void *m = mmap(at, bytes, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (m == MAP_FAILED) {
         int e = errno;
@@ -97,11 +107,12 @@ int zbm_region_grow(struct zbm_region *r, uint64_t bytes, struct zepto_err *err)
             madvise(m, bytes, MADV_HUGEPAGE);
         else
             madvise(m, bytes, MADV_NOHUGEPAGE); /* 4K means 4K, also under THP=always */
-        if (madvise(m, bytes, MADV_POPULATE_WRITE)) {
-            /* Before Linux 5.14: touch every page. */
-            for (uint64_t off = 0; off < bytes; off += 4096)
-                ((volatile char *)m)[off] = 0;
-        }
+    }
+    if ((!hugetlb || prefault < bytes) && prefault && madvise(m, prefault, MADV_POPULATE_WRITE)) {
+        /* Before Linux 5.14: touch every page. */
+        uint64_t step = hugetlb ? r->page_size : 4096;
+        for (uint64_t off = 0; off < prefault; off += step)
+            ((volatile char *)m)[off] = 0;
     }
     if (r->pin) {
         if (mlock(m, bytes)) {

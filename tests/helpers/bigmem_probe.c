@@ -7,6 +7,7 @@
  *   bigmem_probe forkexec PROG    a child that execs PROG (which should get its own region)
  *   bigmem_probe region           prints the region, or "no region"
  *   bigmem_probe touch MB         allocates and touches MB, prints the page faults it took
+ *   bigmem_probe sparse MB USED   allocates MB, touches its first USED MB, prints its RSS (KiB)
  *   bigmem_probe exhaust MB       allocates 1 MiB blocks up to MB, says where they came from
  * Exit 0 when every check held; 1 otherwise (each failure printed); 3 when not under bigmem.
  */
@@ -233,6 +234,23 @@ int main(int argc, char **argv)
         for (size_t i = 0; p && i < n; i += 4096)
             p[i] = 1;
         printf("faults %ld in_region %d\n", faults() - f0, have && p && inside(p, n));
+        free(p);
+        return p ? 0 : 1;
+    }
+    if (!strcmp(mode, "sparse") && argc == 4) {
+        size_t n = strtoull(argv[2], NULL, 10) << 20, used = strtoull(argv[3], NULL, 10) << 20;
+        char *p = malloc(n);
+        for (size_t i = 0; p && i < used && i < n; i += 4096)
+            p[i] = 1;
+        long rss = -1;
+        FILE *f = fopen("/proc/self/status", "r");
+        char line[256];
+        while (f && fgets(line, sizeof(line), f))
+            if (!strncmp(line, "VmRSS:", 6))
+                rss = strtol(line + 6, NULL, 10);
+        if (f)
+            fclose(f);
+        printf("rss_kb %ld in_region %d\n", rss, have && p && inside(p, n));
         free(p);
         return p ? 0 : 1;
     }

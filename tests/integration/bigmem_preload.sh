@@ -49,6 +49,15 @@ fi
 grep -Eq "peak in use 128\.[0-9] MiB, page faults after start-up [0-9]+" "$WORK/stderr" ||
     fail "verbose line: $(cat "$WORK/stderr")"
 
+# A growing region pre-faults the chunks many allocations share, not one made for a single large
+# allocation: a program that asks for 2 GiB and touches 16 MiB of it (as GNU sort sizes its buffer
+# from the machine's memory) commits about what it touches (it committed all 2 GiB, and took
+# seconds, before).
+expect_ok run --pages 4K -- "$probe" sparse 2048 16
+grep -Eq "^rss_kb [0-9]+ in_region 1$" "$WORK/stdout" || fail "sparse: $(cat "$WORK/stdout")"
+rss=$(sed -n 's/^rss_kb \([0-9]*\).*/\1/p' "$WORK/stdout")
+[ "${rss:-0}" -lt $((256 * 1024)) ] || fail "sparse: ${rss} KiB resident for 16 MiB touched of 2 GiB"
+
 # Full region: said once, then ordinary memory; with --strict, ENOMEM.
 expect_ok run --pages 4K --size 64M -- "$probe" exhaust 128
 [ "$(grep -c "region is full; further allocations use ordinary memory" "$WORK/stderr")" -eq 1 ] ||
