@@ -14,6 +14,9 @@
  * and the GROUP follow.
  */
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +137,38 @@ int ktau_tau_write(const char *dir, const struct ktau_pthread *t, struct zepto_e
     return 0;
 }
 
+/* Whether the first n_counts of v are counts (>= 0, finite) and every other value of v (up to
+ * 5) is finite: NaN, infinities and negative counts are refused, not shown. */
+static bool counts_ok(const double *v, int n_counts)
+{
+    int total = n_counts ? n_counts : 4;
+    for (int k = 0; k < total; k++)
+        if (!isfinite(v[k]) || (k < n_counts && v[k] < 0))
+            return false;
+    return true;
+}
+
+/* "profile.N.C.T": node, context and thread, each 0 to INT_MAX in decimal, nothing after. */
+static bool parse_profile_name(const char *base, struct ktau_pthread *t)
+{
+    int *out[3] = {&t->node, &t->context, &t->thread};
+    if (strncmp(base, "profile.", 8))
+        return false;
+    const char *p = base + 8;
+    for (int k = 0; k < 3; k++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        errno = 0;
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (errno || v > INT_MAX || *end != (k < 2 ? '.' : '\0'))
+            return false;
+        *out[k] = (int)v;
+        p = end + (k < 2);
+    }
+    return true;
+}
+
 /* Parses `"name" calls subrs excl incl pcalls GROUP="group"`. */
 static int parse_line(char *line, struct ktau_pthread *t)
 {
@@ -147,7 +182,7 @@ static int parse_line(char *line, struct ktau_pthread *t)
         double c, s, e, i, pc;
         int used = 0;
         if (sscanf(q + 1, " %lf %lf %lf %lf %lf GROUP=\"%n", &c, &s, &e, &i, &pc, &used) != 5 ||
-            !used)
+            !used || !counts_ok((double[]){c, s, e, i, pc}, 5))
             continue;
         char *group = q + 1 + used;
         size_t glen = strlen(group);
@@ -170,7 +205,7 @@ static int parse_event(char *line, struct ktau_pthread *t)
     double n, mx, mn, mean, ss;
     int used = 0;
     if (sscanf(q + 1, " %lf %lf %lf %lf %lf%n", &n, &mx, &mn, &mean, &ss, &used) != 5 ||
-        q[1 + used])
+        q[1 + used] || !counts_ok(&n, 1) || !counts_ok((double[]){mx, mn, mean, ss}, 0))
         return -EPROTO;
     *q = 0;
     return ktau_pthread_add_event(t, line + 1, n, mx, mn, mean, ss);
@@ -180,8 +215,9 @@ int ktau_tau_read(const char *path, struct ktau_pthread *t, struct zepto_err *er
 {
     memset(t, 0, sizeof(*t));
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    if (sscanf(base, "profile.%d.%d.%d", &t->node, &t->context, &t->thread) != 3)
-        return zepto_fail(err, EINVAL, "%s: not named profile.N.C.T", path);
+    if (!parse_profile_name(base, t))
+        return zepto_fail(err, EINVAL, "%s: not named profile.N.C.T (decimal, at most %d)", path,
+                          INT_MAX);
     FILE *f = fopen(path, "r");
     if (!f)
         return zepto_fail(err, errno, "%s: %s", path, strerror(errno));

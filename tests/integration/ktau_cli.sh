@@ -35,6 +35,16 @@ status=0
 grep -q '^"sh" 1 ' "$WORK/p/profile.0.0.0" || fail "no root routine 'sh' in the profile"
 "$Z" ktau show "$WORK/p" | grep -Eq '^ +[0-9.]+% .* sh$' || fail "show: no row for sh"
 
+# Profiles whose name or figures cannot be true are refused, not shown (a rank of -1 from an
+# overflowing name, negative calls, NaN times were shown before).
+mkdir -p "$WORK/bad1" "$WORK/bad2" "$WORK/bad3"
+cp "$WORK/p/profile.0.0.0" "$WORK/bad1/profile.99999999999999999999.0.0"
+expect_status 1 'profile.99999999999999999999.0.0: not named profile.N.C.T' "$Z" ktau show "$WORK/bad1"
+sed '3s/^\("[^"]*"\) [0-9.]*/\1 -1/' "$WORK/p/profile.0.0.0" >"$WORK/bad2/profile.0.0.0"
+expect_status 1 'profile.0.0.0:3: not a function line' "$Z" ktau show "$WORK/bad2"
+sed '3s/^\("[^"]*" [0-9]* [0-9]*\) [0-9.]*/\1 nan/' "$WORK/p/profile.0.0.0" >"$WORK/bad3/profile.0.0.0"
+expect_status 1 'profile.0.0.0:3: not a function line' "$Z" ktau show "$WORK/bad3"
+
 # Old profiles are kept unless --force.
 expect_status 1 'earlier run \(use --force' "$Z" ktau run --no-kernel -o "$WORK/p" -- true
 status=0
