@@ -5,8 +5,11 @@
  * root process writes what it says into /proc and /sys: the file must be owned by the caller and
  * writable by no one else, and every path in it must lie under the trees zepto tune touches.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,37 @@ static int hexval(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+/* Removes the temporary files of writers of path that died before their rename ("PATH.tmp.PID"
+ * of a process that is gone, a regular file of ours): an apply killed half-way leaves one. */
+static void drop_stale_tmps(const char *path)
+{
+    char dir[PATH_MAX], prefix[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        snprintf(dir, sizeof(dir), ".");
+        snprintf(prefix, sizeof(prefix), "%s.tmp.", path);
+    } else {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path) ? (int)(slash - path) : 1, path);
+        snprintf(prefix, sizeof(prefix), "%s.tmp.", slash + 1);
+    }
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t pl = strlen(prefix);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, pl))
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + pl, &end, 10);
+        struct stat st;
+        if (*end || pid <= 0 || pid > INT_MAX || !(kill((pid_t)pid, 0) && errno == ESRCH) ||
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
+            st.st_uid != geteuid())
+            continue;
+        unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
 /* Decodes one field in place; -1 on a malformed escape or a NUL byte. */
 static int get_field(char *s)
 {
@@ -129,6 +163,7 @@ int zt_state_write(const struct zepto_tune_plan *p, const char *path, const char
         return zepto_fail(err, ENOMEM, "state file '%s': out of memory", path);
     }
     unsigned long sum = crc32(0L, (const Bytef *)body, (uInt)blen);
+    drop_stale_tmps(path);
     snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {

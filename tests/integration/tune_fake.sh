@@ -54,8 +54,18 @@ check_plan || fail "plan: see above"
 
 # --- apply, status, restore: byte for byte ---
 tree snap "$root" "$WORK/before"
+# What an apply killed before its rename left: its temporary file goes with the next write of the
+# state; a live writer's stays.
+dead=$(($(cat /proc/sys/kernel/pid_max) - 1))
+while [ -e "/proc/$dead" ]; do dead=$((dead - 1)); done
+mkdir -p -m 0700 "$(dirname "$st")"
+echo partial >"$st.tmp.$dead"
+echo live >"$st.tmp.$$"
 expect_ok "$ZEPTO" tune apply --cpus 2-3
 [ -f "$st" ] || fail "apply left no state file"
+[ -e "$st.tmp.$dead" ] && fail "a dead apply's temporary state file stayed"
+[ -e "$st.tmp.$$" ] || fail "a live writer's temporary state file was removed"
+rm -f "$st.tmp.$$"
 [ "$(cat "$root/proc/irq/24/smp_affinity_list")" = 0 ] || fail "IRQ 24 not moved"
 grep -q 'Cpus_allowed_list:.0$' "$root/proc/100/status" || fail "kswapd0 not moved"
 [ "$(cat "$root/proc/200/cpuset")" = /zepto-housekeeping ] || fail "sshd not confined"
