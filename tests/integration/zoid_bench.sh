@@ -90,6 +90,19 @@ expect_status 1 "a daemon is already listening there" \
     "$ZEPTO" zoid serve --listen "unix:$sock" --export "$WORK/export"
 [ -S "$sock" ] || fail "a refused second daemon removed the first one's socket"
 
+# A client of the other same-node transport is told so at once (a unix: client waited the 5 s
+# handshake timeout for a header an shm: daemon never sends).
+"$ZEPTO" zoid serve --listen "shm:$WORK/shm.sock" --export "$WORK/export" 2>>"$WORK/daemon.log" &
+shm_daemon=$!
+for _ in $(seq 100); do [ -S "$WORK/shm.sock" ] && break; sleep 0.05; done
+start=$(date +%s%N)
+expect_status 1 "shm.sock: the daemon speaks shm: \(connect with shm:PATH\)" \
+    "$ZEPTO" zoid bench --server "unix:$WORK/shm.sock" --quick
+[ $((($(date +%s%N) - start) / 1000000)) -lt 3000 ] || fail "unix: client of an shm: daemon: not told at once"
+expect_status 1 "the daemon does not speak shm" "$ZEPTO" zoid bench --server "shm:$sock" --quick
+kill "$shm_daemon"
+wait "$shm_daemon" 2>/dev/null
+
 # TCP with a token: the right one works, a wrong one, none, or one others can read is refused.
 printf 'right\n' >"$WORK/token"
 printf 'wrong\n' >"$WORK/bad-token"

@@ -23,6 +23,7 @@
 
 #include "base/clock.h"
 #include "zoid/core/auth.h"
+#include "zoid/core/shm_int.h"
 #include "zoid/core/transport.h"
 #include "zepto/zoid.h"
 #include "zepto/zoid_settings.h"
@@ -281,6 +282,11 @@ static int handshake(struct zoid_client *c, const struct zoid_client_opts *o, st
     int to = o && o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_MS;
     struct zoid_header h;
     unsigned char chal[ZOID_NONCE_BYTES + 4];
+    int shm = strcmp(c->t->scheme, "unix") ? -1 : zoid__shm_greets(c->fd, to);
+    if (shm == 1)
+        return zepto_fail(err, EPROTO, "the daemon speaks shm: (connect with shm:PATH)");
+    if (shm == 0)
+        return zepto_fail(err, ETIMEDOUT, "no greeting from the daemon: %s", strerror(ETIMEDOUT));
     int rc = read_header(c, &h, to);
     if (rc)
         return zepto_fail(err, rc == -ETIMEDOUT ? ETIMEDOUT : ECONNRESET,

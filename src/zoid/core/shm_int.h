@@ -27,6 +27,10 @@ int zoid__shm_conn_set(int fd, struct shm_conn *s);
 /* shm_setup.c: the transport's accept, connect, lend_fd and take_fd. */
 int zoid__shm_accept(int lfd, int *fd);
 int zoid__shm_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struct zepto_err *err);
+/* What waits first on unix socket fd within timeout_ms: 1 an shm: daemon's greeting (a unix:
+ * client that reached an shm: daemon says so, instead of waiting out the handshake for a header
+ * that never comes), 0 nothing yet, -1 something else. */
+int zoid__shm_greets(int fd, int timeout_ms);
 int zoid__shm_lend_fd(int fd, int what, uint64_t tag);
 int zoid__shm_take_fd(int fd, uint64_t tag);
 

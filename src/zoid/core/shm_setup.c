@@ -160,6 +160,23 @@ fail:
     return rc == -EAGAIN ? -ECONNABORTED : rc; /* -EAGAIN would mean "none waiting" */
 }
 
+int zoid__shm_greets(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n;
+    while ((n = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+        ;
+    if (n == 0)
+        return 0;
+    char magic[8];
+    return n == 1 &&
+                   recv(fd, magic, sizeof(magic), MSG_PEEK | MSG_DONTWAIT) ==
+                       (ssize_t)sizeof(magic) &&
+                   !memcmp(magic, SHM_MAGIC, sizeof(magic))
+               ? 1
+               : -1;
+}
+
 /* The client's side: the region comes first on a fresh connection. */
 int zoid__shm_connect(const struct zoid_addr *a, int timeout_ms, int *fd, struct zepto_err *err)
 {
