@@ -40,7 +40,7 @@ refused() {
 }
 
 for mode in relaxed strict; do
-    m="$WORK/mnt-$mode"
+    m="$fuse_shared/mnt-$mode" # user 65534 must reach it ($WORK may be root's alone)
     e="$exp/$mode"
     mkdir -p "$e/rootonly" "$e/pub" "$e/shared"
     chmod 700 "$e/rootonly"
@@ -90,4 +90,5 @@ for mode in relaxed strict; do
         fail "$mode: the user's own file: $(stat -c %a:%u:%g:%s "$e/pub/own")"
     fusermount3 -u "$m" || fail "$mode: fusermount3 -u"
 done
+rm -rf "${exp:?}" # the trap removes the (empty) shared directory
 finish
