@@ -81,6 +81,15 @@ for mode in relaxed strict; do
     refused "a create over a file renamed there" sh -c "echo pwned >>'$v/shared/new.txt'"
     intact "$e/shared/new.txt" secret
 
+    # What the kernel allows the user on others' files still works: running a program they may
+    # execute but not read (0711), and touching (to now) a file they may write (0666); with the
+    # write-back cache a relaxed mount's kernel sends that touch as given times.
+    cp /bin/true "$e/pub/xonly" && chmod 711 "$e/pub/xonly"
+    nobody "$v/pub/xonly" || fail "$mode: a 0711 program could not be run by another user"
+    echo shared >"$e/pub/o666" && chmod 666 "$e/pub/o666"
+    nobody touch "$v/pub/o666" || fail "$mode: touch of another user's 0666 file"
+    nobody sh -c "echo more >>'$v/pub/o666'" || fail "$mode: append to another user's 0666 file"
+
     # The user's own files change as asked.
     nobody sh -c "echo hello world >'$v/pub/own' && chmod 640 '$v/pub/own' &&
         truncate -s 5 '$v/pub/own' && touch -d @100 '$v/pub/own' && touch '$v/pub/own' &&

@@ -4,16 +4,40 @@
 #include "zfuse_may.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 
 #include "zfuse_ops.h" /* libfuse's high-level API, at the version the mount uses */
+
+/* The flag the kernel adds to the open of a program it executes (include/linux/fs.h). */
+#define FMODE_EXEC_FLAG 0x20
+
+/* This thread's list of the requester's groups, grown to what the kernel reports (a user may be
+ * in thousands); kept for the thread's next request. */
+static _Thread_local gid_t *groups;
+static _Thread_local int groups_cap;
 
 void zf_who_current(struct zf_who *w)
 {
     struct fuse_context *ctx = fuse_get_context();
     w->uid = ctx->uid;
     w->gid = ctx->gid;
-    int n = fuse_getgroups((int)(sizeof(w->groups) / sizeof(w->groups[0])), w->groups);
-    w->ngroups = n > 0 && n <= (int)(sizeof(w->groups) / sizeof(w->groups[0])) ? n : 0;
+    w->ngroups = 0;
+    w->groups = groups;
+    for (int tries = 0; tries < 3; tries++) {
+        int n = fuse_getgroups(groups_cap, groups);
+        if (n <= 0)
+            return;
+        if (n <= groups_cap) {
+            w->ngroups = n;
+            w->groups = groups;
+            return;
+        }
+        gid_t *more = realloc(groups, (size_t)n * sizeof(*more));
+        if (!more)
+            return;
+        groups = more;
+        groups_cap = n;
+    }
 }
 
 bool zf_may_open(const struct stat *st, int flags, const struct zf_who *w)
@@ -23,6 +47,8 @@ bool zf_may_open(const struct stat *st, int flags, const struct zf_who *w)
     int acc = flags & O_ACCMODE;
     unsigned want = (acc == O_RDONLY || acc == O_RDWR ? 4u : 0u) |
                     (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC) ? 2u : 0u);
+    if (flags & FMODE_EXEC_FLAG)
+        want = 1u; /* a program run: execute permission, which needs no read (mode 0711) */
     unsigned bits;
     if (st->st_uid == w->uid) {
         bits = (st->st_mode >> 6) & 7u;

@@ -18,15 +18,15 @@
 struct zf_who {
     uint32_t uid, gid;
     int ngroups;
-    gid_t groups[64];
+    const gid_t *groups; /* this thread's: valid until its next zf_who_current */
 };
 
 /* The user of the current FUSE request (its supplementary groups from the kernel's view of the
- * requesting thread; none when they cannot be read, which only ever refuses more). */
+ * requesting thread, all of them; none when they cannot be read, which only ever refuses more). */
 void zf_who_current(struct zf_who *w);
 
-/* Whether w may open a file of attributes st with open flags `flags` (its access mode and
- * O_TRUNC). */
+/* Whether w may open a file of attributes st with open flags `flags`: its access mode and
+ * O_TRUNC, or, for an open to execute it (the kernel's __FMODE_EXEC), the execute bit alone. */
 bool zf_may_open(const struct stat *st, int flags, const struct zf_who *w);
 
 #endif

@@ -233,8 +233,10 @@ static bool change_allowed(const struct change *c, const struct stat *st, const 
     bool owner = st->st_uid == w->uid;
     switch (c->kind) {
     case CH_SIZE: return zf_may_open(st, O_WRONLY, w);
-    case CH_TIMES: /* to now: the owner, or whoever may write it; to given times: the owner */
-        return owner || (!c->times && zf_may_open(st, O_WRONLY, w));
+    case CH_TIMES: /* the owner, or whoever may write it: with its write-back cache the kernel
+                    * sends a `touch` (to now, allowed to writers) as given times, so the two
+                    * cannot be told apart here; the kernel checked which it was */
+        return owner || zf_may_open(st, O_WRONLY, w);
     default: return owner; /* mode and owner: what the kernel allowed the owner only */
     }
 }
