@@ -64,7 +64,7 @@ for mode in relaxed strict; do
     # 2. Root's file renamed over the user's own, after the mount saw theirs (a file each, so
     # that no attempt shows the kernel the new attributes before the next).
     i=0
-    for op in "cat" "tee -a" "chmod 666" "truncate -s 0" "touch -d @1"; do
+    for op in "cat" "tee -a" "tee" "chmod 666" "truncate -s 0" "touch -d @1"; do
         i=$((i + 1))
         echo secret >"$e/shared/root-$i" && chmod 600 "$e/shared/root-$i"
         nobody sh -c "echo mine >'$e/shared/m$i' && chmod 600 '$e/shared/m$i'"
@@ -80,6 +80,11 @@ for mode in relaxed strict; do
     nobody mv -f "$e/shared/root2.txt" "$e/shared/new.txt"
     refused "a create over a file renamed there" sh -c "echo pwned >>'$v/shared/new.txt'"
     intact "$e/shared/new.txt" secret
+    echo secret >"$e/shared/root3.txt" && chmod 600 "$e/shared/root3.txt"
+    nobody stat "$v/shared/new3.txt" >/dev/null 2>&1 && fail "$mode: new3.txt exists already"
+    nobody mv -f "$e/shared/root3.txt" "$e/shared/new3.txt"
+    refused "a truncating create over a file renamed there" sh -c "echo pwned >'$v/shared/new3.txt'"
+    intact "$e/shared/new3.txt" secret
 
     # What the kernel allows the user on others' files still works: running a program they may
     # execute but not read (0711), and touching (to now) a file they may write (0666); with the

@@ -260,7 +260,8 @@ static int change_checked(const char *path, const struct change *c, const struct
     int rc = zf_at_get(path, &at);
     if (rc)
         return rc;
-    int oflags = c->kind == CH_SIZE ? O_WRONLY | O_NOFOLLOW : O_PATH | O_NOFOLLOW;
+    /* O_NONBLOCK: a FIFO put at the path meanwhile must not hold the daemon's thread */
+    int oflags = c->kind == CH_SIZE ? O_WRONLY | O_NONBLOCK | O_NOFOLLOW : O_PATH | O_NOFOLLOW;
     uint32_t g = zf_enter();
     long h = (at.opened < 0 || at.gen == g) ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, oflags, 0))
                                             : zf_leave(g, (errno = ESTALE, -1L));

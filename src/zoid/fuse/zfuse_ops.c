@@ -135,6 +135,20 @@ static int check_opened(const char *path, int flags, const struct zf_who *who, u
     return -EACCES;
 }
 
+/* The O_TRUNC of an open checked by check_opened, made once the check passed: 0, or the error
+ * (the handle closed). */
+static int truncate_opened(uint32_t g, long h)
+{
+    uint32_t now = zf_enter();
+    long r =
+        now == g ? zf_leave(now, zf_zp_ftruncate((int)h, 0)) : zf_leave(now, (errno = ESTALE, -1L));
+    if (r < 0) {
+        now = zf_enter();
+        zf_leave(now, now == g ? zf_zp_close((int)h) : 0);
+    }
+    return (int)r;
+}
+
 static int open_common(const char *path, struct fuse_file_info *fi, bool create, mode_t mode)
 {
     /* A root mount opening for another user: the daemon opens as root, so the file it opened is
@@ -145,8 +159,10 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
     zf_who_current(&who);
     bool for_other = zf_state.fix_owner && who.uid != 0 && who.uid != zf_state.self_uid;
     bool excl_first = create && for_other && !(fi->flags & O_EXCL);
-    int asked = remote_flags(fi->flags) | (create ? O_CREAT | (fi->flags & O_EXCL) : 0) |
-                (excl_first ? O_EXCL : 0);
+    /* ... and it truncates only after the check: the daemon opens without O_TRUNC. */
+    bool trunc_after = for_other && (fi->flags & O_TRUNC);
+    int asked = (remote_flags(fi->flags) & ~(trunc_after ? O_TRUNC : 0)) |
+                (create ? O_CREAT | (fi->flags & O_EXCL) : 0) | (excl_first ? O_EXCL : 0);
     /* Passed through (zfuse_pt.c): the file's backing is the daemon's O_RDWR open of it. */
     enum zf_pt_plan plan = zf_pt_plan(create);
     int flags = plan == ZF_PT_NEW ? (asked & ~(O_ACCMODE | O_APPEND)) | O_RDWR : asked;
@@ -210,6 +226,8 @@ static int open_common(const char *path, struct fuse_file_info *fi, bool create,
     }
     if (h >= 0 && for_other && !create &&
         (rc = check_opened(path, fi->flags, &who, g, h, with_stat ? &st : NULL)))
+        goto out_share;
+    if (h >= 0 && trunc_after && !create && (rc = truncate_opened(g, h)))
         goto out_share;
     if (h >= 0)
         h = zf_handle_claim(g, h); /* a handle already held: not ours to close */
