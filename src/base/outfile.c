@@ -32,7 +32,7 @@ static int resolve(struct zb_out *o, const char *path, bool *direct, mode_t *mod
         }
         if (!realpath(path, o->target))
             return zepto_fail(err, errno, "%s: %s", path, strerror(errno));
-        *mode = st.st_mode & 07777;
+        *mode = st.st_mode & 0777; /* not set-ID bits onto new contents */
     } else if (errno == ENOENT) {
         if (lstat(path, &st) == 0) {
             *direct = true; /* a link to nothing yet: the file is made where it points */
