@@ -2,7 +2,7 @@
 # request on the attributes it has for the path. A user who changes what a path names behind the
 # kernel's back (on the export: a link swapped in for their own directory, another user's file
 # renamed over their own in a directory they may write, a file made where the mount saw none)
-# must not read, write, chmod, truncate, touch or take that file through the mount: the daemon
+# must not read, write, chmod, truncate, touch, hard-link or take that file through the mount: the daemon
 # follows no link in a mount's paths (zp_no_symlinks: ELOOP), and the mount checks an open or an
 # attribute change on the file the daemon actually opened (zfuse_may.h: EACCES). Their own files
 # still change as asked. Strict and relaxed mounts (relaxed keeps attributes and absent names
@@ -42,10 +42,10 @@ refused() {
 for mode in relaxed strict; do
     m="$fuse_shared/mnt-$mode" # user 65534 must reach it ($WORK may be root's alone)
     e="$exp/$mode"
-    mkdir -p "$e/rootonly" "$e/pub" "$e/shared"
+    mkdir -p "$e/rootonly" "$e/pub" "$e/shared" "$e/shared4"
     chmod 700 "$e/rootonly"
     chmod 1777 "$e/pub"
-    chmod 777 "$e/shared" # no sticky bit: its users may rename each other's files
+    chmod 777 "$e/shared" "$e/shared4" # no sticky bit: its users may rename each other's files
     for f in "$e/rootonly/s.txt" "$e/shared/root2.txt"; do
         echo secret >"$f" && chmod 600 "$f"
     done
@@ -86,6 +86,16 @@ for mode in relaxed strict; do
     refused "a truncating create over a file renamed there" sh -c "echo pwned >'$v/shared/new3.txt'"
     intact "$e/shared/new3.txt" secret
 
+    # 4. A hard link to the user's own file, root's renamed over it meanwhile: no link to root's.
+    # (shared4: no listing of it is cached yet, so a relaxed mount sees what is made there)
+    echo secret >"$e/shared4/root4.txt" && chmod 600 "$e/shared4/root4.txt"
+    nobody sh -c "echo mine >'$e/shared4/lsrc' && chmod 600 '$e/shared4/lsrc'"
+    nobody stat "$v/shared4/lsrc" >/dev/null || fail "$mode: stat of the user's own file"
+    nobody mv -f "$e/shared4/root4.txt" "$e/shared4/lsrc"
+    refused "a hard link of a file renamed there" ln "$v/shared4/lsrc" "$v/pub/lnk"
+    [ -e "$e/pub/lnk" ] && fail "$mode: a hard link to root's file was made"
+    intact "$e/shared4/lsrc" secret
+
     # What the kernel allows the user on others' files still works: running a program they may
     # execute but not read (0711), and touching (to now) a file they may write (0666); with the
     # write-back cache a relaxed mount's kernel sends that touch as given times.
@@ -94,11 +104,13 @@ for mode in relaxed strict; do
     echo shared >"$e/pub/o666" && chmod 666 "$e/pub/o666"
     nobody touch "$v/pub/o666" || fail "$mode: touch of another user's 0666 file"
     nobody sh -c "echo more >>'$v/pub/o666'" || fail "$mode: append to another user's 0666 file"
+    nobody ln "$v/pub/o666" "$v/pub/o666-link" || fail "$mode: a hard link of a 0666 file"
+    [ "$(stat -c %h "$e/pub/o666")" = 2 ] || fail "$mode: the 0666 file's link count"
 
     # The user's own files change as asked.
     nobody sh -c "echo hello world >'$v/pub/own' && chmod 640 '$v/pub/own' &&
         truncate -s 5 '$v/pub/own' && touch -d @100 '$v/pub/own' && touch '$v/pub/own' &&
-        chgrp 65534 '$v/pub/own' && echo more >>'$v/pub/own'" ||
+        chgrp 65534 '$v/pub/own' && echo more >>'$v/pub/own' && ln '$v/pub/own' '$v/pub/own2'" ||
         fail "$mode: the user's changes to their own file"
     [ "$(stat -c %a:%u:%g:%s "$e/pub/own")" = 640:65534:65534:10 ] ||
         fail "$mode: the user's own file: $(stat -c %a:%u:%g:%s "$e/pub/own")"

@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
@@ -251,38 +253,61 @@ static long change_on(int h, const struct change *c)
     }
 }
 
-/* The change made on the file the path names when the daemon opens it, once that file's own
- * attributes allow it to who: a file renamed to the path after the kernel checked the path is
- * refused (EACCES), not changed as root (zfuse_may.h). */
-static int change_checked(const char *path, const struct change *c, const struct zf_who *who)
+/* The file path names, opened by the daemon (oflags) as a handle of generation *g, and its
+ * attributes in *st: the handle, or -errno (nothing left open). */
+static long open_with_stat(const char *path, int oflags, uint32_t *g, struct stat *st)
 {
     struct zf_at at;
     int rc = zf_at_get(path, &at);
     if (rc)
         return rc;
-    /* O_NONBLOCK: a FIFO put at the path meanwhile must not hold the daemon's thread */
-    int oflags = c->kind == CH_SIZE ? O_WRONLY | O_NONBLOCK | O_NOFOLLOW : O_PATH | O_NOFOLLOW;
-    uint32_t g = zf_enter();
-    long h = (at.opened < 0 || at.gen == g) ? zf_leave(g, zf_zp_openat(at.dirh, at.rest, oflags, 0))
-                                            : zf_leave(g, (errno = ESTALE, -1L));
+    *g = zf_enter();
+    long h = (at.opened < 0 || at.gen == *g)
+                 ? zf_leave(*g, zf_zp_openat(at.dirh, at.rest, oflags, 0))
+                 : zf_leave(*g, (errno = ESTALE, -1L));
     zf_at_put(&at);
     if (h >= 0)
-        h = zf_handle_claim(g, h);
+        h = zf_handle_claim(*g, h); /* a handle already held: not ours to close */
+    if (h < 0)
+        return h;
+    uint32_t now = zf_enter();
+    long res = now == *g ? zf_leave(now, zf_zp_fstatat((int)h, "", st, AT_EMPTY_PATH))
+                         : zf_leave(now, (errno = ESTALE, -1L));
+    if (res < 0) {
+        zf_handle_drop(*g, (int)h);
+        now = zf_enter();
+        zf_leave(now, now == *g ? zf_zp_close((int)h) : 0);
+        return res;
+    }
+    return h;
+}
+
+/* Closes what open_with_stat opened. */
+static void close_handle(uint32_t g, long h)
+{
+    zf_handle_drop(g, (int)h);
+    uint32_t now = zf_enter();
+    zf_leave(now, now == g ? zf_zp_close((int)h) : 0);
+}
+
+/* The change made on the file the path names when the daemon opens it, once that file's own
+ * attributes allow it to who: a file renamed to the path after the kernel checked the path is
+ * refused (EACCES), not changed as root (zfuse_may.h). */
+static int change_checked(const char *path, const struct change *c, const struct zf_who *who)
+{
+    /* O_NONBLOCK: a FIFO put at the path meanwhile must not hold the daemon's thread */
+    int oflags = c->kind == CH_SIZE ? O_WRONLY | O_NONBLOCK | O_NOFOLLOW : O_PATH | O_NOFOLLOW;
+    uint32_t g;
+    struct stat st;
+    long h = open_with_stat(path, oflags, &g, &st);
     if (h < 0)
         return (int)h;
-    struct stat st;
-    uint32_t now = zf_enter();
-    long res = now == g ? zf_leave(now, zf_zp_fstatat((int)h, "", &st, AT_EMPTY_PATH))
-                        : zf_leave(now, (errno = ESTALE, -1L));
-    if (res == 0 && !change_allowed(c, &st, who))
-        res = -EACCES;
+    long res = change_allowed(c, &st, who) ? 0 : -EACCES;
     if (res == 0) {
-        now = zf_enter();
+        uint32_t now = zf_enter();
         res = now == g ? zf_leave(now, change_on((int)h, c)) : zf_leave(now, (errno = ESTALE, -1L));
     }
-    zf_handle_drop(g, (int)h);
-    now = zf_enter();
-    zf_leave(now, now == g ? zf_zp_close((int)h) : 0);
+    close_handle(g, h);
     return (int)res;
 }
 
@@ -492,6 +517,53 @@ static int link_paths(const char *from, const char *to)
     TWO_PATH_OP(from, to, zf_zp_linkat(a1.dirh, a1.rest, a2.dirh, a2.rest, 0));
 }
 
+/* Whether the kernel of this node restricts hard links (fs.protected_hardlinks, read once). */
+static bool links_protected(void)
+{
+    static atomic_int known = -1;
+    int v = atomic_load(&known);
+    if (v < 0) {
+        FILE *f = fopen("/proc/sys/fs/protected_hardlinks", "re");
+        v = !f || fgetc(f) != '0'; /* unknown: protected, which only ever refuses more */
+        if (f)
+            fclose(f);
+        atomic_store(&known, v);
+    }
+    return v;
+}
+
+/* A hard link made for another user by a root mount: the source opened, checked on its own
+ * attributes as fs.protected_hardlinks checks it (the owner, or a plain regular file the user may
+ * read and write), and linked through that handle, so that a file renamed to the source path
+ * after the kernel's check is refused (EPERM, as the kernel says it), not linked as root. A
+ * symbolic link is not linked for another user (EPERM): its handle cannot be linked (EXDEV), and
+ * by name it could be swapped meanwhile. */
+static int link_checked(const char *from, const char *to, const struct zf_who *who)
+{
+    uint32_t g;
+    struct stat st;
+    long h = open_with_stat(from, O_PATH | O_NOFOLLOW, &g, &st);
+    if (h < 0)
+        return (int)h;
+    bool owner = st.st_uid == who->uid;
+    bool plain = S_ISREG(st.st_mode) && !(st.st_mode & S_ISUID) &&
+                 (st.st_mode & (S_ISGID | S_IXGRP)) != (S_ISGID | S_IXGRP);
+    long res = !S_ISLNK(st.st_mode) &&
+                       (owner || !links_protected() || (plain && zf_may_open(&st, O_RDWR, who)))
+                   ? 0
+                   : -EPERM;
+    struct zf_at a2;
+    if (res == 0 && (res = zf_at_get(to, &a2)) == 0) {
+        uint32_t now = zf_enter();
+        res = now == g && (a2.opened < 0 || a2.gen == now)
+                  ? zf_leave(now, zf_zp_linkat((int)h, "", a2.dirh, a2.rest, AT_EMPTY_PATH))
+                  : zf_leave(now, (errno = ESTALE, -1L));
+        zf_at_put(&a2);
+    }
+    close_handle(g, h);
+    return (int)res;
+}
+
 /* The high-level API gives the new name an inode of its own in the kernel: with cached attributes
  * (relaxed) the old name's link count would stay stale for the timeout, so they are dropped.
  * (Also its cached pages; there are rarely any, or dirty ones, on a file being linked.) */
@@ -499,7 +571,8 @@ int zf_link(const char *from, const char *to)
 {
     zf_attrs_clear(); /* the file's link count, under every name */
     zf_listings_clear();
-    int rc = link_paths(from, to);
+    struct zf_who who;
+    int rc = for_other(&who) ? link_checked(from, to, &who) : link_paths(from, to);
     zf_attrs_clear();
     zf_listings_clear();
     if (rc == 0 && zf_state.consistency == ZP_RELAXED)
