@@ -21,6 +21,13 @@ void zf_who_current(struct zf_who *w)
     struct fuse_context *ctx = fuse_get_context();
     w->uid = ctx->uid;
     w->gid = ctx->gid;
+    w->ngroups = -1;
+    w->groups = NULL;
+}
+
+/* w's supplementary groups, read once per request. */
+static void load_groups(struct zf_who *w)
+{
     w->ngroups = 0;
     w->groups = groups;
     for (int tries = 0; tries < 3; tries++) {
@@ -40,7 +47,7 @@ void zf_who_current(struct zf_who *w)
     }
 }
 
-bool zf_may_open(const struct stat *st, int flags, const struct zf_who *w)
+bool zf_may_open(const struct stat *st, int flags, struct zf_who *w)
 {
     if (w->uid == 0)
         return true;
@@ -54,6 +61,8 @@ bool zf_may_open(const struct stat *st, int flags, const struct zf_who *w)
         bits = (st->st_mode >> 6) & 7u;
     } else {
         bool member = st->st_gid == w->gid;
+        if (!member && w->ngroups < 0)
+            load_groups(w);
         for (int i = 0; !member && i < w->ngroups; i++)
             member = st->st_gid == w->groups[i];
         bits = member ? (st->st_mode >> 3) & 7u : st->st_mode & 7u;

@@ -17,16 +17,17 @@
 
 struct zf_who {
     uint32_t uid, gid;
-    int ngroups;
-    const gid_t *groups; /* this thread's: valid until its next zf_who_current */
+    int ngroups;         /* -1 until a check needs them */
+    const gid_t *groups; /* this thread's: valid until its next request */
 };
 
-/* The user of the current FUSE request (its supplementary groups from the kernel's view of the
- * requesting thread, all of them; none when they cannot be read, which only ever refuses more). */
+/* The user of the current FUSE request. Its supplementary groups (the kernel's view of the
+ * requesting thread, all of them; none when they cannot be read, which only ever refuses more)
+ * are read when a check first needs them: /proc costs every open otherwise. */
 void zf_who_current(struct zf_who *w);
 
 /* Whether w may open a file of attributes st with open flags `flags`: its access mode and
  * O_TRUNC, or, for an open to execute it (the kernel's __FMODE_EXEC), the execute bit alone. */
-bool zf_may_open(const struct stat *st, int flags, const struct zf_who *w);
+bool zf_may_open(const struct stat *st, int flags, struct zf_who *w);
 
 #endif

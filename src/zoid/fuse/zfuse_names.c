@@ -230,7 +230,7 @@ static bool for_other(struct zf_who *who)
     return zf_state.fix_owner && who->uid != 0 && who->uid != zf_state.self_uid;
 }
 
-static bool change_allowed(const struct change *c, const struct stat *st, const struct zf_who *w)
+static bool change_allowed(const struct change *c, const struct stat *st, struct zf_who *w)
 {
     bool owner = st->st_uid == w->uid;
     switch (c->kind) {
@@ -293,7 +293,7 @@ static void close_handle(uint32_t g, long h)
 /* The change made on the file the path names when the daemon opens it, once that file's own
  * attributes allow it to who: a file renamed to the path after the kernel checked the path is
  * refused (EACCES), not changed as root (zfuse_may.h). */
-static int change_checked(const char *path, const struct change *c, const struct zf_who *who)
+static int change_checked(const char *path, const struct change *c, struct zf_who *who)
 {
     /* O_NONBLOCK: a FIFO put at the path meanwhile must not hold the daemon's thread */
     int oflags = c->kind == CH_SIZE ? O_WRONLY | O_NONBLOCK | O_NOFOLLOW : O_PATH | O_NOFOLLOW;
@@ -538,7 +538,7 @@ static bool links_protected(void)
  * after the kernel's check is refused (EPERM, as the kernel says it), not linked as root. A
  * symbolic link is not linked for another user (EPERM): its handle cannot be linked (EXDEV), and
  * by name it could be swapped meanwhile. */
-static int link_checked(const char *from, const char *to, const struct zf_who *who)
+static int link_checked(const char *from, const char *to, struct zf_who *who)
 {
     uint32_t g;
     struct stat st;

@@ -112,7 +112,7 @@ static void forget_open(struct zf_open *f)
 /* The file a root mount opened (handle h of generation g) for another user, checked against
  * that user on its own attributes (st, or asked for): 0, or -EACCES (the handle closed) or the
  * fstat's error. */
-static int check_opened(const char *path, int flags, const struct zf_who *who, uint32_t g, long h,
+static int check_opened(const char *path, int flags, struct zf_who *who, uint32_t g, long h,
                         const struct stat *st)
 {
     struct stat own;
